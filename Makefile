@@ -1,0 +1,38 @@
+# Two commands on a fresh machine (Python >= 3.11 and make): `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+.PHONY: run test lint dev bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall only when the dependency list changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+	touch $@
+
+run: $(VENV)/.installed  ## build the collection tree on the embedded default (offline, demo data)
+	$(BIN)/collection-tree build
+
+test: $(VENV)/.installed  ## run the test suite
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+
+dev: $(VENV)/.installed  ## the Dagster UI with the daemon (sensors, schedules) on 127.0.0.1:3000
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m benchmarks.run_all
+
+clean:
+	rm -rf output .dagster_home/storage .dagster_home/history .dagster_home/schedules .dagster_home/logs

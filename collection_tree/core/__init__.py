@@ -1,0 +1,1 @@
+"""Pure data code: input contracts, trees, facet search. No Dagster import."""

@@ -1,0 +1,276 @@
+"""Loaders and validation for the three inputs and the optional config.json (DESIGN section 1).
+
+Each loader returns clean, typed data or raises :class:`InputError` naming the file, the field
+and what was expected. Nothing here writes anything.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from collection_tree.core.errors import InputError
+
+log = logging.getLogger(__name__)
+
+LIST_FACETS = ("genre", "scene_tags", "descriptors")
+TEXT_COLUMNS = ("title", "artist", "comment", "era")
+REQUIRED_COLUMNS = ("track_id", "title", "artist", "year", "comment", *LIST_FACETS, "era")
+OPTIONAL_NUMERIC = ("bpm", "energy", "duration")
+OPTIONAL_TEXT = ("key", "location", "label", "country")
+TRACK_COLUMNS = (*REQUIRED_COLUMNS, *OPTIONAL_NUMERIC, *OPTIONAL_TEXT)
+TREE_TYPES = ("genre", "scene")
+CONFIG_KEYS = ("creative_model", "mechanical_model")
+
+
+# ----------------------------------------------------------------------------------------- tracks
+def split_facet(value: Any) -> list[str]:
+    """A list facet from CSV (`; `-separated) or Parquet (a list); order kept, blanks dropped."""
+    if value is None:
+        return []
+    if isinstance(value, float) and np.isnan(value):
+        return []
+    if isinstance(value, str):
+        parts = value.split(";")
+    else:
+        parts = list(value)
+    out: list[str] = []
+    for part in parts:
+        if part is None:
+            continue
+        text = str(part).strip()
+        if text and text not in out:
+            out.append(text)
+    return out
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise InputError(path, "path", "an existing tracks file (CSV or Parquet)", "missing file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+        if suffix in (".csv", ".txt"):
+            return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise InputError(path, "(file)", f"a readable {suffix[1:]} table", str(exc)) from exc
+    raise InputError(path, "path", "a .csv or .parquet file", suffix or "no extension")
+
+
+def _int_column(path: Path, frame: pd.DataFrame, column: str, *, allow_empty: bool) -> pd.Series:
+    raw = frame[column]
+    numeric = pd.to_numeric(raw, errors="coerce")
+    bad = numeric.isna() & raw.notna() & (raw.astype("string").str.strip() != "")
+    if not allow_empty:
+        bad |= raw.isna()
+    non_integral = numeric.notna() & (numeric != np.floor(numeric.fillna(0)))
+    bad |= non_integral
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        kind = "an integer" if not allow_empty else "an integer or empty"
+        raise InputError(path, column, f"{kind} in every row", f"row {row + 2}: {raw.iloc[row]!r}")
+    return numeric.astype("Int64") if allow_empty else numeric.astype("int64")
+
+
+def load_tracks(path: str | Path) -> pd.DataFrame:
+    """Read and validate the tracks file; list facets become Python lists, ``track_id`` the index order."""
+    path = Path(path)
+    frame = _read_table(path)
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise InputError(path, missing[0], "a column of that name (required columns: "
+                         + ", ".join(REQUIRED_COLUMNS) + ")", f"columns {list(frame.columns)[:20]}")
+    if frame.empty:
+        raise InputError(path, "track_id", "at least one track row", "an empty table")
+
+    out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
+    out["track_id"] = _int_column(path, frame, "track_id", allow_empty=False)
+    dupes = out["track_id"][out["track_id"].duplicated()]
+    if not dupes.empty:
+        raise InputError(path, "track_id", "unique values", f"duplicate track_id {int(dupes.iloc[0])}")
+    out["year"] = _int_column(path, frame, "year", allow_empty=True)
+    for column in TEXT_COLUMNS:
+        out[column] = frame[column].fillna("").astype(str)
+    for column in LIST_FACETS:
+        out[column] = [split_facet(v) for v in frame[column].tolist()]
+    for column in OPTIONAL_NUMERIC:
+        if column in frame.columns:
+            values = pd.to_numeric(frame[column], errors="coerce")
+            bad = values.isna() & frame[column].notna() & (frame[column].astype("string").str.strip() != "")
+            if bad.any():
+                row = int(np.flatnonzero(bad.to_numpy())[0])
+                raise InputError(path, column, "a number or empty", f"row {row + 2}: {frame[column].iloc[row]!r}")
+            out[column] = values.astype("float64")
+    for column in OPTIONAL_TEXT:
+        if column in frame.columns:
+            out[column] = frame[column].fillna("").astype(str)
+    return out.sort_values("track_id", kind="stable").reset_index(drop=True)
+
+
+def tracks_from_storage(frame: pd.DataFrame) -> pd.DataFrame:
+    """A tracks frame read back from Parquet: list facets as Python lists again."""
+    frame = frame.copy()
+    for column in LIST_FACETS:
+        if column in frame.columns:
+            frame[column] = [split_facet(v) for v in frame[column].tolist()]
+    return frame
+
+
+# ------------------------------------------------------------------------------------------ trees
+@dataclass
+class TreeInput:
+    """A validated genre or scene tree: the cleaned document plus what validation had to drop."""
+
+    doc: dict[str, Any]
+    path: str
+    dropped_unknown_ids: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.doc["id"]
+
+    @property
+    def created_at(self) -> str:
+        return self.doc["created_at"]
+
+    @property
+    def tree_type(self) -> str:
+        return self.doc["tree_type"]
+
+
+def _check_node(path: Path, node: Any, where: str, known: set[int] | None, seen: set[str],
+                report: TreeInput) -> dict[str, Any]:
+    if not isinstance(node, dict):
+        raise InputError(path, where, "a node object", type(node).__name__)
+    for key in ("id", "title"):
+        if not isinstance(node.get(key), str) or not node[key].strip():
+            raise InputError(path, f"{where}.{key}", "a non-empty string", node.get(key))
+    node_id = node["id"]
+    if node_id in seen:
+        raise InputError(path, f"{where}.id", "ids unique within the tree", node_id)
+    seen.add(node_id)
+    here = f"{where}[id={node_id}]"
+    children = node.get("children", [])
+    if not isinstance(children, list):
+        raise InputError(path, f"{here}.children", "a list of nodes ([] for a leaf)", children)
+    track_ids = node.get("track_ids")
+    if not isinstance(track_ids, list) or any(
+        isinstance(t, bool) or not isinstance(t, int) for t in track_ids
+    ):
+        raise InputError(path, f"{here}.track_ids", "a list of integer track ids", track_ids)
+    filters = node.get("filters", {}) or {}
+    if not isinstance(filters, dict):
+        raise InputError(path, f"{here}.filters", "an object of facet -> values or ranges", filters)
+    description = node.get("description", "") or ""
+    if not isinstance(description, str):
+        raise InputError(path, f"{here}.description", "a string", description)
+    ids = list(dict.fromkeys(track_ids))
+    if known is not None:
+        kept = [t for t in ids if t in known]
+        dropped = len(ids) - len(kept)
+        if dropped:
+            report.dropped_unknown_ids += dropped
+            report.warnings.append(f"{path}: node '{node_id}' names {dropped} unknown track id(s); dropped")
+        ids = kept
+    clean_children = [
+        _check_node(path, child, f"{here}.children[{i}]", known, seen, report)
+        for i, child in enumerate(children)
+    ]
+    return {
+        "id": node_id,
+        "title": node["title"].strip(),
+        "description": description,
+        "filters": filters,
+        "track_ids": sorted(ids),
+        "children": clean_children,
+    }
+
+
+def load_tree(path: str | Path, tree_type: str, known_track_ids: set[int] | None = None) -> TreeInput:
+    """Read and validate a genre or scene tree. Unknown track ids are dropped and counted."""
+    if tree_type not in TREE_TYPES:
+        raise ValueError(f"tree_type must be one of {TREE_TYPES}")
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "path", f"an existing {tree_type} tree JSON file", "missing file")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(path, "(document)", "valid JSON",
+                         f"{exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(path, "(document)", "UTF-8 text", str(exc)) from exc
+    if not isinstance(doc, dict):
+        raise InputError(path, "(document)", "a JSON object with id, tree_type, created_at, lineages",
+                         type(doc).__name__)
+    if doc.get("tree_type") != tree_type:
+        raise InputError(path, "tree_type", f"'{tree_type}'", doc.get("tree_type"))
+    for key in ("id", "created_at"):
+        if not isinstance(doc.get(key), str) or not doc[key]:
+            raise InputError(path, key, "a non-empty string", doc.get(key))
+    lineages = doc.get("lineages")
+    if not isinstance(lineages, list):
+        raise InputError(path, "lineages", "a list of root nodes", lineages)
+    if not lineages:
+        raise InputError(path, "lineages", "at least one lineage (the tree is empty)", [])
+    report = TreeInput(doc={}, path=str(path))
+    seen: set[str] = set()
+    clean = [
+        _check_node(path, node, f"lineages[{i}]", known_track_ids, seen, report)
+        for i, node in enumerate(lineages)
+    ]
+    report.doc = {"id": doc["id"], "tree_type": tree_type, "created_at": doc["created_at"],
+                  "lineages": clean}
+    if not any(leaf["track_ids"] for leaf in collect_leaves(report.doc)):
+        raise InputError(path, "lineages", "at least one leaf with known tracks (the tree is empty)",
+                         f"{len(collect_leaves(report.doc))} leaves, none with tracks")
+    for warning in report.warnings[:20]:
+        log.warning(warning)
+    return report
+
+
+def collect_leaves(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every leaf (a node without children), depth first, with its lineage path of titles."""
+    leaves: list[dict[str, Any]] = []
+
+    def walk(node: dict[str, Any], lineage: list[str]) -> None:
+        path = [*lineage, node["title"]]
+        if not node["children"]:
+            leaves.append({**node, "lineage": path})
+            return
+        for child in node["children"]:
+            walk(child, path)
+
+    for root in doc["lineages"]:
+        walk(root, [])
+    return leaves
+
+
+# ----------------------------------------------------------------------------------------- config
+def load_config(path: str | Path | None) -> dict[str, Any]:
+    """The optional config.json: ``creative_model`` / ``mechanical_model`` overrides (strings)."""
+    if path is None or str(path) == "":
+        return {}
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "path", "an existing config.json (or leave COLLECTION_TREE_CONFIG unset)",
+                         "missing file")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(path, "(document)", "valid JSON",
+                         f"{exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    if not isinstance(config, dict):
+        raise InputError(path, "(document)", "a JSON object", type(config).__name__)
+    for key in CONFIG_KEYS:
+        if key in config and (not isinstance(config[key], str) or not config[key].strip()):
+            raise InputError(path, key, "a non-empty model name string", config[key])
+    return config

@@ -1,0 +1,79 @@
+"""What a phase sees of the LLM layer: a request, a validated dict back, or a clear failure.
+
+Phases never talk to a provider directly. They build an :class:`LLMRequest` from a task spec
+(``collection_tree.tasks``) and call ``llm.call(request)`` on the object they were given, which is
+bound to their phase for accounting and to the build's stop event.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Tier = Literal["creative", "mechanical"]
+
+
+@dataclass(frozen=True)
+class LLMRequest:
+    """One structured call: the answer must be a JSON object matching ``schema``."""
+
+    task: str
+    tier: Tier
+    system: str
+    payload: dict[str, Any]
+    schema: dict[str, Any]
+    max_tokens: int = 8192
+
+    def user_message(self) -> str:
+        """The payload travels as JSON in the user turn; the task name lets a server route it."""
+        body = json.dumps(self.payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        return f"<task>{self.task}</task>\n<input>\n{body}\n</input>\nAnswer with one JSON object."
+
+
+class LLMError(RuntimeError):
+    """A call failed for good (after the provider's retries); the phase applies its fallback."""
+
+    def __init__(self, task: str, reason: str, *, kind: str = "error"):
+        self.task = task
+        self.reason = reason
+        self.kind = kind
+        super().__init__(f"LLM task '{task}' failed ({kind}): {reason}")
+
+
+class StopRequested(Exception):  # noqa: N818 - reads as an event, like KeyboardInterrupt
+    """The build was asked to stop; raised before a new call starts."""
+
+
+class LLM(Protocol):
+    """What phases call. Implemented by :class:`collection_tree.llm.client.PhaseLLM`."""
+
+    def call(self, request: LLMRequest) -> dict[str, Any]: ...
+
+    def stopped(self) -> bool: ...
+
+
+@dataclass
+class TokenUsage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+
+
+@dataclass
+class CallRecord:
+    """Accounting for one ``call``: cached answers cost nothing and take no provider time."""
+
+    phase: str
+    task: str
+    model: str
+    provider: str
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    cost_usd: float = 0.0
+    latency_s: float = 0.0
+    cached: bool = False
+    retries: int = 0
+    failed: bool = False
+    error_kind: str = ""
+    request_id: str = ""

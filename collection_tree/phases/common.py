@@ -1,0 +1,133 @@
+"""Helpers every LLM phase shares: batching, a stop-aware thread pool, progress, track summaries."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any, TypeVar
+
+import pandas as pd
+
+from collection_tree.llm.interface import StopRequested
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# progress(fraction_of_this_phase in [0, 1], message)
+Progress = Callable[[float, str], None]
+
+# The reference's percent bands per phase, for whole-build progress.
+PHASE_BANDS: dict[str, tuple[int, int]] = {
+    "seed_clusters": (0, 5),
+    "named_clusters": (5, 25),
+    "assigned_clusters": (25, 40),
+    "refined_clusters": (40, 55),
+    "categories": (55, 65),
+    "collection_leaves": (65, 85),
+    "metadata_suggestions": (85, 98),
+    "collection_tree": (98, 100),
+}
+
+
+def no_progress(_fraction: float, _message: str) -> None:
+    return None
+
+
+def build_percent(phase: str, fraction: float) -> int:
+    lo, hi = PHASE_BANDS.get(phase, (0, 100))
+    return int(round(lo + (hi - lo) * min(max(fraction, 0.0), 1.0)))
+
+
+def chunks(items: Sequence[T], size: int) -> list[list[T]]:
+    if size < 1:
+        raise ValueError("batch size must be >= 1")
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def run_batches(
+    batches: Sequence[T],
+    work: Callable[[T], R],
+    *,
+    workers: int,
+    stop_event: threading.Event | None = None,
+    progress: Progress = no_progress,
+    label: str = "batch",
+) -> list[R]:
+    """Run ``work`` over batches on up to ``workers`` threads; results in batch order.
+
+    Stop is cooperative: when ``stop_event`` is set (or the calling thread is interrupted, as
+    Dagster's Terminate does with a BaseException in the main thread), queued batches are cancelled,
+    running ones finish their current call, and :class:`StopRequested` (or the interrupt) is raised.
+    """
+    stop_event = stop_event or threading.Event()
+    results: list[R | None] = [None] * len(batches)
+    if not batches:
+        return []
+    if workers <= 1:
+        for i, batch in enumerate(batches):
+            if stop_event.is_set():
+                raise StopRequested(f"stopped before {label} {i + 1}/{len(batches)}")
+            results[i] = work(batch)
+            progress((i + 1) / len(batches), f"{label} {i + 1}/{len(batches)} done")
+        return results  # type: ignore[return-value]
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=label)
+    pending: dict[Future[R], int] = {}
+    done_count = 0
+    try:
+        for i, batch in enumerate(batches):
+            pending[pool.submit(_guarded, work, batch, stop_event)] = i
+        while pending:
+            finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for future in finished:
+                i = pending.pop(future)
+                results[i] = future.result()  # re-raises a worker's exception here
+                done_count += 1
+                progress(done_count / len(batches), f"{label} {done_count}/{len(batches)} done")
+            if stop_event.is_set() and pending:
+                raise StopRequested(f"stopped with {len(pending)} {label}(es) not finished")
+    except BaseException:
+        stop_event.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return results  # type: ignore[return-value]
+
+
+def _guarded(work: Callable[[T], R], batch: T, stop_event: threading.Event) -> R:
+    if stop_event.is_set():
+        raise StopRequested("stopped before the batch started")
+    return work(batch)
+
+
+def sample_ids(track_ids: Sequence[int], n: int) -> list[int]:
+    """An evenly spread, deterministic sample of up to n ids (the ids keep their order)."""
+    if len(track_ids) <= n:
+        return list(track_ids)
+    step = len(track_ids) / n
+    return [track_ids[int(i * step)] for i in range(n)]
+
+
+def track_lookup(tracks: pd.DataFrame) -> pd.DataFrame:
+    """The tracks frame indexed by track_id, for fast row lookups."""
+    return tracks.set_index("track_id", drop=False)
+
+
+def track_brief(row: Any, comment_chars: int) -> dict[str, Any]:
+    """title, artist, year and the first N characters of the comment, as the prompts want them."""
+    year = row["year"]
+    return {
+        "track_id": int(row["track_id"]),
+        "title": str(row["title"]),
+        "artist": str(row["artist"]),
+        "year": None if pd.isna(year) else int(year),
+        "comment": str(row["comment"])[:comment_chars],
+    }
+
+
+def briefs(lookup: pd.DataFrame, ids: Iterable[int], comment_chars: int) -> list[dict[str, Any]]:
+    rows = lookup.loc[[i for i in ids if i in lookup.index]]
+    return [track_brief(row, comment_chars) for _, row in rows.iterrows()]

@@ -1,0 +1,58 @@
+"""Resources bound to environment variables (see README "Configuration")."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from dagster import ConfigurableResource, EnvVar
+
+from collection_tree import settings
+from collection_tree.core.inputs import load_config
+
+
+class CollectionInputs(ConfigurableResource):
+    """Where the three inputs and config.json are. Empty paths mean: the demo collection
+    (generated on first use under ``<output>/demo_collection``)."""
+
+    tracks_path: str = ""
+    genre_tree_path: str = ""
+    scene_tree_path: str = ""
+    config_path: str = ""
+
+    def resolved(self) -> dict[str, Path]:
+        """The three input paths; generates the demo collection when none is configured."""
+        given = {"tracks": self.tracks_path, "genre_tree": self.genre_tree_path,
+                 "scene_tree": self.scene_tree_path}
+        if not any(given.values()):
+            from collection_tree.demo import ensure_demo_collection
+
+            demo = ensure_demo_collection(settings.demo_dir())
+            return {"tracks": demo / "tracks.csv", "genre_tree": demo / "genre_tree.json",
+                    "scene_tree": demo / "scene_tree.json"}
+        missing = [k for k, v in given.items() if not v]
+        if missing:
+            env = {"tracks": settings.TRACKS_ENV, "genre_tree": settings.GENRE_TREE_ENV,
+                   "scene_tree": settings.SCENE_TREE_ENV}
+            raise ValueError("set all three inputs or none (demo collection); missing: "
+                             + ", ".join(env[m] for m in missing))
+        return {k: Path(v) for k, v in given.items()}
+
+    def model_config_values(self) -> dict[str, Any]:
+        return load_config(self.config_path or None)
+
+
+class PipelineSettings(ConfigurableResource):
+    """Build-wide settings: the output folder and the default parameter profile."""
+
+    output_dir: str = ""
+    profile: str = "default"  # "default" (ours) or "seed" (the reference's parameters)
+
+    def output_path(self) -> Path:
+        return Path(self.output_dir) if self.output_dir else settings.output_dir()
+
+
+def env_or(name: str, default: Any) -> Any:
+    """Bind a field to the env var when it is set (shown as such in the UI), else the default."""
+    return EnvVar(name) if os.environ.get(name) else default

@@ -1,0 +1,46 @@
+"""Environment variables, their defaults and the project's local folders.
+
+Every setting is read from the environment through these names, so the Dagster resources
+(bound with ``EnvVar``), the CLI and the tests agree on one set of defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+TRACKS_ENV = "COLLECTION_TREE_TRACKS"
+GENRE_TREE_ENV = "COLLECTION_TREE_GENRE_TREE"
+SCENE_TREE_ENV = "COLLECTION_TREE_SCENE_TREE"
+OUTPUT_ENV = "COLLECTION_TREE_OUTPUT"
+CONFIG_ENV = "COLLECTION_TREE_CONFIG"
+LLM_ENV = "COLLECTION_TREE_LLM"  # "offline" | "anthropic" | unset (auto: anthropic when a key is set)
+LLM_CACHE_ENV = "COLLECTION_TREE_LLM_CACHE"  # "0"/"off" disables the response cache
+ANTHROPIC_BASE_URL_ENV = "ANTHROPIC_BASE_URL"
+ANTHROPIC_KEY_ENV = "ANTHROPIC_API_KEY"
+
+# The checkout (or the current directory for an installed package run elsewhere).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DEMO_TRACKS = 6303
+DEMO_SEED = 42
+
+
+def project_dir() -> Path:
+    """Where relative defaults live: the checkout when run from it, else the working directory."""
+    if (PROJECT_ROOT / "pyproject.toml").exists():
+        return PROJECT_ROOT
+    return Path.cwd()
+
+
+def output_dir() -> Path:
+    return Path(os.environ.get(OUTPUT_ENV) or project_dir() / "output")
+
+
+def demo_dir() -> Path:
+    """The demo collection is generated here on first use when no inputs are configured."""
+    return output_dir() / "demo_collection"
+
+
+def default_dagster_home() -> Path:
+    return project_dir() / ".dagster_home"
