@@ -36,10 +36,7 @@ def split_facet(value: Any) -> list[str]:
         return []
     if isinstance(value, float) and np.isnan(value):
         return []
-    if isinstance(value, str):
-        parts = value.split(";")
-    else:
-        parts = list(value)
+    parts = value.split(";") if isinstance(value, str) else list(value)
     out: list[str] = []
     for part in parts:
         if part is None:

@@ -225,6 +225,10 @@ class PhaseLLM:
     def stopped(self) -> bool:
         return self.client.stop_event.is_set()
 
+    @property
+    def stop_event(self) -> threading.Event:
+        return self.client.stop_event
+
     def stats(self) -> dict[str, Any]:
         return self.client.stats(self.phase)
 

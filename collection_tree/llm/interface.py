@@ -8,6 +8,7 @@ bound to their phase for accounting and to the build's stop event.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -41,7 +42,7 @@ class LLMError(RuntimeError):
         super().__init__(f"LLM task '{task}' failed ({kind}): {reason}")
 
 
-class StopRequested(Exception):  # noqa: N818 - reads as an event, like KeyboardInterrupt
+class StopRequested(Exception):
     """The build was asked to stop; raised before a new call starts."""
 
 
@@ -51,6 +52,9 @@ class LLM(Protocol):
     def call(self, request: LLMRequest) -> dict[str, Any]: ...
 
     def stopped(self) -> bool: ...
+
+    @property
+    def stop_event(self) -> threading.Event: ...
 
 
 @dataclass

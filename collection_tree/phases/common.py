@@ -39,7 +39,7 @@ def no_progress(_fraction: float, _message: str) -> None:
 
 def build_percent(phase: str, fraction: float) -> int:
     lo, hi = PHASE_BANDS.get(phase, (0, 100))
-    return int(round(lo + (hi - lo) * min(max(fraction, 0.0), 1.0)))
+    return round(lo + (hi - lo) * min(max(fraction, 0.0), 1.0))
 
 
 def chunks(items: Sequence[T], size: int) -> list[list[T]]:

@@ -23,6 +23,8 @@ class TaskSpec:
       before schema validation and must never trust the answer.
     * ``solve_offline(payload)``: the deterministic answer the offline provider and the fake API
       server give, computed from the payload alone.
+    * ``example()``: a small realistic payload, used by the tests that round-trip every task
+      through the offline provider and through the real SDK against the fake API server.
     """
 
     name: str
@@ -32,6 +34,8 @@ class TaskSpec:
     normalise: Callable[[Answer, Payload], Answer]
     solve_offline: Callable[[Payload], Answer]
     max_tokens: int = 8192
+    # A small, realistic payload for round-trip tests (every task must have one).
+    example: Callable[[], Payload] | None = None
 
     def request(self, payload: Payload, *, schema: dict[str, Any] | None = None,
                 tier: Tier | None = None) -> LLMRequest:

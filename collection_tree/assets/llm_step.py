@@ -1,0 +1,40 @@
+"""What an LLM-calling asset needs around its phase: a client bound to the phase, stop on Terminate,
+and the accounting as metadata."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from collection_tree.assets.metadata import llm_metadata
+from collection_tree.llm.client import PhaseLLM
+from collection_tree.resources.llm import LLMResource
+from collection_tree.resources.settings import CollectionInputs
+
+# Every LLM-calling asset sits in this Dagster pool, so the API concurrency limit holds across runs.
+LLM_POOL = "anthropic_api"
+
+
+@contextmanager
+def phase_llm(context: Any, llm: LLMResource, inputs: CollectionInputs, phase: str) -> Iterator[PhaseLLM]:
+    """A client for one phase. Dagster's Terminate raises a BaseException in this (the step's main)
+    thread: we set the stop event so the phase's worker threads start no new call, and re-raise."""
+    client = llm.make_client(model_config=inputs.model_config_values())
+    bound = client.for_phase(phase)
+    context.log.info(f"[{phase}] LLM provider: {client.provider.name}; cache: "
+                     f"{'on' if client.cache is not None else 'off'}")
+    try:
+        yield bound
+    except BaseException:
+        client.stop_event.set()
+        raise
+
+
+def llm_step_metadata(bound: PhaseLLM) -> dict[str, Any]:
+    return llm_metadata(bound.stats())
+
+
+def resolve_profile(config_profile: str, settings_profile: str) -> str:
+    profile = config_profile or settings_profile or "default"
+    if profile not in ("default", "seed"):
+        raise ValueError(f"profile: expected 'default' or 'seed', got {profile!r}")
+    return profile
