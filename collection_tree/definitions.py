@@ -8,7 +8,7 @@ from dagster import Definitions, in_process_executor
 
 from collection_tree import settings
 from collection_tree.assets.modes import MODES
-from collection_tree.assets.pipeline import build_assets
+from collection_tree.assets.pipeline import build_assets, build_checks
 from collection_tree.jobs import collection_tree_job, collection_tree_test_job
 from collection_tree.resources.io_managers import JsonIOManager, ParquetIOManager
 from collection_tree.resources.llm import LLMResource
@@ -23,6 +23,7 @@ def _store_base() -> str:
 
 defs = Definitions(
     assets=[a for mode in MODES for a in build_assets(mode)],
+    asset_checks=[c for mode in MODES for c in build_checks(mode)],
     jobs=[collection_tree_job, collection_tree_test_job],
     resources={
         "inputs": CollectionInputs(

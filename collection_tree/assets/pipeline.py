@@ -1,8 +1,7 @@
-"""All assets of one build mode, in phase order."""
+"""All assets (and asset checks) of one build mode, in phase order. Each phase module adds its
+builder here."""
 
-from __future__ import annotations
-
-from dagster import AssetsDefinition
+from dagster import AssetChecksDefinition, AssetsDefinition
 
 from collection_tree.assets.inputs import build_input_assets
 from collection_tree.assets.modes import BuildMode
@@ -14,3 +13,7 @@ def build_assets(mode: BuildMode) -> list[AssetsDefinition]:
         *build_input_assets(mode),
         build_seed_clusters_asset(mode),
     ]
+
+
+def build_checks(mode: BuildMode) -> list[AssetChecksDefinition]:
+    return []

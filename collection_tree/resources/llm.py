@@ -21,7 +21,7 @@ class LLMResource(ConfigurableResource):
     base_url: str = ""
     cache_enabled: bool = True
     cache_path: str = ""
-    max_concurrency: int = 4
+    max_concurrency: int = 8
     timeout_s: float = 120.0
     max_retries: int = 4
 
