@@ -135,7 +135,7 @@ class FacetIndex:
             width = max(float(hi) - float(lo), 1.0)
             dist = np.where(values < lo, lo - values, np.where(values > hi, values - hi, 0.0))
             comp = np.clip(1.0 - dist / width, 0.0, 1.0)
-            return np.nan_to_num(comp, nan=0.0)
+            return np.where(np.isnan(values), 0.0, comp)  # a missing value matches no range
         wanted = {_norm(v) for v in (value if isinstance(value, list | tuple) else [value]) if v is not None}
         wanted.discard("")
         if not wanted:

@@ -1,0 +1,251 @@
+"""Input contracts: every bad input kind fails with a message naming the file, the field and what
+was expected; the real collections load as they are."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from collection_tree.core.errors import InputError
+from collection_tree.core.inputs import collect_leaves, load_config, load_tracks, load_tree, tracks_from_storage
+
+GENIUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "genius-2000s"
+
+HEADER = "track_id,title,artist,year,comment,genre,scene_tags,descriptors,era\n"
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def tree_doc(tree_type: str = "genre", leaves: list[list[int]] | None = None) -> dict:
+    leaves = leaves if leaves is not None else [[1, 2], [2, 3]]
+    children = [
+        {"id": f"leaf-{i}", "title": f"Leaf {i}", "description": "", "filters": {"genre": [f"L{i}"]},
+         "track_ids": ids, "children": []}
+        for i, ids in enumerate(leaves)
+    ]
+    root_ids = sorted({t for ids in leaves for t in ids})
+    return {"id": f"{tree_type}-1", "tree_type": tree_type, "created_at": "2026-11-24T00:00:00Z",
+            "lineages": [{"id": "root", "title": "Root", "description": "", "filters": {},
+                          "track_ids": root_ids, "children": children}]}
+
+
+def assert_names(exc: InputError, path: Path, field: str, expected_fragment: str) -> None:
+    message = str(exc)
+    assert str(path) in message
+    assert f"field '{field}'" in message
+    assert expected_fragment in message
+
+
+# --------------------------------------------------------------------------------------------- tracks
+def test_real_collection_loads_as_is():
+    tracks = load_tracks(GENIUS / "tracks.csv")
+    assert len(tracks) == 6303
+    assert tracks["track_id"].is_unique
+    row = tracks.iloc[0]
+    assert isinstance(row["genre"], list) and row["genre"][0] == "Rock"
+    assert tracks["year"].min() == 2000 and tracks["year"].max() == 2010
+    assert {"location", "country"} <= set(tracks.columns)
+
+
+def test_list_facets_split_and_trimmed(tmp_path):
+    path = write(tmp_path, "t.csv", HEADER + '1,A,B,2001,c,"House; Deep House ;",Berlin,,early 2000s\n')
+    row = load_tracks(path).iloc[0]
+    assert row["genre"] == ["House", "Deep House"]
+    assert row["scene_tags"] == ["Berlin"]
+    assert row["descriptors"] == []
+
+
+def test_empty_year_allowed(tmp_path):
+    path = write(tmp_path, "t.csv", HEADER + "1,A,B,,c,House,,,\n")
+    assert pd.isna(load_tracks(path).iloc[0]["year"])
+
+
+def test_parquet_tracks_with_list_columns(tmp_path):
+    frame = pd.DataFrame({"track_id": [1, 2], "title": ["a", "b"], "artist": ["x", "y"], "year": [2001, None],
+                          "comment": ["", ""], "genre": [["House", "Deep House"], []], "scene_tags": [[], ["Berlin"]],
+                          "descriptors": [[], []], "era": ["2000s", ""], "bpm": [122.0, None]})
+    path = tmp_path / "t.parquet"
+    frame.to_parquet(path)
+    tracks = load_tracks(path)
+    assert tracks.iloc[0]["genre"] == ["House", "Deep House"]
+    assert tracks.iloc[1]["scene_tags"] == ["Berlin"]
+    assert tracks["bpm"].iloc[0] == 122.0
+
+
+def test_missing_tracks_file(tmp_path):
+    path = tmp_path / "nope.csv"
+    with pytest.raises(InputError) as err:
+        load_tracks(path)
+    assert_names(err.value, path, "path", "existing tracks file")
+
+
+def test_missing_column(tmp_path):
+    path = write(tmp_path, "t.csv", "track_id,title,artist,year,comment,genre,scene_tags,era\n1,a,b,2000,c,,,\n")
+    with pytest.raises(InputError) as err:
+        load_tracks(path)
+    assert_names(err.value, path, "descriptors", "a column of that name")
+
+
+def test_duplicate_track_id(tmp_path):
+    path = write(tmp_path, "t.csv", HEADER + "1,a,b,2000,c,,,,\n1,d,e,2001,f,,,,\n")
+    with pytest.raises(InputError) as err:
+        load_tracks(path)
+    assert_names(err.value, path, "track_id", "unique values")
+    assert "duplicate track_id 1" in str(err.value)
+
+
+def test_non_integer_track_id(tmp_path):
+    path = write(tmp_path, "t.csv", HEADER + "x1,a,b,2000,c,,,,\n")
+    with pytest.raises(InputError) as err:
+        load_tracks(path)
+    assert_names(err.value, path, "track_id", "an integer")
+    assert "row 2" in str(err.value)
+
+
+def test_bad_year(tmp_path):
+    path = write(tmp_path, "t.csv", HEADER + "1,a,b,twenty,c,,,,\n")
+    with pytest.raises(InputError) as err:
+        load_tracks(path)
+    assert_names(err.value, path, "year", "an integer or empty")
+
+
+def test_bad_optional_numeric(tmp_path):
+    path = write(tmp_path, "t.csv", HEADER.strip() + ",bpm\n1,a,b,2000,c,,,,,fast\n")
+    with pytest.raises(InputError) as err:
+        load_tracks(path)
+    assert_names(err.value, path, "bpm", "a number or empty")
+
+
+def test_empty_tracks_table(tmp_path):
+    path = write(tmp_path, "t.csv", HEADER)
+    with pytest.raises(InputError) as err:
+        load_tracks(path)
+    assert_names(err.value, path, "track_id", "at least one track row")
+
+
+def test_wrong_extension(tmp_path):
+    path = write(tmp_path, "t.xlsx", "whatever")
+    with pytest.raises(InputError) as err:
+        load_tracks(path)
+    assert_names(err.value, path, "path", ".csv or .parquet")
+
+
+def test_tracks_round_trip_through_parquet_storage(tmp_path):
+    tracks = load_tracks(GENIUS / "tracks.csv").head(50)
+    path = tmp_path / "stored.parquet"
+    tracks.to_parquet(path, index=False)
+    back = tracks_from_storage(pd.read_parquet(path))
+    assert back["genre"].tolist() == tracks["genre"].tolist()
+    assert all(isinstance(v, list) for v in back["scene_tags"])
+
+
+# ---------------------------------------------------------------------------------------------- trees
+def test_real_trees_load_with_no_dropped_ids():
+    known = set(load_tracks(GENIUS / "tracks.csv")["track_id"].tolist())
+    genre = load_tree(GENIUS / "genre_tree.json", "genre", known)
+    scene = load_tree(GENIUS / "scene_tree.json", "scene", known)
+    assert genre.dropped_unknown_ids == 0 and scene.dropped_unknown_ids == 0
+    assert len(collect_leaves(genre.doc)) == 255
+    assert len(collect_leaves(scene.doc)) == 184
+    assert genre.id == "genre-bea9a5cf" and scene.created_at == "2026-11-24T00:00:00Z"
+
+
+def test_unknown_track_ids_dropped_and_counted(tmp_path):
+    path = write(tmp_path, "g.json", json.dumps(tree_doc(leaves=[[1, 2, 99], [2, 3, 98]])))
+    tree = load_tree(path, "genre", known_track_ids={1, 2, 3})
+    assert tree.dropped_unknown_ids == 4  # 99 and 98 in the leaves, and both again in the root
+    assert [leaf["track_ids"] for leaf in collect_leaves(tree.doc)] == [[1, 2], [2, 3]]
+    assert any("unknown track id" in w for w in tree.warnings)
+
+
+def test_wrong_tree_type(tmp_path):
+    path = write(tmp_path, "g.json", json.dumps(tree_doc("scene")))
+    with pytest.raises(InputError) as err:
+        load_tree(path, "genre")
+    assert_names(err.value, path, "tree_type", "'genre'")
+    assert "'scene'" in str(err.value)
+
+
+def test_malformed_json(tmp_path):
+    path = write(tmp_path, "g.json", '{"id": "x", "tree_type": ')
+    with pytest.raises(InputError) as err:
+        load_tree(path, "genre")
+    assert_names(err.value, path, "(document)", "valid JSON")
+    assert "line 1" in str(err.value)
+
+
+def test_empty_tree(tmp_path):
+    doc = tree_doc()
+    doc["lineages"] = []
+    path = write(tmp_path, "g.json", json.dumps(doc))
+    with pytest.raises(InputError) as err:
+        load_tree(path, "genre")
+    assert_names(err.value, path, "lineages", "at least one lineage")
+
+
+def test_tree_whose_leaves_name_only_unknown_tracks_is_empty(tmp_path):
+    path = write(tmp_path, "g.json", json.dumps(tree_doc(leaves=[[50], [51]])))
+    with pytest.raises(InputError) as err:
+        load_tree(path, "genre", known_track_ids={1, 2})
+    assert_names(err.value, path, "lineages", "at least one leaf with known tracks")
+
+
+def test_missing_tree_file(tmp_path):
+    path = tmp_path / "scene.json"
+    with pytest.raises(InputError) as err:
+        load_tree(path, "scene")
+    assert_names(err.value, path, "path", "existing scene tree JSON file")
+
+
+def test_node_with_bad_track_ids(tmp_path):
+    doc = tree_doc()
+    doc["lineages"][0]["children"][1]["track_ids"] = [1, "two"]
+    path = write(tmp_path, "g.json", json.dumps(doc))
+    with pytest.raises(InputError) as err:
+        load_tree(path, "genre")
+    assert_names(err.value, path, "lineages[0][id=root].children[1][id=leaf-1].track_ids",
+                 "a list of integer track ids")
+
+
+def test_duplicate_node_id(tmp_path):
+    doc = tree_doc()
+    doc["lineages"][0]["children"][1]["id"] = "leaf-0"
+    path = write(tmp_path, "g.json", json.dumps(doc))
+    with pytest.raises(InputError) as err:
+        load_tree(path, "genre")
+    assert "ids unique within the tree" in str(err.value)
+
+
+def test_missing_created_at(tmp_path):
+    doc = tree_doc()
+    del doc["created_at"]
+    path = write(tmp_path, "g.json", json.dumps(doc))
+    with pytest.raises(InputError) as err:
+        load_tree(path, "genre")
+    assert_names(err.value, path, "created_at", "a non-empty string")
+
+
+# --------------------------------------------------------------------------------------------- config
+def test_config_overrides(tmp_path):
+    path = write(tmp_path, "config.json", json.dumps({"creative_model": "claude-opus-5-5", "other": 1}))
+    assert load_config(path)["creative_model"] == "claude-opus-5-5"
+    assert load_config(None) == {}
+
+
+def test_config_bad_model_value(tmp_path):
+    path = write(tmp_path, "config.json", json.dumps({"mechanical_model": 3}))
+    with pytest.raises(InputError) as err:
+        load_config(path)
+    assert_names(err.value, path, "mechanical_model", "a non-empty model name string")
+
+
+def test_config_malformed(tmp_path):
+    path = write(tmp_path, "config.json", "{nope")
+    with pytest.raises(InputError) as err:
+        load_config(path)
+    assert_names(err.value, path, "(document)", "valid JSON")
