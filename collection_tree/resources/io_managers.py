@@ -13,6 +13,8 @@ import uuid
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from dagster import ConfigurableIOManagerFactory, InputContext, OutputContext, UPathIOManager
 from upath import UPath
 
@@ -56,8 +58,11 @@ class ParquetTableIOManager(UPathIOManager):
         if not isinstance(obj, pd.DataFrame):
             raise TypeError(f"{context.asset_key.to_user_string()}: the Parquet IO manager stores "
                             f"DataFrames, got {type(obj).__name__}")
+        # Without pandas' schema metadata: an Arrow list column's dtype name in that metadata is not
+        # one pandas can parse back; plain Arrow types read back as lists/arrays everywhere.
+        table = pa.Table.from_pandas(obj, preserve_index=False).replace_schema_metadata(None)
         buffer = io.BytesIO()
-        obj.to_parquet(buffer, index=False)
+        pq.write_table(table, buffer)
         atomic_write_bytes(path, buffer.getvalue())
 
     def load_from_path(self, context: InputContext, path: UPath) -> pd.DataFrame:
