@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -28,12 +29,15 @@ SEED_COLUMNS = (
 
 
 def leaf_memberships(leaves: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
-    """(leaf position, track id) for every membership, as two int64 arrays."""
+    """(leaf position, track id) for every distinct membership, sorted by track then leaf."""
     sizes = np.fromiter((len(leaf["track_ids"]) for leaf in leaves), dtype=np.int64, count=len(leaves))
     leaf_pos = np.repeat(np.arange(len(leaves), dtype=np.int64), sizes)
-    tracks = np.fromiter((t for leaf in leaves for t in leaf["track_ids"]), dtype=np.int64,
-                         count=int(sizes.sum()))
-    return leaf_pos, tracks
+    tracks = np.array(list(chain.from_iterable(leaf["track_ids"] for leaf in leaves)), dtype=np.int64)
+    order = np.lexsort((leaf_pos, tracks))
+    leaf_pos, tracks = leaf_pos[order], tracks[order]
+    distinct = np.ones(len(tracks), dtype=bool)  # a leaf may list a track twice
+    distinct[1:] = (tracks[1:] != tracks[:-1]) | (leaf_pos[1:] != leaf_pos[:-1])
+    return leaf_pos[distinct], tracks[distinct]
 
 
 def intersect_leaves(
@@ -42,12 +46,23 @@ def intersect_leaves(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Pairs sharing >= min_tracks tracks: (genre pos, scene pos, offsets, sorted track ids).
 
-    Offsets delimit each pair's track ids in the flat array (pair i: values[offsets[i]:offsets[i+1]])."""
-    g = pd.DataFrame({"g": genre_pos, "t": genre_tracks}).drop_duplicates()
-    s = pd.DataFrame({"s": scene_pos, "t": scene_tracks}).drop_duplicates()
-    joined = g.merge(s, on="t", how="inner", sort=False)
-    pair = joined["g"].to_numpy() * np.int64(n_scene) + joined["s"].to_numpy()
-    track = joined["t"].to_numpy()
+    Both membership lists come sorted by track. For each genre membership of track t we emit one
+    (genre, scene) pair per scene membership of t: a per-track Cartesian product, done with
+    repeat/cumsum instead of a join. Offsets delimit each kept pair's track ids in the flat array
+    (pair i: values[offsets[i]:offsets[i+1]])."""
+    # Scene memberships per track, as [start, start + count) runs into the sorted scene arrays.
+    s_tracks, s_start, s_count = np.unique(scene_tracks, return_index=True, return_counts=True)
+    where = np.searchsorted(s_tracks, genre_tracks)
+    where = np.minimum(where, max(len(s_tracks) - 1, 0))
+    hit = (s_tracks[where] == genre_tracks) if len(s_tracks) else np.zeros(len(genre_tracks), bool)
+    g_pos, g_track, where = genre_pos[hit], genre_tracks[hit], where[hit]
+    reps = s_count[where]
+    total = int(reps.sum())
+    # For genre row i, its scene rows are s_start[where[i]] + 0..reps[i]-1.
+    row_start = np.repeat(s_start[where] - (np.cumsum(reps) - reps), reps)
+    scene_rows = row_start + np.arange(total, dtype=np.int64)
+    pair = np.repeat(g_pos, reps) * np.int64(n_scene) + scene_pos[scene_rows]
+    track = np.repeat(g_track, reps)
     order = np.lexsort((track, pair))
     pair, track = pair[order], track[order]
     codes, starts, counts = np.unique(pair, return_index=True, return_counts=True)
@@ -116,22 +131,22 @@ def build_seed_clusters(
 
 def _attach_contexts(frame: pd.DataFrame, g_sel: np.ndarray, s_sel: np.ndarray,
                      genre_leaves: list[dict[str, Any]], scene_leaves: list[dict[str, Any]]) -> pd.DataFrame:
-    """Leaf titles, descriptions, lineages and filters, looked up per distinct leaf (not per row)."""
+    """Leaf titles, descriptions, lineages and filters, computed once per distinct leaf used."""
+    filters_of: dict[str, dict[int, dict[str, Any]]] = {}
     for prefix, leaves, sel in (("genre", genre_leaves, g_sel), ("scene", scene_leaves, s_sel)):
-        title = np.array([leaf["title"] for leaf in leaves] or [""], dtype=object)
-        desc = np.array([leaf["description"] for leaf in leaves] or [""], dtype=object)
-        lineage = np.array([" > ".join(leaf["lineage"]) for leaf in leaves] or [""], dtype=object)
-        filt = np.array([json.dumps(leaf["filters"], sort_keys=True) for leaf in leaves] or ["{}"],
-                        dtype=object)
-        frame[f"{prefix}_title"] = title[sel].astype(str) if len(sel) else []
-        frame[f"{prefix}_description"] = desc[sel].astype(str) if len(sel) else []
-        frame[f"{prefix}_lineage"] = lineage[sel].astype(str) if len(sel) else []
-        frame[f"{prefix}_filters"] = filt[sel].astype(str) if len(sel) else []
-    # Merged filters: computed once per distinct (genre, scene) pair of leaves, which is each row.
-    pairs = pd.DataFrame({"g": g_sel, "s": s_sel})
-    merged = {}
-    for g, s in pairs.drop_duplicates().itertuples(index=False):
-        merged[(g, s)] = json.dumps(merge_filters(genre_leaves[g]["filters"], scene_leaves[s]["filters"]),
-                                    sort_keys=True)
-    frame["filters"] = [merged[(g, s)] for g, s in zip(g_sel.tolist(), s_sel.tolist(), strict=True)]
+        used, inverse = np.unique(sel, return_inverse=True)
+        chosen = [leaves[i] for i in used.tolist()]
+        columns = {
+            "title": [leaf["title"] for leaf in chosen],
+            "description": [leaf["description"] for leaf in chosen],
+            "lineage": [" > ".join(leaf["lineage"]) for leaf in chosen],
+            "filters": [json.dumps(leaf["filters"], sort_keys=True) for leaf in chosen],
+        }
+        for name, values in columns.items():
+            frame[f"{prefix}_{name}"] = np.array(values, dtype=object)[inverse].astype(str) if len(sel) else []
+        filters_of[prefix] = {i: leaves[i]["filters"] for i in used.tolist()}
+    # Each row is a distinct (genre, scene) pair, so merged filters are computed once per row.
+    genre_f, scene_f = filters_of["genre"], filters_of["scene"]
+    frame["filters"] = [json.dumps(merge_filters(genre_f[g], scene_f[s]), sort_keys=True)
+                        for g, s in zip(g_sel.tolist(), s_sel.tolist(), strict=True)]
     return frame[list(SEED_COLUMNS)]
