@@ -33,7 +33,7 @@ def leaf_memberships(leaves: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarr
     sizes = np.fromiter((len(leaf["track_ids"]) for leaf in leaves), dtype=np.int64, count=len(leaves))
     leaf_pos = np.repeat(np.arange(len(leaves), dtype=np.int64), sizes)
     tracks = np.array(list(chain.from_iterable(leaf["track_ids"] for leaf in leaves)), dtype=np.int64)
-    order = np.lexsort((leaf_pos, tracks))
+    order = np.argsort(tracks, kind="stable")  # stable: leaves stay in order within a track
     leaf_pos, tracks = leaf_pos[order], tracks[order]
     distinct = np.ones(len(tracks), dtype=bool)  # a leaf may list a track twice
     distinct[1:] = (tracks[1:] != tracks[:-1]) | (leaf_pos[1:] != leaf_pos[:-1])
@@ -63,9 +63,12 @@ def intersect_leaves(
     scene_rows = row_start + np.arange(total, dtype=np.int64)
     pair = np.repeat(g_pos, reps) * np.int64(n_scene) + scene_pos[scene_rows]
     track = np.repeat(g_track, reps)
-    order = np.lexsort((track, pair))
+    order = np.argsort(pair, kind="stable")  # pairs were emitted in track order: stays sorted by track
     pair, track = pair[order], track[order]
-    codes, starts, counts = np.unique(pair, return_index=True, return_counts=True)
+    boundary = np.flatnonzero(np.diff(pair)) + 1
+    starts = np.concatenate(([0], boundary)) if len(pair) else np.zeros(0, dtype=np.int64)
+    counts = np.diff(np.concatenate((starts, [len(pair)]))) if len(pair) else np.zeros(0, dtype=np.int64)
+    codes = pair[starts]
     keep = counts >= min_tracks
     codes, starts, counts = codes[keep], starts[keep], counts[keep]
     # Gather the kept pairs' runs into one flat array without a Python loop.
