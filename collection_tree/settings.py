@@ -14,6 +14,7 @@ GENRE_TREE_ENV = "COLLECTION_TREE_GENRE_TREE"
 SCENE_TREE_ENV = "COLLECTION_TREE_SCENE_TREE"
 OUTPUT_ENV = "COLLECTION_TREE_OUTPUT"
 CONFIG_ENV = "COLLECTION_TREE_CONFIG"
+PROFILE_ENV = "COLLECTION_TREE_PROFILE"  # "default" (ours) or "seed" (the reference's parameters)
 LLM_ENV = "COLLECTION_TREE_LLM"  # "offline" | "anthropic" | unset (auto: anthropic when a key is set)
 LLM_CACHE_ENV = "COLLECTION_TREE_LLM_CACHE"  # "0"/"off" disables the response cache
 ANTHROPIC_BASE_URL_ENV = "ANTHROPIC_BASE_URL"
