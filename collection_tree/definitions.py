@@ -1,4 +1,4 @@
-"""The code location: assets of both build modes, jobs, resources."""
+"""The code location: assets of both build modes, jobs, the tree sensor, the rebuild schedule, resources."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from collection_tree.jobs import collection_tree_job, collection_tree_test_job
 from collection_tree.resources.io_managers import JsonIOManager, ParquetIOManager
 from collection_tree.resources.llm import LLMResource
 from collection_tree.resources.settings import CollectionInputs, PipelineSettings, env_or
+from collection_tree.schedules import weekly_rebuild
+from collection_tree.sensors import tree_version_sensor
 
 STORE_ENV = "COLLECTION_TREE_STORE"
 
@@ -25,6 +27,8 @@ defs = Definitions(
     assets=[a for mode in MODES for a in build_assets(mode)],
     asset_checks=[c for mode in MODES for c in build_checks(mode)],
     jobs=[collection_tree_job, collection_tree_test_job],
+    sensors=[tree_version_sensor],
+    schedules=[weekly_rebuild],
     resources={
         "inputs": CollectionInputs(
             tracks_path=env_or(settings.TRACKS_ENV, ""),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from collection_tree import settings
@@ -17,4 +19,44 @@ def print_summary(result: Any, *, test: bool, seconds: float) -> None:
                  if k in ("dagster/row_count", "seed_clusters", "clusters", "categories", "leaves",
                           "assigned_tracks", "llm_calls", "tracks_covered")}
         print(f"  {mat.asset_key.to_user_string():<32} {shown}")
+    for line in build_summary_lines(result):
+        print(line)
     print(f"outputs: {out}")
+
+
+def build_summary_lines(result: Any) -> list[str]:
+    """The finished tree as a person wants it: categories with leaf and track counts, tracks
+    assigned/total, LLM calls per phase and the tree file (read back from the written file)."""
+    calls: dict[str, int] = {}
+    tree_file: str | None = None
+    for event in result.get_asset_materialization_events():
+        mat = event.event_specific_data.materialization
+        name = mat.asset_key.path[-1]
+        if "llm_calls" in mat.metadata:
+            calls[name] = int(mat.metadata["llm_calls"].value)
+        if name == "collection_tree" and "tree_file" in mat.metadata:
+            tree_file = str(mat.metadata["tree_file"].value)
+    lines: list[str] = []
+    if calls:
+        per_phase = ", ".join(f"{k} {v}" for k, v in calls.items())
+        lines.append(f"LLM calls: {per_phase} (total {sum(calls.values())})")
+    if tree_file is None:
+        return lines
+    return lines + tree_summary_lines(Path(tree_file))
+
+
+def tree_summary_lines(path: Path) -> list[str]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return [f"collection tree: could not read {path} ({exc})"]
+    width = max((len(c["title"]) for c in doc["categories"]), default=10)
+    lines = [f"collection tree: {len(doc['categories'])} categories, "
+             f"{sum(len(c['leaves']) for c in doc['categories'])} leaves"]
+    for c in doc["categories"]:
+        lines.append(f"  {c['title']:<{width}}  {len(c['leaves']):4d} leaves  {c['track_count']:6d} tracks")
+    share = doc["assigned_tracks"] / doc["total_tracks"] * 100 if doc["total_tracks"] else 0.0
+    lines.append(f"tracks assigned: {doc['assigned_tracks']}/{doc['total_tracks']} ({share:.1f}%), "
+                 f"ungrouped {len(doc['ungrouped_track_ids'])}")
+    lines.append(f"tree: {path}")
+    return lines

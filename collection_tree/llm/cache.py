@@ -3,14 +3,25 @@
 Keyed by :func:`collection_tree.llm.client.cache_key` (model, prompt, payload, schema, parameters).
 Only validated answers are stored, so a cached answer is always one the phase accepted before.
 This is what lets a stopped or crashed phase resume without paying again for finished batches.
+
+Concurrency: one connection per thread (and per process: a forked child opens its own), WAL journal
+(readers never block the writer), a 30 s busy timeout, autocommit writes. A broken or locked cache
+never fails a build: reads become misses and writes are skipped, with a warning.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_S = 30.0
 
 
 class SQLiteResponseCache:
@@ -18,34 +29,78 @@ class SQLiteResponseCache:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        with self._connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, task TEXT NOT NULL, "
-                "model TEXT NOT NULL, answer TEXT NOT NULL, created REAL NOT NULL)"
-            )
+        self._init_schema()
+
+    def __repr__(self) -> str:
+        return f"SQLiteResponseCache({str(self.path)!r})"
+
+    def _init_schema(self) -> None:
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                conn = self._connect()
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, task TEXT NOT NULL, "
+                    "model TEXT NOT NULL, answer TEXT NOT NULL, created REAL NOT NULL)"
+                )
+                return
+            except sqlite3.OperationalError as exc:  # another process switching to WAL at the same time
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def _connect(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            conn.execute("PRAGMA busy_timeout=30000")
-            self._local.conn = conn
+        if conn is None or getattr(self._local, "pid", None) != os.getpid():
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                                   check_same_thread=True)
+            conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
     def get(self, key: str) -> str | None:
-        row = self._connect().execute("SELECT answer FROM responses WHERE key = ?", (key,)).fetchone()
+        try:
+            row = self._connect().execute("SELECT answer FROM responses WHERE key = ?", (key,)).fetchone()
+        except sqlite3.Error as exc:
+            log.warning("LLM cache %s unreadable (%s): treated as a miss", self.path, exc)
+            return None
         return row[0] if row else None
 
     def put(self, key: str, text: str, *, task: str, model: str) -> None:
-        self._connect().execute(
-            "INSERT OR REPLACE INTO responses (key, task, model, answer, created) VALUES (?, ?, ?, ?, ?)",
-            (key, task, model, text, time.time()),
-        )
+        try:
+            self._connect().execute(
+                "INSERT OR REPLACE INTO responses (key, task, model, answer, created) VALUES (?, ?, ?, ?, ?)",
+                (key, task, model, text, time.time()),
+            )
+        except sqlite3.Error as exc:
+            log.warning("LLM cache %s not written (%s)", self.path, exc)
 
     def count(self) -> int:
         return int(self._connect().execute("SELECT COUNT(*) FROM responses").fetchone()[0])
 
-    def clear(self) -> int:
-        cur = self._connect().execute("DELETE FROM responses")
+    def stats(self) -> dict[str, Any]:
+        """Entries in total, by task and by model, the time span and the file size."""
+        conn = self._connect()
+        total, oldest, newest = conn.execute("SELECT COUNT(*), MIN(created), MAX(created) FROM responses").fetchone()
+        by_task = dict(conn.execute("SELECT task, COUNT(*) FROM responses GROUP BY task ORDER BY task").fetchall())
+        by_model = dict(conn.execute("SELECT model, COUNT(*) FROM responses GROUP BY model ORDER BY model").fetchall())
+        size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
+        return {"path": str(self.path), "entries": int(total), "by_task": by_task, "by_model": by_model,
+                "oldest": oldest, "newest": newest, "bytes": size}
+
+    def clear(self, task: str | None = None) -> int:
+        """Delete every entry (or one task's); returns how many went."""
+        conn = self._connect()
+        if task is None:
+            cur = conn.execute("DELETE FROM responses")
+        else:
+            cur = conn.execute("DELETE FROM responses WHERE task = ?", (task,))
         return cur.rowcount
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None

@@ -7,6 +7,7 @@ that phase so the asset can report calls, cache hits, tokens, cost and wall time
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -20,8 +21,12 @@ import jsonschema
 
 from collection_tree.llm.interface import CallRecord, LLMError, LLMRequest, StopRequested, TokenUsage
 from collection_tree.llm.models import cost_usd, get_tiered_model
+from collection_tree.llm.normalise import parse_json_answer
 
 log = logging.getLogger(__name__)
+
+# A truncated answer is asked again with twice the room, up to this many output tokens.
+MAX_REASK_TOKENS = 64_000
 
 
 @dataclass
@@ -63,7 +68,14 @@ def cache_key(request: LLMRequest, model: str) -> str:
 
 
 class LLMClient:
-    """Shared by all phases of a run. Thread-safe."""
+    """Shared by all phases of a run. Thread-safe.
+
+    A call: stop check, cache lookup, then the provider (bounded by ``max_concurrency`` across all
+    threads); the answer is parsed, normalised by its task and validated against the schema. A rejected
+    answer (not JSON, breaks the schema, truncated) is asked again ``invalid_answer_retries`` times
+    (a truncated one with twice the ``max_tokens``), then :class:`LLMError` is raised. A fatal error
+    (bad key, no permission, spend limit) is remembered: later calls raise it without a request.
+    """
 
     def __init__(
         self,
@@ -80,26 +92,37 @@ class LLMClient:
         self.cache = cache
         self.stop_event = stop_event or threading.Event()
         self.invalid_answer_retries = invalid_answer_retries
-        self._slots = threading.BoundedSemaphore(max(1, max_concurrency))
+        self.max_concurrency = max(1, max_concurrency)
+        self._slots = threading.BoundedSemaphore(self.max_concurrency)
         self._lock = threading.Lock()
+        self._t0 = time.monotonic()
         self.records: list[CallRecord] = []
         self.max_in_flight = 0
         self._in_flight = 0
+        self.fatal_error: LLMError | None = None
 
     # -- phases ---------------------------------------------------------------------------------
     def for_phase(self, phase: str) -> PhaseLLM:
         return PhaseLLM(self, phase)
 
     def stats(self, phase: str | None = None) -> dict[str, Any]:
-        """Totals for one phase (or all): calls, cache hits, tokens, cost, retries, failures."""
+        """Totals for one phase (or all): calls, cache hits, tokens, cost, retries, failures, time.
+
+        ``llm_calls`` counts provider requests (re-asks included), ``llm_failures`` the calls that ended
+        in :class:`LLMError` (the phase fell back), ``llm_rejected_answers`` the answers refused by
+        validation. ``llm_wall_s`` spans the first call's start to the last one's end;
+        ``llm_busy_s`` is the time at least one call was in flight (the phase's wait on the LLM);
+        ``llm_max_concurrency`` the most calls in flight at once."""
         with self._lock:
             records = [r for r in self.records if phase is None or r.phase == phase]
         calls = [r for r in records if not r.cached]
+        intervals = sorted((r.started, r.ended) for r in calls)
         return {
             "llm_provider": self.provider.name,
             "llm_calls": len(calls),
             "llm_cache_hits": sum(r.cached for r in records),
-            "llm_failures": sum(r.failed for r in records),
+            "llm_failures": sum(r.raised for r in records),
+            "llm_rejected_answers": sum(r.failed and r.error_kind in _ANSWER_KINDS for r in calls),
             "llm_retries": sum(r.retries for r in records),
             "input_tokens": sum(r.usage.input_tokens for r in calls),
             "output_tokens": sum(r.usage.output_tokens for r in calls),
@@ -107,9 +130,30 @@ class LLMClient:
             "cache_write_tokens": sum(r.usage.cache_creation_input_tokens for r in calls),
             "cost_usd": round(sum(r.cost_usd for r in calls), 6),
             "llm_latency_s": round(sum(r.latency_s for r in calls), 3),
+            "llm_wall_s": round(max((r.ended for r in records), default=0.0)
+                                - min((r.started for r in records), default=0.0), 3),
+            "llm_busy_s": round(_union_length(intervals), 3),
+            "llm_max_concurrency": _max_overlap(intervals),
             "calls_by_task": _count_by(calls, "task"),
             "calls_by_model": _count_by(calls, "model"),
+            "failures_by_kind": _count_by([r for r in records if r.raised], "error_kind"),
         }
+
+    def timeline(self, phase: str | None = None) -> list[dict[str, Any]]:
+        """Every call as a row (seconds since the client started), for critical-path benchmarks."""
+        with self._lock:
+            records = [r for r in self.records if phase is None or r.phase == phase]
+        return [
+            {"phase": r.phase, "task": r.task, "model": r.model, "started": round(r.started, 4),
+             "ended": round(r.ended, 4), "cached": r.cached, "failed": r.failed, "error_kind": r.error_kind,
+             "retries": r.retries, "input_tokens": r.usage.input_tokens, "output_tokens": r.usage.output_tokens}
+            for r in records
+        ]
+
+    def close(self) -> None:
+        close = getattr(self.provider, "close", None)
+        if callable(close):
+            close()
 
     # -- one call --------------------------------------------------------------------------------
     def call(self, request: LLMRequest, phase: str) -> dict[str, Any]:
@@ -121,6 +165,7 @@ class LLMClient:
         model, _ = get_tiered_model(request.tier, self.model_config)
         key = cache_key(request, model)
         if self.cache is not None:
+            started = self._now()
             text = self.cache.get(key)
             if text is not None:
                 try:
@@ -128,8 +173,16 @@ class LLMClient:
                 except LLMError:
                     answer = None  # a stale or corrupt entry: ask again
                 if answer is not None:
-                    self._record(CallRecord(phase, request.task, model, self.provider.name, cached=True))
+                    self._record(CallRecord(phase, request.task, model, self.provider.name, cached=True,
+                                            started=started, ended=self._now()))
                     return answer
+        if self.fatal_error is not None:
+            error = LLMError(request.task, self.fatal_error.reason, kind=self.fatal_error.kind)
+            now = self._now()
+            self._record(CallRecord(phase, request.task, model, self.provider.name, failed=True, raised=True,
+                                    error_kind=error.kind, started=now, ended=now))
+            raise error
+        asked = request
         last_error: LLMError | None = None
         for attempt in range(self.invalid_answer_retries + 1):
             if self.stop_event.is_set():
@@ -138,12 +191,19 @@ class LLMClient:
             started = time.monotonic()
             try:
                 with self._slot():
-                    reply = self.provider.complete(request, model)
+                    record.started = self._now()  # in flight from here: the wait for a slot is not the call's
+                    started = time.monotonic()
+                    reply = self.provider.complete(asked, model)
             except LLMError as exc:
-                record.failed, record.error_kind = True, exc.kind
+                record.failed, record.raised, record.error_kind = True, True, exc.kind
+                record.retries += int(getattr(exc, "retries", 0) or 0)
                 record.latency_s = time.monotonic() - started
+                record.ended = self._now()
                 self._record(record)
+                if exc.fatal:
+                    self.fatal_error = exc
                 raise
+            record.ended = self._now()
             record.usage, record.request_id = reply.usage, reply.request_id
             record.retries += reply.retries
             record.latency_s = reply.latency_s or (time.monotonic() - started)
@@ -152,14 +212,17 @@ class LLMClient:
                                            reply.usage.cache_creation_input_tokens,
                                            reply.usage.cache_read_input_tokens, batch=reply.batch)
             try:
-                if reply.stop_reason == "max_tokens":
-                    raise LLMError(request.task, "answer truncated at max_tokens", kind="truncated")
-                answer = self._validate(spec, request, reply.text)
+                answer = self._check(spec, asked, reply)
             except LLMError as exc:
                 record.failed, record.error_kind = True, exc.kind
-                self._record(record)
                 last_error = exc
-                log.warning("LLM %s answer rejected (%s), attempt %d", request.task, exc.kind, attempt + 1)
+                log.warning("LLM %s answer rejected (%s), attempt %d: %s", request.task, exc.kind, attempt + 1,
+                            exc.reason)
+                if exc.kind == "truncated":
+                    asked = dataclasses.replace(asked, max_tokens=min(asked.max_tokens * 2, MAX_REASK_TOKENS))
+                if attempt == self.invalid_answer_retries:
+                    record.raised = True
+                self._record(record)
                 continue
             self._record(record)
             if self.cache is not None:
@@ -168,11 +231,19 @@ class LLMClient:
         assert last_error is not None
         raise last_error
 
+    def _check(self, spec: Any, request: LLMRequest, reply: ProviderAnswer) -> dict[str, Any]:
+        if reply.stop_reason in ("max_tokens", "model_context_window_exceeded"):
+            raise LLMError(request.task, f"answer truncated ({reply.stop_reason}, max_tokens "
+                                         f"{request.max_tokens})", kind="truncated")
+        if reply.stop_reason == "refusal":
+            raise LLMError(request.task, "the model refused to answer", kind="refused")
+        return self._validate(spec, request, reply.text)
+
     def _validate(self, spec: Any, request: LLMRequest, text: str) -> dict[str, Any]:
         try:
-            raw = json.loads(text)
-        except (json.JSONDecodeError, TypeError) as exc:
-            raise LLMError(request.task, f"answer is not JSON ({exc})", kind="malformed") from exc
+            raw = parse_json_answer(text)
+        except ValueError as exc:
+            raise LLMError(request.task, str(exc)[:300], kind="malformed") from None
         if not isinstance(raw, dict):
             raise LLMError(request.task, "answer is not a JSON object", kind="malformed")
         try:
@@ -186,12 +257,18 @@ class LLMClient:
                            kind="invalid") from exc
         return answer
 
+    def _now(self) -> float:
+        return time.monotonic() - self._t0
+
     def _slot(self) -> _Slot:
         return _Slot(self)
 
     def _record(self, record: CallRecord) -> None:
         with self._lock:
             self.records.append(record)
+
+
+_ANSWER_KINDS = frozenset({"malformed", "invalid", "truncated", "refused"})
 
 
 class _Slot:
@@ -232,6 +309,9 @@ class PhaseLLM:
     def stats(self) -> dict[str, Any]:
         return self.client.stats(self.phase)
 
+    def timeline(self) -> list[dict[str, Any]]:
+        return self.client.timeline(self.phase)
+
 
 def _count_by(records: list[CallRecord], attr: str) -> dict[str, int]:
     out: dict[str, int] = {}
@@ -239,3 +319,27 @@ def _count_by(records: list[CallRecord], attr: str) -> dict[str, int]:
         value = getattr(record, attr)
         out[value] = out.get(value, 0) + 1
     return out
+
+
+def _union_length(intervals: list[tuple[float, float]]) -> float:
+    """Total length covered by sorted ``(start, end)`` intervals."""
+    total, cur_start, cur_end = 0.0, None, None
+    for start, end in intervals:
+        if cur_end is None or start > cur_end:
+            if cur_end is not None and cur_start is not None:
+                total += cur_end - cur_start
+            cur_start, cur_end = start, end
+        else:
+            cur_end = max(cur_end, end)
+    if cur_end is not None and cur_start is not None:
+        total += cur_end - cur_start
+    return total
+
+
+def _max_overlap(intervals: list[tuple[float, float]]) -> int:
+    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals], key=lambda x: (x[0], x[1]))
+    best = current = 0
+    for _, delta in events:
+        current += delta
+        best = max(best, current)
+    return best

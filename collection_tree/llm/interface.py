@@ -8,6 +8,8 @@ bound to their phase for accounting and to the build's stop event.
 from __future__ import annotations
 
 import json
+import os
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -32,14 +34,41 @@ class LLMRequest:
         return f"<task>{self.task}</task>\n<input>\n{body}\n</input>\nAnswer with one JSON object."
 
 
+# Error kinds that no retry or re-ask can fix: every later call fails the same way.
+FATAL_KINDS = frozenset({"auth", "permission", "quota"})
+
+_SECRET_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
+_KEY_PATTERN = re.compile(r"sk-ant-[A-Za-z0-9_\-]{4,}")
+
+
+def redact(text: str) -> str:
+    """``text`` with API keys removed: the configured key(s) verbatim and anything shaped like one."""
+    for name in _SECRET_ENV:
+        secret = os.environ.get(name, "")
+        if len(secret) >= 8:
+            text = text.replace(secret, "[redacted]")
+    return _KEY_PATTERN.sub("sk-ant-[redacted]", text)
+
+
 class LLMError(RuntimeError):
-    """A call failed for good (after the provider's retries); the phase applies its fallback."""
+    """A call failed for good (after the provider's retries); the phase applies its fallback.
+
+    ``kind``: ``malformed`` / ``invalid`` / ``truncated`` / ``refused`` (the answer), ``timeout`` /
+    ``unavailable`` / ``rate_limited`` (the service, after retries), ``auth`` / ``permission`` / ``quota``
+    (fatal: see :attr:`fatal`), ``bad_request`` / ``not_found`` / ``too_large``, ``error``.
+    The reason is redacted: it never carries an API key.
+    """
 
     def __init__(self, task: str, reason: str, *, kind: str = "error"):
         self.task = task
-        self.reason = reason
+        self.reason = redact(str(reason))
         self.kind = kind
-        super().__init__(f"LLM task '{task}' failed ({kind}): {reason}")
+        super().__init__(f"LLM task '{task}' failed ({kind}): {self.reason}")
+
+    @property
+    def fatal(self) -> bool:
+        """True when retrying later calls is pointless (bad key, no permission, spend limit reached)."""
+        return self.kind in FATAL_KINDS
 
 
 class StopRequested(Exception):
@@ -81,3 +110,8 @@ class CallRecord:
     failed: bool = False
     error_kind: str = ""
     request_id: str = ""
+    # Seconds since the client was created (monotonic): when the call started and ended, so a
+    # benchmark can compute wall time, overlap and the serial depth of a phase.
+    started: float = 0.0
+    ended: float = 0.0
+    raised: bool = False  # this attempt ended the call with an LLMError (the phase fell back)

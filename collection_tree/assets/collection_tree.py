@@ -1,0 +1,184 @@
+"""The final asset: the Collection Tree JSON (DESIGN section 5), stored by the JSON IO manager and
+written to ``<output>/curated_collection.json`` (the test run: ``<output>/test_run/...``). The file is
+replaced atomically and only after assembly and validation succeed, so a failed or stopped build
+leaves the last complete tree in place. Also the asset checks of phases 6, 7 and the tree."""
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from dagster import (
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    AssetIn,
+    AssetsDefinition,
+    MetadataValue,
+    asset,
+    asset_check,
+)
+
+from collection_tree.assets.metadata import markdown_table, size_stats
+from collection_tree.assets.modes import BuildMode
+from collection_tree.assets.progress import PhaseProgress
+from collection_tree.core.atomic import atomic_write_json
+from collection_tree.core.clusters import ClusterSet
+from collection_tree.core.inputs import tracks_from_storage
+from collection_tree.phases.assembly import assemble_collection_tree, validate_collection_tree
+from collection_tree.resources.settings import PipelineSettings
+
+TREE_FILE = "curated_collection.json"
+MIN_CONFIDENCE = 0.7
+
+
+def tree_path(mode: BuildMode, settings: PipelineSettings) -> Path:
+    return mode.output_dir(settings.output_path()) / TREE_FILE
+
+
+def _materialise(context: AssetExecutionContext, mode: BuildMode, settings: PipelineSettings,
+                 leaves: ClusterSet, categories: dict[str, Any], suggestions: dict[str, Any] | None,
+                 genre_tree: dict[str, Any], scene_tree: dict[str, Any], tracks: pd.DataFrame) -> dict[str, Any]:
+    progress = PhaseProgress(context, "collection_tree")
+    doc = assemble_collection_tree(leaves, categories, suggestions, genre_tree, scene_tree,
+                                   total_tracks=len(set(leaves.all_track_ids)))  # raises when inconsistent
+    path = atomic_write_json(tree_path(mode, settings), doc)
+    progress(1.0, f"{len(doc['categories'])} categories, {doc['assigned_tracks']}/{doc['total_tracks']} tracks "
+                  f"-> {path}")
+    leaf_sizes = [leaf["track_count"] for c in doc["categories"] for leaf in c["leaves"]]
+    reasons = {int(u["track_id"]): str(u.get("reason", "")) for u in leaves.unplaced}
+    frame = tracks_from_storage(tracks).set_index("track_id", drop=False)
+    ungrouped = [
+        {"track_id": t, "artist": frame.at[t, "artist"] if t in frame.index else "",
+         "title": frame.at[t, "title"] if t in frame.index else "", "reason": reasons.get(t, "")}
+        for t in doc["ungrouped_track_ids"][:20]
+    ]
+    context.add_output_metadata({
+        "tree_file": MetadataValue.path(str(path)),  # "path" is the IO manager's (the stored copy)
+        "categories": len(doc["categories"]),
+        "leaves": len(leaf_sizes),
+        "total_tracks": doc["total_tracks"],
+        "assigned_tracks": doc["assigned_tracks"],
+        "ungrouped_tracks": len(doc["ungrouped_track_ids"]),
+        "ungrouped_reasons": MetadataValue.json(dict(Counter(reasons.get(t, "") or "(none given)"
+                                                             for t in doc["ungrouped_track_ids"]).most_common(10))),
+        "suggestions": sum(len(leaf["metadata_suggestions"]) for c in doc["categories"] for leaf in c["leaves"]),
+        **size_stats(leaf_sizes, "leaf_size"),
+        "category_table": markdown_table([{"category": c["title"], "leaves": len(c["leaves"]),
+                                           "tracks": c["track_count"]} for c in doc["categories"]], limit=40),
+        "ungrouped_preview": markdown_table(ungrouped),
+        "tree_id": doc["id"],
+        "status": doc["status"],
+    })
+    return doc
+
+
+def build_collection_tree_asset(mode: BuildMode) -> AssetsDefinition:
+    common = dict(
+        key=mode.key("collection_tree"), group_name=mode.group, io_manager_key="json_io_manager",
+        kinds={"python", "json"},
+        description="The Collection Tree JSON (categories of flat leaves with examples, contexts and "
+                    "metadata suggestions), validated schema-exact, also written atomically to "
+                    f"{'test_run/' if mode.prefix else ''}{TREE_FILE} in the output folder.",
+    )
+    ins = {"collection_leaves": AssetIn(mode.key("collection_leaves")),
+           "categories": AssetIn(mode.key("categories")),
+           "genre_tree": AssetIn(mode.key("genre_tree")), "scene_tree": AssetIn(mode.key("scene_tree")),
+           "tracks": AssetIn(mode.key("tracks"))}
+    if mode.enrich:
+        @asset(**common, ins={**ins, "metadata_suggestions": AssetIn(mode.key("metadata_suggestions"))})
+        def collection_tree(
+            context: AssetExecutionContext, pipeline_settings: PipelineSettings, collection_leaves: ClusterSet,
+            categories: dict[str, Any], metadata_suggestions: dict[str, Any], genre_tree: dict[str, Any],
+            scene_tree: dict[str, Any], tracks: pd.DataFrame,
+        ) -> dict[str, Any]:
+            return _materialise(context, mode, pipeline_settings, collection_leaves, categories,
+                                metadata_suggestions, genre_tree, scene_tree, tracks)
+
+        return collection_tree
+
+    @asset(**common, ins=ins)
+    def collection_tree_without_suggestions(
+        context: AssetExecutionContext, pipeline_settings: PipelineSettings, collection_leaves: ClusterSet,
+        categories: dict[str, Any], genre_tree: dict[str, Any], scene_tree: dict[str, Any], tracks: pd.DataFrame,
+    ) -> dict[str, Any]:
+        return _materialise(context, mode, pipeline_settings, collection_leaves, categories, None,
+                            genre_tree, scene_tree, tracks)
+
+    return collection_tree_without_suggestions
+
+
+# ----------------------------------------------------------------------------------------- checks
+def leaf_problems(leaves: dict[str, Any]) -> list[str]:
+    """Exemplars that are not members of their leaf, leaves without tracks or without exemplars."""
+    problems = []
+    for c in leaves["clusters"]:
+        members = set(c["track_ids"])
+        if not members:
+            problems.append(f"{c['id']}: no tracks")
+        outside = [e.get("track_id") for e in c.get("examples", []) if e.get("track_id") not in members]
+        if outside:
+            problems.append(f"{c['id']}: exemplars not in the leaf {outside[:5]}")
+        if members and not c.get("examples"):
+            problems.append(f"{c['id']}: no exemplars")
+    return problems
+
+
+def suggestion_problems(suggestions: dict[str, Any], leaves: dict[str, Any], min_confidence: float) -> list[str]:
+    members = {c["id"]: set(c["track_ids"]) for c in leaves["clusters"]}
+    problems = []
+    for cid, items in suggestions["suggestions"].items():
+        if cid not in members:
+            problems.append(f"{cid}: not a leaf")
+            continue
+        for item in items:
+            if item["confidence"] < min_confidence:
+                problems.append(f"{cid}/{item['track_id']}: confidence {item['confidence']} < {min_confidence}")
+            if item["track_id"] not in members[cid]:
+                problems.append(f"{cid}/{item['track_id']}: track not in the leaf")
+    return problems
+
+
+def build_leaves_checks(mode: BuildMode) -> list[AssetChecksDefinition]:
+    @asset_check(asset=mode.key("collection_leaves"), name="exemplars_are_members",
+                 description="Every exemplar is a track of its leaf; every leaf has tracks and exemplars.")
+    def exemplars_are_members(collection_leaves: dict[str, Any]) -> AssetCheckResult:
+        problems = leaf_problems(collection_leaves)
+        return AssetCheckResult(passed=not problems, metadata={"problems": len(problems),
+                                                               "examples": MetadataValue.json(problems[:20])})
+
+    @asset_check(asset=mode.key("collection_leaves"), name="leaf_sizes",
+                 description="Leaf sizes (min/median/max); warns about leaves under 5 tracks.")
+    def leaf_sizes(collection_leaves: dict[str, Any]) -> AssetCheckResult:
+        sizes = [len(c["track_ids"]) for c in collection_leaves["clusters"]]
+        small = sum(s < 5 for s in sizes)
+        return AssetCheckResult(passed=bool(sizes) and small == 0, severity=AssetCheckSeverity.WARN,
+                                metadata={**size_stats(sizes, "leaf_size"), "leaves": len(sizes),
+                                          "leaves_under_5": small})
+
+    @asset_check(asset=mode.key("collection_tree"), name="tree_validates",
+                 description="Schema-exact keys at every level, counts consistent (total = assigned + "
+                             "ungrouped), each track in at most one leaf, suggestions on their own leaf.")
+    def tree_validates(collection_tree: dict[str, Any]) -> AssetCheckResult:
+        problems = validate_collection_tree(collection_tree, min_confidence=MIN_CONFIDENCE)
+        return AssetCheckResult(passed=not problems, metadata={
+            "problems": len(problems), "examples": MetadataValue.json(problems[:20]),
+            "total_tracks": collection_tree.get("total_tracks", 0),
+            "assigned_tracks": collection_tree.get("assigned_tracks", 0)})
+
+    checks = [exemplars_are_members, leaf_sizes, tree_validates]
+    if mode.enrich:
+        @asset_check(asset=mode.key("metadata_suggestions"), name="suggestions_confident_and_members",
+                     additional_ins={"collection_leaves": AssetIn(mode.key("collection_leaves"))},
+                     description=f"Every kept suggestion has confidence >= {MIN_CONFIDENCE} and names a "
+                                 "track of its own leaf.")
+        def suggestions_confident_and_members(metadata_suggestions: dict[str, Any],
+                                              collection_leaves: dict[str, Any]) -> AssetCheckResult:
+            problems = suggestion_problems(metadata_suggestions, collection_leaves, MIN_CONFIDENCE)
+            count = sum(len(v) for v in metadata_suggestions["suggestions"].values())
+            return AssetCheckResult(passed=not problems, metadata={
+                "suggestions": count, "problems": len(problems), "examples": MetadataValue.json(problems[:20])})
+
+        checks.append(suggestions_confident_and_members)
+    return checks

@@ -1,0 +1,42 @@
+"""``collection-tree export-m3u NODE_ID [--out DIR]``: one playlist for one category or leaf of the
+built tree (the reference's per-node export). A category's playlist holds its leaves one after
+another (each leaf's exemplars first); the per-leaf playlists are already in ``<output>/playlists``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from collection_tree.exports import ExportError, load_tree_json
+from collection_tree.exports.m3u import export_node
+from collection_tree.exports.paths import MUSIC_ROOT_ENV, OutputPlaces, load_tracks_table, music_root_from_env
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("export-m3u", help="write one category's or leaf's M3U8 playlist")
+    parser.add_argument("node_id", metavar="NODE_ID", help="a category or leaf id of curated_collection.json")
+    parser.add_argument("--out", default=None,
+                        help="folder for the playlist, inside the output folder (relative: to it); default exports/")
+    parser.add_argument("--music-root", default=None,
+                        help=f"folder relative track locations are under (default: {MUSIC_ROOT_ENV})")
+    parser.add_argument("--tracks", default=None, help="tracks file (default: the build's stored tracks table)")
+    parser.add_argument("--test", action="store_true", help="use the test run's tree (<output>/test_run)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    places = OutputPlaces.for_mode(test=args.test)
+    try:
+        tree = load_tree_json(places.tree_json)
+        tracks = load_tracks_table(places, args.tracks)
+        path, report = export_node(tree, tracks, args.node_id, places.output_dir, args.out,
+                                   args.music_root or music_root_from_env())
+    except ExportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {path} ({report.tracks_written} tracks)")
+    if report.missing_location:
+        print(f"  {report.missing_location} tracks without a location left out")
+    if report.relative_paths:
+        print(f"  {report.relative_paths} paths are relative: set {MUSIC_ROOT_ENV} or --music-root to anchor them")
+    return 0

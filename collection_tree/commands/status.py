@@ -1,0 +1,62 @@
+"""``collection-tree status``: each asset of the build as materialised / stale / missing (Dagster's
+staleness), and the latest build run: its status, and whether and how it can be resumed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("status", help="which assets are materialised, stale or missing; can the last build resume")
+    parser.add_argument("--test", action="store_true", help="the test run's assets and runs")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(func=run)
+
+
+def collect(test: bool) -> dict[str, Any]:
+    from dagster import DagsterInstance
+
+    from collection_tree import operations as ops
+    from collection_tree.assets.modes import FULL, TEST
+    from collection_tree.definitions import defs
+
+    mode, job = (TEST, ops.TEST_JOB) if test else (FULL, ops.FULL_JOB)
+    with DagsterInstance.get() as instance:
+        states = ops.asset_states(instance, defs, mode.group)
+        last = ops.latest_run(instance, (job,))
+        run_state = ops.run_state(instance, last) if last is not None else None
+    return {"job": job, "assets": [asdict(s) for s in states],
+            "latest_run": asdict(run_state) if run_state is not None else None}
+
+
+def _when(timestamp: float | None) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if timestamp else "-"
+
+
+def run(args: argparse.Namespace) -> int:
+    from collection_tree.commands.build import ensure_dagster_home
+
+    home = ensure_dagster_home()
+    report = collect(args.test)
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return 0
+    print(f"{report['job']} (DAGSTER_HOME={home})")
+    print(f"  {'asset':<30} {'state':<13} {'materialised at':<24} run       detail")
+    for a in report["assets"]:
+        run_id = (a["run_id"] or "-")[:8]
+        print(f"  {a['key']:<30} {a['state']:<13} {_when(a['materialised_at']):<24} {run_id:<9} {a['detail']}")
+    counts = {s: sum(a["state"] == s for a in report["assets"]) for s in ("materialised", "stale", "missing")}
+    print("  " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    last = report["latest_run"]
+    if last is None:
+        print("latest run: none yet (`collection-tree build`)")
+    else:
+        print(f"latest run: {last['run_id']} {last['status']}{' (process gone)' if last['orphaned'] else ''}")
+        if last["advice"]:
+            print(f"  {last['advice']}")
+    return 0

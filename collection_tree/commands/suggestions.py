@@ -1,0 +1,119 @@
+"""``collection-tree suggestions show|apply``: review phase 7's metadata suggestions and apply the
+accepted ones to a NEW tracks file next to the original (``<name>.curated.<ext>``; never in place)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from collection_tree import settings
+from collection_tree.exports import ExportError
+from collection_tree.exports.paths import OutputPlaces, strip_control
+from collection_tree.exports.suggestions_review import (
+    apply_suggestions,
+    read_review_table,
+    select_rows,
+    write_review_table,
+)
+
+STATUSES = ("pending", "accepted", "applied", "skipped")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("suggestions", help="review and apply metadata suggestions")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    show = actions.add_parser("show", help="print suggestions as a diff: 'Artist - Title', then 'field: old -> new'")
+    show.add_argument("--min-confidence", type=float, default=None)
+    show.add_argument("--limit", type=int, default=None, help="at most N tracks")
+    show.add_argument("--status", default="pending,accepted",
+                      help="comma-separated statuses to show (pending, accepted, applied, skipped) or 'all'")
+    show.set_defaults(func=run_show)
+
+    apply = actions.add_parser("apply", help="write <tracks>.curated.<ext> with the accepted suggestions")
+    apply.add_argument("--accept", default=None,
+                       help="'all', 'accepted' (rows a --dry-run accepted) or comma-separated ids (123:genre or 123)")
+    apply.add_argument("--min-confidence", type=float, default=None, help="only rows at or above this confidence")
+    apply.add_argument("--accept-csv", default=None, type=Path,
+                       help="a copy of metadata_suggestions.csv with an 'accepted' column (1/yes/x)")
+    apply.add_argument("--tracks", default=None, help=f"the original tracks file (default: {settings.TRACKS_ENV})")
+    apply.add_argument("--dry-run", action="store_true",
+                       help="show what would change and mark those rows 'accepted'; write no tracks file")
+    apply.set_defaults(func=run_apply)
+
+
+def _clean(value: object) -> str:
+    return strip_control(str(value))
+
+
+def print_diff(table: pd.DataFrame, limit: int | None = None) -> int:
+    """Beets-style: ``Artist - Title`` then ``  field: old -> new`` per row; returns tracks shown."""
+    shown = 0
+    for track_id, rows in table.groupby("track_id", sort=True):
+        if limit is not None and shown >= limit:
+            break
+        first = rows.iloc[0]
+        print(f"{_clean(first['artist'])} - {_clean(first['title'])}  "
+              f"(track {track_id}, leaf {_clean(first['leaf_title'])!r})")
+        for _, row in rows.iterrows():
+            old = _clean(row["current"]) or "(empty)"
+            print(f"  {row['field']}: {old} -> {_clean(row['proposed'])}  "
+                  f"[{row['id']}, {row['confidence']:.2f}, {row['status']}]")
+        shown += 1
+    return shown
+
+
+def run_show(args: argparse.Namespace) -> int:
+    places = OutputPlaces.for_mode()
+    try:
+        table = read_review_table(places.output_dir)
+    except ExportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    wanted = STATUSES if args.status == "all" else tuple(s.strip() for s in args.status.split(","))
+    view = table[table["status"].isin(wanted)]
+    if args.min_confidence is not None:
+        view = view[view["confidence"].fillna(0.0) >= args.min_confidence]
+    shown = print_diff(view, args.limit)
+    print(f"{len(view)} suggestions for {view['track_id'].nunique()} tracks ({shown} tracks shown); "
+          f"apply with: collection-tree suggestions apply --accept IDS|all [--min-confidence X]")
+    return 0
+
+
+def run_apply(args: argparse.Namespace) -> int:
+    places = OutputPlaces.for_mode()
+    tracks_path = args.tracks or os.environ.get(settings.TRACKS_ENV)
+    try:
+        if not tracks_path:
+            raise ExportError(f"no tracks file: pass --tracks or set {settings.TRACKS_ENV} "
+                              f"(the demo collection's is {settings.demo_dir() / 'tracks.csv'})")
+        table = read_review_table(places.output_dir)
+        selected = select_rows(table, args.accept, args.min_confidence, args.accept_csv)
+        updated, result = apply_suggestions(table, selected, Path(tracks_path), dry_run=args.dry_run)
+    except ExportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        print_diff(updated[updated["id"].isin(result.applied)])
+        print(f"dry run: {len(result.applied)} changes would be written to {result.output_path}; "
+              f"those rows are now 'accepted' (apply them with --accept accepted)")
+    elif result.written:
+        print(f"wrote {result.output_path}: {len(result.applied)} changes")
+        if result.backup_path:
+            print(f"  previous curated file kept as {result.backup_path}")
+    else:
+        print(f"no change to write: {result.output_path} already holds the accepted suggestions"
+              if result.output_path.exists() else "no change to write")
+    if result.already:
+        print(f"  {len(result.already)} rows already hold the proposed value")
+    if result.skipped:
+        print(f"skipped {len(result.skipped)} rows:")
+        for row_id, why in result.skipped:
+            print(f"  {row_id}: {_clean(why)}")
+    _, csv_path = write_review_table(updated, places.output_dir)
+    print(f"review table updated: {csv_path}")
+    return 0

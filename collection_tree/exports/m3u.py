@@ -1,0 +1,159 @@
+"""M3U8 playlists: one per leaf under ``playlists/<category>/<leaf>.m3u8``, and one-node exports.
+
+Format: UTF-8 without BOM, LF line endings, ``#EXTM3U``, ``#PLAYLIST:<title>``, then per track
+``#EXTINF:<seconds or -1>,<artist> - <title>`` and its path. Titles lose CR/LF and other control
+characters (a title could otherwise start a new line that reads as a directive or a path); a path
+line starting with ``#`` gets ``./`` in front so it cannot read as a directive.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pandas as pd
+
+from collection_tree.exports import find_node, iter_leaves, ordered_track_ids, track_index
+from collection_tree.exports.paths import (
+    atomic_write,
+    is_absolute,
+    replace_dir,
+    resolve_inside,
+    safe_name,
+    strip_control,
+    track_path,
+    unique_names,
+)
+
+PLAYLISTS_DIR = "playlists"
+
+
+@dataclass
+class M3UReport:
+    files: list[Path] = field(default_factory=list)
+    tracks_written: int = 0
+    missing_location: int = 0  # tracks without a location: left out (an entry needs a path)
+    unrepresentable: int = 0  # paths with line breaks: left out (M3U is line-based)
+    relative_paths: int = 0  # written relative: no music root to anchor them
+
+
+def one_line(text: Any) -> str:
+    return " ".join(strip_control(str(text or "")).split())
+
+
+def _seconds(value: Any) -> int:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return -1
+    return round(seconds) if math.isfinite(seconds) and seconds > 0 else -1
+
+
+def m3u8_text(title: str, entries: list[tuple[int, str, str]]) -> str:
+    """The playlist text from ``(seconds, label, path)`` entries (already clean)."""
+    lines = ["#EXTM3U", f"#PLAYLIST:{one_line(title)}"]
+    for seconds, label, path in entries:
+        lines.append(f"#EXTINF:{seconds},{label}")
+        lines.append(f"./{path}" if path.startswith("#") else path)
+    return "\n".join(lines) + "\n"
+
+
+def playlist_entries(track_ids: list[int], index: dict[int, dict[str, Any]], music_root: str | None,
+                     report: M3UReport) -> list[tuple[int, str, str]]:
+    entries = []
+    for track_id in track_ids:
+        track = index[track_id]
+        path = track_path(track.get("location"), music_root)
+        if path is None:
+            report.missing_location += 1
+            continue
+        if strip_control(path) != path:
+            report.unrepresentable += 1
+            continue
+        if not is_absolute(path):
+            report.relative_paths += 1
+        artist, title = one_line(track.get("artist")), one_line(track.get("title"))
+        label = f"{artist} - {title}" if artist else title
+        entries.append((_seconds(track.get("duration")), label, path))
+    report.tracks_written += len(entries)
+    return entries
+
+
+def playlist_layout(tree: dict[str, Any]) -> dict[str, str]:
+    """Leaf id -> its playlist's path relative to the output folder (``playlists/<cat>/<leaf>.m3u8``).
+    Folder and file names are safe and unique (case-insensitively) within their parent."""
+    categories = tree.get("categories", [])
+    folders = unique_names(safe_name(c.get("title") or c.get("id") or "", fallback="category")
+                           for c in categories)
+    layout: dict[str, str] = {}
+    for folder, category in zip(folders, categories, strict=True):
+        leaves = category.get("leaves", [])
+        files = unique_names((safe_name(leaf.get("title") or leaf.get("id") or "", fallback="playlist")
+                              for leaf in leaves), suffix=".m3u8")
+        for name, leaf in zip(files, leaves, strict=True):
+            layout[str(leaf.get("id"))] = f"{PLAYLISTS_DIR}/{folder}/{name}"
+    return layout
+
+
+def playlist_href(relative_path: str) -> str:
+    """A layout path as a relative URL (percent-encoded) for links from files in the output folder."""
+    return quote(relative_path, safe="/")
+
+
+def write_leaf_playlists(tree: dict[str, Any], tracks: pd.DataFrame, output_dir: Path,
+                         music_root: str | None = None) -> M3UReport:
+    """Every leaf's playlist under ``<output_dir>/playlists``. The folder is written whole beside
+    the old one and swapped in, so playlists of leaves that no longer exist do not linger."""
+    index = track_index(tracks)
+    layout = playlist_layout(tree)
+    output_dir = Path(output_dir)
+    final = resolve_inside(output_dir, PLAYLISTS_DIR)
+    build = output_dir / f".{PLAYLISTS_DIR}.build-{uuid.uuid4().hex[:8]}"
+    report = M3UReport()
+    try:
+        build.mkdir(parents=True)
+        for _, leaf in iter_leaves(tree):
+            relative = layout[str(leaf.get("id"))]
+            target = resolve_inside(build, relative.removeprefix(f"{PLAYLISTS_DIR}/"))
+            entries = playlist_entries(ordered_track_ids(leaf, index), index, music_root, report)
+            atomic_write(target, m3u8_text(leaf.get("title") or "", entries).encode("utf-8"))
+            report.files.append(final / relative.removeprefix(f"{PLAYLISTS_DIR}/"))
+        replace_dir(final, build)
+    finally:
+        if build.exists():
+            shutil.rmtree(build, ignore_errors=True)
+    return report
+
+
+def node_track_ids(tree: dict[str, Any], node_id: str, index: dict[int, dict[str, Any]]) -> tuple[str, list[int]]:
+    """A node's title and tracks: a leaf's own order, or a category's leaves one after another
+    (each leaf's exemplars first; a track in two leaves appears once)."""
+    category, leaf = find_node(tree, node_id)
+    if leaf is not None:
+        return str(leaf.get("title") or node_id), ordered_track_ids(leaf, index)
+    seen: dict[int, None] = {}
+    for member in category.get("leaves", []):
+        for track_id in ordered_track_ids(member, index):
+            seen.setdefault(track_id, None)
+    return str(category.get("title") or node_id), list(seen)
+
+
+def export_node(tree: dict[str, Any], tracks: pd.DataFrame, node_id: str, output_dir: Path,
+                out: str | Path | None = None, music_root: str | None = None) -> tuple[Path, M3UReport]:
+    """One playlist for one category or leaf (the reference's per-node export), written to
+    ``out`` (relative: to the output folder; default ``<output>/exports``) as ``<title>.m3u8``.
+    ``out`` must stay inside the output folder."""
+    index = track_index(tracks)
+    title, track_ids = node_track_ids(tree, node_id, index)
+    folder = resolve_inside(Path(output_dir), out if out not in (None, "") else "exports")
+    target = resolve_inside(folder, safe_name(title, fallback="playlist") + ".m3u8")
+    report = M3UReport()
+    entries = playlist_entries(track_ids, index, music_root, report)
+    atomic_write(target, m3u8_text(title, entries).encode("utf-8"))
+    report.files.append(target)
+    return target, report

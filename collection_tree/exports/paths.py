@@ -1,0 +1,194 @@
+"""Safe file names, containment checks, track paths and where the build's outputs live.
+
+Names come from LLM-written titles and user tags: they are untrusted. Every name that becomes a
+path component goes through :func:`safe_name`; every path an export writes is checked with
+:func:`resolve_inside` so nothing lands outside the folder it was meant for.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import unicodedata
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pandas as pd
+
+from collection_tree import settings
+from collection_tree.core.inputs import load_tracks, tracks_from_storage
+from collection_tree.exports import ExportError
+
+MUSIC_ROOT_ENV = "COLLECTION_TREE_MUSIC_ROOT"
+STORE_ENV = "COLLECTION_TREE_STORE"  # same variable definitions.py binds the IO managers to
+MAX_NAME_BYTES = 120  # well under the 255-byte limit of common filesystems, room for " (2).m3u8"
+
+# Separators and what Windows refuses in names: separators become "-", the rest a look-alike or nothing.
+_REPLACE = str.maketrans({"/": "-", "\\": "-", "|": "-", ":": "-", '"': "'", "<": "", ">": "", "?": "", "*": ""})
+_WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
+                    *(f"LPT{i}" for i in range(1, 10))}
+_DRIVE = re.compile(r"^[A-Za-z]:/")
+
+
+def strip_control(text: str, replacement: str = " ") -> str:
+    """Control and format characters (CR, LF, ESC, NUL, bidi overrides...) replaced: they break
+    line-based formats, terminals and XML."""
+    return "".join(replacement if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") else ch
+                   for ch in text)
+
+
+def safe_name(text: str, *, fallback: str = "untitled", max_bytes: int = MAX_NAME_BYTES) -> str:
+    """One path component from an untrusted title: no separators, no ``..``, no control
+    characters, no Windows-reserved names, at most ``max_bytes`` of UTF-8."""
+    name = unicodedata.normalize("NFC", strip_control(str(text)))
+    name = name.translate(_REPLACE)
+    name = re.sub(r"\.{2,}", ".", name)  # no ".." anywhere, not even inside a name
+    name = re.sub(r"\s+", " ", name).strip(" .")  # trailing dots/spaces vanish on Windows; "..": gone
+    if not name:
+        name = fallback
+    if name.split(".")[0].upper() in _WINDOWS_DEVICES:
+        name = f"_{name}"
+    return truncate_bytes(name, max_bytes) or fallback
+
+
+def truncate_bytes(text: str, max_bytes: int) -> str:
+    """At most ``max_bytes`` of UTF-8, never cutting a character in half."""
+    encoded = text.encode("utf-8")
+    if len(encoded) <= max_bytes:
+        return text
+    return encoded[:max_bytes].decode("utf-8", errors="ignore").rstrip(" .")
+
+
+def unique_names(names: Iterable[str], *, suffix: str = "") -> list[str]:
+    """Make names (already made safe for their use) unique, case-insensitively (macOS and Windows folders are), by
+    appending `` (2)``, `` (3)``... ``suffix`` (an extension) is appended to every name."""
+    taken: set[str] = set()
+    out: list[str] = []
+    for name in names:
+        candidate, n = name, 1
+        while (candidate + suffix).casefold() in taken:
+            n += 1
+            tail = f" ({n})"
+            candidate = truncate_bytes(name, MAX_NAME_BYTES - len(tail.encode())) + tail
+        taken.add((candidate + suffix).casefold())
+        out.append(candidate + suffix)
+    return out
+
+
+def resolve_inside(base: Path, target: str | Path) -> Path:
+    """``target`` (relative: to ``base``) resolved, refused when it lies outside ``base``."""
+    base_resolved = Path(base).resolve()
+    path = Path(target)
+    resolved = (path if path.is_absolute() else base_resolved / path).resolve()
+    if resolved != base_resolved and base_resolved not in resolved.parents:
+        raise ExportError(f"refusing to write to {str(target)!r}: it lies outside the output folder "
+                          f"{str(base_resolved)!r}")
+    return resolved
+
+
+# ------------------------------------------------------------------------------------ track paths
+def music_root_from_env() -> str | None:
+    return os.environ.get(MUSIC_ROOT_ENV) or None
+
+
+def _uri_to_path(location: str) -> str:
+    """``file://localhost/C:/a%20b.mp3`` or ``file:///home/a.mp3`` -> a plain path."""
+    parts = urlsplit(location)
+    path = unquote(parts.path)
+    if re.match(r"^/[A-Za-z]:/", path):  # file:///C:/... names a Windows drive
+        path = path[1:]
+    if parts.netloc and parts.netloc != "localhost":  # UNC share
+        path = f"//{parts.netloc}{path}"
+    return path
+
+
+def is_absolute(path: str) -> bool:
+    """POSIX absolute, a Windows drive path or a UNC share (all with ``/`` separators)."""
+    return path.startswith("/") or bool(_DRIVE.match(path))
+
+
+def track_path(location: object, music_root: str | None) -> str | None:
+    """The path a playlist should name for a track's ``location``, with ``/`` separators.
+
+    Absolute locations (and ``file://`` URIs) are kept; relative ones are joined onto
+    ``music_root`` when one is given, else returned relative. Empty -> ``None``."""
+    if location is None or (isinstance(location, float) and location != location):
+        return None
+    text = str(location).strip()
+    if not text:
+        return None
+    if text.lower().startswith("file:"):
+        text = _uri_to_path(text)
+    text = text.replace("\\", "/")
+    if is_absolute(text) or not music_root:
+        return text
+    root = str(music_root).replace("\\", "/").rstrip("/")
+    return f"{root}/{text.removeprefix('./')}"
+
+
+# ---------------------------------------------------------------------------------- output places
+@dataclass(frozen=True)
+class OutputPlaces:
+    """Where one build mode's outputs and stored phase documents are."""
+
+    output_dir: Path
+    store_dir: Path
+
+    @classmethod
+    def for_mode(cls, test: bool = False, output_dir: str | Path | None = None) -> OutputPlaces:
+        base = Path(output_dir) if output_dir else settings.output_dir()
+        store = Path(os.environ.get(STORE_ENV) or base / "store")
+        # Same layout as BuildMode.output_dir and the IO managers' key prefix for the test run.
+        return cls(output_dir=base / "test_run" if test else base, store_dir=store / "test_run" if test else store)
+
+    @property
+    def tree_json(self) -> Path:
+        return self.output_dir / "curated_collection.json"
+
+    @property
+    def stored_tracks(self) -> Path:
+        return self.store_dir / "tracks.parquet"
+
+
+# ------------------------------------------------------------------------------------ atomic files
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write to a temporary sibling and rename: readers never see a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def replace_dir(final: Path, build: Path) -> None:
+    """Swap a freshly written folder into place so no stale files from an older tree survive."""
+    old = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
+    if final.exists():
+        os.replace(final, old)
+    try:
+        os.replace(build, final)
+    except OSError:
+        if old.exists():
+            os.replace(old, final)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load_tracks_table(places: OutputPlaces, tracks_path: str | Path | None = None) -> pd.DataFrame:
+    """The tracks for an export: ``tracks_path`` when given, else the build's stored (validated)
+    table, else ``COLLECTION_TREE_TRACKS``."""
+    if tracks_path:
+        return load_tracks(tracks_path)
+    if places.stored_tracks.exists():
+        return tracks_from_storage(pd.read_parquet(places.stored_tracks))
+    if os.environ.get(settings.TRACKS_ENV):
+        return load_tracks(os.environ[settings.TRACKS_ENV])
+    raise ExportError(f"no tracks table: {places.stored_tracks} does not exist; pass --tracks or set "
+                      f"{settings.TRACKS_ENV}")

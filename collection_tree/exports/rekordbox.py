@@ -1,0 +1,142 @@
+"""A Rekordbox XML (``DJ_PLAYLISTS`` 1.0.0) holding the collection tree as playlist folders.
+
+Layout: COLLECTION with one TRACK per exported track, and PLAYLISTS > ROOT > "Collection Tree"
+(folder) > one folder per category > one playlist per leaf (tracks keyed by TrackID).
+
+What it never carries, so an import cannot overwrite the user's library: no ``Comments`` (leaf
+descriptions stay in the tree JSON and the HTML browser), no ``Genre``, no ratings, colours, cue
+points or play counts; only identity fields read straight from the tracks file (name, artist, year,
+duration, BPM, key, label) and the file location. Rekordbox matches tracks by Location, which must
+be absolute: tracks whose location is missing, or relative with no music root to anchor it, are
+left out and counted.
+
+Built with ``xml.etree`` (the library escapes markup); characters XML 1.0 cannot hold (control
+characters) are removed from every attribute first.
+"""
+
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pandas as pd
+
+from collection_tree.exports import iter_leaves, ordered_track_ids, track_index
+from collection_tree.exports.paths import atomic_write, is_absolute, strip_control, track_path, unique_names
+
+FORMAT_VERSION = "1.0.0"
+TOP_FOLDER = "Collection Tree"
+PRODUCT = {"Name": "collection-tree", "Version": "0.1.0", "Company": "collection-tree"}
+
+
+@dataclass
+class RekordboxReport:
+    path: Path | None = None
+    tracks: int = 0
+    playlists: int = 0
+    folders: int = 0
+    missing_location: int = 0
+    relative_location: int = 0
+    skipped_track_ids: list[int] = field(default_factory=list)
+
+
+def location_uri(path: str) -> str | None:
+    """``file://localhost`` + the percent-encoded absolute path (``/``-separated, UTF-8); a Windows
+    drive path gets a leading ``/`` (``file://localhost/C:/Music/a%20b.mp3``). Relative -> None."""
+    path = path.replace("\\", "/")
+    if not is_absolute(path):
+        return None
+    if not path.startswith("/"):
+        path = "/" + path
+    return "file://localhost" + quote(path, safe="/:")
+
+
+def xml_text(value: Any) -> str:
+    return " ".join(strip_control(str(value)).split())
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number > 0 else None
+
+
+def track_attributes(track: dict[str, Any], location: str) -> dict[str, str]:
+    attrib = {"TrackID": str(int(track["track_id"])), "Name": xml_text(track.get("title", "")),
+              "Artist": xml_text(track.get("artist", ""))}
+    year = _number(track.get("year"))
+    if year is not None:
+        attrib["Year"] = str(int(year))
+    duration = _number(track.get("duration"))
+    if duration is not None:
+        attrib["TotalTime"] = str(round(duration))
+    bpm = _number(track.get("bpm"))
+    if bpm is not None:
+        attrib["AverageBpm"] = f"{bpm:.2f}"
+    for column, name in (("key", "Tonality"), ("label", "Label")):
+        text = xml_text(track.get(column) or "")
+        if text and text.lower() != "nan":
+            attrib[name] = text
+    attrib["Location"] = location
+    return attrib
+
+
+def build_rekordbox_xml(tree: dict[str, Any], tracks: pd.DataFrame, music_root: str | None = None,
+                        top_folder: str = TOP_FOLDER) -> tuple[bytes, RekordboxReport]:
+    """The document's bytes (UTF-8, with declaration) and what went in or was left out."""
+    index = track_index(tracks)
+    report = RekordboxReport()
+    locations: dict[int, str] = {}
+    for track_id in dict.fromkeys(t for _, leaf in iter_leaves(tree) for t in ordered_track_ids(leaf, index)):
+        path = track_path(index[track_id].get("location"), music_root)
+        uri = location_uri(path) if path else None
+        if uri is None:
+            report.missing_location += path is None
+            report.relative_location += path is not None
+            report.skipped_track_ids.append(track_id)
+            continue
+        locations[track_id] = uri
+
+    root = ET.Element("DJ_PLAYLISTS", {"Version": FORMAT_VERSION})
+    ET.SubElement(root, "PRODUCT", PRODUCT)
+    collection = ET.SubElement(root, "COLLECTION", {"Entries": str(len(locations))})
+    for track_id, uri in locations.items():
+        ET.SubElement(collection, "TRACK", track_attributes(index[track_id], uri))
+    report.tracks = len(locations)
+
+    playlists = ET.SubElement(root, "PLAYLISTS")
+    root_node = ET.SubElement(playlists, "NODE", {"Type": "0", "Name": "ROOT", "Count": "1"})
+    categories = tree.get("categories", [])
+    top = ET.SubElement(root_node, "NODE", {"Type": "0", "Name": xml_text(top_folder),
+                                            "Count": str(len(categories))})
+    # Names unique among siblings: Rekordbox and readers address nodes by their name path.
+    folder_names = unique_names(xml_text(c.get("title") or c.get("id") or "Category") for c in categories)
+    for folder_name, category in zip(folder_names, categories, strict=True):
+        leaves = category.get("leaves", [])
+        folder = ET.SubElement(top, "NODE", {"Type": "0", "Name": folder_name, "Count": str(len(leaves))})
+        report.folders += 1
+        leaf_names = unique_names(xml_text(leaf.get("title") or leaf.get("id") or "Playlist") for leaf in leaves)
+        for leaf_name, leaf in zip(leaf_names, leaves, strict=True):
+            keys = [t for t in ordered_track_ids(leaf, index) if t in locations]
+            node = ET.SubElement(folder, "NODE", {"Name": leaf_name, "Type": "1", "KeyType": "0",
+                                                  "Entries": str(len(keys))})
+            for track_id in keys:
+                ET.SubElement(node, "TRACK", {"Key": str(track_id)})
+            report.playlists += 1
+    ET.indent(root, space="  ")
+    data = b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"
+    return data, report
+
+
+def write_rekordbox_xml(tree: dict[str, Any], tracks: pd.DataFrame, target: Path,
+                        music_root: str | None = None) -> RekordboxReport:
+    data, report = build_rekordbox_xml(tree, tracks, music_root)
+    atomic_write(Path(target), data)
+    report.path = Path(target)
+    return report

@@ -1,0 +1,51 @@
+"""Ungrouped tracks and why: the tree names them (``ungrouped_track_ids``); the reasons live in the
+``unplaced`` lists ([{track_id, reason}]) of the phases' stored ClusterSets."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from collection_tree.exports import track_index
+
+log = logging.getLogger(__name__)
+
+NOT_RECORDED = "reason not recorded"
+# Latest phase first: its reason is the one that left the track out of the final tree.
+CLUSTER_SET_DOCS = ("collection_leaves.json", "refined_clusters.json", "assigned_clusters.json")
+
+
+def unplaced_reasons(store_dir: Path) -> dict[int, str]:
+    """Track id -> reason, from whichever stored ClusterSets exist (a missing or unreadable one is
+    skipped: reasons are an explanation, not a requirement)."""
+    reasons: dict[int, str] = {}
+    for name in CLUSTER_SET_DOCS:
+        path = Path(store_dir) / name
+        if not path.exists():
+            continue
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            for item in doc.get("unplaced", []) or []:
+                reason = str(item.get("reason") or "").strip()
+                if reason:
+                    reasons.setdefault(int(item["track_id"]), reason)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            log.warning("%s: could not read unplaced reasons (%s)", path, exc)
+    return reasons
+
+
+def ungrouped_tracks(tree: dict[str, Any], tracks: pd.DataFrame, reasons: dict[int, str]) -> list[dict[str, Any]]:
+    """One record per ungrouped track: ``track_id``, ``artist``, ``title``, ``reason``."""
+    index = track_index(tracks)
+    rows = []
+    for raw in tree.get("ungrouped_track_ids", []) or []:
+        track_id = int(raw)
+        track = index.get(track_id, {})
+        rows.append({"track_id": track_id, "artist": str(track.get("artist", "") or ""),
+                     "title": str(track.get("title", "") or "(not in the tracks table)"),
+                     "reason": reasons.get(track_id, NOT_RECORDED)})
+    return rows

@@ -1,0 +1,357 @@
+"""The Anthropic provider: the official SDK (one client per provider), structured JSON answers, SDK
+retries, fail-fast on errors no retry can fix, bounded concurrency, usage and cost per call.
+
+The API key is read by the SDK from ``ANTHROPIC_API_KEY`` (or its other credential sources); this
+module never stores, logs or repeats it: errors are rebuilt from the status, error type and message
+(redacted), never chained to the SDK exception, which holds the request and its headers.
+
+Retries: the SDK retries 408/409/429/5xx/529, timeouts and connection errors ``max_retries`` times
+with exponential backoff, honouring ``retry-after-ms`` / ``retry-after``. A 429 that reports a spend
+or usage limit (``error.details.error_code`` such as ``enforced_spend_limit_reached``, or a message
+about credit, billing or limits) is not retried: a middleware stops it at the first response.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anthropic
+from anthropic import Middleware
+
+from collection_tree.llm.client import ProviderAnswer
+from collection_tree.llm.interface import LLMError, LLMRequest, TokenUsage, redact
+
+log = logging.getLogger(__name__)
+
+QUOTA_ERROR_CODES = frozenset({
+    "enforced_spend_limit_reached", "contract_spend_limit_reached", "linked_organization_spend_limit_reached",
+    "linked_organization_billing_unavailable",
+})
+_QUOTA_WORDS = re.compile(r"spend(ing)? limit|usage limit|credit balance|billing|quota", re.IGNORECASE)
+_KIND_BY_STATUS = {400: "bad_request", 401: "auth", 402: "quota", 403: "permission", 404: "not_found",
+                   413: "too_large", 429: "rate_limited"}
+
+
+@dataclass
+class _CallState:
+    attempts: int = 0
+
+
+class _QuotaExceeded(Exception):
+    """Raised by the middleware on a spend-limit 429 so the SDK does not retry it."""
+
+    def __init__(self, status: int, error_type: str, message: str, request_id: str):
+        super().__init__(message)
+        self.status, self.error_type, self.message, self.request_id = status, error_type, message, request_id
+
+
+def _error_fields(body: Any) -> tuple[str, str, str]:
+    """(type, message, details.error_code) of an Anthropic error body."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return "", "", ""
+    details = error.get("details") if isinstance(error.get("details"), dict) else {}
+    return str(error.get("type") or ""), str(error.get("message") or ""), str(details.get("error_code") or "")
+
+
+def is_quota_error(status: int, body: Any) -> bool:
+    """A spend, usage or credit limit: waiting seconds will not help, so it must not be retried."""
+    error_type, message, code = _error_fields(body)
+    if code in QUOTA_ERROR_CODES or error_type == "billing_error" or status == 402:
+        return True
+    return status in (400, 429) and bool(_QUOTA_WORDS.search(message))
+
+
+class _Watch(Middleware):
+    """Runs once per HTTP attempt inside the SDK's retry loop: counts attempts for the calling thread
+    and turns a spend-limit 429 into a non-retryable exception."""
+
+    def __init__(self, local: threading.local):
+        self._local = local
+
+    def handle(self, request: Any, call_next: Any) -> Any:
+        state = getattr(self._local, "state", None)
+        if state is not None:
+            state.attempts = request.retries_taken + 1
+        response = call_next(request)
+        if response.status_code in (402, 429):
+            http = response.http_response
+            try:
+                http.read()
+                body = http.json()
+            except Exception:
+                body = None
+            if is_quota_error(response.status_code, body):
+                error_type, message, _ = _error_fields(body)
+                raise _QuotaExceeded(response.status_code, error_type, message, http.headers.get("request-id", ""))
+        return response
+
+
+class AnthropicProvider:
+    """Messages API provider. ``base_url`` None: ``ANTHROPIC_BASE_URL`` or the SDK's default."""
+
+    name = "anthropic"
+
+    def __init__(self, *, base_url: str | None = None, timeout_s: float = 120.0, max_retries: int = 4,
+                 max_concurrency: int = 4, cache_system_prompt: bool = True):
+        self.base_url = base_url
+        self.timeout_s = float(timeout_s)
+        self.max_retries = int(max_retries)
+        self.max_concurrency = max(1, int(max_concurrency))
+        self.cache_system_prompt = cache_system_prompt
+        self._local = threading.local()
+        self._slots = threading.BoundedSemaphore(self.max_concurrency)
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self.max_in_flight = 0
+        try:
+            self._client = anthropic.Anthropic(
+                base_url=base_url, max_retries=self.max_retries,
+                timeout=anthropic.Timeout(self.timeout_s, connect=min(10.0, self.timeout_s)),
+                middleware=[_Watch(self._local)],
+            )
+        except anthropic.AnthropicError as exc:
+            raise ValueError(f"cannot build the Anthropic client: {redact(str(exc))}") from None
+        if not (self._client.api_key or self._client.auth_token or getattr(self._client, "_token_cache", None)):
+            self._client.close()
+            raise ValueError("no Anthropic credentials: set ANTHROPIC_API_KEY (or COLLECTION_TREE_LLM=offline "
+                             "to build with the offline provider)")
+        if base_url is None:
+            self.base_url = str(self._client.base_url)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(base_url={self.base_url!r}, timeout_s={self.timeout_s}, "
+                f"max_retries={self.max_retries}, max_concurrency={self.max_concurrency})")
+
+    def close(self) -> None:
+        self._client.close()
+
+    # -- requests -------------------------------------------------------------------------------
+    def params(self, request: LLMRequest, model: str) -> dict[str, Any]:
+        """The ``messages.create`` arguments: structured output, no tool_choice / prefill / temperature."""
+        system: dict[str, Any] = {"type": "text", "text": request.system}
+        if self.cache_system_prompt:
+            system["cache_control"] = {"type": "ephemeral"}
+        return {
+            "model": model,
+            "max_tokens": request.max_tokens,
+            "system": [system],
+            "messages": [{"role": "user", "content": request.user_message()}],
+            "output_config": {"format": {"type": "json_schema", "schema": request.schema}},
+        }
+
+    def complete(self, request: LLMRequest, model: str) -> ProviderAnswer:
+        state = _CallState()
+        started = time.monotonic()
+        with self._slots:
+            self._enter()
+            self._local.state = state
+            try:
+                message = self._client.messages.create(**self.params(request, model))
+            except Exception as exc:
+                error = self.translate_error(request.task, exc, state.attempts)
+                if error is None:
+                    raise
+                raise error from None
+            finally:
+                self._local.state = None
+                self._leave()
+        return answer_from_message(message, retries=max(0, state.attempts - 1),
+                                   latency_s=time.monotonic() - started)
+
+    def count_tokens(self, request: LLMRequest, model: str) -> int:
+        """Input tokens of ``request`` as the API counts them (free endpoint)."""
+        params = self.params(request, model)
+        params.pop("max_tokens")
+        try:
+            return int(self._client.messages.count_tokens(**params).input_tokens)
+        except Exception as exc:
+            error = self.translate_error(request.task, exc, 1)
+            if error is None:
+                raise
+            raise error from None
+
+    def _enter(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    @staticmethod
+    def translate_error(task: str, exc: BaseException, attempts: int) -> LLMError | None:
+        """An :class:`LLMError` for an SDK failure (None: not an API failure, let it propagate)."""
+        tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
+        if isinstance(exc, _QuotaExceeded):
+            error = LLMError(task, f"HTTP {exc.status} {exc.error_type}: {exc.message[:300]} "
+                                   f"(request {exc.request_id or '?'}, not retried)", kind="quota")
+        elif isinstance(exc, anthropic.APITimeoutError):
+            error = LLMError(task, f"request timed out ({tries})", kind="timeout")
+        elif isinstance(exc, anthropic.APIConnectionError):
+            cause = type(exc.__cause__).__name__ if exc.__cause__ is not None else "connection error"
+            error = LLMError(task, f"cannot reach the API: {cause} ({tries})", kind="unavailable")
+        elif isinstance(exc, anthropic.APIStatusError):
+            status = exc.status_code
+            message = str(exc.api_message or "")[:300]
+            if is_quota_error(status, exc.body):
+                kind = "quota"
+            elif status >= 500 or status in (408, 409):
+                kind = "unavailable"
+            else:
+                kind = _KIND_BY_STATUS.get(status, "error")
+            error = LLMError(task, f"HTTP {status} {exc.type or ''}: {message} (request {exc.request_id or '?'}, "
+                                   f"{tries})", kind=kind)
+        elif isinstance(exc, anthropic.AnthropicError):
+            error = LLMError(task, f"{type(exc).__name__}: {str(exc)[:300]}", kind="error")
+        else:
+            return None
+        error.retries = max(0, attempts - 1)  # type: ignore[attr-defined]
+        return error
+
+
+def answer_from_message(message: Any, *, retries: int = 0, latency_s: float = 0.0,
+                        batch: bool = False) -> ProviderAnswer:
+    """Text, stop reason, usage and request id of a Messages API ``Message``."""
+    text = "".join(getattr(block, "text", "") for block in message.content if getattr(block, "type", "") == "text")
+    usage = message.usage
+    return ProviderAnswer(
+        text=text,
+        usage=TokenUsage(
+            input_tokens=int(usage.input_tokens or 0),
+            output_tokens=int(usage.output_tokens or 0),
+            cache_read_input_tokens=int(usage.cache_read_input_tokens or 0),
+            cache_creation_input_tokens=int(usage.cache_creation_input_tokens or 0),
+        ),
+        stop_reason=str(message.stop_reason or ""),
+        request_id=str(getattr(message, "_request_id", None) or ""),
+        retries=retries,
+        latency_s=latency_s,
+        batch=batch,
+    )
+
+
+class AnthropicBatchProvider(AnthropicProvider):
+    """Half-price answers through the Message Batches API, for unattended scheduled builds.
+
+    ``complete`` is called concurrently by the phases' worker threads, as with the plain provider; calls
+    arriving within ``linger_s`` of each other (up to ``max_batch`` of them) travel in one batch, which
+    is polled every ``poll_s`` until it ends (``max_wait_s`` at most, then cancelled). A batch takes
+    minutes to hours: use it where nobody waits for the build."""
+
+    name = "anthropic-batch"
+
+    def __init__(self, *, linger_s: float = 2.0, max_batch: int = 1000, poll_s: float = 30.0,
+                 max_wait_s: float = 24 * 3600.0, **kwargs: Any):
+        kwargs.setdefault("max_concurrency", max_batch)
+        super().__init__(**kwargs)
+        self.linger_s = linger_s
+        self.max_batch = max_batch
+        self.poll_s = poll_s
+        self.max_wait_s = max_wait_s
+        self._queue_lock = threading.Lock()
+        self._pending: list[_Pending] = []
+        self._flusher: threading.Timer | None = None
+        self.batches_sent = 0
+
+    def complete(self, request: LLMRequest, model: str) -> ProviderAnswer:
+        pending = _Pending(request, model, f"r{uuid.uuid4().hex[:20]}")
+        with self._queue_lock:
+            self._pending.append(pending)
+            if len(self._pending) >= self.max_batch:
+                self._flush_locked()
+            elif self._flusher is None:
+                self._flusher = threading.Timer(self.linger_s, self._flush)
+                self._flusher.daemon = True
+                self._flusher.start()
+        pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+        assert pending.answer is not None
+        return pending.answer
+
+    def complete_many(self, requests: Sequence[tuple[LLMRequest, str]]) -> list[ProviderAnswer | LLMError]:
+        """One batch for ``(request, model)`` pairs; an answer or an LLMError for each, in order."""
+        items = [_Pending(request, model, f"r{i:06d}") for i, (request, model) in enumerate(requests)]
+        if items:
+            self._run_batch(items)
+        return [item.answer if item.error is None else item.error for item in items]  # type: ignore[misc]
+
+    def _flush(self) -> None:
+        with self._queue_lock:
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            self._flusher = None
+        items, self._pending = self._pending, []
+        if items:
+            threading.Thread(target=self._run_batch, args=(items,), daemon=True, name="anthropic-batch").start()
+
+    def _run_batch(self, items: list[_Pending]) -> None:
+        task = items[0].request.task
+        started = time.monotonic()
+        try:
+            batch = self._client.messages.batches.create(
+                requests=[{"custom_id": item.custom_id, "params": self.params(item.request, item.model)}
+                          for item in items])
+            self.batches_sent += 1
+            while batch.processing_status != "ended":
+                if time.monotonic() - started > self.max_wait_s:
+                    self._client.messages.batches.cancel(batch.id)
+                    raise LLMError(task, f"batch {batch.id} did not end within {self.max_wait_s:.0f}s",
+                                   kind="timeout")
+                time.sleep(self.poll_s)
+                batch = self._client.messages.batches.retrieve(batch.id)
+            by_id = {item.custom_id: item for item in items}
+            latency = time.monotonic() - started
+            for line in self._client.messages.batches.results(batch.id):
+                item = by_id.get(line.custom_id)
+                if item is None:
+                    continue
+                result = line.result
+                if result.type == "succeeded":
+                    item.answer = answer_from_message(result.message, latency_s=latency, batch=True)
+                elif result.type == "errored":
+                    error = getattr(result.error, "error", None)
+                    kind = "quota" if is_quota_error(0, {"error": error.model_dump() if error else {}}) else \
+                        "unavailable"
+                    item.error = LLMError(item.request.task, f"batch item errored: {getattr(error, 'type', '?')}: "
+                                          f"{str(getattr(error, 'message', ''))[:300]}", kind=kind)
+                else:
+                    item.error = LLMError(item.request.task, f"batch item {result.type}", kind="unavailable")
+            for item in items:
+                if item.answer is None and item.error is None:
+                    item.error = LLMError(item.request.task, "batch returned no result for this request",
+                                          kind="unavailable")
+        except LLMError as exc:
+            for item in items:
+                item.error = LLMError(item.request.task, exc.reason, kind=exc.kind)
+        except Exception as exc:
+            error = self.translate_error(task, exc, 1) or LLMError(task, f"batch failed: {type(exc).__name__}")
+            for item in items:
+                item.error = LLMError(item.request.task, error.reason, kind=error.kind)
+        finally:
+            for item in items:
+                item.done.set()
+
+
+@dataclass
+class _Pending:
+    request: LLMRequest
+    model: str
+    custom_id: str
+    answer: ProviderAnswer | None = None
+    error: LLMError | None = None
+
+    def __post_init__(self) -> None:
+        self.done = threading.Event()

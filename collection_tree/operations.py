@@ -1,0 +1,353 @@
+"""Operating the build from outside a run (the CLI's ``status``, ``delete`` and ``build --resume``).
+
+- which assets of a build are materialised, stale or missing (Dagster's own staleness, plus: the
+  stored file is gone, or an input file changed after it was read);
+- the latest run of a build job, whether it can be resumed, and whether its process is gone (a
+  SIGKILLed run stays STARTED in the instance for ever; we mark it failed and free its pool slots);
+- re-executing a failed, canceled or orphaned run from failure (``ReexecutionOptions.from_failure``);
+- deleting the build's outputs (the Dagster run history is kept).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dagster import (
+    AssetKey,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
+    Definitions,
+    JobDefinition,
+    JobExecutionResult,
+    ReexecutionOptions,
+    RunsFilter,
+    build_reconstructable_job,
+    execute_job,
+)
+from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
+from dagster._core.loader import LoadingContext
+from upath import UPath
+
+from collection_tree import settings
+
+FULL_JOB = "collection_tree_build"
+TEST_JOB = "collection_tree_test"
+ASSET_JOB = "__ASSET_JOB"  # ad-hoc materialisations (`dagster asset materialize`, UI "Materialize")
+STORE_ENV = "COLLECTION_TREE_STORE"
+IN_PROGRESS = frozenset({DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
+                         DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING})
+RESUMABLE = frozenset({DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED})
+INPUT_ASSETS = ("tracks", "genre_tree", "scene_tree")
+# What a build writes into the output folder besides the store (the full build's; the test run's
+# live under test_run/). The demo collection (inputs) and, unless asked, the LLM cache are kept.
+OUTPUT_FILES = ("curated_collection.json", "playlists", "collection.html", "rekordbox.xml",
+                "metadata_suggestions.csv", "metadata_suggestions.json", "test_run")
+CACHE_FILES = ("llm_cache.sqlite", "llm_cache.sqlite-wal", "llm_cache.sqlite-shm")
+
+
+def store_base() -> UPath:
+    return UPath(os.environ.get(STORE_ENV) or str(settings.output_dir() / "store"))
+
+
+# -- asset states -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AssetState:
+    key: str
+    state: str  # "materialised" | "stale" | "missing"
+    detail: str
+    materialised_at: float | None
+    run_id: str | None
+
+
+class _LoadingContext(LoadingContext):
+    """The request scope Dagster's stale-status resolver batches its queries in."""
+
+    def __init__(self, instance: DagsterInstance):
+        self._instance = instance
+        self._loaders: dict[type, Any] = {}
+
+    @property
+    def instance(self) -> DagsterInstance:
+        return self._instance
+
+    @property
+    def loaders(self) -> dict[type, Any]:
+        return self._loaders
+
+
+def stored_output_exists(base: UPath, key: AssetKey) -> bool:
+    """The IO managers store ``<base>/<key path>.parquet`` or ``.json``."""
+    stem = base.joinpath(*key.path)
+    return any(stem.with_name(stem.name + ext).exists() for ext in (".parquet", ".json"))
+
+
+def _input_file_changed(metadata: Mapping[str, Any], materialised_at: float) -> str:
+    entry = metadata.get("path")
+    path = Path(str(entry.value)) if entry is not None else None
+    if path is None:
+        return ""
+    if not path.exists():
+        return f"input file {path} is gone"
+    return f"input file {path} changed since" if path.stat().st_mtime > materialised_at else ""
+
+
+def asset_states(instance: DagsterInstance, defs: Definitions, group: str) -> list[AssetState]:
+    """Every asset of ``group`` in dependency order, with its state and why."""
+    graph = defs.resolve_asset_graph()
+    keys = [k for k in graph.toposorted_asset_keys if graph.get(k).group_name == group]
+    resolver = CachingStaleStatusResolver(instance, graph, _LoadingContext(instance))
+    latest = instance.get_latest_materialization_events(keys)
+    base = store_base()
+    states = []
+    for key in keys:
+        event = latest.get(key)
+        status = resolver.get_status(key)
+        if event is None or status == StaleStatus.MISSING:
+            states.append(AssetState(key.to_user_string(), "missing", "never materialised", None, None))
+            continue
+        at, run_id = event.timestamp, event.run_id
+        mat = event.asset_materialization
+        if not stored_output_exists(base, key):
+            states.append(AssetState(key.to_user_string(), "missing", "stored output deleted", at, run_id))
+            continue
+        causes = [f"{c.key.asset_key.to_user_string()} {c.reason}" for c in resolver.get_stale_root_causes(key)]
+        if key.path[-1] in INPUT_ASSETS and mat is not None:
+            changed = _input_file_changed(mat.metadata, at)
+            causes += [changed] if changed else []
+        state = "stale" if causes or status == StaleStatus.STALE else "materialised"
+        states.append(AssetState(key.to_user_string(), state, "; ".join(causes), at, run_id))
+    return states
+
+
+# -- runs ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RunState:
+    run_id: str
+    job_name: str
+    status: str
+    pid: int | None
+    process_alive: bool | None  # None: unknown (no start event yet)
+    orphaned: bool  # in progress in the instance, but its process is gone
+    resumable: bool
+    advice: str
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    status = Path(f"/proc/{pid}/status")
+    if status.exists():  # a killed child not yet reaped is a zombie: gone for our purposes
+        try:
+            return "\nState:\tZ" not in status.read_text()
+        except OSError:
+            return False
+    return True
+
+
+def run_pid(instance: DagsterInstance, run_id: str) -> int | None:
+    """The process executing the run (recorded on its RUN_START event)."""
+    records = instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_START, limit=1).records
+    event = records[0].event_log_entry.dagster_event if records else None
+    return event.pid if event is not None else None
+
+
+def run_state(instance: DagsterInstance, run: DagsterRun) -> RunState:
+    pid = run_pid(instance, run.run_id)
+    alive = process_alive(pid) if pid is not None else None
+    orphaned = run.status in IN_PROGRESS and run.status != DagsterRunStatus.QUEUED and alive is False
+    resumable = run.status in RESUMABLE or orphaned
+    if orphaned:
+        advice = (f"its process {pid} is gone (killed?): `collection-tree build --resume` marks it failed and "
+                  "re-executes it from failure")
+    elif run.status in RESUMABLE:
+        advice = ("resume: `collection-tree build --resume`, or Re-execute > From failure in the UI; "
+                  "finished phases load from storage, finished LLM batches come from the cache")
+    elif run.status in IN_PROGRESS:
+        advice = "in progress"
+    else:
+        advice = ""
+    return RunState(run.run_id, run.job_name, run.status.value, pid, alive, orphaned, resumable, advice)
+
+
+def latest_run(instance: DagsterInstance, job_names: Iterable[str] = (FULL_JOB,)) -> DagsterRun | None:
+    runs = [r for name in job_names for r in instance.get_runs(RunsFilter(job_name=name), limit=1)]
+    return max(runs, key=lambda r: _created(instance, r), default=None)
+
+
+def _created(instance: DagsterInstance, run: DagsterRun) -> float:
+    record = instance.get_run_record_by_id(run.run_id)
+    return record.create_timestamp.timestamp() if record is not None else 0.0
+
+
+def active_runs(instance: DagsterInstance) -> list[RunState]:
+    """Runs of the build jobs (or ad-hoc materialisations) still in progress with a live process."""
+    runs = instance.get_runs(RunsFilter(statuses=list(IN_PROGRESS)))
+    states = [run_state(instance, r) for r in runs if r.job_name in (FULL_JOB, TEST_JOB, ASSET_JOB)]
+    return [s for s in states if not s.orphaned]
+
+
+def recover_orphaned_run(instance: DagsterInstance, run: DagsterRun) -> DagsterRun:
+    """Mark a run whose process is gone as failed (canceled if it was canceling) and free the pool
+    slots it held, so it can be re-executed and the LLM pool is not blocked by a dead run."""
+    state = run_state(instance, run)
+    if not state.orphaned:
+        raise ValueError(f"run {run.run_id} is {state.status} and not orphaned")
+    message = f"process {state.pid} is gone; marked by collection-tree so the run can be resumed"
+    if run.status == DagsterRunStatus.CANCELING:
+        instance.report_run_canceled(run, message=message)
+    else:
+        instance.report_run_failed(run, message=message)
+    instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+    updated = instance.get_run_by_id(run.run_id)
+    assert updated is not None
+    return updated
+
+
+def load_job(job_name: str) -> JobDefinition:
+    """Reconstructs a job of the code location (used by :func:`resume_run` through a reconstructable
+    pointer; re-execution needs one)."""
+    from collection_tree.definitions import defs
+
+    if job_name == ASSET_JOB:
+        return defs.resolve_implicit_global_asset_job_def()
+    return defs.resolve_job_def(job_name)
+
+
+def resume_run(instance: DagsterInstance, run_id: str, *, run_config: Mapping[str, Any] | None = None,
+               tags: Mapping[str, str] | None = None) -> JobExecutionResult:
+    """Re-execute a failed, canceled or orphaned run from failure: steps that succeeded are not run
+    again (their outputs load from the store), the rest run (their finished LLM batches are cache hits)."""
+    run = instance.get_run_by_id(run_id)
+    if run is None:
+        raise ValueError(f"no run {run_id} in this Dagster instance")
+    if run_state(instance, run).orphaned:
+        run = recover_orphaned_run(instance, run)
+    if run.status not in RESUMABLE:
+        raise ValueError(f"run {run_id} is {run.status.value}: only failed or canceled runs can be resumed")
+    job = build_reconstructable_job(__name__, "load_job", reconstructable_args=(run.job_name,))
+    return execute_job(job, instance, run_config=dict(run_config or {}), tags=tags,
+                       reexecution_options=ReexecutionOptions.from_failure(run_id, instance))
+
+
+# -- delete -------------------------------------------------------------------------------------
+
+def deletable_paths(output_dir: Path, store: UPath, *, include_cache: bool) -> list[Any]:
+    """Existing paths ``delete`` removes: the tree, the exports, the store (and the LLM cache)."""
+    names = OUTPUT_FILES + (CACHE_FILES if include_cache else ())
+    paths: list[Any] = [output_dir / name for name in names]
+    paths.append(store)
+    return [p for p in paths if p.exists()]
+
+
+def delete_paths(paths: Iterable[Any]) -> list[str]:
+    removed = []
+    for path in paths:
+        if isinstance(path, Path) and path.is_dir():
+            shutil.rmtree(path)
+        elif isinstance(path, Path):
+            path.unlink()
+        elif path.is_dir():
+            path.rmdir(recursive=True)  # UPath on object storage
+        else:
+            path.unlink()
+        removed.append(str(path))
+    return removed
+
+
+# -- progress -----------------------------------------------------------------------------------
+
+PROGRESS_RE = re.compile(r"^\[(?P<phase>[^\]]+)\]\s+(?P<phase_pct>[\d.]+)% of phase \| build\s+(?P<build>\d+)% "
+                         r"\| (?P<message>.*?)(?: \| [\d.]+s)?$")
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """What a follower reports: ``progress`` (a phase's progress line), ``step`` (a step started),
+    ``warning`` (a log line at WARNING or above) or ``failure`` (a step failed)."""
+
+    kind: str
+    step: str = ""
+    message: str = ""
+    phase_percent: float = 0.0
+    build_percent: int = 0
+
+
+def parse_progress(message: str) -> RunEvent | None:
+    match = PROGRESS_RE.match(message.strip())
+    if match is None:
+        return None
+    return RunEvent("progress", step=match["phase"], message=match["message"],
+                    phase_percent=float(match["phase_pct"]), build_percent=int(match["build"]))
+
+
+def _to_event(entry: Any) -> RunEvent | None:
+    dagster_event = entry.dagster_event
+    if dagster_event is None:
+        progress = parse_progress(entry.user_message)
+        if progress is not None:
+            return progress
+        if entry.level >= logging.WARNING:
+            return RunEvent("warning", step=entry.step_key or "", message=entry.user_message)
+        return None
+    if dagster_event.event_type == DagsterEventType.STEP_START:
+        return RunEvent("step", step=dagster_event.step_key or "")
+    if dagster_event.event_type == DagsterEventType.STEP_FAILURE:
+        return RunEvent("failure", step=dagster_event.step_key or "", message=dagster_event.message or "")
+    return None
+
+
+class RunFollower(threading.Thread):
+    """Polls a run's event log (its own instance handle) and reports :class:`RunEvent`s while the
+    run executes in another thread. ``find_run_id`` is polled until the run exists."""
+
+    def __init__(self, instance: DagsterInstance, find_run_id: Callable[[], str | None],
+                 on_event: Callable[[RunEvent], None], interval: float = 0.5):
+        super().__init__(name="collection-tree-progress", daemon=True)
+        self._ref = instance.get_ref()
+        self._find_run_id = find_run_id
+        self._on_event = on_event
+        self._interval = interval
+        self._done = threading.Event()
+        self.run_id: str | None = None
+        self._cursor: str | None = None
+
+    def run(self) -> None:
+        with DagsterInstance.from_ref(self._ref) as instance:
+            while not self._done.wait(self._interval):
+                self._poll(instance)
+            self._poll(instance)  # what the run logged last
+
+    def finish(self, timeout: float = 10.0) -> None:
+        self._done.set()
+        self.join(timeout)
+
+    def _poll(self, instance: DagsterInstance) -> None:
+        if self.run_id is None:
+            self.run_id = self._find_run_id()
+            if self.run_id is None:
+                return
+        while True:
+            conn = instance.get_records_for_run(self.run_id, cursor=self._cursor, limit=500)
+            for record in conn.records:
+                event = _to_event(record.event_log_entry)
+                if event is not None:
+                    self._on_event(event)
+            self._cursor = conn.cursor
+            if not conn.has_more:
+                return

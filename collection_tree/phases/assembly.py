@@ -1,0 +1,295 @@
+"""The final Collection Tree JSON (DESIGN section 5, the reference's "Collection Tree JSON"), and its
+validator.
+
+Schema-exact: no key beyond the reference's at any level (examples carry only title, artist, year).
+Leaf ids are the cluster ids (``"{genre leaf}__{scene leaf}"`` for seeds; phase 4 gives merged and
+split clusters their own unique ids): unique, stable across rebuilds of the same inputs and traceable
+to the source leaves, so playlist exports and reviews can refer to them. Category ids are kebab-case,
+made unique. A leaf named by two categories sits in the first one.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from collection_tree.core.clusters import ClusterSet
+
+TOP_KEYS = ("id", "tree_type", "created_at", "total_tracks", "assigned_tracks", "ungrouped_track_ids",
+            "source_trees", "categories", "status")
+SOURCE_KEYS = ("id", "created_at")
+CATEGORY_KEYS = ("id", "title", "description", "track_ids", "track_count", "leaves")
+LEAF_KEYS = ("id", "title", "description", "track_ids", "track_count", "examples", "genre_context",
+             "scene_context", "metadata_suggestions")
+EXAMPLE_KEYS = ("title", "artist", "year")
+SUGGESTION_KEYS = ("track_id", "suggestions", "confidence", "reasoning")
+SUGGESTION_FIELDS = ("genre_refinement", "scene_tags", "descriptors", "era_refinement")
+STATUSES = ("complete", "stopped")
+KEBAB = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+class CollectionTreeError(ValueError):
+    """The inputs do not make a consistent tree (the message lists the problems)."""
+
+
+def kebab(text: str, default: str = "category") -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", str(text).casefold()).strip("-")
+    return slug or default
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _source(tree: dict[str, Any]) -> dict[str, Any]:
+    return {"id": str(tree.get("id", "")), "created_at": str(tree.get("created_at", ""))}
+
+
+def _example(example: dict[str, Any]) -> dict[str, Any]:
+    year = example.get("year")
+    return {"title": str(example.get("title", "")), "artist": str(example.get("artist", "")),
+            "year": None if year is None else int(year)}
+
+
+def _suggestion(item: dict[str, Any]) -> dict[str, Any]:
+    raw = item.get("suggestions") or {}
+    return {
+        "track_id": int(item["track_id"]),
+        "suggestions": {"genre_refinement": raw.get("genre_refinement"),
+                        "scene_tags": list(raw.get("scene_tags") or []),
+                        "descriptors": list(raw.get("descriptors") or []),
+                        "era_refinement": raw.get("era_refinement")},
+        "confidence": float(item["confidence"]),
+        "reasoning": str(item.get("reasoning", "")),
+    }
+
+
+def assemble_collection_tree(
+    leaves: ClusterSet,
+    categories: dict[str, Any],
+    suggestions: dict[str, Any] | None,
+    genre_tree: dict[str, Any],
+    scene_tree: dict[str, Any],
+    *,
+    total_tracks: int,
+    created_at: str | None = None,
+    tree_id: str | None = None,
+    status: str = "complete",
+) -> dict[str, Any]:
+    """The Collection Tree document. ``total_tracks`` must equal the tracks in scope
+    (``leaves.all_track_ids``); ``suggestions`` is phase 7's output or None (test mode: every leaf's
+    ``metadata_suggestions`` is empty). Raises :class:`CollectionTreeError` when inputs disagree."""
+    scope = list(dict.fromkeys(int(t) for t in leaves.all_track_ids))
+    problems: list[str] = []
+    if total_tracks != len(scope):
+        problems.append(f"total_tracks {total_tracks} != {len(scope)} tracks in scope (all_track_ids)")
+    by_id = {c.id: c for c in leaves.clusters}
+    if len(by_id) != len(leaves.clusters):
+        problems.append("duplicate leaf ids")
+    per_leaf = (suggestions or {}).get("suggestions", {})
+
+    out_categories: list[dict[str, Any]] = []
+    placed: set[str] = set()
+    used_ids: set[str] = set()
+    for category in categories.get("categories", []):
+        members = [cid for cid in category.get("cluster_ids", [])
+                   if cid in by_id and cid not in placed and by_id[cid].track_ids]  # empty leaves: nothing to play
+        if not members:
+            continue
+        placed.update(members)
+        base = kebab(category.get("id") or category.get("title", ""))
+        category_id, n = base, 2
+        while category_id in used_ids:
+            category_id, n = f"{base}-{n}", n + 1
+        used_ids.add(category_id)
+        leaf_docs = []
+        for cid in members:
+            cluster = by_id[cid]
+            leaf_docs.append({
+                "id": cluster.id, "title": cluster.title or cluster.fallback_title,
+                "description": cluster.description,
+                "track_ids": [int(t) for t in cluster.track_ids], "track_count": cluster.track_count,
+                "examples": [_example(e) for e in cluster.examples],
+                "genre_context": cluster.genre_title, "scene_context": cluster.scene_title,
+                "metadata_suggestions": [_suggestion(i) for i in per_leaf.get(cid, [])],
+            })
+        track_ids = [t for leaf in leaf_docs for t in leaf["track_ids"]]
+        out_categories.append({
+            "id": category_id, "title": str(category.get("title", category_id)),
+            "description": str(category.get("description", "")), "track_ids": track_ids,
+            "track_count": len(track_ids), "leaves": leaf_docs,
+        })
+    orphans = [c.id for c in leaves.clusters if c.id not in placed and c.track_ids]
+    if orphans:
+        problems.append(f"{len(orphans)} leaves in no category: {orphans[:5]}")
+    in_scope = set(scope)
+    outside = sorted({t for c in leaves.clusters for t in c.track_ids if int(t) not in in_scope})
+    if outside:
+        problems.append(f"{len(outside)} leaf tracks outside the scope (all_track_ids), e.g. {outside[:5]}")
+    stray = sorted(set(per_leaf) - set(by_id))
+    if stray:
+        problems.append(f"suggestions for unknown leaves: {stray[:5]}")
+    if problems:
+        raise CollectionTreeError("; ".join(problems))
+
+    assigned = {t for category in out_categories for t in category["track_ids"]}
+    doc = {
+        "id": tree_id or str(uuid.uuid4()),
+        "tree_type": "collection",
+        "created_at": created_at or now_iso(),
+        "total_tracks": len(scope),
+        "assigned_tracks": len(assigned),
+        "ungrouped_track_ids": sorted(t for t in scope if t not in assigned),
+        "source_trees": {"genre": _source(genre_tree), "scene": _source(scene_tree)},
+        "categories": out_categories,
+        "status": status,
+    }
+    problems = validate_collection_tree(doc)
+    if problems:
+        raise CollectionTreeError("; ".join(problems[:10]))
+    return doc
+
+
+# ------------------------------------------------------------------------------------ validation
+def _keys(problems: list[str], where: str, obj: Any, wanted: tuple[str, ...]) -> bool:
+    if not isinstance(obj, dict):
+        problems.append(f"{where}: expected an object, got {type(obj).__name__}")
+        return False
+    if set(obj) != set(wanted):
+        extra, missing = sorted(set(obj) - set(wanted)), sorted(set(wanted) - set(obj))
+        problems.append(f"{where}: keys differ from the schema (extra {extra}, missing {missing})")
+        return False
+    return True
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int_list(problems: list[str], where: str, value: Any) -> list[int]:
+    if not isinstance(value, list) or not all(_is_int(v) for v in value):
+        problems.append(f"{where}: expected a list of integer track ids")
+        return []
+    return value
+
+
+def validate_collection_tree(doc: Any, *, min_confidence: float | None = None) -> list[str]:
+    """Every way ``doc`` breaks the schema or its own counts (empty: valid). Checks exact key sets at
+    every level, types, kebab-case unique category ids, unique leaf ids, track_count == len(track_ids),
+    category track_ids == its leaves' tracks, each track in at most one leaf, assigned/ungrouped/total
+    consistent, suggestions about tracks of their own leaf with confidence in [0, 1] (and >=
+    ``min_confidence`` when given)."""
+    problems: list[str] = []
+    if not _keys(problems, "tree", doc, TOP_KEYS):
+        return problems
+    if doc["tree_type"] != "collection":
+        problems.append(f"tree_type: expected 'collection', got {doc['tree_type']!r}")
+    if doc["status"] not in STATUSES:
+        problems.append(f"status: expected one of {STATUSES}, got {doc['status']!r}")
+    for key in ("id", "created_at"):
+        if not isinstance(doc[key], str) or not doc[key]:
+            problems.append(f"{key}: expected a non-empty string")
+    sources = doc["source_trees"]
+    if _keys(problems, "source_trees", sources, ("genre", "scene")):
+        for name in ("genre", "scene"):
+            _keys(problems, f"source_trees.{name}", sources[name], SOURCE_KEYS)
+    if not isinstance(doc["categories"], list):
+        problems.append("categories: expected a list")
+        return problems
+    holder: dict[int, str] = {}
+    category_ids: set[str] = set()
+    leaf_ids: set[str] = set()
+    for i, category in enumerate(doc["categories"]):
+        where = f"categories[{i}]"
+        if not _keys(problems, where, category, CATEGORY_KEYS):
+            continue
+        cid = category["id"]
+        if not isinstance(cid, str) or not KEBAB.match(cid):
+            problems.append(f"{where}.id: expected kebab-case, got {cid!r}")
+        elif cid in category_ids:
+            problems.append(f"{where}.id: duplicate {cid!r}")
+        category_ids.add(cid)
+        ids = _int_list(problems, f"{where}.track_ids", category["track_ids"])
+        if category["track_count"] != len(ids):
+            problems.append(f"{where}.track_count {category['track_count']} != {len(ids)} track_ids")
+        if not isinstance(category["leaves"], list) or not category["leaves"]:
+            problems.append(f"{where}.leaves: expected a non-empty list")
+            continue
+        leaf_tracks: list[int] = []
+        for j, leaf in enumerate(category["leaves"]):
+            leaf_tracks += _validate_leaf(problems, f"{where}.leaves[{j}]", leaf, leaf_ids, holder, min_confidence)
+        if sorted(ids) != sorted(leaf_tracks):
+            problems.append(f"{where}.track_ids: not exactly its leaves' tracks")
+    ungrouped = _int_list(problems, "ungrouped_track_ids", doc["ungrouped_track_ids"])
+    if ungrouped != sorted(set(ungrouped)):
+        problems.append("ungrouped_track_ids: expected sorted, without duplicates")
+    both = sorted(set(ungrouped) & set(holder))
+    if both:
+        problems.append(f"ungrouped_track_ids: {len(both)} tracks also in leaves, e.g. {both[:5]}")
+    if doc["assigned_tracks"] != len(holder):
+        problems.append(f"assigned_tracks {doc['assigned_tracks']} != {len(holder)} tracks in leaves")
+    if doc["total_tracks"] != len(holder) + len(set(ungrouped)) and not both:
+        problems.append(f"total_tracks {doc['total_tracks']} != assigned {len(holder)} + ungrouped "
+                        f"{len(set(ungrouped))}")
+    return problems
+
+
+def _validate_leaf(problems: list[str], where: str, leaf: Any, leaf_ids: set[str], holder: dict[int, str],
+                   min_confidence: float | None) -> list[int]:
+    if not _keys(problems, where, leaf, LEAF_KEYS):
+        return []
+    lid = leaf["id"]
+    if not isinstance(lid, str) or not lid:
+        problems.append(f"{where}.id: expected a non-empty string")
+    elif lid in leaf_ids:
+        problems.append(f"{where}.id: duplicate leaf id {lid!r}")
+    leaf_ids.add(str(lid))
+    for key in ("title", "description", "genre_context", "scene_context"):
+        if not isinstance(leaf[key], str):
+            problems.append(f"{where}.{key}: expected a string")
+    ids = _int_list(problems, f"{where}.track_ids", leaf["track_ids"])
+    if leaf["track_count"] != len(ids):
+        problems.append(f"{where}.track_count {leaf['track_count']} != {len(ids)} track_ids")
+    if not ids:
+        problems.append(f"{where}: a leaf without tracks")
+    for t in ids:
+        if t in holder:
+            problems.append(f"{where}: track {t} is also in leaf {holder[t]!r} (exactly-once broken)")
+        holder[t] = str(lid)
+    if not isinstance(leaf["examples"], list):
+        problems.append(f"{where}.examples: expected a list")
+    else:
+        for k, example in enumerate(leaf["examples"]):
+            if _keys(problems, f"{where}.examples[{k}]", example, EXAMPLE_KEYS):
+                year = example["year"]
+                if not (isinstance(example["title"], str) and isinstance(example["artist"], str)
+                        and (year is None or _is_int(year))):
+                    problems.append(f"{where}.examples[{k}]: title/artist strings, year an integer or null")
+    if not isinstance(leaf["metadata_suggestions"], list):
+        problems.append(f"{where}.metadata_suggestions: expected a list")
+        return ids
+    members = set(ids)
+    for k, item in enumerate(leaf["metadata_suggestions"]):
+        here = f"{where}.metadata_suggestions[{k}]"
+        if not _keys(problems, here, item, SUGGESTION_KEYS):
+            continue
+        if not _is_int(item["track_id"]) or item["track_id"] not in members:
+            problems.append(f"{here}.track_id: {item['track_id']!r} is not a track of this leaf")
+        conf = item["confidence"]
+        if not isinstance(conf, int | float) or isinstance(conf, bool) or not 0.0 <= conf <= 1.0:
+            problems.append(f"{here}.confidence: expected a number in [0, 1], got {conf!r}")
+        elif min_confidence is not None and conf < min_confidence:
+            problems.append(f"{here}.confidence {conf} below {min_confidence}")
+        if not isinstance(item["reasoning"], str):
+            problems.append(f"{here}.reasoning: expected a string")
+        if _keys(problems, f"{here}.suggestions", item["suggestions"], SUGGESTION_FIELDS):
+            s = item["suggestions"]
+            for key in ("genre_refinement", "era_refinement"):
+                if s[key] is not None and not isinstance(s[key], str):
+                    problems.append(f"{here}.suggestions.{key}: expected a string or null")
+            for key in ("scene_tags", "descriptors"):
+                if not isinstance(s[key], list) or not all(isinstance(v, str) for v in s[key]):
+                    problems.append(f"{here}.suggestions.{key}: expected a list of strings")
+    return ids

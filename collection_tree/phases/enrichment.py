@@ -1,0 +1,211 @@
+"""Phase 7: per-track metadata suggestions (genre refinement, scene tags, descriptors, era), stored
+for review and never applied to the tracks.
+
+Seed profile = the reference: one creative call per leaf with its first 30 tracks (comments cut to
+200 characters), 4 workers, suggestions kept at confidence >= 0.7.
+
+Default profile, tiered and packed (the reference's own "Phase 7 Cost" fix list):
+1. skip tracks that already carry every dominant facet of their leaf (nothing to suggest), and
+   leaves left with no such track;
+2. pack several leaves into one call (up to ~120 tracks) and ask the mechanical tier first; leaves
+   with low coherence (phase 4 quality or phase 2 coherence below 5) go straight to the creative tier;
+3. escalate to the creative tier only the tracks whose mechanical answer landed in the grey zone
+   [0.5, 0.7), or whose mechanical call failed. Round 2 is the only serial wait after round 1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from collection_tree.core.clusters import Cluster, ClusterSet
+from collection_tree.llm.interface import LLM, LLMError, Tier
+from collection_tree.phases.common import Progress, no_progress, run_batches
+from collection_tree.phases.leaves import TrackTable, cluster_profile
+from collection_tree.tasks.suggest_metadata import SUGGEST_METADATA, has_gap
+
+FIELDS = ("genre_refinement", "scene_tags", "descriptors", "era_refinement")
+HISTOGRAM_BINS = ((0.7, 0.8), (0.8, 0.9), (0.9, 1.0001))
+
+
+@dataclass(frozen=True)
+class EnrichParams:
+    tiered: bool = True  # False: the reference's one creative call per leaf
+    workers: int = 8
+    tracks_per_cluster: int = 30
+    comment_chars: int = 200
+    min_confidence: float = 0.7
+    grey_floor: float = 0.5  # [grey_floor, min_confidence): ask the creative tier again
+    dominant_share: float = 0.5
+    max_tracks_per_call: int = 120
+    max_clusters_per_call: int = 12
+    low_coherence: float = 5.0
+
+    @classmethod
+    def for_profile(cls, profile: str) -> EnrichParams:
+        if profile == "seed":
+            return cls(tiered=False, workers=4)
+        if profile == "default":
+            return cls()
+        raise ValueError(f"profile: expected 'default' or 'seed', got {profile!r}")
+
+
+@dataclass
+class _Leaf:
+    cluster: Cluster
+    profile: dict[str, Any]
+    track_ids: list[int]  # the tracks to review
+
+
+@dataclass
+class _Call:
+    tier: Tier
+    leaves: list[_Leaf]
+
+
+def _entry(leaf: _Leaf, table: TrackTable, params: EnrichParams, track_ids: list[int]) -> dict[str, Any]:
+    c = leaf.cluster
+    tracks = []
+    for t in track_ids:
+        r = table.records[t]
+        tracks.append({"track_id": t, "title": r["title"], "artist": r["artist"], "year": r["year"],
+                       "genre": r["genre"], "scene_tags": r["scene_tags"], "descriptors": r["descriptors"],
+                       "era": r["era"], "comment": r["comment"][: params.comment_chars]})
+    return {"cluster_id": c.id, "title": c.title or c.fallback_title, "description": c.description,
+            "genre_context": c.genre_title, "scene_context": c.scene_title, "profile": leaf.profile,
+            "tracks": tracks}
+
+
+def pack(leaves: list[_Leaf], tier: Tier, max_tracks: int, max_clusters: int) -> list[_Call]:
+    """Consecutive leaves share a call while it holds <= max_tracks tracks and <= max_clusters leaves."""
+    calls: list[_Call] = []
+    size = 0
+    for leaf in leaves:
+        n = len(leaf.track_ids)
+        if not calls or size + n > max_tracks or len(calls[-1].leaves) >= max_clusters:
+            calls.append(_Call(tier, []))
+            size = 0
+        calls[-1].leaves.append(leaf)
+        size += n
+    return calls
+
+
+def _coherence(cluster: Cluster) -> float | None:
+    return cluster.quality_score if cluster.quality_score is not None else cluster.coherence
+
+
+def suggest_metadata(
+    leaves: ClusterSet,
+    tracks: pd.DataFrame | TrackTable,
+    llm: LLM,
+    params: EnrichParams,
+    progress: Progress = no_progress,
+) -> dict[str, Any]:
+    """``{"suggestions": {cluster_id: [{track_id, suggestions{...}, confidence, reasoning}]},
+    "report": {...}}``; every leaf id is a key (an empty list when nothing passed)."""
+    table = tracks if isinstance(tracks, TrackTable) else TrackTable(tracks)
+    prepared: list[_Leaf] = []
+    skipped_tracks = 0
+    for cluster in leaves.clusters:
+        valid = table.valid(cluster.track_ids)
+        profile = cluster_profile([table.records[t] for t in valid], with_artists=False)
+        if params.tiered:
+            gaps = [t for t in valid if has_gap(table.records[t], profile, params.dominant_share)]
+            skipped_tracks += len(valid) - len(gaps)
+            valid = gaps
+        if valid:
+            prepared.append(_Leaf(cluster, profile, valid[: params.tracks_per_cluster]))
+    if params.tiered:
+        low_ids = {p.cluster.id for p in prepared
+                   if (score := _coherence(p.cluster)) is not None and score < params.low_coherence}
+        low = [p for p in prepared if p.cluster.id in low_ids]
+        rest = [p for p in prepared if p.cluster.id not in low_ids]
+        first = (pack(rest, "mechanical", params.max_tracks_per_call, params.max_clusters_per_call)
+                 + pack(low, "creative", params.max_tracks_per_call, params.max_clusters_per_call))
+    else:
+        first = [_Call("creative", [p]) for p in prepared]
+    progress(0.02, f"{sum(len(p.track_ids) for p in prepared)} tracks of {len(prepared)} leaves to review "
+                   f"in {len(first)} calls; {skipped_tracks} tracks carry their leaf's facets already")
+
+    kept: dict[int, dict[str, Any]] = {}
+    grey: dict[str, list[int]] = {}
+    stats: Counter[str] = Counter()
+
+    def run(calls: list[_Call], band: tuple[float, float], label: str) -> None:
+        lo, hi = band
+        outcomes = run_batches(calls, _caller(llm, table, params), workers=params.workers,
+                               stop_event=llm.stop_event, label=label,
+                               progress=lambda f, m: progress(lo + (hi - lo) * f, m))
+        for call, (items, ok) in zip(calls, outcomes, strict=True):
+            stats[f"calls_{call.tier}"] += 1
+            if not ok:
+                stats[f"failed_{call.tier}"] += 1
+                if call.tier == "mechanical":  # the creative tier gets a second chance
+                    for leaf in call.leaves:
+                        grey.setdefault(leaf.cluster.id, []).extend(leaf.track_ids)
+                continue
+            owner = {t: leaf.cluster.id for leaf in call.leaves for t in leaf.track_ids}
+            for item in items:
+                if item["confidence"] >= params.min_confidence:
+                    kept[item["track_id"]] = item
+                elif call.tier == "mechanical" and params.tiered and item["confidence"] >= params.grey_floor:
+                    grey.setdefault(owner[item["track_id"]], []).append(item["track_id"])
+                else:
+                    stats["dropped_low_confidence"] += 1
+
+    run(first, (0.02, 0.8 if params.tiered else 1.0), "enrichment call")
+    second: list[_Call] = []
+    if grey:
+        by_id = {p.cluster.id: p for p in prepared}
+        again = [_Leaf(by_id[cid].cluster, by_id[cid].profile, ids) for cid, ids in grey.items()]
+        second = pack(again, "creative", params.max_tracks_per_call, params.max_clusters_per_call)
+        run(second, (0.8, 1.0), "escalation call")
+    out: dict[str, list[dict[str, Any]]] = {c.id: [] for c in leaves.clusters}
+    owner_of = {t: p.cluster.id for p in prepared for t in p.track_ids}
+    for track_id in sorted(kept, key=lambda t: (owner_of[t], t)):
+        out[owner_of[track_id]].append(kept[track_id])
+    for items in out.values():
+        items.sort(key=lambda i: i["track_id"])
+    report = _report(out, stats, prepared, (len(first), len(second)), grey, skipped_tracks, params)
+    progress(1.0, f"{report['suggestions']} suggestions kept from {report['llm_calls']} calls")
+    return {"suggestions": out, "report": report}
+
+
+def _caller(llm: LLM, table: TrackTable, params: EnrichParams) -> Callable[[_Call], tuple[list[dict], bool]]:
+    def work(call: _Call) -> tuple[list[dict[str, Any]], bool]:
+        payload = {"min_confidence": params.min_confidence,
+                   "clusters": [_entry(leaf, table, params, leaf.track_ids) for leaf in call.leaves]}
+        try:
+            answer = llm.call(SUGGEST_METADATA.request(payload, tier=call.tier))
+        except LLMError:
+            return [], False
+        return answer["tracks"], True
+
+    return work
+
+
+def _report(out: dict[str, list[dict[str, Any]]], stats: Counter[str], prepared: list[_Leaf],
+            rounds: tuple[int, int], grey: dict[str, list[int]], skipped: int, params: EnrichParams) -> dict[str, Any]:
+    items = [i for group in out.values() for i in group]
+    by_field = {f: sum(bool(i["suggestions"][f]) for i in items) for f in FIELDS}
+    histogram = {f"{lo:.1f}-{min(hi, 1.0):.1f}": sum(lo <= i["confidence"] < hi for i in items)
+                 for lo, hi in HISTOGRAM_BINS}
+    calls_by_tier = {"mechanical": stats["calls_mechanical"], "creative": stats["calls_creative"]}
+    return {
+        "profile": "default" if params.tiered else "seed",
+        "leaves": len(out), "leaves_reviewed": len(prepared),
+        "leaves_with_suggestions": sum(bool(v) for v in out.values()),
+        "tracks_reviewed": sum(len(p.track_ids) for p in prepared), "tracks_skipped_complete": skipped,
+        "tracks_escalated": sum(len(v) for v in grey.values()),
+        "llm_calls": sum(calls_by_tier.values()), "calls_by_tier": calls_by_tier,
+        "rounds": sum(1 for n in rounds if n),
+        "serial_calls": sum(math.ceil(n / params.workers) for n in rounds),
+        "failed_calls": {"mechanical": stats["failed_mechanical"], "creative": stats["failed_creative"]},
+        "suggestions": len(items), "dropped_low_confidence": stats["dropped_low_confidence"],
+        "by_field": by_field, "confidence_histogram": histogram, "min_confidence": params.min_confidence,
+    }

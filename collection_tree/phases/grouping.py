@@ -1,0 +1,520 @@
+"""Phase 5: the refined clusters grouped into 8-12 top-level categories, each cluster in exactly one.
+
+Default profile: Clio's hierarchy (Anthropic, "Clio", 2024, hierarchical clustering appendix).
+
+1. Each cluster becomes a deterministic TF-IDF vector of its text and lineages (``neighbourhoods``).
+2. Seeded k-means cuts the clusters into neighbourhoods of ~``neighbourhood_size``.
+3. ``propose_categories`` (creative, parallel): a few candidate categories per neighbourhood, with
+   its nearest outside clusters as contrast.
+4. ``consolidate_categories`` (creative): all candidates -> 8-12 distinct names. Out of range: asked
+   once more, then the nearest names are merged (too many) or, after assignment, the largest
+   categories split (too few).
+5. ``assign_categories`` (mechanical, parallel): clusters in seeded-shuffled batches, the names as a
+   per-request schema ``enum``. A cluster left out, or given a name not offered, goes to the category
+   whose vector (its assigned clusters' centroid) it is most similar to; never to "the largest".
+6. Count fix (split the largest / merge the smallest into its nearest, to land in [min, max]) and the
+   balance rule: no category above ``balance_cap`` (35%) of the clusters or of the tracks; an over-full
+   category gives up the clusters with the smallest similarity margin over their next-best category,
+   to it, while the receiver stays under the cap (a single cluster above the cap stays where it is).
+7. ``describe_category`` (creative, parallel): each category renamed and described from the clusters
+   it actually holds; titles made unique.
+
+Every step is retried once on :class:`LLMError` (the client already re-asks once on an invalid
+answer). Fallbacks: a failed consolidation keeps the candidates themselves (merged to range); a failed
+assignment batch goes by vector; a failed description keeps the working title with a deterministic
+description. If no proposal succeeds (the LLM path failed entirely) the clusters are grouped by genre
+lineage root, the largest group split and the smallest merged by similarity until 8-12, named
+deterministically: never one category. Fewer clusters than ``min_categories``: one category each,
+without LLM calls.
+
+Seed profile: the reference's single ``group_clusters`` call; unassigned clusters join the largest
+category; on failure a single "All Collections" category (kept only to reproduce the reference).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from collection_tree.core.clusters import Cluster, ClusterSet
+from collection_tree.llm.interface import LLMError, LLMRequest
+from collection_tree.llm.normalise import kebab_case
+from collection_tree.phases.common import Progress, chunks, no_progress, run_batches
+from collection_tree.phases.neighbourhoods import (
+    balance,
+    centroid,
+    context_parts,
+    embed,
+    fit_count,
+    lineage_partition,
+    nearest_group,
+    nearest_outside,
+    neighbourhoods,
+    normalise_rows,
+    text_features,
+)
+from collection_tree.tasks import (
+    assign_categories,
+    consolidate_categories,
+    describe_category,
+    group_clusters,
+    propose_categories,
+)
+
+log = logging.getLogger(__name__)
+
+ALL_COLLECTIONS = {"id": "all-collections", "title": "All Collections",
+                   "description": "Every playlist of the collection, in one category (the reference's fallback)."}
+
+
+@dataclass(frozen=True)
+class GroupingParams:
+    profile: str = "default"
+    min_categories: int = 8
+    max_categories: int = 12
+    target_categories: int = 10  # the lineage fallback and the consolidation aim here
+    neighbourhood_size: int = 40
+    contrast_clusters: int = 5
+    candidates_per_category: float = 2.0  # candidates proposed overall, per wanted category
+    assign_batch_size: int = 40
+    workers: int = 8  # phase 5 runs alone; the client's concurrency bound still holds
+    balance_cap: float = 0.35
+    step_retries: int = 1
+    seed: int = 5
+    description_chars: int = 150
+    describe_sample: int = 30
+
+    @classmethod
+    def for_profile(cls, profile: str = "default", **overrides: Any) -> GroupingParams:
+        if profile not in ("default", "seed"):
+            raise ValueError(f"profile: expected 'default' or 'seed', got {profile!r}")
+        # The seed profile uses only the reference's values: 8-12 categories, descriptions cut at 150.
+        return replace(cls(profile=profile), **{k: v for k, v in overrides.items() if v is not None})
+
+
+def cluster_summary(cluster: Cluster, description_chars: int | None) -> dict[str, Any]:
+    """What the prompts see of a cluster (the reference's compact summary)."""
+    description = cluster.description or ""
+    return {
+        "id": cluster.id,
+        "title": cluster.title or cluster.fallback_title,
+        "description": description[:description_chars] if description_chars else description,
+        "track_count": cluster.track_count,
+        "genre_context": cluster.genre_lineage or cluster.genre_title,
+        "scene_context": cluster.scene_lineage or cluster.scene_title,
+    }
+
+
+def category_problems(categories: Sequence[Mapping[str, Any]], cluster_ids: Iterable[str],
+                      min_categories: int = 8, max_categories: int = 12) -> dict[str, Any]:
+    """What breaks the phase's contract: the count (8-12, or one per cluster below 8 clusters),
+    clusters held twice, held by none, unknown, empty categories and bad or repeated category ids."""
+    ids = list(dict.fromkeys(cluster_ids))
+    held = Counter(cid for c in categories for cid in c.get("cluster_ids", []))
+    lo, hi = (min_categories, max_categories) if len(ids) >= min_categories else (len(ids), len(ids))
+    cat_ids = Counter(str(c.get("id", "")) for c in categories)
+    return {
+        "count": len(categories),
+        "count_out_of_range": not lo <= len(categories) <= hi,
+        "duplicated": sorted(cid for cid, n in held.items() if n > 1),
+        "missing": sorted(set(ids) - set(held)),
+        "unknown": sorted(set(held) - set(ids)),
+        "empty_categories": [str(c.get("id")) for c in categories if not c.get("cluster_ids")],
+        "duplicate_category_ids": sorted(cid for cid, n in cat_ids.items() if n > 1),
+        "bad_category_ids": sorted(cid for cid in cat_ids if not cid or cid != kebab_case(cid, "")),
+    }
+
+
+def has_problems(problems: Mapping[str, Any]) -> bool:
+    return any(bool(v) for k, v in problems.items() if k != "count")
+
+
+# ------------------------------------------------------------------------------------ accounting
+def makespan(attempts: Sequence[int], workers: int) -> int:
+    """Serial calls of a wave: units run in order on ``workers`` threads, each attempt one time unit."""
+    free = [0] * max(1, min(workers, len(attempts) or 1))
+    for n in attempts:
+        i = free.index(min(free))
+        free[i] += n
+    return max(free) if attempts else 0
+
+
+class _Ledger:
+    """Calls with a step-level retry on LLMError, counted per step (thread-safe)."""
+
+    def __init__(self, llm: Any, retries: int):
+        self.llm = llm
+        self.retries = retries
+        self.successes = 0
+        self._lock = threading.Lock()
+        self.steps: dict[str, dict[str, Any]] = {}
+        self._attempts: dict[str, dict[int, int]] = {}
+
+    def call(self, step: str, request: LLMRequest, unit: int) -> dict[str, Any] | None:
+        """The answer, or None when every attempt failed (the caller applies its fallback).
+        StopRequested and other exceptions propagate."""
+        attempts, answer = 0, None
+        for _ in range(1 + self.retries):
+            attempts += 1
+            try:
+                answer = self.llm.call(request)
+                break
+            except LLMError as exc:
+                log.warning("phase 5 %s unit %d failed (attempt %d): %s", step, unit, attempts, exc)
+                if getattr(exc, "fatal", False):
+                    break
+        with self._lock:
+            s = self.steps.setdefault(step, {"step": step, "units": 0, "calls": 0, "retries": 0,
+                                             "failed_calls": 0, "failed_units": 0, "serial_calls": 0})
+            s["units"] += 1
+            s["calls"] += attempts
+            s["retries"] += attempts - 1
+            s["failed_calls"] += attempts - (answer is not None)
+            s["failed_units"] += answer is None
+            self._attempts.setdefault(step, {})[unit] = self._attempts.get(step, {}).get(unit, 0) + attempts
+            self.successes += answer is not None
+        return answer
+
+    def close_wave(self, step: str, workers: int) -> None:
+        if step in self.steps:
+            per_unit = self._attempts[step]
+            self.steps[step]["serial_calls"] = makespan([per_unit[u] for u in sorted(per_unit)], workers)
+
+    def totals(self) -> dict[str, Any]:
+        steps = list(self.steps.values())
+        return {"steps": steps, "calls": sum(s["calls"] for s in steps),
+                "serial_calls": sum(s["serial_calls"] for s in steps),
+                "retries": sum(s["retries"] for s in steps), "failed_calls": sum(s["failed_calls"] for s in steps)}
+
+
+def _band(progress: Progress, lo: float, hi: float) -> Progress:
+    return lambda fraction, message: progress(lo + (hi - lo) * fraction, message)
+
+
+# ------------------------------------------------------------------------------------- the phase
+@dataclass
+class _Outcome:
+    groups: list[list[int]]  # positions in the phase's cluster list
+    texts: list[dict[str, str]]  # title and description per group
+    ledger: _Ledger
+    fallbacks: dict[str, Any] = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+def group_into_categories(clusters: ClusterSet, llm: Any, params: GroupingParams,
+                          progress: Progress = no_progress) -> dict[str, Any]:
+    """``{"categories": [{"id", "title", "description", "cluster_ids"}], "report": {...}}``."""
+    started = time.monotonic()
+    items = list({c.id: c for c in reversed(clusters.clusters)}.values())[::-1]  # first of a repeated id
+    if params.profile == "seed":
+        outcome = _seed(items, llm, params)
+    elif len(items) < params.min_categories:
+        outcome = _Outcome([[i] for i in range(len(items))],
+                           [{"title": c.title or c.fallback_title, "description": c.description} for c in items],
+                           _Ledger(llm, 0), {"one_category_per_cluster": bool(items)})
+    else:
+        outcome = _Hierarchy(items, llm, params, progress).run()
+    categories = _assemble(items, outcome.groups, outcome.texts)
+    progress(1.0, f"{len(categories)} categories")
+    tracks = {c.id: c.track_count for c in items}
+    report = {
+        "profile": params.profile,
+        "clusters": len(items),
+        "tracks": sum(tracks.values()),
+        "categories": len(categories),
+        **outcome.ledger.totals(),
+        "fallback_used": bool(outcome.fallbacks.get("lineage_grouping") or outcome.fallbacks.get("all_collections")),
+        "fallbacks": outcome.fallbacks,
+        **outcome.figures,
+        "category_sizes": [{"id": c["id"], "title": c["title"], "clusters": len(c["cluster_ids"]),
+                            "tracks": sum(tracks[cid] for cid in c["cluster_ids"])} for c in categories],
+        "seconds": round(time.monotonic() - started, 3),
+    }
+    return {"categories": categories, "report": report}
+
+
+def _assemble(items: list[Cluster], groups: list[list[int]], texts: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """Categories ordered by tracks (then title), members in input order, unique kebab-case ids."""
+    rows = sorted(zip(groups, texts, strict=True),
+                  key=lambda gt: (-sum(items[i].track_count for i in gt[0]), gt[1]["title"]))
+    out, used = [], set()
+    for group, text in rows:
+        base = kebab_case(text["title"], "category")
+        cid, n = base, 2
+        while cid in used:
+            cid, n = f"{base}-{n}", n + 1
+        used.add(cid)
+        out.append({"id": cid, "title": text["title"], "description": text["description"],
+                    "cluster_ids": [items[i].id for i in sorted(group)]})
+    return out
+
+
+def _seed(items: list[Cluster], llm: Any, params: GroupingParams) -> _Outcome:
+    """The reference: one call; unassigned -> the largest category; failure -> "All Collections"."""
+    ledger = _Ledger(llm, retries=0)
+    if not items:
+        return _Outcome([], [], ledger)
+    index = {c.id: i for i, c in enumerate(items)}
+    payload = {"min_categories": params.min_categories, "max_categories": params.max_categories,
+               "clusters": [cluster_summary(c, params.description_chars) for c in items]}
+    answer = ledger.call("group_clusters", group_clusters.TASK.request(payload), unit=0)
+    ledger.close_wave("group_clusters", 1)
+    groups, texts, seen = [], [], set()
+    for cat in (answer or {}).get("categories", []):
+        members = [index[cid] for cid in cat.get("cluster_ids", []) if cid in index and cid not in seen]
+        seen.update(items[i].id for i in members)
+        if members:
+            groups.append(members)
+            texts.append({"title": cat["title"], "description": cat.get("description", "")})
+    if not groups:
+        return _Outcome([list(range(len(items)))], [dict(ALL_COLLECTIONS)], ledger, {"all_collections": True})
+    unassigned = [i for i, c in enumerate(items) if c.id not in seen]
+    largest = max(range(len(groups)), key=lambda j: (len(groups[j]), -j))
+    groups[largest].extend(unassigned)
+    return _Outcome(groups, texts, ledger, {"unassigned_to_largest": len(unassigned)})
+
+
+class _Hierarchy:
+    def __init__(self, items: list[Cluster], llm: Any, params: GroupingParams, progress: Progress):
+        self.items, self.p, self.progress = items, params, progress
+        self.summaries = [cluster_summary(c, params.description_chars) for c in items]
+        self.vectoriser, self.vectors = embed([cluster_summary(c, None) for c in items])
+        self.weights = np.array([c.track_count for c in items], dtype=float)
+        self.index = {c.id: i for i, c in enumerate(items)}
+        self.ledger = _Ledger(llm, params.step_retries)
+        self.stop_event = getattr(llm, "stop_event", None)
+        self.lo = params.min_categories
+        self.hi = max(params.max_categories, params.min_categories)
+        self.fallbacks: dict[str, Any] = {"lineage_grouping": False, "consolidation": "llm",
+                                          "assigned_by_vector": 0, "named_deterministically": 0}
+        self.figures: dict[str, Any] = {}
+
+    def run(self) -> _Outcome:
+        hoods = neighbourhoods(self.vectors, self.p.neighbourhood_size, self.p.seed)
+        self.figures["neighbourhood_sizes"] = [len(h) for h in hoods]
+        self.progress(0.05, f"{len(self.items)} clusters in {len(hoods)} neighbourhoods")
+        candidates = self.propose(hoods)
+        self.figures["candidates"] = len(candidates)
+        if not candidates:  # the LLM path failed entirely: genre lineage, deterministic names
+            self.fallbacks["lineage_grouping"] = True
+            roots = [(context_parts(s["genre_context"]) or [""])[0] for s in self.summaries]
+            groups = lineage_partition(roots, self.vectors, self.weights, self.lo, self.hi, self.p.target_categories)
+            groups = self.balanced(groups)
+            return self.outcome(groups, self.deterministic_texts(groups))
+        cats = self.consolidate(candidates)
+        groups, cats = self.assign(cats)
+        fitted, moves = fit_count(groups, self.vectors, self.weights, self.lo, self.hi)
+        self.figures["count_fix"] = moves
+        cats = _inherit(fitted, groups, cats)
+        groups = self.balanced(fitted)
+        self.progress(0.8, f"{len(groups)} categories after count fix and balance")
+        return self.outcome(groups, self.describe(groups, cats))
+
+    def outcome(self, groups: list[list[int]], texts: list[dict[str, str]]) -> _Outcome:
+        return _Outcome(groups, texts, self.ledger, self.fallbacks, self.figures)
+
+    # -- steps ------------------------------------------------------------------------------------
+    def _run_wave(self, step: str, units: int, work: Callable[[int], Any], lo: float, hi: float) -> list[Any]:
+        out = run_batches(list(range(units)), work, workers=self.p.workers, stop_event=self.stop_event,
+                          progress=_band(self.progress, lo, hi), label=step)
+        self.ledger.close_wave(step, self.p.workers)
+        return out
+
+    def propose(self, hoods: list[list[int]]) -> list[dict[str, Any]]:
+        n, target = len(self.items), self.p.target_categories
+
+        def work(h: int) -> dict[str, Any] | None:
+            members = hoods[h]
+            wanted = min(self.hi + 3, max(2, math.ceil(self.p.candidates_per_category * target * len(members) / n)))
+            contrast = nearest_outside(self.vectors, members, self.p.contrast_clusters)
+            payload = {"wanted": wanted, "total_categories": [self.lo, self.hi],
+                       "clusters": [self.summaries[i] for i in members],
+                       "contrast": [self.summaries[i] for i in contrast]}
+            return self.ledger.call("propose", propose_categories.TASK.request(payload), unit=h)
+
+        answers = self._run_wave("propose", len(hoods), work, 0.05, 0.35)
+        candidates: list[dict[str, Any]] = []
+        by_name: dict[str, dict[str, Any]] = {}
+        for answer in answers:
+            for item in (answer or {}).get("categories", []):
+                claimed = [self.index[c] for c in item.get("cluster_ids", []) if c in self.index]
+                key = str(item.get("name", "")).strip().casefold()
+                if not key:
+                    continue
+                if key in by_name:
+                    by_name[key]["claimed"] = sorted(set(by_name[key]["claimed"]) | set(claimed))
+                    continue
+                by_name[key] = {"name": item["name"], "description": item.get("description", ""), "claimed": claimed}
+                candidates.append(by_name[key])
+        for cand in candidates:
+            cand["vector"] = self.vector_of(cand["claimed"], f"{cand['name']} {cand['description']}")
+        return candidates
+
+    def consolidate(self, candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        payload = {"min_categories": self.lo, "max_categories": self.hi, "total_clusters": len(self.items),
+                   "target_categories": min(max(self.p.target_categories, self.lo), self.hi),
+                   "candidates": [{"name": c["name"], "description": c["description"],
+                                   "cluster_count": len(c["claimed"]), **self.hints(c["claimed"])}
+                                  for c in candidates]}
+        answer = self.ledger.call("consolidate", consolidate_categories.TASK.request(payload), unit=0)
+        counts = [len(answer["categories"])] if answer else []
+        if answer and not self.lo <= counts[0] <= self.hi:
+            again = self.ledger.call("consolidate", consolidate_categories.TASK.request(
+                {**payload, "previous_count": counts[0]}), unit=0)
+            if again and again["categories"]:
+                counts.append(len(again["categories"]))
+                answer = again
+        self.ledger.close_wave("consolidate", 1)
+        self.figures["consolidation_counts"] = counts
+        by_name = {c["name"]: j for j, c in enumerate(candidates)}
+        if answer and answer["categories"]:
+            cats = [{"name": c["name"], "description": c["description"],
+                     "sources": [by_name[s] for s in c.get("merged_from", []) if s in by_name]}
+                    for c in answer["categories"]]
+            if len(counts) > 1:
+                self.fallbacks["consolidation"] = "llm_reasked"
+        else:
+            self.fallbacks["consolidation"] = "deterministic"
+            cats = [{"name": c["name"], "description": c["description"], "sources": [j]}
+                    for j, c in enumerate(candidates)]
+        for cat in cats:
+            claimed = sorted({i for j in cat["sources"] for i in candidates[j]["claimed"]})
+            cat["claimed"] = claimed
+            cat["vector"] = self.vector_of(claimed, f"{cat['name']} {cat['description']}")
+        merged = 0
+        while len(cats) > self.hi:  # still too many names: merge the smallest into its nearest
+            vectors = np.stack([c["vector"] for c in cats])
+            i = min(range(len(cats)), key=lambda j: (len(cats[j]["claimed"]), j))
+            j = nearest_group([[k] for k in range(len(cats))], vectors, i)
+            cats[j]["claimed"] = sorted(set(cats[j]["claimed"]) | set(cats[i]["claimed"]))
+            cats.pop(i)
+            merged += 1
+        self.figures["names_merged"] = merged
+        self.progress(0.45, f"consolidated into {len(cats)} names")
+        return cats
+
+    def assign(self, cats: list[dict[str, Any]]) -> tuple[list[list[int]], list[dict[str, Any]]]:
+        names = [c["name"] for c in cats]
+        name_index = {name: j for j, name in enumerate(names)}
+        cat_payload = [{"name": c["name"], "description": c["description"], **self.hints(c["claimed"])} for c in cats]
+        order = list(range(len(self.items)))
+        random.Random(self.p.seed).shuffle(order)  # no batch sees the clusters in their phase-4 order
+        batches = chunks(order, self.p.assign_batch_size)
+
+        def work(b: int) -> dict[str, Any] | None:
+            payload = {"categories": cat_payload, "clusters": [self.summaries[i] for i in batches[b]]}
+            return self.ledger.call("assign", assign_categories.request_for(payload), unit=b)
+
+        answers = self._run_wave("assign", len(batches), work, 0.45, 0.75)
+        chosen: dict[int, int] = {}
+        for b, answer in enumerate(answers):
+            allowed = set(batches[b])
+            for item in (answer or {}).get("assignments", []):
+                i, j = self.index.get(item.get("cluster_id")), name_index.get(item.get("category"))
+                if i is not None and j is not None and i in allowed and i not in chosen:
+                    chosen[i] = j
+        groups: list[list[int]] = [[] for _ in cats]
+        for i, j in chosen.items():
+            groups[j].append(i)
+        centres = np.stack([centroid(self.vectors, g) if g else c["vector"] for g, c in zip(groups, cats, strict=True)])
+        missing = [i for i in range(len(self.items)) if i not in chosen]
+        for i in missing:  # never "the largest": the most similar category
+            groups[int(np.argmax(centres @ self.vectors[i]))].append(i)
+        self.fallbacks["assigned_by_vector"] = len(missing)
+        kept = [k for k, g in enumerate(groups) if g]
+        self.figures["empty_names_dropped"] = len(cats) - len(kept)
+        return [sorted(groups[k]) for k in kept], [cats[k] for k in kept]
+
+    def balanced(self, groups: list[list[int]]) -> list[list[int]]:
+        groups, moves = balance(groups, self.vectors, self.weights, self.p.balance_cap)
+        self.figures["balance_moves"] = moves
+        return [sorted(g) for g in groups]
+
+    def describe(self, groups: list[list[int]], cats: list[dict[str, Any]]) -> list[dict[str, str]]:
+        if self.ledger.successes == 0:
+            return self.deterministic_texts(groups)
+        titles = [c["name"] for c in cats]
+
+        def work(k: int) -> dict[str, Any] | None:
+            members = groups[k]
+            sample = sorted(members, key=lambda i: (-self.weights[i], i))[: self.p.describe_sample]
+            payload = {"title": titles[k], "description": cats[k]["description"], "cluster_count": len(members),
+                       "track_count": int(self.weights[members].sum()),
+                       "clusters": [self.summaries[i] for i in sample],
+                       "other_titles": [t for j, t in enumerate(titles) if j != k]}
+            return self.ledger.call("describe", describe_category.TASK.request(payload), unit=k)
+
+        answers = self._run_wave("describe", len(groups), work, 0.8, 0.98)
+        texts = []
+        for k, answer in enumerate(answers):
+            if answer and answer.get("title"):
+                texts.append({"title": answer["title"], "description": answer.get("description", "")})
+            else:
+                self.fallbacks["named_deterministically"] += 1
+                own = describe_category.describe_group([self.summaries[i] for i in groups[k]])
+                texts.append({"title": titles[k], "description": own["description"]})
+        return self.unique_titles(groups, texts)
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def deterministic_texts(self, groups: list[list[int]]) -> list[dict[str, str]]:
+        texts: list[dict[str, str] | None] = [None] * len(groups)
+        taken: list[str] = []
+        for k in sorted(range(len(groups)), key=lambda k: (-self.weights[groups[k]].sum(), k)):
+            texts[k] = describe_category.describe_group([self.summaries[i] for i in groups[k]], avoid=taken)
+            taken.append(texts[k]["title"])
+        self.fallbacks["named_deterministically"] = len(groups)
+        return [t for t in texts if t is not None]
+
+    def unique_titles(self, groups: list[list[int]], texts: list[dict[str, str]]) -> list[dict[str, str]]:
+        """A repeated title (case-insensitive) stays with the larger category; the other gets the
+        deterministic namer's first title not yet used."""
+        taken: set[str] = set()
+        for k in sorted(range(len(groups)), key=lambda k: (-self.weights[groups[k]].sum(), k)):
+            if texts[k]["title"].casefold() in taken:
+                others = [t["title"] for t in texts] + list(taken)
+                texts[k]["title"] = describe_category.describe_group(
+                    [self.summaries[i] for i in groups[k]], avoid=others)["title"]
+            taken.add(texts[k]["title"].casefold())
+        return texts
+
+    def vector_of(self, members: list[int], text: str) -> np.ndarray:
+        """A category's vector: mostly its clusters' centroid, a little of its own words."""
+        words = normalise_rows(self.vectoriser.transform([text_features(text)]))[0]
+        if not members:
+            return words
+        blend = 0.8 * centroid(self.vectors, members) + 0.2 * words
+        norm = float(np.linalg.norm(blend))
+        return blend / norm if norm > 0 else blend
+
+    def hints(self, members: list[int]) -> dict[str, list[str]]:
+        """The genre lineages and example titles of a candidate's clusters, for the prompts."""
+        branches: Counter[str] = Counter()
+        for i in members:
+            parts = context_parts(self.summaries[i]["genre_context"])
+            if parts:
+                branches[" > ".join(parts[:2])] += int(self.weights[i])
+        biggest = sorted(members, key=lambda i: (-self.weights[i], i))[:4]
+        return {"contexts": [b for b, _ in sorted(branches.items(), key=lambda kv: (-kv[1], kv[0]))[:3]],
+                "examples": [self.summaries[i]["title"] for i in biggest]}
+
+
+def _inherit(new_groups: list[list[int]], old_groups: list[list[int]],
+             cats: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """After a split or merge, each new group takes the working name of the old category that gave
+    it most of its clusters (both halves of a split share it until ``describe`` renames them)."""
+    owner = {i: k for k, g in enumerate(old_groups) for i in g}
+    out = []
+    for group in new_groups:
+        votes = Counter(owner[i] for i in group)
+        k = min(votes, key=lambda j: (-votes[j], j))
+        out.append(cats[k])
+    return out

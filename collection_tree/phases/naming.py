@@ -1,0 +1,183 @@
+"""Phase 2: name every seed cluster (title, description, coherence 1-10, poor fits) with the creative
+model, in parallel batches.
+
+Reference behaviour (seed profile): batches of 8 clusters, 4 workers, 20 sample tracks per cluster
+(title, artist, year, comment[:150]), genre/scene context[:200], max_tokens 8192. A batch whose call
+fails (``LLMError``) falls back to ``"{genre_title} × {scene_title}"`` with a description made from
+both contexts; such clusters get ``named_by="fallback"`` and ``coherence=None`` (not measured; the
+dedup of phase 3 ranks them as a neutral 5). A cluster the answer left out falls back the same way.
+
+Default profile: 20 clusters per call and 8 workers, so the serial chain (waves of calls) is short.
+``StopRequested`` is never a batch failure: it propagates, and no new batch starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections import Counter
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+import pandas as pd
+
+from collection_tree.core.clusters import Cluster, ClusterSet
+from collection_tree.llm.interface import LLM, LLMError
+from collection_tree.phases.common import Progress, briefs, chunks, no_progress, run_batches, sample_ids, track_lookup
+from collection_tree.tasks.name_clusters import TASK
+
+log = logging.getLogger(__name__)
+
+FACET_VALUES = 8  # per filter key in the payload: enough to read the cluster, short enough to stay cheap
+
+
+@dataclass(frozen=True)
+class NamingParams:
+    batch_size: int = 20
+    workers: int = 8
+    sample_tracks: int = 20
+    comment_chars: int = 150
+    context_chars: int = 200
+    max_tokens: int = 8192
+
+    @classmethod
+    def for_profile(cls, profile: str = "default") -> NamingParams:
+        if profile == "seed":  # the reference's values
+            return cls(batch_size=8, workers=4)
+        if profile == "default":
+            return cls()
+        raise ValueError(f"profile: expected 'default' or 'seed', got {profile!r}")
+
+    def with_overrides(self, **overrides: Any) -> NamingParams:
+        """Replace the fields given a value (``None`` keeps the profile's value)."""
+        names = {f.name for f in fields(self)}
+        unknown = set(overrides) - names
+        if unknown:
+            raise ValueError(f"unknown naming parameters: {sorted(unknown)}")
+        params = replace(self, **{k: v for k, v in overrides.items() if v is not None})
+        for name in ("batch_size", "workers", "sample_tracks", "max_tokens"):
+            if getattr(params, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
+        return params
+
+
+def answer_source(llm: Any) -> str:
+    """``named_by`` for an answered cluster: "offline" when the deterministic provider answered."""
+    provider = getattr(getattr(getattr(llm, "client", None), "provider", None), "name", "")
+    return "offline" if provider == "offline" else "llm"
+
+
+def cluster_payload(cluster: Cluster, lookup: pd.DataFrame, params: NamingParams) -> dict[str, Any]:
+    facets = {key: (value[:FACET_VALUES] if isinstance(value, list) and not key.endswith("_range") else value)
+              for key, value in cluster.filters.items()}
+    return {
+        "cluster_id": cluster.id,
+        "genre_context": {"title": cluster.genre_title,
+                          "description": cluster.genre_description[: params.context_chars]},
+        "scene_context": {"title": cluster.scene_title,
+                          "description": cluster.scene_description[: params.context_chars]},
+        "facets": facets,
+        "track_count": cluster.track_count,
+        "sample_tracks": briefs(lookup, sample_ids(cluster.track_ids, params.sample_tracks), params.comment_chars),
+    }
+
+
+def fallback_description(cluster: Cluster, context_chars: int = 200) -> str:
+    parts = [f"Where {cluster.genre_title} meets {cluster.scene_title}."]
+    parts += [d[:context_chars].strip() for d in (cluster.genre_description, cluster.scene_description) if d.strip()]
+    return " ".join(parts)
+
+
+def apply_fallback(cluster: Cluster, context_chars: int = 200) -> Cluster:
+    return replace(cluster, title=cluster.fallback_title, description=fallback_description(cluster, context_chars),
+                   coherence=None, poor_fit_track_ids=[], named_by="fallback")
+
+
+def distinct_titles(clusters: list[Cluster]) -> int:
+    """Later clusters repeating an earlier title get their scene (else their id) appended, so no two
+    playlists share a name; returns how many were retitled."""
+    seen: set[str] = set()
+    changed = 0
+    for cluster in clusters:
+        title = cluster.title
+        if title.casefold() in seen:
+            for extra in (cluster.scene_title, cluster.genre_title, cluster.id):
+                candidate = f"{cluster.title} ({extra})"
+                if extra and candidate.casefold() not in seen:
+                    title = candidate
+                    break
+            changed += 1
+        cluster.title = title
+        seen.add(title.casefold())
+    return changed
+
+
+def name_clusters(
+    seeds: list[Cluster],
+    tracks: pd.DataFrame,
+    llm: LLM,
+    params: NamingParams | None = None,
+    progress: Progress = no_progress,
+) -> ClusterSet:
+    """Named clusters; ``all_track_ids`` is every track of ``tracks`` (the caller passes the
+    collection in scope: all tracks, or in test mode only the tracks of the capped seeds)."""
+    params = params or NamingParams.for_profile("default")
+    lookup = track_lookup(tracks)
+    source = answer_source(llm)
+    batches = chunks(seeds, params.batch_size) if seeds else []
+    fatal = threading.Event()  # a bad key fails every call the same way: stop asking
+
+    def work(batch: list[Cluster]) -> tuple[dict[str, dict[str, Any]], str]:
+        if fatal.is_set():
+            return {}, "skipped after a fatal LLM error"
+        payload = {"comment_chars": params.comment_chars,
+                   "clusters": [cluster_payload(c, lookup, params) for c in batch]}
+        request = replace(TASK.request(payload), max_tokens=params.max_tokens)
+        try:
+            answer = llm.call(request)
+        except LLMError as exc:  # StopRequested is not an LLMError: it propagates
+            if getattr(exc, "fatal", False):
+                fatal.set()
+            log.warning("naming batch of %d clusters fell back: %s", len(batch), exc)
+            return {}, str(exc)
+        return {a["cluster_id"]: a for a in answer["clusters"]}, ""
+
+    progress(0.0, f"{len(seeds)} clusters in {len(batches)} batches of <= {params.batch_size}, "
+                  f"{params.workers} workers")
+    results = run_batches(batches, work, workers=params.workers, stop_event=llm.stop_event, progress=progress,
+                          label="naming batch")
+
+    named: list[Cluster] = []
+    failed_batches = 0
+    for batch, (answers, error) in zip(batches, results, strict=True):
+        failed_batches += bool(error)
+        for cluster in batch:
+            answer = answers.get(cluster.id)
+            if answer is None:
+                named.append(apply_fallback(cluster, params.context_chars))
+                continue
+            named.append(replace(
+                cluster, title=answer["title"],
+                description=answer["description"] or fallback_description(cluster, params.context_chars),
+                coherence=float(answer["coherence_score"]), poor_fit_track_ids=list(answer["poor_fit_track_ids"]),
+                named_by=source,
+            ))
+    retitled = distinct_titles(named)
+    all_ids = sorted({int(t) for t in tracks["track_id"].tolist()})
+    coherence = Counter(str(int(c.coherence)) if c.coherence is not None else "none" for c in named)
+    report = {
+        "clusters": len(named),
+        "batch_size": params.batch_size,
+        "workers": params.workers,
+        "batches": len(batches),
+        "calls": len(batches) - sum(1 for _, error in results if error.startswith("skipped")),
+        "serial_calls": math.ceil(len(batches) / max(params.workers, 1)),
+        "failed_batches": failed_batches,
+        "named_by": dict(Counter(c.named_by for c in named)),
+        "coherence": dict(sorted(coherence.items(), key=lambda kv: (kv[0] == "none", kv[0].zfill(2)))),
+        "poor_fits": sum(len(c.poor_fit_track_ids) for c in named),
+        "retitled_duplicates": retitled,
+    }
+    progress(1.0, f"{len(named)} clusters named ({report['named_by']}), {failed_batches} batches fell back")
+    return ClusterSet(clusters=named, all_track_ids=all_ids, report=report)

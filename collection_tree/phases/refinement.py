@@ -1,0 +1,477 @@
+"""Phase 4: the quality pass (reference "Phase 4: Quality Scoring"): score every cluster, merge the
+ones that belong together, split the ones that hold two playlists; up to ``max_iterations`` rounds.
+
+Each iteration:
+
+1. Scoring: clusters in batches (``score_clusters``, mechanical tier) -> a 1-10 score each (nested
+   dicts and junk normalised; unreadable -> 5), merge and split suggestions (ids the batch did not
+   offer dropped). Seed profile: the reference's batches of 15 compact summaries (id, title,
+   description[:200], track_count), one call after another. Default profile: batches of 40 sorted
+   by genre then scene lineage (clusters that might merge share a batch), each summary carrying the
+   genre/scene context and track-level features (``phases.features``: year spread and modes, era
+   spread, filter agreement, other frequent tags, bpm / key / energy when present); batches run in
+   parallel (they are independent).
+2. Stop when every cluster scored >= ``stop_score`` and there is no suggestion (seed: any
+   suggestion counts, as the reference; default: only suggestions that can be acted on). A failed
+   scoring batch (``LLMError``) leaves its clusters' scores as they were and blocks this stop.
+3. Merges (at most ``max_merges``): a suggestion keeps its ids that still exist and are not already
+   part of another merge this iteration; with >= 2 left, all tracks go to the first cluster (deduped,
+   sorted; filters: union of values, hull of ranges), which is renamed by ``rename_merged_cluster``
+   (creative tier) from ``rename_sample`` sampled tracks; on ``LLMError`` the first cluster keeps its
+   title and description. ``origin="merged"``; the sources are removed.
+4. Splits (at most ``max_splits`` attempts): only clusters with more than ``min_split_size`` tracks
+   that no merge touched this iteration. ``define_subclusters`` (mechanical tier) gets the cluster
+   and the mini landscape of its tracks and answers 2-4 sub-clusters with filters (validated against
+   the landscape). Tracks go to their best sub-cluster by ``assign_tracks_to_branches(min_score=
+   0.01)``. Decisions (the reference leaves them open; exactly-once must hold):
+   * a sub-cluster under ``min_subcluster_size`` (5) tracks, or empty, is folded back: it is removed
+     and the tracks are placed again among the remaining sub-clusters (smallest first, repeatedly);
+   * tracks that match no sub-cluster (score below min_score) stay in the parent, which keeps its
+     id, title and context as the remainder, when they are at least ``min_subcluster_size``;
+     fewer go to the largest sub-cluster;
+   * fewer than two groups left (sub-clusters plus a kept remainder): the split is void and the
+     cluster stays as it was; so does a failed call (``LLMError``).
+   Sub-clusters inherit the parent's genre/scene context, take its filters overridden by their own,
+   get ids ``<parent>~1``, ``<parent>~2`` ... and ``origin="split"``. Default profile: a cluster whose
+   split failed or was void is not tried again (the same input gives the same answer).
+   Default profile: the renames and split calls of one iteration run in parallel (independent).
+5. Default profile: stop when an iteration changed nothing (re-scoring the same clusters would
+   repeat the same answers).
+
+Every track stays in exactly one cluster; ``unplaced`` and ``all_track_ids`` pass through unchanged.
+``report`` holds one row per iteration (clusters scored, mean/min score, suggestions, merges, splits,
+calls, serial calls), the final count, ``converged`` and ``stop_reason``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+import pandas as pd
+
+from collection_tree.core.clusters import Cluster, ClusterSet
+from collection_tree.core.search import FacetIndex, assign_tracks_to_branches
+from collection_tree.llm.interface import LLMError
+from collection_tree.phases.common import Progress, briefs, chunks, no_progress, run_batches, sample_ids, track_lookup
+from collection_tree.phases.features import TrackFeatures
+from collection_tree.tasks import define_subclusters, rename_merged_cluster, score_clusters
+
+log = logging.getLogger(__name__)
+
+SCORE_SHARE = 0.7  # of an iteration's progress band: scoring; the rest: merges and splits
+ITERATION_COUNTS = ("merges", "rename_failures", "split_attempts", "splits", "split_failures", "splits_void")
+
+
+@dataclass(frozen=True)
+class RefineParams:
+    batch_size: int = 40  # clusters per scoring call
+    max_iterations: int = 3
+    max_merges: int = 5  # per iteration
+    max_splits: int = 3  # split attempts per iteration
+    min_split_size: int = 30  # only clusters with MORE tracks than this are split
+    stop_score: float = 7.0
+    rename_sample: int = 20  # sampled tracks for a merged cluster's new name
+    workers: int = 4
+    features: bool = True  # genre/scene context and track-level features in the scoring payload
+    group_batches: bool = True  # scoring batches cut from clusters sorted by genre, then scene lineage
+    prioritise: bool = True  # merges: smallest groups first; splits: largest clusters first
+    stop_when_unchanged: bool = True
+    retry_failed_splits: bool = False
+    actionable_suggestions_only: bool = True  # for the stop rule
+    min_subcluster_size: int = 5
+    max_subclusters: int = 4
+    assign_min_score: float = 0.01
+    description_chars: int = 200
+    context_chars: int = 300
+    comment_chars: int = 150
+
+    @classmethod
+    def for_profile(cls, profile: str = "default") -> RefineParams:
+        if profile == "seed":  # the reference: 15 per call, serial, compact summaries only
+            return cls(batch_size=15, workers=1, features=False, group_batches=False, prioritise=False,
+                       stop_when_unchanged=False, retry_failed_splits=True, actionable_suggestions_only=False)
+        if profile == "default":
+            return cls()
+        raise ValueError(f"profile: expected 'default' or 'seed', got {profile!r}")
+
+    def with_overrides(self, **overrides: Any) -> RefineParams:
+        names = {f.name for f in fields(self)}
+        unknown = set(overrides) - names
+        if unknown:
+            raise ValueError(f"unknown refinement parameters: {sorted(unknown)}")
+        params = replace(self, **{k: v for k, v in overrides.items() if v is not None})
+        for name in ("batch_size", "workers", "rename_sample", "min_subcluster_size"):
+            if getattr(params, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
+        for name in ("max_iterations", "max_merges", "max_splits", "min_split_size"):
+            if getattr(params, name) < 0:
+                raise ValueError(f"{name} must be >= 0")
+        if not 2 <= params.max_subclusters <= define_subclusters.MAX_SUBCLUSTERS:
+            raise ValueError(f"max_subclusters must be 2-{define_subclusters.MAX_SUBCLUSTERS}")
+        return params
+
+
+def answer_source(llm: Any) -> str:
+    """``named_by`` for an answered rename/split: "offline" when the deterministic provider answered."""
+    provider = getattr(getattr(getattr(llm, "client", None), "provider", None), "name", "")
+    return "offline" if provider == "offline" else "llm"
+
+
+# ------------------------------------------------------------------------------------ filters
+def hull_filters(*filter_sets: dict[str, Any]) -> dict[str, Any]:
+    """A merged cluster's filters: union of value lists (first-seen order), hull of ranges (it covers
+    every source; ``merge_filters`` would intersect them)."""
+    out: dict[str, Any] = {}
+    for filters in filter_sets:
+        for key, value in (filters or {}).items():
+            if key.endswith("_range"):
+                if not isinstance(value, list | tuple) or len(value) != 2:
+                    continue
+                lo, hi = min(value), max(value)
+                out[key] = [min(out[key][0], lo), max(out[key][1], hi)] if key in out else [lo, hi]
+            else:
+                bucket = out.setdefault(key, [])
+                for v in value if isinstance(value, list | tuple) else [value]:
+                    if v not in bucket:
+                        bucket.append(v)
+    return out
+
+
+# ------------------------------------------------------------------------------------ scoring
+@dataclass
+class ScoringRound:
+    scores: dict[str, int]
+    merges: list[list[str]]
+    splits: list[str]
+    batches: int
+    failures: int
+
+
+def scoring_order(clusters: Sequence[Cluster], params: RefineParams) -> list[Cluster]:
+    if not params.group_batches:
+        return list(clusters)
+    return sorted(clusters, key=lambda c: (c.genre_lineage.casefold(), c.genre_title.casefold(),
+                                           c.scene_lineage.casefold(), c.scene_title.casefold(), c.id))
+
+
+def score_item(cluster: Cluster, features: TrackFeatures, params: RefineParams) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "cluster_id": cluster.id,
+        "title": cluster.title or cluster.fallback_title,
+        "description": cluster.description[: params.description_chars],
+        "track_count": cluster.track_count,
+    }
+    if params.features:
+        item.update(genre_context=cluster.genre_title, scene_context=cluster.scene_title,
+                    scene_lineage=cluster.scene_lineage, features=features.summary(cluster.track_ids, cluster.filters))
+    return item
+
+
+def score_clusters_round(clusters: Sequence[Cluster], features: TrackFeatures, llm: Any, params: RefineParams,
+                         stop_event: threading.Event | None, progress: Progress) -> ScoringRound:
+    batches = chunks(scoring_order(clusters, params), params.batch_size)
+
+    def work(batch: list[Cluster]) -> dict[str, Any] | None:
+        payload = {"clusters": [score_item(c, features, params) for c in batch]}
+        request = score_clusters.TASK.request(payload, schema=score_clusters.schema_for(payload))
+        try:
+            return llm.call(request)
+        except LLMError as exc:
+            log.warning("scoring batch of %d clusters failed; their scores stay as they were: %s", len(batch), exc)
+            return None
+
+    answers = run_batches(batches, work, workers=params.workers, stop_event=stop_event, progress=progress,
+                          label="scoring batch")
+    scores: dict[str, int] = {}
+    merges: list[list[str]] = []
+    splits: list[str] = []
+    for answer in answers:
+        if answer is None:
+            continue
+        for item in answer["scores"]:
+            scores.setdefault(item["cluster_id"], int(item["score"]))
+        merges.extend(list(m["cluster_ids"]) for m in answer["merge_suggestions"])
+        splits.extend(s["cluster_id"] for s in answer["split_suggestions"])
+    return ScoringRound(scores, merges, splits, len(batches), sum(a is None for a in answers))
+
+
+# ------------------------------------------------------------------------------------- plans
+def plan_merges(suggestions: Sequence[Sequence[str]], by_id: dict[str, Cluster], params: RefineParams
+                ) -> list[list[str]]:
+    """Up to ``max_merges`` groups of >= 2 existing clusters, each cluster in at most one group."""
+    candidates = []
+    for ids in suggestions:
+        kept = [i for i in dict.fromkeys(ids) if i in by_id]
+        if len(kept) >= 2:
+            candidates.append(kept)
+    if params.prioritise:  # the smallest playlists gain most from a merge
+        candidates.sort(key=lambda ids: sum(by_id[i].track_count for i in ids))
+    plans: list[list[str]] = []
+    used: set[str] = set()
+    for ids in candidates:
+        if len(plans) >= params.max_merges:
+            break
+        free = [i for i in ids if i not in used]
+        if len(free) >= 2:
+            plans.append(free)
+            used.update(free)
+    return plans
+
+
+def plan_splits(suggestions: Sequence[str], by_id: dict[str, Cluster], merging: set[str],
+                unsplittable: set[str], params: RefineParams) -> list[str]:
+    """Up to ``max_splits`` existing clusters over ``min_split_size`` tracks that no merge touches."""
+    candidates = [cid for cid in dict.fromkeys(suggestions)
+                  if cid in by_id and cid not in merging and by_id[cid].track_count > params.min_split_size
+                  and (params.retry_failed_splits or cid not in unsplittable)]
+    if params.prioritise:
+        candidates.sort(key=lambda cid: -by_id[cid].track_count)  # stable: ties keep suggestion order
+    return candidates[: params.max_splits]
+
+
+# --------------------------------------------------------------------------------- merge/split
+def rename_payload(members: Sequence[Cluster], combined: Sequence[int], lookup: pd.DataFrame,
+                   params: RefineParams) -> dict[str, Any]:
+    return {
+        "clusters": [{"cluster_id": c.id, "title": c.title or c.fallback_title,
+                      "description": c.description[: params.context_chars],
+                      "genre_context": c.genre_title, "scene_context": c.scene_title} for c in members],
+        "track_count": len(combined),
+        "sample_tracks": briefs(lookup, sample_ids(list(combined), params.rename_sample), params.comment_chars),
+    }
+
+
+def merge_members(members: Sequence[Cluster], title: str, description: str, named_by: str) -> Cluster:
+    first = members[0]
+    combined = sorted({int(t) for c in members for t in c.track_ids})
+    held = set(combined)
+    return replace(
+        first, track_ids=combined, title=title, description=description, named_by=named_by,
+        filters=hull_filters(*(c.filters for c in members)), origin="merged", quality_score=None,
+        coherence=None, poor_fit_track_ids=sorted({int(t) for c in members for t in c.poor_fit_track_ids} & held),
+    )
+
+
+def split_payload(cluster: Cluster, features: TrackFeatures, params: RefineParams) -> dict[str, Any]:
+    return {
+        "cluster": {"cluster_id": cluster.id, "title": cluster.title or cluster.fallback_title,
+                    "description": cluster.description[: params.context_chars],
+                    "genre_context": cluster.genre_title, "scene_context": cluster.scene_title,
+                    "track_count": cluster.track_count, "filters": cluster.filters},
+        "landscape": features.landscape(cluster.track_ids),
+        "max_subclusters": params.max_subclusters,
+    }
+
+
+def place_subclusters(parent: Cluster, subclusters: Sequence[dict[str, Any]], index: FacetIndex,
+                      params: RefineParams) -> tuple[list[tuple[int, list[int]]], list[int]]:
+    """Tracks of ``parent`` placed into sub-clusters: ``([(sub position, track ids)], rest)``. Small
+    sub-clusters are folded back (the smallest dropped and the placement redone) until all hold
+    ``min_subcluster_size``; ``rest`` matched none (below ``assign_min_score``)."""
+    filters = [define_subclusters.contract_filters(s["filters"]) for s in subclusters]
+    alive = list(range(len(filters)))
+    while True:
+        if not alive:
+            return [], sorted(parent.track_ids)
+        branches = [{"id": str(i), "filters": filters[i]} for i in alive]
+        placed = assign_tracks_to_branches(index, branches, params.assign_min_score, track_ids=parent.track_ids)
+        groups: dict[int, list[int]] = {i: [] for i in alive}
+        rest: list[int] = []
+        for t in parent.track_ids:
+            branch = placed.get(int(t))
+            (rest if branch is None else groups[int(branch)]).append(int(t))
+        small = [i for i in alive if len(groups[i]) < params.min_subcluster_size]
+        if not small:
+            return [(i, sorted(groups[i])) for i in alive], sorted(rest)
+        alive.remove(min(small, key=lambda i: (len(groups[i]), -i)))  # the smallest, the last of equals
+
+
+def split_cluster(parent: Cluster, subclusters: Sequence[dict[str, Any]], index: FacetIndex, params: RefineParams,
+                  taken: set[str], named_by: str) -> list[Cluster] | None:
+    """The clusters replacing ``parent`` (a kept remainder first, under the parent's id), or ``None``
+    when fewer than two groups survive (the split is void)."""
+    groups, rest = place_subclusters(parent, subclusters, index, params)
+    keep_rest = len(rest) >= params.min_subcluster_size
+    if len(groups) + (1 if keep_rest else 0) < 2:
+        return None
+    if rest and not keep_rest:  # too few for a playlist of their own: the largest sub-cluster takes them
+        largest = max(range(len(groups)), key=lambda k: (len(groups[k][1]), -k))
+        groups[largest] = (groups[largest][0], sorted(groups[largest][1] + rest))
+        rest = []
+    out: list[Cluster] = []
+    if rest:
+        held = set(rest)
+        out.append(replace(parent, track_ids=rest, quality_score=None,
+                           poor_fit_track_ids=[t for t in parent.poor_fit_track_ids if t in held]))
+    number = 0
+    for position, track_ids in groups:
+        number += 1
+        while f"{parent.id}~{number}" in taken:
+            number += 1
+        sub_id = f"{parent.id}~{number}"
+        taken.add(sub_id)
+        sub = subclusters[position]
+        held = set(track_ids)
+        out.append(replace(
+            parent, id=sub_id, track_ids=track_ids, title=sub["title"], description=sub["description"],
+            filters={**parent.filters, **define_subclusters.contract_filters(sub["filters"])},
+            origin="split", named_by=named_by, quality_score=None, coherence=None,
+            poor_fit_track_ids=[t for t in parent.poor_fit_track_ids if t in held],
+        ))
+    return out
+
+
+# ---------------------------------------------------------------------------------- the phase
+def refine_clusters(
+    assigned: ClusterSet,
+    tracks: pd.DataFrame,
+    llm: Any,
+    params: RefineParams | None = None,
+    progress: Progress = no_progress,
+) -> ClusterSet:
+    """Phase 4 (see the module docstring). ``llm``: anything with ``.call(request) -> dict`` (and
+    optionally ``.stop_event``); :class:`StopRequested` propagates."""
+    params = params or RefineParams()
+    stop_event = getattr(llm, "stop_event", None)
+    features = TrackFeatures(tracks)
+    index = FacetIndex(tracks)
+    lookup = track_lookup(tracks)
+    named_by = answer_source(llm)
+    clusters = [replace(c, track_ids=list(c.track_ids)) for c in assigned.clusters]
+    taken = {c.id for c in clusters}
+    unsplittable: set[str] = set()
+    iterations: list[dict[str, Any]] = []
+    merged_log: list[dict[str, Any]] = []
+    split_log: list[dict[str, Any]] = []
+    converged, stop_reason = False, "max_iterations"
+    workers = max(1, params.workers)
+
+    for it in range(params.max_iterations):
+        lo, width = it / params.max_iterations, 1.0 / params.max_iterations
+
+        def band(start: float, share: float, it: int = it, lo: float = lo, width: float = width
+                 ) -> Callable[[float, str], None]:
+            return lambda f, msg: progress(lo + width * (start + share * f), f"iteration {it + 1}: {msg}")
+
+        row: dict[str, Any] = {"iteration": it + 1, "clusters_in": len(clusters), **dict.fromkeys(ITERATION_COUNTS, 0)}
+        scoring = score_clusters_round(clusters, features, llm, params, stop_event, band(0.0, SCORE_SHARE))
+        clusters = [replace(c, quality_score=float(scoring.scores[c.id])) if c.id in scoring.scores else c
+                    for c in clusters]
+        values = list(scoring.scores.values())
+        by_id = {c.id: c for c in clusters}
+        merges = plan_merges(scoring.merges, by_id, params)
+        merging = {i for ids in merges for i in ids}
+        splits = plan_splits(scoring.splits, by_id, merging, unsplittable, params)
+        row.update({
+            "clusters_scored": len(values),
+            "mean_score": round(sum(values) / len(values), 2) if values else None,
+            "min_score": min(values) if values else None,
+            "below_stop_score": sum(v < params.stop_score for v in values),
+            "scoring_batches": scoring.batches, "scoring_failures": scoring.failures,
+            "merge_suggestions": len(scoring.merges), "split_suggestions": len(scoring.splits),
+        })
+        suggested = bool(merges or splits) if params.actionable_suggestions_only else bool(
+            scoring.merges or scoring.splits)
+        all_good = (not scoring.failures and len(values) == len(clusters)
+                    and all(v >= params.stop_score for v in values))
+        if all_good and not suggested:
+            row.update(calls=scoring.batches,
+                       serial_calls=math.ceil(scoring.batches / workers), clusters_out=len(clusters))
+            iterations.append(row)
+            converged, stop_reason = True, "converged"
+            progress(lo + width, f"iteration {it + 1}: every score >= {params.stop_score:g}, no suggestions")
+            break
+
+        jobs: list[tuple[str, Any]] = [("merge", ids) for ids in merges] + [("split", cid) for cid in splits]
+
+        def work(job: tuple[str, Any], by_id: dict[str, Cluster] = by_id) -> Any:
+            kind, target = job
+            if kind == "merge":
+                members = [by_id[i] for i in target]
+                combined = sorted({t for c in members for t in c.track_ids})
+                try:
+                    answer = llm.call(rename_merged_cluster.TASK.request(rename_payload(members, combined, lookup,
+                                                                                        params)))
+                    return answer["title"], answer["description"], named_by, False
+                except LLMError as exc:
+                    log.warning("renaming merged cluster %s failed; it keeps its title: %s", target[0], exc)
+                    return members[0].title, members[0].description, members[0].named_by, True
+            payload = split_payload(by_id[target], features, params)
+            try:
+                return llm.call(define_subclusters.TASK.request(payload,
+                                                                schema=define_subclusters.schema_for(payload)))
+            except LLMError as exc:
+                log.warning("defining sub-clusters of %s failed; it stays as it is: %s", target, exc)
+                return None
+
+        results = run_batches(jobs, work, workers=workers, stop_event=stop_event,
+                              progress=band(SCORE_SHARE, 1.0 - SCORE_SHARE), label="merge/split")
+        replacement: dict[str, list[Cluster]] = {}
+        removed: set[str] = set()
+        rename_failures = split_failures = void = 0
+        for (kind, target), result in zip(jobs, results, strict=True):
+            if kind == "merge":
+                title, description, source, failed = result
+                rename_failures += failed
+                members = [by_id[i] for i in target]
+                merged = merge_members(members, title, description, source)
+                replacement[target[0]] = [merged]
+                removed.update(target[1:])
+                merged_log.append({"iteration": it + 1, "into": target[0], "from": list(target[1:]),
+                                   "tracks": merged.track_count, "title": title, "renamed": not failed})
+                continue
+            parent = by_id[target]
+            parts = split_cluster(parent, result["subclusters"], index, params, taken, named_by) if result else None
+            if parts is None:
+                split_failures += result is None
+                void += result is not None
+                unsplittable.add(target)
+                continue
+            replacement[target] = parts
+            split_log.append({"iteration": it + 1, "parent": target, "tracks": parent.track_count,
+                              "into": [(p.id, p.track_count) for p in parts]})
+        clusters = [part for c in clusters if c.id not in removed for part in replacement.get(c.id, [c])]
+        applied_splits = sum(1 for kind, target in jobs if kind == "split" and target in replacement)
+        row.update({
+            "merges": len(merges), "rename_failures": rename_failures, "split_attempts": len(splits),
+            "splits": applied_splits, "split_failures": split_failures, "splits_void": void,
+            "calls": scoring.batches + len(jobs),
+            "serial_calls": math.ceil(scoring.batches / workers) + math.ceil(len(jobs) / workers),
+            "clusters_out": len(clusters),
+        })
+        iterations.append(row)
+        progress(lo + width, f"iteration {it + 1}: {len(merges)} merges, {applied_splits} splits, "
+                             f"{len(clusters)} clusters")
+        if params.stop_when_unchanged and not merges and not applied_splits:
+            stop_reason = "unchanged"
+            break
+
+    final_scores = Counter(str(int(c.quality_score)) if c.quality_score is not None else "unscored"
+                           for c in clusters)
+    report = {
+        "clusters_in": len(assigned.clusters),
+        "clusters_out": len(clusters),
+        "iterations": iterations,
+        "iterations_run": len(iterations),
+        "converged": converged,
+        "stop_reason": stop_reason,
+        "merges": sum(r.get("merges", 0) for r in iterations),
+        "splits": sum(r.get("splits", 0) for r in iterations),
+        "calls": sum(r["calls"] for r in iterations),
+        "serial_calls": sum(r["serial_calls"] for r in iterations),
+        "score_distribution": dict(sorted(final_scores.items(),
+                                          key=lambda kv: (kv[0] == "unscored", int(kv[0]) if kv[0].isdigit() else 0))),
+        "merged": merged_log,
+        "split": split_log,
+        "params": {f.name: getattr(params, f.name) for f in fields(params)},
+    }
+    progress(1.0, f"{len(assigned.clusters)} -> {len(clusters)} clusters in {len(iterations)} iteration(s) "
+                  f"({stop_reason})")
+    return ClusterSet(clusters=clusters, all_track_ids=list(assigned.all_track_ids),
+                      unplaced=list(assigned.unplaced), report=report)

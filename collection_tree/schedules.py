@@ -1,0 +1,44 @@
+"""``weekly_rebuild``: a periodic full build. Cron from COLLECTION_TREE_REBUILD_CRON (default Monday
+03:00), time zone from COLLECTION_TREE_TIMEZONE (default UTC). Off by default, like every Dagster
+schedule: turn it on in the UI or with ``dagster schedule start weekly_rebuild``. Unchanged inputs
+make the rebuild cheap: every LLM answer comes from the response cache."""
+
+import os
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dagster import DagsterInvalidDefinitionError, DefaultScheduleStatus, ScheduleDefinition
+
+from collection_tree.jobs import collection_tree_job
+
+CRON_ENV = "COLLECTION_TREE_REBUILD_CRON"
+TIMEZONE_ENV = "COLLECTION_TREE_TIMEZONE"
+DEFAULT_CRON = "0 3 * * 1"
+DEFAULT_TIMEZONE = "UTC"
+
+
+def build_weekly_rebuild(cron: str | None = None, timezone: str | None = None) -> ScheduleDefinition:
+    cron = (cron or os.environ.get(CRON_ENV) or DEFAULT_CRON).strip()
+    timezone = (timezone or os.environ.get(TIMEZONE_ENV) or DEFAULT_TIMEZONE).strip()
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{TIMEZONE_ENV}: expected an IANA time zone like 'Europe/Berlin', got {timezone!r}") from exc
+    try:
+        return _schedule(cron, timezone)
+    except DagsterInvalidDefinitionError as exc:
+        raise ValueError(f"{CRON_ENV}: expected a cron expression like '{DEFAULT_CRON}', got {cron!r}") from exc
+
+
+def _schedule(cron: str, timezone: str) -> ScheduleDefinition:
+    return ScheduleDefinition(
+        name="weekly_rebuild",
+        job=collection_tree_job,
+        cron_schedule=cron,
+        execution_timezone=timezone,
+        default_status=DefaultScheduleStatus.STOPPED,
+        tags={"collection_tree/trigger": "weekly_rebuild"},
+        description=f"Full rebuild on cron '{cron}' ({timezone}); set {CRON_ENV} / {TIMEZONE_ENV} to change.",
+    )
+
+
+weekly_rebuild = build_weekly_rebuild()

@@ -1,0 +1,157 @@
+"""``tree_version_sensor``: a new version of the genre or scene tree file requests one full build.
+
+A version is the file's sha256 plus the tree's ``id`` and ``created_at``; the cursor (JSON) holds
+the last version seen of each tree. A file modified in the last ``SETTLE_SECONDS`` or that does not
+parse is treated as half-written: the tick skips and the cursor stays, so the next tick retries.
+Off by default (a build may spend LLM money): turn it on in the UI or with
+``dagster sensor start tree_version_sensor -m collection_tree.definitions``.
+"""
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from dagster import (
+    DefaultSensorStatus,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
+
+from collection_tree import settings
+from collection_tree.assets.modes import FULL
+from collection_tree.jobs import collection_tree_job
+from collection_tree.resources.settings import CollectionInputs
+
+TREES = ("genre", "scene")
+SETTLE_SECONDS = 2.0
+MINIMUM_INTERVAL_SECONDS = 60
+TRIGGER_TAG = "collection_tree/trigger"
+CHANGED_TAG = "collection_tree/changed"
+
+
+@dataclass(frozen=True)
+class TreeVersion:
+    path: str
+    sha256: str
+    id: str
+    created_at: str
+
+
+class NotReady(Exception):
+    """The file is missing, being written or unreadable: skip this tick, keep the cursor."""
+
+
+def tree_paths(inputs: CollectionInputs) -> dict[str, Path]:
+    """The tree files the assets will read: the configured ones, else the demo collection's
+    (not generated here: a sensor tick must stay cheap)."""
+    if any((inputs.tracks_path, inputs.genre_tree_path, inputs.scene_tree_path)):
+        resolved = inputs.resolved()  # raises when only some inputs are set, as the assets would
+        return {tree: resolved[f"{tree}_tree"] for tree in TREES}
+    return {tree: settings.demo_dir() / f"{tree}_tree.json" for tree in TREES}
+
+
+def read_tree_version(path: Path, now: float | None = None) -> TreeVersion:
+    try:
+        stat = path.stat()
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise NotReady(f"{path}: file not found") from exc
+    except OSError as exc:
+        raise NotReady(f"{path}: unreadable ({exc.strerror or exc})") from exc
+    age = (time.time() if now is None else now) - stat.st_mtime
+    if age < SETTLE_SECONDS:
+        raise NotReady(f"{path}: modified {max(age, 0):.1f}s ago, may still be being written")
+    try:
+        doc = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise NotReady(f"{path}: not valid JSON yet ({exc}); half-written?") from exc
+    if not isinstance(doc, dict):
+        raise NotReady(f"{path}: expected a JSON object with 'id' and 'created_at'")
+    return TreeVersion(path=str(path), sha256=hashlib.sha256(data).hexdigest(),
+                       id=str(doc.get("id", "")), created_at=str(doc.get("created_at", "")))
+
+
+def parse_cursor(cursor: str | None) -> dict[str, dict[str, str]]:
+    if not cursor:
+        return {}
+    try:
+        value = json.loads(cursor)
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _built_versions(context: SensorEvaluationContext) -> dict[str, dict[str, str]]:
+    """Without a cursor (first tick): the tree ``id``/``created_at`` of the last full build, so
+    turning the sensor on after a build does not rebuild the same trees."""
+    built: dict[str, dict[str, str]] = {}
+    for tree in TREES:
+        event = context.instance.get_latest_materialization_event(FULL.key(f"{tree}_tree"))
+        mat = event.asset_materialization if event else None
+        if mat is not None and "tree_id" in mat.metadata:
+            created = mat.metadata.get("created_at")
+            built[tree] = {"id": str(mat.metadata["tree_id"].value),
+                           "created_at": str(created.value) if created is not None else ""}
+    return built
+
+
+def changed_trees(current: dict[str, TreeVersion], seen: dict[str, dict[str, str]],
+                  built: dict[str, dict[str, str]]) -> list[str]:
+    """Which trees differ from the cursor (by hash), or, with no cursor, from the last build (by id)."""
+    changed = []
+    for tree in TREES:
+        version = current[tree]
+        if tree in seen:
+            if seen[tree].get("sha256") != version.sha256:
+                changed.append(tree)
+        elif built.get(tree) != {"id": version.id, "created_at": version.created_at}:
+            changed.append(tree)
+    return changed
+
+
+def describe_change(changed: list[str]) -> str:
+    return "both" if len(changed) == len(TREES) else changed[0]
+
+
+@sensor(
+    job=collection_tree_job,
+    minimum_interval_seconds=MINIMUM_INTERVAL_SECONDS,
+    default_status=DefaultSensorStatus.STOPPED,
+    description="Requests one full build when the genre or scene tree file has a new version (sha256, "
+                "id, created_at). Half-written or missing files skip the tick. Off by default: a build "
+                "may call the LLM API.",
+)
+def tree_version_sensor(context: SensorEvaluationContext, inputs: CollectionInputs) -> SensorResult | SkipReason:
+    try:
+        paths = tree_paths(inputs)
+    except ValueError as exc:
+        return SkipReason(f"inputs misconfigured: {exc}")
+    current: dict[str, TreeVersion] = {}
+    for tree in TREES:
+        try:
+            current[tree] = read_tree_version(paths[tree])
+        except NotReady as exc:
+            return SkipReason(f"{tree} tree not ready: {exc}")
+    seen = parse_cursor(context.cursor)
+    built = {} if seen else _built_versions(context)
+    cursor = json.dumps({tree: asdict(current[tree]) for tree in TREES}, sort_keys=True)
+    changed = changed_trees(current, seen, built)
+    if not changed:
+        reason = "unchanged" if seen else "unchanged since the last build"
+        return SensorResult(skip_reason=SkipReason(reason), cursor=cursor)
+    which = describe_change(changed)
+    # The run key names the new versions and the ones they replace: re-sending a tick is idempotent,
+    # and reverting a tree to an earlier file still triggers a build.
+    previous = ",".join(seen.get(tree, {}).get("sha256", "none")[:12] for tree in TREES)
+    run_key = ",".join(f"{tree}={current[tree].sha256[:16]}" for tree in TREES) + f";after={previous}"
+    tags = {TRIGGER_TAG: "tree_version_sensor", CHANGED_TAG: which}
+    for tree in TREES:
+        tags[f"collection_tree/{tree}_tree"] = f"{current[tree].id} sha256:{current[tree].sha256[:16]}"
+    context.log.info(f"{which} tree changed: " + "; ".join(
+        f"{t} {seen.get(t, built.get(t, {})).get('id', '?')} -> {current[t].id}" for t in changed))
+    return SensorResult(run_requests=[RunRequest(run_key=run_key, tags=tags)], cursor=cursor)

@@ -1,0 +1,126 @@
+"""Task ``assign_categories`` (phase 5, mechanical tier): put each cluster of a batch into one of the
+consolidated categories (Clio's "assign" step).
+
+Payload::
+
+    {"categories": [{"name", "description", "contexts": [genre lineages], "examples": [titles]}],
+     "clusters": [{"id", "title", "description", "track_count", "genre_context", "scene_context"}]}
+
+Answer: ``{"assignments": [{"cluster_id", "category"}]}``. Each request carries its own schema
+(:func:`assignment_schema`): the batch's cluster ids and the category names as ``enum`` values, so
+a structured-output model cannot invent either. ``normalise`` also drops invented names (an answer
+from a provider that ignores the enum); the phase sends such clusters to their most similar
+category by vector.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from collection_tree.llm.interface import LLMRequest
+from collection_tree.llm.normalise import as_choice, as_records, as_str_id
+from collection_tree.phases.neighbourhoods import Vectoriser, summary_features
+from collection_tree.tasks.base import Answer, Payload, TaskSpec
+from collection_tree.tasks.consolidate_categories import candidate_features
+
+SYSTEM = """\
+You are a record-store clerk shelving playlists. The store's top-level sections are fixed; you put
+each playlist into the ONE section where a browsing listener would look for it.
+
+You receive a JSON object with
+- "categories": the sections, each with "name", "description", "contexts" (genre lineages typical of
+  the section) and "examples" (playlists that belong there);
+- "clusters": the playlists to shelve, each with "id", "title", "description" (shortened),
+  "track_count", "genre_context" and "scene_context" (genre and scene lineage paths, broad to
+  specific).
+
+For EVERY playlist return {"cluster_id": its id exactly as given, "category": the name of the best
+section, exactly as written in "categories"}. Choose by the music (lineage, sound, scene, place), not
+by the order of the lists. Never invent a section, never skip a playlist, answer each once.
+
+Respond with one JSON object matching the schema: {"assignments": [{"cluster_id", "category"}]}."""
+
+
+def assignment_schema(cluster_ids: Sequence[str] | None = None, names: Sequence[str] | None = None) -> dict[str, Any]:
+    """The answer schema; with ids and names, both fields are ``enum``-restricted for this request."""
+    cluster_field: dict[str, Any] = {"type": "string"}
+    category_field: dict[str, Any] = {"type": "string"}
+    if cluster_ids is not None:
+        cluster_field["enum"] = list(cluster_ids)
+    if names is not None:
+        category_field["enum"] = list(names)
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["assignments"],
+        "properties": {
+            "assignments": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["cluster_id", "category"],
+                    "properties": {"cluster_id": cluster_field, "category": category_field},
+                },
+            }
+        },
+    }
+
+
+def request_for(payload: Payload) -> LLMRequest:
+    """The request for one batch, its schema restricted to the batch's ids and the category names."""
+    return TASK.request(payload, schema=assignment_schema([str(c["id"]) for c in payload["clusters"]],
+                                                          [str(c["name"]) for c in payload["categories"]]))
+
+
+def solve_offline(payload: Payload) -> Answer:
+    """Each cluster to the category whose text and lineages it resembles most (cosine over one
+    TF-IDF space fitted on the payload; ties: the earlier category)."""
+    categories = list(payload.get("categories") or [])
+    clusters = list(payload.get("clusters") or [])
+    if not categories or not clusters:
+        return {"assignments": []}
+    cat_docs = [candidate_features(c) for c in categories]
+    cluster_docs = [summary_features(c) for c in clusters]
+    vectoriser = Vectoriser.fit(cat_docs + cluster_docs, min_df=1)
+    sims = vectoriser.transform(cluster_docs) @ vectoriser.transform(cat_docs).T
+    best = sims.argmax(axis=1)
+    return {"assignments": [{"cluster_id": str(c["id"]), "category": str(categories[int(j)]["name"])}
+                            for c, j in zip(clusters, best, strict=True)]}
+
+
+def normalise(answer: Answer, payload: Payload) -> Answer:
+    """Assignments as a list (``{"cluster id": "category"}`` accepted); a category written with other
+    case or spacing mapped to the offered name; entries naming a cluster or category the payload did
+    not offer, and repeats of a cluster (first kept), dropped."""
+    offered_ids = [str(c["id"]) for c in payload.get("clusters") or []]
+    names = [str(c["name"]) for c in payload.get("categories") or []]
+    out: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for item in as_records(answer.get("assignments"), "cluster_id", "category"):
+        cid = as_str_id(item.get("cluster_id", item.get("id")), offered_ids)
+        name = as_choice(item.get("category", item.get("name")), names)
+        if cid is None or name is None or cid in seen:
+            continue
+        seen.add(cid)
+        out.append({"cluster_id": cid, "category": name})
+    return {"assignments": out}
+
+
+def example() -> Payload:
+    from collection_tree.tasks.describe_category import example as describe_example
+
+    return {
+        "categories": [
+            {"name": "Metal & Metalcore", "description": "Heavy guitars from nu-metal to metalcore.",
+             "contexts": ["Rock > Metal", "Rock > Melodic Metalcore"], "examples": ["Nu-Metal Radio"]},
+            {"name": "Pop-Punk & Emo", "description": "Fast, bright guitars and confessional choruses.",
+             "contexts": ["Rock > Pop-Punk", "Rock > Emo"], "examples": ["Pop-Punk Summers"]},
+        ],
+        "clusters": describe_example()["clusters"],
+    }
+
+
+TASK = TaskSpec(name="assign_categories", tier="mechanical", system=SYSTEM, schema=assignment_schema(),
+                normalise=normalise, solve_offline=solve_offline, max_tokens=4096, example=example)

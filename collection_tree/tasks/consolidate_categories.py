@@ -1,0 +1,189 @@
+"""Task ``consolidate_categories`` (phase 5, creative tier): every neighbourhood's candidate names ->
+one deduplicated list of 8-12 distinct top-level categories (Clio's "deduplicate" step).
+
+Payload::
+
+    {"min_categories": 8, "max_categories": 12, "target_categories": 10, "total_clusters": 308,
+     "candidates": [{"name", "description", "cluster_count", "contexts": ["Rock > Metal", ...],
+                     "examples": ["cluster titles", ...]}],
+     "previous_count": 14}   # only when re-asked after an answer out of range
+
+Answer: ``{"categories": [{"name", "description", "merged_from": [candidate names]}]}``. The count
+is checked by the phase (re-asked once, then repaired deterministically), not by the schema.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from collection_tree.llm.normalise import as_records, as_text
+from collection_tree.phases.neighbourhoods import Vectoriser, text_features
+from collection_tree.tasks.base import Answer, Payload, TaskSpec
+
+NAME_CHARS = 60
+DESCRIPTION_CHARS = 600
+
+SYSTEM = """\
+You are the head buyer of a world-class record store, settling the store's top-level sections. Other
+buyers each looked at one part of the collection and proposed candidate sections; their proposals
+overlap, and some are too narrow. You merge them into the final layout.
+
+You receive a JSON object with
+- "candidates": the proposals, each with "name", "description", "cluster_count" (how many of the
+  collection's playlists its proposer put in it), "contexts" (the genre lineages of those playlists,
+  most common first) and "examples" (some of those playlists' titles);
+- "min_categories", "max_categories", "target_categories": how many sections the store needs;
+- "total_clusters": how many playlists the whole collection holds;
+- "previous_count" (only when asked again): how many sections your previous answer had, which was
+  outside the range.
+
+Return between min_categories and max_categories sections (aim for target_categories) that together
+cover every candidate:
+- merge duplicates and near-duplicates ("Metal" / "Heavy Metal & Metalcore"), and fold candidates
+  too narrow to stand alone into the closest broader section;
+- sections must be distinct from each other (a listener knows where to look), each broad enough for
+  many playlists, and none should swallow most of the collection: split a dominant lineage (e.g. rock)
+  by sound or scene rather than making one giant section;
+- no "Miscellaneous", "Other", "Various" or "All" sections.
+
+For each section return "name" (2 to 5 words, a record-store section sign), "description" (2 to 3
+sentences: what it holds and what ties it together) and "merged_from": the candidate names it
+absorbs, exactly as given. Every candidate name should appear in exactly one section's merged_from.
+
+Respond with one JSON object matching the schema: {"categories": [{"name", "description",
+"merged_from"}]}."""
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["categories"],
+    "properties": {
+        "categories": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name", "description", "merged_from"],
+                "properties": {
+                    "name": {"type": "string", "minLength": 1, "maxLength": NAME_CHARS},
+                    "description": {"type": "string"},
+                    "merged_from": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+        }
+    },
+}
+
+
+def candidate_features(candidate: dict[str, Any]) -> Counter[str]:
+    text = " ".join([str(candidate.get("name", "")), str(candidate.get("description", "")),
+                     *[str(e) for e in candidate.get("examples") or []]])
+    feats = text_features(text)
+    for rank, context in enumerate(candidate.get("contexts") or []):
+        parts = [p.strip().casefold() for p in str(context).split(">") if p.strip()]
+        if len(parts) > 1:
+            feats[f"g1:{parts[0]}>{parts[1]}"] += 3.0 / (1 + rank)
+        if parts:
+            feats[f"g0:{parts[0]}"] += 1.0 / (1 + rank)
+    return feats
+
+
+def _merged_name(names: list[str]) -> str:
+    if len(names) == 1 or "&" in names[0] or "&" in names[1]:
+        return names[0]
+    joined = f"{names[0]} & {names[1]}"
+    return joined if len(joined) <= 40 else names[0]
+
+
+def solve_offline(payload: Payload) -> Answer:
+    """Average-linkage merging of the candidates' text-and-lineage vectors (weighted by their cluster
+    counts) down to the target count; a merged group takes its largest candidates' names."""
+    candidates: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for item in payload.get("candidates") or []:
+        key = str(item.get("name", "")).strip().casefold()
+        if not key:
+            continue
+        if key in seen:
+            candidates[seen[key]]["cluster_count"] += int(item.get("cluster_count") or 0)
+            continue
+        seen[key] = len(candidates)
+        candidates.append({**item, "cluster_count": int(item.get("cluster_count") or 0)})
+    if not candidates:
+        return {"categories": []}
+    lo, hi = int(payload.get("min_categories") or 8), int(payload.get("max_categories") or 12)
+    target = min(max(int(payload.get("target_categories") or lo), lo), hi, len(candidates))
+    docs = [candidate_features(c) for c in candidates]
+    vectors = Vectoriser.fit(docs, min_df=1).transform(docs)
+    weights = np.array([max(1, c["cluster_count"]) for c in candidates], dtype=float)
+    groups = [[i] for i in range(len(candidates))]
+    sums = [vectors[i] * weights[i] for i in range(len(candidates))]
+    while len(groups) > target:
+        best: tuple[float, int, int] | None = None
+        for a in range(len(groups)):
+            for b in range(a + 1, len(groups)):
+                na, nb = np.linalg.norm(sums[a]), np.linalg.norm(sums[b])
+                sim = float(sums[a] @ sums[b] / (na * nb)) if na > 0 and nb > 0 else 0.0
+                if best is None or sim > best[0] + 1e-12:
+                    best = (sim, a, b)
+        assert best is not None
+        _, a, b = best
+        groups[a] += groups.pop(b)
+        sums[a] = sums[a] + sums.pop(b)
+    out = []
+    for group in groups:
+        ranked = sorted(group, key=lambda i: (-weights[i], i))
+        names = [str(candidates[i]["name"]) for i in ranked]
+        out.append({"name": _merged_name(names), "description": str(candidates[ranked[0]].get("description", "")),
+                    "merged_from": names})
+    return {"categories": out}
+
+
+def normalise(answer: Answer, payload: Payload) -> Answer:
+    """Names cleaned and deduplicated (case-insensitive, the later one's ``merged_from`` joins the
+    first); ``merged_from`` kept only for candidate names the payload offered (matched ignoring case
+    and spacing), each candidate in one category at most."""
+    offered = {" ".join(str(c.get("name", "")).split()).casefold(): str(c.get("name", ""))
+               for c in payload.get("candidates") or []}
+    out: list[dict[str, Any]] = []
+    by_name: dict[str, dict[str, Any]] = {}
+    used: set[str] = set()
+    for item in as_records(answer.get("categories"), "name", "description"):
+        name = as_text(item.get("name") or item.get("title"), limit=NAME_CHARS).strip(" \"'“”")
+        if not name:
+            continue
+        record = by_name.get(name.casefold())
+        if record is None:
+            record = {"name": name, "description": as_text(item.get("description"), limit=DESCRIPTION_CHARS),
+                      "merged_from": []}
+            by_name[name.casefold()] = record
+            out.append(record)
+        sources = item.get("merged_from") or []
+        for source in sources if isinstance(sources, list) else [sources]:
+            source = offered.get(" ".join(str(source).split()).casefold()) if isinstance(source, str) else None
+            if source is not None and source not in used:
+                used.add(source)
+                record["merged_from"].append(source)
+    return {"categories": out}
+
+
+def example() -> Payload:
+    candidates = [
+        {"name": "Metal & Metalcore", "description": "Heavy guitars.", "cluster_count": 30,
+         "contexts": ["Rock > Metal", "Rock > Melodic Metalcore"], "examples": ["Nu-Metal Radio"]},
+        {"name": "Heavy Metal", "description": "Classic and modern metal.", "cluster_count": 12,
+         "contexts": ["Rock > Metal"], "examples": ["Gothenburg Steel"]},
+        {"name": "Pop-Punk & Emo", "description": "Fast, bright guitars and confessional choruses.",
+         "cluster_count": 25, "contexts": ["Rock > Pop-Punk", "Rock > Emo"], "examples": ["Pop-Punk Summers"]},
+        {"name": "Rap & Hip-Hop", "description": "East and West Coast rap.", "cluster_count": 20,
+         "contexts": ["Rap > Gangsta Rap"], "examples": ["Westside Stories"]},
+    ]
+    return {"min_categories": 2, "max_categories": 3, "target_categories": 3, "total_clusters": 87,
+            "candidates": candidates}
+
+
+TASK = TaskSpec(name="consolidate_categories", tier="creative", system=SYSTEM, schema=SCHEMA,
+                normalise=normalise, solve_offline=solve_offline, max_tokens=4096, example=example)

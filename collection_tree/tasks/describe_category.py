@@ -1,0 +1,247 @@
+"""Task ``describe_category`` (phase 5, creative tier): rename and describe one top-level category from
+the clusters it actually received.
+
+Payload::
+
+    {"title": "working name", "description": "working blurb", "cluster_count": 31, "track_count": 640,
+     "clusters": [{"id", "title", "description", "track_count", "genre_context", "scene_context"}],
+     "other_titles": ["the other categories' working names"]}
+
+``clusters`` is the category's largest clusters (up to the phase's sample size). The module also
+holds the deterministic namer (:func:`describe_group`) that the offline solvers of every phase-5
+task and the phase's fallbacks use: names come from the dominant genre branches, lineage roots and
+places of the clusters, weighted by tracks.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from collection_tree.llm.normalise import as_text
+from collection_tree.phases.neighbourhoods import context_parts
+from collection_tree.tasks.base import Answer, Payload, TaskSpec
+
+TITLE_CHARS = 60
+DESCRIPTION_CHARS = 700
+
+SYSTEM = """\
+You are the head buyer of a world-class record store. The store's music collection has been sorted
+into a handful of top-level sections (8 to 12), each holding many playlists. You now write the sign
+and the card for ONE section, from the playlists it actually holds.
+
+You receive a JSON object with
+- "title" / "description": the section's working name and blurb (from an earlier pass; the
+  playlists may have moved since, so trust the playlists over them);
+- "cluster_count" / "track_count": how many playlists and tracks the section holds;
+- "clusters": its largest playlists, each with "id", "title", "description" (shortened),
+  "track_count", "genre_context" and "scene_context" (genre and scene lineage paths, broad to
+  specific, e.g. "Rock > Metal > Nu-Metal" and "USA > USA 2000-2004");
+- "other_titles": the names of the other sections.
+
+Return:
+- "title": the section's sign, 2 to 5 words, the way a great record store labels a section: broad
+  enough for every playlist in it, specific enough to tell it apart from "other_titles" (never the
+  same as one of them). No "Miscellaneous", "Other", "Various", "Collection", "Mix" or "Vibes"; no
+  quotes, no emoji, no counts.
+- "description": 2 to 3 sentences for a browsing listener: what the section holds (sounds, scenes,
+  places, years) and what ties it together, naming a few of its playlists or styles. Ground every
+  claim in the input; never invent artists, places or years.
+
+Respond with one JSON object matching the schema: {"title", "description"}."""
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["title", "description"],
+    "properties": {
+        "title": {"type": "string", "minLength": 1, "maxLength": TITLE_CHARS},
+        "description": {"type": "string", "minLength": 1},
+    },
+}
+
+# A scene lineage root whose title says it is a movement, not a place ("Scenes & movements").
+_MOVEMENT_WORDS = ("scene", "movement")
+_DOMINANT, _SECOND = 0.6, 0.12
+
+
+def join_names(names: Sequence[str]) -> str:
+    names = [n for n in names if n]
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _weight(summary: Mapping[str, Any]) -> float:
+    try:
+        return max(1.0, float(summary.get("track_count") or 1))
+    except (TypeError, ValueError):
+        return 1.0
+
+
+def group_profile(summaries: Iterable[Mapping[str, Any]]) -> dict[str, Counter[str]]:
+    """Track-weighted counts of genre roots, genre branches (the lineage's second level, or the
+    root), places (scene roots that are places) and movements (the scene named under a movements
+    root)."""
+    out: dict[str, Counter[str]] = {k: Counter() for k in ("roots", "styles", "places", "movements")}
+    for summary in summaries:
+        w = _weight(summary)
+        genre = context_parts(summary.get("genre_context"))
+        if genre:
+            out["roots"][genre[0]] += w
+            out["styles"][genre[1] if len(genre) > 1 else genre[0]] += w
+        scene = context_parts(summary.get("scene_context"))
+        if scene:
+            if any(word in scene[0].casefold() for word in _MOVEMENT_WORDS):
+                if len(scene) > 2:
+                    out["movements"][scene[2]] += w
+            else:
+                out["places"][scene[0]] += w
+    return out
+
+
+def _ranked(counter: Counter[str]) -> list[tuple[str, float]]:
+    return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def pair_name(first: str, second: str) -> str:
+    """Two names joined, a shared first or last word said once: "Latin Pop" + "Teen Pop" ->
+    "Latin & Teen Pop"; "Spanish Rock" + "Spanish Rap" -> "Spanish Rock & Rap"."""
+    a, b = first.split(), second.split()
+    if len(a) > 1 and len(b) > 1 and a[-1].casefold() == b[-1].casefold():
+        return f"{' '.join(a[:-1])} & {' '.join(b[:-1])} {a[-1]}"
+    if len(a) > 1 and len(b) > 1 and a[0].casefold() == b[0].casefold():
+        return f"{a[0]} {' '.join(a[1:])} & {' '.join(b[1:])}"
+    return f"{first} & {second}"
+
+
+def title_options(summaries: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Candidate names, best first: the dominant genre branch, or the two leading ones; the lineage
+    root with its leading branch when the branches are scattered within one root; the two leading
+    roots when even that fails; a place when one dominates; then narrower alternatives."""
+    profile = group_profile(summaries)
+    total = sum(_weight(s) for s in summaries) or 1.0
+    styles, roots, places = (_ranked(profile[k]) for k in ("styles", "roots", "places"))
+    movements = _ranked(profile["movements"])
+    names = [s for s, _ in styles]
+    share = [w / total for _, w in styles] + [0.0, 0.0]
+    root_share = [w / total for _, w in roots] + [0.0, 0.0]
+    place = places[0][0] if places and places[0][1] / total >= _DOMINANT else ""
+    if not names:
+        base = ""
+    elif share[0] >= _DOMINANT or share[1] < _SECOND:
+        base = names[0]
+    elif share[0] + share[1] >= 0.4:
+        base = pair_name(names[0], names[1])
+    elif root_share[0] >= 0.75:  # one root, scattered branches: the root and a branch not named after it
+        root = roots[0][0]
+        extra = next((n for n in names[:3] if root.casefold() not in n.casefold()), "")
+        base = pair_name(root, extra) if extra else root
+    else:
+        base = pair_name(roots[0][0], roots[1][0]) if len(roots) > 1 else roots[0][0]
+    options: list[str] = []
+    if base:
+        options += [f"{base} ({place})" if place else base, base]
+    if len(names) > 2:
+        options += [pair_name(names[0], names[2]), pair_name(names[1], names[2])]
+    if names and roots and roots[0][0] != names[0]:
+        options.append(f"{roots[0][0]}: {names[0]}")
+    if movements:
+        lead = base or (names[0] if names else "")
+        if lead:
+            options.append(f"{lead} ({movements[0][0]})")
+        options.append(movements[0][0])
+    if places:
+        options.append(f"{base} ({places[0][0]})" if base else places[0][0])
+    cleaned = []
+    for option in options:
+        option = option.strip()
+        if option and len(option) <= TITLE_CHARS and option not in cleaned:
+            cleaned.append(option)
+    return cleaned or ["Music"]
+
+
+def pick_title(options: Sequence[str], avoid: Iterable[str]) -> str:
+    taken = {a.strip().casefold() for a in avoid}
+    for option in options:
+        if option.casefold() not in taken:
+            return option
+    base = options[0] if options else "Music"
+    n = 2
+    while f"{base} {n}".casefold() in taken:
+        n += 1
+    return f"{base} {n}"
+
+
+def describe_group(summaries: Sequence[Mapping[str, Any]], avoid: Iterable[str] = (),
+                   cluster_count: int | None = None, track_count: int | None = None) -> dict[str, str]:
+    """A deterministic title (not in ``avoid``) and a 2-3 sentence description for a group of clusters
+    (``summaries`` may be a sample: the counts then come from ``cluster_count`` / ``track_count``)."""
+    summaries = list(summaries)
+    title = pick_title(title_options(summaries), avoid)
+    profile = group_profile(summaries)
+    total = sum(_weight(s) for s in summaries) or 1.0
+    tracks = track_count if track_count is not None else sum(int(s.get("track_count") or 0) for s in summaries)
+    styles = [s for s, _ in _ranked(profile["styles"])[:3]]
+    roots = _ranked(profile["roots"])
+    n = cluster_count if cluster_count is not None else len(summaries)
+    first = f"{n} playlist{'s' if n != 1 else ''} and {tracks} tracks centred on {join_names(styles) or 'its styles'}"
+    if roots and roots[0][1] / total >= 0.75:
+        first += f", from the {roots[0][0]} lineage."
+    elif roots:
+        first += f", across {join_names([r for r, _ in roots[:3]])}."
+    else:
+        first += "."
+    sentences = [first]
+    scenes = [s for s, _ in _ranked(profile["places"] + profile["movements"])[:3]]
+    if scenes:
+        sentences.append(f"Its scenes range over {join_names(scenes)}.")
+    biggest = sorted(summaries, key=lambda s: (-_weight(s), str(s.get("title", ""))))[:2]
+    named = [f"“{s.get('title')}”" for s in biggest if s.get("title")]
+    if named:
+        sentences.append(f"Start with {join_names(named)}.")
+    return {"title": title, "description": " ".join(sentences)}
+
+
+def solve_offline(payload: Payload) -> Answer:
+    return describe_group(payload.get("clusters") or [], avoid=payload.get("other_titles") or [],
+                          cluster_count=payload.get("cluster_count"), track_count=payload.get("track_count"))
+
+
+def normalise(answer: Answer, payload: Payload) -> Answer:
+    """Title and description as clean single-line text (title cut to the schema's length); a title
+    equal to another category's is dropped so the schema rejects it and the model is asked again."""
+    title = as_text(answer.get("title") or answer.get("name"), limit=TITLE_CHARS).strip(" \"'“”")
+    others = {str(t).strip().casefold() for t in payload.get("other_titles") or []}
+    if title.casefold() in others:
+        title = ""
+    return {"title": title, "description": as_text(answer.get("description"), limit=DESCRIPTION_CHARS)}
+
+
+def example() -> Payload:
+    return {
+        "title": "Metal & Metalcore",
+        "description": "Heavy guitars from nu-metal to metalcore.",
+        "cluster_count": 3,
+        "track_count": 200,
+        "clusters": [
+            {"id": "rock-nu-metal__nu-metal-2000-2004", "title": "Nu-Metal Radio, early 2000s",
+             "description": "Down-tuned riffs and rapped verses from the turn of the century.", "track_count": 77,
+             "genre_context": "Rock > Nu-Metal",
+             "scene_context": "Scenes & movements > Rock, punk & metal movements > Nu-Metal > Nu-Metal 2000-2004"},
+            {"id": "rock-melodic-metalcore__metalcore-2005-2010", "title": "Breakdowns and Choruses",
+             "description": "Melodic metalcore of the late 2000s.", "track_count": 67,
+             "genre_context": "Rock > Melodic Metalcore",
+             "scene_context": "Scenes & movements > Rock, punk & metal movements > Metalcore > Metalcore 2005-2010"},
+            {"id": "rock-death-metal__sverige-metal-2005-2010", "title": "Gothenburg Steel",
+             "description": "Swedish melodic death metal.", "track_count": 56,
+             "genre_context": "Rock > Metal > Death Metal",
+             "scene_context": "Scandinavia & Nordics > Sverige > Sverige 2005-2010 > Sverige Metal 2005-2010"},
+        ],
+        "other_titles": ["Pop-Punk & Emo", "Rap & Hip-Hop"],
+    }
+
+
+TASK = TaskSpec(name="describe_category", tier="creative", system=SYSTEM, schema=SCHEMA, normalise=normalise,
+                solve_offline=solve_offline, max_tokens=1024, example=example)

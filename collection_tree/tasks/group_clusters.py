@@ -1,0 +1,119 @@
+"""Task ``group_clusters`` (phase 5, seed profile, creative tier): the reference's single call that
+groups every cluster into 8-12 categories at once.
+
+Payload::
+
+    {"min_categories": 8, "max_categories": 12,
+     "clusters": [{"id", "title", "description" (150 chars), "track_count", "genre_context",
+                   "scene_context"}]}
+
+Answer: ``{"categories": [{"id", "title", "description", "cluster_ids"}]}``. Kept to reproduce the
+reference for benchmarks; the default profile's hierarchy (propose / consolidate / assign /
+describe) is the one that must never collapse. The offline solver groups by genre lineage root and
+splits / merges by similarity, as the default profile's deterministic fallback does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from collection_tree.llm.normalise import as_records, as_str_id, as_text, kebab_case
+from collection_tree.phases.neighbourhoods import context_parts, embed, lineage_partition
+from collection_tree.tasks.base import Answer, Payload, TaskSpec
+from collection_tree.tasks.describe_category import describe_group
+
+TITLE_CHARS = 80
+DESCRIPTION_CHARS = 700
+
+SYSTEM = """\
+You are the head buyer of a world-class record store. A personal music collection has been sorted
+into playlists ("clusters"); you organise them into the store's top-level categories, grouping them
+the way a world-class record store would shelve them: by lineage, sound, scene and place.
+
+You receive a JSON object with "clusters" (each with "id", "title", "description", "track_count",
+"genre_context" and "scene_context") and "min_categories" / "max_categories".
+
+Return between min_categories and max_categories categories. Each has
+- "id": kebab-case, unique (e.g. "guitar-rock-alternative");
+- "title": the section's sign (2 to 5 words);
+- "description": 2 to 3 sentences on what it holds;
+- "cluster_ids": the ids of its clusters, exactly as given.
+Every cluster must be in exactly one category.
+
+Respond with one JSON object matching the schema: {"categories": [{"id", "title", "description",
+"cluster_ids"}]}."""
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["categories"],
+    "properties": {
+        "categories": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["id", "title", "description", "cluster_ids"],
+                "properties": {
+                    "id": {"type": "string", "minLength": 1},
+                    "title": {"type": "string", "minLength": 1},
+                    "description": {"type": "string"},
+                    "cluster_ids": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+        }
+    },
+}
+
+
+def solve_offline(payload: Payload) -> Answer:
+    clusters = list(payload.get("clusters") or [])
+    if not clusters:
+        return {"categories": []}
+    lo, hi = int(payload.get("min_categories") or 8), int(payload.get("max_categories") or 12)
+    lo, hi = min(lo, len(clusters)), min(hi, len(clusters))
+    _, vectors = embed(clusters)
+    weights = np.array([max(1, int(c.get("track_count") or 1)) for c in clusters], dtype=float)
+    roots = [(context_parts(c.get("genre_context")) or [""])[0] for c in clusters]
+    groups = lineage_partition(roots, vectors, weights, lo, hi, target=(lo + hi) // 2)
+    groups.sort(key=lambda g: (-sum(weights[i] for i in g), min(g)))
+    out, taken = [], []
+    for group in groups:
+        named = describe_group([clusters[i] for i in group], avoid=taken)
+        taken.append(named["title"])
+        out.append({"id": kebab_case(named["title"], "category"), "title": named["title"],
+                    "description": named["description"], "cluster_ids": [str(clusters[i]["id"]) for i in group]})
+    return {"categories": out}
+
+
+def normalise(answer: Answer, payload: Payload) -> Answer:
+    """Categories as a list; ids made kebab-case (from the title when missing); cluster ids kept only
+    when offered and only in the first category naming them. Which clusters are left out is the
+    phase's business (the reference adds them to the largest category)."""
+    offered = [str(c["id"]) for c in payload.get("clusters") or []]
+    used: set[str] = set()
+    out = []
+    for n, item in enumerate(as_records(answer.get("categories"), "id"), start=1):
+        title = as_text(item.get("title") or item.get("name"), limit=TITLE_CHARS) or f"Category {n}"
+        ids: list[str] = []
+        raw_ids = item.get("cluster_ids") or []
+        for raw in raw_ids if isinstance(raw_ids, list) else [raw_ids]:
+            cid = as_str_id(raw, offered)
+            if cid is not None and cid not in used:
+                used.add(cid)
+                ids.append(cid)
+        out.append({"id": kebab_case(as_text(item.get("id")) or title, f"category-{n}"), "title": title,
+                    "description": as_text(item.get("description"), limit=DESCRIPTION_CHARS), "cluster_ids": ids})
+    return {"categories": out}
+
+
+def example() -> Payload:
+    from collection_tree.tasks.describe_category import example as describe_example
+
+    return {"min_categories": 2, "max_categories": 3, "clusters": describe_example()["clusters"]}
+
+
+TASK = TaskSpec(name="group_clusters", tier="creative", system=SYSTEM, schema=SCHEMA, normalise=normalise,
+                solve_offline=solve_offline, max_tokens=8192, example=example)

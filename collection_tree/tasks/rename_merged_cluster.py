@@ -1,0 +1,146 @@
+"""Task ``rename_merged_cluster`` (phase 4, creative tier): a title and description for a cluster that
+two or more clusters were merged into, from their titles, descriptions, contexts and 20 sampled tracks.
+
+The offline solver combines what the merged clusters share: the common genre context, the scene
+words all scene contexts share (era slices dropped), and the era span they cover, into a shelf label
+like ``"Nu-Metal, USA 2000-2010"``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any
+
+from collection_tree.llm.normalise import as_text
+from collection_tree.tasks.base import Answer, Payload, TaskSpec
+
+SYSTEM = """You are a music curator renaming a playlist after two or more playlists were merged \
+into one.
+
+The input has:
+- clusters: the playlists that were merged (the first is the one kept), each with its title, the \
+start of its description, and the genre_context and scene_context it came from (a genre tree leaf \
+such as "Nu-Metal" and a scene tree leaf such as "USA Metal 2000-2004": a place, language or \
+movement in an era).
+- track_count: how many tracks the merged playlist holds.
+- sample_tracks: up to 20 of its tracks (title, artist, year and the start of the track's tag \
+comment).
+
+Answer with:
+1. title: one evocative playlist name of 2 to 6 words that covers ALL the merged playlists, the way \
+a good record shop labels a shelf. Name what they share (the style, the place, the movement) and \
+the era they span together. Do not glue the old titles together with "and" or "&", do not answer \
+"Genre x Scene", avoid generic words such as "Vibes", "Collection", "Mix" or "Playlist".
+2. description: 3 to 4 sentences for a listener: what the music sounds like, where and when it \
+comes from, which artists anchor it (only artists that appear in the sample), and what ties the \
+merged parts together. Plain prose, no lists, no marketing superlatives, no invented facts.
+
+Judge only from the input; use your knowledge of the artists to interpret it, never to add facts \
+the sample does not support. Respond with one JSON object matching the schema: \
+{"title": "...", "description": "..."}.
+"""
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["title", "description"],
+    "properties": {"title": {"type": "string"}, "description": {"type": "string"}},
+}
+
+TITLE_CHARS = 120
+DESCRIPTION_CHARS = 1200
+
+
+def normalise(answer: Answer, payload: Payload) -> Answer:
+    """``name`` for ``title``, values wrapped in dicts, whitespace: repaired. A blank title is not an
+    answer (the phase then keeps the first cluster's title)."""
+    def text(value: Any, limit: int) -> str:
+        if isinstance(value, dict):
+            value = value.get("text", value.get("value", value.get("title", "")))
+        return as_text(value, limit=limit)
+
+    title = text(answer.get("title", answer.get("name")), TITLE_CHARS)
+    if not title:
+        raise ValueError("the answer has no title")
+    return {"title": title, "description": text(answer.get("description"), DESCRIPTION_CHARS)}
+
+
+# ------------------------------------------------------------------------------ offline solver
+_SPAN = re.compile(r"\b(\d{4})\s*[-–]\s*(\d{4})\b")
+_YEAR = re.compile(r"\(?\b\d{4}s?(?:\s*[-–]\s*\d{2,4}s?)?\b\)?")
+
+
+def _bare(scene: str) -> str:
+    return " ".join(_YEAR.sub(" ", scene).split())
+
+
+def _shared_words(texts: list[str]) -> str:
+    """Words every text holds, in the first text's order."""
+    if not texts:
+        return ""
+    sets = [{w.casefold() for w in t.split()} for t in texts[1:]]
+    return " ".join(w for w in texts[0].split() if all(w.casefold() in s for s in sets))
+
+
+def _label(values: list[str]) -> str:
+    unique = list(dict.fromkeys(v for v in values if v))
+    if not unique:
+        return ""
+    if len(unique) == 1:
+        return unique[0]
+    return _shared_words(unique) or " / ".join(unique[:2]) + (f" +{len(unique) - 2}" if len(unique) > 2 else "")
+
+
+def solve_offline(payload: Payload) -> Answer:
+    clusters = list(payload.get("clusters", []))
+    tracks = list(payload.get("sample_tracks", []))
+    genre = _label([str(c.get("genre_context") or "").strip() for c in clusters])
+    scenes = [str(c.get("scene_context") or "").strip() for c in clusters]
+    scene = _label([_bare(s) for s in scenes])
+    genre_words = {w.casefold() for w in genre.split()}
+    scene = " ".join(w for w in scene.split() if w.casefold() not in genre_words)  # "Pop-Punk, Pop-Punk" -> once
+    spans = [(int(a), int(b)) for s in scenes for a, b in _SPAN.findall(s)]
+    years = [int(t["year"]) for t in tracks if isinstance(t.get("year"), int)]
+    if spans:
+        era = f"{min(a for a, _ in spans)}-{max(b for _, b in spans)}"
+    elif years:
+        era = f"{min(years)}-{max(years)}" if min(years) != max(years) else str(years[0])
+    else:
+        era = ""
+    where = " ".join(x for x in (scene, era) if x)
+    title = f"{genre}, {where}" if genre and where else genre or where
+    if not title:
+        title = str(clusters[0].get("title", "")) if clusters else "Merged playlist"
+    artists = [a for a, _ in Counter(str(t.get("artist", "")) for t in tracks if t.get("artist")).most_common(3)]
+    parts = "; ".join(f"'{c.get('title', '')}'" for c in clusters)
+    sentences = [f"{payload.get('track_count', len(tracks))} tracks of {genre or 'one style'}"
+                 f"{f' from {scene}' if scene else ''}, merged from {len(clusters)} playlists: {parts}."]
+    if years:
+        lead = f", with {', '.join(artists)}" if artists else ""
+        sentences.append(f"The sampled tracks date from {min(years)} to {max(years)}{lead}.")
+    return {"title": title, "description": " ".join(sentences)}
+
+
+def example() -> Payload:
+    comment = "Genre: Rock / Metal / Nu-Metal | Scene: USA | Era: {era} ({y})"
+    tracks = [(201, "Bodies", "Drowning Pool", 2001, "early 2000s"), (202, "Freak on a Leash", "Korn", 2002,
+               "early 2000s"), (203, "Animal I Have Become", "Three Days Grace", 2006, "mid 2000s"),
+              (204, "Inside the Fire", "Disturbed", 2008, "late 2000s")]
+    return {
+        "clusters": [
+            {"cluster_id": "rock-nu-metal__usa-metal-2000-2004", "title": "Nu-Metal, USA early 2000s",
+             "description": "9 tracks where Nu-Metal meets USA Metal 2000-2004.",
+             "genre_context": "Nu-Metal", "scene_context": "USA Metal 2000-2004"},
+            {"cluster_id": "rock-nu-metal__usa-metal-2005-2010", "title": "Nu-Metal, USA late 2000s",
+             "description": "6 tracks where Nu-Metal meets USA Metal 2005-2010.",
+             "genre_context": "Nu-Metal", "scene_context": "USA Metal 2005-2010"},
+        ],
+        "track_count": 15,
+        "sample_tracks": [{"track_id": t, "title": title, "artist": artist, "year": y,
+                           "comment": comment.format(era=era, y=y)} for t, title, artist, y, era in tracks],
+    }
+
+
+TASK = TaskSpec(name="rename_merged_cluster", tier="creative", system=SYSTEM, schema=SCHEMA, normalise=normalise,
+                solve_offline=solve_offline, max_tokens=2048, example=example)

@@ -1,0 +1,261 @@
+"""Phase 7 task: per-track metadata suggestions (stored for review, never applied).
+
+Payload (built by ``collection_tree.phases.enrichment``)::
+
+    {"min_confidence": 0.7,
+     "clusters": [{"cluster_id", "title", "description", "genre_context", "scene_context",
+                   "profile": {"genre": [[value, share, depth]], "scene_tags": [[value, share]],
+                               "descriptors": [[value, share]], "era": [[value, share]]},
+                   "tracks": [{"track_id", "title", "artist", "year", "genre": [...],
+                               "scene_tags": [...], "descriptors": [...], "era", "comment"}]}]}
+
+``profile`` is computed over all of the leaf's tracks (the payload may carry only some of them).
+Track ids are unique across the payload's clusters, so answers are keyed by track id alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from collection_tree.llm.normalise import as_confidence, as_int, as_str_list, as_text
+from collection_tree.tasks.base import Answer, Payload, TaskSpec
+
+MIN_CONFIDENCE = 0.7
+DOMINANT_SHARE = 0.5  # "held by most of the leaf"
+MAX_VALUES = 5
+_NULLS = {"", "none", "null", "n/a", "na", "-", "unknown"}
+
+SYSTEM = """\
+You are a meticulous music librarian reviewing the tags of tracks in a curated playlist ("leaf").
+Each leaf groups tracks that share a genre lineage and a cultural scene. Your job is to suggest
+metadata improvements for individual tracks, in the context of the leaf they now sit in. Nothing you
+suggest is applied automatically: a person reviews every suggestion, so precision matters more than
+recall. Suggest only what you are confident is true of that specific recording.
+
+You receive a JSON object with "min_confidence" and "clusters"; each cluster has
+- "cluster_id", "title", "description", "genre_context", "scene_context": the leaf and where it
+  came from;
+- "profile": facet shares across ALL of the leaf's tracks: "genre" entries are [value, share,
+  mean depth in the broad-to-specific genre list]; "scene_tags", "descriptors", "era" entries are
+  [value, share];
+- "tracks": the tracks to review, each with "track_id", "title", "artist", "year", its current
+  "genre" list (broad to specific), "scene_tags", "descriptors", "era" and the start of its free-text
+  "comment".
+
+For a track, you may suggest:
+- "genre_refinement": ONE more specific sub-genre than the track currently has (e.g. "House" ->
+  "Acid House"), or null. Never a genre the track already lists, never a broader one, never a
+  sideways change to an unrelated style;
+- "scene_tags": cultural, geographic or temporal scene tags the track is missing (e.g. "Chicago
+  warehouse", "Dirty South"), or [];
+- "descriptors": production or sonic descriptors it is missing (e.g. "303 squelch", "dusty samples"),
+  or [];
+- "era_refinement": a more precise era than its current "era" (e.g. "2000s" -> "early 2000s"), or
+  null; it must agree with the track's year.
+Never repeat a value the track already carries. Use the leaf's profile as evidence: a facet held by
+most of the leaf that a track lacks is a good candidate when the track's artist, title, year and
+comment agree; a track that clearly does not share it should not get it.
+
+For each suggestion give "confidence" in [0, 1] (how sure you are that every suggested value is
+right for this track; below "min_confidence" means it will be discarded) and "reasoning": one short
+sentence of evidence. List only tracks for which you have at least one suggestion; skip the rest.
+Use each "track_id" exactly as given and at most once. Return only the JSON object described by the
+schema: {"tracks": [{"track_id", "suggestions": {"genre_refinement", "scene_tags", "descriptors",
+"era_refinement"}, "confidence", "reasoning"}]}."""
+
+_NULLABLE_STRING = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+SUGGESTIONS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["genre_refinement", "scene_tags", "descriptors", "era_refinement"],
+    "properties": {
+        "genre_refinement": _NULLABLE_STRING,
+        "scene_tags": {"type": "array", "items": {"type": "string"}},
+        "descriptors": {"type": "array", "items": {"type": "string"}},
+        "era_refinement": _NULLABLE_STRING,
+    },
+}
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["tracks"],
+    "properties": {
+        "tracks": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["track_id", "suggestions", "confidence", "reasoning"],
+                "properties": {
+                    "track_id": {"type": "integer"},
+                    "suggestions": SUGGESTIONS_SCHEMA,
+                    "confidence": {"type": "number"},
+                    "reasoning": {"type": "string"},
+                },
+            },
+        }
+    },
+}
+
+
+def _folded(values: Sequence[str] | None) -> set[str]:
+    return {str(v).strip().casefold() for v in values or []}
+
+
+def _nullable_text(value: Any, limit: int) -> str | None:
+    text = as_text(value, limit=limit)
+    return None if text.casefold() in _NULLS else text
+
+
+def empty_suggestions() -> dict[str, Any]:
+    return {"genre_refinement": None, "scene_tags": [], "descriptors": [], "era_refinement": None}
+
+
+def has_suggestion(suggestions: dict[str, Any]) -> bool:
+    return bool(suggestions["genre_refinement"] or suggestions["scene_tags"] or suggestions["descriptors"]
+                or suggestions["era_refinement"])
+
+
+# ------------------------------------------------------------------------------------ normalise
+def normalise(answer: Answer, payload: Payload) -> Answer:
+    """Keep one entry per offered track; strip values the track already carries; drop entries left
+    with nothing to suggest. Confidence filtering is the phase's job (it escalates a grey zone)."""
+    offered = {int(t["track_id"]): t for c in payload["clusters"] for t in c["tracks"]}
+    items = answer.get("tracks", answer.get("suggestions", []))
+    if isinstance(items, dict):  # {"<track_id>": {...}}
+        items = [{"track_id": k, **v} for k, v in items.items() if isinstance(v, dict)]
+    if not isinstance(items, list):
+        raise ValueError("'tracks' is not a list")
+    out: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        track_id = as_int(item.get("track_id"))
+        if track_id is None or track_id not in offered or track_id in seen:
+            continue
+        seen.add(track_id)
+        track = offered[track_id]
+        raw = item.get("suggestions")
+        raw = raw if isinstance(raw, dict) else item  # flat answers carry the fields on the item
+        suggestions = clean_suggestions(raw, track)
+        if not has_suggestion(suggestions):
+            continue
+        out.append({"track_id": track_id, "suggestions": suggestions,
+                    "confidence": round(as_confidence(item.get("confidence")), 3),
+                    "reasoning": as_text(item.get("reasoning"), limit=300)})
+    return {"tracks": out}
+
+
+def clean_suggestions(raw: dict[str, Any], track: dict[str, Any]) -> dict[str, Any]:
+    """The four fields, each without what the track already has."""
+    genre = _nullable_text(raw.get("genre_refinement"), 80)
+    if genre is not None and genre.casefold() in _folded(track.get("genre")):
+        genre = None
+    era = _nullable_text(raw.get("era_refinement"), 40)
+    if era is not None and era.casefold() == str(track.get("era") or "").strip().casefold():
+        era = None
+    return {
+        "genre_refinement": genre,
+        "scene_tags": as_str_list(raw.get("scene_tags"), MAX_VALUES, exclude=track.get("scene_tags") or []),
+        "descriptors": as_str_list(raw.get("descriptors"), MAX_VALUES, exclude=track.get("descriptors") or []),
+        "era_refinement": era,
+    }
+
+
+# -------------------------------------------------------------------------------------- offline
+def dominant_genre(profile: dict[str, Any], share: float = DOMINANT_SHARE) -> list[Any] | None:
+    """The leaf's most specific genre held by at least ``share`` of it, below the root level."""
+    specific = [g for g in profile.get("genre", []) if g[1] >= share and g[2] > 1.0]
+    return max(specific, key=lambda g: (g[2], g[1])) if specific else None
+
+
+def offline_suggestion(track: dict[str, Any], profile: dict[str, Any], share: float = DOMINANT_SHARE,
+                       min_confidence: float = MIN_CONFIDENCE) -> tuple[dict[str, Any], float, list[str]]:
+    """What most of the leaf has and this track lacks: (suggestions, confidence, reasons).
+
+    A genre refinement only when the track has nothing as specific (its genres are the root or
+    broader ones of the leaf); an era only when the track has none, or a broader one. Values held by
+    at least ``min_confidence`` of the leaf are suggested alone when there are any (a weak value never
+    drags a strong one below the threshold); otherwise the weaker majorities (>= ``share``) are.
+    Confidence is the smallest share among the suggested values."""
+    found: list[tuple[str, str, float, str]] = []  # (field, value, share, reason)
+    genres = [str(g) for g in track.get("genre") or []]
+    dominant = dominant_genre(profile, share)
+    if dominant is not None and dominant[0].casefold() not in _folded(genres):
+        broader = {str(g[0]).casefold() for g in profile.get("genre", []) if g[2] < dominant[2]}
+        if all(i == 0 or g.casefold() in broader for i, g in enumerate(genres)):
+            found.append(("genre_refinement", dominant[0], float(dominant[1]),
+                          f"{_pct(dominant[1])} of the leaf is tagged {dominant[0]}"))
+    for key, what in (("scene_tags", "have the scene tag"), ("descriptors", "are described as")):
+        have = _folded(track.get(key))
+        for value, value_share in profile.get(key, []):
+            if value_share >= share and str(value).casefold() not in have:
+                found.append((key, value, float(value_share), f"{_pct(value_share)} {what} {value}"))
+    eras = [e for e in profile.get("era", []) if e[1] >= share]
+    current = str(track.get("era") or "").strip().casefold()
+    if eras and eras[0][0].casefold() != current and current in eras[0][0].casefold():
+        found.append(("era_refinement", eras[0][0], float(eras[0][1]),
+                      f"{_pct(eras[0][1])} date from the {eras[0][0]}"))
+    strong = [f for f in found if f[2] >= min_confidence]
+    chosen = strong or found
+    suggestions = empty_suggestions()
+    for key, value, _share, _reason in chosen:
+        if key in ("scene_tags", "descriptors"):
+            suggestions[key].append(value)
+        else:
+            suggestions[key] = value
+    confidence = round(min(f[2] for f in chosen), 3) if chosen else 0.0
+    return suggestions, confidence, [f[3] for f in chosen]
+
+
+def has_gap(track: dict[str, Any], profile: dict[str, Any], share: float = DOMINANT_SHARE) -> bool:
+    """Whether the track lacks one of the leaf's dominant facets (else there is nothing to suggest)."""
+    return has_suggestion(offline_suggestion(track, profile, share)[0])
+
+
+def _pct(share: float) -> str:
+    return f"{round(float(share) * 100)}%"
+
+
+def solve_offline(payload: Payload) -> Answer:
+    out = []
+    for cluster in payload["clusters"]:
+        title = cluster.get("title") or cluster["cluster_id"]
+        for track in cluster["tracks"]:
+            suggestions, confidence, reasons = offline_suggestion(
+                track, cluster.get("profile", {}), min_confidence=float(payload.get("min_confidence", MIN_CONFIDENCE)))
+            if not has_suggestion(suggestions):
+                continue
+            out.append({"track_id": int(track["track_id"]), "suggestions": suggestions, "confidence": confidence,
+                        "reasoning": f"Most of '{title}' shares this: " + "; ".join(reasons) + "."})
+    return {"tracks": out}
+
+
+def example() -> Payload:
+    profile = {"genre": [["Rap", 1.0, 1.0], ["Hip-Hop", 0.8, 2.0], ["Dirty South", 0.8, 3.0]],
+               "scene_tags": [["Dirty South", 0.8], ["USA", 0.6]], "descriptors": [],
+               "era": [["early 2000s", 1.0]]}
+    return {
+        "min_confidence": MIN_CONFIDENCE,
+        "clusters": [{
+            "cluster_id": "rap-dirty-south__dirty-south-2000-2004",
+            "title": "Crunk Era Atlanta", "description": "Southern rap from the early 2000s.",
+            "genre_context": "Dirty South", "scene_context": "Dirty South 2000-2004", "profile": profile,
+            "tracks": [
+                {"track_id": 41, "title": "Get Low", "artist": "Lil Jon & The East Side Boyz", "year": 2002,
+                 "genre": ["Rap"], "scene_tags": [], "descriptors": [], "era": "early 2000s",
+                 "comment": "Genre: Rap | Era: early 2000s (2002)"},
+                {"track_id": 42, "title": "Ms. Jackson", "artist": "OutKast", "year": 2000,
+                 "genre": ["Rap", "Hip-Hop", "Dirty South"], "scene_tags": ["Dirty South"], "descriptors": [],
+                 "era": "early 2000s", "comment": "Genre: Rap / Hip-Hop / Dirty South | Scene: Dirty South"},
+            ],
+        }],
+    }
+
+
+SUGGEST_METADATA = TaskSpec(
+    name="suggest_metadata", tier="creative", system=SYSTEM, schema=SCHEMA, normalise=normalise,
+    solve_offline=solve_offline, max_tokens=8192, example=example,
+)

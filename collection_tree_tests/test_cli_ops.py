@@ -1,0 +1,275 @@
+"""Operating the build: asset states from Dagster's staleness, orphaned (SIGKILLed) runs and their pool
+slots, the progress bar, and the ``build`` / ``status`` / ``delete`` commands as a user runs them."""
+
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance, DagsterRunStatus, Definitions, materialize
+from dagster._core.instance.ref import InstanceRef
+
+from collection_tree import operations as ops
+from collection_tree.assets.llm_step import LLM_POOL
+from collection_tree.assets.modes import FULL
+from collection_tree.assets.pipeline import build_assets
+from collection_tree.assets.progress import PhaseProgress
+from collection_tree.commands.build import ProgressBar
+from collection_tree.resources.io_managers import JsonIOManager, ParquetIOManager
+from collection_tree.resources.llm import LLMResource
+from collection_tree.resources.settings import CollectionInputs, PipelineSettings
+
+PROJECT = Path(__file__).resolve().parents[1]
+GENIUS = PROJECT.parent / "shared" / "data" / "genius-2000s"
+BIN = Path(sys.executable).parent
+FOUNDATION = ("tracks", "genre_tree", "scene_tree", "seed_clusters")
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """A DAGSTER_HOME with the project's dagster.yaml (run queue, pool limit 1)."""
+    path = tmp_path / "home"
+    path.mkdir()
+    shutil.copy(PROJECT / ".dagster_home" / "dagster.yaml", path / "dagster.yaml")
+    return path
+
+
+@pytest.fixture
+def instance(home: Path):
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as inst:
+        yield inst
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    folder = tmp_path / "data"
+    shutil.copytree(GENIUS, folder)
+    past = time.time() - 60
+    for path in folder.iterdir():
+        os.utime(path, (past, past))
+    return folder
+
+
+def foundation_defs(tmp_path: Path, data: Path) -> Definitions:
+    store = str(tmp_path / "out" / "store")
+    assets = [a for a in build_assets(FULL) if a.key.path[-1] in FOUNDATION]
+    return Definitions(assets=assets, resources={
+        "inputs": CollectionInputs(tracks_path=str(data / "tracks.csv"), genre_tree_path=str(data / "genre_tree.json"),
+                                   scene_tree_path=str(data / "scene_tree.json")),
+        "pipeline_settings": PipelineSettings(output_dir=str(tmp_path / "out")),
+        "llm": LLMResource(provider="offline", cache_enabled=False),
+        "parquet_io_manager": ParquetIOManager(base_path=store),
+        "json_io_manager": JsonIOManager(base_path=store),
+    })
+
+
+def states(instance, defs) -> dict[str, tuple[str, str]]:
+    return {s.key: (s.state, s.detail) for s in ops.asset_states(instance, defs, FULL.group)}
+
+
+def test_asset_states_follow_dagster_staleness_and_the_store(tmp_path, monkeypatch, instance, data):
+    monkeypatch.setenv("COLLECTION_TREE_OUTPUT", str(tmp_path / "out"))
+    monkeypatch.delenv("COLLECTION_TREE_STORE", raising=False)
+    defs = foundation_defs(tmp_path, data)
+    assert set(states(instance, defs).values()) == {("missing", "never materialised")}
+
+    assets = list(defs.assets)
+    resources = defs.resources
+    assert materialize(assets, resources=resources, instance=instance).success
+    assert {s for s, _ in states(instance, defs).values()} == {"materialised"}
+
+    # a new genre tree materialisation makes seed_clusters stale (Dagster's own data-version logic)
+    genre = [a for a in assets if a.key.path[-1] == "genre_tree"]
+    assert materialize(genre, resources=resources, instance=instance, selection=genre).success
+    now = states(instance, defs)
+    assert now["seed_clusters"] == ("stale", "genre_tree has a new materialization")
+    assert now["genre_tree"][0] == now["tracks"][0] == "materialised"
+
+    # an input file edited after it was read
+    os.utime(data / "scene_tree.json")
+    assert now != (after := states(instance, defs))
+    assert after["scene_tree"][0] == "stale" and "changed since" in after["scene_tree"][1]
+
+    # the stored output deleted behind Dagster's back
+    (tmp_path / "out" / "store" / "seed_clusters.parquet").unlink()
+    assert states(instance, defs)["seed_clusters"] == ("missing", "stored output deleted")
+
+
+SLEEPER = textwrap.dedent("""
+    import sys, time
+    from dagster import DagsterInstance, job, op
+
+    @op(pool=sys.argv[2])
+    def hold():
+        print("holding", flush=True)
+        time.sleep(120)
+
+    @job(name=sys.argv[1])
+    def sleeper():
+        hold()
+
+    with DagsterInstance.get() as instance:
+        sleeper.execute_in_process(instance=instance)
+""")
+
+
+def start_sleeper(tmp_path: Path, home: Path, job_name: str) -> subprocess.Popen:
+    """A run (named like a build) holding an LLM pool slot in a child process, until killed."""
+    script = tmp_path / "sleeper.py"
+    script.write_text(SLEEPER)
+    proc = subprocess.Popen([sys.executable, str(script), job_name, LLM_POOL], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "DAGSTER_HOME": str(home)}, start_new_session=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "holding"
+    return proc
+
+
+def kill(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+@pytest.mark.dagster_instance
+def test_a_killed_run_is_detected_marked_failed_and_frees_its_pool_slot(tmp_path, home, instance):
+    proc = start_sleeper(tmp_path, home, ops.FULL_JOB)
+    try:
+        run = ops.latest_run(instance)
+        assert run is not None and run.status == DagsterRunStatus.STARTED
+        state = ops.run_state(instance, run)
+        assert state.pid == proc.pid and state.process_alive and not state.orphaned
+        assert [s.run_id for s in ops.active_runs(instance)] == [run.run_id]
+        assert instance.event_log_storage.get_concurrency_info(LLM_POOL).claimed_slots
+        with pytest.raises(ValueError, match="not orphaned"):
+            ops.recover_orphaned_run(instance, run)
+    finally:
+        kill(proc)
+
+    state = ops.run_state(instance, run)
+    assert state.status == "STARTED" and state.orphaned and state.resumable and "--resume" in state.advice
+    assert ops.active_runs(instance) == []  # a dead run does not block the next build
+    recovered = ops.recover_orphaned_run(instance, run)
+    assert recovered.status == DagsterRunStatus.FAILURE
+    assert not instance.event_log_storage.get_concurrency_info(LLM_POOL).claimed_slots  # slot back in the pool
+    assert ops.run_state(instance, recovered).resumable
+
+
+def test_progress_lines_parse_and_drive_the_bar():
+    logged: list[str] = []
+
+    class Context:
+        class log:  # noqa: N801 - stands in for context.log
+            info = logged.append
+
+    PhaseProgress(Context, "named_clusters")(0.5, "naming batch 7/14 done")
+    event = ops.parse_progress(logged[0])
+    assert event is not None
+    assert (event.step, event.phase_percent, event.build_percent, event.message) == (
+        "named_clusters", 50.0, 15, "naming batch 7/14 done")
+    assert ops.parse_progress("Loading file from: /x using JsonDocumentIOManager...") is None
+
+    out = io.StringIO()
+    bar = ProgressBar(out)
+    bar(ops.RunEvent("step", step="tracks"))
+    bar(event)
+    bar(ops.RunEvent("warning", step="genre_tree", message="3 unknown track ids dropped\nmore"))
+    bar.close(done=True)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("[....") and lines[0].endswith("0% tracks ...")
+    assert "  15% named_clusters 50% | naming batch 7/14 done" in lines[1]
+    assert lines[2] == "warning: [genre_tree] 3 unknown track ids dropped"
+    assert lines[-1] == "[" + "#" * ProgressBar.WIDTH + "] 100% done"
+
+
+def test_follower_reports_a_runs_progress_while_it_executes(tmp_path, monkeypatch, instance, data):
+    defs = foundation_defs(tmp_path, data)
+    seen: list[ops.RunEvent] = []
+    run_id = "4b1d6c3e-0000-4000-8000-000000000001"
+    follower = ops.RunFollower(instance, lambda: run_id, seen.append, interval=0.1)
+    follower.start()
+    try:
+        job = defs.resolve_implicit_global_asset_job_def()
+        assert job.execute_in_process(instance=instance, run_id=run_id).success
+    finally:
+        follower.finish()
+    assert [e.step for e in seen if e.kind == "step"] == list(FOUNDATION)
+    progress = [e for e in seen if e.kind == "progress"]
+    assert progress and progress[-1].step == "seed_clusters" and progress[-1].build_percent == 5
+
+
+# -- the commands, as a user runs them --------------------------------------------------------------
+
+def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "collection-tree"), *args], env=env, capture_output=True, text=True,
+                          input=stdin, timeout=180, cwd=PROJECT)
+
+
+@pytest.fixture
+def env(tmp_path, home, data) -> dict[str, str]:
+    values = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "COLLECTION_TREE_"))}
+    values.update({
+        "DAGSTER_HOME": str(home), "COLLECTION_TREE_OUTPUT": str(tmp_path / "out"),
+        "COLLECTION_TREE_TRACKS": str(data / "tracks.csv"),
+        "COLLECTION_TREE_GENRE_TREE": str(data / "genre_tree.json"),
+        "COLLECTION_TREE_SCENE_TREE": str(data / "scene_tree.json"), "COLLECTION_TREE_LLM": "offline",
+    })
+    return values
+
+
+@pytest.mark.dagster_instance
+def test_build_status_delete(tmp_path, env):
+    out = tmp_path / "out"
+    status = json.loads(cli(env, "status", "--test", "--json").stdout)
+    assert status["latest_run"] is None and {a["state"] for a in status["assets"]} == {"missing"}
+    assert cli(env, "build", "--test", "--resume").returncode == 1  # nothing to resume
+
+    build = cli(env, "build", "--test")
+    assert build.returncode == 0, build.stderr
+    bar = build.stderr.splitlines()
+    assert any("seed_clusters 100% | 20 seed clusters" in line for line in bar)
+    assert bar[-1].endswith("100% done")
+    assert "test run finished" in build.stdout
+
+    status = json.loads(cli(env, "status", "--test", "--json").stdout)
+    assert status["latest_run"]["status"] == "SUCCESS" and not status["latest_run"]["resumable"]
+    assert {a["state"] for a in status["assets"]} == {"materialised"}
+    text = cli(env, "status", "--test").stdout
+    assert "test_run/seed_clusters" in text and "materialised" in text
+
+    (out / "curated_collection.json").write_text("{}")
+    (out / "llm_cache.sqlite").write_bytes(b"cache")
+    refused = cli(env, "delete", stdin="")  # not a terminal and no --yes
+    assert refused.returncode == 1 and (out / "store").exists()
+    deleted = cli(env, "delete", "--yes")
+    assert deleted.returncode == 0, deleted.stderr
+    assert not (out / "store").exists() and not (out / "curated_collection.json").exists()
+    assert (out / "llm_cache.sqlite").exists() and "run history is kept" in deleted.stdout
+
+    status = json.loads(cli(env, "status", "--test", "--json").stdout)
+    assert {(a["state"], a["detail"]) for a in status["assets"]} == {("missing", "stored output deleted")}
+    assert status["latest_run"]["status"] == "SUCCESS"  # history kept
+    assert cli(env, "delete", "--yes", "--cache").returncode == 0
+    assert not (out / "llm_cache.sqlite").exists()
+    assert cli(env, "delete", "--yes").stdout.strip() == "nothing to delete"
+
+
+@pytest.mark.dagster_instance
+def test_one_build_at_a_time_and_recovery_of_a_killed_one(tmp_path, home, env):
+    proc = start_sleeper(tmp_path, home, ops.TEST_JOB)
+    try:
+        busy = cli(env, "build", "--test")
+        assert busy.returncode == 1 and "one build at a time" in busy.stderr
+        assert "in progress" in cli(env, "status", "--test").stdout
+    finally:
+        kill(proc)
+    status = json.loads(cli(env, "status", "--test", "--json").stdout)["latest_run"]
+    assert status["orphaned"] and status["status"] == "STARTED"
+    build = cli(env, "build", "--test")  # marks the dead run failed, frees its slot, builds
+    assert build.returncode == 0, build.stderr
+    assert "was interrupted" in build.stderr

@@ -1,0 +1,415 @@
+"""Phase 5: 8-12 categories, every cluster in exactly one, on real-data cluster sets, with faults
+injected into every step; the reference's single-call seed profile and its fallback."""
+
+import json
+import math
+import threading
+from collections import Counter
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+from dagster import AssetKey, DagsterInstance, SourceAsset, materialize
+
+from collection_tree.assets.categories import build_categories_asset, build_categories_checks
+from collection_tree.assets.modes import FULL
+from collection_tree.core.clusters import Cluster, ClusterSet, clusters_from_seeds
+from collection_tree.core.inputs import load_tracks, load_tree
+from collection_tree.llm.client import LLMClient, ProviderAnswer
+from collection_tree.llm.interface import LLMError, StopRequested
+from collection_tree.llm.offline import OfflineProvider
+from collection_tree.phases.grouping import (
+    GroupingParams,
+    category_problems,
+    group_into_categories,
+    has_problems,
+    makespan,
+)
+from collection_tree.phases.neighbourhoods import balance, embed, neighbourhoods
+from collection_tree.phases.seed_clusters import build_seed_clusters
+from collection_tree.resources.io_managers import JsonIOManager, ParquetIOManager
+from collection_tree.resources.llm import LLMResource
+from collection_tree.resources.settings import CollectionInputs, PipelineSettings
+from collection_tree.tasks import assign_categories, describe_category
+
+GENIUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "genius-2000s"
+DEFAULT = GroupingParams.for_profile("default")
+SEED = GroupingParams.for_profile("seed")
+PHASE5_TASKS = ("propose_categories", "consolidate_categories", "assign_categories", "describe_category")
+
+
+# ---------------------------------------------------------------------------------------- fixtures
+def genius_clusters(min_tracks: int) -> ClusterSet:
+    known = set(load_tracks(GENIUS / "tracks.csv")["track_id"].tolist())
+    genre = load_tree(GENIUS / "genre_tree.json", "genre", known).doc
+    scene = load_tree(GENIUS / "scene_tree.json", "scene", known).doc
+    clusters = clusters_from_seeds(build_seed_clusters(genre, scene, min_tracks=min_tracks))
+    for c in clusters:  # what phases 2-4 would have written, from the leaves' own text
+        c.title = f"{c.genre_title} — {c.scene_title}"
+        c.description = f"{c.genre_description} {c.scene_description}"
+    return ClusterSet(clusters, sorted({t for c in clusters for t in c.track_ids}))
+
+
+@pytest.fixture(scope="module")
+def clusters300() -> ClusterSet:
+    cs = genius_clusters(8)
+    assert 290 <= len(cs.clusters) <= 330
+    return cs
+
+
+def subset(cs: ClusterSet, n: int) -> ClusterSet:
+    """Every k-th cluster: a small set that still spans the lineages."""
+    step = max(1, len(cs.clusters) // n)
+    picked = cs.clusters[::step][:n]
+    return ClusterSet(picked, sorted({t for c in picked for t in c.track_ids}))
+
+
+def offline_llm():
+    return LLMClient(OfflineProvider()).for_phase("categories")
+
+
+class Scripted:
+    """Offline answers, except: tasks in ``fail`` raise LLMError ("*": every task); ``rewrite`` maps a
+    task to a function that edits the offline answer dict before it is returned as text."""
+
+    name = "scripted"
+
+    def __init__(self, fail=(), rewrite=None):
+        self.fail = set(fail)
+        self.rewrite = rewrite or {}
+        self.offline = OfflineProvider()
+        self.calls: Counter = Counter()
+        self._lock = threading.Lock()
+
+    def complete(self, request, model):
+        with self._lock:
+            self.calls[request.task] += 1
+        if request.task in self.fail or "*" in self.fail:
+            raise LLMError(request.task, "scripted outage", kind="unavailable")
+        reply = self.offline.complete(request, model)
+        if request.task in self.rewrite:
+            answer = self.rewrite[request.task](json.loads(reply.text), request.payload)
+            return ProviderAnswer(text=json.dumps(answer), usage=reply.usage, priced=False)
+        return reply
+
+
+def run(cs: ClusterSet, provider=None, params: GroupingParams = DEFAULT) -> dict:
+    llm = LLMClient(provider or OfflineProvider()).for_phase("categories")
+    return group_into_categories(cs, llm, params)
+
+
+def assert_contract(result: dict, cs: ClusterSet) -> None:
+    problems = category_problems(result["categories"], [c.id for c in cs.clusters])
+    assert not has_problems(problems), problems
+    assert 8 <= len(result["categories"]) <= 12
+    assert all(c["title"] and c["description"] for c in result["categories"])
+    assert len({c["title"].casefold() for c in result["categories"]}) == len(result["categories"])
+
+
+def assert_balanced(result: dict, cs: ClusterSet, cap: float = DEFAULT.balance_cap) -> None:
+    sizes = {c.id: c.track_count for c in cs.clusters}
+    total = sum(sizes.values())
+    for cat in result["categories"]:
+        if len(cat["cluster_ids"]) == 1:
+            continue  # one cluster above the cap cannot be split by this phase
+        assert len(cat["cluster_ids"]) <= math.floor(cap * len(cs.clusters)), cat["title"]
+        assert sum(sizes[c] for c in cat["cluster_ids"]) <= cap * total, cat["title"]
+
+
+# ------------------------------------------------------------------------------ default profile
+def test_default_profile_offline_on_300_real_clusters(clusters300):
+    result = run(clusters300)
+    assert_contract(result, clusters300)
+    assert_balanced(result, clusters300)
+    report = result["report"]
+    assert not report["fallback_used"] and report["fallbacks"]["assigned_by_vector"] == 0
+    steps = {s["step"]: s for s in report["steps"]}
+    assert list(steps) == ["propose", "consolidate", "assign", "describe"]
+    hoods = report["neighbourhood_sizes"]
+    assert sum(hoods) == len(clusters300.clusters) and steps["propose"]["units"] == len(hoods)
+    assert steps["assign"]["units"] == math.ceil(len(clusters300.clusters) / DEFAULT.assign_batch_size)
+    assert steps["describe"]["units"] == len(result["categories"])
+    assert report["calls"] == sum(s["calls"] for s in steps.values())
+    # Critical path: one round per wave with 8 workers and <= 8 units per wave, plus consolidation.
+    expected_serial = sum(math.ceil(s["units"] / DEFAULT.workers) for s in steps.values())
+    assert report["serial_calls"] == expected_serial < report["calls"]
+    sizes = {s["id"]: (s["clusters"], s["tracks"]) for s in report["category_sizes"]}
+    assert sum(c for c, _ in sizes.values()) == len(clusters300.clusters)
+    assert sum(t for _, t in sizes.values()) == sum(c.track_count for c in clusters300.clusters)
+
+
+def test_categories_follow_the_genre_lineages(clusters300):
+    """Offline grouping is musically sensible: most categories are dominated by one lineage root, and the
+    rap clusters are not scattered over the collection."""
+    result = run(clusters300)
+    root = {c.id: c.genre_lineage.split(" > ")[0] for c in clusters300.clusters}
+    dominated = sum(Counter(root[i] for i in cat["cluster_ids"]).most_common(1)[0][1] >= 0.6 * len(cat["cluster_ids"])
+                    for cat in result["categories"])
+    assert dominated >= 0.7 * len(result["categories"])
+    rap_homes = Counter(next(c["id"] for c in result["categories"] if cid in c["cluster_ids"])
+                        for cid, r in root.items() if r == "Rap")
+    assert rap_homes.most_common(1)[0][1] >= 0.6 * sum(rap_homes.values())
+
+
+def test_same_input_same_categories(clusters300):
+    assert run(clusters300)["categories"] == run(clusters300)["categories"]
+
+
+@pytest.mark.parametrize("failing", [
+    ("consolidate_categories",), ("assign_categories",), ("describe_category",), ("propose_categories",), ("*",),
+])
+def test_failed_steps_still_give_8_to_12_categories(clusters300, failing):
+    provider = Scripted(fail=failing)
+    result = run(clusters300, provider)
+    assert_contract(result, clusters300)
+    assert_balanced(result, clusters300)
+    report, fallbacks = result["report"], result["report"]["fallbacks"]
+    steps = {s["step"]: s for s in report["steps"]}
+    n = len(clusters300.clusters)
+    if failing == ("consolidate_categories",):
+        assert fallbacks["consolidation"] == "deterministic"
+        assert steps["consolidate"]["calls"] == 2 and steps["consolidate"]["retries"] == 1  # step retried once
+        assert provider.calls["consolidate_categories"] == 2
+    if failing == ("assign_categories",):
+        assert fallbacks["assigned_by_vector"] == n
+        assert steps["assign"]["retries"] == steps["assign"]["units"]
+    if failing == ("describe_category",):
+        assert fallbacks["named_deterministically"] == len(result["categories"])
+        assert not report["fallback_used"]
+    if "propose_categories" in failing or failing == ("*",):
+        assert report["fallback_used"] and fallbacks["lineage_grouping"]
+        # The LLM never answered: no consolidation, assignment or description calls are wasted.
+        assert set(provider.calls) == {"propose_categories"}
+        assert list(steps) == ["propose"]
+
+
+def test_invented_category_names_are_rejected_and_placed_by_vector(clusters300):
+    invented = {"n": 0}
+
+    def invent(answer, payload):
+        for k, item in enumerate(answer["assignments"]):
+            if k % 3 == 0:
+                item["category"] = "Invented Shelf"
+                invented["n"] += 1
+            elif k % 3 == 1:
+                item["category"] = item["category"].upper()  # a case slip is repaired, not rejected
+        return answer
+
+    result = run(clusters300, Scripted(rewrite={"assign_categories": invent}))
+    assert_contract(result, clusters300)
+    assert invented["n"] > 0
+    assert result["report"]["fallbacks"]["assigned_by_vector"] == invented["n"]
+
+
+def test_assignment_schema_enumerates_names_and_ids():
+    payload = assign_categories.example()
+    request = assign_categories.request_for(payload)
+    items = request.schema["properties"]["assignments"]["items"]["properties"]
+    names = [c["name"] for c in payload["categories"]]
+    assert items["category"]["enum"] == names
+    assert items["cluster_id"]["enum"] == [c["id"] for c in payload["clusters"]]
+    good = {"assignments": [{"cluster_id": payload["clusters"][0]["id"], "category": names[0]}]}
+    jsonschema.validate(good, request.schema)
+    bad = {"assignments": [{"cluster_id": payload["clusters"][0]["id"], "category": "Invented Shelf"}]}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, request.schema)
+    # normalise keeps offered names (case repaired), drops invented names and unknown clusters
+    cid = payload["clusters"][0]["id"]
+    raw = {"assignments": [{"cluster_id": cid, "category": "invented shelf"},
+                           {"cluster_id": "nope", "category": names[0]},
+                           {"cluster_id": cid, "category": f"  {names[1].lower()} "}]}
+    assert assign_categories.normalise(raw, payload) == {"assignments": [{"cluster_id": cid, "category": names[1]}]}
+
+
+def test_lazy_assignment_is_balanced(clusters300):
+    """An LLM that shelves 4 of 5 clusters in its first category: the balance rule spreads them out."""
+
+    def lazy(answer, payload):
+        first = payload["categories"][0]["name"]
+        for k, item in enumerate(answer["assignments"]):
+            if k % 5:
+                item["category"] = first
+        return answer
+
+    result = run(clusters300, Scripted(rewrite={"assign_categories": lazy}))
+    assert_contract(result, clusters300)
+    assert_balanced(result, clusters300)
+    assert result["report"]["balance_moves"] > 0
+
+
+def test_everything_in_one_category_is_split_to_eight(clusters300):
+    def all_in_one(answer, payload):
+        return {"assignments": [{"cluster_id": c["id"], "category": payload["categories"][0]["name"]}
+                                for c in payload["clusters"]]}
+
+    result = run(clusters300, Scripted(rewrite={"assign_categories": all_in_one}))
+    assert_contract(result, clusters300)
+    assert_balanced(result, clusters300)
+    assert result["report"]["count_fix"]["split"] == DEFAULT.min_categories - 1
+
+
+def test_consolidation_out_of_range_is_reasked_then_repaired(clusters300):
+    """Too many names twice: re-asked once, then merged down to 12; too few twice: split to 8."""
+    def too_many(answer, payload):
+        return {"categories": [{"name": c["name"], "description": c["description"], "merged_from": [c["name"]]}
+                               for c in payload["candidates"]]}
+
+    def too_few(answer, payload):
+        names = [c["name"] for c in payload["candidates"]]
+        return {"categories": [{"name": "Everything Loud", "description": "x", "merged_from": names[::2]},
+                               {"name": "Everything Else", "description": "y", "merged_from": names[1::2]}]}
+
+    for rewrite, key in ((too_many, "names_merged"), (too_few, "count_fix")):
+        provider = Scripted(rewrite={"consolidate_categories": rewrite})
+        result = run(clusters300, provider)
+        assert_contract(result, clusters300)
+        assert provider.calls["consolidate_categories"] == 2
+        report = result["report"]
+        assert report["fallbacks"]["consolidation"] == "llm_reasked"
+        if key == "names_merged":
+            assert report["names_merged"] > 0
+        else:
+            assert report["count_fix"]["split"] >= 6
+
+
+def test_small_inputs():
+    cs = subset(genius_clusters(8), 30)
+    for n in (0, 1, 5):
+        small = ClusterSet(cs.clusters[:n], [])
+        provider = Scripted()
+        result = run(small, provider)
+        assert len(result["categories"]) == n and not provider.calls
+        assert not has_problems(category_problems(result["categories"], [c.id for c in small.clusters]))
+    for n in (8, 13, 30):
+        small = ClusterSet(cs.clusters[:n], [])
+        result = run(small)
+        assert_contract(result, small)
+
+
+def test_stop_is_not_a_fallback(clusters300):
+    client = LLMClient(OfflineProvider())
+    client.stop_event.set()
+    with pytest.raises(StopRequested):
+        group_into_categories(clusters300, client.for_phase("categories"), DEFAULT)
+
+
+# --------------------------------------------------------------------------------- seed profile
+def test_seed_profile_is_one_call(clusters300):
+    provider = Scripted()
+    result = run(clusters300, provider, SEED)
+    assert dict(provider.calls) == {"group_clusters": 1}
+    assert result["report"]["calls"] == result["report"]["serial_calls"] == 1
+    assert_contract(result, clusters300)
+
+
+def test_seed_profile_falls_back_to_all_collections(clusters300):
+    result = run(clusters300, Scripted(fail=("group_clusters",)), SEED)
+    assert [c["title"] for c in result["categories"]] == ["All Collections"]
+    assert result["categories"][0]["cluster_ids"] == [c.id for c in clusters300.clusters]
+    assert result["report"]["fallback_used"]
+    # ...which is exactly what the default profile never does
+    assert category_problems(result["categories"], [c.id for c in clusters300.clusters])["count_out_of_range"]
+
+
+def test_seed_profile_puts_unassigned_clusters_in_the_largest_category(clusters300):
+    def drop_some(answer, payload):
+        for cat in answer["categories"]:
+            cat["cluster_ids"] = cat["cluster_ids"][1:]
+        return answer
+
+    result = run(clusters300, Scripted(rewrite={"group_clusters": drop_some}), SEED)
+    assert not has_problems(category_problems(result["categories"], [c.id for c in clusters300.clusters]))
+    left_out = result["report"]["fallbacks"]["unassigned_to_largest"]
+    assert left_out == len(result["categories"])
+    biggest = max(result["categories"], key=lambda c: len(c["cluster_ids"]))
+    offline = run(clusters300, None, SEED)["categories"]
+    assert len(biggest["cluster_ids"]) == max(len(c["cluster_ids"]) for c in offline) - 1 + left_out
+
+
+# ------------------------------------------------------------------------------- building blocks
+def test_category_problems_finds_every_kind():
+    cats = [{"id": "a", "cluster_ids": ["x", "y"]}, {"id": "a", "cluster_ids": ["y", "zz"]},
+            {"id": "Bad Id", "cluster_ids": []}]
+    problems = category_problems(cats, ["x", "y", "w"])
+    assert problems["duplicated"] == ["y"] and problems["missing"] == ["w"] and problems["unknown"] == ["zz"]
+    assert problems["empty_categories"] == ["Bad Id"] and problems["duplicate_category_ids"] == ["a"]
+    assert problems["bad_category_ids"] == ["Bad Id"] and not problems["count_out_of_range"]  # 3 clusters: 3
+    assert category_problems(cats, [f"c{i}" for i in range(20)])["count_out_of_range"]
+
+
+def test_balance_moves_the_least_fitting_clusters_to_their_next_best_group():
+    rng = np.random.default_rng(0)
+    vectors = np.abs(rng.normal(size=(40, 6)))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    groups = [list(range(30)), list(range(30, 35)), list(range(35, 40))]
+    weights = np.ones(40)
+    balanced, moves = balance(groups, vectors, weights, cap=0.35)
+    assert moves == 30 - 14 and sorted(i for g in balanced for i in g) == list(range(40))
+    assert all(len(g) <= 14 for g in balanced)
+    moved = set(groups[0]) - set(balanced[0])
+    centre = vectors[groups[0]].mean(axis=0)
+    # the clusters kept fit the over-full group better (on average) than those moved out
+    assert (vectors[sorted(set(groups[0]) - moved)] @ centre).mean() > (vectors[sorted(moved)] @ centre).mean()
+
+
+def test_neighbourhoods_partition_and_are_deterministic(clusters300):
+    summaries = [{"title": c.title, "description": c.description, "genre_context": c.genre_lineage,
+                  "scene_context": c.scene_lineage, "track_count": c.track_count} for c in clusters300.clusters]
+    _, vectors = embed(summaries)
+    hoods = neighbourhoods(vectors, 40, seed=5)
+    assert sorted(i for h in hoods for i in h) == list(range(len(summaries)))
+    assert all(len(h) <= 80 for h in hoods) and 4 <= len(hoods) <= 12
+    assert hoods == neighbourhoods(vectors, 40, seed=5)
+
+
+def test_makespan():
+    assert makespan([1] * 8, 8) == 1 and makespan([1] * 9, 8) == 2
+    assert makespan([2, 1, 1], 2) == 2 and makespan([], 4) == 0
+
+
+def test_offline_names_read_like_shelves():
+    ex = describe_category.example()
+    named = describe_category.solve_offline(ex)
+    assert "Metal" in named["title"] and named["title"] not in ex["other_titles"]
+    sentences = [s for s in named["description"].split(". ") if s]
+    assert 2 <= len(sentences) <= 3 and "3 playlists and 200 tracks" in named["description"]
+    again = describe_category.solve_offline({**ex, "other_titles": [named["title"]]})
+    assert again["title"] != named["title"]
+
+
+# ------------------------------------------------------------------------------------ the asset
+def test_asset_materialises_with_passing_checks(tmp_path):
+    cs = subset(genius_clusters(8), 60)
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "refined_clusters.json").write_text(json.dumps(cs.to_dict()))
+    upstream = SourceAsset(FULL.key("refined_clusters"), io_manager_key="json_io_manager")
+    result = materialize(
+        [upstream, build_categories_asset(FULL), *build_categories_checks(FULL)],
+        resources={
+            "inputs": CollectionInputs(tracks_path=str(GENIUS / "tracks.csv"),
+                                       genre_tree_path=str(GENIUS / "genre_tree.json"),
+                                       scene_tree_path=str(GENIUS / "scene_tree.json")),
+            "pipeline_settings": PipelineSettings(output_dir=str(tmp_path)),
+            "llm": LLMResource(provider="offline", cache_enabled=False),
+            "json_io_manager": JsonIOManager(base_path=str(store)),
+            "parquet_io_manager": ParquetIOManager(base_path=str(store)),
+        },
+        instance=DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    stored = json.loads((store / "categories.json").read_text())
+    assert_contract(stored, cs)
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {"category_count": True, "clusters_exactly_once": True}
+    meta = result.get_asset_materialization_events()[0].event_specific_data.materialization.metadata
+    assert meta["categories"].value == len(stored["categories"]) and meta["fallback_used"].value is False
+    assert meta["llm_calls"].value == stored["report"]["calls"]
+    assert result.get_asset_materialization_events()[0].asset_key == AssetKey("categories")
+
+
+def test_cluster_titles_fall_back_to_genre_x_scene():
+    c = Cluster(id="a__b", track_ids=[1], genre_title="Rock", scene_title="USA")
+    result = group_into_categories(ClusterSet([c], [1]), offline_llm(), DEFAULT)
+    assert result["categories"][0]["title"] == "Rock × USA"

@@ -1,0 +1,179 @@
+"""LLMClient: the response cache saves every repeated request, stop, accounting, prices, JSON repair."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from fake_api import PROBE_TASK, probe_example
+
+from collection_tree.llm.cache import SQLiteResponseCache
+from collection_tree.llm.client import LLMClient, ProviderAnswer, _max_overlap, _union_length, cache_key
+from collection_tree.llm.interface import LLMError, LLMRequest, StopRequested, TokenUsage
+from collection_tree.llm.models import cost_usd, get_tiered_model
+from collection_tree.llm.normalise import parse_json_answer
+from collection_tree.llm.offline import OfflineProvider
+from collection_tree.tasks import TASKS
+
+
+def example_requests() -> list[LLMRequest]:
+    return [spec.request(spec.example()) for _, spec in sorted(TASKS.items()) if spec.example is not None]
+
+
+def test_a_repeated_run_costs_no_request(make_client: Any, probe_task: Any, anthropic_env: Any, tmp_path: Any) -> None:
+    requests = example_requests()
+    assert any(r.task == PROBE_TASK for r in requests)
+    first = make_client(cache=SQLiteResponseCache(tmp_path / "cache.sqlite"))
+    answers = [first.call(r, "run1") for r in requests]
+    sent = len(anthropic_env.message_requests())
+    assert sent == len(requests)
+    # a new run (new client, new provider, same cache file): every answer from the cache
+    second = make_client(cache=SQLiteResponseCache(tmp_path / "cache.sqlite"))
+    assert [second.call(r, "run2") for r in requests] == answers
+    assert len(anthropic_env.message_requests()) == sent
+    stats = second.stats("run2")
+    assert (stats["llm_calls"], stats["llm_cache_hits"], stats["cost_usd"]) == (0, len(requests), 0)
+    # a changed payload is a new request
+    second.call(probe_task.request(probe_example(9)), "run2")
+    assert len(anthropic_env.message_requests()) == sent + 1
+
+
+def test_cache_key_covers_model_prompt_payload_schema_and_max_tokens(probe_task: Any) -> None:
+    base = probe_task.request(probe_example())
+    key = cache_key(base, "m")
+    variants = [
+        cache_key(base, "other-model"),
+        cache_key(LLMRequest(base.task, base.tier, base.system + ".", base.payload, base.schema), "m"),
+        cache_key(probe_task.request(probe_example(7)), "m"),
+        cache_key(LLMRequest(base.task, base.tier, base.system, base.payload, {**base.schema, "title": "x"}), "m"),
+        cache_key(LLMRequest(base.task, base.tier, base.system, base.payload, base.schema, max_tokens=5), "m"),
+    ]
+    assert key not in variants and len(set(variants)) == len(variants)
+    assert cache_key(probe_task.request(probe_example()), "m") == key
+
+
+def test_failed_answers_are_not_cached_and_a_bad_entry_is_asked_again(
+        make_client: Any, probe_task: Any, anthropic_env: Any, tmp_path: Any) -> None:
+    cache = SQLiteResponseCache(tmp_path / "cache.sqlite")
+    client = make_client(cache=cache)
+    request = probe_task.request(probe_example())
+    anthropic_env.script(["malformed", "malformed"])
+    with pytest.raises(LLMError):
+        client.call(request, "p")
+    assert cache.count() == 0
+    model, _ = get_tiered_model(request.tier)
+    cache.put(cache_key(request, model), '{"not": "valid for the schema"}', task=request.task, model=model)
+    answer = client.call(request, "p")
+    assert answer["track_ids"] and len(anthropic_env.message_requests()) == 3
+    assert client.call(request, "p") == answer and len(anthropic_env.message_requests()) == 3
+
+
+def test_stop_event_stops_before_any_request(make_client: Any, probe_task: Any, anthropic_env: Any) -> None:
+    stop = threading.Event()
+    client = make_client(stop_event=stop)
+    phase = client.for_phase("p")
+    assert phase.stop_event is stop and not phase.stopped()
+    stop.set()
+    with pytest.raises(StopRequested):
+        phase.call(probe_task.request(probe_example()))
+    assert anthropic_env.message_requests() == []
+
+
+class ScriptedProvider:
+    """Answers from a list (text, stop_reason); records the max_tokens it was asked with."""
+
+    name = "scripted"
+
+    def __init__(self, replies: list[tuple[str, str]]):
+        self.replies = list(replies)
+        self.max_tokens: list[int] = []
+
+    def complete(self, request: LLMRequest, model: str) -> ProviderAnswer:
+        self.max_tokens.append(request.max_tokens)
+        text, stop = self.replies.pop(0)
+        return ProviderAnswer(text=text, stop_reason=stop, usage=TokenUsage(100, 50))
+
+
+def test_truncated_answer_is_asked_again_with_more_room(probe_task: Any) -> None:
+    good = '{"cluster_id": "rock__usa", "picks": [], "track_ids": [101], "label": "x"}'
+    provider = ScriptedProvider([('{"cluster_id": "ro', "max_tokens"), (good, "end_turn")])
+    client = LLMClient(provider)
+    assert client.call(probe_task.request(probe_example()), "p")["track_ids"] == [101]
+    assert provider.max_tokens == [1024, 2048]
+    stats = client.stats("p")
+    assert (stats["llm_calls"], stats["llm_rejected_answers"], stats["llm_failures"]) == (2, 1, 0)
+    model, _ = get_tiered_model("mechanical")
+    assert stats["cost_usd"] == pytest.approx(2 * cost_usd(model, 100, 50), abs=1e-6)  # rejected answers are billed
+
+
+def test_answers_that_are_not_objects_or_break_the_schema_are_rejected(probe_task: Any) -> None:
+    # a per-call schema (as a phase specialises one with an enum) that the second answer breaks
+    schema = {**probe_task.schema, "properties": {**probe_task.schema["properties"],
+                                                  "label": {"type": "string", "enum": ["only this"]}}}
+    answer = '{"cluster_id": "rock__usa", "picks": [], "track_ids": [], "label": "something else"}'
+    client = LLMClient(ScriptedProvider([("[1, 2]", "end_turn"), (answer, "end_turn")]))
+    with pytest.raises(LLMError) as info:
+        client.call(probe_task.request(probe_example(), schema=schema), "p")
+    assert info.value.kind == "invalid" and "only this" in info.value.reason
+    assert [r.error_kind for r in client.records] == ["malformed", "invalid"]
+    assert client.stats("p")["failures_by_kind"] == {"invalid": 1}
+
+
+def test_offline_answers_are_free_and_counted(probe_task: Any) -> None:
+    client = LLMClient(OfflineProvider())
+    client.call(probe_task.request(probe_example()), "p")
+    stats = client.stats("p")
+    assert stats["llm_calls"] == 1 and stats["cost_usd"] == 0 and stats["input_tokens"] > 0
+
+
+def test_timeline_and_overlap_figures(probe_task: Any) -> None:
+    client = LLMClient(OfflineProvider(), max_concurrency=2)
+    for n in (4, 5, 6):
+        client.call(probe_task.request(probe_example(n)), "p")
+    client.call(probe_task.request(probe_example(4)), "q")
+    rows = client.timeline("p")
+    assert [r["task"] for r in rows] == [PROBE_TASK] * 3
+    assert all(0 <= r["started"] <= r["ended"] for r in rows)
+    assert [r["started"] for r in rows] == sorted(r["started"] for r in rows)
+    stats = client.stats("p")
+    assert stats["llm_max_concurrency"] == 1  # one thread: calls never overlap
+    assert 0 <= stats["llm_busy_s"] <= stats["llm_wall_s"]
+    assert len(client.timeline()) == 4
+
+
+def test_interval_helpers() -> None:
+    intervals = [(0.0, 2.0), (1.0, 3.0), (5.0, 6.0), (5.5, 5.7)]
+    assert _union_length(intervals) == pytest.approx(4.0)
+    assert _max_overlap(intervals) == 2
+    assert _max_overlap([(0.0, 1.0), (1.0, 2.0)]) == 1  # touching is not overlapping
+    assert _union_length([]) == 0 and _max_overlap([]) == 0
+
+
+def test_list_prices_long_prompt_band_and_batch_discount() -> None:
+    assert cost_usd("claude-sonnet-5-5", 1_000_000, 1_000_000) == pytest.approx(12.0)
+    assert cost_usd("claude-sonnet-5-5", 0, 0, cache_write=1_000_000, cache_read=1_000_000) == pytest.approx(2.6)
+    assert cost_usd("claude-haiku-5-5", 100_000, 1_000) == pytest.approx(0.01 + 0.0005)
+    assert cost_usd("claude-haiku-5-5", 100_001, 1_000) == pytest.approx((100_001 * 0.5 + 1_000 * 2.5) / 1e6)
+    assert cost_usd("claude-haiku-5-5", 90_000, 0, cache_read=20_000) == pytest.approx(
+        (90_000 * 0.5 + 20_000 * 0.05) / 1e6)
+    assert cost_usd("claude-sonnet-5-5", 1000, 1000, batch=True) == pytest.approx(cost_usd("claude-sonnet-5-5",
+                                                                                         1000, 1000) / 2)
+    assert cost_usd("some-unknown-model", 1_000_000, 0) > 0
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('{"a": 1}', {"a": 1}),
+    ('```json\n{"a": [1, 2]}\n```', {"a": [1, 2]}),
+    ('Here you go:\n```\n{"a": 2}\n```\nAnything else?', {"a": 2}),
+    ('Sure: {"a": {"b": 3}} hope this helps', {"a": {"b": 3}}),
+    ('[1, 2]', [1, 2]),
+])
+def test_json_answers_are_found_in_fences_and_prose(text: str, expected: Any) -> None:
+    assert parse_json_answer(text) == expected
+
+
+@pytest.mark.parametrize("text", ['{"a": [1, 2', "no json here", "", '```json\n{"a":\n```'])
+def test_broken_json_is_reported(text: str) -> None:
+    with pytest.raises(ValueError, match="not JSON"):
+        parse_json_answer(text)

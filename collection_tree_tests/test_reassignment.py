@@ -1,0 +1,349 @@
+"""Phase 3 (dedup + reassignment) and its task: dedup order, poor fits, the reference's call pattern in
+the seed profile, pre-assignment and candidates in ours, fallback tiers, exactly-once, stop."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from typing import Any
+
+import jsonschema
+import pandas as pd
+import pytest
+
+from collection_tree.core.clusters import Cluster, ClusterSet
+from collection_tree.llm.client import LLMClient, ProviderAnswer
+from collection_tree.llm.interface import LLMError, LLMRequest, StopRequested
+from collection_tree.llm.offline import OfflineProvider
+from collection_tree.phases.reassignment import ReassignParams, dedup_order, greedy_dedup, reassign_tracks
+from collection_tree.tasks.reassign_tracks import TASK
+
+NO_PROBLEMS = {"duplicated": [], "out_of_scope": [], "orphaned": []}
+STYLES = [("Metal", "Rock > Metal"), ("Pop-Punk", "Rock > Pop-Punk"), ("Bluegrass", "Country > Bluegrass"),
+          ("Dancehall", "Pop > Dancehall")]
+PLACES = ["USA", "UK", "Jamaica"]
+
+
+def track(t: int, genre: list[str], scene: list[str] = (), year: int | None = 2002) -> dict[str, Any]:
+    parts = [f"Genre: {' / '.join(genre)}"] if genre else []
+    parts += [f"Scene: {' / '.join(scene)}"] if scene else []
+    parts += [f"Era: early 2000s ({year})"] if year else []
+    return {"track_id": t, "title": f"Song {t}", "artist": f"Artist {t % 7}", "year": year,
+            "comment": " | ".join(parts), "genre": list(genre), "scene_tags": list(scene), "descriptors": [],
+            "era": "early 2000s" if year else ""}
+
+
+def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    tracks = pd.DataFrame(rows)
+    tracks["year"] = tracks["year"].astype("Int64")
+    return tracks
+
+
+def cluster(cid: str, ids: list[int], style: str, lineage: str, place: str, coherence: float | None = 8.0,
+            poor: list[int] = ()) -> Cluster:
+    return Cluster(id=cid, track_ids=list(ids), genre_title=style, scene_title=f"{place} 2000-2004",
+                   genre_lineage=lineage, scene_lineage=f"{place} > {place} 2000-2004",
+                   filters={"genre": [style], "scene_tags": [place], "year_range": [2000, 2004]},
+                   title=f"{style}, {place} early 2000s", coherence=coherence, poor_fit_track_ids=list(poor),
+                   named_by="llm")
+
+
+def world(orphans_per_cluster: int = 20) -> tuple[ClusterSet, pd.DataFrame]:
+    """12 clusters (4 styles x 3 places) of 5 tracks each, plus orphans: tracks of a style without a
+    scene tag (ambiguous between the style's 3 places)."""
+    rows, clusters, t = [], [], 1
+    for style, lineage in STYLES:
+        root = lineage.split(" > ")[0]
+        for place in PLACES:
+            ids = list(range(t, t + 5))
+            rows += [track(i, [root, style], [place]) for i in ids]
+            clusters.append(cluster(f"{style.lower()}__{place.lower()}", ids, style, lineage, place))
+            t += 5
+        for _ in range(orphans_per_cluster):
+            rows.append(track(t, [root, style]))
+            t += 1
+    tracks = frame(rows)
+    return ClusterSet(clusters=clusters, all_track_ids=tracks["track_id"].tolist()), tracks
+
+
+class Recording:
+    """Records requests; answers offline, or by ``script(request) -> dict | Exception | None``."""
+
+    name = "recording"
+
+    def __init__(self, script: Any = None):
+        self.requests: list[LLMRequest] = []
+        self.script = script
+        self.lock = threading.Lock()
+
+    def complete(self, request: LLMRequest, model: str) -> ProviderAnswer:
+        with self.lock:
+            self.requests.append(request)
+        answer = self.script(request) if self.script else None
+        if isinstance(answer, Exception):
+            raise answer
+        text = OfflineProvider().complete(request, model).text if answer is None else json.dumps(answer)
+        return ProviderAnswer(text=text, priced=False)
+
+
+def run(named: ClusterSet, tracks: pd.DataFrame, provider: Any, params: ReassignParams) -> tuple[ClusterSet, Any]:
+    client = LLMClient(provider, max_concurrency=8, invalid_answer_retries=0)
+    return reassign_tracks(named, tracks, client.for_phase("assigned_clusters"), params), client
+
+
+class Schedule:
+    """Places each track on the n-th time it is offered (n from ``when``; never if absent), into the
+    first cluster it may choose; "unassigned" otherwise. Lets a test fix how many move per pass."""
+
+    def __init__(self, when: dict[int, int]):
+        self.when = when
+        self.offered: dict[int, int] = {}
+
+    def __call__(self, request: LLMRequest) -> dict[str, Any]:
+        out = []
+        for item in request.payload["tracks"]:
+            t = item["track_id"]
+            self.offered[t] = self.offered.get(t, 0) + 1
+            first = (item.get("candidates") or [request.payload["clusters"][0]["cluster_id"]])[0]
+            out.append({"track_id": t, "cluster_id": first if self.when.get(t) == self.offered[t] else "unassigned"})
+        return {"assignments": out}
+
+
+# ------------------------------------------------------------------------------------ step 1 and 2
+def test_greedy_dedup_by_coherence_then_size_then_id():
+    clusters = [
+        Cluster(id="b", track_ids=[1, 2, 3], coherence=7.0),
+        Cluster(id="a", track_ids=[3, 4], coherence=9.0),
+        Cluster(id="c", track_ids=[2, 5, 6, 7], coherence=7.0),  # same coherence as b, larger: first
+        Cluster(id="d", track_ids=[5, 8], coherence=None),  # unmeasured: neutral 5
+        Cluster(id="e", track_ids=[4], coherence=6.0),  # emptied by the dedup
+        Cluster(id="f", track_ids=[6, 9], coherence=7.0),  # same coherence and size as b... smaller than c
+    ]
+    assert [c.id for c in dedup_order(clusters)] == ["a", "c", "b", "f", "e", "d"]
+    kept, owner = greedy_dedup(clusters, scope=set(range(1, 10)))
+    assert [(c.id, c.track_ids) for c in kept] == [("a", [3, 4]), ("c", [2, 5, 6, 7]), ("b", [1]), ("f", [9]),
+                                                  ("d", [8])]
+    assert owner == {3: "a", 4: "a", 2: "c", 5: "c", 6: "c", 7: "c", 1: "b", 9: "f", 8: "d"}
+
+
+def test_ties_in_size_break_by_id():
+    clusters = [Cluster(id="z", track_ids=[1, 2], coherence=8.0), Cluster(id="y", track_ids=[2, 3], coherence=8.0)]
+    kept, _ = greedy_dedup(clusters, scope={1, 2, 3})
+    assert [(c.id, c.track_ids) for c in kept] == [("y", [2, 3]), ("z", [1])]
+
+
+def test_poor_fits_leave_the_cluster_that_flagged_them_and_are_placed_again():
+    named, tracks = world(orphans_per_cluster=0)
+    metal_usa, metal_uk = named.clusters[0], named.clusters[1]
+    # 1 (in metal_usa) is flagged by its own cluster; 6 (in metal_uk) is flagged by metal_usa: moot.
+    metal_usa.poor_fit_track_ids = [1, 6]
+    seen: list[int] = []
+
+    def script(request: LLMRequest) -> dict[str, Any]:
+        seen.extend(t["track_id"] for t in request.payload["tracks"])
+        return {"assignments": [{"track_id": t["track_id"], "cluster_id": metal_uk.id}
+                                for t in request.payload["tracks"]]}
+
+    result, _ = run(named, tracks, Recording(script), ReassignParams.for_profile("seed"))
+    assert seen == [1]
+    assert result.report["poor_fits"] == 1 and result.report["orphans"] == 0
+    by_id = {c.id: c for c in result.clusters}
+    assert 1 in by_id[metal_uk.id].track_ids and 1 not in by_id[metal_usa.id].track_ids
+    assert 6 in by_id[metal_uk.id].track_ids
+    assert result.membership_problems() == NO_PROBLEMS
+
+
+# ------------------------------------------------------------------------------ seed profile = reference
+def test_seed_profile_call_pattern_is_the_references():
+    named, tracks = world(orphans_per_cluster=50)  # 200 orphans -> batches of 80, 80, 40
+    provider = Recording()
+    client = LLMClient(provider, max_concurrency=8)
+    result = reassign_tracks(named, tracks, client.for_phase("assigned_clusters"), ReassignParams.for_profile("seed"))
+    assert [len(r.payload["tracks"]) for r in provider.requests] == [80, 80, 40]
+    assert client.max_in_flight == 1  # serial
+    for request in provider.requests:
+        assert request.tier == "mechanical" and request.max_tokens == 8192
+        summaries = request.payload["clusters"]
+        assert [s["cluster_id"] for s in summaries] == [c.id for c in dedup_order(named.clusters)]
+        assert all(set(s) == {"cluster_id", "title", "track_count"} for s in summaries)
+        assert all(set(t) == {"track_id", "title", "artist", "year", "comment"} for t in request.payload["tracks"])
+        assert all(len(t["comment"]) <= 100 for t in request.payload["tracks"])
+    # serial: the second batch sees the counts the first one left
+    first_counts = {s["cluster_id"]: s["track_count"] for s in provider.requests[0].payload["clusters"]}
+    second_counts = {s["cluster_id"]: s["track_count"] for s in provider.requests[1].payload["clusters"]}
+    placed_by_first = sum(a["cluster_id"] != "unassigned"
+                          for a in TASK.solve_offline(provider.requests[0].payload)["assignments"])
+    assert placed_by_first > 0
+    assert sum(second_counts.values()) == sum(first_counts.values()) + placed_by_first
+    assert result.report["passes"][0]["serial_calls"] == 3 == result.report["passes"][0]["calls"]
+    assert result.membership_problems() == NO_PROBLEMS and not result.unplaced
+
+
+def test_seed_profile_stops_after_three_passes():
+    named, tracks = world(orphans_per_cluster=25)  # 100 orphans
+    orphans = [t for t in tracks["track_id"] if t not in {i for c in named.clusters for i in c.track_ids}]
+    # 40 placed in pass 1, 30 in pass 2, 15 in pass 3, 15 would need a 4th pass
+    when = {t: 1 for t in orphans[:40]} | {t: 2 for t in orphans[40:70]} | {t: 3 for t in orphans[70:85]}
+    when |= {t: 4 for t in orphans[85:]}
+    result, _ = run(named, tracks, Recording(Schedule(when)), ReassignParams.for_profile("seed"))
+    passes = result.report["passes"]
+    assert [(p["tracks_sent"], p["moved"], p["calls"]) for p in passes] == [(100, 40, 2), (60, 30, 1), (30, 15, 1)]
+    assert [p["pct_moved"] for p in passes] == [40.0, 50.0, 50.0]
+    assert result.report["fallback_assigned"] == 15 and result.report["llm_assigned"] == 85
+    assert result.membership_problems() == NO_PROBLEMS and not result.unplaced
+
+
+def test_seed_profile_stops_when_fewer_than_5_percent_move():
+    named, tracks = world(orphans_per_cluster=25)
+    orphans = [t for t in tracks["track_id"] if t not in {i for c in named.clusters for i in c.track_ids}]
+    when = {t: 1 for t in orphans[:50]} | {orphans[50]: 2}  # pass 2: 1 of 50 = 2% -> converged
+    when |= {t: 3 for t in orphans[51:]}  # would move in pass 3, which must not run
+    result, _ = run(named, tracks, Recording(Schedule(when)), ReassignParams.for_profile("seed"))
+    assert [(p["tracks_sent"], p["moved"]) for p in result.report["passes"]] == [(100, 50), (50, 1)]
+    assert result.report["fallback_assigned"] == 49
+
+
+# ------------------------------------------------------------------------------ default profile (ours)
+def test_default_profile_preassigns_clear_cases_and_offers_candidates():
+    named, tracks = world(orphans_per_cluster=20)  # 80 ambiguous orphans (no scene tag)
+    clear = [track(9001, ["Rock", "Metal"], ["UK"], 2003), track(9002, ["Country", "Bluegrass"], ["Jamaica"], 2001)]
+    tracks = frame([*tracks.to_dict("records"), *clear])
+    named.all_track_ids += [9001, 9002]
+    provider = Recording()
+    params = ReassignParams.for_profile("default").with_overrides(candidates=2, batch_size=30, workers=2)
+    result, client = run(named, tracks, provider, params)
+    by_track = {t: c.id for c in result.clusters for t in c.track_ids}
+    assert by_track[9001] == "metal__uk" and by_track[9002] == "bluegrass__jamaica"
+    assert result.report["preassigned"] == 2
+    sent = [t["track_id"] for r in provider.requests for t in r.payload["tracks"]]
+    assert 9001 not in sent and 9002 not in sent and len(sent) == len(set(sent)) == 80
+    for request in provider.requests:
+        offered = {s["cluster_id"] for s in request.payload["clusters"]}
+        assert all(set(s) == {"cluster_id", "title", "track_count", "genre", "scene"}
+                   for s in request.payload["clusters"])
+        for item in request.payload["tracks"]:
+            assert len(item["candidates"]) == 2 and set(item["candidates"]) <= offered
+            style = tracks.set_index("track_id").loc[item["track_id"], "genre"][1]
+            assert all(c.startswith(style.lower()) for c in item["candidates"])  # the style's clusters first
+    first = result.report["passes"][0]
+    assert first["calls"] == 3 and first["serial_calls"] == math.ceil(3 / 2)
+    assert client.max_in_flight <= 2
+    assert result.membership_problems() == NO_PROBLEMS
+
+
+def test_rejected_tracks_get_their_next_candidates():
+    named, tracks = world(orphans_per_cluster=2)
+    offers: dict[int, list[list[str]]] = {}
+
+    def script(request: LLMRequest) -> dict[str, Any]:
+        for item in request.payload["tracks"]:
+            offers.setdefault(item["track_id"], []).append(item["candidates"])
+        return {"assignments": [{"track_id": t["track_id"], "cluster_id": "unassigned"}
+                                for t in request.payload["tracks"]]}
+
+    params = ReassignParams.for_profile("default").with_overrides(candidates=2, stop_below=0.0)
+    result, _ = run(named, tracks, Recording(script), params)
+    for rounds in offers.values():
+        flat = [c for r in rounds for c in r]
+        assert len(flat) == len(set(flat))  # never the same candidate twice
+    assert max(len(r) for r in offers.values()) == 3  # up to three passes
+    assert result.report["fallback_assigned"] == 8 and result.membership_problems() == NO_PROBLEMS
+
+
+def test_exactly_once_on_both_profiles_with_hard_tracks():
+    named, tracks = world(orphans_per_cluster=10)
+    odd = [
+        track(8001, ["Rock"], year=2003),  # only the lineage root: genre lineage tier
+        track(8002, [], ["Jamaica"], year=None),  # no genre, a scene tag matching a cluster filter
+        track(8003, ["Jazz"], ["Japan"], year=2004),  # matches nothing but the year
+        track(8004, [], [], year=None),  # nothing at all
+    ]
+    tracks = frame([*tracks.to_dict("records"), *odd])
+    named.all_track_ids += [8001, 8002, 8003, 8004, 8005]  # 8005: not in the tracks table
+    named.clusters[0].track_ids.append(7777)  # out of scope: dropped by the dedup
+    for profile in ("seed", "default"):
+        result, _ = run(named, tracks, Recording(), ReassignParams.for_profile(profile))
+        assert result.membership_problems() == NO_PROBLEMS, profile
+        unplaced = {u["track_id"]: u["reason"] for u in result.unplaced}
+        assert set(unplaced) == {8004, 8005}
+        assert "no genre, scene tag or year" in unplaced[8004] and "tracks table" in unplaced[8005]
+        placed = sum(c.track_count for c in result.clusters)
+        assert placed + len(unplaced) == len(set(named.all_track_ids))
+
+
+def test_fallback_tiers_when_the_llm_places_nothing():
+    named, tracks = world(orphans_per_cluster=0)
+    odd = [track(8001, ["Country"], year=2003), track(8002, ["Jazz"], ["Jamaica"], year=2001),
+           track(8003, ["Jazz"], year=2030), track(8004, ["Pop", "Metal"], year=2001)]
+    tracks = frame([*tracks.to_dict("records"), *odd])
+    named.all_track_ids += [8001, 8002, 8003, 8004]
+    failing = Recording(lambda r: LLMError("reassign_tracks", "down", kind="unavailable"))
+    result, _ = run(named, tracks, failing, ReassignParams.for_profile("default"))
+    by_track = {t: c.id for c in result.clusters for t in c.track_ids}
+    assert by_track[8001] == "bluegrass__jamaica"  # Country lineage root; ties: dedup order (same size: id)
+    assert by_track[8002] == "bluegrass__jamaica"  # its scene tag matches the Jamaica filters: tier "filters"
+    assert by_track[8004].startswith("metal__")  # genre filter value beats the Pop lineage root
+    assert result.report["fallback_by"] == {"genre_lineage": 1, "filters": 2, "year": 1}
+    assert result.report["passes"][0]["failed_batches"] == result.report["passes"][0]["calls"] == 1
+    assert result.membership_problems() == NO_PROBLEMS and not result.unplaced
+
+
+def test_quirky_answers_are_normalised_and_unknown_ids_dropped():
+    payload = TASK.example()
+    answer = {"assignments": [
+        {"track_id": {"track_id": 1}, "cluster_id": {"cluster_id": "rock-nu-metal__usa-metal-2000-2004"}},
+        {"track_id": "2", "cluster_id": "rock-nu-metal__usa-metal-2000-2004"},  # offered, fine (no candidates)
+        {"track_id": 7, "cluster_id": "invented-cluster"},  # dropped
+        {"track_id": 99, "cluster_id": "country-bluegrass__usa-2000-2004"},  # unknown track: dropped
+        {"track_id": 1, "cluster_id": "rock-pop-punk__pop-punk-2005-2010"},  # repeat: dropped
+    ]}
+    assert TASK.normalise(answer, payload) == {"assignments": [
+        {"track_id": 1, "cluster_id": "rock-nu-metal__usa-metal-2000-2004"},
+        {"track_id": 2, "cluster_id": "rock-nu-metal__usa-metal-2000-2004"}]}
+    # a cluster outside the track's candidates is not allowed; "none"/null mean unassigned; dict keyed by id
+    keyed = {"assignments": {"1": "country-bluegrass__usa-2000-2004", "2": None, "7": "None"}}
+    assert TASK.normalise(keyed, payload) == {"assignments": [
+        {"track_id": 2, "cluster_id": "unassigned"}, {"track_id": 7, "cluster_id": "unassigned"}]}
+
+
+def test_offline_solver_matches_words_and_says_unassigned():
+    payload = TASK.example()
+    answer = TASK.solve_offline(payload)
+    jsonschema.validate(answer, TASK.schema)
+    assert answer == {"assignments": [
+        {"track_id": 1, "cluster_id": "rock-nu-metal__usa-metal-2000-2004"},
+        {"track_id": 2, "cluster_id": "country-bluegrass__usa-2000-2004"},
+        {"track_id": 7, "cluster_id": "unassigned"}]}  # jazz matches no offered cluster
+    payload["tracks"][0]["candidates"] = ["rock-pop-punk__pop-punk-2005-2010"]
+    assert TASK.solve_offline(payload)["assignments"][0]["cluster_id"] == "unassigned"
+
+
+def test_stop_propagates_in_the_serial_passes():
+    named, tracks = world(orphans_per_cluster=50)
+
+    class StopAfterFirst:
+        def __init__(self):
+            self.stop_event = threading.Event()
+            self.calls = 0
+
+        def call(self, request: LLMRequest) -> dict[str, Any]:
+            self.calls += 1
+            self.stop_event.set()
+            return TASK.solve_offline(request.payload)
+
+    llm = StopAfterFirst()
+    with pytest.raises(StopRequested):
+        reassign_tracks(named, tracks, llm, ReassignParams.for_profile("seed"))
+    assert llm.calls == 1
+
+
+def test_params_overrides_and_profiles():
+    seed = ReassignParams.for_profile("seed")
+    assert (seed.batch_size, seed.max_passes, seed.stop_below, seed.workers, seed.preassign, seed.candidates) == (
+        80, 3, 0.05, 1, False, 0)
+    assert ReassignParams.for_profile("default").with_overrides(batch_size=None, workers=3).workers == 3
+    with pytest.raises(ValueError):
+        ReassignParams.for_profile("default").with_overrides(batch_size=0)
+    with pytest.raises(ValueError):
+        ReassignParams.for_profile("fast")
