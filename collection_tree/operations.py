@@ -92,9 +92,16 @@ def stored_output_exists(base: UPath, key: AssetKey) -> bool:
     return any(stem.with_name(stem.name + ext).exists() for ext in (".parquet", ".json"))
 
 
-def _input_file_changed(metadata: Mapping[str, Any], materialised_at: float) -> str:
-    entry = metadata.get("path")
-    path = Path(str(entry.value)) if entry is not None else None
+def input_paths() -> dict[str, Path]:
+    """The input files the assets read (the same environment variables; else the demo collection)."""
+    env = {"tracks": settings.TRACKS_ENV, "genre_tree": settings.GENRE_TREE_ENV, "scene_tree": settings.SCENE_TREE_ENV}
+    demo = {"tracks": "tracks.csv", "genre_tree": "genre_tree.json", "scene_tree": "scene_tree.json"}
+    if any(os.environ.get(name) for name in env.values()):
+        return {key: Path(os.environ[name]) for key, name in env.items() if os.environ.get(name)}
+    return {key: settings.demo_dir() / name for key, name in demo.items()}
+
+
+def _input_file_changed(path: Path | None, materialised_at: float) -> str:
     if path is None:
         return ""
     if not path.exists():
@@ -104,6 +111,7 @@ def _input_file_changed(metadata: Mapping[str, Any], materialised_at: float) -> 
 
 def asset_states(instance: DagsterInstance, defs: Definitions, group: str) -> list[AssetState]:
     """Every asset of ``group`` in dependency order, with its state and why."""
+    inputs = input_paths()
     graph = defs.resolve_asset_graph()
     keys = [k for k in graph.toposorted_asset_keys if graph.get(k).group_name == group]
     resolver = CachingStaleStatusResolver(instance, graph, _LoadingContext(instance))
@@ -117,13 +125,12 @@ def asset_states(instance: DagsterInstance, defs: Definitions, group: str) -> li
             states.append(AssetState(key.to_user_string(), "missing", "never materialised", None, None))
             continue
         at, run_id = event.timestamp, event.run_id
-        mat = event.asset_materialization
         if not stored_output_exists(base, key):
             states.append(AssetState(key.to_user_string(), "missing", "stored output deleted", at, run_id))
             continue
         causes = [f"{c.key.asset_key.to_user_string()} {c.reason}" for c in resolver.get_stale_root_causes(key)]
-        if key.path[-1] in INPUT_ASSETS and mat is not None:
-            changed = _input_file_changed(mat.metadata, at)
+        if key.path[-1] in INPUT_ASSETS:
+            changed = _input_file_changed(inputs.get(key.path[-1]), at)
             causes += [changed] if changed else []
         state = "stale" if causes or status == StaleStatus.STALE else "materialised"
         states.append(AssetState(key.to_user_string(), state, "; ".join(causes), at, run_id))

@@ -16,7 +16,7 @@ from collection_tree.assets.collection_leaves import build_collection_leaves_ass
 from collection_tree.assets.collection_tree import build_collection_tree_asset, build_leaves_checks
 from collection_tree.assets.metadata_suggestions import build_metadata_suggestions_asset
 from collection_tree.assets.modes import FULL, TEST, BuildMode
-from collection_tree.commands._summary import tree_summary_lines
+from collection_tree.commands._summary import build_summary_lines, tree_summary_lines
 from collection_tree.core.atomic import atomic_write_json, atomic_write_text
 from collection_tree.core.clusters import ClusterSet
 from collection_tree.llm.client import LLMClient
@@ -254,13 +254,21 @@ def test_full_build_writes_the_tree_and_checks_pass(tmp_path, leaf_collection):
     assert meta[AssetKey("collection_leaves")]["leaves"].value == 3
     lines = tree_summary_lines(path)
     assert "Roots & Rhymes" in lines[1] and "2 leaves" in lines[1] and "tracks assigned: 20/22" in lines[3]
+    summary = build_summary_lines(result)  # what `collection-tree build` prints, read from the written file
+    # phase 7: one packed mechanical call, then one creative call for the grey-zone tracks (7, 8, 15, 16)
+    assert summary[0] == "LLM calls: collection_leaves 1, metadata_suggestions 2 (total 3)"
+    assert summary[1:] == lines and summary[-1] == f"tree: {path}"
 
-    # a later build whose assembly fails (a leaf in no category) keeps the last complete tree
+    # categories re-materialised without the leaves: the tree's assembly fails (a stored leaf is now in no
+    # category) and the last complete tree stays in place
     before = path.read_bytes()
     broken = {"categories": leaf_collection.categories["categories"][:1]}
-    result = materialize([*stand_ins(FULL, leaf_collection, broken), *mine(FULL)],
-                         resources=resources(tmp_path), instance=instance, raise_on_error=False)
+    result = materialize([*stand_ins(FULL, leaf_collection, broken), *mine(FULL)], resources=resources(tmp_path),
+                         instance=instance, raise_on_error=False,
+                         selection=[FULL.key("categories"), FULL.key("collection_tree")])
     assert not result.success and path.read_bytes() == before
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "in no category" in str(failure.event_specific_data.error.to_string())
 
 
 def test_test_mode_skips_phase_7_and_writes_beside_the_full_tree(tmp_path, leaf_collection):

@@ -97,6 +97,8 @@ def test_titles_cannot_inject_lines():
     ("  .hidden. ", "hidden"),
     ("NUL", "_NUL"),
     ("com1.txt", "_com1.txt"),
+    ("evil\u202egnp.m3u8", "evilgnp.m3u8"),  # a bidi override could disguise the name
+    ("One\u200b-\u200bWinged", "One\u200b-\u200bWinged"),  # zero-width spaces are real characters
 ])
 def test_safe_name(title, expected):
     assert safe_name(title) == expected
@@ -200,3 +202,14 @@ def test_cli_refuses_unknown_ids_and_missing_trees(cli_env, export_fixture, tmp_
     assert main(["export-m3u", "rap", "--tracks", str(export_fixture.tracks_csv)]) == 2
     assert "build it first" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "empty")
+
+
+def test_real_file_names_kept_and_line_breaking_paths_left_out(export_fixture, tmp_path):
+    tracks = export_fixture.tracks.copy()
+    zwsp = "Music/Nobuo Uematsu/One\u200b-\u200bWinged Angel.mp3"  # as in the Genius collection
+    tracks.loc[tracks["track_id"] == 6, ["title", "location"]] = ["One\u200b-\u200bWinged Angel", zwsp]
+    tracks.loc[tracks["track_id"] == 7, "location"] = "Music/evil\n#EXTINF:1,x\n/etc/passwd"
+    report = write_leaf_playlists(export_fixture.tree, tracks, tmp_path / "out")
+    assert lines_of(tmp_path / "out" / RAP / "_CON.m3u8") == [
+        "#EXTM3U", "#PLAYLIST:CON", "#EXTINF:100,Artist 6 - One\u200b-\u200bWinged Angel", zwsp]
+    assert report.unrepresentable == 1

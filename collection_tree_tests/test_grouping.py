@@ -75,8 +75,9 @@ class Scripted:
 
     name = "scripted"
 
-    def __init__(self, fail=(), rewrite=None):
+    def __init__(self, fail=(), rewrite=None, fail_when=None):
         self.fail = set(fail)
+        self.fail_when = fail_when or (lambda request: False)
         self.rewrite = rewrite or {}
         self.offline = OfflineProvider()
         self.calls: Counter = Counter()
@@ -85,7 +86,7 @@ class Scripted:
     def complete(self, request, model):
         with self._lock:
             self.calls[request.task] += 1
-        if request.task in self.fail or "*" in self.fail:
+        if request.task in self.fail or "*" in self.fail or self.fail_when(request):
             raise LLMError(request.task, "scripted outage", kind="unavailable")
         reply = self.offline.complete(request, model)
         if request.task in self.rewrite:
@@ -182,6 +183,16 @@ def test_failed_steps_still_give_8_to_12_categories(clusters300, failing):
         # The LLM never answered: no consolidation, assignment or description calls are wasted.
         assert set(provider.calls) == {"propose_categories"}
         assert list(steps) == ["propose"]
+
+
+def test_some_neighbourhoods_failing_is_not_a_fallback(clusters300):
+    provider = Scripted(fail_when=lambda r: r.task == "propose_categories" and len(r.payload["clusters"]) % 2 == 0)
+    result = run(clusters300, provider)
+    assert_contract(result, clusters300)
+    steps = {s["step"]: s for s in result["report"]["steps"]}
+    assert 0 < steps["propose"]["failed_units"] < steps["propose"]["units"]
+    assert steps["propose"]["calls"] == steps["propose"]["units"] + steps["propose"]["failed_units"]
+    assert not result["report"]["fallback_used"] and result["report"]["fallbacks"]["assigned_by_vector"] == 0
 
 
 def test_invented_category_names_are_rejected_and_placed_by_vector(clusters300):

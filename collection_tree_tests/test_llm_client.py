@@ -177,3 +177,13 @@ def test_json_answers_are_found_in_fences_and_prose(text: str, expected: Any) ->
 def test_broken_json_is_reported(text: str) -> None:
     with pytest.raises(ValueError, match="not JSON"):
         parse_json_answer(text)
+
+
+def test_llm_error_survives_pickling() -> None:
+    import pickle
+
+    error = LLMError("t", "spend limit", kind="quota")
+    error.retries = 2
+    copy = pickle.loads(pickle.dumps(error))
+    assert (copy.task, copy.reason, copy.kind, copy.retries, copy.fatal, str(copy)) == (
+        "t", "spend limit", "quota", 2, True, str(error))

@@ -164,3 +164,12 @@ def test_stop_releases_hanging_requests(probe_task: Any) -> None:
     started = time.monotonic()
     server.stop()
     assert time.monotonic() - started < 10  # generous: a hang must not hold stop() for its 60 s
+
+
+def test_serve_yields_a_base_url() -> None:
+    from collection_tree.llm.fake_server import serve
+
+    with serve() as base_url, anthropic.Anthropic(api_key=DUMMY_KEY, base_url=base_url, max_retries=0) as client:
+        assert base_url.startswith("http://127.0.0.1:")
+        with pytest.raises(anthropic.BadRequestError, match="expected <task>"):
+            client.messages.create(model="claude-haiku-5-5", max_tokens=5, messages=[{"role": "user", "content": "hi"}])

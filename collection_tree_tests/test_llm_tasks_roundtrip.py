@@ -91,23 +91,25 @@ def test_quirks_are_repaired_by_the_task_normaliser(task: Any, fault: str, make_
 
 
 def test_the_mutations_really_change_each_answer(task: Any) -> None:
-    """So the quirk test above is not vacuous for any task."""
-    from collection_tree.llm.fake_server import hallucinate_ids, payload_refs, wrap_ints
+    """So the quirk test above is not vacuous: an answer that refers to the payload's ids or names gets
+    invented references, and one with integers gets them wrapped."""
+    from collection_tree.llm.fake_server import ID_KEY_RE, hallucinate_ids, payload_refs, wrap_ints
 
     payload = task.example()
     solved = task.solve_offline(payload)
     ints, strings = payload_refs(payload)
-    refers = [v for v in _scalars(solved)
-              if (isinstance(v, int) and v in ints) or (isinstance(v, str) and v in strings)]
-    # every answer that refers to the payload's ids or names gets invented references added
-    assert bool(_invented(hallucinate_ids(solved, payload))) == bool(refers), (task.name, refers[:5])
-    if any(isinstance(v, int) and not isinstance(v, bool) for v in _scalars(solved)):
+    refers = [v for k, v in _items(solved) if (ID_KEY_RE.search(k) and isinstance(v, int) and v in ints)
+              or (isinstance(v, str) and v in strings)]
+    if refers:
+        assert _invented(hallucinate_ids(solved, payload)), (task.name, refers[:5])
+    if any(isinstance(v, int) and not isinstance(v, bool) and not k.endswith("range") for k, v in _items(solved)):
         assert wrap_ints(solved) != solved
 
 
-def _scalars(value: Any) -> list[Any]:
+def _items(value: Any, key: str = "") -> list[tuple[str, Any]]:
+    """(key, scalar) pairs of a JSON value; list items carry their list's key."""
     if isinstance(value, dict):
-        return [s for v in value.values() for s in _scalars(v)]
+        return [kv for k, v in value.items() for kv in _items(v, str(k))]
     if isinstance(value, list):
-        return [s for v in value for s in _scalars(v)]
-    return [value]
+        return [kv for v in value for kv in _items(v, key)]
+    return [(key, value)]

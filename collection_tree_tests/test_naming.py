@@ -170,11 +170,12 @@ def test_duplicate_titles_are_made_distinct():
 
 
 class StoppingLLM:
-    """A phase-facing LLM (no client in between): sets the stop event during its first call."""
+    """A phase-facing LLM (no client in between): the first ``in_flight`` calls meet at a barrier (so
+    that many batches are running), then the stop event is set before any of them returns."""
 
-    def __init__(self, answer_for: Any):
+    def __init__(self, answer_for: Any, in_flight: int):
         self.stop_event = threading.Event()
-        self.entered_after_stop = 0
+        self.barrier = threading.Barrier(in_flight, timeout=30)  # a safety net, not a timing assertion
         self.calls = 0
         self.answer_for = answer_for
         self.lock = threading.Lock()
@@ -185,20 +186,18 @@ class StoppingLLM:
     def call(self, request: LLMRequest) -> dict[str, Any]:
         with self.lock:
             self.calls += 1
-            if self.stop_event.is_set():
-                self.entered_after_stop += 1
-            self.stop_event.set()
+        self.barrier.wait()
+        self.stop_event.set()
         return self.answer_for(request)
 
 
 def test_stop_propagates_and_no_new_batch_starts():
-    clusters, tracks = collection(40, per_cluster=5)
-    llm = StoppingLLM(lambda r: TASK.solve_offline(r.payload))
+    clusters, tracks = collection(40, per_cluster=5)  # 5 batches of 8 on 4 workers
     params = NamingParams.for_profile("seed")
+    llm = StoppingLLM(lambda r: TASK.solve_offline(r.payload), in_flight=params.workers)
     with pytest.raises(StopRequested):
         name_clusters(clusters, tracks, llm, params)
-    assert llm.entered_after_stop == 0
-    assert 1 <= llm.calls <= params.workers  # only batches already running when the stop came finished
+    assert llm.calls == params.workers  # the fifth batch never started
 
 
 def test_stop_raised_by_the_llm_is_not_a_fallback():

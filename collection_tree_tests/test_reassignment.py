@@ -347,3 +347,20 @@ def test_params_overrides_and_profiles():
         ReassignParams.for_profile("default").with_overrides(batch_size=0)
     with pytest.raises(ValueError):
         ReassignParams.for_profile("fast")
+
+
+def test_a_bare_llm_cannot_put_unknown_tracks_or_clusters_into_the_result():
+    named, tracks = world(orphans_per_cluster=3)
+
+    class Bare:  # no client in between: nothing normalised the answer
+        stop_event = threading.Event()
+
+        def call(self, request: LLMRequest) -> dict[str, Any]:
+            return {"assignments": [{"track_id": t["track_id"], "cluster_id": "invented"}
+                                    for t in request.payload["tracks"]] + [{"track_id": 55555,
+                                                                            "cluster_id": named.clusters[0].id}]}
+
+    result = reassign_tracks(named, tracks, Bare(), ReassignParams.for_profile("seed"))
+    assert result.report["llm_assigned"] == 0 and result.report["fallback_assigned"] == 12
+    assert result.membership_problems() == NO_PROBLEMS
+    assert "invented" not in {c.id for c in result.clusters}

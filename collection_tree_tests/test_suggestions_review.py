@@ -101,6 +101,7 @@ def test_apply_writes_a_new_file_next_to_the_original(review, export_fixture):
 def test_apply_twice_changes_nothing(review, export_fixture):
     table = read_review_table(review)
     updated, first = apply_suggestions(table, select_rows(table, "all"), export_fixture.tracks_csv)
+    assert first.written
     folder = export_fixture.tracks_csv.parent
     snapshot = {name: (folder / name).read_bytes() for name in files_in(folder)}
     again, second = apply_suggestions(updated, select_rows(updated, "all"), export_fixture.tracks_csv)

@@ -129,7 +129,12 @@ def build_export_assets(mode: BuildMode) -> list[AssetsDefinition]:
     def metadata_suggestions_review(context: AssetExecutionContext, pipeline_settings: PipelineSettings,
                                     collection_tree: dict[str, Any], tracks: pd.DataFrame) -> MaterializeResult:
         out = mode.output_dir(pipeline_settings.output_path())
-        previous = read_review_table(out) if (out / f"{TABLE_NAME}.parquet").exists() else None
+        previous = None
+        if (out / f"{TABLE_NAME}.parquet").exists():
+            try:  # keep the statuses of an earlier review; an unreadable table only costs that
+                previous = read_review_table(out)
+            except (OSError, ValueError, KeyError) as exc:
+                context.log.warning(f"previous review table unreadable, statuses start over: {exc}")
         table = build_review_table(collection_tree, tracks_from_storage(tracks), previous)
         parquet_path, csv_path = write_review_table(table, out)
         counts = table["field"].value_counts().to_dict()

@@ -21,6 +21,7 @@ import pandas as pd
 from collection_tree.exports import find_node, iter_leaves, ordered_track_ids, track_index
 from collection_tree.exports.paths import (
     atomic_write,
+    has_control,
     is_absolute,
     replace_dir,
     resolve_inside,
@@ -72,7 +73,7 @@ def playlist_entries(track_ids: list[int], index: dict[int, dict[str, Any]], mus
         if path is None:
             report.missing_location += 1
             continue
-        if strip_control(path) != path:
+        if has_control(path):
             report.unrepresentable += 1
             continue
         if not is_absolute(path):

@@ -34,17 +34,26 @@ _WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10
 _DRIVE = re.compile(r"^[A-Za-z]:/")
 
 
+_BREAKING = ("Cc", "Cs", "Zl", "Zp")  # control chars (CR, LF, ESC, NUL), lone surrogates, line/paragraph separators
+_BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def strip_control(text: str, replacement: str = " ") -> str:
-    """Control and format characters (CR, LF, ESC, NUL, bidi overrides...) replaced: they break
-    line-based formats, terminals and XML."""
-    return "".join(replacement if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") else ch
+    """Characters that break line-based formats, terminals or XML replaced. Format characters such
+    as zero-width spaces stay: real file names and titles use them."""
+    return "".join(replacement if unicodedata.category(ch) in _BREAKING or ch in "\ufffe\uffff" else ch
                    for ch in text)
+
+
+def has_control(text: str) -> bool:
+    return strip_control(text) != text
 
 
 def safe_name(text: str, *, fallback: str = "untitled", max_bytes: int = MAX_NAME_BYTES) -> str:
     """One path component from an untrusted title: no separators, no ``..``, no control
     characters, no Windows-reserved names, at most ``max_bytes`` of UTF-8."""
-    name = unicodedata.normalize("NFC", strip_control(str(text)))
+    # Bidi overrides go too: they can make a name display as something it is not.
+    name = "".join(ch for ch in unicodedata.normalize("NFC", strip_control(str(text))) if ch not in _BIDI)
     name = name.translate(_REPLACE)
     name = re.sub(r"\.{2,}", ".", name)  # no ".." anywhere, not even inside a name
     name = re.sub(r"\s+", " ", name).strip(" .")  # trailing dots/spaces vanish on Windows; "..": gone

@@ -214,7 +214,7 @@ class AnthropicProvider:
             error = LLMError(task, f"{type(exc).__name__}: {str(exc)[:300]}", kind="error")
         else:
             return None
-        error.retries = max(0, attempts - 1)  # type: ignore[attr-defined]
+        error.retries = max(0, attempts - 1)
         return error
 
 

@@ -8,6 +8,7 @@ that phase so the asset can report calls, cache hits, tokens, cost and wall time
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -196,7 +197,7 @@ class LLMClient:
                     reply = self.provider.complete(asked, model)
             except LLMError as exc:
                 record.failed, record.raised, record.error_kind = True, True, exc.kind
-                record.retries += int(getattr(exc, "retries", 0) or 0)
+                record.retries += exc.retries
                 record.latency_s = time.monotonic() - started
                 record.ended = self._now()
                 self._record(record)
@@ -248,7 +249,9 @@ class LLMClient:
             raise LLMError(request.task, "answer is not a JSON object", kind="malformed")
         try:
             answer = spec.normalise(raw, request.payload)
-            jsonschema.validate(answer, request.schema)
+            error = jsonschema.exceptions.best_match(_validator(request.schema).iter_errors(answer))
+            if error is not None:
+                raise error
         except jsonschema.ValidationError as exc:
             raise LLMError(request.task, f"answer breaks the schema: {exc.message[:200]}",
                            kind="invalid") from exc
@@ -269,6 +272,18 @@ class LLMClient:
 
 
 _ANSWER_KINDS = frozenset({"malformed", "invalid", "truncated", "refused"})
+
+
+@functools.lru_cache(maxsize=256)
+def _validator_for(schema_json: str) -> Any:
+    schema = json.loads(schema_json)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)  # once per schema, not once per answer
+    return cls(schema)
+
+
+def _validator(schema: dict[str, Any]) -> Any:
+    return _validator_for(json.dumps(schema, sort_keys=True, default=str))
 
 
 class _Slot:

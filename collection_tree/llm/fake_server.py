@@ -27,7 +27,8 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -51,7 +52,7 @@ HALLUCINATED_PREFIX = "hallucinated-"
 HALLUCINATED_INT_BASE = 900_000_000  # hallucinated integer ids are >= this
 
 _TASK_RE = re.compile(r"<task>(?P<task>[^<]+)</task>\s*<input>\s*(?P<body>.*?)\s*</input>", re.DOTALL)
-_ID_KEY_RE = re.compile(r"(^|_)ids?$")
+ID_KEY_RE = re.compile(r"(^|_)ids?$")
 _SCORE_KEYS = ("score", "coherence", "confidence", "rating")
 
 
@@ -465,6 +466,7 @@ class _Handler(BaseHTTPRequestHandler):
     fake: FakeAnthropicServer
     protocol_version = "HTTP/1.1"
     server_version = "FakeAnthropic/1.0"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes: no 40 ms delayed-ACK stall
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: the request log is the record
         return None
@@ -617,6 +619,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, {"ok": True})
 
 
+@contextmanager
+def serve(**kwargs: Any) -> Iterator[str]:
+    """``with serve(latency=...) as base_url:`` a running fake API, stopped on exit (see the class
+    for the log and fault controls)."""
+    with FakeAnthropicServer(**kwargs) as server:
+        yield server.base_url
+
+
 # -- request parsing ------------------------------------------------------------------------------
 def _parse_request(body: dict[str, Any], *, need_task: bool = True) -> dict[str, Any]:
     model = body.get("model")
@@ -731,7 +741,7 @@ def payload_refs(payload: Any) -> tuple[set[int], set[str]]:
                 walk(v, key)
         elif isinstance(value, int) and not isinstance(value, bool):
             ints.add(value)
-        elif isinstance(value, str) and (_ID_KEY_RE.search(key) or key == "name"):
+        elif isinstance(value, str) and (ID_KEY_RE.search(key) or key == "name"):
             strings.add(value)
 
     walk(payload)
@@ -766,13 +776,13 @@ def hallucinate_ids(answer: Any, payload: dict[str, Any]) -> Any:
             out = [walk(v, key) for v in value]
             if value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
                 # an id list: named like one, or made of payload ids (not a range or a list of scores)
-                if _ID_KEY_RE.search(key) or (all(v in ints for v in value) and not key.endswith("range")):
+                if ID_KEY_RE.search(key) or (all(v in ints for v in value) and not key.endswith("range")):
                     out.append(fresh_int())
             elif value and all(isinstance(v, str) for v in value) and all(v in strings for v in value):
                 out.append(fresh_str())
             elif value and isinstance(value[0], dict):
                 ref_keys = [k for k, v in value[0].items() if refers(v)]
-                if any(_ID_KEY_RE.search(str(k)) for k in ref_keys):
+                if any(ID_KEY_RE.search(str(k)) for k in ref_keys):
                     extra = copy.deepcopy(value[0])  # a record pointing only at invented things
                     for k in ref_keys:
                         extra[k] = invent_like(extra[k])
@@ -798,19 +808,22 @@ def _key_refers(key: Any, ints: set[int], strings: set[str]) -> bool:
 
 
 def wrap_ints(answer: Any) -> Any:
-    """The answer with integers wrapped as models sometimes wrap them: ints in lists become
-    ``{"track_id": n}``, numbers under score-like keys ``{"score": x}``, ints under id keys ``{"id": n}``."""
+    """The answer with integers wrapped as models sometimes wrap them: ints in lists (not ``*_range``
+    pairs) become ``{"track_id": n}``, numbers under score-like keys ``{"score": x}``, ints under id keys
+    ``{"id": n}``."""
 
     def walk(value: Any, key: str = "") -> Any:
         if isinstance(value, dict):
             return {k: walk(v, str(k)) for k, v in value.items()}
         if isinstance(value, list):
+            if key.endswith("range"):  # [low, high] stays as it is
+                return value
             return [{"track_id": v} if isinstance(v, int) and not isinstance(v, bool) else walk(v, key)
                     for v in value]
         if isinstance(value, int | float) and not isinstance(value, bool):
             if any(s in key.lower() for s in _SCORE_KEYS):
                 return {"score": value}
-            if isinstance(value, int) and _ID_KEY_RE.search(key):
+            if isinstance(value, int) and ID_KEY_RE.search(key):
                 return {"id": value}
         return value
 

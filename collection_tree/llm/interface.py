@@ -59,11 +59,20 @@ class LLMError(RuntimeError):
     The reason is redacted: it never carries an API key.
     """
 
+    retries: int = 0  # transport retries the provider made before giving up
+
     def __init__(self, task: str, reason: str, *, kind: str = "error"):
         self.task = task
         self.reason = redact(str(reason))
         self.kind = kind
         super().__init__(f"LLM task '{task}' failed ({kind}): {self.reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable (process pools, multiprocess executors)
+        return (type(self), (self.task, self.reason), {"kind": self.kind, "retries": self.retries})
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.kind, self.retries = state["kind"], state["retries"]
+        Exception.__init__(self, f"LLM task '{self.task}' failed ({self.kind}): {self.reason}")
 
     @property
     def fatal(self) -> bool:

@@ -43,7 +43,7 @@ class EnrichParams:
     grey_floor: float = 0.5  # [grey_floor, min_confidence): ask the creative tier again
     dominant_share: float = 0.5
     max_tracks_per_call: int = 120
-    max_clusters_per_call: int = 12
+    max_clusters_per_call: int = 40  # tiny leaves: the track cap, not this, should bound a call
     low_coherence: float = 5.0
 
     @classmethod

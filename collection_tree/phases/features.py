@@ -235,7 +235,7 @@ class TrackFeatures:
         counts = Counter(k for s in sets for k in s if k not in own)
         shown = {k: v for s in sets for k, v in s.items()}
         n = len(sets)
-        top = counts.most_common(3)
+        top = _most_common(counts, 3)
         out: dict[str, Any] = {
             "top": [[shown[k], _r(c / n)] for k, c in top],
             "any_share": _r(sum(1 for s in sets if s) / n),

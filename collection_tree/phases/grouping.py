@@ -93,6 +93,15 @@ class GroupingParams:
     description_chars: int = 150
     describe_sample: int = 30
 
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_categories <= self.max_categories:
+            raise ValueError("GroupingParams: need 1 <= min_categories <= max_categories")
+        if self.neighbourhood_size < 2 or self.assign_batch_size < 1 or self.workers < 1 or self.step_retries < 0:
+            raise ValueError("GroupingParams: neighbourhood_size >= 2, assign_batch_size >= 1, workers >= 1, "
+                             "step_retries >= 0")
+        if not 0.0 < self.balance_cap <= 1.0:
+            raise ValueError("GroupingParams: balance_cap must be in (0, 1]")
+
     @classmethod
     def for_profile(cls, profile: str = "default", **overrides: Any) -> GroupingParams:
         if profile not in ("default", "seed"):
@@ -214,13 +223,20 @@ def group_into_categories(clusters: ClusterSet, llm: Any, params: GroupingParams
                           progress: Progress = no_progress) -> dict[str, Any]:
     """``{"categories": [{"id", "title", "description", "cluster_ids"}], "report": {...}}``."""
     started = time.monotonic()
-    items = list({c.id: c for c in reversed(clusters.clusters)}.values())[::-1]  # first of a repeated id
+    items: list[Cluster] = []
+    seen: set[str] = set()
+    for cluster in clusters.clusters:  # a repeated id counts once (its first record)
+        if cluster.id not in seen:
+            seen.add(cluster.id)
+            items.append(cluster)
     if params.profile == "seed":
         outcome = _seed(items, llm, params)
-    elif len(items) < params.min_categories:
-        outcome = _Outcome([[i] for i in range(len(items))],
-                           [{"title": c.title or c.fallback_title, "description": c.description} for c in items],
-                           _Ledger(llm, 0), {"one_category_per_cluster": bool(items)})
+    elif len(items) < params.min_categories:  # too few to group: one category each, no LLM call
+        texts = [{"title": c.title or c.fallback_title,
+                  "description": describe_category.describe_group([cluster_summary(c, None)])["description"]}
+                 for c in items]
+        outcome = _Outcome([[i] for i in range(len(items))], texts, _Ledger(llm, 0),
+                           {"one_category_per_cluster": bool(items)})
     else:
         outcome = _Hierarchy(items, llm, params, progress).run()
     categories = _assemble(items, outcome.groups, outcome.texts)
@@ -243,12 +259,13 @@ def group_into_categories(clusters: ClusterSet, llm: Any, params: GroupingParams
 
 
 def _assemble(items: list[Cluster], groups: list[list[int]], texts: list[dict[str, str]]) -> list[dict[str, Any]]:
-    """Categories ordered by tracks (then title), members in input order, unique kebab-case ids."""
+    """Categories ordered by tracks (then title), members in input order, unique kebab-case ids (from
+    the text's ``id`` when it has one, as the seed profile's LLM gives, else from the title)."""
     rows = sorted(zip(groups, texts, strict=True),
                   key=lambda gt: (-sum(items[i].track_count for i in gt[0]), gt[1]["title"]))
     out, used = [], set()
     for group, text in rows:
-        base = kebab_case(text["title"], "category")
+        base = kebab_case(text.get("id") or text["title"], "category")
         cid, n = base, 2
         while cid in used:
             cid, n = f"{base}-{n}", n + 1
@@ -274,7 +291,7 @@ def _seed(items: list[Cluster], llm: Any, params: GroupingParams) -> _Outcome:
         seen.update(items[i].id for i in members)
         if members:
             groups.append(members)
-            texts.append({"title": cat["title"], "description": cat.get("description", "")})
+            texts.append({"id": cat.get("id", ""), "title": cat["title"], "description": cat.get("description", "")})
     if not groups:
         return _Outcome([list(range(len(items)))], [dict(ALL_COLLECTIONS)], ledger, {"all_collections": True})
     unassigned = [i for i, c in enumerate(items) if c.id not in seen]

@@ -189,30 +189,35 @@ def neighbourhoods(vectors: np.ndarray, size: int, seed: int) -> list[list[int]]
             groups.extend(split_two(vectors, group))
         else:
             out.append(group)
-    out = merge_small(out, vectors, min_size=max(2, size // 4))
+    out = merge_small(out, vectors, min_size=max(2, size // 4), max_size=2 * size)
     return sorted((sorted(g) for g in out), key=lambda g: g[0])
 
 
-def merge_small(groups: list[list[int]], vectors: np.ndarray, min_size: int) -> list[list[int]]:
+def merge_small(groups: list[list[int]], vectors: np.ndarray, min_size: int,
+                max_size: int | None = None) -> list[list[int]]:
+    """Groups below ``min_size`` join their nearest group (one that stays within ``max_size`` when any can)."""
     groups = [list(g) for g in groups]
     while len(groups) > 1:
         small = [i for i, g in enumerate(groups) if len(g) < min_size]
         if not small:
             break
         i = min(small, key=lambda j: (len(groups[j]), min(groups[j])))
-        j = nearest_group(groups, vectors, i)
+        fits = [k for k, g in enumerate(groups) if k != i and (max_size is None or len(g) + len(groups[i]) <= max_size)]
+        j = nearest_group(groups, vectors, i, among=fits or None)
         groups[j].extend(groups.pop(i))
     return groups
 
 
-def nearest_group(groups: Sequence[Sequence[int]], vectors: np.ndarray, index: int) -> int:
-    """The other group whose centroid is most similar to group ``index``'s (ties: lower position)."""
+def nearest_group(groups: Sequence[Sequence[int]], vectors: np.ndarray, index: int,
+                  among: Sequence[int] | None = None) -> int:
+    """The other group (of ``among``, default all) whose centroid is most similar to group ``index``'s
+    (ties: lower position)."""
     own = centroid(vectors, groups[index])
     best, best_sim = -1, -np.inf
-    for j, group in enumerate(groups):
+    for j in among if among is not None else range(len(groups)):
         if j == index:
             continue
-        sim = float(own @ centroid(vectors, group))
+        sim = float(own @ centroid(vectors, groups[j]))
         if sim > best_sim + 1e-12:
             best, best_sim = j, sim
     return best

@@ -326,7 +326,7 @@ def reassign_tracks(
         "clusters_after_dedup": len(clusters),
         "clusters_out": len(final),
         "emptied_removed": len(clusters) - len(final),
-        "duplicate_memberships_removed": memberships_in - kept_memberships,
+        "memberships_dropped_by_dedup": memberships_in - kept_memberships,
         "orphans": len(orphans),
         "poor_fits": len(poor),
         "to_reassign": len(to_reassign),
@@ -462,7 +462,12 @@ class _Passes:
                 self.fatal.set()
             log.warning("reassignment batch of %d tracks failed: %s", len(batch), exc)
             return _BatchOutcome({}, error=str(exc))
-        answers = {int(a["track_id"]): str(a["cluster_id"]) for a in answer["assignments"]}
+        # The client normalised the answer; a bare LLM object might not have: keep only this batch's
+        # tracks and known clusters, so nothing unknown can enter the membership.
+        sent = set(batch)
+        answers = {int(a["track_id"]): str(a["cluster_id"]) for a in answer["assignments"]
+                   if a.get("track_id") in sent and (a.get("cluster_id") == UNASSIGNED
+                                                     or a.get("cluster_id") in self.state.column)}
         return _BatchOutcome(answers, placed=_apply(answers, self.state) if self.serial else 0)
 
     def _payload(self, batch: list[int], counts: dict[str, int]) -> dict[str, Any]:

@@ -79,15 +79,16 @@ SCHEMA: dict[str, Any] = {
 
 
 def candidate_features(candidate: dict[str, Any]) -> Counter[str]:
-    text = " ".join([str(candidate.get("name", "")), str(candidate.get("description", "")),
-                     *[str(e) for e in candidate.get("examples") or []]])
+    """Words of the name and example titles, plus the genre lineages as whole features (weighted by
+    rank): the lineages say more about where a candidate belongs than shared words like "pop"."""
+    text = " ".join([str(candidate.get("name", "")), *[str(e) for e in candidate.get("examples") or []]])
     feats = text_features(text)
     for rank, context in enumerate(candidate.get("contexts") or []):
         parts = [p.strip().casefold() for p in str(context).split(">") if p.strip()]
         if len(parts) > 1:
-            feats[f"g1:{parts[0]}>{parts[1]}"] += 3.0 / (1 + rank)
+            feats[f"g1:{parts[0]}>{parts[1]}"] += 6.0 / (1 + rank)
         if parts:
-            feats[f"g0:{parts[0]}"] += 1.0 / (1 + rank)
+            feats[f"g0:{parts[0]}"] += 3.0 / (1 + rank)
     return feats
 
 
@@ -99,8 +100,9 @@ def _merged_name(names: list[str]) -> str:
 
 
 def solve_offline(payload: Payload) -> Answer:
-    """Average-linkage merging of the candidates' text-and-lineage vectors (weighted by their cluster
-    counts) down to the target count; a merged group takes its largest candidates' names."""
+    """Ward-style merging of the candidates' lineage-and-word vectors (weighted by their cluster
+    counts: two large candidates merge last, so no bag swallows the rest) down to the target count;
+    a merged group takes its largest candidates' names."""
     candidates: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     for item in payload.get("candidates") or []:
@@ -118,24 +120,28 @@ def solve_offline(payload: Payload) -> Answer:
     target = min(max(int(payload.get("target_categories") or lo), lo), hi, len(candidates))
     docs = [candidate_features(c) for c in candidates]
     vectors = Vectoriser.fit(docs, min_df=1).transform(docs)
-    weights = np.array([max(1, c["cluster_count"]) for c in candidates], dtype=float)
     groups = [[i] for i in range(len(candidates))]
-    sums = [vectors[i] * weights[i] for i in range(len(candidates))]
+    weights = [float(max(1, c["cluster_count"])) for c in candidates]
+    centres = [vectors[i].copy() for i in range(len(candidates))]
     while len(groups) > target:
         best: tuple[float, int, int] | None = None
         for a in range(len(groups)):
             for b in range(a + 1, len(groups)):
-                na, nb = np.linalg.norm(sums[a]), np.linalg.norm(sums[b])
-                sim = float(sums[a] @ sums[b] / (na * nb)) if na > 0 and nb > 0 else 0.0
-                if best is None or sim > best[0] + 1e-12:
-                    best = (sim, a, b)
+                na, nb = np.linalg.norm(centres[a]), np.linalg.norm(centres[b])
+                cos = float(centres[a] @ centres[b] / (na * nb)) if na > 0 and nb > 0 else 0.0
+                cost = weights[a] * weights[b] / (weights[a] + weights[b]) * (1.0 - cos)
+                if best is None or cost < best[0] - 1e-12:
+                    best = (cost, a, b)
         assert best is not None
         _, a, b = best
+        total = weights[a] + weights[b]
+        centres[a] = (centres[a] * weights[a] + centres.pop(b) * weights[b]) / total
+        weights[a] = total
+        weights.pop(b)
         groups[a] += groups.pop(b)
-        sums[a] = sums[a] + sums.pop(b)
     out = []
     for group in groups:
-        ranked = sorted(group, key=lambda i: (-weights[i], i))
+        ranked = sorted(group, key=lambda i: (-candidates[i]["cluster_count"], i))
         names = [str(candidates[i]["name"]) for i in ranked]
         out.append({"name": _merged_name(names), "description": str(candidates[ranked[0]].get("description", "")),
                     "merged_from": names})

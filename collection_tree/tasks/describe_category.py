@@ -15,6 +15,7 @@ places of the clusters, weighted by tracks.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -74,8 +75,10 @@ def join_names(names: Sequence[str]) -> str:
 
 
 def _weight(summary: Mapping[str, Any]) -> float:
+    """A cluster's say in the name: sqrt of its tracks, so one big playlist does not name a category
+    of many small ones."""
     try:
-        return max(1.0, float(summary.get("track_count") or 1))
+        return math.sqrt(max(1.0, float(summary.get("track_count") or 1)))
     except (TypeError, ValueError):
         return 1.0
 
@@ -117,19 +120,26 @@ def pair_name(first: str, second: str) -> str:
 
 
 def title_options(summaries: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Candidate names, best first: the dominant genre branch, or the two leading ones; the lineage
-    root with its leading branch when the branches are scattered within one root; the two leading
-    roots when even that fails; a place when one dominates; then narrower alternatives."""
+    """Candidate names, best first: a dominant place whose styles are mixed; the dominant genre branch,
+    or the two leading ones (with the place when one dominates); the lineage root with a branch when
+    the branches are scattered within one root; the two leading roots when even that fails; then
+    narrower alternatives."""
     profile = group_profile(summaries)
     total = sum(_weight(s) for s in summaries) or 1.0
     styles, roots, places = (_ranked(profile[k]) for k in ("styles", "roots", "places"))
     movements = _ranked(profile["movements"])
+    # A branch whose words repeat the leading one's ("Alternative" / "Alternative Rock") adds nothing.
+    lead = set(styles[0][0].casefold().split()) if styles else set()
+    styles = styles[:1] + [(n, w) for n, w in styles[1:] if not (lead <= set(n.casefold().split())
+                                                                or set(n.casefold().split()) <= lead)]
     names = [s for s, _ in styles]
     share = [w / total for _, w in styles] + [0.0, 0.0]
     root_share = [w / total for _, w in roots] + [0.0, 0.0]
     place = places[0][0] if places and places[0][1] / total >= _DOMINANT else ""
     if not names:
         base = ""
+    elif place and share[0] < 0.5:  # a place's mixed styles: the place is the shelf
+        base, place = place, ""
     elif share[0] >= _DOMINANT or share[1] < _SECOND:
         base = names[0]
     elif share[0] + share[1] >= 0.4:

@@ -247,7 +247,7 @@ def solve_cluster(cluster: dict[str, Any], comment_chars: int) -> dict[str, Any]
     tag_sets = _tag_sets(tracks)
     agree = sum(agreement) / len(agreement) if agreement else 0.5
     # Facet agreement says the tags fit; shared extra tags say the tracks sound alike.
-    closeness = min(1.0, _mean_jaccard(tag_sets) * 2.0) if tracks else 0.5
+    closeness = min(1.0, _mean_jaccard(tag_sets) * 1.5) if tracks else 0.5
     coherence = max(1, min(10, round(1 + 9 * (0.6 * agree + 0.4 * closeness))))
 
     parsed = [parse_comment(str(t.get("comment") or "")) for t in tracks]

@@ -149,7 +149,7 @@ def schema_for(payload: Payload) -> dict[str, Any]:
 # ------------------------------------------------------------------------------ normalisation
 def _score(item: dict[str, Any]) -> int:
     value = item.get("score", item.get("quality_score", item.get("rating")))
-    return int(round(as_score(value, default=DEFAULT_SCORE)))
+    return round(as_score(value, default=DEFAULT_SCORE))
 
 
 def normalise(answer: Answer, payload: Payload) -> Answer:
@@ -251,27 +251,35 @@ def split_reason(cluster: dict[str, Any]) -> str:
 
 
 def offline_score(cluster: dict[str, Any]) -> int:
-    """Weighted agreement and tightness, 1-10; a cluster holding two groups loses a point."""
+    """1-10 from filter agreement (70%: the mean of the value filters' shares and their minimum, so one
+    filter most tracks miss weighs heavily) and spread (30%: year / bpm / energy tightness, key focus;
+    era concentration only without years). A cluster holding two groups loses a point."""
     features = cluster.get("features")
     if not isinstance(features, dict) or not features.get("tracks"):
         return NEUTRAL_SCORE
-    parts: list[tuple[float, float]] = []  # (weight, value in 0..1)
-    for key, share in (features.get("filter_agreement") or {}).items():
-        parts.append((1.0 if key.endswith("_range") else 2.0, float(share)))
-    eras = features.get("era") or []
-    if eras:
-        parts.append((1.0, float(eras[0][1])))
-    for column, weight in (("year", 1.0), ("bpm", 1.0), ("energy", 1.0)):
+    agreement = features.get("filter_agreement") or {}
+    values = [float(v) for k, v in agreement.items() if not k.endswith("_range")]
+    ranges = [float(v) for k, v in agreement.items() if k.endswith("_range")]
+    spread: list[float] = ranges[:]
+    for column in ("year", "bpm", "energy"):
         tight = _tightness(features.get(column), column)
         if tight is not None:
-            parts.append((weight, tight))
+            spread.append(tight)
+    eras = features.get("era") or []
+    if eras and "year" not in features:
+        spread.append(float(eras[0][1]))
     key = features.get("key") or {}
     if key.get("top"):
-        parts.append((0.5, min(1.0, 3.0 * float(key["top"][0][1]))))
-    if not parts:
+        spread.append(min(1.0, 3.0 * float(key["top"][0][1])))
+    if not values and not spread:
         return NEUTRAL_SCORE
-    value = sum(w * v for w, v in parts) / sum(w for w, _ in parts)
-    score = round(1 + 9 * value) - (1 if split_reason(cluster) else 0)
+    fit = (sum(values) / len(values) + min(values)) / 2 if values else None
+    spread_part = sum(spread) / len(spread) if spread else None
+    if fit is None or spread_part is None:
+        value = fit if fit is not None else spread_part
+    else:
+        value = 0.7 * fit + 0.3 * spread_part
+    score = round(1 + 9 * float(value)) - (1 if split_reason(cluster) else 0)
     return max(1, min(10, score))
 
 

@@ -255,7 +255,8 @@ def example() -> Payload:
     }
 
 
+# The reference's 8192 fits 30 tracks; a packed call holds up to ~120 at ~70 output tokens each.
 SUGGEST_METADATA = TaskSpec(
     name="suggest_metadata", tier="creative", system=SYSTEM, schema=SCHEMA, normalise=normalise,
-    solve_offline=solve_offline, max_tokens=8192, example=example,
+    solve_offline=solve_offline, max_tokens=16384, example=example,
 )

@@ -1,0 +1,135 @@
+"""Track-level feature summaries (phase 4): two-mode detection, histograms, summaries and landscapes."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from collection_tree.core.inputs import load_tracks
+from collection_tree.phases.features import TrackFeatures, histogram, two_modes
+
+GENIUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "genius-2000s"
+
+
+def frame(rows: list[dict], **extra: list) -> pd.DataFrame:
+    base = {"track_id": [], "title": [], "artist": [], "year": [], "comment": [], "genre": [], "scene_tags": [],
+            "descriptors": [], "era": []}
+    for i, row in enumerate(rows):
+        base["track_id"].append(row.get("track_id", i + 1))
+        base["title"].append(f"t{i}")
+        base["artist"].append(row.get("artist", "a"))
+        base["year"].append(row.get("year"))
+        base["comment"].append("")
+        base["genre"].append(row.get("genre", []))
+        base["scene_tags"].append(row.get("scene_tags", []))
+        base["descriptors"].append(row.get("descriptors", []))
+        base["era"].append(row.get("era", ""))
+    out = pd.DataFrame(base)
+    out["year"] = out["year"].astype("Int64")
+    for column, values in extra.items():
+        out[column] = values
+    return out
+
+
+# ----------------------------------------------------------------------------------- two modes
+def test_two_modes_finds_separate_groups():
+    bins = [(2000, 2000, 10), (2001, 2001, 12), (2002, 2002, 8), (2008, 2008, 9), (2009, 2009, 11)]
+    modes = two_modes(bins, min_gap=4)
+    assert modes is not None
+    assert modes.low == (2000, 2002) and modes.high == (2008, 2009)
+    assert modes.low_share == pytest.approx(30 / 50) and modes.high_share == pytest.approx(20 / 50)
+    assert modes.gap >= 4 and modes.separation > 0.9
+
+
+def test_two_modes_rejects_one_group_and_lopsided_splits():
+    tight = [(2005, 2005, 10), (2006, 2006, 14), (2007, 2007, 11)]
+    assert two_modes(tight, min_gap=4) is None  # medians 1-2 years apart: one group
+    lopsided = [(2000, 2000, 95), (2009, 2009, 5)]
+    assert two_modes(lopsided, min_share=0.25, min_gap=4) is None  # 5% is not a mode
+    assert two_modes([(2000, 2000, 10)]) is None
+    assert two_modes(lopsided, min_share=0.05, min_gap=4) is not None
+
+
+def test_histogram_per_year_or_equal_width():
+    years = np.array([2001, 2001, 2003, np.nan, 2009], dtype=float)
+    assert histogram(years) == [(2001.0, 2001.0, 2), (2003.0, 2003.0, 1), (2009.0, 2009.0, 1)]
+    rng = np.random.default_rng(0)
+    bpm = rng.uniform(80, 160, 500)
+    bins = histogram(bpm, max_bins=10)
+    assert len(bins) <= 10 and sum(n for _, _, n in bins) == 500
+    assert bins[0][0] == pytest.approx(bpm.min()) and bins[-1][1] == pytest.approx(bpm.max())
+
+
+# ----------------------------------------------------------------------------------- summaries
+def test_summary_measures_agreement_spread_and_other_tags():
+    rows = ([{"year": 2001, "genre": ["Rock", "Nu-Metal"], "scene_tags": ["USA"], "era": "early 2000s"}] * 6
+            + [{"year": 2008, "genre": ["Rock", "Nu-Metal"], "scene_tags": ["Sverige"], "era": "late 2000s"}] * 4
+            + [{"year": 2009, "genre": ["Rock"], "scene_tags": ["Sverige"], "era": "late 2000s"}] * 2)
+    tracks = frame([{**r, "track_id": i + 1} for i, r in enumerate(rows)])
+    features = TrackFeatures(tracks)
+    summary = features.summary(list(range(1, 13)), {"genre": ["Nu-Metal"], "year_range": [2000, 2004]})
+    assert summary["tracks"] == 12
+    assert summary["filter_agreement"] == {"genre": pytest.approx(10 / 12, abs=0.01),
+                                           "year_range": pytest.approx(0.5)}
+    assert summary["year"]["min"] == 2001 and summary["year"]["max"] == 2009
+    assert [m["range"] for m in summary["year"]["modes"]] == [[2001, 2001], [2008, 2009]]
+    assert summary["era"][0] == ["early 2000s", 0.5]
+    scene = summary["other_scene_tags"]
+    assert scene["top"] == [["Sverige", 0.5], ["USA", 0.5]] and scene["top2_overlap"] == 0
+    # The cluster's own genre value is not an "other" tag.
+    assert [v for v, _ in summary["other_genre"]["top"]] == ["Rock"]
+    assert not {"bpm", "energy", "key"} & set(summary)  # columns the collection lacks never show
+
+
+def test_summary_includes_bpm_key_energy_when_present():
+    n = 40
+    rows = [{"year": 2005, "genre": ["House"]} for _ in range(n)]
+    bpm = [120.0 + (i % 4) for i in range(n)]
+    energy = [0.2 + 0.6 * (i % 2) for i in range(n)]  # two energy groups
+    keys = ["8A" if i % 3 else "9A" for i in range(n)]
+    tracks = frame(rows, bpm=bpm, energy=energy, key=keys)
+    others = frame([{"track_id": 100 + i, "year": 2005} for i in range(40)],
+                   bpm=[70.0 + i for i in range(20)] + [160.0 + i for i in range(20)], energy=[0.5] * 40,
+                   key=["1A"] * 40)
+    wider = pd.concat([tracks, others])
+    features = TrackFeatures(wider.reset_index(drop=True))
+    summary = features.summary(list(range(1, n + 1)))
+    assert summary["bpm"]["median"] == pytest.approx(121.5) and summary["bpm"]["iqr_ratio"] < 0.2
+    assert summary["key"]["distinct"] == 2 and summary["key"]["top"][0][0] == "8A"
+    low, high = (m["range"] for m in summary["energy"]["modes"])
+    assert low[0] == 0.2 and low[1] < 0.5 < high[0] and high[1] == 0.8
+
+
+def test_unknown_ids_are_ignored_and_empty_sets_summarised():
+    tracks = frame([{"year": 2001, "genre": ["Rock"]}, {"year": 2002, "genre": ["Rock"]}])
+    features = TrackFeatures(tracks)
+    assert features.summary([1, 2, 999])["tracks"] == 2
+    assert features.summary([999]) == {"tracks": 0}
+
+
+def test_landscape_counts_values_and_histograms():
+    rows = ([{"year": 2001, "genre": ["Rock", "Punk"], "scene_tags": ["UK"], "era": "early 2000s"}] * 3
+            + [{"year": 2007, "genre": ["Rock"], "scene_tags": ["USA"], "descriptors": ["Live"],
+                "era": "late 2000s"}] * 2)
+    tracks = frame([{**r, "track_id": i + 1} for i, r in enumerate(rows)])
+    landscape = TrackFeatures(tracks).landscape([1, 2, 3, 4, 5])
+    assert landscape["track_count"] == 5
+    assert landscape["values"]["genre"] == [["Rock", 5], ["Punk", 3]]
+    assert landscape["values"]["scene_tags"] == [["UK", 3], ["USA", 2]]
+    assert landscape["values"]["descriptors"] == [["Live", 2]]
+    assert landscape["values"]["era"] == [["early 2000s", 3], ["late 2000s", 2]]
+    assert landscape["numeric"]["year"] == {"min": 2001, "max": 2007, "histogram": [[2001, 2001, 3], [2007, 2007, 2]]}
+
+
+def test_genius_tracks_have_years_but_no_audio_features():
+    tracks = load_tracks(GENIUS / "tracks.csv")
+    features = TrackFeatures(tracks)
+    assert set(features.numeric) == {"year"}
+    assert "key" not in features.text and "country" in features.text
+    ids = tracks.loc[tracks["genre"].map(lambda g: "Pop-Punk" in g), "track_id"].tolist()
+    summary = features.summary(ids, {"genre": ["Pop-Punk"]})
+    assert summary["filter_agreement"]["genre"] == 1
+    assert 2000 <= summary["year"]["min"] <= summary["year"]["median"] <= summary["year"]["max"] <= 2010
+    landscape = features.landscape(ids)
+    assert sum(c for _, _, c in landscape["numeric"]["year"]["histogram"]) == len(ids)
