@@ -34,7 +34,8 @@ def resources(tmp: Path, profile: str = "default") -> dict:
 
 def phase_assets(mode):
     wanted = {mode.key(name) for name in UPSTREAM}
-    return [a for a in build_assets(mode) if a.key in wanted] + build_checks(mode)
+    checks = [c for c in build_checks(mode) if all(k.asset_key in wanted for k in c.check_keys)]
+    return [a for a in build_assets(mode) if a.key in wanted] + checks
 
 
 def metadata(result) -> dict:

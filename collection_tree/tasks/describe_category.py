@@ -142,12 +142,13 @@ def title_options(summaries: Sequence[Mapping[str, Any]]) -> list[str]:
         base, place = place, ""
     elif share[0] >= _DOMINANT or share[1] < _SECOND:
         base = names[0]
-    elif share[0] + share[1] >= 0.4:
-        base = pair_name(names[0], names[1])
-    elif root_share[0] >= 0.75:  # one root, scattered branches: the root and a branch not named after it
+    elif share[0] + share[1] < 0.4 and root_share[0] >= 0.75:
+        # one root, scattered branches: the root and a branch not named after it ("Rap & Hip-Hop")
         root = roots[0][0]
         extra = next((n for n in names[:3] if root.casefold() not in n.casefold()), "")
         base = pair_name(root, extra) if extra else root
+    elif share[0] + share[1] >= 0.25:
+        base = pair_name(names[0], names[1])
     else:
         base = pair_name(roots[0][0], roots[1][0]) if len(roots) > 1 else roots[0][0]
     options: list[str] = []

@@ -167,7 +167,8 @@ def offline_description(cluster: dict[str, Any], examples: list[int] | None = No
     sentences = [f"A leaf of {count} track{'s' if count != 1 else ''} where {genre or 'its genre'} meets "
                  f"{scene or 'its scene'}."]
     genres = [g for g in profile.get("genre", []) if g[1] >= 0.25]
-    specific = sorted(genres, key=lambda g: (-g[2], -g[1]))[:3]
+    below_root = [g for g in genres if g[2] > 1.0] or genres  # "Rock" on every track says little
+    specific = sorted(below_root, key=lambda g: (-g[1], -g[2]))[:3]
     if specific:
         lead = specific[0]
         rest = [g[0] for g in specific[1:]]
@@ -176,13 +177,13 @@ def offline_description(cluster: dict[str, Any], examples: list[int] | None = No
     tags = [t for t in profile.get("scene_tags", []) if t[1] >= 0.25][:3]
     if tags:
         if len(tags) == 1:
-            sentences.append(f"It is rooted in {tags[0][0]}, a tag on {_pct(tags[0][1])} of the tracks.")
+            sentences.append(f"Its scene tag: {tags[0][0]} (on {_pct(tags[0][1])} of the tracks).")
         else:
-            sentences.append(f"It is rooted in {_join([t[0] for t in tags])} ({tags[0][0]} alone tags "
+            sentences.append(f"Its scene tags: {_join([t[0] for t in tags])} ({tags[0][0]} on "
                              f"{_pct(tags[0][1])} of the tracks).")
     descriptors = [d[0] for d in profile.get("descriptors", []) if d[1] >= 0.2][:3]
     if descriptors:
-        sentences.append(f"Listeners describe it as {_join(descriptors)}.")
+        sentences.append(f"Recurring descriptors: {_join(descriptors)}.")
     years = profile.get("years") or []
     eras = profile.get("era", [])
     if len(years) == 2:
