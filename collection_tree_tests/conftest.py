@@ -188,3 +188,87 @@ def genius_like_tree(tracks: _pd.DataFrame, genre_tree: dict) -> dict:
             "source_trees": {"genre": {"id": genre_tree["id"], "created_at": genre_tree["created_at"]},
                              "scene": {"id": "scene-none", "created_at": genre_tree["created_at"]}},
             "categories": categories, "status": "complete"}
+
+
+# ------------------------------------------- operating the build (test_resume, test_stop, test_single_asset)
+
+class RecordingSolver:
+    """The fake API's solver, recording each answered payload (task, sha256 of the payload, when it was
+    answered) and sleeping ``latency[task]`` seconds first, so a test knows which batches finished."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.latency: dict[str, float] = {}
+        self.answered: list[tuple[str, str, float]] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, task: str, payload: dict) -> dict:
+        import hashlib
+        import time
+
+        from collection_tree.tasks import get_task
+
+        time.sleep(self.latency.get(task, self.latency.get("*", 0.0)))
+        answer = get_task(task).solve_offline(payload)
+        digest = hashlib.sha256(_json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+        with self._lock:
+            self.answered.append((task, digest, time.time()))
+        return answer
+
+    def payloads(self, task: str, before: float | None = None, after: float | None = None) -> list[str]:
+        with self._lock:
+            return [d for t, d, at in self.answered if t == task and (before is None or at < before)
+                    and (after is None or at >= after)]
+
+
+@_pytest.fixture
+def recording_api():
+    """A fake Anthropic API (127.0.0.1, free port) answering through a :class:`RecordingSolver`
+    (``recording_api.solver``)."""
+    from collection_tree.llm.fake_server import FakeAnthropicServer
+
+    with FakeAnthropicServer(solver=RecordingSolver(), hang_s=5.0) as server:
+        yield server
+
+
+@_pytest.fixture(scope="session")
+def small_collection(tmp_path_factory) -> _Path:
+    """2,500 of the Genius collection's tracks with its two trees (ids of other tracks are dropped
+    from the leaves): every phase runs, in a fraction of the full collection's time."""
+    import os
+    import shutil
+    import time
+
+    folder = tmp_path_factory.mktemp("small_collection")
+    tracks = _pd.read_csv(GENIUS_DIR / "tracks.csv")
+    tracks.sample(n=2500, random_state=7).sort_values("track_id").to_csv(folder / "tracks.csv", index=False)
+    for name in ("genre_tree.json", "scene_tree.json"):
+        shutil.copy(GENIUS_DIR / name, folder / name)
+    past = time.time() - 60
+    for path in folder.iterdir():
+        os.utime(path, (past, past))
+    return folder
+
+
+@_pytest.fixture
+def build_env(tmp_path, small_collection, recording_api) -> _NS:
+    """A user's setup in tmp_path: DAGSTER_HOME with the project's dagster.yaml, an output folder, the
+    small collection as input and the Anthropic provider on the recording fake API. ``env`` is the
+    environment for subprocesses (nothing of the caller's COLLECTION_TREE_* / ANTHROPIC_* leaks in)."""
+    import os
+    import shutil
+
+    from fake_api import DUMMY_KEY
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(_Path(__file__).resolve().parents[1] / ".dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COLLECTION_TREE_", "ANTHROPIC_"))}
+    env.update({"DAGSTER_HOME": str(home), "COLLECTION_TREE_OUTPUT": str(tmp_path / "out"),
+                "COLLECTION_TREE_TRACKS": str(small_collection / "tracks.csv"),
+                "COLLECTION_TREE_GENRE_TREE": str(small_collection / "genre_tree.json"),
+                "COLLECTION_TREE_SCENE_TREE": str(small_collection / "scene_tree.json"),
+                "COLLECTION_TREE_LLM": "anthropic", "ANTHROPIC_API_KEY": DUMMY_KEY,
+                "ANTHROPIC_BASE_URL": recording_api.base_url})
+    return _NS(home=home, out=tmp_path / "out", env=env, api=recording_api, solver=recording_api.solver)

@@ -141,6 +141,19 @@ def test_offline_run_merges_splits_and_keeps_every_track_once(small_world):
     assert report["calls"] == sum(r["calls"] for r in report["iterations"])
 
 
+def test_default_scores_the_last_iterations_new_clusters(small_world):
+    cs, tracks = small_world
+    provider = Scripted()
+    out = run(cs, tracks, provider, "default", max_iterations=1)
+    assert provider.tasks().count("score_clusters") == 2  # the iteration's batch, then the 3 new clusters
+    final = [r for r in provider.requests if r.task == "score_clusters"][-1]
+    assert sorted(c["cluster_id"] for c in final.payload["clusters"]) == ["nu-early", "punk~1", "punk~2"]
+    assert all(c.quality_score is not None for c in out.clusters)
+    assert out.report["final_scoring_calls"] == 1 and out.report["calls"] == 1 + 2 + 1
+    seed = run(cs, tracks, OfflineProvider(), "seed", max_iterations=1)  # the reference leaves them unscored
+    assert seed.report["final_scoring_calls"] == 0 and "unscored" in seed.report["score_distribution"]
+
+
 def test_stops_early_when_all_scores_good_and_nothing_suggested(small_world):
     cs, tracks = small_world
     provider = Scripted(score_clusters=lambda r: scores_answer(r, 8))

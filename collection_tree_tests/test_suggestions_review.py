@@ -215,3 +215,16 @@ def test_cli_refusals(cli, export_fixture, capsys, monkeypatch):
     assert main(["suggestions", "apply", "--accept", "7:genre"]) == 2
     assert "unknown suggestion id" in capsys.readouterr().err
     assert not curated_path(export_fixture.tracks_csv).exists()
+
+
+def test_a_read_only_collection_folder_gets_no_new_file(review, export_fixture):
+    folder = export_fixture.tracks_csv.parent
+    before = files_in(folder)
+    table = read_review_table(review)
+    folder.chmod(0o555)  # locked by its owner; root could still write, so the mode itself is honoured
+    try:
+        with pytest.raises(ExportError, match="read-only"):
+            apply_suggestions(table, select_rows(table, "all"), export_fixture.tracks_csv)
+        assert files_in(folder) == before
+    finally:
+        folder.chmod(0o755)

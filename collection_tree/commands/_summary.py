@@ -54,7 +54,9 @@ def tree_summary_lines(path: Path) -> list[str]:
     lines = [f"collection tree: {len(doc['categories'])} categories, "
              f"{sum(len(c['leaves']) for c in doc['categories'])} leaves"]
     for c in doc["categories"]:
-        lines.append(f"  {c['title']:<{width}}  {len(c['leaves']):4d} leaves  {c['track_count']:6d} tracks")
+        leaves = len(c["leaves"])
+        lines.append(f"  {c['title']:<{width}}  {leaves:4d} {'leaf  ' if leaves == 1 else 'leaves'}  "
+                     f"{c['track_count']:6d} tracks")
     share = doc["assigned_tracks"] / doc["total_tracks"] * 100 if doc["total_tracks"] else 0.0
     lines.append(f"tracks assigned: {doc['assigned_tracks']}/{doc['total_tracks']} ({share:.1f}%), "
                  f"ungrouped {len(doc['ungrouped_track_ids'])}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import math
 import shutil
+import stat
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +41,7 @@ COLUMNS = ["id", "track_id", "artist", "title", "field", "current", "proposed", 
 TABLE_NAME = "metadata_suggestions"
 TRUTHY = {"1", "true", "yes", "y", "x", "accept", "accepted"}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+CURATED_HINT = "the curated copy cannot go next to it: copy the tracks file to a writable folder and pass that"
 
 
 # ------------------------------------------------------------------------------------ the table
@@ -297,9 +299,21 @@ def apply_suggestions(table: pd.DataFrame, selected: pd.Series, tracks_path: Pat
         return table, result  # idempotent: nothing to write, nothing to back up
     if not result.cells_changed and not target.exists():
         return table, result
-    if target.exists():
-        result.backup_path = _backup_path(target)
-        shutil.copy2(target, result.backup_path)
-    atomic_write(target, data)
+    _check_writable_folder(target.parent)
+    try:
+        if target.exists():
+            result.backup_path = _backup_path(target)
+            shutil.copy2(target, result.backup_path)
+        atomic_write(target, data)
+    except OSError as exc:
+        raise ExportError(f"{target}: could not write the curated tracks file ({exc})") from exc
     result.written = True
     return table, result
+
+
+def _check_writable_folder(folder: Path) -> None:
+    """A folder whose mode has no write bit is read-only by intent; honour that even as root (who
+    could write anyway): nothing new appears in a collection folder someone locked."""
+    mode = folder.stat().st_mode
+    if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+        raise ExportError(f"{folder}: the folder is read-only, so {CURATED_HINT}")

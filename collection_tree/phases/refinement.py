@@ -36,7 +36,10 @@ Each iteration:
    split failed or was void is not tried again (the same input gives the same answer).
    Default profile: the renames and split calls of one iteration run in parallel (independent).
 5. Default profile: stop when an iteration changed nothing (re-scoring the same clusters would
-   repeat the same answers).
+   repeat the same answers). After the last iteration, the clusters it created (and any left
+   unscored by a failed batch) are scored once more, suggestions ignored, so every cluster leaves
+   with a ``quality_score`` (phase 7 tiers by it); the seed profile leaves them unscored, as the
+   reference.
 
 Every track stays in exactly one cluster; ``unplaced`` and ``all_track_ids`` pass through unchanged.
 ``report`` holds one row per iteration (clusters scored, mean/min score, suggestions, merges, splits,
@@ -49,7 +52,7 @@ import logging
 import math
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -84,6 +87,7 @@ class RefineParams:
     stop_when_unchanged: bool = True
     retry_failed_splits: bool = False
     actionable_suggestions_only: bool = True  # for the stop rule
+    score_new_clusters: bool = True  # after the last iteration, score the clusters it created (no suggestions)
     min_subcluster_size: int = 5
     max_subclusters: int = 4
     assign_min_score: float = 0.01
@@ -95,7 +99,8 @@ class RefineParams:
     def for_profile(cls, profile: str = "default") -> RefineParams:
         if profile == "seed":  # the reference: 15 per call, serial, compact summaries only
             return cls(batch_size=15, workers=1, features=False, group_batches=False, prioritise=False,
-                       stop_when_unchanged=False, retry_failed_splits=True, actionable_suggestions_only=False)
+                       stop_when_unchanged=False, retry_failed_splits=True, actionable_suggestions_only=False,
+                       score_new_clusters=False)
         if profile == "default":
             return cls()
         raise ValueError(f"profile: expected 'default' or 'seed', got {profile!r}")
@@ -328,6 +333,84 @@ def split_cluster(parent: Cluster, subclusters: Sequence[dict[str, Any]], index:
 
 
 # ---------------------------------------------------------------------------------- the phase
+class _Refiner:
+    """What one run shares across iterations: the collection's indexes, the LLM, ids in use, and the
+    merge/split logs for the report."""
+
+    def __init__(self, tracks: pd.DataFrame, llm: Any, params: RefineParams):
+        self.llm = llm
+        self.params = params
+        self.stop_event = getattr(llm, "stop_event", None)
+        self.features = TrackFeatures(tracks)
+        self.index = FacetIndex(tracks)
+        self.lookup = track_lookup(tracks)
+        self.named_by = answer_source(llm)
+        self.workers = max(1, params.workers)
+        self.taken: set[str] = set()
+        self.unsplittable: set[str] = set()
+        self.merged_log: list[dict[str, Any]] = []
+        self.split_log: list[dict[str, Any]] = []
+
+    def score(self, clusters: list[Cluster], progress: Progress) -> tuple[list[Cluster], ScoringRound]:
+        scoring = score_clusters_round(clusters, self.features, self.llm, self.params, self.stop_event, progress)
+        scored = [replace(c, quality_score=float(scoring.scores[c.id])) if c.id in scoring.scores else c
+                  for c in clusters]
+        return scored, scoring
+
+    def job(self, job: tuple[str, Any], by_id: dict[str, Cluster]) -> Any:
+        """One merge's rename (-> title, description, named_by, failed) or one split's definition
+        (-> the answer, or None when the call failed). Independent of every other job."""
+        kind, target = job
+        if kind == "merge":
+            members = [by_id[i] for i in target]
+            combined = sorted({t for c in members for t in c.track_ids})
+            request = rename_merged_cluster.TASK.request(rename_payload(members, combined, self.lookup, self.params))
+            try:
+                answer = self.llm.call(request)
+                return answer["title"], answer["description"], self.named_by, False
+            except LLMError as exc:
+                log.warning("renaming merged cluster %s failed; it keeps its title: %s", target[0], exc)
+                return members[0].title, members[0].description, members[0].named_by, True
+        payload = split_payload(by_id[target], self.features, self.params)
+        request = define_subclusters.TASK.request(payload, schema=define_subclusters.schema_for(payload))
+        try:
+            return self.llm.call(request)
+        except LLMError as exc:
+            log.warning("defining sub-clusters of %s failed; it stays as it is: %s", target, exc)
+            return None
+
+    def apply(self, clusters: list[Cluster], jobs: list[tuple[str, Any]], results: list[Any],
+              by_id: dict[str, Cluster], iteration: int) -> tuple[list[Cluster], dict[str, int]]:
+        """The clusters after this iteration's merges and splits (in place of their originals)."""
+        replacement: dict[str, list[Cluster]] = {}
+        removed: set[str] = set()
+        counts = dict.fromkeys(("rename_failures", "splits", "split_failures", "splits_void"), 0)
+        for (kind, target), result in zip(jobs, results, strict=True):
+            if kind == "merge":
+                title, description, source, failed = result
+                counts["rename_failures"] += failed
+                merged = merge_members([by_id[i] for i in target], title, description, source)
+                replacement[target[0]] = [merged]
+                removed.update(target[1:])
+                self.merged_log.append({"iteration": iteration, "into": target[0], "from": list(target[1:]),
+                                        "tracks": merged.track_count, "title": title, "renamed": not failed})
+                continue
+            parent = by_id[target]
+            parts = None
+            if result is not None:
+                parts = split_cluster(parent, result["subclusters"], self.index, self.params, self.taken,
+                                      self.named_by)
+            if parts is None:
+                counts["split_failures" if result is None else "splits_void"] += 1
+                self.unsplittable.add(target)
+                continue
+            counts["splits"] += 1
+            replacement[target] = parts
+            self.split_log.append({"iteration": iteration, "parent": target, "tracks": parent.track_count,
+                                   "into": [(p.id, p.track_count) for p in parts]})
+        return [part for c in clusters if c.id not in removed for part in replacement.get(c.id, [c])], counts
+
+
 def refine_clusters(
     assigned: ClusterSet,
     tracks: pd.DataFrame,
@@ -338,36 +421,25 @@ def refine_clusters(
     """Phase 4 (see the module docstring). ``llm``: anything with ``.call(request) -> dict`` (and
     optionally ``.stop_event``); :class:`StopRequested` propagates."""
     params = params or RefineParams()
-    stop_event = getattr(llm, "stop_event", None)
-    features = TrackFeatures(tracks)
-    index = FacetIndex(tracks)
-    lookup = track_lookup(tracks)
-    named_by = answer_source(llm)
+    run = _Refiner(tracks, llm, params)
     clusters = [replace(c, track_ids=list(c.track_ids)) for c in assigned.clusters]
-    taken = {c.id for c in clusters}
-    unsplittable: set[str] = set()
+    run.taken = {c.id for c in clusters}
     iterations: list[dict[str, Any]] = []
-    merged_log: list[dict[str, Any]] = []
-    split_log: list[dict[str, Any]] = []
     converged, stop_reason = False, "max_iterations"
-    workers = max(1, params.workers)
+    workers = run.workers
 
     for it in range(params.max_iterations):
         lo, width = it / params.max_iterations, 1.0 / params.max_iterations
 
-        def band(start: float, share: float, it: int = it, lo: float = lo, width: float = width
-                 ) -> Callable[[float, str], None]:
+        def band(start: float, share: float, it: int = it, lo: float = lo, width: float = width) -> Progress:
             return lambda f, msg: progress(lo + width * (start + share * f), f"iteration {it + 1}: {msg}")
 
         row: dict[str, Any] = {"iteration": it + 1, "clusters_in": len(clusters), **dict.fromkeys(ITERATION_COUNTS, 0)}
-        scoring = score_clusters_round(clusters, features, llm, params, stop_event, band(0.0, SCORE_SHARE))
-        clusters = [replace(c, quality_score=float(scoring.scores[c.id])) if c.id in scoring.scores else c
-                    for c in clusters]
+        clusters, scoring = run.score(clusters, band(0.0, SCORE_SHARE))
         values = list(scoring.scores.values())
         by_id = {c.id: c for c in clusters}
         merges = plan_merges(scoring.merges, by_id, params)
-        merging = {i for ids in merges for i in ids}
-        splits = plan_splits(scoring.splits, by_id, merging, unsplittable, params)
+        splits = plan_splits(scoring.splits, by_id, {i for ids in merges for i in ids}, run.unsplittable, params)
         row.update({
             "clusters_scored": len(values),
             "mean_score": round(sum(values) / len(values), 2) if values else None,
@@ -381,76 +453,40 @@ def refine_clusters(
         all_good = (not scoring.failures and len(values) == len(clusters)
                     and all(v >= params.stop_score for v in values))
         if all_good and not suggested:
-            row.update(calls=scoring.batches,
-                       serial_calls=math.ceil(scoring.batches / workers), clusters_out=len(clusters))
+            row.update(calls=scoring.batches, serial_calls=math.ceil(scoring.batches / workers),
+                       clusters_out=len(clusters))
             iterations.append(row)
             converged, stop_reason = True, "converged"
             progress(lo + width, f"iteration {it + 1}: every score >= {params.stop_score:g}, no suggestions")
             break
 
         jobs: list[tuple[str, Any]] = [("merge", ids) for ids in merges] + [("split", cid) for cid in splits]
-
-        def work(job: tuple[str, Any], by_id: dict[str, Cluster] = by_id) -> Any:
-            kind, target = job
-            if kind == "merge":
-                members = [by_id[i] for i in target]
-                combined = sorted({t for c in members for t in c.track_ids})
-                try:
-                    answer = llm.call(rename_merged_cluster.TASK.request(rename_payload(members, combined, lookup,
-                                                                                        params)))
-                    return answer["title"], answer["description"], named_by, False
-                except LLMError as exc:
-                    log.warning("renaming merged cluster %s failed; it keeps its title: %s", target[0], exc)
-                    return members[0].title, members[0].description, members[0].named_by, True
-            payload = split_payload(by_id[target], features, params)
-            try:
-                return llm.call(define_subclusters.TASK.request(payload,
-                                                                schema=define_subclusters.schema_for(payload)))
-            except LLMError as exc:
-                log.warning("defining sub-clusters of %s failed; it stays as it is: %s", target, exc)
-                return None
-
-        results = run_batches(jobs, work, workers=workers, stop_event=stop_event,
-                              progress=band(SCORE_SHARE, 1.0 - SCORE_SHARE), label="merge/split")
-        replacement: dict[str, list[Cluster]] = {}
-        removed: set[str] = set()
-        rename_failures = split_failures = void = 0
-        for (kind, target), result in zip(jobs, results, strict=True):
-            if kind == "merge":
-                title, description, source, failed = result
-                rename_failures += failed
-                members = [by_id[i] for i in target]
-                merged = merge_members(members, title, description, source)
-                replacement[target[0]] = [merged]
-                removed.update(target[1:])
-                merged_log.append({"iteration": it + 1, "into": target[0], "from": list(target[1:]),
-                                   "tracks": merged.track_count, "title": title, "renamed": not failed})
-                continue
-            parent = by_id[target]
-            parts = split_cluster(parent, result["subclusters"], index, params, taken, named_by) if result else None
-            if parts is None:
-                split_failures += result is None
-                void += result is not None
-                unsplittable.add(target)
-                continue
-            replacement[target] = parts
-            split_log.append({"iteration": it + 1, "parent": target, "tracks": parent.track_count,
-                              "into": [(p.id, p.track_count) for p in parts]})
-        clusters = [part for c in clusters if c.id not in removed for part in replacement.get(c.id, [c])]
-        applied_splits = sum(1 for kind, target in jobs if kind == "split" and target in replacement)
+        results = run_batches(jobs, lambda job, by_id=by_id: run.job(job, by_id), workers=workers,
+                              stop_event=run.stop_event, progress=band(SCORE_SHARE, 1.0 - SCORE_SHARE),
+                              label="merge/split")
+        clusters, counts = run.apply(clusters, jobs, results, by_id, it + 1)
         row.update({
-            "merges": len(merges), "rename_failures": rename_failures, "split_attempts": len(splits),
-            "splits": applied_splits, "split_failures": split_failures, "splits_void": void,
+            **counts, "merges": len(merges), "split_attempts": len(splits),
             "calls": scoring.batches + len(jobs),
             "serial_calls": math.ceil(scoring.batches / workers) + math.ceil(len(jobs) / workers),
             "clusters_out": len(clusters),
         })
         iterations.append(row)
-        progress(lo + width, f"iteration {it + 1}: {len(merges)} merges, {applied_splits} splits, "
+        progress(lo + width, f"iteration {it + 1}: {len(merges)} merges, {counts['splits']} splits, "
                              f"{len(clusters)} clusters")
-        if params.stop_when_unchanged and not merges and not applied_splits:
+        if params.stop_when_unchanged and not merges and not counts["splits"]:
             stop_reason = "unchanged"
             break
+
+    final_calls = 0
+    if params.score_new_clusters and iterations and any(c.quality_score is None for c in clusters):
+        # Merged and split clusters of the last iteration (and any whose batch failed): scored so every
+        # cluster leaves with a score; their suggestions wait for a later build.
+        unscored = [c for c in clusters if c.quality_score is None]
+        scored, final = run.score(unscored, no_progress)
+        new = {c.id: c for c in scored}
+        clusters = [new.get(c.id, c) for c in clusters]
+        final_calls = final.batches
 
     final_scores = Counter(str(int(c.quality_score)) if c.quality_score is not None else "unscored"
                            for c in clusters)
@@ -461,14 +497,15 @@ def refine_clusters(
         "iterations_run": len(iterations),
         "converged": converged,
         "stop_reason": stop_reason,
-        "merges": sum(r.get("merges", 0) for r in iterations),
-        "splits": sum(r.get("splits", 0) for r in iterations),
-        "calls": sum(r["calls"] for r in iterations),
-        "serial_calls": sum(r["serial_calls"] for r in iterations),
+        "merges": sum(r["merges"] for r in iterations),
+        "splits": sum(r["splits"] for r in iterations),
+        "final_scoring_calls": final_calls,
+        "calls": sum(r["calls"] for r in iterations) + final_calls,
+        "serial_calls": sum(r["serial_calls"] for r in iterations) + math.ceil(final_calls / workers),
         "score_distribution": dict(sorted(final_scores.items(),
                                           key=lambda kv: (kv[0] == "unscored", int(kv[0]) if kv[0].isdigit() else 0))),
-        "merged": merged_log,
-        "split": split_log,
+        "merged": run.merged_log,
+        "split": run.split_log,
         "params": {f.name: getattr(params, f.name) for f in fields(params)},
     }
     progress(1.0, f"{len(assigned.clusters)} -> {len(clusters)} clusters in {len(iterations)} iteration(s) "
