@@ -59,8 +59,8 @@ TRACK_COLUMNS = ("track_id", "title", "artist", "year", "comment", "genre", "sce
 P_SECOND_NICHE = 0.3
 SECOND_NICHE_WEIGHT = 0.55
 COVER_NICHE_WEIGHT = 0.7
-NICHE_SIGMA = 0.55
-MOVEMENT_SIGMA = 0.5
+NICHE_SIGMA = 0.5
+MOVEMENT_SIGMA = 0.4
 # Tagging noise per track (must sum to 1): see the module docstring.
 NOISE = {"clean": 0.535, "genre_branch": 0.14, "scene_place": 0.10, "year_drift": 0.06, "scene_swap": 0.07,
          "scene_extra": 0.04, "scene_empty": 0.04, "contradiction": 0.015}
@@ -637,10 +637,8 @@ def _fill_columns(tracks: _Tracks, *, titles: list[str], artist_raw: np.ndarray,
     eras = [era_phrase(y + (10 if c and y % 2 else 0)) for y, c in zip(years, clash.tolist(), strict=True)]
     keys = [f"{vocab.KEYS[k]}{'m' if m else ''}" for k, m in zip(key_note.tolist(), minor.tolist(), strict=True)]
     bpm_text = ["" if np.isnan(b) else str(int(b)) for b in bpm.tolist()]
-    countries = []
-    for tags, home in zip(scene_lists, (artist_country[a] for a in artist_raw.tolist()), strict=True):
-        place = next((t for t in tags if t in country_tags), "")
-        countries.append(place or (home if not tags else ""))
+    # The release country is the artist's home; a track with no scene tags has no place info at all.
+    countries = [artist_country[a] if tags else "" for a, tags in zip(artist_raw.tolist(), scene_lists, strict=True)]
     comments = []
     for i in range(n):
         parts = [f"Genre: {' / '.join(genre_lists[i])}"]

@@ -259,6 +259,23 @@ def test_at_most_three_splits_and_only_above_min_split_size():
     assert sorted(split_payloads) == ["c0", "c1", "c2"]  # default: the largest first
 
 
+def test_parts_of_a_split_are_not_merged_back(small_world):
+    cs, tracks = small_world
+
+    def scorer(request: LLMRequest) -> dict[str, Any]:
+        ids = {c["cluster_id"] for c in request.payload["clusters"]}
+        if "punk" in ids:
+            return scores_answer(request, 5, splits=[{"cluster_id": "punk", "reason": "two eras"}])
+        return scores_answer(request, 5, merges=[{"cluster_ids": ["punk~1", "punk~2", "dance"], "reason": "?"},
+                                                 {"cluster_ids": ["punk~2", "punk~1"], "reason": "?"}])
+
+    out = run(cs, tracks, Scripted(score_clusters=scorer), "seed", max_iterations=2)
+    assert {"punk~1", "punk~2"} <= {c.id for c in out.clusters}
+    assert out.report["merged"] == [{"iteration": 2, "into": "punk~1", "from": ["dance"], "tracks": 70,
+                                     "title": out.report["merged"][0]["title"], "renamed": True}]
+    assert out.membership_problems() == NO_PROBLEMS
+
+
 def test_scores_as_nested_dicts_and_unknown_ids_are_normalised(small_world):
     cs, tracks = small_world
     answer = {

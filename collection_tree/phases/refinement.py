@@ -32,7 +32,8 @@ Each iteration:
    * fewer than two groups left (sub-clusters plus a kept remainder): the split is void and the
      cluster stays as it was; so does a failed call (``LLMError``).
    Sub-clusters inherit the parent's genre/scene context, take its filters overridden by their own,
-   get ids ``<parent>~1``, ``<parent>~2`` ... and ``origin="split"``. Default profile: a cluster whose
+   get ids ``<parent>~1``, ``<parent>~2`` ... and ``origin="split"``. Parts of one split are never
+   merged back together in a later iteration (that would undo it). Default profile: a cluster whose
    split failed or was void is not tried again (the same input gives the same answer).
    Default profile: the renames and split calls of one iteration run in parallel (independent).
 5. Default profile: stop when an iteration changed nothing (re-scoring the same clusters would
@@ -207,12 +208,22 @@ def score_clusters_round(clusters: Sequence[Cluster], features: TrackFeatures, l
 
 
 # ------------------------------------------------------------------------------------- plans
-def plan_merges(suggestions: Sequence[Sequence[str]], by_id: dict[str, Cluster], params: RefineParams
-                ) -> list[list[str]]:
-    """Up to ``max_merges`` groups of >= 2 existing clusters, each cluster in at most one group."""
+def plan_merges(suggestions: Sequence[Sequence[str]], by_id: dict[str, Cluster], params: RefineParams,
+                split_from: dict[str, str] | None = None) -> list[list[str]]:
+    """Up to ``max_merges`` groups of >= 2 existing clusters, each cluster in at most one group. Parts
+    of one split made in this run (``split_from``: part id -> parent id) are never merged back
+    together: that would undo the split and oscillate."""
+    split_from = split_from or {}
     candidates = []
     for ids in suggestions:
-        kept = [i for i in dict.fromkeys(ids) if i in by_id]
+        kept: list[str] = []
+        families: set[str] = set()
+        for i in dict.fromkeys(ids):
+            if i not in by_id or (i in split_from and split_from[i] in families):
+                continue
+            kept.append(i)
+            if i in split_from:
+                families.add(split_from[i])
         if len(kept) >= 2:
             candidates.append(kept)
     if params.prioritise:  # the smallest playlists gain most from a merge
@@ -348,6 +359,7 @@ class _Refiner:
         self.workers = max(1, params.workers)
         self.taken: set[str] = set()
         self.unsplittable: set[str] = set()
+        self.split_from: dict[str, str] = {}  # part of a split made in this run -> its parent's id
         self.merged_log: list[dict[str, Any]] = []
         self.split_log: list[dict[str, Any]] = []
 
@@ -406,6 +418,8 @@ class _Refiner:
                 continue
             counts["splits"] += 1
             replacement[target] = parts
+            family = self.split_from.get(target, target)
+            self.split_from.update((p.id, family) for p in parts)
             self.split_log.append({"iteration": iteration, "parent": target, "tracks": parent.track_count,
                                    "into": [(p.id, p.track_count) for p in parts]})
         return [part for c in clusters if c.id not in removed for part in replacement.get(c.id, [c])], counts
@@ -438,7 +452,7 @@ def refine_clusters(
         clusters, scoring = run.score(clusters, band(0.0, SCORE_SHARE))
         values = list(scoring.scores.values())
         by_id = {c.id: c for c in clusters}
-        merges = plan_merges(scoring.merges, by_id, params)
+        merges = plan_merges(scoring.merges, by_id, params, run.split_from)
         splits = plan_splits(scoring.splits, by_id, {i for ids in merges for i in ids}, run.unsplittable, params)
         row.update({
             "clusters_scored": len(values),
