@@ -140,10 +140,10 @@ def _genres() -> _Genres:
         return len(titles) - 1
 
     roots = []
-    for root_title, branches in vocab.GENRE_LINEAGES:
+    for root_title, branches, flat in vocab.GENRE_LINEAGES:
         root = add(root_title, slug(root_title), -1)
         roots.append(root)
-        for branch_title, leaf_titles in branches:
+        for branch_title, leaf_titles in (*branches, *((title, ()) for title in flat)):
             branch = add(branch_title, f"{slug(root_title)}-{slug(branch_title)}", root)
             for leaf_title in leaf_titles:
                 add(leaf_title, f"{slug(root_title)}-{slug(leaf_title)}", branch)
@@ -643,7 +643,8 @@ def _fill_columns(tracks: _Tracks, *, titles: list[str], artist_raw: np.ndarray,
     for i in range(n):
         parts = [f"Genre: {' / '.join(genre_lists[i])}"]
         if scene_lists[i]:
-            parts.append(f"Scene: {' / '.join(t for t in scene_lists[i] if t not in country_tags) or scene_lists[i][0]}")
+            shown = [t for t in scene_lists[i] if t not in country_tags] or scene_lists[i][:1]
+            parts.append(f"Scene: {' / '.join(shown)}")
         if descriptors[i]:
             parts.append(f"Descriptors: {', '.join(descriptors[i])}")
         parts.append(f"Era: {eras[i]} ({years[i]})")

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # --------------------------------------------------------------------------------------------- genres
-# (root, ((branch, (leaf, ...)), ...)): a branch without children is a leaf at depth 2; branches with
-# children are where "tagged only at branch level" tracks sit.
-GENRE_LINEAGES: tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...] = (
+# (root, ((branch, (leaf, ...)), ...), (leaf, ...)): branches with children first (House > Deep House >
+# Lo-Fi House: tracks tagged only "House; Deep House" sit in the branch, in no leaf), then the leaves
+# straight under the root (Techno > Minimal Techno).
+GENRE_LINEAGES: tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...], tuple[str, ...]], ...] = (
     ("House", (
         ("Deep House", ("Lo-Fi House", "Soulful House", "Jazzy House", "Dub House")),
         ("Chicago House", ("Acid House", "Ghetto House", "Jackin' House", "Hip House")),
@@ -21,130 +22,83 @@ GENRE_LINEAGES: tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...] 
         ("Tech House", ("Minimal Tech House", "Tribal Tech House")),
         ("French House", ("Filter House", "Disco House")),
         ("Electro House", ("Fidget House", "Complextro", "Big Room")),
-        ("Progressive House", ()), ("Microhouse", ()), ("Afro House", ()), ("Outsider House", ()),
-        ("Italo House", ()), ("Balearic House", ()), ("Hard House", ()), ("Tribal House", ()),
-    )),
+    ), ("Progressive House", "Microhouse", "Afro House", "Outsider House", "Italo House", "Balearic House",
+        "Hard House", "Tribal House")),
     ("Techno", (
-        ("Detroit Techno", ()),
         ("Hard Techno", ("Schranz", "Industrial Techno")),
-        ("Minimal Techno", ()), ("Romanian Minimal", ()), ("Dub Techno", ()), ("Acid Techno", ()), ("Hypnotic Techno", ()), ("Ambient Techno", ()),
-        ("Bleep Techno", ()), ("Loop Techno", ()), ("Broken Techno", ()), ("Peak Time Techno", ()),
-        ("Deep Techno", ()), ("Raw Techno", ()), ("Free Tekno", ()),
-    )),
-    ("Electro", (
-        ("Electro-Funk", ()), ("Detroit Electro", ()), ("Electroclash", ()), ("Freestyle", ()),
-        ("Miami Bass", ()), ("Ghettotech", ()),
-    )),
+    ), ("Detroit Techno", "Minimal Techno", "Romanian Minimal", "Dub Techno", "Acid Techno", "Hypnotic Techno",
+        "Ambient Techno", "Bleep Techno", "Loop Techno", "Broken Techno", "Peak Time Techno", "Deep Techno",
+        "Raw Techno", "Free Tekno")),
+    ("Electro", (), ("Electro-Funk", "Detroit Electro", "Electroclash", "Freestyle", "Miami Bass", "Ghettotech")),
     ("Drum & Bass", (
         ("Jungle", ("Ragga Jungle", "Darkside Jungle", "Amen Jungle")),
-        ("Liquid", ()), ("Neurofunk", ()), ("Techstep", ()), ("Jump-Up", ()), ("Atmospheric Drum & Bass", ()),
-        ("Minimal Drum & Bass", ()), ("Halftime", ()), ("Drumfunk", ()), ("Sambass", ()), ("Autonomic", ()),
-    )),
+    ), ("Liquid", "Neurofunk", "Techstep", "Jump-Up", "Atmospheric Drum & Bass", "Minimal Drum & Bass", "Halftime",
+        "Drumfunk", "Sambass", "Autonomic")),
     ("Bass Music", (
         ("Dubstep", ("Deep Dubstep", "Brostep", "Post-Dubstep", "Riddim")),
         ("UK Garage", ("2-Step", "Speed Garage", "4x4 Garage", "Bassline", "Future Garage")),
-        ("Grime", ()), ("UK Funky", ()), ("Wonky", ()), ("Footwork", ()), ("Juke", ()),
-        ("Baltimore Club", ()), ("Jersey Club", ()), ("Deconstructed Club", ()),
-    )),
-    ("Breakbeat", (
-        ("Big Beat", ()), ("Nu Skool Breaks", ()), ("Florida Breaks", ()), ("Acid Breaks", ()),
-        ("Broken Beat", ()),
-    )),
-    ("Hardcore", (
-        ("Breakbeat Hardcore", ()), ("Darkcore", ()), ("Happy Hardcore", ()), ("Gabber", ()), ("Frenchcore", ()), ("Hardstyle", ()), ("UK Hardcore", ()), ("Breakcore", ()),
-        ("Makina", ()), ("Bouncy Techno", ()),
-    )),
+    ), ("Grime", "UK Funky", "Wonky", "Footwork", "Juke", "Baltimore Club", "Jersey Club", "Deconstructed Club")),
+    ("Breakbeat", (), ("Big Beat", "Nu Skool Breaks", "Florida Breaks", "Acid Breaks", "Broken Beat")),
+    ("Hardcore", (), ("Breakbeat Hardcore", "Darkcore", "Happy Hardcore", "Gabber", "Frenchcore", "Hardstyle",
+                      "UK Hardcore", "Breakcore", "Makina", "Bouncy Techno")),
     ("Trance", (
         ("Psytrance", ("Goa Trance", "Full-On", "Dark Psytrance", "Progressive Psytrance")),
-        ("Progressive Trance", ()), ("Uplifting Trance", ()), ("Acid Trance", ()), ("Hard Trance", ()),
-        ("Dream Trance", ()), ("Vocal Trance", ()),
-    )),
-    ("Ambient", (
-        ("Dark Ambient", ()), ("Drone", ()), ("Space Ambient", ()), ("New Age", ()), ("Ambient Pop", ()),
-        ("Kankyō Ongaku", ()), ("Ambient Dub", ()), ("Isolationism", ()), ("Field Recordings", ()),
-        ("Berlin School", ()), ("Lowercase", ()),
-    )),
+    ), ("Progressive Trance", "Uplifting Trance", "Acid Trance", "Hard Trance", "Dream Trance", "Vocal Trance")),
+    ("Ambient", (), ("Dark Ambient", "Drone", "Space Ambient", "New Age", "Ambient Pop", "Kankyō Ongaku",
+                     "Ambient Dub", "Isolationism", "Field Recordings", "Berlin School", "Lowercase")),
     ("Downtempo", (
         ("Chillout", ("Balearic Beat", "Lounge")),
-        ("Trip-Hop", ()), ("Nu Jazz", ()), ("Illbient", ()), ("Psybient", ()), ("Chillwave", ()),
-        ("Folktronica", ()),
-    )),
-    ("Electronica", (
-        ("IDM", ()), ("Clicks & Cuts", ()), ("Braindance", ()), ("Drill 'n' Bass", ()), ("Glitch", ()), ("Indietronica", ()),
-        ("Glitch Hop", ()),
-    )),
+    ), ("Trip-Hop", "Nu Jazz", "Illbient", "Psybient", "Chillwave", "Folktronica")),
+    ("Electronica", (), ("IDM", "Clicks & Cuts", "Braindance", "Drill 'n' Bass", "Glitch", "Indietronica",
+                         "Glitch Hop")),
     ("Synth & Wave", (
         ("Synthwave", ("Outrun", "Darksynth")),
-        ("EBM", ()), ("New Beat", ()), ("Aggrotech", ()), ("Synth-Pop", ()), ("Darkwave", ()), ("Coldwave", ()), ("Minimal Wave", ()), ("Vaporwave", ()),
-        ("Witch House", ()),
-    )),
+    ), ("EBM", "New Beat", "Aggrotech", "Synth-Pop", "Darkwave", "Coldwave", "Minimal Wave", "Vaporwave",
+        "Witch House")),
     ("Disco", (
         ("Nu-Disco", ("Disco Edits", "Indie Dance")),
-        ("Italo Disco", ()), ("Cosmic Disco", ()), ("Space Disco", ()), ("Boogie", ()), ("Euro Disco", ()),
-        ("Hi-NRG", ()), ("Post-Disco", ()), ("Proto-Disco", ()), ("Afro-Disco", ()),
-    )),
+    ), ("Italo Disco", "Cosmic Disco", "Space Disco", "Boogie", "Euro Disco", "Hi-NRG", "Post-Disco", "Proto-Disco",
+        "Afro-Disco")),
     ("Reggae", (
         ("Dancehall", ("Early Dancehall", "Digital Dancehall", "Ragga", "Bashment")),
-        ("Roots Reggae", ()), ("Rocksteady", ()), ("Ska", ()), ("Lovers Rock", ()),
-    )),
-    ("Dub", (
-        ("Roots Dub", ()), ("Steppers", ()), ("Digital Dub", ()), ("Dub Poetry", ()),
-    )),
+    ), ("Roots Reggae", "Rocksteady", "Ska", "Lovers Rock")),
+    ("Dub", (), ("Roots Dub", "Steppers", "Digital Dub", "Dub Poetry")),
     ("Soul", (
         ("Classic Soul", ("Northern Soul", "Deep Soul", "Southern Soul", "Chicago Soul", "Motown Sound")),
-        ("Philly Soul", ()), ("Psychedelic Soul", ()), ("Modern Soul", ()), ("Neo Soul", ()),
-        ("Quiet Storm", ()), ("Gospel", ()),
-    )),
-    ("Funk", (
-        ("Deep Funk", ()), ("P-Funk", ()), ("Go-Go", ()), ("Rare Groove", ()), ("New Orleans Funk", ()),
-        ("Synth-Funk", ()), ("Library Funk", ()),
-    )),
+    ), ("Philly Soul", "Psychedelic Soul", "Modern Soul", "Neo Soul", "Quiet Storm", "Gospel")),
+    ("Funk", (), ("Deep Funk", "P-Funk", "Go-Go", "Rare Groove", "New Orleans Funk", "Synth-Funk", "Library Funk")),
     ("Hip-Hop", (
         ("Golden Age Hip-Hop", ("Jazz Rap", "Conscious Hip-Hop")),
         ("Instrumental Hip-Hop", ("Lo-Fi Hip-Hop", "Beat Scene", "Abstract Hip-Hop", "Turntablism")),
         ("Southern Hip-Hop", ("Crunk", "Chopped & Screwed", "Memphis Rap", "Bounce")),
         ("West Coast Hip-Hop", ("G-Funk", "Hyphy")),
-        ("Boom Bap", ()), ("Trap", ()), ("Drill", ()), ("UK Drill", ()), ("Old School Hip-Hop", ()),
-        ("Cloud Rap", ()), ("Phonk", ()), ("Horrorcore", ()),
-    )),
+    ), ("Boom Bap", "Trap", "Drill", "UK Drill", "Old School Hip-Hop", "Cloud Rap", "Phonk", "Horrorcore")),
     ("Jazz", (
         ("Jazz Fusion", ("Jazz-Funk", "Jazz-Rock")),
-        ("Hard Bop", ()), ("Soul Jazz", ()), ("Free Jazz", ()), ("Loft Jazz", ()),
-        ("Spiritual Jazz", ()), ("Modal Jazz", ()), ("Bebop", ()), ("Cool Jazz", ()), ("Latin Jazz", ()),
-        ("Ethio-Jazz", ()), ("South African Jazz", ()), ("Acid Jazz", ()), ("Chamber Jazz", ()),
-        ("Vocal Jazz", ()), ("Post-Bop", ()), ("Brazilian Jazz", ()),
-    )),
+    ), ("Hard Bop", "Soul Jazz", "Free Jazz", "Loft Jazz", "Spiritual Jazz", "Modal Jazz", "Bebop", "Cool Jazz",
+        "Latin Jazz", "Ethio-Jazz", "South African Jazz", "Acid Jazz", "Chamber Jazz", "Vocal Jazz", "Post-Bop",
+        "Brazilian Jazz")),
     ("Rock", (
         ("Punk", ("First Wave Punk", "Hardcore Punk", "Anarcho-Punk", "Oi!", "Pop Punk", "Post-Hardcore")),
         ("Indie Rock", ("Math Rock", "Slowcore", "Noise Pop", "C86", "Lo-Fi Indie")),
         ("Psychedelic Rock", ("Acid Rock", "Neo-Psychedelia", "Space Rock")),
-        ("Krautrock", ()), ("Kosmische", ()), ("Garage Rock", ()), ("Garage Rock Revival", ()), ("Post-Punk", ()), ("Gothic Rock", ()), ("Dance-Punk", ()), ("No Wave", ()), ("Post-Punk Revival", ()),
-        ("Shoegaze", ()), ("Post-Rock", ()), ("Britpop", ()), ("Madchester", ()), ("Grunge", ()),
-        ("Noise Rock", ()), ("Stoner Rock", ()), ("Prog Rock", ()),
-    )),
+    ), ("Krautrock", "Kosmische", "Garage Rock", "Garage Rock Revival", "Post-Punk", "Gothic Rock", "Dance-Punk",
+        "No Wave", "Post-Punk Revival", "Shoegaze", "Post-Rock", "Britpop", "Madchester", "Grunge", "Noise Rock",
+        "Stoner Rock", "Prog Rock")),
     ("Pop", (
         ("Indie Pop", ("Twee Pop",)),
-        ("Dream Pop", ()), ("City Pop", ()), ("Shibuya-kei", ()), ("Sophisti-Pop", ()), ("Art Pop", ()),
-        ("Hyperpop", ()), ("Bedroom Pop", ()), ("Electropop", ()), ("Chamber Pop", ()), ("Yacht Rock", ()),
-    )),
-    ("Latin", (
-        ("Cumbia", ()), ("Digital Cumbia", ()), ("Chicha", ()), ("Salsa", ()), ("Boogaloo", ()),
-        ("Reggaeton", ()), ("Dembow", ()), ("Son Cubano", ()), ("Tropical Bass", ()),
-    )),
-    ("Brazilian", (
-        ("Bossa Nova", ()), ("Samba", ()), ("MPB", ()), ("Tropicália", ()), ("Baile Funk", ()),
-        ("Samba-Rock", ()),
-    )),
-    ("African", (
-        ("Afrobeat", ()), ("Afro-Funk", ()), ("Highlife", ()), ("Burger-Highlife", ()), ("Afrobeats", ()), ("Kwaito", ()), ("Amapiano", ()), ("Gqom", ()), ("Kuduro", ()), ("Soukous", ()),
-    )),
+    ), ("Dream Pop", "City Pop", "Shibuya-kei", "Sophisti-Pop", "Art Pop", "Hyperpop", "Bedroom Pop", "Electropop",
+        "Chamber Pop", "Yacht Rock")),
+    ("Latin", (), ("Cumbia", "Digital Cumbia", "Chicha", "Salsa", "Boogaloo", "Reggaeton", "Dembow", "Son Cubano",
+                   "Tropical Bass")),
+    ("Brazilian", (), ("Bossa Nova", "Samba", "MPB", "Tropicália", "Baile Funk", "Samba-Rock")),
+    ("African", (), ("Afrobeat", "Afro-Funk", "Highlife", "Burger-Highlife", "Afrobeats", "Kwaito", "Amapiano", "Gqom",
+                     "Kuduro", "Soukous")),
     ("Experimental", (
         ("Noise", ("Harsh Noise", "Japanoise")),
         ("Modern Classical", ("Neoclassical", "Minimalism")),
-        ("Industrial", ()), ("Power Electronics", ()),
         ("Sound Collage", ("Plunderphonics",)),
-        ("Musique Concrète", ()), ("Tape Music", ()), ("Electroacoustic", ()),
-    )),
+    ), ("Industrial", "Power Electronics", "Musique Concrète", "Tape Music", "Electroacoustic")),
 )
 
 

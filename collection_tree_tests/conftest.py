@@ -194,12 +194,13 @@ def genius_like_tree(tracks: _pd.DataFrame, genre_tree: dict) -> dict:
 
 class RecordingSolver:
     """The fake API's solver, recording each answered payload (task, sha256 of the payload, when it was
-    answered) and sleeping ``latency[task]`` seconds first, so a test knows which batches finished."""
+    answered) after sleeping ``latency[task]`` seconds (a number, or ``(low, high)``: a spread fixed by
+    the payload), so a test knows which batches had finished at a given moment."""
 
     def __init__(self) -> None:
         import threading
 
-        self.latency: dict[str, float] = {}
+        self.latency: dict[str, float | tuple[float, float]] = {}
         self.answered: list[tuple[str, str, float]] = []
         self._lock = threading.Lock()
 
@@ -209,9 +210,12 @@ class RecordingSolver:
 
         from collection_tree.tasks import get_task
 
-        time.sleep(self.latency.get(task, self.latency.get("*", 0.0)))
-        answer = get_task(task).solve_offline(payload)
         digest = hashlib.sha256(_json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+        delay = self.latency.get(task, self.latency.get("*", 0.0))
+        if isinstance(delay, tuple):
+            delay = delay[0] + (delay[1] - delay[0]) * int(digest[:8], 16) / 0xFFFFFFFF
+        time.sleep(delay)
+        answer = get_task(task).solve_offline(payload)
         with self._lock:
             self.answered.append((task, digest, time.time()))
         return answer

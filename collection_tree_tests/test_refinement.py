@@ -496,6 +496,24 @@ def test_score_clusters_offline_suggestions():
     assert {s["score"] for s in answer["scores"]} == {score_clusters.NEUTRAL_SCORE}
 
 
+def test_offline_scores_use_audio_features_when_present():
+    base = {"cluster_id": "a", "title": "t", "description": "", "track_count": 20,
+            "features": {"tracks": 20, "filter_agreement": {"genre": 1.0}, "year": {"iqr": 1},
+                         "key": {"distinct": 3, "top": [["8A", 0.6]]}}}
+    tight = {**base, "features": {**base["features"], "bpm": {"iqr": 3, "iqr_ratio": 0.2},
+                                  "energy": {"iqr": 0.05, "iqr_ratio": 0.3}}}
+    loose = {**base, "features": {**base["features"], "bpm": {"iqr": 40, "iqr_ratio": 1.8},
+                                  "energy": {"iqr": 0.5, "iqr_ratio": 1.9},
+                                  "key": {"distinct": 20, "top": [["8A", 0.08]]}}}
+    assert score_clusters.offline_score(tight) > score_clusters.offline_score(loose)
+    modes = [{"range": [90, 100], "share": 0.5}, {"range": [125, 130], "share": 0.5}]
+    two_tempos = {**tight, "track_count": 40,
+                  "features": {**tight["features"], "bpm": {"iqr": 30, "iqr_ratio": 0.9, "modes": modes}}}
+    assert "two bpm groups" in score_clusters.split_reason(two_tempos)
+    answer = score_clusters.solve_offline({"clusters": [two_tempos]})
+    assert answer["split_suggestions"][0]["cluster_id"] == "a"
+
+
 def test_rename_normalise_rejects_blank_titles():
     payload = rename_merged_cluster.TASK.example()
     assert rename_merged_cluster.normalise({"name": " Nu  Metal ", "description": {"text": "d"}}, payload) == {

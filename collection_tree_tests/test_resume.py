@@ -83,7 +83,7 @@ def job_under_test(crash_after: int) -> JobDefinition:
                                    genre_tree_path=os.environ[settings.GENRE_TREE_ENV],
                                    scene_tree_path=os.environ[settings.SCENE_TREE_ENV]),
         "pipeline_settings": PipelineSettings(output_dir=str(out)),
-        "llm": CrashingLLMResource(provider="anthropic", cache_enabled=False, crash_task="score_clusters", crash_after=crash_after),
+        "llm": CrashingLLMResource(provider="anthropic", crash_task="score_clusters", crash_after=crash_after),
         "parquet_io_manager": ParquetIOManager(base_path=store),
         "json_io_manager": JsonIOManager(base_path=store),
     }

@@ -12,16 +12,14 @@ from collection_tree import settings
 def print_summary(result: Any, *, test: bool, seconds: float) -> None:
     out = settings.output_dir()
     print(f"collection-tree {'test run' if test else 'build'} finished in {seconds:.1f}s (run {result.run_id})")
-    for event in result.get_asset_materialization_events():
-        mat = event.event_specific_data.materialization
-        meta = mat.metadata
-        shown = {k: v.value for k, v in meta.items()
-                 if k in ("dagster/row_count", "seed_clusters", "clusters", "categories", "leaves",
-                          "assigned_tracks", "llm_calls", "tracks_covered")}
-        print(f"  {mat.asset_key.to_user_string():<32} {shown}")
     for line in build_summary_lines(result):
         print(line)
-    print(f"outputs: {out}")
+    base = out / "test_run" if test else out
+    print(f"outputs: {base}")
+    for name in ("curated_collection.json", "collection.html", "playlists", "rekordbox.xml",
+                 "metadata_suggestions.csv"):
+        if (base / name).exists():
+            print(f"  {base / name}")
 
 
 def build_summary_lines(result: Any) -> list[str]:

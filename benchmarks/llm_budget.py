@@ -1,0 +1,410 @@
+"""LLM budget of a full build: the seed profile (the reference's parameters) vs the default profile, side
+by side, each a full Dagster build driven through the real Anthropic SDK against the loopback fake
+Anthropic server with a latency model.
+
+    python -m benchmarks.llm_budget                      # demo collection, seed vs default
+    python -m benchmarks.llm_budget --collections demo,genius
+    python -m benchmarks.llm_budget --scale 0.001 --fixed 5 --per-token 0.035
+
+How a build runs: the fake server runs in this process (loopback, free port); each build is a child
+process (``--child``) that calls ``dagster.materialize`` on every asset and check of the full build with
+``LLMResource(provider="anthropic", base_url=<fake server>, cache_enabled=False)``, the profile from
+``COLLECTION_TREE_PROFILE`` (read into ``PipelineSettings(profile=...)``) and a dummy
+``ANTHROPIC_API_KEY`` set in that child's environment only. The real API is never contacted.
+
+What is measured, per phase (asset):
+
+* ``calls``: provider requests (re-asks included), from the asset's ``llm_calls`` metadata;
+* ``serial_rep``: the phase's own count of serial call latencies (its report's ``serial_calls``);
+* ``serial``: the measured critical path in calls: the longest chain of calls in the client's
+  ``timeline()`` in which each call starts after the previous one ended (:func:`critical_path`). With
+  N independent calls on k workers that is about ceil(N / k); a pass that waits for the previous
+  pass adds its chain on top. It is what a build waits for, whatever the phase claims;
+* tokens (input, output, cache read) and ``cost_usd`` at list prices (``collection_tree/llm/models.py``,
+  prompt-cache reads and writes priced as such), from the client's accounting;
+* ``sim_wait_s``: the simulated LLM wait of the phase: the heaviest such chain, each call weighted by
+  the latency model's time for its answer at scale 1 (``fixed + per_token * output_tokens``). The
+  model's constants are chosen so that a seed-profile reassignment answer (80 tracks) takes ~55 s, as
+  the first version measured; the server sleeps ``scale`` times that (0.001: 1000x faster). Weighting
+  by the model rather than dividing real elapsed time by the scale keeps this process's own compute
+  (multiplied by 1000 it would dominate) out of the simulated figure;
+* ``est_wall_min``: ``sim_wait_s`` plus the phase's real time outside LLM calls: the build's wall
+  time against an API answering as slowly as the model says.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import markdown_table, write_results
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+COLLECTIONS = {"demo": None, "genius": SHARED / "genius-2000s", "genius-full": SHARED / "genius-2000s-full"}
+LLM_PHASES = ("named_clusters", "assigned_clusters", "refined_clusters", "categories", "collection_leaves",
+              "metadata_suggestions")
+PROFILES = ("seed", "default")
+DUMMY_KEY = "sk-ant-dummy-benchmark-key-never-valid"
+# Latency model: a seed-profile reassignment answer (80 tracks, ~1,500 output tokens) takes ~55 s, as the
+# first version's Phase 3 calls did; run 1000x faster. Calibrated from this benchmark's own seed run
+# (the "calibration" table shows the simulated latency per task).
+FIXED_S = 5.0
+PER_TOKEN_S = 0.035
+SCALE = 0.001
+# Targets of the default profile, relative to the seed profile on the same collection.
+TARGET_CALL_RATIO = 0.25
+TARGET_COST_RATIO = 0.25
+TARGET_SERIAL = 20
+
+
+# ------------------------------------------------------------------------------ pure parts
+def call_latency(fixed_s: float, per_token_s: float) -> Callable[[Mapping[str, Any]], float]:
+    """Simulated seconds of one timeline row at scale 1 (what the fake server sleeps, divided by scale)."""
+    return lambda row: fixed_s + per_token_s * int(row.get("output_tokens") or 0)
+
+
+def critical_path(calls: Iterable[Mapping[str, Any]],
+                  weight: Callable[[Mapping[str, Any]], float] | None = None) -> dict[str, Any]:
+    """The longest chain of calls in which each starts at or after the previous one's end.
+
+    ``calls`` are timeline rows (``started``, ``ended``; cached rows are skipped: no request was made).
+    Returns ``calls``: the most calls on any such chain (the serial depth, in call latencies);
+    ``weight``: the largest total ``weight(row)`` of any chain (the simulated wait), and
+    ``weight_chain_calls``: how many calls that heaviest chain holds. O(n log n)."""
+    rows = sorted((r for r in calls if not r.get("cached")), key=lambda r: (float(r["ended"]), float(r["started"])))
+    weigh = weight or (lambda _r: 1.0)
+    ends = [float(r["ended"]) for r in rows]
+    # best_*[i]: the best chain among rows[:i+1] (prefix maxima), as (value, calls)
+    best_count: list[int] = []
+    best_weight: list[tuple[float, int]] = []
+    for i, row in enumerate(rows):
+        j = bisect.bisect_right(ends, float(row["started"]), 0, i)  # rows[:j] end at or before this start
+        count = (best_count[j - 1] if j else 0) + 1
+        prev_w, prev_n = best_weight[j - 1] if j else (0.0, 0)
+        chain = (prev_w + float(weigh(row)), prev_n + 1)
+        best_count.append(max(count, best_count[-1]) if best_count else count)
+        best_weight.append(max(chain, best_weight[-1]) if best_weight else chain)
+    top_w, top_n = best_weight[-1] if best_weight else (0.0, 0)
+    return {"calls": best_count[-1] if best_count else 0, "weight": top_w, "weight_chain_calls": top_n}
+
+
+def phase_row(phase: str, meta: Mapping[str, Any], stats: Mapping[str, Any], timeline: Sequence[Mapping[str, Any]],
+              latency: Callable[[Mapping[str, Any]], float]) -> dict[str, Any]:
+    """One table row: accounting from the client's stats (metadata as fallback), the reported and the
+    measured serial calls, the simulated wait and the estimated wall time."""
+    def pick(key: str, default: Any = 0) -> Any:
+        return stats.get(key, meta.get(key, default))
+
+    path = critical_path(timeline)
+    sim = critical_path(timeline, latency)
+    real_s = float(meta.get("seconds") or 0.0)
+    busy_s = float(pick("llm_busy_s", 0.0) or 0.0)
+    return {
+        "phase": phase,
+        "calls": int(pick("llm_calls")),
+        "serial_rep": meta.get("serial_calls", ""),
+        "serial": path["calls"],
+        "input_tokens": int(pick("input_tokens")),
+        "output_tokens": int(pick("output_tokens")),
+        "cache_read_tokens": int(pick("cache_read_tokens")),
+        "cache_write_tokens": int(pick("cache_write_tokens")),
+        "cost_usd": round(float(pick("cost_usd", 0.0)), 4),
+        "sim_wait_s": round(sim["weight"], 1),
+        "real_s": round(real_s, 2),
+        "llm_busy_s": round(busy_s, 2),
+        "est_wall_min": round((sim["weight"] + max(real_s - busy_s, 0.0)) / 60, 2),
+        "failures": int(pick("llm_failures")),
+    }
+
+
+def total_row(rows: Sequence[Mapping[str, Any]], label: str = "total") -> dict[str, Any]:
+    out: dict[str, Any] = {"phase": label}
+    for key in ("calls", "serial", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+                "failures"):
+        out[key] = sum(int(r.get(key) or 0) for r in rows)
+    out["serial_rep"] = sum(int(r["serial_rep"]) for r in rows if isinstance(r.get("serial_rep"), int))
+    for key, digits in (("cost_usd", 4), ("sim_wait_s", 1), ("real_s", 2), ("llm_busy_s", 2), ("est_wall_min", 2)):
+        out[key] = round(sum(float(r.get(key) or 0.0) for r in rows), digits)
+    return out
+
+
+QUALITY_KEYS = ("ami", "purity", "inverse_purity", "assigned_share", "categories", "leaves", "leaf_size_median",
+                "genre_match_share", "scene_match_share", "contradicting_share")
+HIGHER_IS_BETTER = {"ami", "purity", "inverse_purity", "assigned_share", "genre_match_share", "scene_match_share"}
+QUALITY_TOLERANCE = 0.005  # "no loss": within half a point of the seed profile
+
+
+def targets(seed: Mapping[str, Any], default: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The default profile's targets against the seed profile's build of the same collection."""
+    s, d = seed["total"], default["total"]
+    rows = [
+        {"target": f"calls <= {TARGET_CALL_RATIO:.2f} x seed", "seed": s["calls"], "default": d["calls"],
+         "ratio": round(d["calls"] / max(s["calls"], 1), 3), "met": d["calls"] <= TARGET_CALL_RATIO * s["calls"]},
+        {"target": f"cost <= {TARGET_COST_RATIO:.2f} x seed", "seed": s["cost_usd"], "default": d["cost_usd"],
+         "ratio": round(d["cost_usd"] / max(s["cost_usd"], 1e-9), 3),
+         "met": d["cost_usd"] <= TARGET_COST_RATIO * s["cost_usd"]},
+        {"target": f"serial call latencies <= {TARGET_SERIAL} (measured)", "seed": s["serial"],
+         "default": d["serial"], "ratio": round(d["serial"] / max(s["serial"], 1), 3),
+         "met": d["serial"] <= TARGET_SERIAL},
+        {"target": f"serial call latencies <= {TARGET_SERIAL} (phases' reports)", "seed": s["serial_rep"],
+         "default": d["serial_rep"], "ratio": round(d["serial_rep"] / max(s["serial_rep"], 1), 3),
+         "met": d["serial_rep"] <= TARGET_SERIAL},
+        {"target": "simulated LLM wait (min)", "seed": round(s["sim_wait_s"] / 60, 1),
+         "default": round(d["sim_wait_s"] / 60, 1), "ratio": round(d["sim_wait_s"] / max(s["sim_wait_s"], 1e-9), 3),
+         "met": ""},
+    ]
+    sq, dq = seed.get("quality", {}), default.get("quality", {})
+    for key in QUALITY_KEYS:
+        if key not in sq or key not in dq:
+            continue
+        met: Any = ""
+        if key in HIGHER_IS_BETTER:
+            met = dq[key] >= sq[key] - QUALITY_TOLERANCE
+        elif key == "contradicting_share":
+            met = dq[key] <= sq[key] + QUALITY_TOLERANCE
+        elif key == "categories":
+            met = 8 <= dq[key] <= 12
+        rows.append({"target": f"quality: {key}" + (" (no loss)" if met != "" else ""), "seed": sq[key],
+                     "default": dq[key], "ratio": round(dq[key] / sq[key], 3) if sq[key] else "", "met": met})
+    return rows
+
+
+def latency_by_task(requests: Sequence[Mapping[str, Any]], scale: float) -> list[dict[str, Any]]:
+    """Per task: requests, median output tokens and median simulated latency (server-measured / scale)."""
+    by: dict[str, list[Mapping[str, Any]]] = {}
+    for r in requests:
+        by.setdefault(r["task"] or "?", []).append(r)
+    rows = []
+    for task, items in sorted(by.items()):
+        rows.append({"task": task, "requests": len(items),
+                     "median_output_tokens": int(statistics.median(i["output_tokens"] for i in items)),
+                     "median_sim_latency_s": round(statistics.median(i["latency_s"] for i in items) / scale, 1)
+                     if scale > 0 else 0.0})
+    return rows
+
+
+# ------------------------------------------------------------------------------ one build (child)
+def collection_paths(name: str, data: Path | None, work: Path) -> dict[str, str]:
+    """Input files of a collection; the demo is generated (with its ground truth) under ``work``."""
+    if data is None:
+        from collection_tree.demo import write_demo_collection
+
+        out = work / "demo_collection"
+        if not (out / "ground_truth.csv").exists():
+            write_demo_collection(out)
+        data = out
+    paths = {"tracks": data / "tracks.csv", "genre_tree": data / "genre_tree.json",
+             "scene_tree": data / "scene_tree.json", "ground_truth": data / "ground_truth.csv"}
+    return {k: str(v) for k, v in paths.items() if k != "ground_truth" or v.exists()}
+
+
+def child_build(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Materialise every asset and check of the full build in this process; return its figures."""
+    from dagster import DagsterInstance, materialize
+
+    from benchmarks.quality import evaluate, leaf_sizes
+    from collection_tree import settings
+    from collection_tree.assets.modes import FULL
+    from collection_tree.assets.pipeline import build_assets, build_checks
+    from collection_tree.core.inputs import load_tracks
+    from collection_tree.resources.io_managers import JsonIOManager, ParquetIOManager
+    from collection_tree.resources.llm import LLMResource
+    from collection_tree.resources.settings import CollectionInputs, PipelineSettings
+
+    made: list[Any] = []
+
+    class RecordingLLMResource(LLMResource):
+        """The project's LLM resource, keeping each client it makes so the benchmark can read its timeline."""
+
+        def make_client(self, model_config: dict[str, Any] | None = None, stop_event: Any = None) -> Any:
+            client = super().make_client(model_config=model_config, stop_event=stop_event)
+            made.append(client)
+            return client
+
+    out = Path(spec["output"])
+    paths = spec["paths"]
+    provider = spec["provider"]
+    if provider == "anthropic":
+        base = spec["base_url"]
+        if not base.startswith(("http://127.0.0.1:", "http://localhost:")):
+            raise RuntimeError(f"refusing a non-loopback base URL: {base}")
+    resources = {
+        "inputs": CollectionInputs(tracks_path=paths["tracks"], genre_tree_path=paths["genre_tree"],
+                                   scene_tree_path=paths["scene_tree"]),
+        "pipeline_settings": PipelineSettings(output_dir=str(out),
+                                              profile=os.environ.get(settings.PROFILE_ENV, "default")),
+        "llm": RecordingLLMResource(provider=provider, base_url=spec.get("base_url", ""), cache_enabled=False),
+        "parquet_io_manager": ParquetIOManager(base_path=str(out / "store")),
+        "json_io_manager": JsonIOManager(base_path=str(out / "store")),
+    }
+    started = time.perf_counter()
+    result = materialize([*build_assets(FULL), *build_checks(FULL)], resources=resources,
+                         instance=DagsterInstance.ephemeral(), raise_on_error=False)
+    elapsed = time.perf_counter() - started
+    meta: dict[str, dict[str, Any]] = {}
+    for event in result.get_asset_materialization_events():
+        name = event.asset_key.path[-1]
+        values = {k: v.value for k, v in event.event_specific_data.materialization.metadata.items()}
+        meta[name] = {k: v for k, v in values.items() if isinstance(v, int | float | str) and len(str(v)) < 200}
+    stats: dict[str, dict[str, Any]] = {}
+    timelines: dict[str, list[dict[str, Any]]] = {}
+    for client in made:
+        for row in client.timeline():
+            timelines.setdefault(row["phase"], []).append(row)
+        for phase in {r.phase for r in client.records}:
+            stats[phase] = {k: v for k, v in client.stats(phase).items() if not isinstance(v, dict)}
+    checks = [{"asset": c.asset_key.path[-1], "check": c.check_name, "passed": c.passed}
+              for c in result.get_asset_check_evaluations()]
+    failures = [e.message or "" for e in result.all_events if e.is_step_failure]
+    quality: dict[str, Any] = {}
+    sizes: list[int] = []
+    tree_file = out / "curated_collection.json"
+    if tree_file.exists():
+        truth = Path(paths["ground_truth"]) if paths.get("ground_truth") else None
+        quality = evaluate(out, load_tracks(Path(paths["tracks"])), truth)
+        sizes = leaf_sizes(json.loads(tree_file.read_text()))
+    return {"ok": bool(result.success), "elapsed_s": round(elapsed, 2), "meta": meta, "stats": stats,
+            "timelines": timelines, "checks": checks, "step_failures": [f[:500] for f in failures],
+            "quality": quality, "leaf_sizes": sizes}
+
+
+# ------------------------------------------------------------------------------ driver
+def child_env(profile: str, provider: str, base_url: str, home: Path) -> dict[str, str]:
+    """The child's environment: the profile; for the fake server a dummy key and its URL, for the
+    offline provider no key at all. Other Anthropic credential sources are removed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
+    env.update({"COLLECTION_TREE_PROFILE": profile, "COLLECTION_TREE_LLM_CACHE": "off", "DAGSTER_HOME": str(home),
+                "COLLECTION_TREE_LLM": "anthropic" if provider == "anthropic" else "offline"})
+    if provider == "anthropic":
+        env.update({"ANTHROPIC_API_KEY": DUMMY_KEY, "ANTHROPIC_BASE_URL": base_url})
+    return env
+
+
+def run_build(collection: str, profile: str, provider: str, *, work: Path, base_url: str = "",
+              timeout: float = 1800, latency: Callable[[Mapping[str, Any]], float] | None = None) -> dict[str, Any]:
+    """One full build in a child process. ``provider``: ``anthropic`` (the fake server at ``base_url``)
+    or ``offline``. Returns the build's per-phase rows, totals, quality and leaf sizes."""
+    data = COLLECTIONS[collection]
+    paths = collection_paths(collection, data, work)
+    with tempfile.TemporaryDirectory(prefix=f"ct-{collection}-{profile}-", dir=work) as tmp:
+        home = Path(tmp) / "home"
+        home.mkdir()
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        spec = {"output": str(Path(tmp) / "output"), "paths": paths, "provider": provider, "base_url": base_url}
+        proc = subprocess.run([sys.executable, "-m", "benchmarks.llm_budget", "--child", json.dumps(spec)],
+                              env=child_env(profile, provider, base_url, home), capture_output=True, text=True,
+                              timeout=timeout)
+    if proc.returncode != 0 or not proc.stdout.strip():
+        raise RuntimeError(f"build {collection}/{profile}/{provider} failed:\n{proc.stderr[-3000:]}")
+    raw = json.loads(proc.stdout.strip().splitlines()[-1])
+    weigh = latency or call_latency(FIXED_S, PER_TOKEN_S)
+    rows = [phase_row(p, raw["meta"].get(p, {}), raw["stats"].get(p, {}), raw["timelines"].get(p, []), weigh)
+            for p in LLM_PHASES if p in raw["meta"]]
+    return {"collection": collection, "profile": profile, "provider": "fake-anthropic" if provider == "anthropic"
+            else provider, "ok": raw["ok"], "elapsed_s": raw["elapsed_s"], "phases": rows,
+            "total": total_row(rows), "quality": raw["quality"], "leaf_sizes": raw["leaf_sizes"],
+            "checks": raw["checks"], "step_failures": raw["step_failures"],
+            "checks_failed": [f"{c['asset']}.{c['check']}" for c in raw["checks"] if not c["passed"]]}
+
+
+PHASE_COLUMNS = ["phase", "calls", "serial_rep", "serial", "input_tokens", "output_tokens", "cache_read_tokens",
+                 "cost_usd", "sim_wait_s", "real_s", "est_wall_min"]
+
+
+def run(collections: Sequence[str], *, fixed_s: float = FIXED_S, per_token_s: float = PER_TOKEN_S,
+        scale: float = SCALE, work: Path | None = None, timeout: float = 1800,
+        log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> dict[str, Any]:
+    """Seed and default builds of each collection through one fake server; returns builds and tables."""
+    from collection_tree.llm.fake_server import FakeAnthropicServer, LatencyModel
+
+    weigh = call_latency(fixed_s, per_token_s)
+    builds: list[dict[str, Any]] = []
+    calibration: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="ct-llm-budget-") as tmp_name:
+        tmp = work or Path(tmp_name)
+        latency = LatencyModel(fixed_s=fixed_s, per_output_token_s=per_token_s, scale=scale)
+        with FakeAnthropicServer(latency=latency, hang_s=5.0) as server:
+            for collection in collections:
+                for profile in PROFILES:
+                    server.reset()
+                    started = time.perf_counter()
+                    build = run_build(collection, profile, "anthropic", work=tmp, base_url=server.base_url,
+                                      timeout=timeout, latency=weigh)
+                    requests = [vars(r) for r in server.message_requests()]
+                    build["server_requests"] = len(requests)
+                    build["server_max_in_flight"] = server.max_in_flight
+                    for row in latency_by_task(requests, scale):
+                        calibration.append({"collection": collection, "profile": profile, **row})
+                    builds.append(build)
+                    log(f"llm_budget: {collection}/{profile}: ok={build['ok']} calls={build['total']['calls']} "
+                        f"serial={build['total']['serial']} cost=${build['total']['cost_usd']:.3f} "
+                        f"({time.perf_counter() - started:.0f}s)")
+    return summarise(builds, calibration, {"fixed_s": fixed_s, "per_output_token_s": per_token_s, "scale": scale})
+
+
+def summarise(builds: Sequence[dict[str, Any]], calibration: Sequence[dict[str, Any]],
+              latency: Mapping[str, float]) -> dict[str, Any]:
+    tables: dict[str, str] = {}
+    for build in builds:
+        heading = f"{build['collection']}: {build['profile']} profile ({build['provider']})"
+        note = "" if build["ok"] else f"\n\nBuild FAILED: {build['step_failures'][:1]}"
+        if build["checks_failed"]:
+            note += f"\n\nFailed checks: {', '.join(build['checks_failed'])}"
+        tables[heading] = markdown_table([*build["phases"], build["total"]], PHASE_COLUMNS) + note
+    target_rows: list[dict[str, Any]] = []
+    for collection in dict.fromkeys(b["collection"] for b in builds):
+        by = {b["profile"]: b for b in builds if b["collection"] == collection}
+        if "seed" in by and "default" in by:
+            for row in targets(by["seed"], by["default"]):
+                target_rows.append({"collection": collection, **row})
+    if target_rows:
+        tables["Targets: default vs seed"] = markdown_table(target_rows, ["collection", "target", "seed", "default",
+                                                                          "ratio", "met"])
+    tables["Calibration: simulated latency per task (server-measured / scale)"] = (
+        f"Latency model: {latency['fixed_s']} s + {latency['per_output_token_s']} s per output token, "
+        f"scale {latency['scale']}.\n\n"
+        + markdown_table(calibration, ["collection", "profile", "task", "requests", "median_output_tokens",
+                                       "median_sim_latency_s"]))
+    return {"builds": list(builds), "targets": target_rows, "calibration": list(calibration), "latency": dict(latency),
+            "tables": tables}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--collections", default="demo", help="comma-separated: demo, genius, genius-full")
+    parser.add_argument("--fixed", type=float, default=FIXED_S, help="latency model: fixed seconds per answer")
+    parser.add_argument("--per-token", type=float, default=PER_TOKEN_S, help="latency model: seconds per output token")
+    parser.add_argument("--scale", type=float, default=SCALE, help="the fake server sleeps this share of it")
+    parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(child_build(json.loads(args.child)), default=str))
+        return 0
+    collections = [c.strip() for c in args.collections.split(",") if c.strip()]
+    unknown = [c for c in collections if c not in COLLECTIONS]
+    if unknown:
+        parser.error(f"unknown collections {unknown}; expected {', '.join(COLLECTIONS)}")
+    report = run(collections, fixed_s=args.fixed, per_token_s=args.per_token, scale=args.scale, timeout=args.timeout)
+    for heading, table in report["tables"].items():
+        print(f"\n## {heading}\n\n{table}")
+    data = {k: v for k, v in report.items() if k != "tables"}
+    path = write_results("llm_budget", "LLM budget: seed vs default profile (fake Anthropic server)", report["tables"],
+                         data)
+    print(f"\nwritten: {path}")
+    return 0 if all(b["ok"] for b in report["builds"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
