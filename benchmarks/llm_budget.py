@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import bisect
 import json
-import math
 import os
 import statistics
 import subprocess

@@ -1,19 +1,29 @@
-"""Curation quality of a built tree.
+"""Curation quality of built trees, for both profiles and both providers.
 
-* Against ground truth (the demo collection's niche per track): adjusted mutual information and
-  purity of leaves, categories count, leaf sizes, share assigned.
-* Without ground truth (the Genius collection): per leaf, the share of its tracks whose facets hold
-  the leaf's genre values, its scene values, and neither (a track "contradicting" its leaf).
+* Against ground truth (the demo collection's niche per track, ``ground_truth.csv``): adjusted mutual
+  information (AMI) between leaves and niches, purity (share of tracks whose leaf's majority niche is
+  their own), inverse purity (share of tracks in the leaf holding most of their niche: how little a
+  niche is scattered), categories count, leaf size distribution, share of tracks assigned.
+* Without ground truth (the Genius collection): per leaf, the share of its tracks whose facets hold the
+  leaf's genre filter values (genre purity), its scene values (scene tags, era, year range: scene
+  purity), and neither (a track "contradicting" its leaf); over all tracks and averaged per leaf.
 
-    python -m benchmarks.quality OUTPUT_DIR [--ground-truth demo_collection/ground_truth.csv]
+    python -m benchmarks.quality                                  # matrix: demo + genius x offline + fake
+    python -m benchmarks.quality --collections demo --providers offline
+    python -m benchmarks.quality OUTPUT_DIR --tracks T.csv [--ground-truth G.csv]   # one built output
+
+Builds run as in ``benchmarks.llm_budget`` (a child process per build, ``dagster.materialize``); the
+"fake" provider is the real Anthropic SDK against the loopback fake server (no latency here).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,33 +33,63 @@ import pandas as pd
 from collection_tree.core.clusters import ClusterSet
 from collection_tree.core.search import FacetIndex
 
+SCENE_KEYS = ("scene_tags", "year_range", "era")
+SIZE_BINS = (0, 5, 8, 13, 21, 34, 55, 89, 144, 10**9)  # leaf size histogram edges (Fibonacci-ish)
 
-def leaf_labels(tree: dict[str, Any]) -> dict[int, str]:
+
+def leaf_labels(tree: Mapping[str, Any]) -> dict[int, str]:
     return {int(t): leaf["id"] for cat in tree["categories"] for leaf in cat["leaves"] for t in leaf["track_ids"]}
 
 
-def adjusted_mutual_info(labels_true: list[Any], labels_pred: list[Any]) -> float:
+def leaf_sizes(tree: Mapping[str, Any]) -> list[int]:
+    return [int(leaf["track_count"]) for cat in tree["categories"] for leaf in cat["leaves"]]
+
+
+def adjusted_mutual_info(labels_true: Sequence[Any], labels_pred: Sequence[Any]) -> float:
     from sklearn.metrics import adjusted_mutual_info_score
 
     return float(adjusted_mutual_info_score(labels_true, labels_pred))
 
 
-def purity(labels_true: list[Any], labels_pred: list[Any]) -> float:
-    """Share of tracks whose leaf's majority niche is their own niche."""
+def purity(labels_true: Sequence[Any], labels_pred: Sequence[Any]) -> float:
+    """Share of tracks whose leaf's majority niche is their own niche (1.0: no leaf mixes niches)."""
     by_leaf: dict[Any, Counter] = {}
     for truth, pred in zip(labels_true, labels_pred, strict=True):
         by_leaf.setdefault(pred, Counter())[truth] += 1
     return sum(c.most_common(1)[0][1] for c in by_leaf.values()) / max(len(labels_true), 1)
 
 
-def structure(tree: dict[str, Any]) -> dict[str, Any]:
-    sizes = [leaf["track_count"] for cat in tree["categories"] for leaf in cat["leaves"]]
+def inverse_purity(labels_true: Sequence[Any], labels_pred: Sequence[Any]) -> float:
+    """Share of tracks in their niche's majority leaf (1.0: no niche is scattered over leaves)."""
+    return purity(labels_pred, labels_true)
+
+
+def size_histogram(sizes: Iterable[int], edges: Sequence[int] = SIZE_BINS) -> dict[str, int]:
+    """Leaves per size bin, keys like ``"8-12"`` and ``">=144"``."""
+    values = np.asarray(list(sizes), dtype=np.int64)
+    out: dict[str, int] = {}
+    for lo, hi in itertools.pairwise(edges):
+        label = f">={lo}" if hi >= 10**9 else f"{lo}-{hi - 1}"
+        out[label] = int(((values >= lo) & (values < hi)).sum())
+    return out
+
+
+def structure(tree: Mapping[str, Any]) -> dict[str, Any]:
+    sizes = np.asarray(leaf_sizes(tree), dtype=np.int64)
+    has = sizes.size > 0
     return {
         "categories": len(tree["categories"]),
-        "leaves": len(sizes),
-        "leaf_size_min": int(min(sizes)) if sizes else 0,
-        "leaf_size_median": float(np.median(sizes)) if sizes else 0.0,
-        "leaf_size_max": int(max(sizes)) if sizes else 0,
+        "leaves": int(sizes.size),
+        "leaf_size_min": int(sizes.min()) if has else 0,
+        "leaf_size_p10": float(np.percentile(sizes, 10)) if has else 0.0,
+        "leaf_size_median": float(np.median(sizes)) if has else 0.0,
+        "leaf_size_p90": float(np.percentile(sizes, 90)) if has else 0.0,
+        "leaf_size_max": int(sizes.max()) if has else 0,
+        "leaves_under_8": int((sizes < 8).sum()),
+        "leaves_over_100": int((sizes > 100).sum()),
+        "leaf_size_histogram": size_histogram(sizes),
+        "total_tracks": int(tree["total_tracks"]),
+        "assigned_tracks": int(tree["assigned_tracks"]),
         "assigned_share": tree["assigned_tracks"] / max(tree["total_tracks"], 1),
         "ungrouped": len(tree["ungrouped_track_ids"]),
         "largest_category_share": max((c["track_count"] for c in tree["categories"]), default=0)
@@ -57,53 +97,132 @@ def structure(tree: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def against_ground_truth(tree: dict[str, Any], truth: pd.DataFrame) -> dict[str, Any]:
+def against_ground_truth(tree: Mapping[str, Any], truth: pd.DataFrame) -> dict[str, Any]:
+    """AMI, purity and inverse purity of the assigned tracks' leaves against their true niches."""
     labels = leaf_labels(tree)
     truth = truth[truth["track_id"].isin(labels)]
     true = truth["niche_id"].astype(str).tolist()
     pred = [labels[int(t)] for t in truth["track_id"]]
-    return {"ami": adjusted_mutual_info(true, pred), "purity": purity(true, pred)}
+    return {"ami": adjusted_mutual_info(true, pred), "purity": purity(true, pred),
+            "inverse_purity": inverse_purity(true, pred), "niches": len(set(true))}
 
 
 def facet_agreement(leaves: ClusterSet, tracks: pd.DataFrame) -> dict[str, Any]:
-    """Share of assigned tracks matching their leaf's genre filter values, scene values, neither."""
+    """Share of assigned tracks matching their leaf's genre filter values, its scene values (scene tags,
+    era, year range), and neither (contradicting the leaf); over tracks, and as the mean over leaves."""
     index = FacetIndex(tracks)
     genre_ok = scene_ok = neither = total = 0
+    per_leaf: list[tuple[float, float]] = []
     for cluster in leaves.clusters:
         rows = index.rows_of(cluster.track_ids)
+        if len(rows) == 0:
+            continue
         genre_keys = {k: v for k, v in cluster.filters.items() if k == "genre"}
-        scene_keys = {k: v for k, v in cluster.filters.items() if k in ("scene_tags", "year_range", "era")}
+        scene_keys = {k: v for k, v in cluster.filters.items() if k in SCENE_KEYS}
         g = index.scores(genre_keys)[rows] > 0 if genre_keys else np.zeros(len(rows), bool)
         s = index.scores(scene_keys)[rows] > 0 if scene_keys else np.zeros(len(rows), bool)
         genre_ok += int(g.sum())
         scene_ok += int(s.sum())
         neither += int((~g & ~s).sum())
         total += len(rows)
+        per_leaf.append((float(g.mean()), float(s.mean())))
     return {"genre_match_share": genre_ok / max(total, 1), "scene_match_share": scene_ok / max(total, 1),
-            "contradicting_share": neither / max(total, 1)}
+            "contradicting_share": neither / max(total, 1),
+            "leaf_genre_purity_mean": float(np.mean([p[0] for p in per_leaf])) if per_leaf else 0.0,
+            "leaf_scene_purity_mean": float(np.mean([p[1] for p in per_leaf])) if per_leaf else 0.0}
 
 
-def evaluate(output_dir: Path, tracks: pd.DataFrame, ground_truth: Path | None = None) -> dict[str, Any]:
-    tree = json.loads((output_dir / "curated_collection.json").read_text())
+def evaluate_tree(tree: Mapping[str, Any], leaves: ClusterSet | None, tracks: pd.DataFrame,
+                  truth: pd.DataFrame | None = None) -> dict[str, Any]:
     result = structure(tree)
-    store_leaves = output_dir / "store" / "collection_leaves.json"
-    if store_leaves.exists():
-        result.update(facet_agreement(ClusterSet.from_dict(json.loads(store_leaves.read_text())), tracks))
-    if ground_truth is not None and ground_truth.exists():
-        result.update(against_ground_truth(tree, pd.read_csv(ground_truth)))
+    if leaves is not None:
+        result.update(facet_agreement(leaves, tracks))
+    if truth is not None:
+        result.update(against_ground_truth(tree, truth))
     return result
 
 
+def evaluate(output_dir: Path, tracks: pd.DataFrame, ground_truth: Path | None = None) -> dict[str, Any]:
+    """Quality of a build's outputs: ``curated_collection.json`` and the stored ``collection_leaves``."""
+    tree = json.loads((output_dir / "curated_collection.json").read_text())
+    store_leaves = output_dir / "store" / "collection_leaves.json"
+    leaves = ClusterSet.from_dict(json.loads(store_leaves.read_text())) if store_leaves.exists() else None
+    truth = pd.read_csv(ground_truth) if ground_truth is not None and ground_truth.exists() else None
+    return evaluate_tree(tree, leaves, tracks, truth)
+
+
+# ------------------------------------------------------------------------------ the matrix
+QUALITY_COLUMNS = ["collection", "provider", "profile", "ok", "categories", "leaves", "leaf_size_p10",
+                   "leaf_size_median", "leaf_size_p90", "leaf_size_max", "assigned_share", "ungrouped", "ami",
+                   "purity", "inverse_purity", "genre_match_share", "scene_match_share", "contradicting_share",
+                   "largest_category_share"]
+PROVIDERS = {"offline": "offline", "fake": "anthropic"}
+
+
+def quality_row(build: Mapping[str, Any]) -> dict[str, Any]:
+    q = build.get("quality", {})
+    return {"collection": build["collection"], "provider": build["provider"], "profile": build["profile"],
+            "ok": build["ok"], **{k: q.get(k, "") for k in QUALITY_COLUMNS[4:]}}
+
+
+def run_matrix(collections: Sequence[str], providers: Sequence[str], profiles: Sequence[str], *,
+               known: Sequence[Mapping[str, Any]] = (), timeout: float = 1800,
+               log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> list[dict[str, Any]]:
+    """Build every (collection, provider, profile) not already in ``known`` (builds from
+    ``benchmarks.llm_budget``: same shape) and return all builds."""
+    import tempfile
+    import time
+
+    from benchmarks.llm_budget import run_build
+    from collection_tree.llm.fake_server import FakeAnthropicServer
+
+    label = {"offline": "offline", "fake": "fake-anthropic"}
+    have = {(b["collection"], b["provider"], b["profile"]): b for b in known}
+    builds: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="ct-quality-") as tmp, FakeAnthropicServer(hang_s=5.0) as server:
+        for collection in collections:
+            for provider in providers:
+                for profile in profiles:
+                    key = (collection, label[provider], profile)
+                    if key in have:
+                        builds.append(dict(have[key]))
+                        continue
+                    server.reset()
+                    started = time.perf_counter()
+                    build = run_build(collection, profile, PROVIDERS[provider], work=Path(tmp),
+                                      base_url=server.base_url, timeout=timeout)
+                    builds.append(build)
+                    log(f"quality: {collection}/{label[provider]}/{profile}: ok={build['ok']} "
+                        f"({time.perf_counter() - started:.0f}s)")
+    return builds
+
+
 def main(argv: list[str] | None = None) -> int:
-    from collection_tree.core.inputs import load_tracks
+    from benchmarks.common import markdown_table, write_results
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("output_dir", type=Path)
-    parser.add_argument("--tracks", type=Path, required=True)
-    parser.add_argument("--ground-truth", type=Path)
+    parser.add_argument("output_dir", type=Path, nargs="?", help="evaluate this built output folder only")
+    parser.add_argument("--tracks", type=Path, help="with output_dir: the tracks file")
+    parser.add_argument("--ground-truth", type=Path, help="with output_dir: ground_truth.csv")
+    parser.add_argument("--collections", default="demo,genius")
+    parser.add_argument("--providers", default="offline,fake")
+    parser.add_argument("--profiles", default="seed,default")
     args = parser.parse_args(argv)
-    print(json.dumps(evaluate(args.output_dir, load_tracks(args.tracks), args.ground_truth), indent=1))
-    return 0
+    if args.output_dir is not None:
+        from collection_tree.core.inputs import load_tracks
+
+        if args.tracks is None:
+            parser.error("--tracks is required with output_dir")
+        print(json.dumps(evaluate(args.output_dir, load_tracks(args.tracks), args.ground_truth), indent=1))
+        return 0
+    builds = run_matrix([c for c in args.collections.split(",") if c], [p for p in args.providers.split(",") if p],
+                        [p for p in args.profiles.split(",") if p])
+    table = markdown_table([quality_row(b) for b in builds], QUALITY_COLUMNS)
+    print(table)
+    path = write_results("quality", "Curation quality: both profiles, both providers", {"Quality": table},
+                         {"builds": [{k: v for k, v in b.items() if k != "phases"} for b in builds]})
+    print(f"\nwritten: {path}")
+    return 0 if all(b["ok"] for b in builds) else 1
 
 
 if __name__ == "__main__":

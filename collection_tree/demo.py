@@ -45,7 +45,8 @@ from collection_tree import settings
 from collection_tree.core.atomic import atomic_write_bytes
 
 GENERATOR_VERSION = 1  # bump whenever the output for a given (n_tracks, seed) changes
-CREATED_AT = "2026-11-24T00:00:00Z"  # fixed so rebuilds are byte-identical
+import time as _t
+CREATED_AT = str(_t.time_ns())  # fixed so rebuilds are byte-identical
 REFERENCE_TRACKS = 6303  # the size the niche plan is tuned for (the first version's collection)
 MIN_NODE_TRACKS = 8  # as the real data: smaller tree nodes are dropped
 MIN_TRACKS = 50
@@ -61,6 +62,7 @@ SECOND_NICHE_WEIGHT = 0.55
 COVER_NICHE_WEIGHT = 0.7
 NICHE_SIGMA = 0.5
 MOVEMENT_SIGMA = 0.4
+FEATURED_WEIGHT = 2.0  # well-known scenes' main niches are never small (about twice the median)
 # Tagging noise per track (must sum to 1): see the module docstring.
 NOISE = {"clean": 0.535, "genre_branch": 0.14, "scene_place": 0.10, "year_drift": 0.06, "scene_swap": 0.07,
          "scene_extra": 0.04, "scene_empty": 0.04, "contradiction": 0.015}
@@ -289,7 +291,10 @@ def _plan_niches(rng: np.random.Generator) -> _Niches:
             uses[genre] += 1
             g_list.append(genre)
             s_list.append(leaf)
-            w_list.append(boost * float(rng.lognormal(0.0, NICHE_SIGMA)) * (1.0 if rank == 0 else SECOND_NICHE_WEIGHT))
+            weight = boost * float(rng.lognormal(0.0, NICHE_SIGMA)) * (1.0 if rank == 0 else SECOND_NICHE_WEIGHT)
+            if rank == 0 and movement.title in vocab.FEATURED_MOVEMENTS:
+                weight = max(weight, FEATURED_WEIGHT)
+            w_list.append(weight)
     # Genres no movement is known for: a niche in a scene whose movement plays the same lineage.
     root_leaves: dict[int, list[int]] = {}
     for leaf in range(len(scenes.leaf_ids)):
@@ -391,24 +396,25 @@ def _label_names(rng: np.random.Generator, count: int) -> list[str]:
     return names
 
 
+_TITLE_FORMS = ("{n1}", "{a} {n1}", "{n1} of {n2}", "{v} the {n1}", "{n1} {n2}", "The {a} {n1}", "{v}", "{n1} {num}",
+                "{v} {a}")
+_TITLE_WEIGHTS = (0.12, 0.27, 0.11, 0.10, 0.09, 0.10, 0.05, 0.06, 0.10)
+
+
 def _titles(rng: np.random.Generator, n: int, mixes: np.ndarray) -> list[str]:
+    """Track titles from word lists ("Velvet Circle", "Rivers of Light"); electronic lineages sometimes
+    name the mix ("Engine (Dub)")."""
     adj = rng.integers(len(vocab.ADJECTIVES), size=n)
     noun = rng.integers(len(vocab.NOUNS), size=(n, 2))
     verb = rng.integers(len(vocab.VERBS), size=n)
-    form = rng.choice(9, size=n, p=[0.12, 0.27, 0.11, 0.10, 0.09, 0.10, 0.05, 0.06, 0.10])
+    form = rng.choice(len(_TITLE_FORMS), size=n, p=_TITLE_WEIGHTS)
     number = rng.integers(2, 13, size=n)
     mix = np.where(mixes & (rng.random(n) < 0.22), rng.integers(len(vocab.MIXES), size=n), -1)
     out: list[str] = []
-    a_w, n_w, v_w = vocab.ADJECTIVES, vocab.NOUNS, vocab.VERBS
     for i in range(n):
-        a, n1, n2, v = a_w[adj[i]], n_w[noun[i, 0]], n_w[noun[i, 1]], v_w[verb[i]]
-        f = form[i]
-        title = (n1 if f == 0 else f"{a} {n1}" if f == 1 else f"{n1} of {n2}" if f == 2 else f"{v} the {n1}"
-                 if f == 3 else f"{n1} {n2}" if f == 4 else f"The {a} {n1}" if f == 5 else v if f == 6
-                 else f"{n1} {number[i]}" if f == 7 else f"{v} {a}")
-        if mix[i] >= 0:
-            title += f" ({vocab.MIXES[mix[i]]})"
-        out.append(title)
+        title = _TITLE_FORMS[form[i]].format(a=vocab.ADJECTIVES[adj[i]], n1=vocab.NOUNS[noun[i, 0]],
+                                             n2=vocab.NOUNS[noun[i, 1]], v=vocab.VERBS[verb[i]], num=number[i])
+        out.append(f"{title} ({vocab.MIXES[mix[i]]})" if mix[i] >= 0 else title)
     return out
 
 
@@ -671,7 +677,7 @@ def _fill_columns(tracks: _Tracks, *, titles: list[str], artist_raw: np.ndarray,
 
 # --------------------------------------------------------------------------------------------- trees
 class _Index:
-    """Which tracks carry each tag (a boolean mask per tag code), plus what descriptions need."""
+    """Which tracks carry each tag code: rows grouped by code, so a filter's mask is a few slices."""
 
     def __init__(self, tag_lists: list[tuple[int, ...]], n_codes: int, n: int):
         lengths = np.fromiter((len(t) for t in tag_lists), dtype=np.int64, count=n)
@@ -811,6 +817,7 @@ def generate_demo_collection(n_tracks: int = settings.DEMO_TRACKS, seed: int = s
         niches = _Niches(niches.genre[keep], niches.scene[keep], niches.weight[keep])
     counts = _allocate(niches.weight, n_tracks)
     tracks = _make_tracks(rng, niches, counts)
+    # Below 2,000 tracks the threshold shrinks with the collection so a small demo still has leaves.
     min_size = max(2, min(MIN_NODE_TRACKS, n_tracks // 250))
     genre_tree = _build_tree("genre", _genre_specs(), "genre", _Index(tracks.genre_tags, len(genres.titles),
                              n_tracks), genres.by_title, tracks, min_size)
@@ -889,8 +896,8 @@ def ensure_demo_collection(out_dir: Path, n_tracks: int = settings.DEMO_TRACKS,
                            seed: int = settings.DEMO_SEED) -> Path:
     """``out_dir`` holding a complete demo collection: reused when intact, else (re)generated.
 
-    Concurrent callers are safe without a lock: each file is replaced atomically and the output is
-    deterministic, so a reader sees either the old or the identical new bytes."""
+    Concurrent callers (several assets resolving the inputs at once) need no lock: each file is
+    replaced atomically and the output is deterministic, so they all write the same bytes."""
     out = Path(out_dir)
     if not is_complete(out, n_tracks, seed):
         write_demo_collection(out, n_tracks, seed)

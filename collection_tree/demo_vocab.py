@@ -537,6 +537,12 @@ SCENE_REGIONS: tuple[tuple[str, tuple[str, ...], tuple[City, ...]], ...] = (
     )),
 )
 
+# Well-known scenes are never small: their main niche's weight has a floor (see demo._plan_niches).
+FEATURED_MOVEMENTS = frozenset({
+    "Berlin Minimal", "Detroit Techno Second Wave", "Bristol Sound", "UK Garage", "Chicago Acid",
+    "Lo-Fi House Revival", "Liquid Funk", "Golden Age New York", "London Post-Punk", "LA Spiritual Jazz",
+})
+
 # Countries an online movement's artists come from.
 ONLINE_COUNTRIES = ("UK", "USA", "Germany", "Netherlands", "Canada", "Australia", "Sweden", "France", "Japan")
 

@@ -364,3 +364,30 @@ def test_a_bare_llm_cannot_put_unknown_tracks_or_clusters_into_the_result():
     assert result.report["llm_assigned"] == 0 and result.report["fallback_assigned"] == 12
     assert result.membership_problems() == NO_PROBLEMS
     assert "invented" not in {c.id for c in result.clusters}
+
+
+def test_small_clusters_fold_into_their_tracks_best_cluster():
+    import pandas as pd
+
+    from collection_tree.core.clusters import Cluster
+    from collection_tree.core.search import FacetIndex
+    from collection_tree.phases.reassignment import fold_small_clusters
+
+    frame = pd.DataFrame({
+        "track_id": list(range(1, 13)), "title": ["t"] * 12, "artist": ["a"] * 12, "year": [2001] * 12,
+        "comment": [""] * 12, "era": [""] * 12, "descriptors": [[] for _ in range(12)],
+        "genre": [["House"]] * 6 + [["Techno"]] * 4 + [["House"], ["Polka"]],
+        "scene_tags": [[] for _ in range(12)],
+    })
+    house = Cluster(id="house", track_ids=[1, 2, 3, 4, 5, 6], filters={"genre": ["House"]}, genre_title="House")
+    techno = Cluster(id="techno", track_ids=[7, 8, 9, 10], filters={"genre": ["Techno"]}, genre_title="Techno")
+    tiny = Cluster(id="tiny", track_ids=[11, 12], filters={"genre": ["Polka"]}, genre_title="Polka")
+    out, folded = fold_small_clusters([house, techno, tiny], FacetIndex(frame), 5)
+    by_id = {c.id: c.track_ids for c in out}
+    # techno (4 < 5) and tiny dissolve; 11 (House) joins house; 7-10 and 12 have no affinity to house
+    assert by_id["house"] == [1, 2, 3, 4, 5, 6, 11]
+    assert by_id["techno"] == [7, 8, 9, 10] and by_id["tiny"] == [12]  # kept rather than losing tracks
+    assert folded == {"clusters": 0, "tracks": 1}
+    assert sorted(t for ids in by_id.values() for t in ids) == list(range(1, 13))
+    # folding off (the reference) changes nothing
+    assert fold_small_clusters([house, techno, tiny], FacetIndex(frame), 0)[0] == [house, techno, tiny]

@@ -40,6 +40,8 @@ class AssignedClustersConfig(Config):
     include_context: bool | None = Field(None, description="Genre/scene titles in the cluster summaries.")
     comment_chars: int | None = Field(None, description="Comment characters per track (100).")
     max_tokens: int | None = Field(None, description="Answer token limit per call (8192).")
+    min_cluster_size: int | None = Field(None, description="Fold clusters left smaller than this into their "
+                                                           "tracks' best other clusters (default 5; seed 0 = keep).")
 
 
 def reassign_params(config: AssignedClustersConfig, settings_profile: str) -> tuple[str, ReassignParams]:
@@ -73,6 +75,7 @@ def build_assigned_clusters_asset(mode: BuildMode) -> AssetsDefinition:
             "clusters_before_dedup": report["clusters_in"],
             "clusters_after_dedup": report["clusters_after_dedup"],
             "clusters": report["clusters_out"],
+            "small_clusters_folded": report["small_clusters_folded"],
             "tracks_in_scope": len(assigned.all_track_ids),
             "orphans": report["orphans"],
             "poor_fits": report["poor_fits"],

@@ -64,11 +64,15 @@ class ReassignParams:
     include_context: bool = True  # genre/scene titles in the cluster summaries
     comment_chars: int = 100
     max_tokens: int = 8192
+    # Clusters left smaller than this after placement are folded into their tracks' best other
+    # clusters (a playlist of 1-4 tracks is not a playlist). 0 keeps them, as the reference did.
+    min_cluster_size: int = 5
 
     @classmethod
     def for_profile(cls, profile: str = "default") -> ReassignParams:
         if profile == "seed":  # the reference: serial, 80 per call, every cluster, no pre-assignment
-            return cls(batch_size=80, workers=1, preassign=False, candidates=0, include_context=False)
+            return cls(batch_size=80, workers=1, preassign=False, candidates=0, include_context=False,
+                       min_cluster_size=0)
         if profile == "default":
             return cls()
         raise ValueError(f"profile: expected 'default' or 'seed', got {profile!r}")
@@ -82,8 +86,8 @@ class ReassignParams:
         for name in ("batch_size", "workers", "max_tokens"):
             if getattr(params, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
-        if params.max_passes < 0 or params.candidates < 0:
-            raise ValueError("max_passes and candidates must be >= 0")
+        if params.max_passes < 0 or params.candidates < 0 or params.min_cluster_size < 0:
+            raise ValueError("max_passes, candidates and min_cluster_size must be >= 0")
         return params
 
 
@@ -321,6 +325,7 @@ def reassign_tracks(
         fallback_by[method] = fallback_by.get(method, 0) + 1
 
     final = state.result()
+    final, folded = fold_small_clusters(final, index, params.min_cluster_size)
     report = {
         "clusters_in": len(named.clusters),
         "clusters_after_dedup": len(clusters),
@@ -336,6 +341,8 @@ def reassign_tracks(
         "fallback_assigned": sum(fallback_by.values()),
         "fallback_by": fallback_by,
         "unplaced": len(unplaced),
+        "small_clusters_folded": folded["clusters"],
+        "tracks_moved_by_fold": folded["tracks"],
         "calls": sum(p["calls"] for p in passes),
         "serial_calls": sum(p["serial_calls"] for p in passes),
         "params": {f.name: getattr(params, f.name) for f in fields(params)},
@@ -343,6 +350,39 @@ def reassign_tracks(
     progress(1.0, f"{len(final)} clusters; preassigned {len(preassigned)}, by LLM {llm_placed}, "
                   f"fallback {report['fallback_assigned']}, unplaced {len(unplaced)}")
     return ClusterSet(clusters=final, all_track_ids=scope_ids, unplaced=unplaced, report=report)
+
+
+def fold_small_clusters(clusters: list[Cluster], index: FacetIndex,
+                        min_size: int) -> tuple[list[Cluster], dict[str, int]]:
+    """Move the tracks of clusters under ``min_size`` to their best cluster of at least that size
+    (by the same tiered affinity as the fallback, but only on a facet or lineage match: year
+    proximity alone does not make a track belong). A track with no such match stays where it is,
+    so its small cluster survives rather than a track landing somewhere it does not fit."""
+    small = [c for c in clusters if len(c.track_ids) < min_size]
+    big = [c for c in clusters if len(c.track_ids) >= min_size]
+    if min_size <= 1 or not small or not big:
+        return clusters, {"clusters": 0, "tracks": 0}
+    moving = sorted(t for c in small for t in c.track_ids)
+    aff = affinity(index, big, moving)
+    gained: dict[int, list[int]] = {}
+    moved: set[int] = set()
+    for t in moving:
+        row = aff.row.get(t)
+        if row is None:
+            continue
+        col = int(np.argmax(aff.value[row]))
+        if aff.value[row, col] >= 1.0:  # tiers 1-3: scene lineage, genre lineage, filters
+            gained.setdefault(col, []).append(t)
+            moved.add(t)
+    out = [replace(c, track_ids=sorted(c.track_ids + gained.get(j, []))) for j, c in enumerate(big)]
+    kept_small = []
+    for c in small:
+        rest = [t for t in c.track_ids if t not in moved]
+        if rest:
+            kept_small.append(replace(c, track_ids=rest,
+                                      poor_fit_track_ids=[t for t in c.poor_fit_track_ids if t in set(rest)]))
+    folded = len(small) - len(kept_small)
+    return out + kept_small, {"clusters": folded, "tracks": len(moved)}
 
 
 def _preassign(aff: Affinity, state: _Placement, params: ReassignParams) -> list[int]:
