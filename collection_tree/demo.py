@@ -45,8 +45,7 @@ from collection_tree import settings
 from collection_tree.core.atomic import atomic_write_bytes
 
 GENERATOR_VERSION = 1  # bump whenever the output for a given (n_tracks, seed) changes
-import time as _t
-CREATED_AT = str(_t.time_ns())  # fixed so rebuilds are byte-identical
+CREATED_AT = "2026-11-24T00:00:00Z"  # fixed so rebuilds are byte-identical
 REFERENCE_TRACKS = 6303  # the size the niche plan is tuned for (the first version's collection)
 MIN_NODE_TRACKS = 8  # as the real data: smaller tree nodes are dropped
 MIN_TRACKS = 50

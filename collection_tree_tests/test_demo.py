@@ -5,7 +5,10 @@ import csv
 import hashlib
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -60,6 +63,19 @@ def test_same_seed_gives_byte_identical_files_and_another_seed_differs(tmp_path)
     # The in-memory collection carries exactly the bytes written.
     assert demo.generate_demo_collection(SMALL, 7).files == first
     assert a["manifest"].read_bytes() == b["manifest"].read_bytes()
+
+
+def test_another_process_with_other_hash_seeds_writes_the_same_bytes():
+    """Byte-identical across runs, not just within one: no set or hash ordering leaks into the files."""
+    script = ("import hashlib, sys; from collection_tree.demo import generate_demo_collection; "
+              f"files = generate_demo_collection({SMALL}, 7).files; "
+              "print(hashlib.sha256(b''.join(files[k] for k in sorted(files))).hexdigest())")
+    here = demo.generate_demo_collection(SMALL, 7).files
+    expected = hashlib.sha256(b"".join(here[k] for k in sorted(here))).hexdigest()
+    for hash_seed in ("1", "2"):
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": hash_seed})
+        assert done.stdout.strip() == expected
 
 
 def test_bad_sizes_and_seeds_are_refused():

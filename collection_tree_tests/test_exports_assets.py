@@ -30,6 +30,10 @@ def resources(tmp, data=None) -> dict:
     store = str(tmp / "store")
     out = {"pipeline_settings": PipelineSettings(output_dir=str(tmp)),
            "parquet_io_manager": ParquetIOManager(base_path=store), "json_io_manager": JsonIOManager(base_path=store)}
+    # Without a collection the inputs only say where the tracks file is (the default music root).
+    lib = tmp / "lib"
+    out["inputs"] = CollectionInputs(tracks_path=str(lib / "tracks.csv"), genre_tree_path=str(lib / "g.json"),
+                                     scene_tree_path=str(lib / "s.json"))
     if data is not None:
         out["inputs"] = CollectionInputs(tracks_path=str(data / "tracks.csv"),
                                          genre_tree_path=str(data / "genre_tree.json"),

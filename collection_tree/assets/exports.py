@@ -34,12 +34,18 @@ from collection_tree.exports.suggestions_review import (
     write_review_table,
 )
 from collection_tree.exports.ungrouped import NOT_RECORDED, ungrouped_tracks, unplaced_reasons
-from collection_tree.resources.settings import PipelineSettings
+from collection_tree.resources.settings import CollectionInputs, PipelineSettings
 
 
 class ExportConfig(Config):
     music_root: str = Field("", description=f"Folder that relative track locations are under (empty: "
-                                            f"{MUSIC_ROOT_ENV}, else locations are written as they are).")
+                                            f"{MUSIC_ROOT_ENV}, else the tracks file's folder).")
+
+
+def _music_root(config: ExportConfig, inputs: CollectionInputs) -> str:
+    """Relative locations are taken as relative to the tracks file unless told otherwise: a
+    playlist or Rekordbox needs absolute paths, and a library usually sits beside its tag export."""
+    return config.music_root or music_root_from_env() or str(inputs.resolved()["tracks"].resolve().parent)
 
 
 def _ins(mode: BuildMode) -> dict[str, AssetIn]:
@@ -62,10 +68,10 @@ def build_export_assets(mode: BuildMode) -> list[AssetsDefinition]:
            description="One M3U8 playlist per leaf under <output>/playlists/<category>/<leaf>.m3u8 "
                        "(exemplars first). The folder is replaced whole, so removed leaves leave no file.")
     def m3u_playlists(context: AssetExecutionContext, config: ExportConfig, pipeline_settings: PipelineSettings,
-                      collection_tree: dict[str, Any], tracks: pd.DataFrame) -> MaterializeResult:
+                      inputs: CollectionInputs, collection_tree: dict[str, Any],
+                      tracks: pd.DataFrame) -> MaterializeResult:
         out = mode.output_dir(pipeline_settings.output_path())
-        report = write_leaf_playlists(collection_tree, tracks_from_storage(tracks), out,
-                                      config.music_root or music_root_from_env())
+        report = write_leaf_playlists(collection_tree, tracks_from_storage(tracks), out, _music_root(config, inputs))
         if report.relative_paths:
             context.log.warning(f"{report.relative_paths} playlist entries are relative paths; set "
                                 f"{MUSIC_ROOT_ENV} (or music_root) to the folder the locations are under")
@@ -84,10 +90,10 @@ def build_export_assets(mode: BuildMode) -> list[AssetsDefinition]:
                        "Preferences > Advanced > rekordbox xml). Carries no comments or genres, so an "
                        "import cannot overwrite the library's own tags.")
     def rekordbox_xml(context: AssetExecutionContext, config: ExportConfig, pipeline_settings: PipelineSettings,
-                      collection_tree: dict[str, Any], tracks: pd.DataFrame) -> MaterializeResult:
+                      inputs: CollectionInputs, collection_tree: dict[str, Any],
+                      tracks: pd.DataFrame) -> MaterializeResult:
         target = mode.output_dir(pipeline_settings.output_path()) / "rekordbox.xml"
-        report = write_rekordbox_xml(collection_tree, tracks_from_storage(tracks), target,
-                                     config.music_root or music_root_from_env())
+        report = write_rekordbox_xml(collection_tree, tracks_from_storage(tracks), target, _music_root(config, inputs))
         left_out = report.missing_location + report.relative_location
         if left_out:
             context.log.warning(f"{left_out} tracks left out of rekordbox.xml: Rekordbox needs absolute file "
