@@ -395,14 +395,14 @@ def summarise(builds: Sequence[dict[str, Any]], calibration: Sequence[dict[str, 
         if "seed" in by and "default" in by:
             for row in targets(by["seed"], by["default"]):
                 target_rows.append({"collection": collection, **row})
+    if target_rows:
+        tables["Targets: default vs seed"] = markdown_table(target_rows, ["collection", "target", "seed", "default",
+                                                                          "ratio", "met"])
     task_rows = [{"collection": b["collection"], "profile": b["profile"], **t} for b in builds for t in b["by_task"]]
     if task_rows:
         tables["Calls, tokens and cost by task"] = markdown_table(
             task_rows, ["collection", "profile", "phase", "task", "model", "calls", "input_tokens", "output_tokens",
                         "cost_usd"])
-    if target_rows:
-        tables["Targets: default vs seed"] = markdown_table(target_rows, ["collection", "target", "seed", "default",
-                                                                          "ratio", "met"])
     tables["Calibration: simulated latency per task"] = (
         f"Latency model: {latency['fixed_s']} s + {latency['per_output_token_s']} s per output token, "
         f"scale {latency['scale']}.\n\n"
@@ -410,6 +410,18 @@ def summarise(builds: Sequence[dict[str, Any]], calibration: Sequence[dict[str, 
                                        "median_model_latency_s", "median_measured_over_scale_s"]))
     return {"builds": list(builds), "targets": target_rows, "calibration": list(calibration), "latency": dict(latency),
             "tables": tables}
+
+
+def print_tables(tables: Mapping[str, str]) -> None:
+    for heading, table in tables.items():
+        print(f"\n## {heading}\n\n{table}")
+
+
+def write(report: Mapping[str, Any]) -> Path:
+    """benchmarks/results/llm_budget.md and .json (every build's rows, timelines left out)."""
+    data = {k: v for k, v in report.items() if k != "tables"}
+    return write_results("llm_budget", "LLM budget: seed vs default profile (fake Anthropic server)",
+                         report["tables"], data)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -429,12 +441,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown collections {unknown}; expected {', '.join(COLLECTIONS)}")
     report = run(collections, fixed_s=args.fixed, per_token_s=args.per_token, scale=args.scale, timeout=args.timeout)
-    for heading, table in report["tables"].items():
-        print(f"\n## {heading}\n\n{table}")
-    data = {k: v for k, v in report.items() if k != "tables"}
-    path = write_results("llm_budget", "LLM budget: seed vs default profile (fake Anthropic server)", report["tables"],
-                         data)
-    print(f"\nwritten: {path}")
+    print_tables(report["tables"])
+    print(f"\nwritten: {write(report)}")
     return 0 if all(b["ok"] for b in report["builds"]) else 1
 
 

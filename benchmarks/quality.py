@@ -197,9 +197,27 @@ def run_matrix(collections: Sequence[str], providers: Sequence[str], profiles: S
     return builds
 
 
-def main(argv: list[str] | None = None) -> int:
-    from benchmarks.common import markdown_table, write_results
+def quality_tables(builds: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    from benchmarks.common import markdown_table
 
+    rows = [quality_row(b) for b in builds]
+    tables = {"Quality": markdown_table(rows, QUALITY_COLUMNS)}
+    hist = [{"collection": b["collection"], "provider": b["provider"], "profile": b["profile"],
+             **b.get("quality", {}).get("leaf_size_histogram", {})} for b in builds]
+    tables["Leaf size histogram (leaves per size bin)"] = markdown_table(
+        hist, ["collection", "provider", "profile", *size_histogram([])])
+    return tables
+
+
+def write(builds: Sequence[Mapping[str, Any]], tables: Mapping[str, str]) -> Path:
+    from benchmarks.common import write_results
+
+    keep = ("collection", "provider", "profile", "ok", "quality", "leaf_sizes", "checks_failed")
+    return write_results("quality", "Curation quality: both profiles, both providers", dict(tables),
+                         {"builds": [{k: b.get(k) for k in keep} for b in builds]})
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output_dir", type=Path, nargs="?", help="evaluate this built output folder only")
     parser.add_argument("--tracks", type=Path, help="with output_dir: the tracks file")
@@ -217,11 +235,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     builds = run_matrix([c for c in args.collections.split(",") if c], [p for p in args.providers.split(",") if p],
                         [p for p in args.profiles.split(",") if p])
-    table = markdown_table([quality_row(b) for b in builds], QUALITY_COLUMNS)
-    print(table)
-    path = write_results("quality", "Curation quality: both profiles, both providers", {"Quality": table},
-                         {"builds": [{k: v for k, v in b.items() if k != "phases"} for b in builds]})
-    print(f"\nwritten: {path}")
+    tables = quality_tables(builds)
+    for heading, table in tables.items():
+        print(f"\n## {heading}\n\n{table}")
+    print(f"\nwritten: {write(builds, tables)}")
     return 0 if all(b["ok"] for b in builds) else 1
 
 

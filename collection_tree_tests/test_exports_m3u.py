@@ -138,10 +138,10 @@ def test_failed_write_keeps_previous_playlists(export_fixture, tmp_path, monkeyp
     write_leaf_playlists(export_fixture.tree, export_fixture.tracks, out)
     before = {p: p.read_bytes() for p in out.rglob("*.m3u8")}
 
-    def disk_full(self, data):
+    def disk_full(path, data):
         raise OSError("disk full")
 
-    monkeypatch.setattr(Path, "write_bytes", disk_full)
+    monkeypatch.setattr("collection_tree.exports.paths.atomic_write_bytes", disk_full)
     with pytest.raises(OSError, match="disk full"):
         write_leaf_playlists(export_fixture.tree, export_fixture.tracks, out)
     monkeypatch.undo()

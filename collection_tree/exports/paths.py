@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 import pandas as pd
 
 from collection_tree import settings
+from collection_tree.core.atomic import atomic_write_bytes
 from collection_tree.core.inputs import load_tracks, tracks_from_storage
 from collection_tree.exports import ExportError
 
@@ -166,14 +167,7 @@ class OutputPlaces:
 # ------------------------------------------------------------------------------------ atomic files
 def atomic_write(path: Path, data: bytes) -> None:
     """Write to a temporary sibling and rename: readers never see a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_write_bytes(path, data)
 
 
 def replace_dir(final: Path, build: Path) -> None:
