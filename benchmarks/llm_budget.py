@@ -4,30 +4,32 @@ Anthropic server with a latency model.
 
     python -m benchmarks.llm_budget                      # demo collection, seed vs default
     python -m benchmarks.llm_budget --collections demo,genius
-    python -m benchmarks.llm_budget --scale 0.001 --fixed 5 --per-token 0.035
+    python -m benchmarks.llm_budget --scale 0.001 --fixed 5 --per-token 0.03
 
-How a build runs: the fake server runs in this process (loopback, free port); each build is a child
-process (``--child``) that calls ``dagster.materialize`` on every asset and check of the full build with
-``LLMResource(provider="anthropic", base_url=<fake server>, cache_enabled=False)``, the profile from
-``COLLECTION_TREE_PROFILE`` (read into ``PipelineSettings(profile=...)``) and a dummy
-``ANTHROPIC_API_KEY`` set in that child's environment only. The real API is never contacted.
+How a build runs: the fake server (``collection-tree fake-anthropic``, loopback, free port) runs in its
+own process; each build is a child process (``--child``) that calls ``dagster.materialize`` on every
+asset and check of the full build with ``LLMResource(provider="anthropic", base_url=<fake server>,
+cache_enabled=False)``, the profile from ``COLLECTION_TREE_PROFILE`` (read into
+``PipelineSettings(profile=...)``) and a dummy ``ANTHROPIC_API_KEY`` set in that child's environment
+only. The real API is never contacted.
 
 What is measured, per phase (asset):
 
 * ``calls``: provider requests (re-asks included), from the asset's ``llm_calls`` metadata;
 * ``serial_rep``: the phase's own count of serial call latencies (its report's ``serial_calls``);
-* ``serial``: the measured critical path in calls: the longest chain of calls in the client's
-  ``timeline()`` in which each call starts after the previous one ended (:func:`critical_path`). With
-  N independent calls on k workers that is about ceil(N / k); a pass that waits for the previous
-  pass adds its chain on top. It is what a build waits for, whatever the phase claims;
+* ``serial``: the measured serial depth in calls: the longest chain of calls in the client's
+  ``timeline()`` in which each call starts at or after the previous one's end (:func:`critical_path`).
+  With N equal independent calls on k workers that is ceil(N / k); a pass that waits for the previous
+  pass adds its chain on top. With unequal call times a chain can hop between workers, so it may exceed
+  ceil(N / k) a little: a conservative figure, measured rather than claimed;
 * tokens (input, output, cache read) and ``cost_usd`` at list prices (``collection_tree/llm/models.py``,
   prompt-cache reads and writes priced as such), from the client's accounting;
-* ``sim_wait_s``: the simulated LLM wait of the phase: the heaviest such chain, each call weighted by
-  the latency model's time for its answer at scale 1 (``fixed + per_token * output_tokens``). The
-  model's constants are chosen so that a seed-profile reassignment answer (80 tracks) takes ~55 s, as
-  the first version measured; the server sleeps ``scale`` times that (0.001: 1000x faster). Weighting
-  by the model rather than dividing real elapsed time by the scale keeps this process's own compute
-  (multiplied by 1000 it would dominate) out of the simulated figure;
+* ``sim_wait_s``: the simulated LLM wait of the phase: the heaviest such chain (``crit_calls`` calls on
+  it), each call weighted by the latency model's time for its answer at scale 1 (``fixed + per_token *
+  output_tokens``). The constants are chosen so that a seed-profile reassignment answer (80 tracks) takes
+  ~55 s, as the first version measured; the server sleeps ``scale`` times that (0.001: 1000x faster).
+  Weighting by the model rather than dividing real elapsed time by the scale keeps the compute of the
+  pipeline and of the server's solvers (multiplied by 1000 it would dominate) out of the simulated figure;
 * ``est_wall_min``: ``sim_wait_s`` plus the phase's real time outside LLM calls: the build's wall
   time against an API answering as slowly as the model says.
 """
@@ -114,6 +116,7 @@ def phase_row(phase: str, meta: Mapping[str, Any], stats: Mapping[str, Any], tim
         "calls": int(pick("llm_calls")),
         "serial_rep": meta.get("serial_calls", ""),
         "serial": path["calls"],
+        "crit_calls": sim["weight_chain_calls"],
         "input_tokens": int(pick("input_tokens")),
         "output_tokens": int(pick("output_tokens")),
         "cache_read_tokens": int(pick("cache_read_tokens")),
@@ -129,8 +132,8 @@ def phase_row(phase: str, meta: Mapping[str, Any], stats: Mapping[str, Any], tim
 
 def total_row(rows: Sequence[Mapping[str, Any]], label: str = "total") -> dict[str, Any]:
     out: dict[str, Any] = {"phase": label}
-    for key in ("calls", "serial", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
-                "failures"):
+    for key in ("calls", "serial", "crit_calls", "input_tokens", "output_tokens", "cache_read_tokens",
+                "cache_write_tokens", "failures"):
         out[key] = sum(int(r.get(key) or 0) for r in rows)
     out["serial_rep"] = sum(int(r["serial_rep"]) for r in rows if isinstance(r.get("serial_rep"), int))
     for key, digits in (("cost_usd", 4), ("sim_wait_s", 1), ("real_s", 2), ("llm_busy_s", 2), ("est_wall_min", 2)):
@@ -306,11 +309,77 @@ def child_build(spec: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------ driver
+class FakeServerProcess:
+    """``collection-tree fake-anthropic`` on a free loopback port, in its own process with a fixed
+    ``PYTHONHASHSEED`` (its offline solvers answer exactly as an offline build's would), controlled over
+    its ``/_control`` endpoints. Use as a context manager; stopped with SIGINT (then killed)."""
+
+    def __init__(self, latency: Mapping[str, float] | None = None, start_timeout: float = 60.0):
+        self.latency = dict(latency or {})
+        self.start_timeout = start_timeout
+        self.proc: subprocess.Popen[str] | None = None
+        self.base_url = ""
+
+    def __enter__(self) -> FakeServerProcess:
+        import re
+        import select
+
+        spec = ",".join(f"{k}={v}" for k, v in (("fixed", self.latency.get("fixed_s", 0.0)),
+                                                 ("per_token", self.latency.get("per_output_token_s", 0.0)),
+                                                 ("scale", self.latency.get("scale", 1.0))))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
+        env["PYTHONHASHSEED"] = "0"
+        self.proc = subprocess.Popen([sys.executable, "-m", "collection_tree.cli", "fake-anthropic", "--port", "0",
+                                      "--latency", spec], env=env, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], self.start_timeout)
+        line = self.proc.stdout.readline() if ready else ""
+        match = re.search(r"(http://127\.0\.0\.1:\d+)", line)
+        if match is None:
+            self.__exit__()
+            raise RuntimeError(f"the fake Anthropic server did not start: {line!r}")
+        self.base_url = match.group(1)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def _call(self, method: str, path: str) -> dict[str, Any]:
+        import urllib.request
+
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never via a proxy
+        data = b"{}" if method == "POST" else None
+        request = urllib.request.Request(self.base_url + path, data=data, method=method,
+                                         headers={"content-type": "application/json"})
+        with opener.open(request, timeout=30) as response:
+            return json.loads(response.read() or b"{}")
+
+    def reset(self) -> None:
+        self._call("POST", "/_control/reset")
+
+    def log(self) -> tuple[list[dict[str, Any]], int]:
+        """The ``/v1/messages`` requests served since the last reset, and the most in flight at once."""
+        body = self._call("GET", "/_control/log")
+        return [r for r in body["requests"] if r["path"] == "/v1/messages"], int(body.get("max_in_flight", 0))
+
+
 def child_env(profile: str, provider: str, base_url: str, home: Path) -> dict[str, str]:
     """The child's environment: the profile; for the fake server a dummy key and its URL, for the
-    offline provider no key at all. Other Anthropic credential sources are removed."""
+    offline provider no key at all. Other Anthropic credential sources are removed. A fixed
+    ``PYTHONHASHSEED``: some offline answers depend on set iteration order (ties), so without it two
+    builds of the same inputs can differ and provider or profile comparisons would mix in that noise."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
     env.update({"COLLECTION_TREE_PROFILE": profile, "COLLECTION_TREE_LLM_CACHE": "off", "DAGSTER_HOME": str(home),
+                "PYTHONHASHSEED": "0",
                 "COLLECTION_TREE_LLM": "anthropic" if provider == "anthropic" else "offline"})
     if provider == "anthropic":
         env.update({"ANTHROPIC_API_KEY": DUMMY_KEY, "ANTHROPIC_BASE_URL": base_url})
@@ -340,37 +409,46 @@ def run_build(collection: str, profile: str, provider: str, *, work: Path, base_
     return {"collection": collection, "profile": profile, "provider": "fake-anthropic" if provider == "anthropic"
             else provider, "ok": raw["ok"], "elapsed_s": raw["elapsed_s"], "phases": rows,
             "total": total_row(rows), "quality": raw["quality"], "leaf_sizes": raw["leaf_sizes"],
-            "by_task": raw["by_task"],
+            "by_task": raw["by_task"], "timelines": raw["timelines"],
             "checks": raw["checks"], "step_failures": raw["step_failures"],
             "checks_failed": [f"{c['asset']}.{c['check']}" for c in raw["checks"] if not c["passed"]]}
 
 
-PHASE_COLUMNS = ["phase", "calls", "serial_rep", "serial", "input_tokens", "output_tokens", "cache_read_tokens",
-                 "cost_usd", "sim_wait_s", "real_s", "est_wall_min"]
+def failed_build(collection: str, profile: str, provider: str, error: BaseException) -> dict[str, Any]:
+    """A build that did not finish, in the shape of :func:`run_build`'s result."""
+    return {"collection": collection, "profile": profile,
+            "provider": "fake-anthropic" if provider == "anthropic" else provider, "ok": False, "elapsed_s": 0.0,
+            "phases": [], "total": total_row([]), "quality": {}, "leaf_sizes": [], "by_task": [], "timelines": {},
+            "checks": [], "step_failures": [str(error)[-1500:]], "checks_failed": []}
+
+
+PHASE_COLUMNS = ["phase", "calls", "serial_rep", "serial", "crit_calls", "input_tokens", "output_tokens",
+                 "cache_read_tokens", "cost_usd", "sim_wait_s", "real_s", "est_wall_min"]
 
 
 def run(collections: Sequence[str], *, fixed_s: float = FIXED_S, per_token_s: float = PER_TOKEN_S,
         scale: float = SCALE, work: Path | None = None, timeout: float = 1800,
         log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> dict[str, Any]:
     """Seed and default builds of each collection through one fake server; returns builds and tables."""
-    from collection_tree.llm.fake_server import FakeAnthropicServer, LatencyModel
-
     weigh = call_latency(fixed_s, per_token_s)
     builds: list[dict[str, Any]] = []
     calibration: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="ct-llm-budget-") as tmp_name:
         tmp = work or Path(tmp_name)
-        latency = LatencyModel(fixed_s=fixed_s, per_output_token_s=per_token_s, scale=scale)
-        with FakeAnthropicServer(latency=latency, hang_s=5.0) as server:
+        latency = {"fixed_s": fixed_s, "per_output_token_s": per_token_s, "scale": scale}
+        with FakeServerProcess(latency) as server:
             for collection in collections:
                 for profile in PROFILES:
                     server.reset()
                     started = time.perf_counter()
-                    build = run_build(collection, profile, "anthropic", work=tmp, base_url=server.base_url,
-                                      timeout=timeout, latency=weigh)
-                    requests = [vars(r) for r in server.message_requests()]
+                    try:
+                        build = run_build(collection, profile, "anthropic", work=tmp, base_url=server.base_url,
+                                          timeout=timeout, latency=weigh)
+                    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                        build = failed_build(collection, profile, "anthropic", exc)
+                    requests, in_flight = server.log()
                     build["server_requests"] = len(requests)
-                    build["server_max_in_flight"] = server.max_in_flight
+                    build["server_max_in_flight"] = in_flight
                     for row in latency_by_task(requests, scale, weigh):
                         calibration.append({"collection": collection, "profile": profile, **row})
                     builds.append(build)

@@ -162,7 +162,7 @@ PROVIDERS = {"offline": "offline", "fake": "anthropic"}
 def quality_row(build: Mapping[str, Any]) -> dict[str, Any]:
     q = build.get("quality", {})
     return {"collection": build["collection"], "provider": build["provider"], "profile": build["profile"],
-            "ok": build["ok"], **{k: q.get(k, "") for k in QUALITY_COLUMNS[4:]}}
+            "ok": "yes" if build["ok"] else "NO", **{k: q.get(k, "") for k in QUALITY_COLUMNS[4:]}}
 
 
 def run_matrix(collections: Sequence[str], providers: Sequence[str], profiles: Sequence[str], *,
@@ -170,16 +170,16 @@ def run_matrix(collections: Sequence[str], providers: Sequence[str], profiles: S
                log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> list[dict[str, Any]]:
     """Build every (collection, provider, profile) not already in ``known`` (builds from
     ``benchmarks.llm_budget``: same shape) and return all builds."""
+    import subprocess
     import tempfile
     import time
 
-    from benchmarks.llm_budget import run_build
-    from collection_tree.llm.fake_server import FakeAnthropicServer
+    from benchmarks.llm_budget import FakeServerProcess, failed_build, run_build
 
     label = {"offline": "offline", "fake": "fake-anthropic"}
     have = {(b["collection"], b["provider"], b["profile"]): b for b in known}
     builds: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="ct-quality-") as tmp, FakeAnthropicServer(hang_s=5.0) as server:
+    with tempfile.TemporaryDirectory(prefix="ct-quality-") as tmp, FakeServerProcess() as server:
         for collection in collections:
             for provider in providers:
                 for profile in profiles:
@@ -189,8 +189,11 @@ def run_matrix(collections: Sequence[str], providers: Sequence[str], profiles: S
                         continue
                     server.reset()
                     started = time.perf_counter()
-                    build = run_build(collection, profile, PROVIDERS[provider], work=Path(tmp),
-                                      base_url=server.base_url, timeout=timeout)
+                    try:
+                        build = run_build(collection, profile, PROVIDERS[provider], work=Path(tmp),
+                                          base_url=server.base_url, timeout=timeout)
+                    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                        build = failed_build(collection, profile, PROVIDERS[provider], exc)
                     builds.append(build)
                     log(f"quality: {collection}/{label[provider]}/{profile}: ok={build['ok']} "
                         f"({time.perf_counter() - started:.0f}s)")

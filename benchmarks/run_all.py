@@ -32,13 +32,30 @@ def _step(name: str, timings: list[dict[str, Any]], fn: Callable[[], Any]) -> An
     started = time.perf_counter()
     ok = True
     try:
-        return fn()
+        result = fn()
+        ok = not (isinstance(result, int) and result != 0)  # a main()'s exit status
+        return result
     except Exception as exc:  # one failed benchmark must not hide the others' results
         ok = False
         print(f"{name} FAILED: {exc!r}", file=sys.stderr)
         return None
     finally:
-        timings.append({"step": name, "seconds": round(time.perf_counter() - started, 1), "ok": ok})
+        timings.append({"step": name, "seconds": round(time.perf_counter() - started, 1), "ok": "yes" if ok else "NO"})
+
+
+def checkout_revision() -> str:
+    """The commit benchmarked, with "+ local changes" when the work tree differs (read-only git)."""
+    import subprocess
+
+    root = RESULTS.parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{head} + local changes" if dirty else head
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,15 +102,17 @@ def main(argv: list[str] | None = None) -> int:
 
         _step("plots", timings, draw)
 
+    all_ok = all(t["ok"] == "yes" for t in timings)
     timings.append({"step": "total", "seconds": round(time.perf_counter() - started, 1),
-                    "ok": all(t["ok"] for t in timings)})
-    tables = {"Steps": markdown_table(timings, ["step", "seconds", "ok"])}
+                    "ok": "yes" if all_ok else "NO"})
+    revision = checkout_revision()
+    tables = {"Steps": f"Checkout: {revision}\n\n" + markdown_table(timings, ["step", "seconds", "ok"])}
     if budget and budget.get("targets"):
         tables["Targets: default vs seed (LLM budget)"] = markdown_table(
             budget["targets"], ["collection", "target", "seed", "default", "ratio", "met"])
     llm_budget.print_tables(tables)
-    print(f"\nwritten: {write_results('run_all', 'All benchmarks', tables, {'steps': timings})}")
-    return 0 if all(t["ok"] for t in timings) else 1
+    print(f"\nwritten: {write_results('run_all', 'All benchmarks', tables, {'steps': timings, 'checkout': revision})}")
+    return 0 if all_ok else 1
 
 
 if __name__ == "__main__":

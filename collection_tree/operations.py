@@ -29,6 +29,7 @@ from dagster import (
     Definitions,
     JobDefinition,
     JobExecutionResult,
+    PathMetadataValue,
     ReexecutionOptions,
     RunsFilter,
     build_reconstructable_job,
@@ -51,7 +52,7 @@ INPUT_ASSETS = ("tracks", "genre_tree", "scene_tree")
 # What a build writes into the output folder besides the store (the full build's; the test run's
 # live under test_run/). The demo collection (inputs) and, unless asked, the LLM cache are kept.
 OUTPUT_FILES = ("curated_collection.json", "playlists", "collection.html", "rekordbox.xml",
-                "metadata_suggestions.csv", "metadata_suggestions.json", "test_run")
+                "metadata_suggestions.csv", "metadata_suggestions.parquet", "test_run")
 CACHE_FILES = ("llm_cache.sqlite", "llm_cache.sqlite-wal", "llm_cache.sqlite-shm")
 
 
@@ -86,8 +87,12 @@ class _LoadingContext(LoadingContext):
         return self._loaders
 
 
-def stored_output_exists(base: UPath, key: AssetKey) -> bool:
-    """The IO managers store ``<base>/<key path>.parquet`` or ``.json``."""
+def stored_output_exists(base: UPath, key: AssetKey, metadata: Mapping[str, Any]) -> bool:
+    """Where the materialisation said it wrote (its ``path`` metadata: the IO managers' file, or the
+    file an export wrote itself), else ``<base>/<key path>.parquet`` or ``.json``."""
+    entry = metadata.get("path")
+    if isinstance(entry, PathMetadataValue):
+        return UPath(str(entry.value)).exists()
     stem = base.joinpath(*key.path)
     return any(stem.with_name(stem.name + ext).exists() for ext in (".parquet", ".json"))
 
@@ -110,31 +115,35 @@ def _input_file_changed(path: Path | None, materialised_at: float) -> str:
 
 
 def asset_states(instance: DagsterInstance, defs: Definitions, group: str) -> list[AssetState]:
-    """Every asset of ``group`` in dependency order, with its state and why."""
+    """Every asset of ``group`` in dependency order, with its state and why: Dagster's stale status
+    (a parent has a newer materialisation), plus an input file changed after it was read, the stored
+    output gone, and an upstream asset stale or missing (Dagster only looks one level up)."""
     inputs = input_paths()
     graph = defs.resolve_asset_graph()
     keys = [k for k in graph.toposorted_asset_keys if graph.get(k).group_name == group]
     resolver = CachingStaleStatusResolver(instance, graph, _LoadingContext(instance))
     latest = instance.get_latest_materialization_events(keys)
     base = store_base()
-    states = []
+    states: dict[AssetKey, AssetState] = {}
     for key in keys:
-        event = latest.get(key)
-        status = resolver.get_status(key)
-        if event is None or status == StaleStatus.MISSING:
-            states.append(AssetState(key.to_user_string(), "missing", "never materialised", None, None))
+        name, event = key.to_user_string(), latest.get(key)
+        if event is None or resolver.get_status(key) == StaleStatus.MISSING:
+            states[key] = AssetState(name, "missing", "never materialised", None, None)
             continue
         at, run_id = event.timestamp, event.run_id
-        if not stored_output_exists(base, key):
-            states.append(AssetState(key.to_user_string(), "missing", "stored output deleted", at, run_id))
+        mat = event.asset_materialization
+        if not stored_output_exists(base, key, mat.metadata if mat is not None else {}):
+            states[key] = AssetState(name, "missing", "stored output deleted", at, run_id)
             continue
         causes = [f"{c.key.asset_key.to_user_string()} {c.reason}" for c in resolver.get_stale_root_causes(key)]
         if key.path[-1] in INPUT_ASSETS:
             changed = _input_file_changed(inputs.get(key.path[-1]), at)
             causes += [changed] if changed else []
-        state = "stale" if causes or status == StaleStatus.STALE else "materialised"
-        states.append(AssetState(key.to_user_string(), state, "; ".join(causes), at, run_id))
-    return states
+        if not causes:
+            causes = [f"upstream {p.to_user_string()} is {states[p].state}" for p in sorted(graph.get(key).parent_keys)
+                      if p in states and states[p].state != "materialised"][:1]
+        states[key] = AssetState(name, "stale" if causes else "materialised", "; ".join(causes), at, run_id)
+    return list(states.values())
 
 
 # -- runs ---------------------------------------------------------------------------------------

@@ -58,16 +58,17 @@ class ProgressBar:
         self.drawn = False
 
     def __call__(self, event: RunEvent) -> None:
+        step = event.step.replace("__", "/")  # a step key names its asset key path with "__"
         if event.kind in ("warning", "failure"):
             first = (event.message.strip().splitlines() or [""])[0]
-            self._line(f"{event.kind}: [{event.step}] {first[:300]}")
+            self._line(f"{event.kind}: [{step}] {first[:300]}")
             return
         if event.kind == "progress":
             self.percent = max(self.percent, event.build_percent)
-            self.text = f"{event.step} {event.phase_percent:.0f}% | {event.message}"
+            self.text = f"{step} {event.phase_percent:.0f}% | {event.message}"
         else:
-            self.text = f"{event.step} ..."
-        self._show(event.step)
+            self.text = f"{step} ..."
+        self._show(step)
 
     def _show(self, step: str) -> None:
         if self.tty:
@@ -128,6 +129,10 @@ def run(args: argparse.Namespace) -> int:
             parent = last.run_id if args.resume == "latest" and last else args.resume
             if args.resume == "latest" and last is None:
                 print(f"error: no {job_name} run to resume", file=sys.stderr)
+                return 1
+            if args.resume == "latest" and last is not None and last.is_success:
+                print(f"error: nothing to resume: the latest {job_name} run ({last.run_id}) succeeded",
+                      file=sys.stderr)
                 return 1
 
             def find_run() -> str | None:

@@ -1,0 +1,172 @@
+"""Smoke test of the benchmark modules: their pure parts on tiny inputs, well-formed tables. No timing
+assertions and no builds (the benchmarks themselves time and build)."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from benchmarks import llm_budget, phase1_scale, quality
+from benchmarks.common import markdown_table
+from collection_tree.core.clusters import Cluster, ClusterSet
+from collection_tree.phases.seed_clusters import build_seed_clusters
+
+
+def _is_table(text: str, columns: list[str], rows: int) -> None:
+    lines = text.splitlines()
+    assert lines[0] == "| " + " | ".join(columns) + " |"
+    assert lines[1] == "|" + "---|" * len(columns)
+    assert len(lines) == rows + 2
+    assert all(line.startswith("| ") and line.endswith(" |") and line.count(" | ") == len(columns) - 1
+               for line in lines[2:])
+
+
+# ------------------------------------------------------------------------------------ phase 1
+def test_synthetic_trees_and_reference_loop_match_build_seed_clusters():
+    genre, scene = phase1_scale.synthetic_trees(600, 20, 20)
+    assert genre["tree_type"] == "genre" and scene["tree_type"] == "scene"
+    expected = sorted(phase1_scale.reference_loop(genre, scene, 5), key=lambda c: (-c["track_count"], c["id"]))
+    seeds = build_seed_clusters(genre, scene, 5)
+    assert len(expected) > 5
+    got = sorted(zip(seeds["id"], seeds["track_count"], seeds["track_ids"], seeds["filters"], strict=True),
+                 key=lambda r: (-r[1], r[0]))
+    assert [r[0] for r in got] == [c["id"] for c in expected]
+    assert [list(r[2]) for r in got] == [c["track_ids"] for c in expected]
+    assert [json.loads(r[3]) for r in got] == [c["filters"] for c in expected]
+    assert seeds["track_count"].is_monotonic_decreasing
+
+
+# ------------------------------------------------------------------------------------ quality
+def _tree() -> dict:
+    def leaf(leaf_id, ids):
+        return {"id": leaf_id, "title": leaf_id, "description": "", "track_ids": ids, "track_count": len(ids),
+                "examples": [], "genre_context": "", "scene_context": "", "metadata_suggestions": []}
+
+    return {"total_tracks": 10, "assigned_tracks": 9, "ungrouped_track_ids": [10],
+            "categories": [{"id": "a", "title": "A", "track_ids": [1, 2, 3, 4, 5, 6], "track_count": 6,
+                            "leaves": [leaf("l1", [1, 2, 3, 4]), leaf("l2", [5, 6])]},
+                           {"id": "b", "title": "B", "track_ids": [7, 8, 9], "track_count": 3,
+                            "leaves": [leaf("l3", [7, 8, 9])]}]}
+
+
+def test_quality_metrics_on_a_hand_made_tree():
+    tree = _tree()
+    assert quality.leaf_labels(tree)[5] == "l2" and quality.leaf_sizes(tree) == [4, 2, 3]
+    # niches: x = 1-3, y = 4-6, z = 7-9; leaf l1 = x,x,x,y (majority x), l2 = y,y, l3 = z,z,z
+    true = ["x", "x", "x", "y", "y", "y", "z", "z", "z"]
+    pred = ["l1", "l1", "l1", "l1", "l2", "l2", "l3", "l3", "l3"]
+    assert quality.purity(true, pred) == pytest.approx(8 / 9)
+    assert quality.inverse_purity(true, pred) == pytest.approx(8 / 9)
+    assert quality.purity(true, true) == quality.inverse_purity(true, true) == 1.0
+    s = quality.structure(tree)
+    assert (s["categories"], s["leaves"], s["leaf_size_min"], s["leaf_size_median"], s["leaf_size_max"]) == \
+        (2, 3, 2, 3.0, 4)
+    assert s["assigned_share"] == pytest.approx(0.9) and s["ungrouped"] == 1
+    assert s["largest_category_share"] == pytest.approx(6 / 9)
+    assert s["leaf_size_histogram"]["0-4"] == sum(s["leaf_size_histogram"].values()) == 3
+    assert quality.size_histogram([5, 8, 200]) == {"0-4": 0, "5-7": 1, "8-12": 1, "13-20": 0, "21-33": 0,
+                                                   "34-54": 0, "55-88": 0, "89-143": 0, ">=144": 1}
+
+
+def test_ground_truth_scores_need_sklearn():
+    pytest.importorskip("sklearn")
+    truth = pd.DataFrame({"track_id": range(1, 11), "niche_id": ["x"] * 3 + ["y"] * 3 + ["z"] * 4})
+    result = quality.against_ground_truth(_tree(), truth)
+    assert result["niches"] == 3  # track 10 is ungrouped: not scored
+    assert 0 < result["ami"] < 1 and result["purity"] == pytest.approx(8 / 9)
+    assert quality.adjusted_mutual_info(["a", "a", "b", "b"], [1, 1, 2, 2]) == pytest.approx(1.0)
+
+
+def test_facet_agreement_counts_matches_and_contradictions():
+    tracks = pd.DataFrame({"track_id": [1, 2, 3, 4], "title": "t", "artist": "a", "year": [2001, 2002, 2003, 2004],
+                           "comment": "", "genre": [["Rock"], ["Rock"], ["Jazz"], ["Jazz"]],
+                           "scene_tags": [["Berlin"], [], ["Berlin"], []], "descriptors": [[], [], [], []],
+                           "era": ["", "", "", ""]})
+    leaves = ClusterSet(clusters=[Cluster(id="c", track_ids=[1, 2, 3, 4],
+                                          filters={"genre": ["Rock"], "scene_tags": ["Berlin"]})],
+                        all_track_ids=[1, 2, 3, 4])
+    result = quality.facet_agreement(leaves, tracks)
+    assert result["genre_match_share"] == pytest.approx(0.5)
+    assert result["scene_match_share"] == pytest.approx(0.5)
+    assert result["contradicting_share"] == pytest.approx(0.25)  # track 4: neither Rock nor Berlin
+    assert result["leaf_genre_purity_mean"] == pytest.approx(0.5)
+
+
+# ------------------------------------------------------------------------------------ LLM budget
+def _call(started, ended, out=100, cached=False):
+    return {"phase": "p", "task": "t", "started": started, "ended": ended, "cached": cached, "output_tokens": out}
+
+
+def test_critical_path_counts_sequential_waves():
+    assert llm_budget.critical_path([]) == {"calls": 0, "weight": 0.0, "weight_chain_calls": 0}
+    # 3 waves of 2 parallel calls: depth 3
+    waves = [_call(w, w + 0.9) for w in (0, 1, 2) for _ in range(2)]
+    assert llm_budget.critical_path(waves)["calls"] == 3
+    # strictly serial calls touching end to start: all of them
+    assert llm_budget.critical_path([_call(i, i + 1) for i in range(5)])["calls"] == 5
+    # cached rows are no requests
+    assert llm_budget.critical_path([_call(0, 1), _call(1, 1, cached=True)])["calls"] == 1
+    # weighted: one long call vs two short sequential ones running beside it
+    calls = [_call(0, 3, out=1000), _call(0, 1, out=10), _call(1.5, 2.5, out=10)]
+    latency = llm_budget.call_latency(1.0, 0.01)
+    assert latency(calls[0]) == pytest.approx(11.0)
+    path = llm_budget.critical_path(calls, latency)
+    assert path["calls"] == 2 and path["weight"] == pytest.approx(11.0) and path["weight_chain_calls"] == 1
+
+
+def test_phase_rows_totals_targets_and_tables():
+    latency = llm_budget.call_latency(5.0, 0.03)
+    timeline = [_call(0, 1, 500), _call(0, 1, 500), _call(1, 2, 1000)]
+    stats = {"llm_calls": 3, "input_tokens": 900, "output_tokens": 2000, "cache_read_tokens": 0,
+             "cache_write_tokens": 0, "cost_usd": 0.5, "llm_busy_s": 2.0, "llm_failures": 0}
+    row = llm_budget.phase_row("named_clusters", {"serial_calls": 2, "seconds": 3.0}, stats, timeline, latency)
+    assert (row["calls"], row["serial_rep"], row["serial"]) == (3, 2, 2)
+    assert row["sim_wait_s"] == pytest.approx(20.0 + 35.0)  # (5 + 15) + (5 + 30)
+    assert row["est_wall_min"] == pytest.approx((55.0 + 1.0) / 60, abs=0.01)
+    total = llm_budget.total_row([row, {**row, "phase": "categories"}])
+    assert (total["calls"], total["serial"], total["serial_rep"], total["cost_usd"]) == (6, 4, 4, 1.0)
+    _is_table(markdown_table([row, total], llm_budget.PHASE_COLUMNS), llm_budget.PHASE_COLUMNS, 2)
+
+    seed = {"total": {**total, "calls": 100, "cost_usd": 8.0, "serial": 80, "serial_rep": 70},
+            "quality": {"ami": 0.8, "categories": 12, "contradicting_share": 0.05}}
+    default = {"total": total, "quality": {"ami": 0.81, "categories": 10, "contradicting_share": 0.02}}
+    rows = {r["target"]: r for r in llm_budget.targets(seed, default)}
+    assert rows["calls <= 0.25 x seed"]["met"] == "yes" and rows["cost <= 0.25 x seed"]["met"] == "yes"
+    assert rows["serial call latencies <= 20 (measured)"]["met"] == "yes"
+    assert rows["quality: ami (no loss)"]["met"] == "yes" and rows["quality: categories (8-12)"]["met"] == "yes"
+    worse = llm_budget.targets(seed, {**default, "quality": {"ami": 0.7}})
+    assert next(r for r in worse if r["target"] == "quality: ami (no loss)")["met"] == "NO"
+
+    build = {"collection": "demo", "profile": "default", "provider": "fake-anthropic", "ok": True,
+             "phases": [row], "total": total, "by_task": [], "checks_failed": [], "step_failures": [],
+             "quality": {"ami": 0.8}, "leaf_sizes": [5, 9, 30]}
+    report = llm_budget.summarise([build, {**build, "profile": "seed"}], [], {"fixed_s": 5, "per_output_token_s": 0.03,
+                                                                             "scale": 0.001})
+    assert {"demo: default profile (fake-anthropic)", "Targets: default vs seed"} <= set(report["tables"])
+    assert "| demo | seed | t |" not in report["tables"]["Targets: default vs seed"]
+
+
+def test_latency_by_task_and_child_env():
+    latency = llm_budget.call_latency(5.0, 0.03)
+    rows = llm_budget.latency_by_task([{"task": "a", "output_tokens": 100, "latency_s": 0.01},
+                                       {"task": "a", "output_tokens": 300, "latency_s": 0.02}], 0.001, latency)
+    assert rows == [{"task": "a", "requests": 2, "median_output_tokens": 200, "median_model_latency_s": 11.0,
+                     "median_measured_over_scale_s": 15.0}]
+    env = llm_budget.child_env("seed", "anthropic", "http://127.0.0.1:1", __import__("pathlib").Path("/tmp/h"))
+    assert env["ANTHROPIC_API_KEY"] == llm_budget.DUMMY_KEY and env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:1"
+    assert env["COLLECTION_TREE_PROFILE"] == "seed" and env["COLLECTION_TREE_LLM_CACHE"] == "off"
+    offline = llm_budget.child_env("default", "offline", "", __import__("pathlib").Path("/tmp/h"))
+    assert not any(k.startswith("ANTHROPIC_") for k in offline)
+
+
+def test_quality_tables_and_plot(tmp_path):
+    build = {"collection": "demo", "provider": "offline", "profile": "seed", "ok": True,
+             "quality": {**quality.structure(_tree()), "ami": 0.5}, "leaf_sizes": [4, 2, 3],
+             "phases": [{"phase": "named_clusters", "calls": 3, "cost_usd": 0.1, "sim_wait_s": 60.0}]}
+    tables = quality.quality_tables([build, {**build, "profile": "default"}])
+    _is_table(tables["Quality"], quality.QUALITY_COLUMNS, 2)
+    pytest.importorskip("matplotlib")
+    from benchmarks import plots
+
+    out = plots.plot_profiles([build, {**build, "profile": "default"}], tmp_path / "p.png", "demo")
+    assert out.exists() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
