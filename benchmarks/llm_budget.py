@@ -49,7 +49,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import markdown_table, write_results
+from benchmarks.common import RESULTS, markdown_table, write_results
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 COLLECTIONS = {"demo": None, "genius": SHARED / "genius-2000s", "genius-full": SHARED / "genius-2000s-full"}
@@ -80,24 +80,38 @@ def critical_path(calls: Iterable[Mapping[str, Any]],
     """The longest chain of calls in which each starts at or after the previous one's end.
 
     ``calls`` are timeline rows (``started``, ``ended``; cached rows are skipped: no request was made).
-    Returns ``calls``: the most calls on any such chain (the serial depth, in call latencies);
-    ``weight``: the largest total ``weight(row)`` of any chain (the simulated wait), and
-    ``weight_chain_calls``: how many calls that heaviest chain holds. O(n log n)."""
+    Returns ``calls``: the most calls on any such chain (the serial depth, in call latencies) and
+    ``tasks``: how many of them each task has; ``weight``: the largest total ``weight(row)`` of any chain
+    (the simulated wait) and ``weight_chain_calls``: how many calls that heaviest chain holds.
+    O(n log n): rows sorted by end, each chain extended from the best one among the rows that ended
+    before it started (prefix maxima)."""
     rows = sorted((r for r in calls if not r.get("cached")), key=lambda r: (float(r["ended"]), float(r["started"])))
-    weigh = weight or (lambda _r: 1.0)
     ends = [float(r["ended"]) for r in rows]
-    # best_*[i]: the best chain among rows[:i+1] (prefix maxima), as (value, calls)
-    best_count: list[int] = []
-    best_weight: list[tuple[float, int]] = []
-    for i, row in enumerate(rows):
-        j = bisect.bisect_right(ends, float(row["started"]), 0, i)  # rows[:j] end at or before this start
-        count = (best_count[j - 1] if j else 0) + 1
-        prev_w, prev_n = best_weight[j - 1] if j else (0.0, 0)
-        chain = (prev_w + float(weigh(row)), prev_n + 1)
-        best_count.append(max(count, best_count[-1]) if best_count else count)
-        best_weight.append(max(chain, best_weight[-1]) if best_weight else chain)
-    top_w, top_n = best_weight[-1] if best_weight else (0.0, 0)
-    return {"calls": best_count[-1] if best_count else 0, "weight": top_w, "weight_chain_calls": top_n}
+
+    def longest(weigh: Callable[[Mapping[str, Any]], float]) -> tuple[float, list[int]]:
+        prefix: list[tuple[tuple[float, int], int]] = []  # best (value, calls) among rows[:i+1], its last row
+        pred: list[int] = []
+        for i, row in enumerate(rows):
+            j = bisect.bisect_right(ends, float(row["started"]), 0, i)  # rows[:j] end at or before this start
+            (value, n), last = prefix[j - 1] if j else ((0.0, 0), -1)
+            pred.append(last)
+            mine = ((value + float(weigh(row)), n + 1), i)
+            prefix.append(max(mine, prefix[-1]) if prefix else mine)
+        if not prefix:
+            return 0.0, []
+        (value, _), at = prefix[-1]
+        chain = []
+        while at >= 0:
+            chain.append(at)
+            at = pred[at]
+        return value, chain[::-1]
+
+    _, by_count = longest(lambda _r: 1.0)
+    heaviest, by_weight = longest(weight or (lambda _r: 1.0))
+    tasks: dict[str, int] = {}
+    for i in by_count:
+        tasks[str(rows[i].get("task", ""))] = tasks.get(str(rows[i].get("task", "")), 0) + 1
+    return {"calls": len(by_count), "tasks": tasks, "weight": heaviest, "weight_chain_calls": len(by_weight)}
 
 
 def phase_row(phase: str, meta: Mapping[str, Any], stats: Mapping[str, Any], timeline: Sequence[Mapping[str, Any]],
@@ -117,6 +131,7 @@ def phase_row(phase: str, meta: Mapping[str, Any], stats: Mapping[str, Any], tim
         "serial_rep": meta.get("serial_calls", ""),
         "serial": path["calls"],
         "crit_calls": sim["weight_chain_calls"],
+        "serial_by_task": ", ".join(f"{t} x{n}" for t, n in path["tasks"].items()),
         "input_tokens": int(pick("input_tokens")),
         "output_tokens": int(pick("output_tokens")),
         "cache_read_tokens": int(pick("cache_read_tokens")),
@@ -473,6 +488,11 @@ def summarise(builds: Sequence[dict[str, Any]], calibration: Sequence[dict[str, 
         if "seed" in by and "default" in by:
             for row in targets(by["seed"], by["default"]):
                 target_rows.append({"collection": collection, **row})
+    path_rows = [{"collection": b["collection"], "profile": b["profile"], "phase": r["phase"], "serial": r["serial"],
+                  "serial_by_task": r.get("serial_by_task", "")} for b in builds for r in b["phases"]]
+    if path_rows:
+        tables["Serial chain by task (the calls on each phase's longest chain)"] = markdown_table(
+            path_rows, ["collection", "profile", "phase", "serial", "serial_by_task"])
     if target_rows:
         tables["Targets: default vs seed"] = markdown_table(target_rows, ["collection", "target", "seed", "default",
                                                                           "ratio", "met"])
@@ -498,6 +518,13 @@ def print_tables(tables: Mapping[str, str]) -> None:
 def write(report: Mapping[str, Any]) -> Path:
     """benchmarks/results/llm_budget.md and .json (every build's rows, timelines left out)."""
     data = {k: v for k, v in report.items() if k != "tables"}
+    data["builds"] = [{k: v for k, v in b.items() if k != "timelines"} for b in report["builds"]]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    timelines = [{"collection": b["collection"], "profile": b["profile"], "timelines": {
+        phase: [[r["task"], r["started"], r["ended"], r["output_tokens"]] for r in rows]
+        for phase, rows in b.get("timelines", {}).items()}} for b in report["builds"]]
+    (RESULTS / "llm_budget_timelines.json").write_text(json.dumps(
+        {"columns": ["task", "started", "ended", "output_tokens"], "builds": timelines}, separators=(",", ":")))
     return write_results("llm_budget", "LLM budget: seed vs default profile (fake Anthropic server)",
                          report["tables"], data)
 

@@ -98,7 +98,7 @@ def _call(started, ended, out=100, cached=False):
 
 
 def test_critical_path_counts_sequential_waves():
-    assert llm_budget.critical_path([]) == {"calls": 0, "weight": 0.0, "weight_chain_calls": 0}
+    assert llm_budget.critical_path([]) == {"calls": 0, "tasks": {}, "weight": 0.0, "weight_chain_calls": 0}
     # 3 waves of 2 parallel calls: depth 3
     waves = [_call(w, w + 0.9) for w in (0, 1, 2) for _ in range(2)]
     assert llm_budget.critical_path(waves)["calls"] == 3
@@ -112,6 +112,9 @@ def test_critical_path_counts_sequential_waves():
     assert latency(calls[0]) == pytest.approx(11.0)
     path = llm_budget.critical_path(calls, latency)
     assert path["calls"] == 2 and path["weight"] == pytest.approx(11.0) and path["weight_chain_calls"] == 1
+    mixed = [{**_call(0, 1), "task": "score"}, {**_call(1, 2), "task": "score"}, {**_call(2, 3), "task": "rename"},
+             {**_call(0.5, 1.5), "task": "rename"}]
+    assert llm_budget.critical_path(mixed)["tasks"] == {"score": 2, "rename": 1}
 
 
 def test_phase_rows_totals_targets_and_tables():

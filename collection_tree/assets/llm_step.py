@@ -5,6 +5,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from dagster import Failure
+
 from collection_tree.assets.metadata import llm_metadata
 from collection_tree.llm.client import PhaseLLM
 from collection_tree.resources.llm import LLMResource
@@ -27,6 +29,18 @@ def phase_llm(context: Any, llm: LLMResource, inputs: CollectionInputs, phase: s
     except BaseException:
         client.stop_event.set()
         raise
+    finally:
+        client.close()
+    if client.fatal_error is not None:
+        # A bad key, a missing permission or a spend limit: the phase fell back everywhere it could,
+        # but storing that degraded result would overwrite a good one (a scheduled rebuild with an
+        # expired key). Fail instead; after the fix, re-execute from failure (answers are cached).
+        error = client.fatal_error
+        raise Failure(
+            description=f"[{phase}] the LLM API refused the build ({error.kind}): {error.reason}. Fix the "
+                        "API key, permissions or spend limit, then re-execute from failure.",
+            metadata=llm_step_metadata(bound),
+        )
 
 
 def llm_step_metadata(bound: PhaseLLM) -> dict[str, Any]:

@@ -177,12 +177,7 @@ class LLMClient:
                     self._record(CallRecord(phase, request.task, model, self.provider.name, cached=True,
                                             started=started, ended=self._now()))
                     return answer
-        if self.fatal_error is not None:
-            error = LLMError(request.task, self.fatal_error.reason, kind=self.fatal_error.kind)
-            now = self._now()
-            self._record(CallRecord(phase, request.task, model, self.provider.name, failed=True, raised=True,
-                                    error_kind=error.kind, started=now, ended=now))
-            raise error
+        self._raise_if_fatal(request, phase, model)
         asked = request
         last_error: LLMError | None = None
         for attempt in range(self.invalid_answer_retries + 1):
@@ -192,10 +187,14 @@ class LLMClient:
             started = time.monotonic()
             try:
                 with self._slot():
+                    # Calls queued for a slot while another got a fatal answer must not be sent.
+                    self._raise_if_fatal(request, phase, model)
                     record.started = self._now()  # in flight from here: the wait for a slot is not the call's
                     started = time.monotonic()
                     reply = self.provider.complete(asked, model)
             except LLMError as exc:
+                if getattr(exc, "replayed", False):
+                    raise
                 record.failed, record.raised, record.error_kind = True, True, exc.kind
                 record.retries += exc.retries
                 record.latency_s = time.monotonic() - started
@@ -239,6 +238,16 @@ class LLMClient:
         if reply.stop_reason == "refusal":
             raise LLMError(request.task, "the model refused to answer", kind="refused")
         return self._validate(spec, request, reply.text)
+
+    def _raise_if_fatal(self, request: LLMRequest, phase: str, model: str) -> None:
+        if self.fatal_error is None:
+            return
+        error = LLMError(request.task, self.fatal_error.reason, kind=self.fatal_error.kind)
+        error.replayed = True  # type: ignore[attr-defined]  # recorded here, not again by the caller
+        now = self._now()
+        self._record(CallRecord(phase, request.task, model, self.provider.name, failed=True, raised=True,
+                                error_kind=error.kind, started=now, ended=now))
+        raise error
 
     def _validate(self, spec: Any, request: LLMRequest, text: str) -> dict[str, Any]:
         try:
