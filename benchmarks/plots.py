@@ -46,6 +46,8 @@ def plot_profiles(builds: Sequence[Mapping[str, Any]], out: Path, collection: st
         bins = np.unique(np.geomspace(max(min(sizes_all), 1), max(sizes_all) + 1, 18).astype(int))
         for p in profiles:
             sizes = by[p].get("leaf_sizes", [])
+            if not sizes:
+                continue
             ax.hist(sizes, bins=bins, histtype="step", linewidth=2, color=COLOURS.get(p),
                     label=f"{p}: {len(sizes)} leaves, median {np.median(sizes):.0f}")
         ax.set_xscale("log")

@@ -15,7 +15,7 @@ from dagster import (
 from pydantic import Field
 
 from collection_tree.assets.checks import exactly_once_check
-from collection_tree.assets.llm_step import LLM_POOL, llm_step_metadata, phase_llm, resolve_profile
+from collection_tree.assets.llm_step import LLM_POOL, llm_step_metadata, phase_llm, phase_params
 from collection_tree.assets.metadata import markdown_table, size_stats
 from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.progress import PhaseProgress
@@ -44,12 +44,6 @@ class AssignedClustersConfig(Config):
                                                            "tracks' best other clusters (default 5; seed 0 = keep).")
 
 
-def reassign_params(config: AssignedClustersConfig, settings_profile: str) -> tuple[str, ReassignParams]:
-    profile = resolve_profile(config.profile, settings_profile)
-    overrides = {k: v for k, v in config.model_dump().items() if k != "profile"}
-    return profile, ReassignParams.for_profile(profile).with_overrides(**overrides)
-
-
 def build_assigned_clusters_asset(mode: BuildMode) -> AssetsDefinition:
     @asset(
         key=mode.key("assigned_clusters"), group_name=mode.group, io_manager_key="json_io_manager",
@@ -64,7 +58,7 @@ def build_assigned_clusters_asset(mode: BuildMode) -> AssetsDefinition:
                           pipeline_settings: PipelineSettings, llm: LLMResource, named_clusters: ClusterSet,
                           tracks: pd.DataFrame) -> ClusterSet:
         progress = PhaseProgress(context, "assigned_clusters")
-        profile, params = reassign_params(config, pipeline_settings.profile)
+        profile, params = phase_params(config, pipeline_settings.profile, ReassignParams)
         frame = tracks_from_storage(tracks)
         with phase_llm(context, llm, inputs, "assigned_clusters") as bound:
             assigned = reassign_tracks(named_clusters, frame, bound, params, progress)

@@ -16,7 +16,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from collection_tree.assets.llm_step import LLM_POOL, llm_step_metadata, phase_llm, resolve_profile
+from collection_tree.assets.llm_step import LLM_POOL, llm_step_metadata, phase_llm, phase_params
 from collection_tree.assets.metadata import markdown_table, size_stats
 from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.progress import PhaseProgress
@@ -40,12 +40,6 @@ class CategoriesConfig(Config):
     seed: int | None = Field(None, description="Seed of the neighbourhood k-means and the assignment shuffle.")
 
 
-def grouping_params(config: CategoriesConfig, settings_profile: str) -> tuple[str, GroupingParams]:
-    profile = resolve_profile(config.profile, settings_profile)
-    overrides = {k: v for k, v in config.model_dump().items() if k != "profile"}
-    return profile, GroupingParams.for_profile(profile, **overrides)
-
-
 def build_categories_asset(mode: BuildMode) -> AssetsDefinition:
     @asset(
         key=mode.key("categories"), group_name=mode.group, io_manager_key="json_io_manager",
@@ -60,7 +54,7 @@ def build_categories_asset(mode: BuildMode) -> AssetsDefinition:
                    pipeline_settings: PipelineSettings, llm: LLMResource,
                    refined_clusters: ClusterSet) -> dict[str, Any]:
         progress = PhaseProgress(context, "categories")
-        profile, params = grouping_params(config, pipeline_settings.profile)
+        profile, params = phase_params(config, pipeline_settings.profile, GroupingParams)
         with phase_llm(context, llm, inputs, "categories") as bound:
             result = group_into_categories(refined_clusters, bound, params, progress)
         report = result["report"]

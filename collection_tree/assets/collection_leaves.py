@@ -1,13 +1,12 @@
 """Phase 6 asset: final titles, rich descriptions and seven exemplars per leaf, in category order."""
 
-import dataclasses
 from typing import Any
 
 import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, Config, MetadataValue, asset
 from pydantic import Field
 
-from collection_tree.assets.llm_step import LLM_POOL, llm_step_metadata, phase_llm, resolve_profile
+from collection_tree.assets.llm_step import LLM_POOL, llm_step_metadata, phase_llm, phase_params
 from collection_tree.assets.metadata import markdown_table, size_stats
 from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.progress import PhaseProgress
@@ -25,12 +24,6 @@ class CollectionLeavesConfig(Config):
     workers: int | None = Field(None, ge=1, description="Parallel LLM calls (override).")
 
 
-def leaf_params(config: CollectionLeavesConfig, profile: str) -> LeafParams:
-    params = LeafParams.for_profile(profile)
-    overrides = {k: v for k, v in (("batch_size", config.batch_size), ("workers", config.workers)) if v}
-    return dataclasses.replace(params, **overrides)
-
-
 def build_collection_leaves_asset(mode: BuildMode) -> AssetsDefinition:
     @asset(
         key=mode.key("collection_leaves"), group_name=mode.group, io_manager_key="json_io_manager",
@@ -46,8 +39,7 @@ def build_collection_leaves_asset(mode: BuildMode) -> AssetsDefinition:
         inputs: CollectionInputs, pipeline_settings: PipelineSettings, refined_clusters: ClusterSet,
         categories: dict[str, Any], tracks: pd.DataFrame,
     ) -> ClusterSet:
-        profile = resolve_profile(config.profile, pipeline_settings.profile)
-        params = leaf_params(config, profile)
+        profile, params = phase_params(config, pipeline_settings.profile, LeafParams)
         progress = PhaseProgress(context, "collection_leaves")
         ordered = order_by_categories(refined_clusters, categories)
         dropped = len(refined_clusters.clusters) - len(ordered.clusters)

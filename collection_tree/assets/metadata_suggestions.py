@@ -1,14 +1,13 @@
 """Phase 7 asset: per-track metadata suggestions, stored for review and never applied. Full build only
 (the test run skips phase 7, as the reference's does)."""
 
-import dataclasses
 from typing import Any
 
 import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, Config, MetadataValue, asset
 from pydantic import Field
 
-from collection_tree.assets.llm_step import LLM_POOL, llm_step_metadata, phase_llm, resolve_profile
+from collection_tree.assets.llm_step import LLM_POOL, llm_step_metadata, phase_llm, phase_params
 from collection_tree.assets.metadata import markdown_table
 from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.progress import PhaseProgress
@@ -27,13 +26,6 @@ class MetadataSuggestionsConfig(Config):
     min_confidence: float | None = Field(None, ge=0.0, le=1.0, description="Keep suggestions at or above this.")
     max_tracks_per_call: int | None = Field(None, ge=1, description="Tracks packed into one call (default profile).")
     workers: int | None = Field(None, ge=1, description="Parallel LLM calls.")
-
-
-def enrich_params(config: MetadataSuggestionsConfig, profile: str) -> EnrichParams:
-    params = EnrichParams.for_profile(profile)
-    overrides = {k: getattr(config, k) for k in ("min_confidence", "max_tracks_per_call", "workers")
-                 if getattr(config, k) is not None}
-    return dataclasses.replace(params, **overrides)
 
 
 def cost_by_tier(bound: PhaseLLM) -> dict[str, dict[str, float]]:
@@ -67,8 +59,7 @@ def build_metadata_suggestions_asset(mode: BuildMode) -> AssetsDefinition | None
         inputs: CollectionInputs, pipeline_settings: PipelineSettings, collection_leaves: ClusterSet,
         tracks: pd.DataFrame,
     ) -> dict[str, Any]:
-        profile = resolve_profile(config.profile, pipeline_settings.profile)
-        params = enrich_params(config, profile)
+        profile, params = phase_params(config, pipeline_settings.profile, EnrichParams)
         progress = PhaseProgress(context, "metadata_suggestions")
         with phase_llm(context, llm, inputs, "metadata_suggestions") as bound:
             result = suggest_metadata(collection_leaves, tracks_from_storage(tracks), bound, params, progress)

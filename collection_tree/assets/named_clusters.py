@@ -6,7 +6,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, Config, MetadataValue, asset
 from pydantic import Field
 
-from collection_tree.assets.llm_step import LLM_POOL, llm_step_metadata, phase_llm, resolve_profile
+from collection_tree.assets.llm_step import LLM_POOL, llm_step_metadata, phase_llm, phase_params
 from collection_tree.assets.metadata import markdown_table, size_stats
 from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.progress import PhaseProgress
@@ -26,12 +26,6 @@ class NamedClustersConfig(Config):
     comment_chars: int | None = Field(None, description="Comment characters per sample track (150).")
     context_chars: int | None = Field(None, description="Characters of each leaf description (200).")
     max_tokens: int | None = Field(None, description="Answer token limit per call (8192).")
-
-
-def naming_params(config: NamedClustersConfig, settings_profile: str) -> tuple[str, NamingParams]:
-    profile = resolve_profile(config.profile, settings_profile)
-    overrides = {k: v for k, v in config.model_dump().items() if k != "profile"}
-    return profile, NamingParams.for_profile(profile).with_overrides(**overrides)
 
 
 def scope_tracks(tracks: pd.DataFrame, seeds: list[Cluster], capped: bool) -> pd.DataFrame:
@@ -58,7 +52,7 @@ def build_named_clusters_asset(mode: BuildMode) -> AssetsDefinition:
                        pipeline_settings: PipelineSettings, llm: LLMResource, seed_clusters: pd.DataFrame,
                        tracks: pd.DataFrame) -> ClusterSet:
         progress = PhaseProgress(context, "named_clusters")
-        profile, params = naming_params(config, pipeline_settings.profile)
+        profile, params = phase_params(config, pipeline_settings.profile, NamingParams)
         seeds = clusters_from_seeds(seed_clusters)
         frame = scope_tracks(tracks_from_storage(tracks), seeds, mode.max_seeds is not None)
         with phase_llm(context, llm, inputs, "named_clusters") as bound:

@@ -13,7 +13,7 @@ from dagster import (
 from pydantic import Field
 
 from collection_tree.assets.checks import exactly_once_check
-from collection_tree.assets.llm_step import LLM_POOL, llm_step_metadata, phase_llm, resolve_profile
+from collection_tree.assets.llm_step import LLM_POOL, llm_step_metadata, phase_llm, phase_params
 from collection_tree.assets.metadata import markdown_table, size_stats
 from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.progress import PhaseProgress
@@ -44,12 +44,6 @@ class RefinedClustersConfig(Config):
                                                     "agreement) in the scoring payload (default on, seed off).")
 
 
-def refine_params(config: RefinedClustersConfig, settings_profile: str) -> tuple[str, RefineParams]:
-    profile = resolve_profile(config.profile, settings_profile)
-    overrides = {k: v for k, v in config.model_dump().items() if k != "profile"}
-    return profile, RefineParams.for_profile(profile).with_overrides(**overrides)
-
-
 def build_refined_clusters_asset(mode: BuildMode) -> AssetsDefinition:
     @asset(
         key=mode.key("refined_clusters"), group_name=mode.group, io_manager_key="json_io_manager",
@@ -65,7 +59,7 @@ def build_refined_clusters_asset(mode: BuildMode) -> AssetsDefinition:
                          pipeline_settings: PipelineSettings, llm: LLMResource, assigned_clusters: ClusterSet,
                          tracks: pd.DataFrame) -> ClusterSet:
         progress = PhaseProgress(context, "refined_clusters")
-        profile, params = refine_params(config, pipeline_settings.profile)
+        profile, params = phase_params(config, pipeline_settings.profile, RefineParams)
         with phase_llm(context, llm, inputs, "refined_clusters") as bound:
             refined = refine_clusters(assigned_clusters, tracks_from_storage(tracks), bound, params, progress)
         report = refined.report

@@ -89,6 +89,25 @@ def as_str_id(value: Any, allowed: Iterable[str]) -> str | None:
     return value if value in set(allowed) else None
 
 
+def as_str_ids(values: Any, allowed: Iterable[str], taken: set[str] | None = None) -> list[str]:
+    """A list of string ids (one id accepted too), each through :func:`as_str_id`: ids not in
+    ``allowed`` dropped, order kept, deduped. With ``taken``, ids already in it are dropped as well and
+    the kept ones are added to it (each id in one list at most, across calls)."""
+    if values is None:
+        return []
+    if not isinstance(values, list):
+        values = [values]
+    out: list[str] = []
+    for value in values:
+        sid = as_str_id(value, allowed)
+        if sid is None or sid in out or (taken is not None and sid in taken):
+            continue
+        out.append(sid)
+        if taken is not None:
+            taken.add(sid)
+    return out
+
+
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
 
 

@@ -1,12 +1,14 @@
-"""Helpers every LLM phase shares: batching, a stop-aware thread pool, progress, track summaries."""
+"""Helpers every LLM phase shares: parameters per profile, batching, a stop-aware thread pool, progress,
+track summaries."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any, TypeVar
+from dataclasses import fields, replace
+from typing import Any, ClassVar, Self, TypeVar
 
 import pandas as pd
 
@@ -31,6 +33,54 @@ PHASE_BANDS: dict[str, tuple[int, int]] = {
     "metadata_suggestions": (85, 98),
     "collection_tree": (98, 100),
 }
+
+
+PROFILES = ("default", "seed")
+
+
+def check_profile(profile: str) -> str:
+    """``profile`` if it is a known profile name, else ``ValueError``."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile: expected 'default' or 'seed', got {profile!r}")
+    return profile
+
+
+class PhaseParams:
+    """Base of every phase's frozen params dataclass: one way to pick a profile and apply overrides.
+
+    A subclass (a ``@dataclass(frozen=True)`` whose field defaults are the default profile) sets
+    ``PHASE`` (its name in error messages), ``SEED`` (the fields the seed profile, i.e. the
+    reference, sets otherwise) and overrides ``validate()`` with its bounds.
+    """
+
+    PHASE: ClassVar[str] = "phase"
+    SEED: ClassVar[Mapping[str, Any]] = {}
+
+    @classmethod
+    def for_profile(cls, profile: str = "default", **overrides: Any) -> Self:
+        """The profile's values, with ``overrides`` applied as :meth:`with_overrides` does."""
+        base = cls(**cls.SEED) if check_profile(profile) == "seed" else cls()
+        return base.with_overrides(**overrides)
+
+    def with_overrides(self, **overrides: Any) -> Self:
+        """Replace the fields given a value (``None`` keeps the current value), then validate.
+        An unknown name raises ``ValueError``."""
+        unknown = set(overrides) - {f.name for f in fields(self)}  # type: ignore[arg-type]
+        if unknown:
+            raise ValueError(f"unknown {self.PHASE} parameters: {sorted(unknown)}")
+        params = replace(self, **{k: v for k, v in overrides.items() if v is not None})  # type: ignore[type-var]
+        params.validate()
+        return params
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` when a value is out of bounds (none are checked by default)."""
+        return None
+
+    def require_at_least(self, minimum: int, *names: str) -> None:
+        """``ValueError`` ("<name> must be >= <minimum>") for the first of the fields ``names`` below ``minimum``."""
+        for name in names:
+            if getattr(self, name) < minimum:
+                raise ValueError(f"{name} must be >= {minimum}")
 
 
 def no_progress(_fraction: float, _message: str) -> None:
@@ -61,7 +111,9 @@ def run_batches(
 
     Stop is cooperative: when ``stop_event`` is set (or the calling thread is interrupted, as
     Dagster's Terminate does with a BaseException in the main thread), queued batches are cancelled,
-    running ones finish their current call, and :class:`StopRequested` (or the interrupt) is raised.
+    running ones finish their current call in the background, and :class:`StopRequested` (or the
+    interrupt) is raised at once. When a batch raises anything else, queued batches are cancelled and
+    the running ones are waited for (their answers are cached) before the exception propagates.
     """
     stop_event = stop_event or threading.Event()
     results: list[R | None] = [None] * len(batches)
@@ -89,7 +141,13 @@ def run_batches(
                 progress(done_count / len(batches), f"{label} {done_count}/{len(batches)} done")
             if stop_event.is_set() and pending:
                 raise StopRequested(f"stopped with {len(pending)} {label}(es) not finished")
-    except BaseException:
+    except Exception as exc:
+        stop_event.set()
+        # A crash (not a stop): let the calls already in flight finish, so their answers reach the
+        # cache and a re-execution from failure does not pay for them again.
+        pool.shutdown(wait=not isinstance(exc, StopRequested), cancel_futures=True)
+        raise
+    except BaseException:  # an interrupt (Dagster's Terminate): stop within seconds, don't wait
         stop_event.set()
         pool.shutdown(wait=False, cancel_futures=True)
         raise

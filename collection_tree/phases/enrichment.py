@@ -19,13 +19,13 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
 from collection_tree.core.clusters import Cluster, ClusterSet
 from collection_tree.llm.interface import LLM, LLMError, Tier
-from collection_tree.phases.common import Progress, no_progress, run_batches
+from collection_tree.phases.common import PhaseParams, Progress, no_progress, run_batches
 from collection_tree.phases.leaves import TrackTable, cluster_profile
 from collection_tree.tasks.suggest_metadata import SUGGEST_METADATA, has_gap
 
@@ -34,7 +34,7 @@ HISTOGRAM_BINS = ((0.7, 0.8), (0.8, 0.9), (0.9, 1.0001))
 
 
 @dataclass(frozen=True)
-class EnrichParams:
+class EnrichParams(PhaseParams):
     tiered: bool = True  # False: the reference's one creative call per leaf
     workers: int = 8
     tracks_per_cluster: int = 30
@@ -46,13 +46,8 @@ class EnrichParams:
     max_clusters_per_call: int = 40  # tiny leaves: the track cap, not this, should bound a call
     low_coherence: float = 5.0
 
-    @classmethod
-    def for_profile(cls, profile: str) -> EnrichParams:
-        if profile == "seed":
-            return cls(tiered=False, workers=4)
-        if profile == "default":
-            return cls()
-        raise ValueError(f"profile: expected 'default' or 'seed', got {profile!r}")
+    PHASE: ClassVar[str] = "enrichment"
+    SEED: ClassVar[dict[str, Any]] = {"tiered": False, "workers": 4}  # the reference's values
 
 
 @dataclass

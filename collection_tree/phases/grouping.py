@@ -40,15 +40,15 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 
 from collection_tree.core.clusters import Cluster, ClusterSet
 from collection_tree.llm.interface import LLMError, LLMRequest
 from collection_tree.llm.normalise import kebab_case
-from collection_tree.phases.common import Progress, chunks, no_progress, run_batches
+from collection_tree.phases.common import PhaseParams, Progress, chunks, no_progress, run_batches
 from collection_tree.phases.neighbourhoods import (
     balance,
     centroid,
@@ -77,7 +77,7 @@ ALL_COLLECTIONS = {"id": "all-collections", "title": "All Collections",
 
 
 @dataclass(frozen=True)
-class GroupingParams:
+class GroupingParams(PhaseParams):
     profile: str = "default"
     min_categories: int = 8
     max_categories: int = 12
@@ -93,7 +93,14 @@ class GroupingParams:
     description_chars: int = 150
     describe_sample: int = 30
 
+    PHASE: ClassVar[str] = "grouping"
+    # The seed profile uses only the reference's values: 8-12 categories, descriptions cut at 150.
+    SEED: ClassVar[dict[str, Any]] = {"profile": "seed"}
+
     def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
         if not 1 <= self.min_categories <= self.max_categories:
             raise ValueError("GroupingParams: need 1 <= min_categories <= max_categories")
         if self.neighbourhood_size < 2 or self.assign_batch_size < 1 or self.workers < 1 or self.step_retries < 0:
@@ -101,13 +108,6 @@ class GroupingParams:
                              "step_retries >= 0")
         if not 0.0 < self.balance_cap <= 1.0:
             raise ValueError("GroupingParams: balance_cap must be in (0, 1]")
-
-    @classmethod
-    def for_profile(cls, profile: str = "default", **overrides: Any) -> GroupingParams:
-        if profile not in ("default", "seed"):
-            raise ValueError(f"profile: expected 'default' or 'seed', got {profile!r}")
-        # The seed profile uses only the reference's values: 8-12 categories, descriptions cut at 150.
-        return replace(cls(profile=profile), **{k: v for k, v in overrides.items() if v is not None})
 
 
 def cluster_summary(cluster: Cluster, description_chars: int | None) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -23,27 +23,22 @@ import pandas as pd
 from collection_tree.core.clusters import Cluster, ClusterSet
 from collection_tree.core.search import FacetIndex, scored_search
 from collection_tree.llm.interface import LLM, LLMError
-from collection_tree.phases.common import Progress, chunks, no_progress, run_batches
+from collection_tree.phases.common import PhaseParams, Progress, chunks, no_progress, run_batches
 from collection_tree.tasks.describe_leaves import DESCRIBE_LEAVES, offline_description, pick_exemplars
 
 PROFILE_FACETS = ("genre", "scene_tags", "descriptors")
 
 
 @dataclass(frozen=True)
-class LeafParams:
+class LeafParams(PhaseParams):
     batch_size: int = 10
     workers: int = 8
     search_top_n: int = 50
     max_candidates: int = 30
     examples: int = 7
 
-    @classmethod
-    def for_profile(cls, profile: str) -> LeafParams:
-        if profile == "seed":
-            return cls(batch_size=5, workers=4)
-        if profile == "default":
-            return cls()
-        raise ValueError(f"profile: expected 'default' or 'seed', got {profile!r}")
+    PHASE: ClassVar[str] = "leaves"
+    SEED: ClassVar[dict[str, Any]] = {"batch_size": 5, "workers": 4}  # the reference's values
 
 
 # ------------------------------------------------------------------------------- track records

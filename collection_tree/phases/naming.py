@@ -17,14 +17,23 @@ import logging
 import math
 import threading
 from collections import Counter
-from dataclasses import dataclass, fields, replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
 
 import pandas as pd
 
 from collection_tree.core.clusters import Cluster, ClusterSet
 from collection_tree.llm.interface import LLM, LLMError
-from collection_tree.phases.common import Progress, briefs, chunks, no_progress, run_batches, sample_ids, track_lookup
+from collection_tree.phases.common import (
+    PhaseParams,
+    Progress,
+    briefs,
+    chunks,
+    no_progress,
+    run_batches,
+    sample_ids,
+    track_lookup,
+)
 from collection_tree.tasks.name_clusters import TASK
 
 log = logging.getLogger(__name__)
@@ -33,7 +42,7 @@ FACET_VALUES = 8  # per filter key in the payload: enough to read the cluster, s
 
 
 @dataclass(frozen=True)
-class NamingParams:
+class NamingParams(PhaseParams):
     batch_size: int = 20
     workers: int = 8
     sample_tracks: int = 20
@@ -41,25 +50,11 @@ class NamingParams:
     context_chars: int = 200
     max_tokens: int = 8192
 
-    @classmethod
-    def for_profile(cls, profile: str = "default") -> NamingParams:
-        if profile == "seed":  # the reference's values
-            return cls(batch_size=8, workers=4)
-        if profile == "default":
-            return cls()
-        raise ValueError(f"profile: expected 'default' or 'seed', got {profile!r}")
+    PHASE: ClassVar[str] = "naming"
+    SEED: ClassVar[dict[str, Any]] = {"batch_size": 8, "workers": 4}  # the reference's values
 
-    def with_overrides(self, **overrides: Any) -> NamingParams:
-        """Replace the fields given a value (``None`` keeps the profile's value)."""
-        names = {f.name for f in fields(self)}
-        unknown = set(overrides) - names
-        if unknown:
-            raise ValueError(f"unknown naming parameters: {sorted(unknown)}")
-        params = replace(self, **{k: v for k, v in overrides.items() if v is not None})
-        for name in ("batch_size", "workers", "sample_tracks", "max_tokens"):
-            if getattr(params, name) < 1:
-                raise ValueError(f"{name} must be >= 1")
-        return params
+    def validate(self) -> None:
+        self.require_at_least(1, "batch_size", "workers", "sample_tracks", "max_tokens")
 
 
 def answer_source(llm: Any) -> str:

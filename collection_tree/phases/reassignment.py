@@ -33,7 +33,7 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -41,7 +41,7 @@ import pandas as pd
 from collection_tree.core.clusters import Cluster, ClusterSet
 from collection_tree.core.search import FacetIndex, score_matrix
 from collection_tree.llm.interface import LLM, LLMError
-from collection_tree.phases.common import Progress, briefs, chunks, no_progress, run_batches, track_lookup
+from collection_tree.phases.common import PhaseParams, Progress, briefs, chunks, no_progress, run_batches, track_lookup
 from collection_tree.tasks.reassign_tracks import TASK, UNASSIGNED
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ COLUMN_CHUNK = 256  # clusters scored at a time: bounds the temporary matrices
 
 
 @dataclass(frozen=True)
-class ReassignParams:
+class ReassignParams(PhaseParams):
     batch_size: int = 150
     max_passes: int = 3
     stop_below: float = 0.05
@@ -68,27 +68,15 @@ class ReassignParams:
     # clusters (a playlist of 1-4 tracks is not a playlist). 0 keeps them, as the reference did.
     min_cluster_size: int = 5
 
-    @classmethod
-    def for_profile(cls, profile: str = "default") -> ReassignParams:
-        if profile == "seed":  # the reference: serial, 80 per call, every cluster, no pre-assignment
-            return cls(batch_size=80, workers=1, preassign=False, candidates=0, include_context=False,
-                       min_cluster_size=0)
-        if profile == "default":
-            return cls()
-        raise ValueError(f"profile: expected 'default' or 'seed', got {profile!r}")
+    PHASE: ClassVar[str] = "reassignment"
+    # The reference: serial, 80 per call, every cluster, no pre-assignment.
+    SEED: ClassVar[dict[str, Any]] = {"batch_size": 80, "workers": 1, "preassign": False, "candidates": 0,
+                                      "include_context": False, "min_cluster_size": 0}
 
-    def with_overrides(self, **overrides: Any) -> ReassignParams:
-        names = {f.name for f in fields(self)}
-        unknown = set(overrides) - names
-        if unknown:
-            raise ValueError(f"unknown reassignment parameters: {sorted(unknown)}")
-        params = replace(self, **{k: v for k, v in overrides.items() if v is not None})
-        for name in ("batch_size", "workers", "max_tokens"):
-            if getattr(params, name) < 1:
-                raise ValueError(f"{name} must be >= 1")
-        if params.max_passes < 0 or params.candidates < 0 or params.min_cluster_size < 0:
+    def validate(self) -> None:
+        self.require_at_least(1, "batch_size", "workers", "max_tokens")
+        if self.max_passes < 0 or self.candidates < 0 or self.min_cluster_size < 0:
             raise ValueError("max_passes, candidates and min_cluster_size must be >= 0")
-        return params
 
 
 # ----------------------------------------------------------------------------------- step 1

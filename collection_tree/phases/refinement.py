@@ -55,14 +55,23 @@ import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
 from collection_tree.core.clusters import Cluster, ClusterSet
 from collection_tree.core.search import FacetIndex, assign_tracks_to_branches
 from collection_tree.llm.interface import LLMError
-from collection_tree.phases.common import Progress, briefs, chunks, no_progress, run_batches, sample_ids, track_lookup
+from collection_tree.phases.common import (
+    PhaseParams,
+    Progress,
+    briefs,
+    chunks,
+    no_progress,
+    run_batches,
+    sample_ids,
+    track_lookup,
+)
 from collection_tree.phases.features import TrackFeatures
 from collection_tree.tasks import define_subclusters, rename_merged_cluster, score_clusters
 
@@ -73,7 +82,7 @@ ITERATION_COUNTS = ("merges", "rename_failures", "split_attempts", "splits", "sp
 
 
 @dataclass(frozen=True)
-class RefineParams:
+class RefineParams(PhaseParams):
     batch_size: int = 40  # clusters per scoring call
     max_iterations: int = 3
     max_merges: int = 5  # per iteration
@@ -96,31 +105,17 @@ class RefineParams:
     context_chars: int = 300
     comment_chars: int = 150
 
-    @classmethod
-    def for_profile(cls, profile: str = "default") -> RefineParams:
-        if profile == "seed":  # the reference: 15 per call, serial, compact summaries only
-            return cls(batch_size=15, workers=1, features=False, group_batches=False, prioritise=False,
-                       stop_when_unchanged=False, retry_failed_splits=True, actionable_suggestions_only=False,
-                       score_new_clusters=False)
-        if profile == "default":
-            return cls()
-        raise ValueError(f"profile: expected 'default' or 'seed', got {profile!r}")
+    PHASE: ClassVar[str] = "refinement"
+    # The reference: 15 per call, serial, compact summaries only.
+    SEED: ClassVar[dict[str, Any]] = {"batch_size": 15, "workers": 1, "features": False, "group_batches": False,
+                                      "prioritise": False, "stop_when_unchanged": False, "retry_failed_splits": True,
+                                      "actionable_suggestions_only": False, "score_new_clusters": False}
 
-    def with_overrides(self, **overrides: Any) -> RefineParams:
-        names = {f.name for f in fields(self)}
-        unknown = set(overrides) - names
-        if unknown:
-            raise ValueError(f"unknown refinement parameters: {sorted(unknown)}")
-        params = replace(self, **{k: v for k, v in overrides.items() if v is not None})
-        for name in ("batch_size", "workers", "rename_sample", "min_subcluster_size"):
-            if getattr(params, name) < 1:
-                raise ValueError(f"{name} must be >= 1")
-        for name in ("max_iterations", "max_merges", "max_splits", "min_split_size"):
-            if getattr(params, name) < 0:
-                raise ValueError(f"{name} must be >= 0")
-        if not 2 <= params.max_subclusters <= define_subclusters.MAX_SUBCLUSTERS:
+    def validate(self) -> None:
+        self.require_at_least(1, "batch_size", "workers", "rename_sample", "min_subcluster_size")
+        self.require_at_least(0, "max_iterations", "max_merges", "max_splits", "min_split_size")
+        if not 2 <= self.max_subclusters <= define_subclusters.MAX_SUBCLUSTERS:
             raise ValueError(f"max_subclusters must be 2-{define_subclusters.MAX_SUBCLUSTERS}")
-        return params
 
 
 def answer_source(llm: Any) -> str:

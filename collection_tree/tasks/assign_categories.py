@@ -21,6 +21,7 @@ from typing import Any
 from collection_tree.llm.interface import LLMRequest
 from collection_tree.llm.normalise import as_choice, as_records, as_str_id
 from collection_tree.phases.neighbourhoods import Vectoriser, summary_features
+from collection_tree.tasks._schema import record_list
 from collection_tree.tasks.base import Answer, Payload, TaskSpec
 from collection_tree.tasks.consolidate_categories import candidate_features
 
@@ -50,22 +51,7 @@ def assignment_schema(cluster_ids: Sequence[str] | None = None, names: Sequence[
         cluster_field["enum"] = list(cluster_ids)
     if names is not None:
         category_field["enum"] = list(names)
-    return {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["assignments"],
-        "properties": {
-            "assignments": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["cluster_id", "category"],
-                    "properties": {"cluster_id": cluster_field, "category": category_field},
-                },
-            }
-        },
-    }
+    return record_list("assignments", {"cluster_id": cluster_field, "category": category_field})
 
 
 def request_for(payload: Payload) -> LLMRequest:

@@ -21,6 +21,7 @@ import numpy as np
 
 from collection_tree.llm.normalise import as_records, as_text
 from collection_tree.phases.neighbourhoods import Vectoriser, text_features
+from collection_tree.tasks._schema import category_list
 from collection_tree.tasks.base import Answer, Payload, TaskSpec
 
 NAME_CHARS = 60
@@ -56,26 +57,7 @@ absorbs, exactly as given. Every candidate name should appear in exactly one sec
 Respond with one JSON object matching the schema: {"categories": [{"name", "description",
 "merged_from"}]}."""
 
-SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["categories"],
-    "properties": {
-        "categories": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["name", "description", "merged_from"],
-                "properties": {
-                    "name": {"type": "string", "minLength": 1, "maxLength": NAME_CHARS},
-                    "description": {"type": "string"},
-                    "merged_from": {"type": "array", "items": {"type": "string"}},
-                },
-            },
-        }
-    },
-}
+SCHEMA: dict[str, Any] = category_list("merged_from", name={"type": "string", "minLength": 1, "maxLength": NAME_CHARS})
 
 
 def candidate_features(candidate: dict[str, Any]) -> Counter[str]:

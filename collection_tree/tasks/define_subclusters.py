@@ -21,6 +21,7 @@ from typing import Any
 
 from collection_tree.llm.normalise import as_records, as_text
 from collection_tree.phases.features import MODE_GAP, MODE_MIN_SHARE, two_modes
+from collection_tree.tasks._schema import record_list, strict_object
 from collection_tree.tasks.base import Answer, Payload, TaskSpec
 
 VALUE_KEYS = ("genre", "scene_tags", "descriptors", "era", "country", "key")
@@ -66,35 +67,16 @@ Respond with one JSON object matching the schema: {"subclusters": [{"title", "de
 "year_range": [], "bpm_range": [], "energy_range": []}}]}.
 """
 
-_FILTERS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": list(FILTER_KEYS),
-    "properties": {
-        **{key: {"type": "array", "items": {"type": "string"}} for key in VALUE_KEYS},
-        **{key: {"type": "array", "items": {"type": "number"}, "description": "[low, high] or []"}
-           for key in RANGE_KEYS},
-    },
-}
+_FILTERS_SCHEMA: dict[str, Any] = strict_object({
+    **{key: {"type": "array", "items": {"type": "string"}} for key in VALUE_KEYS},
+    **{key: {"type": "array", "items": {"type": "number"}, "description": "[low, high] or []"} for key in RANGE_KEYS},
+})
 
-SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["subclusters"],
-    "properties": {
-        "subclusters": {
-            "type": "array",
-            "description": "2 to 4 sub-playlists",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["title", "description", "filters"],
-                "properties": {"title": {"type": "string"}, "description": {"type": "string"},
-                               "filters": _FILTERS_SCHEMA},
-            },
-        }
-    },
-}
+SCHEMA: dict[str, Any] = record_list(
+    "subclusters",
+    {"title": {"type": "string"}, "description": {"type": "string"}, "filters": _FILTERS_SCHEMA},
+    description="2 to 4 sub-playlists",
+)
 
 
 def schema_for(payload: Payload) -> dict[str, Any]:

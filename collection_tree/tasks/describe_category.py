@@ -20,8 +20,11 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from collection_tree.llm.normalise import as_text
-from collection_tree.phases.neighbourhoods import context_parts
+from collection_tree.phases.neighbourhoods import context_parts, embed, lineage_partition
+from collection_tree.tasks._schema import strict_object
 from collection_tree.tasks.base import Answer, Payload, TaskSpec
 
 TITLE_CHARS = 60
@@ -52,15 +55,10 @@ Return:
 
 Respond with one JSON object matching the schema: {"title", "description"}."""
 
-SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["title", "description"],
-    "properties": {
-        "title": {"type": "string", "minLength": 1, "maxLength": TITLE_CHARS},
-        "description": {"type": "string", "minLength": 1},
-    },
-}
+SCHEMA: dict[str, Any] = strict_object({
+    "title": {"type": "string", "minLength": 1, "maxLength": TITLE_CHARS},
+    "description": {"type": "string", "minLength": 1},
+})
 
 # A scene lineage root whose title says it is a movement, not a place ("Scenes & movements").
 _MOVEMENT_WORDS = ("scene", "movement")
@@ -213,6 +211,26 @@ def describe_group(summaries: Sequence[Mapping[str, Any]], avoid: Iterable[str] 
     if named:
         sentences.append(f"Start with {join_names(named)}.")
     return {"title": title, "description": " ".join(sentences)}
+
+
+def describe_partition(clusters: Sequence[Mapping[str, Any]], keys: Sequence[str], lo: int, hi: int,
+                       target: int | None = None) -> list[tuple[list[Mapping[str, Any]], dict[str, str]]]:
+    """The phase-5 offline solvers' grouping: ``clusters`` grouped by their lineage ``keys``, split or
+    merged by similarity to ``lo``..``hi`` groups (:func:`lineage_partition`, aiming at ``target``),
+    the largest by tracks first (ties: the earliest cluster); each group's members with a
+    :func:`describe_group` name whose title no earlier group has."""
+    _, vectors = embed(clusters)
+    weights = np.array([max(1, int(c.get("track_count") or 1)) for c in clusters], dtype=float)
+    groups = lineage_partition(keys, vectors, weights, lo, hi, target=target)
+    groups.sort(key=lambda g: (-sum(weights[i] for i in g), min(g)))
+    out: list[tuple[list[Mapping[str, Any]], dict[str, str]]] = []
+    taken: list[str] = []
+    for group in groups:
+        members = [clusters[i] for i in group]
+        named = describe_group(members, avoid=taken)
+        taken.append(named["title"])
+        out.append((members, named))
+    return out
 
 
 def solve_offline(payload: Payload) -> Answer:

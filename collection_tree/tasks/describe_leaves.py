@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from collection_tree.llm.normalise import as_int_ids, as_str_id, as_text
+from collection_tree.tasks._schema import record_list
 from collection_tree.tasks.base import Answer, Payload, TaskSpec
 
 EXAMPLES = 7
@@ -62,27 +63,12 @@ For every leaf, return:
 Answer for every leaf you were given, once each, in the same order. Return only the JSON object
 described by the schema: {"leaves": [{"cluster_id", "title", "description", "examples"}]}."""
 
-SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["leaves"],
-    "properties": {
-        "leaves": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["cluster_id", "title", "description", "examples"],
-                "properties": {
-                    "cluster_id": {"type": "string"},
-                    "title": {"type": "string"},
-                    "description": {"type": "string"},
-                    "examples": {"type": "array", "items": {"type": "integer"}},
-                },
-            },
-        }
-    },
-}
+SCHEMA: dict[str, Any] = record_list("leaves", {
+    "cluster_id": {"type": "string"},
+    "title": {"type": "string"},
+    "description": {"type": "string"},
+    "examples": {"type": "array", "items": {"type": "integer"}},
+})
 
 
 # ------------------------------------------------------------------------------------ normalise

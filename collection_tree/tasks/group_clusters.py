@@ -17,12 +17,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from collection_tree.llm.normalise import as_records, as_str_id, as_text, kebab_case
-from collection_tree.phases.neighbourhoods import context_parts, embed, lineage_partition
+from collection_tree.llm.normalise import as_records, as_str_ids, as_text, kebab_case
+from collection_tree.phases.neighbourhoods import context_parts
+from collection_tree.tasks._schema import category_list
 from collection_tree.tasks.base import Answer, Payload, TaskSpec
-from collection_tree.tasks.describe_category import describe_group
+from collection_tree.tasks.describe_category import describe_partition
 
 TITLE_CHARS = 80
 DESCRIPTION_CHARS = 700
@@ -45,27 +44,8 @@ Every cluster must be in exactly one category.
 Respond with one JSON object matching the schema: {"categories": [{"id", "title", "description",
 "cluster_ids"}]}."""
 
-SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["categories"],
-    "properties": {
-        "categories": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["id", "title", "description", "cluster_ids"],
-                "properties": {
-                    "id": {"type": "string", "minLength": 1},
-                    "title": {"type": "string", "minLength": 1},
-                    "description": {"type": "string"},
-                    "cluster_ids": {"type": "array", "items": {"type": "string"}},
-                },
-            },
-        }
-    },
-}
+SCHEMA: dict[str, Any] = category_list("cluster_ids", id={"type": "string", "minLength": 1},
+                                       title={"type": "string", "minLength": 1})
 
 
 def solve_offline(payload: Payload) -> Answer:
@@ -74,18 +54,11 @@ def solve_offline(payload: Payload) -> Answer:
         return {"categories": []}
     lo, hi = int(payload.get("min_categories") or 8), int(payload.get("max_categories") or 12)
     lo, hi = min(lo, len(clusters)), min(hi, len(clusters))
-    _, vectors = embed(clusters)
-    weights = np.array([max(1, int(c.get("track_count") or 1)) for c in clusters], dtype=float)
     roots = [(context_parts(c.get("genre_context")) or [""])[0] for c in clusters]
-    groups = lineage_partition(roots, vectors, weights, lo, hi, target=(lo + hi) // 2)
-    groups.sort(key=lambda g: (-sum(weights[i] for i in g), min(g)))
-    out, taken = [], []
-    for group in groups:
-        named = describe_group([clusters[i] for i in group], avoid=taken)
-        taken.append(named["title"])
-        out.append({"id": kebab_case(named["title"], "category"), "title": named["title"],
-                    "description": named["description"], "cluster_ids": [str(clusters[i]["id"]) for i in group]})
-    return {"categories": out}
+    return {"categories": [
+        {"id": kebab_case(named["title"], "category"), "title": named["title"], "description": named["description"],
+         "cluster_ids": [str(m["id"]) for m in members]}
+        for members, named in describe_partition(clusters, roots, lo, hi, target=(lo + hi) // 2)]}
 
 
 def normalise(answer: Answer, payload: Payload) -> Answer:
@@ -97,13 +70,7 @@ def normalise(answer: Answer, payload: Payload) -> Answer:
     out = []
     for n, item in enumerate(as_records(answer.get("categories"), "id"), start=1):
         title = as_text(item.get("title") or item.get("name"), limit=TITLE_CHARS) or f"Category {n}"
-        ids: list[str] = []
-        raw_ids = item.get("cluster_ids") or []
-        for raw in raw_ids if isinstance(raw_ids, list) else [raw_ids]:
-            cid = as_str_id(raw, offered)
-            if cid is not None and cid not in used:
-                used.add(cid)
-                ids.append(cid)
+        ids = as_str_ids(item.get("cluster_ids") or [], offered, taken=used)
         out.append({"id": kebab_case(as_text(item.get("id")) or title, f"category-{n}"), "title": title,
                     "description": as_text(item.get("description"), limit=DESCRIPTION_CHARS), "cluster_ids": ids})
     return {"categories": out}

@@ -15,6 +15,7 @@ from itertools import combinations
 from typing import Any
 
 from collection_tree.llm.normalise import as_int_ids, as_records, as_score, as_str_id, as_text
+from collection_tree.tasks._schema import record_list
 from collection_tree.tasks.base import Answer, Payload, TaskSpec
 
 SYSTEM = """You are a music curator naming playlists for a personal music collection.
@@ -57,28 +58,13 @@ the artists to interpret them, never to add tracks or claim facts the sample doe
 "description", "coherence_score", "poor_fit_track_ids"}]}.
 """
 
-SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["clusters"],
-    "properties": {
-        "clusters": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["cluster_id", "title", "description", "coherence_score", "poor_fit_track_ids"],
-                "properties": {
-                    "cluster_id": {"type": "string"},
-                    "title": {"type": "string"},
-                    "description": {"type": "string"},
-                    "coherence_score": {"type": "integer", "description": "1 (no common ground) to 10 (one sound)"},
-                    "poor_fit_track_ids": {"type": "array", "items": {"type": "integer"}},
-                },
-            },
-        }
-    },
-}
+SCHEMA: dict[str, Any] = record_list("clusters", {
+    "cluster_id": {"type": "string"},
+    "title": {"type": "string"},
+    "description": {"type": "string"},
+    "coherence_score": {"type": "integer", "description": "1 (no common ground) to 10 (one sound)"},
+    "poor_fit_track_ids": {"type": "array", "items": {"type": "integer"}},
+})
 
 TITLE_CHARS = 120
 DESCRIPTION_CHARS = 1200

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from collection_tree.llm.normalise import as_records, as_str_id, as_text
-from collection_tree.phases.neighbourhoods import context_parts, embed, lineage_partition
+from collection_tree.llm.normalise import as_records, as_str_ids, as_text
+from collection_tree.phases.neighbourhoods import context_parts
+from collection_tree.tasks._schema import category_list
 from collection_tree.tasks.base import Answer, Payload, TaskSpec
-from collection_tree.tasks.describe_category import describe_group
+from collection_tree.tasks.describe_category import describe_partition
 
 NAME_CHARS = 60
 DESCRIPTION_CHARS = 500
@@ -56,26 +55,7 @@ For each candidate return:
 Respond with one JSON object matching the schema: {"categories": [{"name", "description",
 "cluster_ids"}]}."""
 
-SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["categories"],
-    "properties": {
-        "categories": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["name", "description", "cluster_ids"],
-                "properties": {
-                    "name": {"type": "string", "minLength": 1, "maxLength": NAME_CHARS},
-                    "description": {"type": "string"},
-                    "cluster_ids": {"type": "array", "items": {"type": "string"}},
-                },
-            },
-        }
-    },
-}
+SCHEMA: dict[str, Any] = category_list("cluster_ids", name={"type": "string", "minLength": 1, "maxLength": NAME_CHARS})
 
 
 def solve_offline(payload: Payload) -> Answer:
@@ -83,20 +63,11 @@ def solve_offline(payload: Payload) -> Answer:
     if not clusters:
         return {"categories": []}
     wanted = max(1, min(int(payload.get("wanted") or 3), len(clusters)))
-    _, vectors = embed(clusters)
-    weights = np.array([max(1, int(c.get("track_count") or 1)) for c in clusters], dtype=float)
     # Genre branch ("Rock > Metal"): finer than the root, so merging by similarity shapes the candidates.
     keys = [" > ".join(context_parts(c.get("genre_context"))[:2]) for c in clusters]
-    groups = lineage_partition(keys, vectors, weights, lo=wanted, hi=wanted)
-    groups.sort(key=lambda g: (-sum(weights[i] for i in g), min(g)))
-    out, taken = [], []
-    for group in groups:
-        members = [clusters[i] for i in group]
-        named = describe_group(members, avoid=taken)
-        taken.append(named["title"])
-        out.append({"name": named["title"], "description": named["description"],
-                    "cluster_ids": [str(m["id"]) for m in members]})
-    return {"categories": out}
+    return {"categories": [
+        {"name": named["title"], "description": named["description"], "cluster_ids": [str(m["id"]) for m in members]}
+        for members, named in describe_partition(clusters, keys, lo=wanted, hi=wanted)]}
 
 
 def normalise(answer: Answer, payload: Payload) -> Answer:
@@ -111,14 +82,8 @@ def normalise(answer: Answer, payload: Payload) -> Answer:
         if not name or name.casefold() in seen:
             continue
         seen.add(name.casefold())
-        ids: list[str] = []
-        raw_ids = item.get("cluster_ids") or []
-        for raw in raw_ids if isinstance(raw_ids, list) else [raw_ids]:
-            cid = as_str_id(raw, offered)
-            if cid is not None and cid not in ids:
-                ids.append(cid)
         out.append({"name": name, "description": as_text(item.get("description"), limit=DESCRIPTION_CHARS),
-                    "cluster_ids": ids})
+                    "cluster_ids": as_str_ids(item.get("cluster_ids") or [], offered)})
     return {"categories": out}
 
 

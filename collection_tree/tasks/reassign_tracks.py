@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 from collection_tree.llm.normalise import as_int, as_records, as_str_id
+from collection_tree.tasks._schema import record_list
 from collection_tree.tasks.base import Answer, Payload, TaskSpec
 from collection_tree.tasks.name_clusters import words, year_spans
 
@@ -47,25 +48,10 @@ invent tracks or clusters. Respond with one JSON object matching the schema: \
 {"assignments": [{"track_id", "cluster_id"}]}.
 """
 
-SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["assignments"],
-    "properties": {
-        "assignments": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["track_id", "cluster_id"],
-                "properties": {
-                    "track_id": {"type": "integer"},
-                    "cluster_id": {"type": "string", "description": 'an offered cluster_id, or "unassigned"'},
-                },
-            },
-        }
-    },
-}
+SCHEMA: dict[str, Any] = record_list("assignments", {
+    "track_id": {"type": "integer"},
+    "cluster_id": {"type": "string", "description": 'an offered cluster_id, or "unassigned"'},
+})
 
 _NO_CLUSTER = {"unassigned", "none", "null", "", "n/a", "no match", "unknown"}
 # Era words match half-heartedly: "early 2000s" says little about which playlist a track is in.

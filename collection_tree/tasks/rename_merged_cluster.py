@@ -13,6 +13,7 @@ from collections import Counter
 from typing import Any
 
 from collection_tree.llm.normalise import as_text
+from collection_tree.tasks._schema import strict_object
 from collection_tree.tasks.base import Answer, Payload, TaskSpec
 
 SYSTEM = """You are a music curator renaming a playlist after two or more playlists were merged \
@@ -41,12 +42,7 @@ the sample does not support. Respond with one JSON object matching the schema: \
 {"title": "...", "description": "..."}.
 """
 
-SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["title", "description"],
-    "properties": {"title": {"type": "string"}, "description": {"type": "string"}},
-}
+SCHEMA: dict[str, Any] = strict_object({"title": {"type": "string"}, "description": {"type": "string"}})
 
 TITLE_CHARS = 120
 DESCRIPTION_CHARS = 1200

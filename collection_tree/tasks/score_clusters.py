@@ -21,7 +21,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from collection_tree.llm.normalise import as_records, as_score, as_str_id, as_text
+from collection_tree.llm.normalise import as_records, as_score, as_str_id, as_str_ids, as_text
+from collection_tree.tasks._schema import record_array, strict_object
 from collection_tree.tasks.base import Answer, Payload, TaskSpec
 
 SYSTEM = """You are the quality editor of a music collection that is being organised into playlists.
@@ -81,47 +82,18 @@ exactly once in scores. Respond with one JSON object matching the schema:
 "split_suggestions": [{"cluster_id", "reason"}]}.
 """
 
-SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["scores", "merge_suggestions", "split_suggestions"],
-    "properties": {
-        "scores": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["cluster_id", "score"],
-                "properties": {
-                    "cluster_id": {"type": "string"},
-                    "score": {"type": "integer", "description": "1 (no common ground) to 10 (one sound)"},
-                },
-            },
-        },
-        "merge_suggestions": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["cluster_ids", "reason"],
-                "properties": {
-                    "cluster_ids": {"type": "array", "items": {"type": "string"},
-                                    "description": "two or more cluster_ids of this batch, the one to keep first"},
-                    "reason": {"type": "string"},
-                },
-            },
-        },
-        "split_suggestions": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["cluster_id", "reason"],
-                "properties": {"cluster_id": {"type": "string"}, "reason": {"type": "string"}},
-            },
-        },
-    },
-}
+SCHEMA: dict[str, Any] = strict_object({
+    "scores": record_array({
+        "cluster_id": {"type": "string"},
+        "score": {"type": "integer", "description": "1 (no common ground) to 10 (one sound)"},
+    }),
+    "merge_suggestions": record_array({
+        "cluster_ids": {"type": "array", "items": {"type": "string"},
+                        "description": "two or more cluster_ids of this batch, the one to keep first"},
+        "reason": {"type": "string"},
+    }),
+    "split_suggestions": record_array({"cluster_id": {"type": "string"}, "reason": {"type": "string"}}),
+})
 
 DEFAULT_SCORE = 5  # the reference: a score that cannot be read counts as 5
 NEUTRAL_SCORE = 7  # offline, without features: no evidence against the cluster
@@ -173,11 +145,7 @@ def normalise(answer: Answer, payload: Payload) -> Answer:
         if not isinstance(item, dict):
             continue
         raw = item.get("cluster_ids", item.get("clusters", item.get("ids")))
-        ids: list[str] = []
-        for value in raw if isinstance(raw, list) else []:
-            cid = as_str_id(value, offered)
-            if cid is not None and cid not in ids:
-                ids.append(cid)
+        ids = as_str_ids(raw, offered) if isinstance(raw, list) else []
         if len(ids) >= 2:
             merges.append({"cluster_ids": ids, "reason": as_text(item.get("reason"), limit=REASON_CHARS)})
 

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from collection_tree.llm.normalise import as_confidence, as_int, as_str_list, as_text
+from collection_tree.tasks._schema import record_list, strict_object
 from collection_tree.tasks.base import Answer, Payload, TaskSpec
 
 MIN_CONFIDENCE = 0.7
@@ -65,38 +66,18 @@ schema: {"tracks": [{"track_id", "suggestions": {"genre_refinement", "scene_tags
 "era_refinement"}, "confidence", "reasoning"}]}."""
 
 _NULLABLE_STRING = {"anyOf": [{"type": "string"}, {"type": "null"}]}
-SUGGESTIONS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["genre_refinement", "scene_tags", "descriptors", "era_refinement"],
-    "properties": {
-        "genre_refinement": _NULLABLE_STRING,
-        "scene_tags": {"type": "array", "items": {"type": "string"}},
-        "descriptors": {"type": "array", "items": {"type": "string"}},
-        "era_refinement": _NULLABLE_STRING,
-    },
-}
-SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["tracks"],
-    "properties": {
-        "tracks": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["track_id", "suggestions", "confidence", "reasoning"],
-                "properties": {
-                    "track_id": {"type": "integer"},
-                    "suggestions": SUGGESTIONS_SCHEMA,
-                    "confidence": {"type": "number"},
-                    "reasoning": {"type": "string"},
-                },
-            },
-        }
-    },
-}
+SUGGESTIONS_SCHEMA: dict[str, Any] = strict_object({
+    "genre_refinement": _NULLABLE_STRING,
+    "scene_tags": {"type": "array", "items": {"type": "string"}},
+    "descriptors": {"type": "array", "items": {"type": "string"}},
+    "era_refinement": _NULLABLE_STRING,
+})
+SCHEMA: dict[str, Any] = record_list("tracks", {
+    "track_id": {"type": "integer"},
+    "suggestions": SUGGESTIONS_SCHEMA,
+    "confidence": {"type": "number"},
+    "reasoning": {"type": "string"},
+})
 
 
 def _folded(values: Sequence[str] | None) -> set[str]:
