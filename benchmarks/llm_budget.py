@@ -437,7 +437,7 @@ def run_build(collection: str, profile: str, provider: str, *, work: Path, base_
     return {"collection": collection, "profile": profile, "provider": "fake-anthropic" if provider == "anthropic"
             else provider, "ok": raw["ok"], "elapsed_s": raw["elapsed_s"], "phases": rows,
             "total": total_row(rows), "quality": raw["quality"], "leaf_sizes": raw["leaf_sizes"],
-            "by_task": raw["by_task"], "timelines": raw["timelines"],
+            "by_task": raw["by_task"], "timelines": raw["timelines"], "meta": raw["meta"],
             "checks": raw["checks"], "step_failures": raw["step_failures"],
             "checks_failed": [f"{c['asset']}.{c['check']}" for c in raw["checks"] if not c["passed"]]}
 
@@ -531,7 +531,7 @@ def print_tables(tables: Mapping[str, str]) -> None:
 def write(report: Mapping[str, Any]) -> Path:
     """benchmarks/results/llm_budget.md and .json (every build's rows, timelines left out)."""
     data = {k: v for k, v in report.items() if k != "tables"}
-    data["builds"] = [{k: v for k, v in b.items() if k != "timelines"} for b in report["builds"]]
+    data["builds"] = [{k: v for k, v in b.items() if k not in ("timelines", "meta")} for b in report["builds"]]
     RESULTS.mkdir(parents=True, exist_ok=True)
     timelines = [{"collection": b["collection"], "profile": b["profile"], "timelines": {
         phase: [[r["task"], r["started"], r["ended"], r["output_tokens"]] for r in rows]

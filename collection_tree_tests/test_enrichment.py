@@ -145,7 +145,8 @@ def test_grey_zone_is_escalated_to_the_creative_tier_only(leaf_collection):
                             "confidence": conf[t], "reasoning": request.tier} for t in tracks if t in conf]}
 
     provider = Scripted(answer)
-    result = run(leaf_collection.clusters, leaf_collection.tracks, provider, EnrichParams.for_profile("default"))
+    params = EnrichParams.for_profile("default", max_escalated_share=1.0)
+    result = run(leaf_collection.clusters, leaf_collection.tracks, provider, params)
     tiers = [r.tier for r in provider.requests]
     assert tiers == ["mechanical", "creative"]
     mech, creative = provider.requests
@@ -158,6 +159,31 @@ def test_grey_zone_is_escalated_to_the_creative_tier_only(leaf_collection):
     report = result["report"]
     assert report["tracks_escalated"] == 4 and report["dropped_low_confidence"] == 2
     assert report["rounds"] == 2 and report["confidence_histogram"] == {"0.7-0.8": 2, "0.8-0.9": 1, "0.9-1.0": 1}
+
+
+def test_escalation_keeps_to_its_budget_most_confident_grey_answers_first(leaf_collection):
+    def answer(request: LLMRequest) -> dict:
+        tracks = [t["track_id"] for c in request.payload["clusters"] for t in c["tracks"]]
+        conf = {9: 0.9, 10: 0.6, 7: 0.55, 8: 0.3, 15: 0.65, 16: 0.64}
+        if request.tier == "creative":
+            conf = dict.fromkeys(tracks, 0.8)
+        return {"tracks": [{"track_id": t, "suggestions": {"genre_refinement": None, "scene_tags": [],
+                                                           "descriptors": ["new"], "era_refinement": None},
+                            "confidence": conf[t], "reasoning": request.tier} for t in tracks if t in conf]}
+
+    provider = Scripted(answer)
+    # 6 tracks reviewed, a third of them may be escalated: the two most confident grey answers (15, 16)
+    params = EnrichParams.for_profile("default", max_escalated_share=1 / 3)
+    result = run(leaf_collection.clusters, leaf_collection.tracks, provider, params)
+    creative = [r for r in provider.requests if r.tier == "creative"]
+    assert [sorted(t["track_id"] for c in r.payload["clusters"] for t in c["tracks"]) for r in creative] == [[15, 16]]
+    kept = sorted(i["track_id"] for items in result["suggestions"].values() for i in items)
+    assert kept == [9, 15, 16]
+    report = result["report"]
+    assert report["tracks_escalated"] == 2 and report["grey_not_escalated"] == 2
+    assert report["dropped_low_confidence"] == 3  # 8 (0.3) and the two grey answers over the budget
+    with pytest.raises(ValueError, match="max_escalated_share"):
+        EnrichParams.for_profile("default", max_escalated_share=1.5)
 
 
 def test_low_coherence_leaf_goes_straight_to_creative_and_failed_mechanical_calls_escalate(leaf_collection):

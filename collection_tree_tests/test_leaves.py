@@ -153,11 +153,12 @@ def many_clusters(count: int) -> ClusterSet:
     return ClusterSet(clusters=clusters, all_track_ids=list(range(1, 23)))
 
 
-@pytest.mark.parametrize(("profile", "batch", "workers"), [("seed", 5, 4), ("default", 10, 8)])
-def test_call_pattern_per_profile(leaf_collection, profile, batch, workers):
+@pytest.mark.parametrize(("profile", "batch", "workers", "candidates"), [("seed", 5, 4, 30), ("default", 20, 8, 20)])
+def test_call_pattern_per_profile(leaf_collection, profile, batch, workers, candidates):
     provider = Scripted()
     params = LeafParams.for_profile(profile)
-    assert (params.batch_size, params.workers, params.search_top_n, params.max_candidates) == (batch, workers, 50, 30)
+    assert (params.batch_size, params.workers, params.search_top_n, params.max_candidates) == (
+        batch, workers, 50, candidates)
     result = describe_leaves(many_clusters(23), leaf_collection.tracks, phase(provider), params)
     sizes = sorted(len(r.payload["clusters"]) for r in provider.requests)
     assert len(provider.requests) == math.ceil(23 / batch) == result.report["llm_calls"]

@@ -116,7 +116,8 @@ def test_failure_in_phase_4_resumes_from_failure(build_env, monkeypatch):
         assert failed == ["refined_clusters"]
         wait_idle(build_env.api)
         failed_at = time.time()
-        before = {task: set(solver.payloads(task)) for task in ("name_clusters", "reassign_tracks", "score_clusters")}
+        phase_4_tasks = ("score_clusters", "rename_merged_cluster", "define_subclusters")
+        before = {task: set(solver.payloads(task)) for task in ("name_clusters", "reassign_tracks", *phase_4_tasks)}
         assert len(before["score_clusters"]) == 2 and before["name_clusters"] and before["reassign_tracks"]
 
         fixed = build_reconstructable_job(__name__, "job_under_test", reconstructable_args=(-1,))
@@ -131,14 +132,16 @@ def test_failure_in_phase_4_resumes_from_failure(build_env, monkeypatch):
         assert {"refined_clusters", "categories", "collection_leaves", "collection_tree"} <= ran_second
         assert "refined_clusters" not in succeeded_first
 
-        # the LLM: earlier phases asked nothing again; phase 4's two finished batches were cache hits
+        # the LLM: earlier phases asked nothing again; phase 4's finished calls were cache hits
         assert solver.payloads("name_clusters", after=failed_at) == []
         assert solver.payloads("reassign_tracks", after=failed_at) == []
         again = solver.payloads("score_clusters", after=failed_at)
         assert again and before["score_clusters"].isdisjoint(again)
         refined = instance.get_latest_materialization_event(AssetKey("refined_clusters"))
         assert refined.run_id == second.run_id
-        assert refined.asset_materialization.metadata["llm_cache_hits"].value == 2
+        # (2 scoring calls, and the merges and splits of the first iteration when it finished before the crash)
+        answered_before = sum(len(before[task]) for task in phase_4_tasks)
+        assert refined.asset_materialization.metadata["llm_cache_hits"].value == answered_before >= 2
         # upstream materialisations are still the first run's (loaded from storage, not recomputed)
         for name in ("named_clusters", "assigned_clusters"):
             assert instance.get_latest_materialization_event(AssetKey(name)).run_id == first.run_id

@@ -42,12 +42,21 @@ class EnrichParams(PhaseParams):
     min_confidence: float = 0.7
     grey_floor: float = 0.5  # [grey_floor, min_confidence): ask the creative tier again
     dominant_share: float = 0.5
-    max_tracks_per_call: int = 120
+    max_tracks_per_call: int = 160
     max_clusters_per_call: int = 40  # tiny leaves: the track cap, not this, should bound a call
     low_coherence: float = 5.0
+    # Grey-zone answers re-asked of the creative tier, at most this share of the reviewed tracks (the
+    # most confident first): escalation is where the phase's money goes. Failed calls always escalate.
+    max_escalated_share: float = 0.1
 
     PHASE: ClassVar[str] = "enrichment"
     SEED: ClassVar[dict[str, Any]] = {"tiered": False, "workers": 4}  # the reference's values
+
+    def validate(self) -> None:
+        self.require_at_least(1, "workers", "tracks_per_cluster", "max_tracks_per_call", "max_clusters_per_call")
+        for name in ("min_confidence", "grey_floor", "dominant_share", "max_escalated_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
 
 
 @dataclass
@@ -128,7 +137,8 @@ def suggest_metadata(
                    f"in {len(first)} calls; {skipped_tracks} tracks carry their leaf's facets already")
 
     kept: dict[int, dict[str, Any]] = {}
-    grey: dict[str, list[int]] = {}
+    grey: dict[str, list[int]] = {}  # cluster id -> track ids for the creative tier
+    maybe: list[tuple[float, int, str]] = []  # grey-zone answers: (confidence, track id, cluster id)
     stats: Counter[str] = Counter()
 
     def run(calls: list[_Call], band: tuple[float, float], label: str) -> None:
@@ -149,15 +159,21 @@ def suggest_metadata(
                 if item["confidence"] >= params.min_confidence:
                     kept[item["track_id"]] = item
                 elif call.tier == "mechanical" and params.tiered and item["confidence"] >= params.grey_floor:
-                    grey.setdefault(owner[item["track_id"]], []).append(item["track_id"])
+                    maybe.append((item["confidence"], item["track_id"], owner[item["track_id"]]))
                 else:
                     stats["dropped_low_confidence"] += 1
 
     run(first, (0.02, 0.8 if params.tiered else 1.0), "enrichment call")
+    budget = math.ceil(params.max_escalated_share * sum(len(p.track_ids) for p in prepared))
+    maybe.sort(key=lambda m: (-m[0], m[1]))
+    for _confidence, track_id, cluster_id in maybe[:budget]:
+        grey.setdefault(cluster_id, []).append(track_id)
+    stats["dropped_low_confidence"] += max(len(maybe) - budget, 0)
+    stats["grey_over_budget"] = max(len(maybe) - budget, 0)
     second: list[_Call] = []
     if grey:
-        by_id = {p.cluster.id: p for p in prepared}
-        again = [_Leaf(by_id[cid].cluster, by_id[cid].profile, ids) for cid, ids in grey.items()]
+        again = [_Leaf(p.cluster, p.profile, sorted(set(grey[p.cluster.id]), key=p.track_ids.index))
+                 for p in prepared if p.cluster.id in grey]
         second = pack(again, "creative", params.max_tracks_per_call, params.max_clusters_per_call)
         run(second, (0.8, 1.0), "escalation call")
     out: dict[str, list[dict[str, Any]]] = {c.id: [] for c in leaves.clusters}
@@ -197,6 +213,7 @@ def _report(out: dict[str, list[dict[str, Any]]], stats: Counter[str], prepared:
         "leaves_with_suggestions": sum(bool(v) for v in out.values()),
         "tracks_reviewed": sum(len(p.track_ids) for p in prepared), "tracks_skipped_complete": skipped,
         "tracks_escalated": sum(len(v) for v in grey.values()),
+        "grey_not_escalated": stats["grey_over_budget"],
         "llm_calls": sum(calls_by_tier.values()), "calls_by_tier": calls_by_tier,
         "rounds": sum(1 for n in rounds if n),
         "serial_calls": sum(math.ceil(n / params.workers) for n in rounds),

@@ -31,14 +31,14 @@ PROFILE_FACETS = ("genre", "scene_tags", "descriptors")
 
 @dataclass(frozen=True)
 class LeafParams(PhaseParams):
-    batch_size: int = 10
+    batch_size: int = 20
     workers: int = 8
     search_top_n: int = 50
-    max_candidates: int = 30
+    max_candidates: int = 20  # 7 exemplars from the 20 best-matching members (the reference showed 30)
     examples: int = 7
 
     PHASE: ClassVar[str] = "leaves"
-    SEED: ClassVar[dict[str, Any]] = {"batch_size": 5, "workers": 4}  # the reference's values
+    SEED: ClassVar[dict[str, Any]] = {"batch_size": 5, "workers": 4, "max_candidates": 30}  # the reference's values
 
 
 # ------------------------------------------------------------------------------- track records

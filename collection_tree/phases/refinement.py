@@ -83,14 +83,14 @@ ITERATION_COUNTS = ("merges", "rename_failures", "split_attempts", "splits", "sp
 
 @dataclass(frozen=True)
 class RefineParams(PhaseParams):
-    batch_size: int = 40  # clusters per scoring call
+    batch_size: int = 60  # clusters per scoring call
     max_iterations: int = 3
     max_merges: int = 5  # per iteration
     max_splits: int = 3  # split attempts per iteration
     min_split_size: int = 30  # only clusters with MORE tracks than this are split
     stop_score: float = 7.0
     rename_sample: int = 20  # sampled tracks for a merged cluster's new name
-    workers: int = 4
+    workers: int = 8
     features: bool = True  # genre/scene context and track-level features in the scoring payload
     group_batches: bool = True  # scoring batches cut from clusters sorted by genre, then scene lineage
     prioritise: bool = True  # merges: smallest groups first; splits: largest clusters first
