@@ -22,7 +22,7 @@ $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
 run: $(VENV)/.installed  ## build the collection tree on the embedded default (offline, demo data)
 	$(BIN)/collection-tree build
 
-test: $(VENV)/.installed  ## run the test suite
+test: $(VENV)/.installed-bench  ## run the test suite (the bench extra too: the benchmarks' smoke tests use it)
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed

@@ -68,8 +68,7 @@ def test_quality_metrics_on_a_hand_made_tree():
                                                    "34-54": 0, "55-88": 0, "89-143": 0, ">=144": 1}
 
 
-def test_ground_truth_scores_need_sklearn():
-    pytest.importorskip("sklearn")
+def test_ground_truth_scores():
     truth = pd.DataFrame({"track_id": range(1, 11), "niche_id": ["x"] * 3 + ["y"] * 3 + ["z"] * 4})
     result = quality.against_ground_truth(_tree(), truth)
     assert result["niches"] == 3  # track 10 is ungrouped: not scored
@@ -168,8 +167,7 @@ def test_quality_tables_and_plot(tmp_path):
              "phases": [{"phase": "named_clusters", "calls": 3, "cost_usd": 0.1, "sim_wait_s": 60.0}]}
     tables = quality.quality_tables([build, {**build, "profile": "default"}])
     _is_table(tables["Quality"], quality.QUALITY_COLUMNS, 2)
-    pytest.importorskip("matplotlib")
-    from benchmarks import plots
+    from benchmarks import plots  # matplotlib: the bench extra, which `make test` installs
 
     out = plots.plot_profiles([build, {**build, "profile": "default"}], tmp_path / "p.png", "demo")
     assert out.exists() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
