@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from typing import Any
 
@@ -247,3 +250,29 @@ def test_parse_comment():
         "genre": ["Rock", "Metal"], "scene": ["USA"], "descriptors": ["Live"], "era": ["early 2000s"]}
     assert parse_comment("dusty deep house, Berlin") == {"text": ["dusty deep house", "Berlin"]}
     assert parse_comment("Era: late 2000s (20")["era"] == ["late 2000s"]
+
+
+def test_offline_title_starts_with_a_capital_when_a_descriptor_leads():
+    payload = TASK.example()
+    for track in payload["clusters"][0]["sample_tracks"]:
+        track["comment"] += " | Descriptors: heavy riffs, angst"
+    [named] = TASK.solve_offline(payload)["clusters"]
+    assert named["title"] == "Heavy riffs Nu-Metal, USA early 2000s"
+
+
+def test_offline_answer_does_not_depend_on_the_hash_seed():
+    """Shared tags that tie are listed in a fixed order, so two processes (different PYTHONHASHSEED)
+    build the same tree from the same inputs."""
+    payload = TASK.example()
+    for track in payload["clusters"][0]["sample_tracks"]:
+        track["comment"] += " | Descriptors: alpha, bravo, charlie, delta, echo, foxtrot"
+    script = ("import json, sys; from collection_tree.tasks.name_clusters import TASK; "
+              "print(json.dumps(TASK.solve_offline(json.loads(sys.stdin.read())), sort_keys=True))")
+    answers = set()
+    for seed in ("1", "2", "3", "4"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run([sys.executable, "-c", script], input=json.dumps(payload), env=env,
+                              capture_output=True, text=True, timeout=120, check=True)
+        answers.add(done.stdout)
+    assert len(answers) == 1
+    assert "alpha, bravo, charlie tags" in json.loads(answers.pop())["clusters"][0]["description"]

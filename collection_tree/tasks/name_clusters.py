@@ -243,6 +243,7 @@ def solve_cluster(cluster: dict[str, Any], comment_chars: int) -> dict[str, Any]
     descriptor = _dominant([re.sub(r"\s*\(.*?\)", "", d) for p in parsed for d in p.get("descriptors", [])[:1]],
                            len(tracks))
     place = _place(cluster, scene_title, genre_title)
+    descriptor = descriptor[:1].upper() + descriptor[1:]  # a shelf label starts with a capital: "Warm Deep House"
     shelf = " ".join(x for x in (descriptor, genre_title) if x)
     where = " ".join(x for x in (place, era) if x)
     title = f"{shelf}, {where}" if where else shelf or scene_title or "Untitled"
@@ -250,7 +251,8 @@ def solve_cluster(cluster: dict[str, Any], comment_chars: int) -> dict[str, Any]
     own = {v.casefold() for v in genre + scene} | {genre_title.casefold()}
     shown = {v.casefold(): v for p in parsed for key in _TAG_KEYS for v in p.get(key, [])}
     extra = Counter(tag for tags in tag_sets for tag in tags if tag not in own and not _YEARISH.fullmatch(tag))
-    shared = [shown.get(tag, tag) for tag, n in extra.most_common(3) if n * 4 >= max(len(tracks), 1) and n >= 2]
+    ranked = sorted(extra.items(), key=lambda kv: (-kv[1], kv[0]))  # ties by name: no hash-seed order
+    shared = [shown.get(tag, tag) for tag, n in ranked[:3] if n * 4 >= max(len(tracks), 1) and n >= 2]
     artists = [a for a, _ in Counter(str(t.get("artist", "")) for t in tracks if t.get("artist")).most_common(3)]
     fits = sum(1 for a in agreement if a >= 0.999)
     sentences = [
