@@ -22,6 +22,7 @@ class CollectionLeavesConfig(Config):
                                          "empty: the pipeline setting.")
     batch_size: int | None = Field(None, ge=1, description="Leaves per LLM call (override).")
     workers: int | None = Field(None, ge=1, description="Parallel LLM calls (override).")
+    max_candidates: int | None = Field(None, ge=7, description="Candidate tracks shown per leaf (default 20, seed 30).")
 
 
 def build_collection_leaves_asset(mode: BuildMode) -> AssetsDefinition:

@@ -26,6 +26,8 @@ class MetadataSuggestionsConfig(Config):
     min_confidence: float | None = Field(None, ge=0.0, le=1.0, description="Keep suggestions at or above this.")
     max_tracks_per_call: int | None = Field(None, ge=1, description="Tracks packed into one call (default profile).")
     workers: int | None = Field(None, ge=1, description="Parallel LLM calls.")
+    max_escalated_share: float | None = Field(None, ge=0.0, le=1.0, description=(
+        "Grey-zone answers re-asked of the creative tier, at most this share of the reviewed tracks (0.1)."))
 
 
 def cost_by_tier(bound: PhaseLLM) -> dict[str, dict[str, float]]:

@@ -31,7 +31,7 @@ ITERATION_COLUMNS = ["iteration", "clusters_in", "clusters_scored", "mean_score"
 class RefinedClustersConfig(Config):
     profile: str = Field("", description="'default' or 'seed' (the reference: 15 compact summaries per call, "
                                          "serial); empty: PipelineSettings.profile. Fields below override.")
-    batch_size: int | None = Field(None, description="Clusters per scoring call (default 40, seed 15).")
+    batch_size: int | None = Field(None, description="Clusters per scoring call (default 60, seed 15).")
     max_iterations: int | None = Field(None, description="Score/merge/split rounds at most (3).")
     max_merges: int | None = Field(None, description="Merges per iteration at most (5).")
     max_splits: int | None = Field(None, description="Split attempts per iteration at most (3).")
@@ -39,7 +39,7 @@ class RefinedClustersConfig(Config):
     stop_score: float | None = Field(None, description="Stop when every score reaches this and nothing is "
                                                        "suggested (7).")
     rename_sample: int | None = Field(None, description="Sampled tracks for a merged cluster's new name (20).")
-    workers: int | None = Field(None, description="Parallel calls (default 4, seed 1 = serial).")
+    workers: int | None = Field(None, description="Parallel calls (default 8, seed 1 = serial).")
     features: bool | None = Field(None, description="Track-level features (year, era, bpm, key, energy, tag "
                                                     "agreement) in the scoring payload (default on, seed off).")
 
