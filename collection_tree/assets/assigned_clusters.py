@@ -14,7 +14,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from collection_tree.assets.checks import exactly_once_check
+from collection_tree.assets.checks import exactly_once_check, exactly_once_summary
 from collection_tree.assets.llm_step import LLM_POOL, llm_step_metadata, phase_llm, phase_params
 from collection_tree.assets.metadata import markdown_table, size_stats
 from collection_tree.assets.modes import BuildMode
@@ -63,7 +63,6 @@ def build_assigned_clusters_asset(mode: BuildMode) -> AssetsDefinition:
         with phase_llm(context, llm, inputs, "assigned_clusters") as bound:
             assigned = reassign_tracks(named_clusters, frame, bound, params, progress)
         report = assigned.report
-        problems = assigned.membership_problems()
         reasons = Counter(u["reason"] for u in assigned.unplaced)
         context.add_output_metadata({
             "clusters_before_dedup": report["clusters_in"],
@@ -84,10 +83,7 @@ def build_assigned_clusters_asset(mode: BuildMode) -> AssetsDefinition:
                                                               "serial_calls", "failed_batches"]),
             "passes": len(report["passes"]),
             "serial_calls": report["serial_calls"],
-            "exactly_once": MetadataValue.text(
-                "ok: every in-scope track in exactly one cluster or explained in unplaced"
-                if not any(problems.values()) else
-                ", ".join(f"{k}: {len(v)}" for k, v in problems.items() if v)),
+            "exactly_once": exactly_once_summary(assigned),
             **llm_step_metadata(bound),
             **size_stats([c.track_count for c in assigned.clusters], "cluster_size"),
             "preview": markdown_table([{"id": c.id, "title": c.title, "size": c.track_count,

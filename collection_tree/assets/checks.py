@@ -7,6 +7,14 @@ from collection_tree.assets.modes import BuildMode
 from collection_tree.core.clusters import ClusterSet
 
 
+def exactly_once_summary(cluster_set: ClusterSet) -> MetadataValue:
+    """One line for an asset's metadata: "ok: ..." or the count of each membership problem."""
+    problems = cluster_set.membership_problems()
+    if not any(problems.values()):
+        return MetadataValue.text("ok: every in-scope track in exactly one cluster or explained in unplaced")
+    return MetadataValue.text(", ".join(f"{k}: {len(v)}" for k, v in problems.items() if v))
+
+
 def exactly_once_check(mode: BuildMode, asset_name: str) -> AssetChecksDefinition:
     """Every in-scope track is in exactly one cluster, or listed in ``unplaced`` with a reason; no
     cluster holds a track outside the scope. Blocking: a failure stops downstream assets of the run."""

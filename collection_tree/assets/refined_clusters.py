@@ -12,7 +12,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from collection_tree.assets.checks import exactly_once_check
+from collection_tree.assets.checks import exactly_once_check, exactly_once_summary
 from collection_tree.assets.llm_step import LLM_POOL, llm_step_metadata, phase_llm, phase_params
 from collection_tree.assets.metadata import markdown_table, size_stats
 from collection_tree.assets.modes import BuildMode
@@ -63,7 +63,6 @@ def build_refined_clusters_asset(mode: BuildMode) -> AssetsDefinition:
         with phase_llm(context, llm, inputs, "refined_clusters") as bound:
             refined = refine_clusters(assigned_clusters, tracks_from_storage(tracks), bound, params, progress)
         report = refined.report
-        problems = refined.membership_problems()
         context.add_output_metadata({
             "clusters_in": report["clusters_in"],
             "clusters_out": report["clusters_out"],
@@ -79,10 +78,7 @@ def build_refined_clusters_asset(mode: BuildMode) -> AssetsDefinition:
             "merged_preview": markdown_table(report["merged"], ["iteration", "into", "from", "tracks", "title",
                                                                 "renamed"]),
             "split_preview": markdown_table(report["split"], ["iteration", "parent", "tracks", "into"]),
-            "exactly_once": MetadataValue.text(
-                "ok: every in-scope track in exactly one cluster or explained in unplaced"
-                if not any(problems.values()) else
-                ", ".join(f"{k}: {len(v)}" for k, v in problems.items() if v)),
+            "exactly_once": exactly_once_summary(refined),
             "unplaced": len(refined.unplaced),
             **size_stats([c.track_count for c in refined.clusters], "cluster_size"),
             "preview": markdown_table([{"id": c.id, "title": c.title, "size": c.track_count, "score": c.quality_score,

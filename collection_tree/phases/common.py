@@ -141,15 +141,13 @@ def run_batches(
                 progress(done_count / len(batches), f"{label} {done_count}/{len(batches)} done")
             if stop_event.is_set() and pending:
                 raise StopRequested(f"stopped with {len(pending)} {label}(es) not finished")
-    except Exception as exc:
+    except BaseException as exc:
         stop_event.set()
-        # A crash (not a stop): let the calls already in flight finish, so their answers reach the
-        # cache and a re-execution from failure does not pay for them again.
-        pool.shutdown(wait=not isinstance(exc, StopRequested), cancel_futures=True)
-        raise
-    except BaseException:  # an interrupt (Dagster's Terminate): stop within seconds, don't wait
-        stop_event.set()
-        pool.shutdown(wait=False, cancel_futures=True)
+        # A crash: let the calls already in flight finish, so their answers reach the cache and a
+        # re-execution from failure does not pay for them again. A stop or an interrupt (Dagster's
+        # Terminate) does not wait: it must end within seconds.
+        crashed = isinstance(exc, Exception) and not isinstance(exc, StopRequested)
+        pool.shutdown(wait=crashed, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
     return results  # type: ignore[return-value]
