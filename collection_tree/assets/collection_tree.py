@@ -15,34 +15,55 @@ from dagster import (
     AssetExecutionContext,
     AssetIn,
     AssetsDefinition,
+    Config,
     MetadataValue,
     asset,
     asset_check,
 )
+from pydantic import Field
 
+from collection_tree.assets.llm_step import phase_params
 from collection_tree.assets.metadata import markdown_table, size_stats
 from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.progress import PhaseProgress
 from collection_tree.core.atomic import atomic_write_json
 from collection_tree.core.clusters import ClusterSet
 from collection_tree.core.inputs import tracks_from_storage
-from collection_tree.phases.assembly import assemble_collection_tree, validate_collection_tree
+from collection_tree.phases.assembly import CollectionTreeError, assemble_collection_tree, validate_collection_tree
+from collection_tree.phases.playlist_order import ORDERS, PlaylistOrderParams, apply_orders, order_playlists
 from collection_tree.resources.settings import PipelineSettings
 
 TREE_FILE = "curated_collection.json"
 MIN_CONFIDENCE = 0.7
 
 
+class CollectionTreeConfig(Config):
+    profile: str = Field("", description="'default' or 'seed' (the reference: exemplars first); empty: the "
+                                         "pipeline setting.")
+    playlist_order: str | None = Field(None, description=f"Order of every leaf's tracks in every export: "
+                                                         f"{' | '.join(ORDERS)} (default mix: Camelot key, "
+                                                         "BPM and an energy arc where tracks have them).")
+    tempo_tolerance: float | None = Field(None, gt=0, lt=0.5, description="Tempo step two tracks may differ "
+                                                                          "by and still mix (default 0.06).")
+
+
 def tree_path(mode: BuildMode, settings: PipelineSettings) -> Path:
     return mode.output_dir(settings.output_path()) / TREE_FILE
 
 
-def _materialise(context: AssetExecutionContext, mode: BuildMode, settings: PipelineSettings,
-                 leaves: ClusterSet, categories: dict[str, Any], suggestions: dict[str, Any] | None,
-                 genre_tree: dict[str, Any], scene_tree: dict[str, Any], tracks: pd.DataFrame) -> dict[str, Any]:
+def _materialise(context: AssetExecutionContext, config: CollectionTreeConfig, mode: BuildMode,
+                 settings: PipelineSettings, leaves: ClusterSet, categories: dict[str, Any],
+                 suggestions: dict[str, Any] | None, genre_tree: dict[str, Any], scene_tree: dict[str, Any],
+                 tracks: pd.DataFrame) -> dict[str, Any]:
     progress = PhaseProgress(context, "collection_tree")
     doc = assemble_collection_tree(leaves, categories, suggestions, genre_tree, scene_tree,
                                    total_tracks=len(set(leaves.all_track_ids)))  # raises when inconsistent
+    _, order_params = phase_params(config, settings.profile, PlaylistOrderParams)
+    orders, order_report = order_playlists(leaves, tracks_from_storage(tracks), order_params,
+                                           lambda f, m: progress(0.9 * f, m))
+    problems = validate_collection_tree(apply_orders(doc, orders))
+    if problems:
+        raise CollectionTreeError("; ".join(problems[:10]))
     path = atomic_write_json(tree_path(mode, settings), doc)
     progress(1.0, f"{len(doc['categories'])} categories, {doc['assigned_tracks']}/{doc['total_tracks']} tracks "
                   f"-> {path}")
@@ -70,6 +91,7 @@ def _materialise(context: AssetExecutionContext, mode: BuildMode, settings: Pipe
         "ungrouped_preview": markdown_table(ungrouped),
         "tree_id": doc["id"],
         "status": doc["status"],
+        **order_report.to_metadata(),
     })
     return doc
 
@@ -89,21 +111,22 @@ def build_collection_tree_asset(mode: BuildMode) -> AssetsDefinition:
     if mode.enrich:
         @asset(**common, ins={**ins, "metadata_suggestions": AssetIn(mode.key("metadata_suggestions"))})
         def collection_tree(
-            context: AssetExecutionContext, pipeline_settings: PipelineSettings, collection_leaves: ClusterSet,
-            categories: dict[str, Any], metadata_suggestions: dict[str, Any], genre_tree: dict[str, Any],
-            scene_tree: dict[str, Any], tracks: pd.DataFrame,
+            context: AssetExecutionContext, config: CollectionTreeConfig, pipeline_settings: PipelineSettings,
+            collection_leaves: ClusterSet, categories: dict[str, Any], metadata_suggestions: dict[str, Any],
+            genre_tree: dict[str, Any], scene_tree: dict[str, Any], tracks: pd.DataFrame,
         ) -> dict[str, Any]:
-            return _materialise(context, mode, pipeline_settings, collection_leaves, categories,
+            return _materialise(context, config, mode, pipeline_settings, collection_leaves, categories,
                                 metadata_suggestions, genre_tree, scene_tree, tracks)
 
         return collection_tree
 
     @asset(**common, ins=ins)
     def collection_tree_without_suggestions(
-        context: AssetExecutionContext, pipeline_settings: PipelineSettings, collection_leaves: ClusterSet,
-        categories: dict[str, Any], genre_tree: dict[str, Any], scene_tree: dict[str, Any], tracks: pd.DataFrame,
+        context: AssetExecutionContext, config: CollectionTreeConfig, pipeline_settings: PipelineSettings,
+        collection_leaves: ClusterSet, categories: dict[str, Any], genre_tree: dict[str, Any],
+        scene_tree: dict[str, Any], tracks: pd.DataFrame,
     ) -> dict[str, Any]:
-        return _materialise(context, mode, pipeline_settings, collection_leaves, categories, None,
+        return _materialise(context, config, mode, pipeline_settings, collection_leaves, categories, None,
                             genre_tree, scene_tree, tracks)
 
     return collection_tree_without_suggestions

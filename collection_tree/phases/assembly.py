@@ -23,6 +23,9 @@ SOURCE_KEYS = ("id", "created_at")
 CATEGORY_KEYS = ("id", "title", "description", "track_ids", "track_count", "leaves")
 LEAF_KEYS = ("id", "title", "description", "track_ids", "track_count", "examples", "genre_context",
              "scene_context", "metadata_suggestions")
+# Additive fields (DESIGN section 5): readers of the reference schema ignore them.
+CATEGORY_OPTIONAL = ("sections",)
+LEAF_OPTIONAL = ("order", "transitions")
 EXAMPLE_KEYS = ("title", "artist", "year")
 SUGGESTION_KEYS = ("track_id", "suggestions", "confidence", "reasoning")
 SUGGESTION_FIELDS = ("genre_refinement", "scene_tags", "descriptors", "era_refinement")
@@ -153,12 +156,12 @@ def assemble_collection_tree(
 
 
 # ------------------------------------------------------------------------------------ validation
-def _keys(problems: list[str], where: str, obj: Any, wanted: tuple[str, ...]) -> bool:
+def _keys(problems: list[str], where: str, obj: Any, wanted: tuple[str, ...], optional: tuple[str, ...] = ()) -> bool:
     if not isinstance(obj, dict):
         problems.append(f"{where}: expected an object, got {type(obj).__name__}")
         return False
-    if set(obj) != set(wanted):
-        extra, missing = sorted(set(obj) - set(wanted)), sorted(set(wanted) - set(obj))
+    extra, missing = sorted(set(obj) - set(wanted) - set(optional)), sorted(set(wanted) - set(obj))
+    if extra or missing:
         problems.append(f"{where}: keys differ from the schema (extra {extra}, missing {missing})")
         return False
     return True
@@ -203,7 +206,7 @@ def validate_collection_tree(doc: Any, *, min_confidence: float | None = None) -
     leaf_ids: set[str] = set()
     for i, category in enumerate(doc["categories"]):
         where = f"categories[{i}]"
-        if not _keys(problems, where, category, CATEGORY_KEYS):
+        if not _keys(problems, where, category, CATEGORY_KEYS, CATEGORY_OPTIONAL):
             continue
         cid = category["id"]
         if not isinstance(cid, str) or not KEBAB.match(cid):
@@ -222,6 +225,8 @@ def validate_collection_tree(doc: Any, *, min_confidence: float | None = None) -
             leaf_tracks += _validate_leaf(problems, f"{where}.leaves[{j}]", leaf, leaf_ids, holder, min_confidence)
         if sorted(ids) != sorted(leaf_tracks):
             problems.append(f"{where}.track_ids: not exactly its leaves' tracks")
+        if "sections" in category:
+            _validate_sections(problems, where, category)
     ungrouped = _int_list(problems, "ungrouped_track_ids", doc["ungrouped_track_ids"])
     if ungrouped != sorted(set(ungrouped)):
         problems.append("ungrouped_track_ids: expected sorted, without duplicates")
@@ -238,7 +243,7 @@ def validate_collection_tree(doc: Any, *, min_confidence: float | None = None) -
 
 def _validate_leaf(problems: list[str], where: str, leaf: Any, leaf_ids: set[str], holder: dict[int, str],
                    min_confidence: float | None) -> list[int]:
-    if not _keys(problems, where, leaf, LEAF_KEYS):
+    if not _keys(problems, where, leaf, LEAF_KEYS, LEAF_OPTIONAL):
         return []
     lid = leaf["id"]
     if not isinstance(lid, str) or not lid:
@@ -254,6 +259,12 @@ def _validate_leaf(problems: list[str], where: str, leaf: Any, leaf_ids: set[str
         problems.append(f"{where}.track_count {leaf['track_count']} != {len(ids)} track_ids")
     if not ids:
         problems.append(f"{where}: a leaf without tracks")
+    if "order" in leaf and (not isinstance(leaf["order"], list) or sorted(leaf["order"]) != sorted(ids)):
+        problems.append(f"{where}.order: expected a permutation of the leaf's track_ids")
+    transitions = leaf.get("transitions")
+    if "transitions" in leaf and (not isinstance(transitions, int | float) or isinstance(transitions, bool)
+                                  or not 0.0 <= transitions <= 1.0):
+        problems.append(f"{where}.transitions: expected a share in [0, 1], got {transitions!r}")
     for t in ids:
         if t in holder:
             problems.append(f"{where}: track {t} is also in leaf {holder[t]!r} (exactly-once broken)")
@@ -293,3 +304,23 @@ def _validate_leaf(problems: list[str], where: str, leaf: Any, leaf_ids: set[str
                 if not isinstance(s[key], list) or not all(isinstance(v, str) for v in s[key]):
                     problems.append(f"{here}.suggestions.{key}: expected a list of strings")
     return ids
+
+
+def _validate_sections(problems: list[str], where: str, category: dict[str, Any]) -> None:
+    """``sections``: ``[{title, leaf_ids}]`` holding every leaf of the category exactly once."""
+    sections = category["sections"]
+    leaf_ids = [leaf.get("id") for leaf in category["leaves"] if isinstance(leaf, dict)]
+    if not isinstance(sections, list):
+        problems.append(f"{where}.sections: expected a list")
+        return
+    named: list[Any] = []
+    for k, section in enumerate(sections):
+        if _keys(problems, f"{where}.sections[{k}]", section, ("title", "leaf_ids")):
+            if not isinstance(section["title"], str) or not section["title"].strip():
+                problems.append(f"{where}.sections[{k}].title: expected a non-empty string")
+            if isinstance(section["leaf_ids"], list):
+                named += section["leaf_ids"]
+            else:
+                problems.append(f"{where}.sections[{k}].leaf_ids: expected a list of leaf ids")
+    if sorted(map(str, named)) != sorted(map(str, leaf_ids)) or len(named) != len(set(map(str, named))):
+        problems.append(f"{where}.sections: expected every leaf of the category in exactly one section")

@@ -1,0 +1,253 @@
+"""Mix order: which tracks a DJ can play one after another, and an order of a playlist that does it.
+
+Two tracks are *compatible* when they are harmonically compatible on the Camelot wheel (the same key,
++-1 on the same letter, or the relative major/minor: same number, other letter) and their tempos are
+within a tolerance (6% by default: what a pitch fader covers), half and double time included.
+
+:func:`mix_order` finds a path through a playlist that maximises compatible transitions and, second,
+follows an energy arc (warm-up, peak at about 70% of the set, release). It is deterministic: a greedy
+start (or every permutation for tiny playlists), then steepest-descent 2-opt and single-track
+relocation on the whole objective, each step's candidate moves evaluated at once with numpy.
+
+Keys are read in musical notation (``Am``, ``F#``, ``Bbm``, ``C# minor``), Camelot (``8A``, ``08b``)
+or Open Key (``1m``, ``6d``); anything else counts as unknown. Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+
+import numpy as np
+
+UNKNOWN = -1
+# Pitch classes of note names; a flat or sharp suffix moves them by one semitone.
+_NOTES = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
+_MUSICAL = re.compile(r"^([a-g])\s*(#|♯|b|♭|sharp|flat)?\s*(m|min|minor|maj|major|moll|dur)?$")
+_CAMELOT = re.compile(r"^0?([1-9]|1[0-2])\s*([ab])$")
+_OPEN_KEY = re.compile(r"^0?([1-9]|1[0-2])\s*([md])$")
+
+ARC_PEAK = 0.7  # where the energy arc peaks, as a share of the set
+
+
+# --------------------------------------------------------------------------------------------- keys
+def _code(number: int, major: bool) -> int:
+    """Camelot ``number`` (1-12) and letter (A minor, B major) as one int in 0..23."""
+    return (number - 1) * 2 + int(major)
+
+
+@lru_cache(maxsize=4096)
+def camelot_code(key: str) -> int:
+    """The Camelot code (0..23, see :func:`camelot_label`) of one key string, or ``UNKNOWN``."""
+    text = " ".join(str(key).strip().casefold().split())
+    if not text:
+        return UNKNOWN
+    if match := _CAMELOT.match(text):
+        return _code(int(match.group(1)), match.group(2) == "b")
+    if match := _OPEN_KEY.match(text):  # Open Key 1d = C major = 8B, 1m = A minor = 8A
+        return _code((int(match.group(1)) + 6) % 12 + 1, match.group(2) == "d")
+    if match := _MUSICAL.match(text):
+        note, accidental, mode = match.groups()
+        pitch = _NOTES[note] + {"#": 1, "♯": 1, "sharp": 1, "b": -1, "♭": -1, "flat": -1}.get(accidental or "", 0)
+        minor = mode in ("m", "min", "minor", "moll")
+        major_pitch = (pitch + 3) % 12 if minor else pitch % 12  # a minor key sits with its relative major
+        return _code((7 * major_pitch + 7) % 12 + 1, not minor)
+    return UNKNOWN
+
+
+def camelot_codes(keys: Iterable[object]) -> np.ndarray:
+    """Camelot codes of many keys (``UNKNOWN`` for missing or unreadable ones)."""
+    return np.array([UNKNOWN if not isinstance(k, str) else camelot_code(k) for k in keys], dtype=np.int64)
+
+
+def camelot_label(code: int) -> str:
+    """``8A`` for a code; empty for ``UNKNOWN``."""
+    return "" if code < 0 else f"{code // 2 + 1}{'B' if code % 2 else 'A'}"
+
+
+# ------------------------------------------------------------------------------------ compatibility
+def harmonic_compatible(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Element-wise: the same key, +-1 on the same letter, or the relative major/minor."""
+    known = (a >= 0) & (b >= 0)
+    number_a, number_b = a // 2, b // 2
+    step = (number_a - number_b) % 12
+    same_letter = (a % 2) == (b % 2)
+    return known & ((same_letter & ((step == 0) | (step == 1) | (step == 11))) | (~same_letter & (step == 0)))
+
+
+def tempo_step(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Element-wise relative tempo difference of ``a`` and ``b``, measured from the slower one
+    (``128/120 - 1``), the smallest of straight, half and double time; symmetric; ``inf`` where a
+    tempo is unknown."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = b / a
+        folded = np.stack([ratio, ratio / 2.0, ratio * 2.0])
+        step = np.maximum(folded, 1.0 / folded).min(axis=0) - 1.0
+    return np.where(np.isfinite(step) & (a > 0) & (b > 0), step, np.inf)
+
+
+def compatible(bpm_a: np.ndarray, key_a: np.ndarray, bpm_b: np.ndarray, key_b: np.ndarray,
+               tolerance: float) -> np.ndarray:
+    """Element-wise: harmonically compatible and within ``tolerance`` of each other's tempo."""
+    return harmonic_compatible(key_a, key_b) & (tempo_step(bpm_a, bpm_b) <= tolerance + 1e-9)
+
+
+def transition_flags(bpm: np.ndarray, keys: np.ndarray, tolerance: float) -> np.ndarray:
+    """For tracks in play order: whether each adjacent pair (n - 1 of them) is compatible."""
+    bpm, keys = np.asarray(bpm, dtype=np.float64), np.asarray(keys)
+    return compatible(bpm[:-1], keys[:-1], bpm[1:], keys[1:], tolerance)
+
+
+def mixable(bpm: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Tracks that can be judged at all: a positive tempo and a readable key."""
+    bpm = np.asarray(bpm, dtype=np.float64)
+    return np.isfinite(bpm) & (bpm > 0) & (np.asarray(keys) >= 0)
+
+
+# ------------------------------------------------------------------------------------------ solver
+def energy_targets(energy: np.ndarray, n: int) -> np.ndarray:
+    """The energy wanted at each of ``n`` positions: the playlist's own energies, low to high up to
+    ``ARC_PEAK`` of the set, then released to about its median."""
+    known = energy[np.isfinite(energy)]
+    if not known.size:
+        return np.zeros(n)
+    x = np.linspace(0.0, 1.0, n) if n > 1 else np.zeros(1)
+    rise = 0.05 + 0.9 * np.minimum(x / ARC_PEAK, 1.0)
+    quantile = np.where(x <= ARC_PEAK, rise, 0.95 - 0.45 * (x - ARC_PEAK) / (1.0 - ARC_PEAK))
+    return np.quantile(known, quantile)
+
+
+class _Objective:
+    """Cost of a play order: 1 per incompatible transition, plus small terms for tempo jumps and for
+    the distance of each track's energy from the arc's target at its position."""
+
+    def __init__(self, bpm: np.ndarray, keys: np.ndarray, energy: np.ndarray, tolerance: float,
+                 energy_weight: float, tempo_weight: float):
+        n = len(bpm)
+        ok = compatible(bpm[:, None], keys[:, None], bpm[None, :], keys[None, :], tolerance)
+        steps = tempo_step(bpm[:, None], bpm[None, :])
+        smooth = np.minimum(np.where(np.isfinite(steps), steps, 1.0) / max(tolerance, 1e-6), 3.0)
+        edge = (~ok).astype(np.float64) + tempo_weight * smooth
+        np.fill_diagonal(edge, 0.0)
+        # A virtual node (index n) at both ends of the path costs nothing: the path has free ends.
+        self.edge = np.zeros((n + 1, n + 1))
+        self.edge[:n, :n] = edge
+        targets = energy_targets(energy, n)
+        self.place = energy_weight * np.abs(np.nan_to_num(energy, nan=0.0)[:, None] - targets[None, :])
+        self.place[~np.isfinite(energy), :] = 0.0  # a track without energy fits anywhere
+        self.n = n
+
+    def cost(self, path: np.ndarray) -> float:
+        return float(self.edge[path[:-1], path[1:]].sum() + self.place[path, np.arange(self.n)].sum())
+
+    def costs(self, paths: np.ndarray) -> np.ndarray:
+        """Costs of many paths at once (rows of ``paths``)."""
+        return self.edge[paths[:, :-1], paths[:, 1:]].sum(axis=1) + self.place[paths, np.arange(self.n)].sum(axis=1)
+
+
+def _greedy(obj: _Objective, start: int) -> np.ndarray:
+    n = obj.n
+    path = [start]
+    free = np.ones(n, dtype=bool)
+    free[start] = False
+    for position in range(1, n):
+        score = obj.edge[path[-1], :n] + obj.place[:, position]
+        score[~free] = np.inf
+        nxt = int(np.argmin(score))
+        path.append(nxt)
+        free[nxt] = False
+    return np.array(path, dtype=np.int64)
+
+
+def _best_reversal(obj: _Objective, path: np.ndarray) -> tuple[float, int, int]:
+    """The 2-opt move (reverse ``path[i..j]``) that lowers the cost most: (delta, i, j)."""
+    n = obj.n
+    padded = np.concatenate([[n], path, [n]])
+    i, j = np.triu_indices(n, k=1)
+    left, right, a, b = padded[i], padded[j + 2], path[i], path[j]
+    edges = obj.edge[left, b] + obj.edge[a, right] - obj.edge[left, a] - obj.edge[b, right]
+    # Placement: the track at position k moves to i + j - k. Sums along anti-diagonals of
+    # place[path[k], m] (k + m = i + j) give the new cost of every segment at once.
+    place = obj.place[path]  # [current position k, position m]
+    ks = np.arange(n)
+    m = np.arange(2 * n - 1)[:, None] - ks[None, :]
+    anti = np.where((m >= 0) & (m < n), place[ks[None, :], np.clip(m, 0, n - 1)], 0.0).cumsum(axis=1)
+    diag = np.concatenate([[0.0], np.diagonal(place).cumsum()])
+    s = i + j
+    new = anti[s, j] - np.where(i > 0, anti[s, np.maximum(i - 1, 0)], 0.0)
+    delta = edges + new - (diag[j + 1] - diag[i])
+    best = int(np.argmin(delta))
+    return float(delta[best]), int(i[best]), int(j[best])
+
+
+def _best_relocation(obj: _Objective, path: np.ndarray) -> tuple[float, int, int]:
+    """The move of one track from position i to position j (the others shift by one) that lowers
+    the cost most: (delta, i, j). Evaluated exactly for all pairs with numpy."""
+    n = obj.n
+    i, j = np.nonzero(~np.eye(n, dtype=bool))
+    rest = np.array([np.delete(path, k) for k in range(n)])  # rest[k]: the path without position k
+    positions = np.arange(n)[None, :]
+    source = np.clip(np.where(positions < j[:, None], positions, positions - 1), 0, n - 2)
+    candidates = np.take_along_axis(rest[i], source, axis=1)  # path[i] inserted at position j of rest[i]
+    candidates[np.arange(len(i)), j] = path[i]
+    delta = obj.costs(candidates) - obj.cost(path)
+    best = int(np.argmin(delta))
+    return float(delta[best]), int(i[best]), int(j[best])
+
+
+EXACT_MAX = 7  # every permutation is tried up to this size (5,040 orders)
+RELOCATE_MAX = 120  # single-track relocation is O(n^3) in memory; bigger playlists use 2-opt alone
+
+
+def mix_order(bpm: np.ndarray, keys: np.ndarray, energy: np.ndarray | None = None, *, tolerance: float = 0.06,
+              energy_weight: float = 0.03, tempo_weight: float = 0.02, max_rounds: int = 2000) -> np.ndarray:
+    """A play order (a permutation of ``range(len(bpm))``) with as many compatible transitions as the
+    solver finds, then a smooth tempo and an energy arc. ``keys`` are Camelot codes
+    (:func:`camelot_codes`), ``energy`` any scale (NaN: unknown). Deterministic."""
+    bpm = np.asarray(bpm, dtype=np.float64)
+    keys = np.asarray(keys, dtype=np.int64)
+    n = len(bpm)
+    energy = np.full(n, np.nan) if energy is None else np.asarray(energy, dtype=np.float64)
+    if n <= 2:
+        return np.argsort(np.nan_to_num(energy, nan=0.0), kind="stable") if n == 2 else np.arange(n)
+    obj = _Objective(bpm, keys, energy, tolerance, energy_weight, tempo_weight)
+    if n <= EXACT_MAX:
+        perms = np.array(list(itertools.permutations(range(n))), dtype=np.int64)
+        return perms[int(np.argmin(obj.costs(perms)))]
+    start_energy = np.nan_to_num(energy, nan=np.inf)
+    start = int(np.lexsort((np.arange(n), np.nan_to_num(bpm, nan=np.inf), start_energy))[0])
+    path = _greedy(obj, start)
+    cost = obj.cost(path)
+    for _ in range(max_rounds):
+        delta, i, j = _best_reversal(obj, path)
+        if delta < -1e-9:
+            candidate = path.copy()
+            candidate[i:j + 1] = path[i:j + 1][::-1]
+        elif n <= RELOCATE_MAX and (move := _best_relocation(obj, path))[0] < -1e-9:
+            _, i, j = move
+            candidate = np.insert(np.delete(path, i), j, path[i])
+        else:
+            break
+        new_cost = obj.cost(candidate)
+        if new_cost >= cost - 1e-9:  # rounding: never accept a move that does not really improve
+            break
+        path, cost = candidate, new_cost
+    return path
+
+
+def compatible_share(flags: np.ndarray) -> float | None:
+    """Share of compatible transitions, or None when there is no transition."""
+    return None if len(flags) == 0 else round(float(np.mean(flags)), 4)
+
+
+def summary_label(values: Iterable[float]) -> str:
+    """``"118-126"`` for a range of numbers (rounded), or empty."""
+    finite = [v for v in values if isinstance(v, int | float) and math.isfinite(v)]
+    if not finite:
+        return ""
+    lo, hi = round(min(finite)), round(max(finite))
+    return str(lo) if lo == hi else f"{lo}-{hi}"
