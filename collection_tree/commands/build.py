@@ -24,6 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--resume", nargs="?", const="latest", metavar="RUN_ID",
                         help="re-execute the latest (or the given) failed, stopped or killed build from failure: "
                              "finished phases load from storage, finished LLM batches from the cache")
+    parser.add_argument("--playlist-order", choices=("mix", "exemplars", "library"), default=None,
+                        help="order of every playlist's tracks in every export (collection_tree run config "
+                             "playlist_order; default mix: Camelot key, BPM and an energy arc where tracks have them)")
     parser.add_argument("--verbose", action="store_true",
                         help="Dagster's full event log on stderr instead of the progress bar")
     parser.set_defaults(func=run)
@@ -113,7 +116,10 @@ def run(args: argparse.Namespace) -> int:
     from collection_tree.definitions import defs
 
     job_name = ops.TEST_JOB if args.test else ops.FULL_JOB
-    run_config = {} if args.verbose else QUIET_RUN_CONFIG
+    run_config = {} if args.verbose else dict(QUIET_RUN_CONFIG)
+    if getattr(args, "playlist_order", None):
+        tree_op = "test_run__collection_tree" if args.test else "collection_tree"
+        run_config["ops"] = {tree_op: {"config": {"playlist_order": args.playlist_order}}}
     bar = None if args.verbose else ProgressBar()
     started = time.monotonic()
     result = None

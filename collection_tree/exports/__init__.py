@@ -1,7 +1,8 @@
 """Outputs people use, made from the Collection Tree JSON (DESIGN section 5) and the tracks table:
-M3U8 playlists, a Rekordbox XML, an HTML browser, the metadata-suggestion review table, the
-ungrouped-track list. Pure functions (no Dagster); this module holds what they share: reading the
-tree, finding nodes, the track order of a leaf."""
+M3U8 playlists, a Rekordbox XML, a Traktor NML, Serato crates, an HTML browser, the
+metadata-suggestion review table, the ungrouped-track list. Pure functions (no Dagster); this module
+holds what they share: reading the tree, finding nodes, a leaf's play order (the same in every
+export), a category's sections (sub-folders in every export) and the build's provenance."""
 
 from __future__ import annotations
 
@@ -25,15 +26,29 @@ def iter_leaves(tree: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str
             yield category, leaf
 
 
-def find_node(tree: dict[str, Any], node_id: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """``(category, None)`` for a category id, ``(category, leaf)`` for a leaf id."""
+def _title_key(text: Any) -> str:
+    return " ".join(str(text or "").split()).casefold()
+
+
+def find_node(tree: dict[str, Any], node: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """``(category, None)`` for a category, ``(category, leaf)`` for a leaf, named by id or, failing
+    that, by title (case and spacing ignored). A title naming several nodes is refused, listing their ids."""
     for category in tree.get("categories", []):
-        if category.get("id") == node_id:
+        if category.get("id") == node:
             return category, None
     for category, leaf in iter_leaves(tree):
-        if leaf.get("id") == node_id:
+        if leaf.get("id") == node:
             return category, leaf
-    raise ExportError(f"unknown node id {node_id!r}: expected a category or leaf id of the collection tree "
+    wanted = _title_key(node)
+    matches: list[tuple[dict[str, Any], dict[str, Any] | None]] = [
+        (c, None) for c in tree.get("categories", []) if _title_key(c.get("title")) == wanted]
+    matches += [(c, leaf) for c, leaf in iter_leaves(tree) if _title_key(leaf.get("title")) == wanted]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        ids = ", ".join(repr((leaf or c).get("id")) for c, leaf in matches[:10])
+        raise ExportError(f"{node!r} is the title of {len(matches)} nodes ({ids}): pass one of their ids")
+    raise ExportError(f"unknown node {node!r}: expected a category or leaf id or title of the collection tree "
                       f"(categories: {', '.join(repr(c.get('id')) for c in tree.get('categories', [])[:12])})")
 
 
@@ -56,28 +71,46 @@ def track_index(tracks: pd.DataFrame) -> dict[int, dict[str, Any]]:
     return {int(row["track_id"]): row for row in tracks.to_dict("records")}
 
 
-def _key(text: Any) -> str:
-    return " ".join(str(text or "").split()).casefold()
+def play_order(leaf: dict[str, Any], index: dict[int, dict[str, Any]] | None = None) -> list[int]:
+    """The leaf's tracks in playlist order, the one every export uses: its ``order`` (DESIGN section 5;
+    written by the build's ``playlist_order`` step) when present, else ``track_ids``. Tracks missing
+    from ``order`` follow it; with ``index``, tracks unknown to the tracks table are left out."""
+    ids = [int(t) for t in leaf.get("track_ids", [])]
+    members = set(ids)
+    chosen = list(dict.fromkeys(int(t) for t in leaf.get("order") or [] if int(t) in members))
+    placed = set(chosen)
+    chosen += [t for t in ids if t not in placed]
+    return chosen if index is None else [t for t in chosen if t in index]
 
 
-def ordered_track_ids(leaf: dict[str, Any], index: dict[int, dict[str, Any]]) -> list[int]:
-    """The leaf's known tracks, exemplars first (in their order), then the rest in leaf order.
-
-    Examples carry ``title``/``artist``/``year`` (a ``track_id`` when present wins); they are
-    matched to the leaf's own tracks, never to tracks outside it."""
-    ids = [int(t) for t in leaf.get("track_ids", []) if int(t) in index]
-    by_name: dict[tuple[str, str], list[int]] = {}
-    for t in ids:
-        by_name.setdefault((_key(index[t].get("artist")), _key(index[t].get("title"))), []).append(t)
-    first: list[int] = []
-    for example in leaf.get("examples", []) or []:
-        if not isinstance(example, dict):
+def category_sections(category: dict[str, Any]) -> list[tuple[str | None, list[dict[str, Any]]]]:
+    """The category's leaves grouped by its ``sections`` (title, leaves in section order), or one
+    untitled group when it has none. Leaves no section names follow in a last untitled group, so
+    every leaf is exported once whatever the sections say."""
+    leaves = [leaf for leaf in category.get("leaves", []) if isinstance(leaf, dict)]
+    by_id = {str(leaf.get("id")): leaf for leaf in leaves}
+    groups: list[tuple[str | None, list[dict[str, Any]]]] = []
+    placed: set[str] = set()
+    for section in category.get("sections") or []:
+        if not isinstance(section, dict):
             continue
-        wanted = example.get("track_id")
-        if wanted is None:
-            candidates = by_name.get((_key(example.get("artist")), _key(example.get("title"))), [])
-            wanted = next((t for t in candidates if t not in first), None)
-        if wanted is not None and int(wanted) in ids and int(wanted) not in first:
-            first.append(int(wanted))
-    chosen = set(first)
-    return first + [t for t in ids if t not in chosen]
+        members = [by_id[str(i)] for i in section.get("leaf_ids") or [] if str(i) in by_id and str(i) not in placed]
+        placed.update(str(leaf.get("id")) for leaf in members)
+        if members:
+            groups.append((str(section.get("title") or "Section"), members))
+    rest = [leaf for leaf in leaves if str(leaf.get("id")) not in placed]
+    if rest:
+        groups.append((None, rest))
+    return groups
+
+
+def provenance(tree: dict[str, Any]) -> str:
+    """How the tree was made, from its ``build`` object: "offline heuristics", or the models that
+    wrote it; empty for a tree without one."""
+    build = tree.get("build")
+    if not isinstance(build, dict):
+        return ""
+    if build.get("provider") == "offline":
+        return "offline heuristics"
+    models = [str(m) for m in build.get("models") or [] if str(m).strip()]
+    return ", ".join(models) or str(build.get("provider") or "")
