@@ -1,9 +1,14 @@
 """M3U8 playlists: one per leaf under ``playlists/<category>/<leaf>.m3u8``, and one-node exports.
 
+A category with ``sections`` gets a sub-folder per section (``playlists/<category>/<section>/<leaf>.m3u8``).
+Tracks come in the leaf's play order (:func:`collection_tree.exports.play_order`), the same as in
+every other export.
+
 Format: UTF-8 without BOM, LF line endings, ``#EXTM3U``, ``#PLAYLIST:<title>``, then per track
-``#EXTINF:<seconds or -1>,<artist> - <title>`` and its path. Titles lose CR/LF and other control
-characters (a title could otherwise start a new line that reads as a directive or a path); a path
-line starting with ``#`` gets ``./`` in front so it cannot read as a directive.
+``#EXTINF:<seconds or -1>,<artist> - <title>`` and its path. Titles lose CR/LF, other control
+characters and bidi controls (a title could otherwise start a new line that reads as a directive or
+a path, or display reversed); a path line starting with ``#`` gets ``./`` in front so it cannot read
+as a directive.
 """
 
 from __future__ import annotations
@@ -18,16 +23,17 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from collection_tree.exports import find_node, iter_leaves, ordered_track_ids, track_index
+from collection_tree.exports import category_sections, find_node, iter_leaves, play_order, track_index
 from collection_tree.exports.paths import (
+    MISSING,
+    OUTSIDE_ROOT,
     atomic_write,
-    has_control,
+    display_text,
     is_absolute,
+    locate_track,
     replace_dir,
     resolve_inside,
     safe_name,
-    strip_control,
-    track_path,
     unique_names,
 )
 
@@ -39,12 +45,13 @@ class M3UReport:
     files: list[Path] = field(default_factory=list)
     tracks_written: int = 0
     missing_location: int = 0  # tracks without a location: left out (an entry needs a path)
-    unrepresentable: int = 0  # paths with line breaks: left out (M3U is line-based)
+    unrepresentable: int = 0  # paths with control or bidi characters: left out (M3U is line-based)
+    outside_music_root: int = 0  # relative locations climbing out of the music root: refused
     relative_paths: int = 0  # written relative: no music root to anchor them
 
 
 def one_line(text: Any) -> str:
-    return " ".join(strip_control(str(text or "")).split())
+    return display_text(text)
 
 
 def _seconds(value: Any) -> int:
@@ -69,12 +76,11 @@ def playlist_entries(track_ids: list[int], index: dict[int, dict[str, Any]], mus
     entries = []
     for track_id in track_ids:
         track = index[track_id]
-        path = track_path(track.get("location"), music_root)
+        path, problem = locate_track(track.get("location"), music_root)
         if path is None:
-            report.missing_location += 1
-            continue
-        if has_control(path):
-            report.unrepresentable += 1
+            report.missing_location += problem == MISSING
+            report.outside_music_root += problem == OUTSIDE_ROOT
+            report.unrepresentable += problem not in (MISSING, OUTSIDE_ROOT)
             continue
         if not is_absolute(path):
             report.relative_paths += 1
@@ -86,18 +92,29 @@ def playlist_entries(track_ids: list[int], index: dict[int, dict[str, Any]], mus
 
 
 def playlist_layout(tree: dict[str, Any]) -> dict[str, str]:
-    """Leaf id -> its playlist's path relative to the output folder (``playlists/<cat>/<leaf>.m3u8``).
-    Folder and file names are safe and unique (case-insensitively) within their parent."""
+    """Leaf id -> its playlist's path relative to the output folder (``playlists/<cat>/<leaf>.m3u8``,
+    ``playlists/<cat>/<section>/<leaf>.m3u8`` in a category with sections). Folder and file names are
+    safe and unique (case-insensitively) within their parent."""
     categories = tree.get("categories", [])
     folders = unique_names(safe_name(c.get("title") or c.get("id") or "", fallback="category")
                            for c in categories)
     layout: dict[str, str] = {}
     for folder, category in zip(folders, categories, strict=True):
-        leaves = category.get("leaves", [])
-        files = unique_names((safe_name(leaf.get("title") or leaf.get("id") or "", fallback="playlist")
-                              for leaf in leaves), suffix=".m3u8")
-        for name, leaf in zip(files, leaves, strict=True):
-            layout[str(leaf.get("id"))] = f"{PLAYLISTS_DIR}/{folder}/{name}"
+        groups = category_sections(category)
+        # Section folders and loose playlists share the category folder: names unique across both.
+        names = iter(unique_names([safe_name(title, fallback="section") for title, _ in groups if title is not None]
+                                  + [safe_name(leaf.get("title") or leaf.get("id") or "", fallback="playlist")
+                                     + ".m3u8" for title, leaves in groups if title is None for leaf in leaves]))
+        sections = {i: next(names) for i, (title, _) in enumerate(groups) if title is not None}
+        for i, (title, leaves) in enumerate(groups):
+            if title is None:
+                for leaf in leaves:
+                    layout[str(leaf.get("id"))] = f"{PLAYLISTS_DIR}/{folder}/{next(names)}"
+                continue
+            files = unique_names((safe_name(leaf.get("title") or leaf.get("id") or "", fallback="playlist")
+                                  for leaf in leaves), suffix=".m3u8")
+            for name, leaf in zip(files, leaves, strict=True):
+                layout[str(leaf.get("id"))] = f"{PLAYLISTS_DIR}/{folder}/{sections[i]}/{name}"
     return layout
 
 
@@ -121,7 +138,7 @@ def write_leaf_playlists(tree: dict[str, Any], tracks: pd.DataFrame, output_dir:
         for _, leaf in iter_leaves(tree):
             relative = layout[str(leaf.get("id"))]
             target = resolve_inside(build, relative.removeprefix(f"{PLAYLISTS_DIR}/"))
-            entries = playlist_entries(ordered_track_ids(leaf, index), index, music_root, report)
+            entries = playlist_entries(play_order(leaf, index), index, music_root, report)
             atomic_write(target, m3u8_text(leaf.get("title") or "", entries).encode("utf-8"))
             report.files.append(final / relative.removeprefix(f"{PLAYLISTS_DIR}/"))
         replace_dir(final, build)
@@ -132,15 +149,16 @@ def write_leaf_playlists(tree: dict[str, Any], tracks: pd.DataFrame, output_dir:
 
 
 def node_track_ids(tree: dict[str, Any], node_id: str, index: dict[int, dict[str, Any]]) -> tuple[str, list[int]]:
-    """A node's title and tracks: a leaf's own order, or a category's leaves one after another
-    (each leaf's exemplars first; a track in two leaves appears once)."""
+    """A node's title and tracks: a leaf's play order, or a category's leaves one after another (in
+    section order, each in its play order; a track in two leaves appears once). ``node_id``: an id or title."""
     category, leaf = find_node(tree, node_id)
     if leaf is not None:
-        return str(leaf.get("title") or node_id), ordered_track_ids(leaf, index)
+        return str(leaf.get("title") or node_id), play_order(leaf, index)
     seen: dict[int, None] = {}
-    for member in category.get("leaves", []):
-        for track_id in ordered_track_ids(member, index):
-            seen.setdefault(track_id, None)
+    for _, members in category_sections(category):
+        for member in members:
+            for track_id in play_order(member, index):
+                seen.setdefault(track_id, None)
     return str(category.get("title") or node_id), list(seen)
 
 

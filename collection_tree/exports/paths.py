@@ -8,6 +8,7 @@ path component goes through :func:`safe_name`; every path an export writes is ch
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import shutil
 import unicodedata
@@ -36,7 +37,9 @@ _DRIVE = re.compile(r"^[A-Za-z]:/")
 
 
 _BREAKING = ("Cc", "Cs", "Zl", "Zp")  # control chars (CR, LF, ESC, NUL), lone surrogates, line/paragraph separators
-_BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Bidi embeddings, overrides, isolates and marks: they can make text display as something it is not
+# ("evil\u202egnp.mp3" shows as "evilpmg.exe"-style spoofs), so no export shows them.
+_BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 
 
 def strip_control(text: str, replacement: str = " ") -> str:
@@ -47,7 +50,17 @@ def strip_control(text: str, replacement: str = " ") -> str:
 
 
 def has_control(text: str) -> bool:
-    return strip_control(text) != text
+    """Control or bidi characters: a path holding them cannot be shown or written safely."""
+    return strip_control(text) != text or any(ch in _BIDI for ch in text)
+
+
+def display_text(value: object) -> str:
+    """One line of text for a person or a DJ program: control characters become spaces, bidi controls
+    go, runs of whitespace become one space. Missing values (None, NaN) are empty."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    text = "".join(ch for ch in strip_control(str(value)) if ch not in _BIDI)
+    return " ".join(text.split())
 
 
 def safe_name(text: str, *, fallback: str = "untitled", max_bytes: int = MAX_NAME_BYTES) -> str:
@@ -121,23 +134,51 @@ def is_absolute(path: str) -> bool:
     return path.startswith("/") or bool(_DRIVE.match(path))
 
 
-def track_path(location: object, music_root: str | None) -> str | None:
-    """The path a playlist should name for a track's ``location``, with ``/`` separators.
+MISSING = "missing"  # no location: left out (an entry needs a path)
+OUTSIDE_ROOT = "outside_music_root"  # a relative location climbing out of the music root with "..": refused
+UNREPRESENTABLE = "unrepresentable"  # control or bidi characters in the path: refused
 
-    Absolute locations (and ``file://`` URIs) are kept; relative ones are joined onto
-    ``music_root`` when one is given, else returned relative. Empty -> ``None``."""
+
+def absolute_form(path: str | os.PathLike[str]) -> str:
+    """``path`` made absolute in the user's own form: joined onto the working directory and cleaned
+    lexically, never through ``Path.resolve()``, so a music folder reached through a symlink keeps
+    the path the DJ library already holds."""
+    text = str(path).replace("\\", "/")
+    return text if is_absolute(text) else os.path.abspath(text).replace("\\", "/")
+
+
+def locate_track(location: object, music_root: str | None) -> tuple[str | None, str | None]:
+    """The path a playlist should name for a track's ``location`` (``/`` separators) and, when it
+    cannot be used, why (``MISSING``, ``OUTSIDE_ROOT``, ``UNREPRESENTABLE``).
+
+    Absolute locations (and ``file://`` URIs) are kept as written. Relative ones are joined onto
+    ``music_root`` (else returned relative); one whose ``..`` steps climb out of the music root is
+    refused rather than followed: the tags would otherwise make a DJ program load a file outside
+    the collection the user pointed us at."""
     if location is None or (isinstance(location, float) and location != location):
-        return None
+        return None, MISSING
     text = str(location).strip()
     if not text:
-        return None
+        return None, MISSING
     if text.lower().startswith("file:"):
         text = _uri_to_path(text)
     text = text.replace("\\", "/")
-    if is_absolute(text) or not music_root:
-        return text
+    if has_control(text):
+        return None, UNREPRESENTABLE
+    if is_absolute(text):
+        return text, None
+    relative = posixpath.normpath(text)
+    if relative == ".." or relative.startswith("../"):
+        return None, OUTSIDE_ROOT
+    if not music_root:
+        return relative, None
     root = str(music_root).replace("\\", "/").rstrip("/")
-    return f"{root}/{text.removeprefix('./')}"
+    return f"{root}/{relative}", None
+
+
+def track_path(location: object, music_root: str | None) -> str | None:
+    """:func:`locate_track`'s path alone (None when the location cannot be used)."""
+    return locate_track(location, music_root)[0]
 
 
 # ---------------------------------------------------------------------------------- output places

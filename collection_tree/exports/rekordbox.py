@@ -1,17 +1,19 @@
 """A Rekordbox XML (``DJ_PLAYLISTS`` 1.0.0) holding the collection tree as playlist folders.
 
-Layout: COLLECTION with one TRACK per exported track, and PLAYLISTS > ROOT > "Collection Tree"
-(folder) > one folder per category > one playlist per leaf (tracks keyed by TrackID).
+Layout: COLLECTION with one TRACK per exported track, and PLAYLISTS > ROOT > "Collection Tree
+(<provenance>)" (folder; "offline heuristics" or the models, from the tree's ``build``) > one folder
+per category > (a folder per section, where the category has sections) > one playlist per leaf
+(tracks keyed by TrackID, in the leaf's play order).
 
 What it never carries, so an import cannot overwrite the user's library: no ``Comments`` (leaf
 descriptions stay in the tree JSON and the HTML browser), no ``Genre``, no ratings, colours, cue
 points or play counts; only identity fields read straight from the tracks file (name, artist, year,
 duration, BPM, key, label) and the file location. Rekordbox matches tracks by Location, which must
 be absolute: tracks whose location is missing, or relative with no music root to anchor it, are
-left out and counted.
+left out and counted, as are relative locations climbing out of the music root.
 
-Built with ``xml.etree`` (the library escapes markup); characters XML 1.0 cannot hold (control
-characters) are removed from every attribute first.
+Built with ``xml.etree`` (the library escapes markup); control characters (XML 1.0 cannot hold them)
+and bidi controls are removed from every text attribute first.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from collection_tree.exports import iter_leaves, ordered_track_ids, track_index
-from collection_tree.exports.paths import atomic_write, is_absolute, strip_control, track_path, unique_names
+from collection_tree.exports import category_sections, iter_leaves, play_order, provenance, track_index
+from collection_tree.exports.paths import MISSING, atomic_write, display_text, is_absolute, locate_track, unique_names
 
 FORMAT_VERSION = "1.0.0"
 TOP_FOLDER = "Collection Tree"
@@ -41,6 +43,7 @@ class RekordboxReport:
     folders: int = 0
     missing_location: int = 0
     relative_location: int = 0
+    refused_location: int = 0  # outside the music root, or control/bidi characters in the path
     skipped_track_ids: list[int] = field(default_factory=list)
 
 
@@ -56,7 +59,14 @@ def location_uri(path: str) -> str | None:
 
 
 def xml_text(value: Any) -> str:
-    return " ".join(strip_control(str(value)).split())
+    return display_text(value)
+
+
+def top_folder_name(tree: dict[str, Any], base: str = TOP_FOLDER) -> str:
+    """"Collection Tree (offline heuristics)" or "Collection Tree (<models>)"; the bare name for a
+    tree that does not say how it was made."""
+    made = provenance(tree)
+    return f"{base} ({made})" if made else base
 
 
 def _number(value: Any) -> float | None:
@@ -88,16 +98,17 @@ def track_attributes(track: dict[str, Any], location: str) -> dict[str, str]:
 
 
 def build_rekordbox_xml(tree: dict[str, Any], tracks: pd.DataFrame, music_root: str | None = None,
-                        top_folder: str = TOP_FOLDER) -> tuple[bytes, RekordboxReport]:
+                        top_folder: str | None = None) -> tuple[bytes, RekordboxReport]:
     """The document's bytes (UTF-8, with declaration) and what went in or was left out."""
     index = track_index(tracks)
     report = RekordboxReport()
     locations: dict[int, str] = {}
-    for track_id in dict.fromkeys(t for _, leaf in iter_leaves(tree) for t in ordered_track_ids(leaf, index)):
-        path = track_path(index[track_id].get("location"), music_root)
+    for track_id in dict.fromkeys(t for _, leaf in iter_leaves(tree) for t in play_order(leaf, index)):
+        path, problem = locate_track(index[track_id].get("location"), music_root)
         uri = location_uri(path) if path else None
         if uri is None:
-            report.missing_location += path is None
+            report.missing_location += problem == MISSING
+            report.refused_location += path is None and problem != MISSING
             report.relative_location += path is not None
             report.skipped_track_ids.append(track_id)
             continue
@@ -113,22 +124,34 @@ def build_rekordbox_xml(tree: dict[str, Any], tracks: pd.DataFrame, music_root: 
     playlists = ET.SubElement(root, "PLAYLISTS")
     root_node = ET.SubElement(playlists, "NODE", {"Type": "0", "Name": "ROOT", "Count": "1"})
     categories = tree.get("categories", [])
-    top = ET.SubElement(root_node, "NODE", {"Type": "0", "Name": xml_text(top_folder),
+    top = ET.SubElement(root_node, "NODE", {"Type": "0", "Name": xml_text(top_folder or top_folder_name(tree)),
                                             "Count": str(len(categories))})
-    # Names unique among siblings: Rekordbox and readers address nodes by their name path.
-    folder_names = unique_names(xml_text(c.get("title") or c.get("id") or "Category") for c in categories)
-    for folder_name, category in zip(folder_names, categories, strict=True):
-        leaves = category.get("leaves", [])
-        folder = ET.SubElement(top, "NODE", {"Type": "0", "Name": folder_name, "Count": str(len(leaves))})
-        report.folders += 1
-        leaf_names = unique_names(xml_text(leaf.get("title") or leaf.get("id") or "Playlist") for leaf in leaves)
-        for leaf_name, leaf in zip(leaf_names, leaves, strict=True):
-            keys = [t for t in ordered_track_ids(leaf, index) if t in locations]
-            node = ET.SubElement(folder, "NODE", {"Name": leaf_name, "Type": "1", "KeyType": "0",
+
+    def playlists_into(parent: ET.Element, leaves: list[dict[str, Any]], taken: list[str]) -> None:
+        for leaf_name, leaf in zip(taken, leaves, strict=True):
+            keys = [t for t in play_order(leaf, index) if t in locations]
+            node = ET.SubElement(parent, "NODE", {"Name": leaf_name, "Type": "1", "KeyType": "0",
                                                   "Entries": str(len(keys))})
             for track_id in keys:
                 ET.SubElement(node, "TRACK", {"Key": str(track_id)})
             report.playlists += 1
+
+    # Names unique among siblings: Rekordbox and readers address nodes by their name path.
+    folder_names = unique_names(xml_text(c.get("title") or c.get("id") or "Category") for c in categories)
+    for folder_name, category in zip(folder_names, categories, strict=True):
+        groups = category_sections(category)
+        loose = [leaf for title, leaves in groups if title is None for leaf in leaves]
+        sections = [(title, leaves) for title, leaves in groups if title is not None]
+        names = unique_names([xml_text(title) or "Section" for title, _ in sections]
+                             + [xml_text(leaf.get("title") or leaf.get("id")) or "Playlist" for leaf in loose])
+        folder = ET.SubElement(top, "NODE", {"Type": "0", "Name": folder_name, "Count": str(len(names))})
+        report.folders += 1
+        for section_name, (_, leaves) in zip(names, sections, strict=False):
+            sub = ET.SubElement(folder, "NODE", {"Type": "0", "Name": section_name, "Count": str(len(leaves))})
+            report.folders += 1
+            playlists_into(sub, leaves, unique_names(xml_text(leaf.get("title") or leaf.get("id")) or "Playlist"
+                                                     for leaf in leaves))
+        playlists_into(folder, loose, names[len(sections):])
     ET.indent(root, space="  ")
     data = b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"
     return data, report

@@ -1,0 +1,158 @@
+"""Serato crates: ``<output>/Subcrates/`` with a crate per leaf, nested under its category (and its
+section) the way Serato nests crates: ``Category%%Leaf.crate``, ``Category%%Section%%Leaf.crate``,
+plus an empty ``Category.crate`` (and ``Category%%Section.crate``) so the parents show.
+
+Install: quit Serato, copy the ``.crate`` files into ``_Serato_/Subcrates/`` of the drive the music
+is on (``~/Music/_Serato_`` for the start-up disk).
+
+Format (Serato's binary database, as ``serato-tools`` reads it): a sequence of records, each a
+4-byte ASCII tag, a 4-byte big-endian length and the value; ``vrsn`` holds the version string,
+``o...`` tags hold nested records, ``t...``/``p...`` tags UTF-16BE text. A crate is ``vrsn``
+("1.0/Serato ScratchLive Crate"), its column layout (``osrt``, ``ovct``), then one ``otrk`` per
+track holding its ``ptrk`` path relative to the drive root (``Users/me/Music/a.mp3``;
+``/Volumes/<drive>/`` and ``C:/`` are the drive roots), in the leaf's play order. Serato has no
+place for provenance in a crate, and crate names are the user's folder names: they stay plain.
+Written by hand (a few lines of ``struct``); the tests read it back with ``serato-tools``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import struct
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from collection_tree.exports import category_sections, iter_leaves, play_order, track_index
+from collection_tree.exports.paths import (
+    MISSING,
+    atomic_write,
+    is_absolute,
+    locate_track,
+    replace_dir,
+    resolve_inside,
+    safe_name,
+    unique_names,
+)
+
+SUBCRATES_DIR = "Subcrates"
+SEPARATOR = "%%"
+VERSION = "1.0/Serato ScratchLive Crate"
+COLUMNS = ("song", "artist", "bpm", "key", "length", "added")
+PART_BYTES = 70  # three parts, two separators and ".crate" stay well under a 255-byte file name
+
+
+@dataclass
+class SeratoReport:
+    folder: Path | None = None
+    crates: int = 0
+    parent_crates: int = 0
+    tracks_written: int = 0
+    missing_location: int = 0
+    relative_location: int = 0
+    refused_location: int = 0
+    drives: dict[str, int] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)  # leaf id -> crate file name
+
+
+def record(tag: str, value: bytes) -> bytes:
+    return tag.encode("ascii") + struct.pack(">I", len(value)) + value
+
+
+def text(tag: str, value: str) -> bytes:
+    return record(tag, value.encode("utf-16-be"))
+
+
+def drive_relative(path: str) -> tuple[str, str]:
+    """(drive, path relative to that drive's root) of an absolute ``/``-separated path."""
+    if match := re.match(r"^([A-Za-z]:)/(.*)$", path):
+        return match.group(1).upper(), match.group(2)
+    if match := re.match(r"^/Volumes/([^/]+)/(.*)$", path):
+        return f"/Volumes/{match.group(1)}", match.group(2)
+    if path.startswith("//"):
+        parts = path[2:].split("/", 2)
+        return "//" + "/".join(parts[:2]), parts[2] if len(parts) > 2 else ""
+    return "/", path.lstrip("/")
+
+
+def crate_bytes(paths: list[str]) -> bytes:
+    """One crate: version, column layout, then a track record per path."""
+    data = text("vrsn", VERSION)
+    data += record("osrt", text("tvcn", "song") + record("brev", b"\x00"))
+    for column in COLUMNS:
+        data += record("ovct", text("tvcn", column) + text("tvcw", "0"))
+    for path in paths:
+        data += record("otrk", text("ptrk", path))
+    return data
+
+
+def _part(title: Any, fallback: str) -> str:
+    # "%%" separates nesting levels in a crate file name: it cannot appear inside one.
+    return safe_name(str(title or "").replace(SEPARATOR, "%"), fallback=fallback, max_bytes=PART_BYTES)
+
+
+def crate_layout(tree: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """Leaf id -> crate file name, and the parent crates (category, category%%section) to write empty."""
+    categories = tree.get("categories", [])
+    parents: list[str] = []
+    leaves: dict[str, str] = {}
+    for name, category in zip(unique_names(_part(c.get("title") or c.get("id"), "Category") for c in categories),
+                              categories, strict=True):
+        parents.append(name)
+        groups = category_sections(category)
+        sections = [(title, members) for title, members in groups if title is not None]
+        loose = [leaf for title, members in groups if title is None for leaf in members]
+        names = unique_names([_part(title, "Section") for title, _ in sections]
+                             + [_part(leaf.get("title") or leaf.get("id"), "Playlist") for leaf in loose])
+        for section_name, (_, members) in zip(names, sections, strict=False):
+            prefix = f"{name}{SEPARATOR}{section_name}"
+            parents.append(prefix)
+            for leaf_name, leaf in zip(unique_names(_part(m.get("title") or m.get("id"), "Playlist")
+                                                    for m in members), members, strict=True):
+                leaves[str(leaf.get("id"))] = f"{prefix}{SEPARATOR}{leaf_name}.crate"
+        for leaf_name, leaf in zip(names[len(sections):], loose, strict=True):
+            leaves[str(leaf.get("id"))] = f"{name}{SEPARATOR}{leaf_name}.crate"
+    return leaves, [f"{p}.crate" for p in parents]
+
+
+def write_serato_crates(tree: dict[str, Any], tracks: pd.DataFrame, output_dir: Path,
+                        music_root: str | None = None) -> SeratoReport:
+    """Every crate under ``<output_dir>/Subcrates``, written whole beside the old folder and swapped in,
+    so crates of leaves that no longer exist do not linger."""
+    index = track_index(tracks)
+    layout, parents = crate_layout(tree)
+    report = SeratoReport(files=layout)
+    relative: dict[int, str] = {}
+    for track_id in dict.fromkeys(t for _, leaf in iter_leaves(tree) for t in play_order(leaf, index)):
+        path, problem = locate_track(index[track_id].get("location"), music_root)
+        if path is None or not is_absolute(path):
+            report.missing_location += problem == MISSING
+            report.refused_location += path is None and problem != MISSING
+            report.relative_location += path is not None
+            continue
+        drive, inside = drive_relative(path)
+        report.drives[drive] = report.drives.get(drive, 0) + 1
+        relative[track_id] = inside
+    output_dir = Path(output_dir)
+    final = resolve_inside(output_dir, SUBCRATES_DIR)
+    build = output_dir / f".{SUBCRATES_DIR}.build-{uuid.uuid4().hex[:8]}"
+    try:
+        build.mkdir(parents=True)
+        for name in parents:
+            atomic_write(resolve_inside(build, name), crate_bytes([]))
+            report.parent_crates += 1
+        for _, leaf in iter_leaves(tree):
+            paths = [relative[t] for t in play_order(leaf, index) if t in relative]
+            atomic_write(resolve_inside(build, layout[str(leaf.get("id"))]), crate_bytes(paths))
+            report.crates += 1
+            report.tracks_written += len(paths)
+        replace_dir(final, build)
+    finally:
+        if build.exists():
+            shutil.rmtree(build, ignore_errors=True)
+    report.folder = final
+    return report
