@@ -51,8 +51,8 @@ RESUMABLE = frozenset({DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED})
 INPUT_ASSETS = ("tracks", "genre_tree", "scene_tree")
 # What a build writes into the output folder besides the store (the full build's; the test run's
 # live under test_run/). The demo collection (inputs) and, unless asked, the LLM cache are kept.
-OUTPUT_FILES = ("curated_collection.json", "playlists", "collection.html", "rekordbox.xml",
-                "metadata_suggestions.csv", "metadata_suggestions.parquet", "test_run")
+OUTPUT_FILES = ("curated_collection.json", "playlists", "collection.html", "rekordbox.xml", "collection.nml",
+                "Subcrates", "metadata_suggestions.csv", "metadata_suggestions.parquet", "test_run")
 CACHE_FILES = ("llm_cache.sqlite", "llm_cache.sqlite-wal", "llm_cache.sqlite-shm")
 
 

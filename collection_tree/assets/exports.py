@@ -1,7 +1,8 @@
-"""Exports downstream of the collection tree: M3U8 playlists, Rekordbox XML, the HTML browser and
-(full build only) the metadata-suggestion review table. Each reads only the stored tree and tracks,
-writes its files itself (atomically) and returns a MaterializeResult, so each can be
-re-materialised alone."""
+"""Exports downstream of the collection tree: M3U8 playlists, Rekordbox XML, Traktor NML, Serato
+crates, the HTML browser and (full build only) the metadata-suggestion review table. Every export
+plays a leaf in the tree's play order (leaf ``order``) and shows categories (and sections) as
+folders. Each reads only the stored tree and tracks, writes its files itself (atomically) and
+returns a MaterializeResult, so each can be re-materialised alone."""
 
 import os
 from pathlib import Path
@@ -22,17 +23,19 @@ from pydantic import Field
 from collection_tree.assets.metadata import markdown_table
 from collection_tree.assets.modes import BuildMode
 from collection_tree.core.inputs import tracks_from_storage
-from collection_tree.exports import iter_leaves
+from collection_tree.exports import iter_leaves, provenance
 from collection_tree.exports.html_browser import write_collection_html
 from collection_tree.exports.m3u import playlist_layout, write_leaf_playlists
-from collection_tree.exports.paths import MUSIC_ROOT_ENV, STORE_ENV, music_root_from_env
-from collection_tree.exports.rekordbox import write_rekordbox_xml
+from collection_tree.exports.paths import MUSIC_ROOT_ENV, STORE_ENV, absolute_form, music_root_from_env
+from collection_tree.exports.rekordbox import top_folder_name, write_rekordbox_xml
+from collection_tree.exports.serato import SUBCRATES_DIR, write_serato_crates
 from collection_tree.exports.suggestions_review import (
     TABLE_NAME,
     build_review_table,
     read_review_table,
     write_review_table,
 )
+from collection_tree.exports.traktor import SYSTEM_VOLUME, write_traktor_nml
 from collection_tree.exports.ungrouped import NOT_RECORDED, ungrouped_tracks, unplaced_reasons
 from collection_tree.resources.settings import CollectionInputs, PipelineSettings
 
@@ -42,10 +45,26 @@ class ExportConfig(Config):
                                             f"{MUSIC_ROOT_ENV}, else the tracks file's folder).")
 
 
+class TraktorConfig(ExportConfig):
+    system_volume: str = Field(SYSTEM_VOLUME, description="Traktor's name for the start-up disk (macOS); "
+                                                          "paths under /Volumes/<name>/ and Windows drives "
+                                                          "name their own volume.")
+
+
 def _music_root(config: ExportConfig, inputs: CollectionInputs) -> str:
     """Relative locations are taken as relative to the tracks file unless told otherwise: a
-    playlist or Rekordbox needs absolute paths, and a library usually sits beside its tag export."""
-    return config.music_root or music_root_from_env() or str(inputs.resolved()["tracks"].resolve().parent)
+    playlist or Rekordbox needs absolute paths, and a library usually sits beside its tag export.
+    Made absolute in the user's own form (never resolving symlinks: the DJ library holds that form)."""
+    root = config.music_root or music_root_from_env()
+    return absolute_form(root) if root else str(Path(absolute_form(inputs.resolved()["tracks"])).parent)
+
+
+def _left_out(context: AssetExecutionContext, what: str, missing: int, relative: int, refused: int) -> None:
+    if missing + relative + refused:
+        context.log.warning(f"{missing + relative + refused} tracks left out of {what}: it needs absolute file "
+                            f"locations ({relative} relative: set {MUSIC_ROOT_ENV}; {missing} without a location; "
+                            f"{refused} refused: a '..' location climbing out of the music root, or control or "
+                            "bidi characters in the path)")
 
 
 def _ins(mode: BuildMode) -> dict[str, AssetIn]:
@@ -75,6 +94,10 @@ def build_export_assets(mode: BuildMode) -> list[AssetsDefinition]:
         if report.relative_paths:
             context.log.warning(f"{report.relative_paths} playlist entries are relative paths; set "
                                 f"{MUSIC_ROOT_ENV} (or music_root) to the folder the locations are under")
+        if report.outside_music_root or report.unrepresentable:
+            context.log.warning(f"{report.outside_music_root} tracks refused: their '..' location climbs out of the "
+                                f"music root; {report.unrepresentable} refused: control or bidi characters in "
+                                "the path")
         layout = playlist_layout(collection_tree)
         preview = [{"category": c.get("title"), "leaf": leaf.get("title"), "tracks": leaf.get("track_count"),
                     "file": layout[str(leaf.get("id"))]} for c, leaf in iter_leaves(collection_tree)]
@@ -82,7 +105,8 @@ def build_export_assets(mode: BuildMode) -> list[AssetsDefinition]:
             "path": MetadataValue.path(str(out / "playlists")),
             "playlists": len(report.files), "tracks_written": report.tracks_written,
             "missing_location": report.missing_location, "relative_paths": report.relative_paths,
-            "unrepresentable_paths": report.unrepresentable, "preview": markdown_table(preview, limit=15),
+            "unrepresentable_paths": report.unrepresentable, "outside_music_root": report.outside_music_root,
+            "preview": markdown_table(preview, limit=15),
         })
 
     @asset(key=mode.key("rekordbox_xml"), group_name=mode.group, ins=_ins(mode), kinds={"xml"},
@@ -94,15 +118,55 @@ def build_export_assets(mode: BuildMode) -> list[AssetsDefinition]:
                       tracks: pd.DataFrame) -> MaterializeResult:
         target = mode.output_dir(pipeline_settings.output_path()) / "rekordbox.xml"
         report = write_rekordbox_xml(collection_tree, tracks_from_storage(tracks), target, _music_root(config, inputs))
-        left_out = report.missing_location + report.relative_location
-        if left_out:
-            context.log.warning(f"{left_out} tracks left out of rekordbox.xml: Rekordbox needs absolute file "
-                                f"locations ({report.relative_location} relative: set {MUSIC_ROOT_ENV}; "
-                                f"{report.missing_location} without a location)")
+        _left_out(context, "rekordbox.xml", report.missing_location, report.relative_location,
+                  report.refused_location)
         return MaterializeResult(metadata={
             **_path_meta(target), "tracks": report.tracks, "playlists": report.playlists,
-            "folders": report.folders, "left_out_relative_location": report.relative_location,
-            "left_out_missing_location": report.missing_location,
+            "folders": report.folders, "root_folder": top_folder_name(collection_tree),
+            "left_out_relative_location": report.relative_location,
+            "left_out_missing_location": report.missing_location, "left_out_refused_location": report.refused_location,
+        })
+
+    @asset(key=mode.key("traktor_nml"), group_name=mode.group, ins=_ins(mode), kinds={"xml"},
+           description="<output>/collection.nml: the tree as Traktor playlist folders (category > section > "
+                       "leaf), tracks in play order; import in Traktor's browser (Playlists > Import). Identity "
+                       "fields only, so an import cannot overwrite the library's own tags.")
+    def traktor_nml(context: AssetExecutionContext, config: TraktorConfig, pipeline_settings: PipelineSettings,
+                    inputs: CollectionInputs, collection_tree: dict[str, Any],
+                    tracks: pd.DataFrame) -> MaterializeResult:
+        target = mode.output_dir(pipeline_settings.output_path()) / "collection.nml"
+        report = write_traktor_nml(collection_tree, tracks_from_storage(tracks), target, _music_root(config, inputs),
+                                   config.system_volume)
+        _left_out(context, "collection.nml", report.missing_location, report.relative_location,
+                  report.refused_location)
+        return MaterializeResult(metadata={
+            **_path_meta(target), "tracks": report.tracks, "playlists": report.playlists, "folders": report.folders,
+            "volumes": MetadataValue.json(report.volumes),
+            "provenance": provenance(collection_tree) or "(not recorded)",
+            "left_out_relative_location": report.relative_location,
+            "left_out_missing_location": report.missing_location, "left_out_refused_location": report.refused_location,
+        })
+
+    @asset(key=mode.key("serato_crates"), group_name=mode.group, ins=_ins(mode), kinds={"serato"},
+           description=f"<output>/{SUBCRATES_DIR}/: a Serato crate per leaf nested under its category (and "
+                       "section): Category%%Leaf.crate, tracks in play order, paths relative to the drive root. "
+                       "Copy into _Serato_/Subcrates on the music's drive. The folder is replaced whole.")
+    def serato_crates(context: AssetExecutionContext, config: ExportConfig, pipeline_settings: PipelineSettings,
+                      inputs: CollectionInputs, collection_tree: dict[str, Any], tracks: pd.DataFrame
+                      ) -> MaterializeResult:
+        out = mode.output_dir(pipeline_settings.output_path())
+        report = write_serato_crates(collection_tree, tracks_from_storage(tracks), out, _music_root(config, inputs))
+        _left_out(context, "the Serato crates", report.missing_location, report.relative_location,
+                  report.refused_location)
+        if len(report.drives) > 1:
+            context.log.warning(f"tracks on {len(report.drives)} drives ({', '.join(sorted(report.drives))}): Serato "
+                                "keeps a crate's paths relative to one drive; copy the crates to each drive's _Serato_")
+        return MaterializeResult(metadata={
+            "path": MetadataValue.path(str(report.folder)), "crates": report.crates,
+            "parent_crates": report.parent_crates, "tracks_written": report.tracks_written,
+            "drives": MetadataValue.json(report.drives),
+            "left_out_relative_location": report.relative_location,
+            "left_out_missing_location": report.missing_location, "left_out_refused_location": report.refused_location,
         })
 
     @asset(key=mode.key("collection_html"), group_name=mode.group, ins=_ins(mode),
@@ -123,7 +187,7 @@ def build_export_assets(mode: BuildMode) -> list[AssetsDefinition]:
             "ungrouped_without_reason": sum(r["reason"] == NOT_RECORDED for r in rows),
         })
 
-    assets = [m3u_playlists, rekordbox_xml, collection_html]
+    assets = [m3u_playlists, rekordbox_xml, traktor_nml, serato_crates, collection_html]
     if not mode.enrich:
         return assets
 

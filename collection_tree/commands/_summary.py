@@ -16,8 +16,8 @@ def print_summary(result: Any, *, test: bool, seconds: float) -> None:
         print(line)
     base = out / "test_run" if test else out
     print(f"outputs: {base}")
-    for name in ("curated_collection.json", "collection.html", "playlists", "rekordbox.xml",
-                 "metadata_suggestions.csv"):
+    for name in ("curated_collection.json", "collection.html", "playlists", "rekordbox.xml", "collection.nml",
+                 "Subcrates", "metadata_suggestions.csv"):
         if (base / name).exists():
             print(f"  {base / name}")
 
