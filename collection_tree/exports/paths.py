@@ -225,6 +225,27 @@ def replace_dir(final: Path, build: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def default_tracks_file(tracks_path: str | Path | None = None) -> Path | None:
+    """The tracks file a build reads: ``tracks_path``, else ``COLLECTION_TREE_TRACKS``, else the demo
+    collection's (when it exists)."""
+    if tracks_path:
+        return Path(tracks_path)
+    if os.environ.get(settings.TRACKS_ENV):
+        return Path(os.environ[settings.TRACKS_ENV])
+    demo = settings.demo_dir() / "tracks.csv"
+    return demo if demo.exists() else None
+
+
+def default_music_root(music_root: str | None = None, tracks_path: str | Path | None = None) -> str | None:
+    """The folder relative locations are under, as the build's exports use it: ``music_root``, else
+    ``COLLECTION_TREE_MUSIC_ROOT``, else the tracks file's folder; absolute in the user's own form."""
+    root = music_root or music_root_from_env()
+    if root:
+        return absolute_form(root)
+    tracks = default_tracks_file(tracks_path)
+    return str(Path(absolute_form(tracks)).parent) if tracks else None
+
+
 def load_tracks_table(places: OutputPlaces, tracks_path: str | Path | None = None) -> pd.DataFrame:
     """The tracks for an export: ``tracks_path`` when given, else the build's stored (validated)
     table, else ``COLLECTION_TREE_TRACKS``."""
