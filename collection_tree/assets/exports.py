@@ -171,17 +171,23 @@ def build_export_assets(mode: BuildMode) -> list[AssetsDefinition]:
 
     @asset(key=mode.key("collection_html"), group_name=mode.group, ins=_ins(mode),
            deps=[mode.key("m3u_playlists")], kinds={"html"},
-           description="<output>/collection.html: a self-contained browser of the tree (category sidebar, "
-                       "card grid, search, playlist links, ungrouped tracks with reasons); opens from disk.")
+           description="<output>/collection.html: a self-contained, paged browser of the tree (categories and "
+                       "sections, search over every track, sorting, full track lists in play order with BPM, key "
+                       "and energy, provenance, inline suggestion review with a decisions CSV); opens from disk.")
     def collection_html(context: AssetExecutionContext, pipeline_settings: PipelineSettings,
                         collection_tree: dict[str, Any], tracks: pd.DataFrame) -> MaterializeResult:
         out = mode.output_dir(pipeline_settings.output_path())
-        rows = ungrouped_tracks(collection_tree, tracks_from_storage(tracks),
-                                unplaced_reasons(_store_dir(mode, pipeline_settings)))
-        target = write_collection_html(collection_tree, playlist_layout(collection_tree), rows,
-                                       out / "collection.html")
+        table = tracks_from_storage(tracks)
+        rows = ungrouped_tracks(collection_tree, table, unplaced_reasons(_store_dir(mode, pipeline_settings)))
+        review = build_review_table(collection_tree, table) if mode.enrich else None
+        target = write_collection_html(collection_tree, table, playlist_layout(collection_tree), rows,
+                                       out / "collection.html", review)
+        transitions = [leaf["transitions"] for _, leaf in iter_leaves(collection_tree) if "transitions" in leaf]
         return MaterializeResult(metadata={
             **_path_meta(target), "bytes": target.stat().st_size,
+            "provenance": provenance(collection_tree) or "(not recorded)",
+            "suggestions_reviewable": 0 if review is None else len(review),
+            "leaves_with_transitions": len(transitions),
             "categories": len(collection_tree.get("categories", [])),
             "cards": sum(1 for _ in iter_leaves(collection_tree)), "ungrouped": len(rows),
             "ungrouped_without_reason": sum(r["reason"] == NOT_RECORDED for r in rows),
