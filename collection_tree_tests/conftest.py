@@ -55,8 +55,8 @@ def make_export_fixture(folder: _Path) -> _NS:
     weak = {"track_id": 2, "suggestions": {"genre_refinement": "rock", "scene_tags": ["bay area", "Oakland"],
                                            "descriptors": [], "era_refinement": None},
             "confidence": 0.72, "reasoning": "weak"}
-    cat_a = [leaf("rock__usa", XSS, [1, 2, 3], examples=[("Third", "Artist 3", 2003)],
-                  suggestions=[suggestion, weak]),
+    cat_a = [dict(leaf("rock__usa", XSS, [1, 2, 3], examples=[("Third", "Artist 3", 2003)],
+                       suggestions=[suggestion, weak]), order=[3, 1, 2]),  # the play order every export follows
              leaf("pop__dotdot", "../../etc/passwd", [4, 5], genre="Pop", scene=XSS)]
     cat_b = [leaf("rap__con", "CON", [6, 7], genre="Rap"), leaf("rap__con2", "con", [8], genre="Rap")]
     tree = {

@@ -23,7 +23,8 @@ from collection_tree.exports.m3u import playlist_layout
 from collection_tree.resources.io_managers import JsonIOManager, ParquetIOManager
 from collection_tree.resources.settings import CollectionInputs, PipelineSettings
 
-EXPORTS = ("m3u_playlists", "rekordbox_xml", "collection_html", "metadata_suggestions_review")
+EXPORTS = ("m3u_playlists", "rekordbox_xml", "traktor_nml", "serato_crates", "collection_html",
+           "metadata_suggestions_review")
 
 
 def resources(tmp, data=None) -> dict:
@@ -65,7 +66,7 @@ def run(tmp, mode, only=None, config=None):
 
 
 def test_exports_are_registered_after_the_tree():
-    for mode, wanted in ((FULL, EXPORTS), (TEST, EXPORTS[:3])):
+    for mode, wanted in ((FULL, EXPORTS), (TEST, EXPORTS[:5])):
         keys = [a.key for a in build_assets(mode)]
         assert keys.index(mode.key("collection_tree")) < min(keys.index(mode.key(name)) for name in wanted)
         assert mode.key("metadata_suggestions_review") in keys if mode.enrich else True
@@ -120,10 +121,10 @@ def test_each_export_rematerialises_alone_and_the_review_keeps_statuses(export_f
 def test_test_run_writes_beside_the_full_build(export_fixture, tmp_path):
     store_upstream(tmp_path, TEST, export_fixture.tree, export_fixture.tracks)
     meta = run(tmp_path, TEST)
-    assert set(meta) == {TEST.key(name) for name in EXPORTS[:3]}
-    assert not {"playlists", "rekordbox.xml", "collection.html"} & {p.name for p in tmp_path.iterdir()}
-    assert sorted(p.name for p in (tmp_path / "test_run").iterdir()) == ["collection.html", "playlists",
-                                                                         "rekordbox.xml"]
+    assert set(meta) == {TEST.key(name) for name in EXPORTS[:5]}
+    written = ["Subcrates", "collection.html", "collection.nml", "playlists", "rekordbox.xml"]
+    assert not set(written) & {p.name for p in tmp_path.iterdir()}
+    assert sorted(p.name for p in (tmp_path / "test_run").iterdir()) == written
 
 
 def test_real_collection_end_to_end(tmp_path, monkeypatch):

@@ -10,7 +10,7 @@ import pytest
 from conftest import XSS, write_tree
 
 from collection_tree.cli import main
-from collection_tree.exports import ExportError, ordered_track_ids, track_index
+from collection_tree.exports import ExportError, play_order, track_index
 from collection_tree.exports.m3u import m3u8_text, playlist_layout, write_leaf_playlists
 from collection_tree.exports.paths import resolve_inside, safe_name, track_path, unique_names
 
@@ -42,7 +42,7 @@ def test_leaf_playlists_byte_level(export_fixture, tmp_path):
     assert rock == [
         "#EXTM3U",
         f"#PLAYLIST:{XSS}",
-        "#EXTINF:180,Artist 3 - Third",  # the exemplar first
+        "#EXTINF:180,Artist 3 - Third",  # the leaf's play order (its "order"), not track_ids
         "./#1 Hits/track.mp3",  # a path starting with '#' cannot read as a directive
         f"#EXTINF:201,Q \"quoted\" & 'single' - {XSS}",  # 201.4 s rounded
         "Music/Q/x.mp3",
@@ -149,11 +149,13 @@ def test_failed_write_keeps_previous_playlists(export_fixture, tmp_path, monkeyp
     assert sorted(p.name for p in out.iterdir()) == ["playlists"]
 
 
-def test_exemplars_matched_within_the_leaf_only(export_fixture):
+def test_play_order_follows_the_leaf_order_and_keeps_every_track(export_fixture):
     index = track_index(export_fixture.tracks)
-    leaf = {"track_ids": [6, 7, 8], "examples": [{"title": "eight", "artist": "ARTIST 8", "year": 2008},
-                                                  {"title": "Third", "artist": "Artist 3", "year": 2003}]}
-    assert ordered_track_ids(leaf, index) == [8, 6, 7]  # case-insensitive match; track 3 is not in this leaf
+    assert play_order({"track_ids": [6, 7, 8], "order": [8, 6, 7]}, index) == [8, 6, 7]
+    # Tracks the order misses follow it; ids outside the leaf or unknown to the tracks table never appear.
+    assert play_order({"track_ids": [6, 7, 8], "order": [8, 3, 8]}, index) == [8, 6, 7]
+    assert play_order({"track_ids": [6, 7, 999]}, index) == [6, 7]
+    assert play_order({"track_ids": [6, 7, 999]}) == [6, 7, 999]
 
 
 # --------------------------------------------------------------------------------------------- CLI
@@ -175,14 +177,29 @@ def test_cli_exports_a_leaf(cli_env, export_fixture, capsys):
     assert str(target) in capsys.readouterr().out
 
 
-def test_cli_exports_a_category_as_one_playlist_from_the_stored_tracks(cli_env, export_fixture):
+def test_cli_exports_a_category_as_one_playlist_from_the_stored_tracks(cli_env, export_fixture, monkeypatch):
     store = cli_env / "store"
     store.mkdir()
     pq.write_table(pa.Table.from_pandas(export_fixture.tracks, preserve_index=False), store / "tracks.parquet")
+    # The build's tracks file (COLLECTION_TREE_TRACKS) anchors relative locations, as for the build's playlists.
+    monkeypatch.setenv("COLLECTION_TREE_TRACKS", str(export_fixture.tracks_csv))
     assert main(["export-m3u", "rap", "--out", "mine/rap"]) == 0
     lines = lines_of(cli_env / "mine" / "rap" / "Rap-Hip-Hop- 'Heavy'.m3u8")
     assert lines[1] == "#PLAYLIST:Rap/Hip-Hop: \"Heavy\""
-    assert [x for x in lines if not x.startswith("#")] == ["Music/6.mp3", "Music/7.mp3", "Music/8.mp3"]
+    folder = export_fixture.tracks_csv.parent
+    assert [x for x in lines if not x.startswith("#")] == [f"{folder}/Music/{n}.mp3" for n in (6, 7, 8)]
+
+
+def test_cli_exports_a_node_by_title_and_refuses_an_ambiguous_title(cli_env, export_fixture, capsys):
+    assert main(["export-m3u", "  rap/hip-hop:  \"HEAVY\"", "--tracks", str(export_fixture.tracks_csv)]) == 0
+    assert (cli_env / "exports" / "Rap-Hip-Hop- 'Heavy'.m3u8").exists()
+    assert main(["export-m3u", "../../etc/passwd", "--tracks", str(export_fixture.tracks_csv)]) == 0  # a leaf title
+    assert lines_of(cli_env / "exports" / "-.-etc-passwd.m3u8")[1] == "#PLAYLIST:../../etc/passwd"
+    export_fixture.tree["categories"][1]["leaves"][1]["title"] = "CON"
+    write_tree(cli_env, export_fixture.tree)
+    capsys.readouterr()
+    assert main(["export-m3u", "con", "--tracks", str(export_fixture.tracks_csv)]) == 2
+    assert "'con' is the title of 2 nodes ('rap__con', 'rap__con2')" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("out", ["..", "../elsewhere", "a/../../x", "/tmp"])
@@ -196,7 +213,7 @@ def test_cli_refuses_out_paths_outside_the_output_folder(cli_env, export_fixture
 
 def test_cli_refuses_unknown_ids_and_missing_trees(cli_env, export_fixture, tmp_path, capsys, monkeypatch):
     assert main(["export-m3u", "../../etc", "--tracks", str(export_fixture.tracks_csv)]) == 2
-    assert "unknown node id '../../etc'" in capsys.readouterr().err
+    assert "unknown node '../../etc'" in capsys.readouterr().err
     assert not (cli_env / "exports").exists()
     monkeypatch.setenv("COLLECTION_TREE_OUTPUT", str(tmp_path / "empty"))
     assert main(["export-m3u", "rap", "--tracks", str(export_fixture.tracks_csv)]) == 2

@@ -101,20 +101,21 @@ def playlist_layout(tree: dict[str, Any]) -> dict[str, str]:
     layout: dict[str, str] = {}
     for folder, category in zip(folders, categories, strict=True):
         groups = category_sections(category)
-        # Section folders and loose playlists share the category folder: names unique across both.
-        names = iter(unique_names([safe_name(title, fallback="section") for title, _ in groups if title is not None]
-                                  + [safe_name(leaf.get("title") or leaf.get("id") or "", fallback="playlist")
-                                     + ".m3u8" for title, leaves in groups if title is None for leaf in leaves]))
-        sections = {i: next(names) for i, (title, _) in enumerate(groups) if title is not None}
-        for i, (title, leaves) in enumerate(groups):
+        files = iter(unique_names((safe_name(leaf.get("title") or leaf.get("id") or "", fallback="playlist")
+                                   for title, leaves in groups if title is None for leaf in leaves), suffix=".m3u8"))
+        # Section folders never end in ".m3u8", so they cannot clash with the category's own playlists.
+        sections = iter(unique_names(safe_name(title, fallback="section").removesuffix(".m3u8")
+                                     for title, _ in groups if title is not None))
+        for title, leaves in groups:
             if title is None:
                 for leaf in leaves:
-                    layout[str(leaf.get("id"))] = f"{PLAYLISTS_DIR}/{folder}/{next(names)}"
+                    layout[str(leaf.get("id"))] = f"{PLAYLISTS_DIR}/{folder}/{next(files)}"
                 continue
-            files = unique_names((safe_name(leaf.get("title") or leaf.get("id") or "", fallback="playlist")
+            section = next(sections)
+            names = unique_names((safe_name(leaf.get("title") or leaf.get("id") or "", fallback="playlist")
                                   for leaf in leaves), suffix=".m3u8")
-            for name, leaf in zip(files, leaves, strict=True):
-                layout[str(leaf.get("id"))] = f"{PLAYLISTS_DIR}/{folder}/{sections[i]}/{name}"
+            for name, leaf in zip(names, leaves, strict=True):
+                layout[str(leaf.get("id"))] = f"{PLAYLISTS_DIR}/{folder}/{section}/{name}"
     return layout
 
 
