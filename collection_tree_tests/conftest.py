@@ -7,8 +7,9 @@ from types import SimpleNamespace as _NS
 import pandas as _pd
 import pytest as _pytest
 
-# The fake Anthropic API, the dummy-key environment and LLM clients on it (collection_tree_tests/fake_api.py).
-pytest_plugins = ["fake_api"]
+# The fake Anthropic API, the dummy-key environment and LLM clients on it (collection_tree_tests/fake_api.py);
+# headless Chromium for the HTML browser tests (browser_support.py).
+pytest_plugins = ["fake_api", "browser_support"]
 
 
 # ------------------------------------------------------------------- exports: a small hostile tree

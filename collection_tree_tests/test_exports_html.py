@@ -1,83 +1,117 @@
-"""The HTML collection browser: escaping and self-containment (pure), then real headless Chromium
-(driven by Playwright's Python package with Debian's /usr/bin/chromium; no browser download):
-cards render, a category button filters, the search box filters, no injected script runs. The
-screenshots land in test-artifacts/ (gitignored)."""
+"""The HTML collection browser: escaping, self-containment, data and provenance (pure), then real
+headless Chromium on the small hostile fixture (browser_support.py): sections filter, search finds a
+track that is no exemplar, a card opens to its tracks in play order, no injected script runs. The
+genius-2000s-full build is driven in test_browser_genius_full.py. Screenshots land in test-artifacts/."""
 
 import base64
 import hashlib
 import json
 import re
-import shutil
-import tempfile
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
-import pytest
-from conftest import GENIUS_DIR, XSS, genius_like_tree
+from browser_support import ARTIFACTS, open_page, visible_ids
+from conftest import XSS
 
-from collection_tree.core.inputs import load_tracks, load_tree
 from collection_tree.exports.html_browser import render_collection_html, write_collection_html
 from collection_tree.exports.m3u import playlist_layout, write_leaf_playlists
+from collection_tree.exports.suggestions_review import build_review_table
 from collection_tree.exports.ungrouped import NOT_RECORDED, ungrouped_tracks, unplaced_reasons
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 
-
-def page_for(fixture, tmp_path: Path, reasons: dict | None = None) -> tuple[Path, str]:
+def page_for(fixture, tmp_path: Path, reasons: dict | None = None, suggestions: bool = True) -> tuple[Path, str]:
     out = tmp_path / "out"
     write_leaf_playlists(fixture.tree, fixture.tracks, out)
     rows = ungrouped_tracks(fixture.tree, fixture.tracks, reasons or {})
-    target = write_collection_html(fixture.tree, playlist_layout(fixture.tree), rows, out / "collection.html")
+    review = build_review_table(fixture.tree, fixture.tracks) if suggestions else None
+    target = write_collection_html(fixture.tree, fixture.tracks, playlist_layout(fixture.tree), rows,
+                                   out / "collection.html", review)
     return target, target.read_text(encoding="utf-8")
+
+
+def data_of(html: str) -> dict:
+    blob = re.search(r'<script type="application/json" id="collection-data">(.*?)</script>', html, re.S).group(1)
+    assert "<" not in blob and ">" not in blob and "&" not in blob
+    return json.loads(blob)
+
+
+def sectioned(tree: dict) -> dict:
+    """The fixture with its first category split into two sections (as h5b's grouping writes them)."""
+    tree["categories"][0]["sections"] = [{"title": "Loud <b>ones</b>", "leaf_ids": ["pop__dotdot"]},
+                                         {"title": "Quiet", "leaf_ids": ["rock__usa"]}]
+    return tree
 
 
 # -------------------------------------------------------------------------------------------- pure
 def test_user_strings_are_escaped(export_fixture, tmp_path):
-    export_fixture.tree["categories"][1]["leaves"][0]["id"] = 'x" onmouseover="alert(1)'
+    export_fixture.tree["categories"][1]["id"] = 'x" onmouseover="alert(1)'
     export_fixture.tree["categories"][1]["leaves"][0]["examples"] = [
         {"title": "</script><script>alert(2)</script>", "artist": "A & B", "year": 2001}]
-    _, html = page_for(export_fixture, tmp_path)
-    assert "alert(1)</script>" not in html and "<script>alert" not in html
-    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 3  # category, leaf title, scene tag
-    assert 'data-id="x&quot; onmouseover=&quot;alert(1)"' in html and 'onmouseover="' not in html
-    assert "Rap/Hip-Hop: &quot;Heavy&quot;" in html
-    assert "About con &quot;quoted&quot; &amp; &lt;b&gt;bold&lt;/b&gt;" in html
-    assert "&lt;/script&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in html and "A &amp; B" in html
+    _, html = page_for(export_fixture, tmp_path, reasons={9: "no <b>facet</b>"})
+    assert "<script>alert" not in html and "alert(2)</script>" not in html
+    assert "Rock &lt;script&gt;alert(1)&lt;/script&gt;" in html  # the category button, as text
+    assert 'data-id="x&#34; onmouseover=&#34;alert(1)"' in html and 'onmouseover="' not in html
+    assert "<td>no &lt;b&gt;facet&lt;/b&gt;</td>" in html
     # Exactly our two script elements: the JSON data and the page script.
     assert re.findall(r"<script[^>]*>", html) == ['<script type="application/json" id="collection-data">', "<script>"]
 
 
-def test_json_data_is_inert_and_round_trips(export_fixture, tmp_path):
-    _, html = page_for(export_fixture, tmp_path)
-    blob = re.search(r'<script type="application/json" id="collection-data">(.*?)</script>', html, re.S).group(1)
-    assert "<" not in blob and ">" not in blob and "&" not in blob
-    data = json.loads(blob)
-    assert data["categories"]["c0"] == {"title": f"Rock {XSS}", "description": "Guitars & <i>more</i>"}
-    assert "about " in data["search"]["c0l0"] and XSS.lower() in data["search"]["c0l0"]
+def test_json_data_round_trips_in_play_order(export_fixture, tmp_path):
+    data = data_of(page_for(export_fixture, tmp_path)[1])
+    assert data["cats"][0]["t"] == f"Rock {XSS}" and data["cats"][0]["d"] == "Guitars & <i>more</i>"
+    rock = data["leaves"][0]
+    assert rock["id"] == "rock__usa" and [data["tracks"]["id"][r] for r in rock["o"]] == [3, 1, 2]  # its order
+    assert [data["tracks"]["t"][r] for r in rock["x"]] == ["Third"]  # the exemplar, matched in the leaf
+    assert data["tracks"]["k"][rock["o"][1]] == "8A" and rock["bpm"] == [96, 96] and rock["fit"] == "--"
+    pop = data["leaves"][1]
+    assert pop["keys"] == [["3B", 1]] and pop["nk"] == 1 and pop["bpmMed"] == 120.5
+    assert (rock["sg"], pop["sg"]) == (5, 0) and len(data["suggestions"]) == 5
+    assert data["suggestionColumns"][:2] == ["id", "track_id"]
 
 
-def test_self_contained_and_script_pinned_by_csp(export_fixture, tmp_path):
+def test_self_contained_and_pinned_by_csp(export_fixture, tmp_path):
     _, html = page_for(export_fixture, tmp_path)
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html) and "@import" not in html
-    assert "<link" not in html and "<img" not in html
+    assert "<link" not in html and "<img" not in html and " style=" not in html
     csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html).group(1)
     script = re.search(r"<script>(.*?)</script>", html, re.S).group(1)
-    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
-    assert "default-src &#x27;none&#x27;" in csp and f"sha256-{digest}" in csp
+    style = re.search(r"<style>(.*?)</style>", html, re.S).group(1)
+
+    def digest(text):
+        return base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode()
+
+    assert "default-src &#39;none&#39;" in csp
+    assert f"script-src &#39;sha256-{digest(script)}&#39;" in csp
+    assert f"style-src &#39;sha256-{digest(style)}&#39;" in csp
 
 
-def test_cards_link_to_their_playlists_and_show_context(export_fixture, tmp_path):
-    target, html = page_for(export_fixture, tmp_path)
-    hrefs = re.findall(r'<a class="playlist" href="([^"]+)">', html)
-    assert [unquote(h) for h in hrefs] == list(playlist_layout(export_fixture.tree).values())
-    assert all((target.parent / unquote(h)).is_file() for h in hrefs)
-    assert html.count('class="card"') == 4
-    assert '<span class="badge"' in html and ">2 suggestions<" in html
-    assert '<span class="tag genre" title="genre context">Rock</span>' in html
-    assert '<span class="year">(2003)</span>' in html
+def test_bidi_and_control_characters_never_reach_the_page(export_fixture, tmp_path):
+    export_fixture.tree["categories"][0]["leaves"][0]["title"] = "evil\u202egnp.exe\x1b[2J"
+    export_fixture.tracks.loc[export_fixture.tracks["track_id"] == 6, "artist"] = "Art\u2066ist\u2069 6"
+    _, html = page_for(export_fixture, tmp_path)
+    assert not any(ch in html for ch in "\u202e\u2066\u2069\x1b")
+    data = data_of(html)
+    assert data["leaves"][0]["t"] == "evilgnp.exe [2J" and "Artist 6" in data["tracks"]["a"]
+
+
+def test_provenance_in_the_header(export_fixture, tmp_path):
+    assert "How this tree was made is not recorded" in page_for(export_fixture, tmp_path)[1]
+    export_fixture.tree["build"] = {"provider": "offline", "models": ["claude-sonnet-5-5"], "profile": "default",
+                                    "version": "0.1.0", "run_id": "abcdef1234567890"}
+    html = page_for(export_fixture, tmp_path)[1]
+    assert ("Made with <strong>offline heuristics</strong> · profile default · collection-tree 0.1.0 · "
+            "run abcdef123456") in html
+    export_fixture.tree["build"].update(provider="anthropic", models=["claude-sonnet-5-5", "claude-haiku-5-5"])
+    assert "Made with <strong>claude-sonnet-5-5, claude-haiku-5-5</strong>" in page_for(export_fixture, tmp_path)[1]
+
+
+def test_sections_are_in_the_sidebar_and_the_data(export_fixture, tmp_path):
+    sectioned(export_fixture.tree)
+    _, html = page_for(export_fixture, tmp_path)
+    data = data_of(html)
+    assert data["cats"][0]["s"] == [{"t": "Loud <b>ones</b>", "l": [0]}, {"t": "Quiet", "l": [1]}]
+    assert [(leaf["id"], leaf["s"]) for leaf in data["leaves"][:2]] == [("pop__dotdot", 0), ("rock__usa", 1)]
+    assert re.findall(r'<button class="section"[^>]*data-section="(\d)"[^>]*><span>([^<]*)</span>', html) == [
+        ("0", "Loud &lt;b&gt;ones&lt;/b&gt;"), ("1", "Quiet")]
 
 
 def test_ungrouped_tracks_listed_with_reasons(export_fixture, tmp_path):
@@ -90,98 +124,40 @@ def test_ungrouped_tracks_listed_with_reasons(export_fixture, tmp_path):
     rows = ungrouped_tracks(export_fixture.tree, export_fixture.tracks, unplaced_reasons(store))
     assert rows == [{"track_id": 9, "artist": "Artist 9", "title": "Nine", "reason": "no facet <match>"},
                     {"track_id": 10, "artist": "Artist 10", "title": "Ten", "reason": NOT_RECORDED}]
-    html = render_collection_html(export_fixture.tree, {}, rows)
+    html = render_collection_html(export_fixture.tree, export_fixture.tracks, {}, rows)
     assert "Ungrouped tracks (2)" in html and "<td>no facet &lt;match&gt;</td>" in html
     assert f"<td>{NOT_RECORDED}</td>" in html
 
 
 def test_partial_tree_is_flagged(export_fixture):
     export_fixture.tree["status"] = "stopped"
-    assert "build was stopped" in render_collection_html(export_fixture.tree, {}, [])
+    assert "build was stopped" in render_collection_html(export_fixture.tree, export_fixture.tracks, {}, [])
     export_fixture.tree["status"] = "complete"
-    assert "build was stopped" not in render_collection_html(export_fixture.tree, {}, [])
+    assert "build was stopped" not in render_collection_html(export_fixture.tree, export_fixture.tracks, {}, [])
 
 
 # ----------------------------------------------------------------------------------------- browser
-@pytest.fixture(scope="module")
-def browser():
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed (.ci/install-system-deps installs Debian's chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw, tempfile.TemporaryDirectory() as profile:
-        context = pw.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 900})
-        yield context
-        context.close()
-
-
-def open_page(browser, target: Path):
-    page = browser.new_page()
-    events = {"dialogs": [], "errors": []}
-    page.on("dialog", lambda d: (events["dialogs"].append(d.message), d.dismiss()))
-    page.on("console", lambda m: events["errors"].append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: events["errors"].append(str(e)))
-    page.goto(target.resolve().as_uri())
-    return page, events
-
-
-def visible_ids(page) -> list[str]:
-    return page.eval_on_selector_all(".card", "cs => cs.filter(c => !c.hidden && c.offsetParent !== null)"
-                                              ".map(c => c.dataset.id)")
-
-
-def test_browser_filters_by_category_and_search(browser, export_fixture, tmp_path):
+def test_browser_on_the_fixture(browser, export_fixture, tmp_path):
+    sectioned(export_fixture.tree)
     target, _ = page_for(export_fixture, tmp_path)
     page, events = open_page(browser, target)
-    assert visible_ids(page) == ["rock__usa", "pop__dotdot", "rap__con", "rap__con2"]
-    assert page.locator(".card h3").first.text_content() == XSS  # shown as text, not run
-    page.click('.cat[data-id="rap"]')
-    assert visible_ids(page) == ["rap__con", "rap__con2"]
-    assert page.text_content("#category-info h2") == 'Rap/Hip-Hop: "Heavy"'
-    assert page.text_content("#shown-count") == "2 playlists"
-    page.click('.cat[data-category=""]')
-    page.fill("#search", "PASSWD")
-    assert visible_ids(page) == ["pop__dotdot"]
-    page.fill("#search", "alert")
-    assert visible_ids(page) == ["rock__usa", "pop__dotdot"]  # via titles, the category, a scene tag
-    page.click('.cat[data-id="rap"]')
-    assert visible_ids(page) == [] and page.is_visible("#empty")
+    assert visible_ids(page) == ["pop__dotdot", "rock__usa", "rap__con", "rap__con2"]
+    assert page.locator('.card[data-id="rock__usa"] h3').text_content() == XSS  # shown as text, not run
+    page.click('.cat[data-id="rock-and-pop"]')
+    assert visible_ids(page) == ["pop__dotdot", "rock__usa"] and page.is_visible(".section")
+    page.click('.section[data-section="1"]')
+    assert visible_ids(page) == ["rock__usa"]
+    assert page.text_content("#category-info h2") == f"Rock {XSS} › Quiet"
+    page.click('.cat[data-category="-1"]')
+    page.fill("#search", "artist 7")  # not an exemplar anywhere: found through the full track list
+    assert visible_ids(page) == ["rap__con"]
+    assert "Artist 7 – Seven" in page.text_content('.card[data-id="rap__con"] .matches')
     page.fill("#search", "")
-    link = page.eval_on_selector('.card[data-id="rap__con"] a.playlist', "a => a.href")
-    assert Path(unquote(urlsplit(link).path)).is_file()
+    page.click('.card[data-id="rock__usa"] .toggle')
+    rows = page.eval_on_selector_all('.card[data-id="rock__usa"] .tracklist tbody tr',
+                                     "rs => rs.map(r => r.dataset.trackId)")
+    assert rows == ["3", "1", "2"]  # every track, in play order
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "collection_html_fixture.png"), full_page=True)
     assert events == {"dialogs": [], "errors": []}  # no injected script ran, no CSP violation
-    page.close()
-
-
-def test_browser_on_a_real_collection(browser, tmp_path):
-    tracks = load_tracks(GENIUS_DIR / "tracks.csv")
-    tree = genius_like_tree(tracks, load_tree(GENIUS_DIR / "genre_tree.json", "genre").doc)
-    out = tmp_path / "out"
-    write_leaf_playlists(tree, tracks, out, music_root="/music")
-    rows = ungrouped_tracks(tree, tracks, {})
-    target = write_collection_html(tree, playlist_layout(tree), rows, out / "collection.html")
-    page, events = open_page(browser, target)
-    total = sum(len(c["leaves"]) for c in tree["categories"])
-    assert len(visible_ids(page)) == total and page.text_content("#shown-count") == f"{total} playlists"
-    rap = next(c for c in tree["categories"] if c["id"] == "rap")
-    page.click('.cat[data-id="rap"]')
-    assert visible_ids(page) == [leaf["id"] for leaf in rap["leaves"]]
-    # The grid is responsive: several 320px+ columns at 1400px, one on a phone.
-    columns = page.eval_on_selector("#grid", "g => getComputedStyle(g).gridTemplateColumns.split(' ').length")
-    assert columns >= 3
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "collection_html.png"))
-    page.fill("#search", "east coast")
-    matching = [leaf["id"] for leaf in rap["leaves"]
-                if "east coast" in f"{leaf['title']} {leaf['description']} {leaf['genre_context']}".lower()]
-    assert matching and visible_ids(page) == matching
-    page.set_viewport_size({"width": 420, "height": 900})
-    assert page.eval_on_selector("#grid", "g => getComputedStyle(g).gridTemplateColumns.split(' ').length") == 1
-    page.screenshot(path=str(ARTIFACTS / "collection_html_narrow.png"))
-    assert page.text_content("#ungrouped h2") == f"Ungrouped tracks ({len(rows)})"
-    assert events == {"dialogs": [], "errors": []}
     page.close()

@@ -212,7 +212,7 @@
       node.appendChild(examples);
     }
     var foot = el("div", "card-foot");
-    var toggle = el("button", "toggle", open ? "Close track list" : "Show all " + leaf.n + " tracks");
+    var toggle = el("button", "toggle", open ? "Close track list" : leaf.n === 1 ? "Show the track" : "Show all " + leaf.n + " tracks");
     toggle.type = "button";
     toggle.setAttribute("aria-expanded", open ? "true" : "false");
     toggle.addEventListener("click", function () {
