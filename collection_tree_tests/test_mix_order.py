@@ -1,0 +1,180 @@
+"""Mix order: Camelot parsing and compatibility rules, the solver (better than a BPM sort, deterministic,
+an energy arc), the playlist_order modes, the tree's additive fields and the asset's run config."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from collection_tree.core.clusters import Cluster, ClusterSet
+from collection_tree.core.mix import (
+    camelot_code,
+    camelot_codes,
+    camelot_label,
+    compatible,
+    harmonic_compatible,
+    mix_order,
+    tempo_step,
+    transition_flags,
+)
+from collection_tree.phases.assembly import validate_collection_tree
+from collection_tree.phases.playlist_order import (
+    PlaylistOrderParams,
+    TrackFacts,
+    apply_orders,
+    order_leaf,
+    order_playlists,
+)
+
+
+@pytest.mark.parametrize(("key", "label"), [
+    ("Am", "8A"), ("A minor", "8A"), ("a min", "8A"), ("C", "8B"), ("C major", "8B"), ("G", "9B"), ("F", "7B"),
+    ("F#", "2B"), ("Gb", "2B"), ("Bbm", "3A"), ("A#m", "3A"), ("C# minor", "12A"), ("Ebm", "2A"), ("B", "1B"),
+    ("8A", "8A"), ("08b", "8B"), ("12A", "12A"), ("1m", "8A"), ("1d", "8B"), ("6d", "1B"),
+    ("", ""), ("H", ""), ("13A", ""), ("Am7", ""),
+])
+def test_keys_read_in_musical_camelot_and_open_key_notation(key, label):
+    assert camelot_label(camelot_code(key)) == label
+
+
+def test_camelot_codes_treat_missing_values_as_unknown():
+    assert camelot_codes(["Am", None, float("nan"), "x"]).tolist() == [camelot_code("Am"), -1, -1, -1]
+
+
+@pytest.mark.parametrize(("a", "b", "ok"), [
+    ("8A", "8A", True), ("8A", "9A", True), ("8A", "7A", True), ("8A", "8B", True), ("12A", "1A", True),
+    ("1B", "12B", True), ("8A", "9B", False), ("8A", "10A", False), ("8A", "7B", False), ("8A", "2A", False),
+])
+def test_harmonic_compatibility_on_the_wheel(a, b, ok):
+    codes = camelot_codes([a, b])
+    assert bool(harmonic_compatible(codes[:1], codes[1:])[0]) is ok
+    assert bool(harmonic_compatible(codes[1:], codes[:1])[0]) is ok  # symmetric
+
+
+@pytest.mark.parametrize(("a", "b", "ok"), [
+    (120, 127, True), (127, 120, True), (120, 128, False), (70, 140, True), (140, 70, True), (64, 128, True),
+    (85, 174, True), (100, 150, False), (120, float("nan"), False), (0, 120, False),
+])
+def test_tempo_within_six_percent_half_and_double_time_count(a, b, ok):
+    key = camelot_codes(["8A"])
+    assert bool(compatible(np.array([a]), key, np.array([b]), key, 0.06)[0]) is ok
+    assert tempo_step(np.array([a]), np.array([b]))[0] == tempo_step(np.array([b]), np.array([a]))[0] or not ok
+
+
+def random_leaf(rng, n):
+    return (rng.normal(124, 3, n).round(), rng.integers(0, 24, n), rng.integers(1, 11, n).astype(float))
+
+
+def share(bpm, keys, order):
+    return transition_flags(bpm[order], keys[order], 0.06).mean()
+
+
+def test_mix_order_beats_a_bpm_sort_and_library_order():
+    rng = np.random.default_rng(3)
+    mix = bpm_sorted = library = 0.0
+    for n in (6, 9, 15, 24, 40, 80):
+        bpm, keys, energy = random_leaf(rng, n)
+        order = mix_order(bpm, keys, energy)
+        assert sorted(order.tolist()) == list(range(n))  # a permutation: every track once
+        mix += share(bpm, keys, order)
+        bpm_sorted += share(bpm, keys, np.argsort(bpm, kind="stable"))
+        library += share(bpm, keys, np.arange(n))
+    assert mix >= 1.5 * bpm_sorted and mix >= 3 * library
+
+
+def test_small_playlists_are_solved_exactly():
+    # 8A 9A 10A 11A shuffled, tempos equal: the only fully compatible paths walk the wheel in a line.
+    keys = camelot_codes(["10A", "8A", "11A", "9A"])
+    order = mix_order(np.full(4, 124.0), keys)
+    assert [camelot_label(int(k)) for k in keys[order]] in (["8A", "9A", "10A", "11A"], ["11A", "10A", "9A", "8A"])
+
+
+def test_mix_order_is_deterministic_and_follows_an_energy_arc():
+    rng = np.random.default_rng(5)
+    bpm, keys, energy = random_leaf(rng, 30)
+    assert mix_order(bpm, keys, energy).tolist() == mix_order(bpm.copy(), keys.copy(), energy.copy()).tolist()
+    # Every pair compatible (one key, one tempo): the order is the arc alone, warm-up -> peak -> release.
+    energy = np.arange(1, 21, dtype=float)
+    order = mix_order(np.full(20, 124.0), np.full(20, camelot_code("8A")), energy)
+    played = energy[order]
+    peak = int(np.argmax(played))
+    assert 10 <= peak <= 17 and played[0] <= 3
+    assert played[:peak].mean() < played[peak] and played[-1] < played[peak]
+
+
+def facts_frame(rows):
+    return pd.DataFrame(rows, columns=["track_id", "year", "bpm", "key", "energy"])
+
+
+def test_modes_and_the_fallback_without_tempo_or_key():
+    tracks = facts_frame([(1, 2004, 124, "8A", 5), (2, 2001, 124, "3B", 5), (3, 2003, 125, "9A", 5),
+                          (4, 2002, None, None, 5), (5, None, 124, "8B", 5)])
+    facts = TrackFacts.from_tracks(tracks)
+    mix = order_leaf([1, 2, 3, 4, 5], [4], facts, PlaylistOrderParams())
+    assert sorted(mix.order) == [1, 2, 3, 4, 5] and mix.order[-1] == 4  # no tempo or key: after the mixed part
+    assert mix.transitions == 0.6667 and 2 in (mix.order[0], mix.order[3])  # 8B-8A-9A chain; 3B fits nowhere
+    assert order_leaf([1, 2, 3, 4, 5], [4], facts, PlaylistOrderParams(playlist_order="exemplars")).order == [
+        4, 1, 2, 3, 5]
+    assert order_leaf([1, 2, 3, 4, 5], [4], facts, PlaylistOrderParams(playlist_order="library")).order == [
+        1, 2, 3, 4, 5]
+    # A collection without BPM or key (the Genius data): exemplars first, then by year, unknown years last.
+    bare = TrackFacts.from_tracks(tracks[["track_id", "year"]])
+    fallback = order_leaf([1, 2, 3, 4, 5], [3], bare, PlaylistOrderParams())
+    assert fallback.order == [3, 2, 4, 1, 5] and fallback.transitions is None
+
+
+def test_params_validate_and_the_seed_profile_keeps_the_reference_order():
+    assert PlaylistOrderParams.for_profile("seed").playlist_order == "exemplars"
+    assert PlaylistOrderParams.for_profile("default").playlist_order == "mix"
+    with pytest.raises(ValueError, match="playlist_order: expected one of mix, exemplars, library"):
+        PlaylistOrderParams().with_overrides(playlist_order="camelot")
+    with pytest.raises(ValueError, match="tempo_tolerance"):
+        PlaylistOrderParams().with_overrides(tempo_tolerance=0.9)
+
+
+def tree_of(clusters):
+    leaves = [{"id": c.id, "title": c.id, "description": "", "track_ids": c.track_ids, "track_count": len(c.track_ids),
+               "examples": [], "genre_context": "", "scene_context": "", "metadata_suggestions": []} for c in clusters]
+    ids = [t for c in clusters for t in c.track_ids]
+    return {"id": "t", "tree_type": "collection", "created_at": "2026-01-01T00:00:00Z", "total_tracks": len(ids),
+            "assigned_tracks": len(ids), "ungrouped_track_ids": [],
+            "source_trees": {"genre": {"id": "g", "created_at": "x"}, "scene": {"id": "s", "created_at": "x"}},
+            "categories": [{"id": "c", "title": "C", "description": "", "track_ids": ids, "track_count": len(ids),
+                            "leaves": leaves}], "status": "complete"}
+
+
+def test_order_playlists_reports_the_three_shares_and_the_tree_carries_order_and_transitions():
+    rng = np.random.default_rng(11)
+    n = 60
+    bpm, keys, energy = random_leaf(rng, n)
+    tracks = facts_frame([(i + 1, 2000, bpm[i], camelot_label(int(keys[i])), energy[i]) for i in range(n)])
+    clusters = [Cluster(id="a", track_ids=list(range(1, 31)), examples=[{"track_id": 2}]),
+                Cluster(id="b", track_ids=list(range(31, 61)))]
+    orders, report = order_playlists(ClusterSet(clusters=clusters, all_track_ids=list(range(1, 61))), tracks,
+                                     PlaylistOrderParams())
+    meta = report.to_metadata()
+    assert meta["transition_pairs"] == 58 and meta["leaves_mixed"] == 2
+    assert meta["transitions_compatible_share"] >= 1.5 * meta["transitions_bpm_sorted_share"]
+    assert meta["transitions_vs_library"] >= 3
+    tree = apply_orders(tree_of(clusters), orders)
+    leaf = tree["categories"][0]["leaves"][0]
+    assert sorted(leaf["order"]) == leaf["track_ids"] and leaf["transitions"] == orders["a"].transitions
+    assert validate_collection_tree(tree) == []
+    leaf["order"] = leaf["order"][:-1]
+    leaf["transitions"] = 1.5
+    problems = validate_collection_tree(tree)
+    assert any("order: expected a permutation" in p for p in problems)
+    assert any("transitions: expected a share in [0, 1]" in p for p in problems)
+
+
+def test_validator_accepts_sections_covering_every_leaf_once():
+    tree = tree_of([Cluster(id="a", track_ids=[1]), Cluster(id="b", track_ids=[2])])
+    category = tree["categories"][0]
+    category["sections"] = [{"title": "One", "leaf_ids": ["a"]}, {"title": "Two", "leaf_ids": ["b"]}]
+    assert validate_collection_tree(tree) == []
+    category["sections"] = [{"title": "One", "leaf_ids": ["a", "a"]}]
+    assert any("every leaf of the category in exactly one section" in p for p in validate_collection_tree(tree))
+    category["sections"] = [{"title": "", "leaf_ids": ["a", "b"], "extra": 1}]
+    assert validate_collection_tree(tree)
+    del category["sections"]
+    category["surprise"] = 1
+    assert any("extra ['surprise']" in p for p in validate_collection_tree(tree))  # still schema-exact otherwise
