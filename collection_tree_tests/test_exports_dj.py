@@ -165,7 +165,8 @@ def test_refused_and_bidi_tracks_reach_no_export(export_fixture, tmp_path):
     written = [p.read_bytes().decode("utf-8") for p in (tmp_path / "out").rglob("*.m3u8")]
     written += [(tmp_path / "rekordbox.xml").read_text(encoding="utf-8"),
                 (tmp_path / "collection.nml").read_text(encoding="utf-8")]
-    written += [p.name + p.read_bytes().decode("utf-16-be", errors="replace") for p in (tmp_path / "Subcrates").iterdir()]
+    written += [p.name + p.read_bytes().decode("utf-16-be", errors="replace")
+                for p in (tmp_path / "Subcrates").iterdir()]
     bidi = "\u202e\u2067\u2069\u200f"
     assert not [text for text in written if any(ch in text for ch in bidi)]
     assert not [text for text in written if "outside.mp3" in text]
