@@ -151,6 +151,35 @@ def leaf_collection() -> _NS:
 
 
 GENIUS_DIR = _Path(__file__).resolve().parents[2] / "shared" / "data" / "genius-2000s"
+GENIUS_FULL_DIR = GENIUS_DIR.parent / "genius-2000s-full"
+GENIUS_FULL_MUSIC_ROOT = "/media/music"
+
+
+@_pytest.fixture(scope="session")
+def genius_full_build(tmp_path_factory) -> _NS:
+    """One offline `collection-tree build` of genius-2000s-full (29,999 tracks, 835 playlists) per test
+    session, as a user runs it: its own DAGSTER_HOME and output folder, relative track locations anchored
+    at GENIUS_FULL_MUSIC_ROOT. ``env`` runs further CLI commands against the same build."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    base = tmp_path_factory.mktemp("genius_full")
+    home = base / "dagster_home"
+    home.mkdir()
+    shutil.copy(_Path(__file__).resolve().parents[1] / ".dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COLLECTION_TREE_", "ANTHROPIC_"))}
+    env.update({"DAGSTER_HOME": str(home), "COLLECTION_TREE_OUTPUT": str(base / "out"),
+                "COLLECTION_TREE_TRACKS": str(GENIUS_FULL_DIR / "tracks.csv"),
+                "COLLECTION_TREE_GENRE_TREE": str(GENIUS_FULL_DIR / "genre_tree.json"),
+                "COLLECTION_TREE_SCENE_TREE": str(GENIUS_FULL_DIR / "scene_tree.json"),
+                "COLLECTION_TREE_LLM": "offline", "COLLECTION_TREE_MUSIC_ROOT": GENIUS_FULL_MUSIC_ROOT})
+    done = subprocess.run([sys.executable, "-m", "collection_tree.cli", "build"], env=env, capture_output=True,
+                          text=True, timeout=1800)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = base / "out"
+    return _NS(out=out, env=env, tree=_json.loads((out / "curated_collection.json").read_text(encoding="utf-8")))
 
 
 def genius_like_tree(tracks: _pd.DataFrame, genre_tree: dict) -> dict:
