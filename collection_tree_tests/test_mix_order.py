@@ -178,3 +178,21 @@ def test_validator_accepts_sections_covering_every_leaf_once():
     del category["sections"]
     category["surprise"] = 1
     assert any("extra ['surprise']" in p for p in validate_collection_tree(tree))  # still schema-exact otherwise
+
+
+@pytest.mark.parametrize("test_flag", [False, True])
+def test_build_flag_sets_the_tree_assets_run_config(test_flag):
+    from dagster import validate_run_config
+
+    from collection_tree.cli import build_parser
+    from collection_tree.commands.build import build_run_config
+    from collection_tree.definitions import defs
+    from collection_tree.operations import FULL_JOB, TEST_JOB
+
+    args = build_parser().parse_args(["build", "--playlist-order", "library", *(["--test"] if test_flag else [])])
+    config = build_run_config(args)
+    op = "test_run__collection_tree" if test_flag else "collection_tree"
+    assert config["ops"] == {op: {"config": {"playlist_order": "library"}}}
+    validate_run_config(defs.resolve_job_def(TEST_JOB if test_flag else FULL_JOB), config)  # raises when wrong
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["build", "--playlist-order", "camelot"])

@@ -92,6 +92,10 @@ def _materialise(context: AssetExecutionContext, config: CollectionTreeConfig, m
         "tree_id": doc["id"],
         "status": doc["status"],
         **order_report.to_metadata(),
+        "transitions_preview": markdown_table(sorted(
+            ({"leaf": leaf["title"], "tracks": leaf["track_count"], "transitions": leaf["transitions"]}
+             for c in doc["categories"] for leaf in c["leaves"] if "transitions" in leaf),
+            key=lambda row: row["transitions"])[:15]),  # the leaves that mix worst first
     })
     return doc
 

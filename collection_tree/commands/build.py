@@ -108,6 +108,15 @@ class ProgressBar:
             self.stream.flush()
 
 
+def build_run_config(args: argparse.Namespace) -> dict:
+    """Dagster run config from the flags: quiet console logging, the tree asset's playlist_order."""
+    run_config: dict = {} if args.verbose else dict(QUIET_RUN_CONFIG)
+    if getattr(args, "playlist_order", None):
+        tree_op = "test_run__collection_tree" if args.test else "collection_tree"
+        run_config["ops"] = {tree_op: {"config": {"playlist_order": args.playlist_order}}}
+    return run_config
+
+
 def run(args: argparse.Namespace) -> int:
     home = ensure_dagster_home()
     from dagster import DagsterInstance, RunsFilter
@@ -116,10 +125,7 @@ def run(args: argparse.Namespace) -> int:
     from collection_tree.definitions import defs
 
     job_name = ops.TEST_JOB if args.test else ops.FULL_JOB
-    run_config = {} if args.verbose else dict(QUIET_RUN_CONFIG)
-    if getattr(args, "playlist_order", None):
-        tree_op = "test_run__collection_tree" if args.test else "collection_tree"
-        run_config["ops"] = {tree_op: {"config": {"playlist_order": args.playlist_order}}}
+    run_config = build_run_config(args)
     bar = None if args.verbose else ProgressBar()
     started = time.monotonic()
     result = None
