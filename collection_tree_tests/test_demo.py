@@ -335,7 +335,7 @@ def test_small_and_large_collections_stay_valid():
     # The bigger collection fills every niche: more leaves and seeds than the default size, never more
     # leaves than the vocabulary has.
     big = demo.collection_stats(collection)
-    assert big["seed_clusters"] > 350 and big["genre_leaves"] <= len(demo._genres().leaves)
+    assert big["seed_clusters"] > 350 and big["genre_leaves"] <= len(demo.vocabulary(30_000).genres.leaves)
 
 
 # --------------------------------------------------------------------------------------------- CLI
