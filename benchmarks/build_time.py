@@ -56,35 +56,47 @@ QUICK = ("demo-6k", "genius")
 SERIES = ("demo (6,303)", "genius-2000s-full (29,999)", "demo (100,000)", "demo (300,000)", "demo (1,000,000)")
 
 # A fresh intermediate process per measured command, so its children's peak RSS is this command's alone.
+# The command's address space is capped (argv[1], bytes): on a shared machine a build that outgrows it
+# fails with MemoryError in its own process instead of waking the kernel's OOM killer.
 MEASURE = (
     "import resource, subprocess, sys\n"
-    "p = subprocess.run(sys.argv[1:], stdout=sys.stderr)\n"
+    "cap = int(sys.argv[1])\n"
+    "def limit():\n"
+    "    if cap > 0:\n"
+    "        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))\n"
+    "p = subprocess.run(sys.argv[2:], stdout=sys.stderr, preexec_fn=limit)\n"
     "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
     "sys.exit(p.returncode)\n"
 )
+MAX_MEMORY_GIB = 12.0  # the default cap: twice the 1M target's 6 GiB peak
 
 
-def measured(command: list[str], env: dict[str, str], timeout: float) -> tuple[subprocess.CompletedProcess, float,
-                                                                                 float]:
+def measured(command: list[str], env: dict[str, str], timeout: float,
+             max_memory_gib: float = MAX_MEMORY_GIB) -> tuple[subprocess.CompletedProcess, float, float]:
     """Run a command; (process, wall seconds, peak RSS MiB of the command)."""
+    cap = str(int(max_memory_gib * 2**30))
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", MEASURE, *command], env=env, capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-c", MEASURE, cap, *command], env=env, capture_output=True, text=True,
                           timeout=timeout)
     seconds = time.perf_counter() - started
     lines = proc.stdout.strip().splitlines()
     return proc, seconds, (int(lines[-1]) / 1024 if lines else 0.0)
 
 
-def step_seconds(dagster_home: Path) -> dict[str, float]:
-    """Seconds per step of the one run recorded in this DAGSTER_HOME, from its step events."""
+def step_seconds(dagster_home: Path) -> tuple[dict[str, float], list[str]]:
+    """Seconds per finished step of the one run recorded in this DAGSTER_HOME (from its step events),
+    and the steps that failed."""
     from dagster import DagsterInstance
 
     with DagsterInstance.from_config(str(dagster_home)) as instance:
         runs = instance.get_runs(limit=1)
         if not runs:
-            return {}
+            return {}, []
         stats = instance.get_run_step_stats(runs[0].run_id)
-    return {s.step_key: s.end_time - s.start_time for s in stats if s.start_time and s.end_time}
+    seconds = {s.step_key: s.end_time - s.start_time for s in stats if s.start_time and s.end_time}
+    # A step killed mid-way (no failure event) stays in progress.
+    failed = [s.step_key for s in stats if s.status is not None and s.status.value in ("FAILURE", "IN_PROGRESS")]
+    return seconds, failed
 
 
 def base_env(out: Path, home: Path, profile: str) -> dict[str, str]:
@@ -102,7 +114,8 @@ def inputs_env(folder: Path) -> dict[str, str]:
             "COLLECTION_TREE_SCENE_TREE": str(folder / "scene_tree.json")}
 
 
-def run_case(case: Case, profile: str, timeout: float, repeat: int) -> dict[str, Any]:
+def run_case(case: Case, profile: str, timeout: float, repeat: int,
+             max_memory_gib: float = MAX_MEMORY_GIB) -> dict[str, Any]:
     """Build one collection `repeat` times; wall and per-step seconds are medians, the peak the largest."""
     with tempfile.TemporaryDirectory(prefix="ct-bench-") as tmp:
         row: dict[str, Any] = {"collection": case.name, "tracks": case.tracks, "profile": profile}
@@ -117,21 +130,24 @@ def run_case(case: Case, profile: str, timeout: float, repeat: int) -> dict[str,
                 return {**row, "ok": False, "error": proc.stderr[-300:]}
             row.update(demo_s=seconds, demo_peak_mib=peak)
         walls, peaks, steps_runs, tree = [], [], [], {}
-        proc = None
+        proc, failed = None, []
         for attempt in range(repeat):
             run_dir = Path(tmp) / f"run-{attempt}"
             env = {**base_env(run_dir / "output", run_dir / "home", profile), **inputs_env(data)}
-            proc, seconds, peak = measured([sys.executable, "-m", "collection_tree.cli", "build"], env, timeout)
-            if proc.returncode != 0:
+            proc, seconds, peak = measured([sys.executable, "-m", "collection_tree.cli", "build"], env, timeout,
+                                           max_memory_gib)
+            steps, failed = step_seconds(run_dir / "home")
+            if proc.returncode != 0:  # what finished still tells where the time went
+                row.update(failed_after_s=seconds, failed_peak_mib=peak, failed_steps=failed, steps_s=steps)
                 break
             walls.append(seconds)
             peaks.append(peak)
-            steps_runs.append(step_seconds(run_dir / "home"))
+            steps_runs.append(steps)
             tree_path = run_dir / "output" / "curated_collection.json"
             tree = json.loads(tree_path.read_text()) if tree_path.exists() else {}
     ok = proc is not None and proc.returncode == 0
     steps = {key: statistics.median(run.get(key, 0.0) for run in steps_runs)
-             for key in (steps_runs[0] if steps_runs else {})}
+             for key in (steps_runs[0] if steps_runs else {})} or row.get("steps_s", {})
     leaf_sizes = [leaf["track_count"] for c in tree.get("categories", []) for leaf in c["leaves"]]
     return {
         **row, "ok": ok, "runs": len(walls),
@@ -141,7 +157,8 @@ def run_case(case: Case, profile: str, timeout: float, repeat: int) -> dict[str,
         "categories": len(tree.get("categories", [])), "leaves": len(leaf_sizes),
         "max_leaf": max(leaf_sizes) if leaf_sizes else None,
         "assigned": tree.get("assigned_tracks"), "total": tree.get("total_tracks"),
-        "error": "" if ok else (proc.stderr[-300:] if proc is not None else "not run"),
+        "error": "" if ok else (f"failed in {', '.join(failed)}: " if failed else "")
+        + (proc.stderr[-300:] if proc is not None else "not run"),
     }
 
 
@@ -212,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
                         + ", ".join(c.key for c in (*CASES, MILLION)))
     parser.add_argument("--repeat", type=int, default=1, help="builds per collection (median wall and steps)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds before one command is abandoned")
+    parser.add_argument("--max-memory", type=float, default=MAX_MEMORY_GIB,
+                        help="GiB of address space one build may use (0: no cap); beyond it the build fails")
     args = parser.parse_args(argv)
     cases = [*CASES, *([MILLION] if args.with_1m else [])]
     if args.quick:
@@ -225,14 +244,16 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for case in cases:
         try:
-            rows.append(run_case(case, "default", args.timeout, max(1, args.repeat)))
+            rows.append(run_case(case, "default", args.timeout, max(1, args.repeat), args.max_memory))
         except subprocess.TimeoutExpired:
             rows.append({"collection": case.name, "tracks": case.tracks, "ok": False,
                          "error": f"timed out after {args.timeout:.0f} s"})
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    shown = [{**row, "ok": "yes" if row.get("ok") else "NO", "heaviest": heaviest_steps(row)} for row in rows]
+    shown = [{**row, "ok": "yes" if row.get("ok") else "NO", "heaviest": heaviest_steps(row),
+              "failed_in": ", ".join(row.get("failed_steps", []))} for row in rows]
     columns = ["collection", "ok", "runs", "demo_s", "wall_s", "wall_min_s", "peak_rss_mib", "other_s", "categories",
-               "leaves", "max_leaf", "assigned", "total", "heaviest"]
+               "leaves", "max_leaf", "assigned", "total", "heaviest", "failed_in", "failed_after_s",
+               "failed_peak_mib"]
     tables = {"Results": markdown_table(blank(shown), columns), "Seconds per step": step_table(rows),
               "Growth exponents between sizes": markdown_table(blank(growth_rows(rows)),
                                                                ["from", "to", "wall", "peak_rss", "steps"])}
