@@ -5,6 +5,7 @@ path, Dagster included), with the growth exponents between sizes.
     python -m benchmarks.build_time --with-1m       # and the demo at 1,000,000 tracks
     python -m benchmarks.build_time --quick         # demo 6,303 and genius-2000s only
     python -m benchmarks.build_time --only demo-100k,demo-300k --repeat 3
+    python -m benchmarks.build_time --only demo-1m --merge   # add a row to the last results
 
 Each build runs `collection-tree build` in a fresh process with its own output folder and DAGSTER_HOME
 (offline provider, default profile); its peak RSS is read from the OS and its per-step seconds from
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import markdown_table, write_results
+from benchmarks.common import RESULTS, markdown_table, write_results
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 DEMO_SEED = 42
@@ -192,28 +193,42 @@ def growth_rows(rows: list[dict[str, Any]], top: int = 6) -> list[dict[str, Any]
 def step_table(rows: list[dict[str, Any]]) -> str:
     """Seconds per step (rows) by collection (columns), heaviest at the largest size first, with the
     exponent between the two largest sizes of the series."""
-    done = [r for r in rows if r.get("ok")]
+    done = [r for r in rows if r.get("steps_s")]  # a failed build shows the steps it finished
     if not done:
-        return "(no finished build)"
-    largest = max(done, key=lambda r: r["tracks"])
+        return "(no finished step)"
+    largest = max((r for r in done if r.get("ok")), key=lambda r: r["tracks"], default=done[-1])
     keys = sorted({k for r in done for k in r["steps_s"]}, key=lambda k: -largest["steps_s"].get(k, 0.0))
     tail = series(rows)[-2:]
     table_rows = []
     for key in keys:
         row: dict[str, Any] = {"step": key}
         for r in done:
-            row[r["collection"]] = r["steps_s"].get(key)
+            row[label(r)] = r["steps_s"].get(key)
         if len(tail) == 2:
             row["exponent"] = exponent(tail[0]["steps_s"].get(key), tail[1]["steps_s"].get(key), tail[0]["tracks"],
                                        tail[1]["tracks"])
         table_rows.append(row)
-    columns = ["step", *(r["collection"] for r in done), *(["exponent"] if len(tail) == 2 else [])]
+    columns = ["step", *(label(r) for r in done), *(["exponent"] if len(tail) == 2 else [])]
     return markdown_table(blank(table_rows), columns)
+
+
+def label(row: dict[str, Any]) -> str:
+    return row["collection"] if row.get("ok") else f"{row['collection']} (failed)"
 
 
 def blank(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Missing figures print as empty cells."""
     return [{k: ("" if v is None else v) for k, v in row.items()} for row in rows]
+
+
+def merged(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """These rows with the last results' rows of the other collections, in the order of the cases."""
+    path = RESULTS / "build_time.json"
+    previous = json.loads(path.read_text())["rows"] if path.exists() else []
+    fresh = {r["collection"] for r in rows}
+    order = {c.name: i for i, c in enumerate((*CASES, MILLION))}
+    return sorted([*(r for r in previous if r["collection"] not in fresh), *rows],
+                  key=lambda r: order.get(r["collection"], len(order)))
 
 
 def heaviest_steps(row: dict[str, Any], top: int = 3) -> str:
@@ -229,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
                         + ", ".join(c.key for c in (*CASES, MILLION)))
     parser.add_argument("--repeat", type=int, default=1, help="builds per collection (median wall and steps)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds before one command is abandoned")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the other collections' rows of the last results (results/build_time.json)")
     parser.add_argument("--max-memory", type=float, default=MAX_MEMORY_GIB,
                         help="GiB of address space one build may use (0: no cap); beyond it the build fails")
     args = parser.parse_args(argv)
@@ -249,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({"collection": case.name, "tracks": case.tracks, "ok": False,
                          "error": f"timed out after {args.timeout:.0f} s"})
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    if args.merge:
+        rows = merged(rows)
     shown = [{**row, "ok": "yes" if row.get("ok") else "NO", "heaviest": heaviest_steps(row),
               "failed_in": ", ".join(row.get("failed_steps", []))} for row in rows]
     columns = ["collection", "ok", "runs", "demo_s", "wall_s", "wall_min_s", "peak_rss_mib", "other_s", "categories",

@@ -76,6 +76,20 @@ def test_growth_exponents_and_step_tables():
     assert build_time.heaviest_steps(rows[-1], top=1) == "b 360.0 s"
 
 
+def test_merged_results_and_failed_builds_in_the_step_table(tmp_path, monkeypatch):
+    monkeypatch.setattr(build_time, "RESULTS", tmp_path)
+    old = [_build_row("demo (6,303)", 6_303, 10.0, {"a": 1.0}), _build_row("demo (300,000)", 300_000, 90.0, {"a": 9.0})]
+    (tmp_path / "build_time.json").write_text(json.dumps({"rows": old}))
+    failed = {**_build_row("demo (1,000,000)", 1_000_000, 0.0, {"a": 30.0}), "ok": False, "wall_s": None}
+    again = _build_row("demo (6,303)", 6_303, 11.0, {"a": 1.1})
+    rows = build_time.merged([failed, again])
+    assert [(r["collection"], r["wall_s"]) for r in rows] == [("demo (6,303)", 11.0), ("demo (300,000)", 90.0),
+                                                              ("demo (1,000,000)", None)]
+    table = build_time.step_table(rows)
+    assert "demo (1,000,000) (failed)" in table.splitlines()[0] and "| 30.000 |" in table
+    assert [g["to"] for g in build_time.growth_rows(rows)] == ["demo (300,000)"]  # only finished builds
+
+
 # ------------------------------------------------------------------------------------ quality
 def _tree() -> dict:
     def leaf(leaf_id, ids):
