@@ -130,6 +130,8 @@ def table_digest(frame: pd.DataFrame) -> str:
 def child(case: str, impl: str, n_tracks: int, n_genre: int, n_scene: int) -> dict:
     """One measurement in this (fresh) process. Trees are generated and written first; loading
     (with validation), building and writing are timed, the same steps for both implementations."""
+    import pyarrow.parquet  # noqa: F401 (imported before timing: both sides write with it)
+
     from collection_tree.core.inputs import load_tree
     from collection_tree.phases.seed_clusters import build_seed_clusters
 
