@@ -20,7 +20,7 @@ How it is made:
 
 * **Scale.** The vocabulary (``demo_taxonomy``) grows with the collection: up to 6,303 tracks it is the
   base one; above, more sub-genres, cities, scenes, eras and labels, so the number of niches (and of
-  seed clusters) grows about as N^0.9 and a seed cluster holds 20-35 tracks at every size. Per-track
+  seed clusters) grows about as N^0.9 and a seed cluster holds 20-30 tracks at every size. Per-track
   work is vectorised or a single pass, and trees are built from each node's rows (not one mask per
   node), so a million tracks take tens of seconds.
 

@@ -27,7 +27,7 @@ from collection_tree import demo_vocab as vocab
 from collection_tree import demo_vocab_scale as scale
 
 REFERENCE_TRACKS = 6303  # the size the base vocabulary is tuned for (the first version's collection)
-SCENE_GROWTH = 0.9  # scene leaves ~ N^0.9 above the reference size: about 20-35 tracks per seed cluster
+SCENE_GROWTH = 0.9  # scene leaves ~ N^0.9 above the reference size: about 20-30 tracks per seed cluster
 GENRE_GROWTH = 0.4  # genre leaves ~ N^0.4 (genius-2000s: 255 leaves at 6.3K, 404 at 30K)
 VOCAB_SEED = 20261124  # the additions' own random stream, independent of the collection's seed
 LATEST_YEAR = 2024
