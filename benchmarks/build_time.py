@@ -21,6 +21,7 @@ import argparse
 import json
 import math
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -161,8 +162,17 @@ def run_case(case: Case, profile: str, timeout: float, repeat: int,
         "max_leaf": max(leaf_sizes) if leaf_sizes else None,
         "assigned": tree.get("assigned_tracks"), "total": tree.get("total_tracks"),
         "error": "" if ok else (f"failed in {', '.join(failed)}: " if failed else "")
-        + (proc.stderr[-300:] if proc is not None else "not run"),
+        + (root_cause(proc.stderr) if proc is not None else "not run"),
+        "stderr_tail": "" if ok or proc is None else proc.stderr[-4000:],
     }
+
+
+def root_cause(stderr: str) -> str:
+    """The last line naming an exception other than Dagster's step wrapper (``MemoryError: ...``), else the
+    end of stderr."""
+    causes = [line.strip() for line in stderr.splitlines() if re.match(r"\s*[\w.]*(Error|Exception)\b", line)]
+    own = [c for c in causes if not c.startswith("dagster.")] or causes
+    return own[-1][:300] if own else stderr[-300:]
 
 
 def exponent(a: float | None, b: float | None, n_a: int, n_b: int) -> float | None:

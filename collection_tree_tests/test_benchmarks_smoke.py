@@ -88,6 +88,10 @@ def test_merged_results_and_failed_builds_in_the_step_table(tmp_path, monkeypatc
     table = build_time.step_table(rows)
     assert "demo (1,000,000) (failed)" in table.splitlines()[0] and "| 30.000 |" in table
     assert [g["to"] for g in build_time.growth_rows(rows)] == ["demo (300,000)"]  # only finished builds
+    stderr = ("Traceback (most recent call last):\n  File x.py\nnumpy._core._exceptions._ArrayMemoryError: Unable to "
+              "allocate 56.0 GiB\n\ndagster._core.errors.DagsterExecutionStepExecutionError: Error occurred\nrun 1\n")
+    assert build_time.root_cause(stderr).startswith("numpy._core._exceptions._ArrayMemoryError: Unable to allocate")
+    assert build_time.root_cause("no exception here") == "no exception here"
 
 
 # ------------------------------------------------------------------------------------ quality
