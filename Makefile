@@ -31,8 +31,8 @@ lint: $(VENV)/.installed
 dev: $(VENV)/.installed  ## the Dagster UI with the daemon (sensors, schedules) on 127.0.0.1:3000
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-bench: $(VENV)/.installed-bench
-	$(BIN)/python -m benchmarks.run_all
+bench: $(VENV)/.installed-bench  ## every benchmark; `make bench WITH_1M=1` also builds the 1M-track demo (long)
+	$(BIN)/python -m benchmarks.run_all $(if $(WITH_1M),--with-1m)
 
 clean:
 	rm -rf output .dagster_home/storage .dagster_home/history .dagster_home/schedules .dagster_home/logs

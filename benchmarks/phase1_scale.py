@@ -4,13 +4,20 @@ reference's, side by side, each case in its own process (time and peak memory).
     python -m benchmarks.phase1_scale            # 6,303 (demo), 100K (1.5K x 1.5K), 1M (5K x 5K)
     python -m benchmarks.phase1_scale --quick    # smaller cases
 
+Like for like: both sides do the whole seed_clusters body, load and validate the trees
+(``load_tree``), build the seed table (the same columns and order: ids, sorted track ids, leaf
+contexts, merged filters) and write it as Parquet the way the IO manager does; only the middle step
+differs. Both sides' tables must be identical (a digest of every row is compared; a difference fails
+the benchmark). The loop is skipped above 5M leaf pairs.
+
 Targets (issue 9): >= 50x faster than the loop at 100K tracks with 1.5K x 1.5K leaves; the whole
-seed_clusters body (load trees, build seeds, write Parquet) for 1M tracks in < 5 s and < 2 GiB peak.
+seed_clusters body for 1M tracks in < 5 s and < 2 GiB peak.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import tempfile
@@ -19,6 +26,7 @@ from itertools import product
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from benchmarks.common import markdown_table, peak_rss_mib, run_child, write_results
 
@@ -78,18 +86,51 @@ def reference_loop(genre: dict, scene: dict, min_tracks: int = 5) -> list[dict]:
         shared = g_set & s_set
         if len(shared) >= min_tracks:
             seeds.append({"id": f"{g['id']}__{s['id']}", "track_ids": sorted(shared), "track_count": len(shared),
-                          "genre_leaf": {k: g[k] for k in ("title", "description", "filters")},
-                          "scene_leaf": {k: s[k] for k in ("title", "description", "filters")},
+                          "genre_leaf": {k: g[k] for k in ("id", "title", "description", "filters", "lineage")},
+                          "scene_leaf": {k: s[k] for k in ("id", "title", "description", "filters", "lineage")},
                           "filters": merge_filters(g["filters"], s["filters"])})
     seeds.sort(key=lambda c: -c["track_count"])
     return seeds
 
 
-def child(case: str, impl: str, n_tracks: int, n_genre: int, n_scene: int) -> dict:
-    """One measurement in this (fresh) process. Trees are generated and written first; only
-    loading, building and writing are timed."""
+def reference_table(genre: dict, scene: dict, min_tracks: int = 5) -> pd.DataFrame:
+    """The loop's seeds as the seed table phase 1 stores (``SEED_COLUMNS``, by track count desc, then id)."""
+    from collection_tree.phases.seed_clusters import SEED_COLUMNS
+
+    seeds = sorted(reference_loop(genre, scene, min_tracks), key=lambda c: (-c["track_count"], c["id"]))
+    rows = []
+    for seed in seeds:
+        row = {"id": seed["id"], "track_count": seed["track_count"], "track_ids": seed["track_ids"],
+               "genre_leaf_id": seed["genre_leaf"]["id"], "scene_leaf_id": seed["scene_leaf"]["id"]}
+        for prefix in ("genre", "scene"):
+            leaf = seed[f"{prefix}_leaf"]
+            row.update({f"{prefix}_title": leaf["title"], f"{prefix}_description": leaf["description"],
+                        f"{prefix}_lineage": " > ".join(leaf["lineage"]),
+                        f"{prefix}_filters": json.dumps(leaf["filters"], sort_keys=True)})
+        row["filters"] = json.dumps(seed["filters"], sort_keys=True)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(SEED_COLUMNS))
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """As the Parquet IO manager writes a table."""
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None), path)
+
+
+def table_digest(frame: pd.DataFrame) -> str:
+    """sha256 of every row of a seed table, track ids as plain ints: equal digests, identical seeds."""
+    rows = [[*(str(v) if k != "track_ids" else [int(t) for t in v] for k, v in row.items())]
+            for row in frame.to_dict("records")]
+    return hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def child(case: str, impl: str, n_tracks: int, n_genre: int, n_scene: int) -> dict:
+    """One measurement in this (fresh) process. Trees are generated and written first; loading
+    (with validation), building and writing are timed, the same steps for both implementations."""
+    import pyarrow.parquet  # noqa: F401 (imported before timing: both sides write with it)
 
     from collection_tree.core.inputs import load_tree
     from collection_tree.phases.seed_clusters import build_seed_clusters
@@ -102,28 +143,18 @@ def child(case: str, impl: str, n_tracks: int, n_genre: int, n_scene: int) -> di
         del genre, scene
         base_rss = peak_rss_mib()
         started = time.perf_counter()
-        if impl == "vectorised":
-            g_doc = load_tree(g_path, "genre").doc
-            s_doc = load_tree(s_path, "scene").doc
-            loaded = time.perf_counter()
-            seeds = build_seed_clusters(g_doc, s_doc, 5)
-            built = time.perf_counter()
-            # as the Parquet IO manager writes it
-            pq.write_table(pa.Table.from_pandas(seeds, preserve_index=False).replace_schema_metadata(None),
-                           Path(tmp) / "seeds.parquet")
-            n_seeds = len(seeds)
-        else:
-            g_doc = json.loads(g_path.read_text())
-            s_doc = json.loads(s_path.read_text())
-            loaded = time.perf_counter()
-            seeds = reference_loop(g_doc, s_doc, 5)
-            built = time.perf_counter()
-            (Path(tmp) / "seeds.json").write_text(json.dumps(seeds))
-            n_seeds = len(seeds)
+        g_doc = load_tree(g_path, "genre").doc
+        s_doc = load_tree(s_path, "scene").doc
+        loaded = time.perf_counter()
+        build = build_seed_clusters if impl == "vectorised" else reference_table
+        seeds = build(g_doc, s_doc, 5)
+        built = time.perf_counter()
+        write_parquet(seeds, Path(tmp) / "seeds.parquet")
         done = time.perf_counter()
     return {"case": case, "impl": impl, "tracks": n_tracks, "genre_leaves": n_genre, "scene_leaves": n_scene,
-            "seeds": n_seeds, "load_s": loaded - started, "build_s": built - loaded, "write_s": done - built,
-            "total_s": done - started, "peak_mib": peak_rss_mib(), "peak_over_start_mib": peak_rss_mib() - base_rss}
+            "seeds": len(seeds), "load_s": loaded - started, "build_s": built - loaded, "write_s": done - built,
+            "total_s": done - started, "peak_mib": peak_rss_mib(), "peak_over_start_mib": peak_rss_mib() - base_rss,
+            "digest": table_digest(seeds)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,18 +182,24 @@ def main(argv: list[str] | None = None) -> int:
     by_case: dict[str, dict[str, dict]] = {}
     for row in rows:
         by_case.setdefault(row["case"], {})[row["impl"]] = row
-    for impls in by_case.values():
+    different = []
+    for case, impls in by_case.items():
         vec, loop = impls.get("vectorised"), impls.get("loop")
         if vec and loop and "build_s" in loop and "build_s" in vec:
             vec["speedup_build"] = loop["build_s"] / max(vec["build_s"], 1e-9)
             vec["speedup_total"] = loop["total_s"] / max(vec["total_s"], 1e-9)
+            vec["same_seeds"] = loop["same_seeds"] = "yes" if vec["digest"] == loop["digest"] else "NO"
+            if vec["digest"] != loop["digest"]:
+                different.append(case)
     columns = ["case", "impl", "tracks", "genre_leaves", "scene_leaves", "seeds", "load_s", "build_s", "write_s",
-               "total_s", "peak_mib", "speedup_build", "speedup_total", "note"]
+               "total_s", "peak_mib", "speedup_build", "speedup_total", "same_seeds", "note"]
     table = markdown_table(rows, columns)
     print(table)
     path = write_results("phase1_scale", "Phase 1 at scale: vectorised vs reference loop", {"Results": table},
                          {"rows": rows})
     print(f"\nwritten: {path}")
+    if different:
+        raise AssertionError(f"phase 1: the vectorised and the loop seed tables differ in {different}")
     return 0
 
 

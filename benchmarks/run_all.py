@@ -1,12 +1,15 @@
 """Every benchmark that fits in about ten minutes on two cores, in one go (`make bench`).
 
-    python -m benchmarks.run_all            # phase 1 scale, build time (6K, 30K), LLM budget, quality, plots
-    python -m benchmarks.run_all --quick    # phase 1 small cases, no 30K build, LLM budget on the demo only
+    python -m benchmarks.run_all            # phase 1 scale, build time (6K to 300K), LLM budget, quality, plots
+    python -m benchmarks.run_all --with-1m  # the same, plus the 1,000,000-track demo build (long)
+    python -m benchmarks.run_all --quick    # phase 1 small cases, 6K builds only, LLM budget on the demo only
 
 Steps, each writing its own benchmarks/results/<name>.md and .json:
 
 1. ``phase1_scale``: vectorised Phase 1 vs the reference loop (6K, 100K, 1M tracks; ``--quick``: 6K, 30K).
-2. ``build_time``: offline end-to-end builds (demo, genius-2000s, genius-2000s-full unless ``--quick``).
+2. ``build_time``: offline end-to-end builds with per-step seconds and growth exponents (demo 6,303,
+   genius-2000s, genius-2000s-full, demo 100K and 300K; ``--with-1m`` adds the 1M demo; ``--quick``: the
+   two 6,303-track collections).
 3. ``llm_budget``: seed vs default profile through the fake Anthropic server with the latency model
    (demo and genius-2000s; ``--quick``: demo).
 4. ``quality``: both profiles x both providers (offline, fake server) on demo and genius-2000s; the fake
@@ -63,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller cases (about three minutes)")
+    parser.add_argument("--with-1m", action="store_true", help="also build the 1,000,000-track demo")
     parser.add_argument("--skip", default="", help="comma-separated steps to skip: phase1, build_time, llm_budget, "
                                                    "quality")
     args = parser.parse_args(argv)
@@ -75,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     if "phase1" not in skip:
         _step("phase1_scale", timings, lambda: phase1_scale.main(quick))
     if "build_time" not in skip:
-        _step("build_time", timings, lambda: build_time.main(quick))
+        _step("build_time", timings, lambda: build_time.main([*quick, *(["--with-1m"] if args.with_1m else [])]))
     budget: dict[str, Any] | None = None
     if "llm_budget" not in skip:
         def run_budget() -> dict[str, Any]:

@@ -18,6 +18,12 @@ How it is made:
   (of its parent) whose facets match its filters, so a parent holds the union of its children plus
   its direct tracks; nodes below ``MIN_NODE_TRACKS`` are dropped.
 
+* **Scale.** The vocabulary (``demo_taxonomy``) grows with the collection: up to 6,303 tracks it is the
+  base one; above, more sub-genres, cities, scenes, eras and labels, so the number of niches (and of
+  seed clusters) grows about as N^0.9 and a seed cluster holds 20-30 tracks at every size. Per-track
+  work is vectorised or a single pass, and trees are built from each node's rows (not one mask per
+  node), so a million tracks take tens of seconds.
+
 Everything is drawn from one ``numpy`` generator seeded by ``seed``, in a fixed order, so the same
 ``(n_tracks, seed)`` gives byte-identical files. ``energy`` is on the 1-10 scale (as DJ software
 shows it); ``key`` uses musical names (``Am``, ``F#``).
@@ -30,10 +36,10 @@ import hashlib
 import io
 import json
 import re
-import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +49,20 @@ import pandas as pd
 from collection_tree import demo_vocab as vocab
 from collection_tree import settings
 from collection_tree.core.atomic import atomic_write_bytes
+from collection_tree.core.inputs import split_facet
+from collection_tree.demo_taxonomy import (  # noqa: F401 (slug, era_slices: part of this module's interface)
+    REFERENCE_TRACKS,
+    Genres,
+    Vocabulary,
+    Words,
+    era_slices,
+    slug,
+    vocabulary,
+)
 
-GENERATOR_VERSION = 1  # bump whenever the output for a given (n_tracks, seed) changes
+# 2: the vocabulary grows above the reference size (collections up to it are byte-identical to 1's).
+GENERATOR_VERSION = 2  # bump whenever the output for a given (n_tracks, seed) changes
 CREATED_AT = "2026-11-24T00:00:00Z"  # fixed so rebuilds are byte-identical
-REFERENCE_TRACKS = 6303  # the size the niche plan is tuned for (the first version's collection)
 MIN_NODE_TRACKS = 8  # as the real data: smaller tree nodes are dropped
 MIN_TRACKS = 50
 FILES = {"tracks": "tracks.csv", "genre_tree": "genre_tree.json", "scene_tree": "scene_tree.json",
@@ -54,6 +70,7 @@ FILES = {"tracks": "tracks.csv", "genre_tree": "genre_tree.json", "scene_tree": 
 MANIFEST = "demo_manifest.json"
 TRACK_COLUMNS = ("track_id", "title", "artist", "year", "comment", "genre", "scene_tags", "descriptors", "era",
                  "bpm", "key", "energy", "duration", "location", "label", "country")
+TRUTH_COLUMNS = ("track_id", "niche_id", "genre_leaf_id", "scene_leaf_id")
 
 # Niche plan: a second niche for some scene leaves; lognormal niche weights.
 P_SECOND_NICHE = 0.3
@@ -69,189 +86,11 @@ NOISE_KINDS = tuple(NOISE)
 P_ARTIST_FROM_NEIGHBOUR = 0.08  # artists mostly stay in one niche
 P_NO_LABEL = 0.07
 P_NO_DESCRIPTORS = 0.05
+TRACKS_PER_ARTIST = 3.0  # artist pool of a niche: its tracks / this (at the reference size)
+ARTIST_GROWTH = 0.15  # a larger catalogue holds more of each artist's tracks: x N^0.15 above the reference
 
 
-# ------------------------------------------------------------------------------------------ vocabulary
-def slug(text: str) -> str:
-    """Kebab-case ASCII id part: "R&B" -> "r-b", "Kankyō Ongaku" -> "kankyo-ongaku"."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower().replace("'", "")).strip("-")
-
-
-@dataclass(frozen=True)
-class _Genres:
-    titles: tuple[str, ...]  # node index -> title
-    ids: tuple[str, ...]
-    parent: np.ndarray  # -1 for a root
-    root: np.ndarray
-    path: tuple[tuple[int, ...], ...]  # node indices, root first
-    children: tuple[tuple[int, ...], ...]
-    roots: tuple[int, ...]
-    leaves: np.ndarray  # vocabulary leaves (niche genres)
-    by_title: dict[str, int]
-
-
-@dataclass(frozen=True)
-class _Movement:
-    title: str
-    tag: int  # scene tag code of the movement
-    city_tag: int | None
-    country_tag: int | None
-    country: str
-    start: int
-    end: int
-    genres: tuple[int, ...]  # genre node indices
-    leaves: tuple[int, ...]  # scene leaf positions
-
-
-@dataclass(frozen=True)
-class _Scenes:
-    tags: tuple[str, ...]  # scene tag code -> text (countries, cities, movements)
-    specs: tuple[dict[str, Any], ...]  # root node specs (title, id, filters, kind, children)
-    movements: tuple[_Movement, ...]
-    leaf_ids: tuple[str, ...]  # scene leaf position -> node id
-    leaf_range: np.ndarray  # (leaves, 2) inclusive years
-    leaf_movement: np.ndarray
-    city_movements: dict[int, tuple[int, ...]]  # city tag -> movements there
-
-
-def _check_unique(kind: str, values: Sequence[str]) -> None:
-    seen: dict[str, str] = {}
-    for value in values:
-        key = value.casefold()
-        if key in seen:
-            raise ValueError(f"demo vocabulary: {kind} {value!r} is not unique (clashes with {seen[key]!r})")
-        seen[key] = value
-
-
-@lru_cache(maxsize=1)
-def _genres() -> _Genres:
-    titles: list[str] = []
-    ids: list[str] = []
-    parent: list[int] = []
-    children: list[list[int]] = []
-
-    def add(title: str, node_id: str, up: int) -> int:
-        titles.append(title)
-        ids.append(node_id)
-        parent.append(up)
-        children.append([])
-        if up >= 0:
-            children[up].append(len(titles) - 1)
-        return len(titles) - 1
-
-    roots = []
-    for root_title, branches, flat in vocab.GENRE_LINEAGES:
-        root = add(root_title, slug(root_title), -1)
-        roots.append(root)
-        for branch_title, leaf_titles in (*branches, *((title, ()) for title in flat)):
-            branch = add(branch_title, f"{slug(root_title)}-{slug(branch_title)}", root)
-            for leaf_title in leaf_titles:
-                add(leaf_title, f"{slug(root_title)}-{slug(leaf_title)}", branch)
-    _check_unique("genre title", titles)
-    _check_unique("genre node id", ids)
-    parents = np.array(parent, dtype=np.int64)
-    paths: list[tuple[int, ...]] = []
-    for node in range(len(titles)):
-        up = parents[node]
-        paths.append((*paths[up], node) if up >= 0 else (node,))
-    root_of = np.array([p[0] for p in paths], dtype=np.int64)
-    missing = [t for t in vocab.SOUND if t not in titles] + [t for t in vocab.BPM_OVERRIDES if t not in titles]
-    if missing or any(titles[r] not in vocab.SOUND for r in roots):
-        raise ValueError(f"demo vocabulary: sound settings and genre lineages disagree ({missing})")
-    leaves = np.array([n for n in range(len(titles)) if not children[n] and parents[n] >= 0], dtype=np.int64)
-    return _Genres(tuple(titles), tuple(ids), parents, root_of, tuple(paths), tuple(tuple(c) for c in children),
-                   tuple(roots), leaves, {t: i for i, t in enumerate(titles)})
-
-
-def era_slices(start: int, end: int) -> list[tuple[int, int]]:
-    """A movement of ten years or more splits into slices of about five years."""
-    span = end - start + 1
-    count = 1 if span < 10 else round(span / 5)
-    bounds = np.linspace(start, end + 1, count + 1).round().astype(int)
-    return [(int(bounds[i]), int(bounds[i + 1]) - 1) for i in range(count)]
-
-
-@lru_cache(maxsize=1)
-def _scenes() -> _Scenes:
-    genres = _genres()
-    leaf_set = set(genres.leaves.tolist())
-    tags: list[str] = []
-    tag_code: dict[str, int] = {}
-
-    def tag(text: str) -> int:
-        if text not in tag_code:
-            tag_code[text] = len(tags)
-            tags.append(text)
-        return tag_code[text]
-
-    specs: list[dict[str, Any]] = []
-    movements: list[_Movement] = []
-    leaf_ids: list[str] = []
-    leaf_range: list[tuple[int, int]] = []
-    leaf_movement: list[int] = []
-    city_movements: dict[int, list[int]] = {}
-    for region, countries, cities in vocab.SCENE_REGIONS:
-        region_children: list[dict[str, Any]] = []
-        region_tags: list[str] = list(countries)
-        for city, country, city_moves in cities:
-            city_tag = tag(city) if city else None
-            country_tag = tag(country) if country else None
-            move_specs: list[dict[str, Any]] = []
-            for title, start, end, genre_titles in city_moves:
-                unknown = [g for g in genre_titles if genres.by_title.get(g) not in leaf_set]
-                if unknown:
-                    raise ValueError(f"demo vocabulary: movement {title!r} names non-leaf genres {unknown}")
-                slices = era_slices(start, end)
-                first_leaf = len(leaf_ids)
-                leaf_specs = []
-                for lo, hi in slices:
-                    leaf_title = f"{title} {lo}-{hi}"
-                    leaf_ids.append(slug(leaf_title))
-                    leaf_range.append((lo, hi))
-                    leaf_movement.append(len(movements))
-                    leaf_specs.append({"title": leaf_title, "id": slug(leaf_title), "kind": "slice",
-                                       "filters": {"scene_tags": [title], "year_range": [lo, hi]}, "children": []})
-                if len(leaf_specs) == 1:
-                    move_specs.append(leaf_specs[0])
-                else:
-                    move_specs.append({"title": title, "id": slug(title), "kind": "movement",
-                                       "filters": {"scene_tags": [title]}, "children": leaf_specs})
-                movements.append(_Movement(
-                    title, tag(title), city_tag, country_tag, country or "", start, end,
-                    tuple(genres.by_title[g] for g in genre_titles), tuple(range(first_leaf, len(leaf_ids)))))
-                if city_tag is not None:
-                    city_movements.setdefault(city_tag, []).append(len(movements) - 1)
-                else:
-                    region_tags.append(title)
-            if city is None:
-                region_children.extend(move_specs)
-            else:
-                region_children.append({"title": city, "id": slug(city), "kind": "city",
-                                        "filters": {"scene_tags": [city]}, "children": move_specs})
-        for country in countries:
-            tag(country)
-        specs.append({"title": region, "id": slug(region), "kind": "region", "filters": {"scene_tags": region_tags},
-                      "children": region_children})
-    _check_unique("scene tag", tags)
-    all_ids = [s["id"] for s in _walk_specs(specs)]
-    _check_unique("scene node id", all_ids)
-    return _Scenes(tuple(tags), tuple(specs), tuple(movements), tuple(leaf_ids),
-                   np.array(leaf_range, dtype=np.int64), np.array(leaf_movement, dtype=np.int64),
-                   {k: tuple(v) for k, v in city_movements.items()})
-
-
-def _walk_specs(specs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for spec in specs:
-        out.append(spec)
-        out.extend(_walk_specs(spec["children"]))
-    return out
-
-
-def _genre_specs() -> list[dict[str, Any]]:
-    genres = _genres()
-
+def _genre_specs(genres: Genres) -> list[dict[str, Any]]:
     def spec(node: int) -> dict[str, Any]:
         kind = "root" if genres.parent[node] < 0 else "style"
         return {"title": genres.titles[node], "id": genres.ids[node], "kind": kind,
@@ -269,8 +108,8 @@ class _Niches:
     weight: np.ndarray
 
 
-def _plan_niches(rng: np.random.Generator) -> _Niches:
-    genres, scenes = _genres(), _scenes()
+def _plan_niches(rng: np.random.Generator, voc: Vocabulary) -> _Niches:
+    genres, scenes = voc.genres, voc.scenes
     uses = np.zeros(len(genres.titles), dtype=np.int64)
     g_list: list[int] = []
     s_list: list[int] = []
@@ -338,20 +177,20 @@ _GROUPS = ("Sextet", "Collective", "Unit", "Big Band")
 _BANDS = ("Orchestra", "Band", "Ensemble", "Group")
 
 
-def _artist_name(u: np.ndarray, style: str) -> str:
+def _artist_name(u: np.ndarray, style: str, words: Words) -> str:
     """One artist name from eight uniform draws (vectorised upstream: one row of draws per artist)."""
-    def word(words: Sequence[str], j: int) -> str:
-        return words[int(u[j] * len(words))]
+    def word(pool: Sequence[str], j: int) -> str:
+        return pool[int(u[j] * len(pool))]
 
-    first, last, stage = word(vocab.FIRST_NAMES, 0), word(vocab.LAST_NAMES, 1), word(vocab.STAGE_WORDS, 2)
-    adj, noun = word(vocab.ADJECTIVES, 3), word(vocab.NOUNS, 4)
+    first, last, stage = word(words.first_names, 0), word(words.last_names, 1), word(words.stage_words, 2)
+    adj, noun = word(words.adjectives, 3), word(words.nouns, 4)
     person = f"{first} {last}"
     form = int(u[7] * _ARTIST_FORMS[style])
     if style == "electronic":
         return (person, stage, f"DJ {first}", f"{stage} {noun}", f"{adj} {noun}",
-                f"{stage} & {word(vocab.STAGE_WORDS, 5)}", f"{first} {stage}")[form]
+                f"{stage} & {word(words.stage_words, 5)}", f"{first} {stage}")[form]
     if style == "band":
-        return (f"The {adj} {_plural(noun)}", f"{adj} {noun}", person, f"{noun} {word(vocab.NOUNS, 5)}", stage)[form]
+        return (f"The {adj} {_plural(noun)}", f"{adj} {noun}", person, f"{noun} {word(words.nouns, 5)}", stage)[form]
     if style == "hiphop":
         return (f"MC {stage}", f"Lil {stage}", f"{adj} {noun}", person, f"{stage} Tha {noun}", stage,
                 f"DJ {stage}")[form]
@@ -365,30 +204,31 @@ def _artist_name(u: np.ndarray, style: str) -> str:
     return (person, f"{last} {word(_BANDS, 5)}", f"{noun} {stage}", f"The {adj} {_plural(noun)}")[form]
 
 
-def _unique_names(rng: np.random.Generator, styles: Sequence[str]) -> list[str]:
+def _unique_names(rng: np.random.Generator, styles: Sequence[str], words: Words) -> list[str]:
     draws = rng.random((len(styles), 8))
     names: list[str] = []
     seen: set[str] = set()
     for i, style in enumerate(styles):
-        name = _artist_name(draws[i], style)
+        name = _artist_name(draws[i], style, words)
         attempt = 0
         while name.casefold() in seen:  # rare: redraw from the same stream, then number it
             attempt += 1
-            name = _artist_name(rng.random(8), style) if attempt < 20 else f"{name} {attempt}"
+            name = _artist_name(rng.random(8), style, words) if attempt < 20 else f"{name} {attempt}"
         seen.add(name.casefold())
         names.append(name)
     return names
 
 
-def _label_names(rng: np.random.Generator, count: int) -> list[str]:
+def _label_names(rng: np.random.Generator, count: int, words: Words) -> list[str]:
     names: list[str] = []
     seen: set[str] = set()
+    pool = words.stage_words + words.nouns
     while len(names) < count:
-        word = _pick(rng, vocab.STAGE_WORDS + vocab.NOUNS)
+        word = _pick(rng, pool)
         form = int(rng.integers(3))
         name = (f"{word} {_pick(rng, vocab.LABEL_SUFFIXES)}" if form == 0 else
-                f"{_pick(rng, vocab.ADJECTIVES)} {word} {_pick(rng, vocab.LABEL_SUFFIXES)}" if form == 1 else
-                f"{word}{_pick(rng, vocab.NOUNS).lower()}")
+                f"{_pick(rng, words.adjectives)} {word} {_pick(rng, vocab.LABEL_SUFFIXES)}" if form == 1 else
+                f"{word}{_pick(rng, words.nouns).lower()}")
         if name.casefold() not in seen:
             seen.add(name.casefold())
             names.append(name)
@@ -403,17 +243,19 @@ _TITLE_WEIGHTS = (0.12, 0.27, 0.11, 0.10, 0.09, 0.10, 0.05, 0.06, 0.10)
 def _titles(rng: np.random.Generator, n: int, mixes: np.ndarray) -> list[str]:
     """Track titles from word lists ("Velvet Circle", "Rivers of Light"); electronic lineages sometimes
     name the mix ("Engine (Dub)")."""
-    adj = rng.integers(len(vocab.ADJECTIVES), size=n)
+    adj = rng.integers(len(vocab.ADJECTIVES), size=n).tolist()
     noun = rng.integers(len(vocab.NOUNS), size=(n, 2))
-    verb = rng.integers(len(vocab.VERBS), size=n)
-    form = rng.choice(len(_TITLE_FORMS), size=n, p=_TITLE_WEIGHTS)
-    number = rng.integers(2, 13, size=n)
-    mix = np.where(mixes & (rng.random(n) < 0.22), rng.integers(len(vocab.MIXES), size=n), -1)
+    noun1, noun2 = noun[:, 0].tolist(), noun[:, 1].tolist()
+    verb = rng.integers(len(vocab.VERBS), size=n).tolist()
+    form = rng.choice(len(_TITLE_FORMS), size=n, p=_TITLE_WEIGHTS).tolist()
+    number = rng.integers(2, 13, size=n).tolist()
+    mix = np.where(mixes & (rng.random(n) < 0.22), rng.integers(len(vocab.MIXES), size=n), -1).tolist()
+    a, ns, v, mixes_text = vocab.ADJECTIVES, vocab.NOUNS, vocab.VERBS, vocab.MIXES
     out: list[str] = []
     for i in range(n):
-        title = _TITLE_FORMS[form[i]].format(a=vocab.ADJECTIVES[adj[i]], n1=vocab.NOUNS[noun[i, 0]],
-                                             n2=vocab.NOUNS[noun[i, 1]], v=vocab.VERBS[verb[i]], num=number[i])
-        out.append(f"{title} ({vocab.MIXES[mix[i]]})" if mix[i] >= 0 else title)
+        title = _TITLE_FORMS[form[i]].format(a=a[adj[i]], n1=ns[noun1[i]], n2=ns[noun2[i]], v=v[verb[i]],
+                                             num=number[i])
+        out.append(f"{title} ({mixes_text[mix[i]]})" if mix[i] >= 0 else title)
     return out
 
 
@@ -447,8 +289,42 @@ class _Tracks:
     columns: dict[str, list[Any]] = field(default_factory=dict)
 
 
-def _make_tracks(rng: np.random.Generator, niches: _Niches, counts: np.ndarray) -> _Tracks:
-    genres, scenes = _genres(), _scenes()
+def _scene_tags(voc: Vocabulary, movement: np.ndarray, kind: dict[str, np.ndarray], swap_to: np.ndarray,
+                place_depth: np.ndarray, extra_pick: np.ndarray) -> list[tuple[int, ...]]:
+    """Scene tags per track: country; city; movement, or what the noise leaves of them."""
+    scenes = voc.scenes
+    moves = scenes.movements
+
+    def tags(*codes: int | None) -> tuple[int, ...]:
+        return tuple(t for t in codes if t is not None)
+
+    full_tags = [tags(mv.country_tag, mv.city_tag, mv.tag) for mv in moves]
+    out = [full_tags[m] for m in movement.tolist()]
+    for i in np.flatnonzero(kind["scene_empty"]).tolist():
+        out[i] = ()
+    for i in np.flatnonzero(kind["scene_place"]).tolist():
+        mv = moves[movement[i]]
+        out[i] = tags(mv.country_tag, mv.city_tag) if place_depth[i] else tags(mv.country_tag)
+    for i in np.flatnonzero(kind["scene_swap"]).tolist():
+        out[i] = full_tags[int(swap_to[i])]
+    # A second movement: another of the same city, else any other movement.
+    # (Tag code 0, the first city, falls to "any other movement" as in generator version 1, so collections
+    # up to the reference size stay byte-identical.)
+    nearby = [tuple(x for x in scenes.city_movements.get(mv.city_tag, ()) if x != m) if mv.city_tag else ()
+              for m, mv in enumerate(moves)]
+    for i in np.flatnonzero(kind["scene_extra"]).tolist():
+        m = int(movement[i])
+        if nearby[m]:
+            other = nearby[m][int(extra_pick[i]) % len(nearby[m])]
+        else:  # the j-th of all movements but m
+            j = int(extra_pick[i]) % (len(moves) - 1)
+            other = j + (j >= m)
+        out[i] = (*full_tags[m], moves[other].tag)
+    return out
+
+
+def _make_tracks(rng: np.random.Generator, niches: _Niches, counts: np.ndarray, voc: Vocabulary) -> _Tracks:
+    genres, scenes = voc.genres, voc.scenes
     n = int(counts.sum())
     k = len(counts)
     niche = np.repeat(np.arange(k, dtype=np.int64), counts)
@@ -473,42 +349,16 @@ def _make_tracks(rng: np.random.Generator, niches: _Niches, counts: np.ndarray) 
     for i in np.flatnonzero(clash).tolist():
         genre_tags[i] = genre_tags[i] + tuple(x for x in genres.path[other[i]] if x not in genre_tags[i])
 
-    # Scene tags: country; city; movement, or what the noise leaves of them.
-    def full(m: int) -> tuple[int, ...]:
-        mv = scenes.movements[m]
-        return tuple(t for t in (mv.country_tag, mv.city_tag, mv.tag) if t is not None)
-
-    full_tags = [full(m) for m in range(len(scenes.movements))]
     swap_to = movement_of[rng.integers(len(scenes.leaf_ids), size=n)]
     place_depth = rng.random(n) < 0.6
     extra_pick = rng.integers(1 << 30, size=n)
-    scene_tags: list[tuple[int, ...]] = []
     movement = movement_of[s_leaf]
-    kind_name = [NOISE_KINDS[x] for x in kinds.tolist()]
-    for i in range(n):
-        m = int(movement[i])
-        what = kind_name[i]
-        if what == "scene_empty":
-            tags: tuple[int, ...] = ()
-        elif what == "scene_place":
-            mv = scenes.movements[m]
-            place = (mv.country_tag, mv.city_tag) if place_depth[i] else (mv.country_tag,)
-            tags = tuple(t for t in place if t is not None)
-        elif what == "scene_swap":
-            tags = full_tags[int(swap_to[i])]
-        elif what == "scene_extra":
-            mv = scenes.movements[m]
-            nearby = [x for x in scenes.city_movements.get(mv.city_tag, ()) if x != m] if mv.city_tag else []
-            pool = nearby or [x for x in range(len(scenes.movements)) if x != m]
-            tags = (*full_tags[m], scenes.movements[pool[int(extra_pick[i]) % len(pool)]].tag)
-        else:
-            tags = full_tags[m]
-        scene_tags.append(tags)
+    scene_tags = _scene_tags(voc, movement, kind, swap_to, place_depth, extra_pick)
 
     # Sound: per-niche centres, per-track spread; a contradiction plays the other lineage's tempo.
-    sounds = [vocab.SOUND[genres.titles[r]] for r in genres.root.tolist()]  # node -> its lineage's sound
+    sounds = genres.sound
     root = genres.root[g_leaf]
-    leaf_bpm = np.array([_bpm_range(g) for g in range(len(genres.titles))], dtype=np.float64)
+    leaf_bpm = genres.bpm
     bpm_lo, bpm_hi = leaf_bpm[g_leaf, 0], leaf_bpm[g_leaf, 1]
     centre = rng.random(k)
     bpm = bpm_lo + (bpm_hi - bpm_lo) * centre[niche] + rng.normal(0.0, 1.5, size=n)
@@ -525,7 +375,8 @@ def _make_tracks(rng: np.random.Generator, niches: _Niches, counts: np.ndarray) 
     key_note = rng.integers(len(vocab.KEYS), size=n)
     minor = rng.random(n) < 0.6
 
-    # Descriptors: a signature per niche (two of its lineage, one shared), 1-3 per track, sometimes one more.
+    # Descriptors: a signature per niche (two of its lineage, one shared), the first 1-3 of it per track,
+    # sometimes one more of the lineage.
     root_of_niche = genres.root[niches.genre]
     signature = []
     for j in range(k):
@@ -535,13 +386,15 @@ def _make_tracks(rng: np.random.Generator, niches: _Niches, counts: np.ndarray) 
         sig = [pool[first[0]], pool[first[1]]]
         signature.append(tuple(dict.fromkeys([*sig, shared])))
     how_many = rng.choice(3, size=n, p=[0.3, 0.45, 0.25]) + 1
-    order = np.argsort(rng.random((n, 3)), axis=1)
+    rng.random((n, 3))  # drawn for a per-track order of the signature; taking its first entries needs none
     extra_desc = np.where(rng.random(n) < 0.12, rng.integers(1 << 30, size=n), -1)
     no_desc = rng.random(n) < P_NO_DESCRIPTORS
 
-    # Artists: a pool per niche (size ~ tracks / 3), skewed so a few artists have many tracks; some
-    # tracks borrow an artist of a neighbouring niche (same genre leaf, else same scene leaf).
-    pool_size = np.maximum(1, np.ceil(counts / 3.0)).astype(np.int64)
+    # Artists: a pool per niche (size ~ tracks / 3, more tracks per artist in a larger catalogue), skewed
+    # so a few artists have many tracks; some tracks borrow an artist of a neighbouring niche (same genre
+    # leaf, else same scene leaf).
+    per_artist = TRACKS_PER_ARTIST * max(1.0, n / REFERENCE_TRACKS) ** ARTIST_GROWTH
+    pool_size = np.maximum(1, np.ceil(counts / per_artist)).astype(np.int64)
     pool_start = np.concatenate(([0], np.cumsum(pool_size)[:-1]))
     neighbour = _neighbour_niches(niches, k)
     borrow = rng.random(n) < P_ARTIST_FROM_NEIGHBOUR
@@ -550,27 +403,28 @@ def _make_tracks(rng: np.random.Generator, niches: _Niches, counts: np.ndarray) 
     artist_raw = pool_start[source] + slot
     artist_niche = np.repeat(np.arange(k), pool_size)
     styles = [sounds[root_of_niche[j]].artist_style for j in artist_niche.tolist()]
-    names = _unique_names(rng, styles)
+    names = _unique_names(rng, styles, voc.words)
     online_country = [vocab.ONLINE_COUNTRIES[int(x)]
                       for x in rng.integers(len(vocab.ONLINE_COUNTRIES), size=len(names))]
     artist_country = [scenes.movements[movement_of[niches.scene[j]]].country or online_country[a]
                       for a, j in enumerate(artist_niche.tolist())]
 
     # Labels: a few per movement.
-    label_pool = _label_names(rng, 3 * len(scenes.movements))
+    label_pool = _label_names(rng, 3 * len(scenes.movements), voc.words)
     label_slot = np.floor(3 * rng.random(n) ** 1.5).astype(np.int64)
     label_idx = np.where(rng.random(n) < P_NO_LABEL, -1, movement * 3 + label_slot)
 
-    titles = _titles(rng, n, np.array([sounds[r].mixes for r in root.tolist()]))
+    titles = _titles(rng, n, np.array([s.mixes for s in sounds])[root])
     extensions = rng.choice(3, size=n, p=[0.7, 0.25, 0.05])
 
-    # Final order: by year, artist, title (as the real data), so ids do not reveal niches.
-    order_ids = sorted(range(n), key=lambda i: (int(year[i]), names[artist_raw[i]].casefold(),
-                                                 titles[i].casefold(), i))
-    perm = np.array(order_ids, dtype=np.int64)
+    # Final order: by year, artist, title (as the real data), so ids do not reveal niches. Names are
+    # unique case-insensitively, so an artist's rank by name orders as its name does.
     name_order = sorted(range(len(names)), key=lambda a: (names[a].casefold(), a))
     rank = np.empty(len(names), dtype=np.int64)
     rank[name_order] = np.arange(len(names))
+    _, title_rank = np.unique(np.array([t.casefold() for t in titles]), return_inverse=True)
+    perm = np.lexsort((np.arange(n), title_rank.reshape(-1), rank[artist_raw], year))
+    order_ids = perm.tolist()
 
     def take(values: list[Any]) -> list[Any]:
         return [values[i] for i in order_ids]
@@ -581,33 +435,25 @@ def _make_tracks(rng: np.random.Generator, niches: _Niches, counts: np.ndarray) 
         artist_names=[names[a] for a in name_order],
     )
     desc_lists = []
+    niche_of, how, extra_of, none_of = niche.tolist(), how_many.tolist(), extra_desc.tolist(), no_desc.tolist()
+    root_list = root.tolist()
     for i in order_ids:
-        if no_desc[i]:
+        if none_of[i]:
             desc_lists.append(())
             continue
-        sig = signature[niche[i]]
-        chosen = sorted(int(x) for x in order[i] if x < len(sig))[: how_many[i]]
-        picked = [sig[x] for x in chosen]
-        if extra_desc[i] >= 0:
-            pool = sounds[root[i]].descriptors
-            extra = pool[int(extra_desc[i]) % len(pool)]
+        picked = signature[niche_of[i]][: how[i]]
+        if extra_of[i] >= 0:
+            pool = sounds[root_list[i]].descriptors
+            extra = pool[extra_of[i] % len(pool)]
             if extra not in picked:
-                picked.append(extra)
-        desc_lists.append(tuple(picked))
-    _fill_columns(tracks, titles=take(titles), artist_raw=artist_raw[perm], names=names,
+                picked = (*picked, extra)
+        desc_lists.append(picked)
+    _fill_columns(tracks, voc, titles=take(titles), artist_raw=artist_raw[perm], names=names,
                   artist_country=artist_country, bpm=bpm[perm], key_note=key_note[perm], minor=minor[perm],
                   energy=energy[perm], duration=duration[perm], descriptors=desc_lists,
                   label=[label_pool[x] if x >= 0 else "" for x in label_idx[perm].tolist()],
                   extension=extensions[perm], clash=clash[perm])
     return tracks
-
-
-def _bpm_range(node: int) -> tuple[int, int]:
-    genres = _genres()
-    title = genres.titles[node]
-    if title in vocab.BPM_OVERRIDES:
-        return vocab.BPM_OVERRIDES[title]
-    return vocab.SOUND[genres.titles[genres.root[node]]].bpm
 
 
 def _neighbour_niches(niches: _Niches, k: int) -> np.ndarray:
@@ -625,58 +471,84 @@ def _neighbour_niches(niches: _Niches, k: int) -> np.ndarray:
     return neighbour
 
 
-def _fill_columns(tracks: _Tracks, *, titles: list[str], artist_raw: np.ndarray, names: list[str],
+def _joined(tag_lists: list[tuple[int, ...]], words: Sequence[str], sep: str) -> list[str]:
+    """Each tuple of codes as its words joined by ``sep``, joining every distinct tuple once."""
+    memo: dict[tuple[int, ...], str] = {}
+    out = []
+    for tags in tag_lists:
+        text = memo.get(tags)
+        if text is None:
+            text = memo[tags] = sep.join(words[t] for t in tags)
+        out.append(text)
+    return out
+
+
+def _fill_columns(tracks: _Tracks, voc: Vocabulary, *, titles: list[str], artist_raw: np.ndarray, names: list[str],
                   artist_country: list[str], bpm: np.ndarray, key_note: np.ndarray, minor: np.ndarray,
                   energy: np.ndarray, duration: np.ndarray, descriptors: list[tuple[str, ...]], label: list[str],
                   extension: np.ndarray, clash: np.ndarray) -> None:
-    genres, scenes = _genres(), _scenes()
+    genres, scenes = voc.genres, voc.scenes
     n = len(titles)
-    artists = [names[a] for a in artist_raw.tolist()]
-    genre_lists = [[genres.titles[g] for g in tags] for tags in tracks.genre_tags]
-    scene_lists = [[scenes.tags[t] for t in tags] for tags in tracks.scene_tags]
-    country_tags = set()
-    for _region, countries, _cities in vocab.SCENE_REGIONS:
-        country_tags.update(countries)
+    raw = artist_raw.tolist()
+    artists = [names[a] for a in raw]
+    genre_text = _joined(tracks.genre_tags, genres.titles, "; ")
+    genre_comment = _joined(tracks.genre_tags, genres.titles, " / ")
+    scene_text = _joined(tracks.scene_tags, scenes.tags, "; ")
+    # The comment names the places below the country (just the country when that is all there is).
+    country_codes = {i for i, t in enumerate(scenes.tags) if t in scenes.countries}
+    shown = {tags: tuple(t for t in tags if t not in country_codes) or tags[:1] for tags in set(tracks.scene_tags)}
+    scene_comment = _joined([shown[tags] for tags in tracks.scene_tags], scenes.tags, " / ")
     years = tracks.year.tolist()
     # A contradiction may also carry an era phrase a decade off (a tagger's slip).
-    eras = [era_phrase(y + (10 if c and y % 2 else 0)) for y, c in zip(years, clash.tolist(), strict=True)]
-    keys = [f"{vocab.KEYS[k]}{'m' if m else ''}" for k, m in zip(key_note.tolist(), minor.tolist(), strict=True)]
-    bpm_text = ["" if np.isnan(b) else str(int(b)) for b in bpm.tolist()]
+    shifted = tracks.year + np.where(clash & (tracks.year % 2 == 1), 10, 0)
+    first_year = int(shifted.min())
+    era_of = [era_phrase(y) for y in range(first_year, int(shifted.max()) + 1)]
+    eras = [era_of[y - first_year] for y in shifted.tolist()]
+    key_names = [f"{name}{suffix}" for name in vocab.KEYS for suffix in ("", "m")]
+    keys = [key_names[x] for x in (key_note * 2 + minor).tolist()]
+    bpm_text = ["" if b != b else str(int(b)) for b in bpm.tolist()]
     # The release country is the artist's home; a track with no scene tags has no place info at all.
-    countries = [artist_country[a] if tags else "" for a, tags in zip(artist_raw.tolist(), scene_lists, strict=True)]
+    countries = [artist_country[a] if tags else "" for a, tags in zip(raw, tracks.scene_tags, strict=True)]
     comments = []
     for i in range(n):
-        parts = [f"Genre: {' / '.join(genre_lists[i])}"]
-        if scene_lists[i]:
-            shown = [t for t in scene_lists[i] if t not in country_tags] or scene_lists[i][:1]
-            parts.append(f"Scene: {' / '.join(shown)}")
+        parts = [f"Genre: {genre_comment[i]}"]
+        if scene_comment[i]:
+            parts.append(f"Scene: {scene_comment[i]}")
         if descriptors[i]:
             parts.append(f"Descriptors: {', '.join(descriptors[i])}")
         parts.append(f"Era: {eras[i]} ({years[i]})")
         parts.append(f"{bpm_text[i]} BPM {keys[i]}" if bpm_text[i] else keys[i])
         comments.append(" | ".join(parts))
     ext = ("flac", "mp3", "aiff")
+    safe: dict[str, str] = {}
+
+    def safe_name(text: str) -> str:
+        out = safe.get(text)
+        if out is None:
+            out = safe[text] = safe_file_name(text)
+        return out
+
     locations = []
     seen: set[str] = set()
-    for i in range(n):
-        base = f"Music/{safe_file_name(artists[i])}/{safe_file_name(titles[i])}"
-        path, copy = f"{base}.{ext[extension[i]]}", 1
+    for artist, title, e in zip(artists, titles, extension.tolist(), strict=True):
+        base = f"Music/{safe_name(artist)}/{safe_name(title)}"
+        path, copy = f"{base}.{ext[e]}", 1
         while path.casefold() in seen:
             copy += 1
-            path = f"{base} ({copy}).{ext[extension[i]]}"
+            path = f"{base} ({copy}).{ext[e]}"
         seen.add(path.casefold())
         locations.append(path)
     tracks.columns = {
         "track_id": list(range(1, n + 1)), "title": titles, "artist": artists, "year": years, "comment": comments,
-        "genre": genre_lists, "scene_tags": scene_lists, "descriptors": [list(d) for d in descriptors], "era": eras,
-        "bpm": bpm_text, "key": keys, "energy": energy.tolist(), "duration": duration.tolist(),
+        "genre": genre_text, "scene_tags": scene_text, "descriptors": ["; ".join(d) for d in descriptors],
+        "era": eras, "bpm": bpm_text, "key": keys, "energy": energy.tolist(), "duration": duration.tolist(),
         "location": locations, "label": label, "country": countries,
     }
 
 
 # --------------------------------------------------------------------------------------------- trees
 class _Index:
-    """Which tracks carry each tag code: rows grouped by code, so a filter's mask is a few slices."""
+    """Which tracks carry each tag code: rows grouped by code (ascending within a code)."""
 
     def __init__(self, tag_lists: list[tuple[int, ...]], n_codes: int, n: int):
         lengths = np.fromiter((len(t) for t in tag_lists), dtype=np.int64, count=n)
@@ -687,37 +559,36 @@ class _Index:
         self.bounds = np.searchsorted(self.codes, np.arange(n_codes + 1))
         self.n = n
 
-    def mask(self, codes: Sequence[int]) -> np.ndarray:
-        out = np.zeros(self.n, dtype=bool)
-        for code in codes:
-            out[self.rows[self.bounds[code]:self.bounds[code + 1]]] = True
-        return out
+    def rows_of(self, codes: Sequence[int]) -> np.ndarray:
+        """The sorted rows carrying any of the codes."""
+        parts = [self.rows[self.bounds[code]:self.bounds[code + 1]] for code in codes]
+        if len(parts) == 1:
+            return parts[0]
+        return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
+
+
+def _top(values: np.ndarray, drop: int | None = None, count: int = 3) -> list[int]:
+    """The ``count`` most frequent values, ties to the smallest (``drop`` never counts)."""
+    uniques, counts = np.unique(values, return_counts=True)
+    if drop is not None:
+        counts[uniques == drop] = 0
+    top = np.argsort(-counts, kind="stable")[:count]
+    return [int(uniques[j]) for j in top.tolist() if counts[j]]
 
 
 def _build_tree(tree_type: str, specs: Sequence[dict[str, Any]], facet: str, index: _Index,
-                code_of: dict[str, int], tracks: _Tracks, min_size: int) -> dict[str, Any]:
-    genres = _genres()
+                code_of: dict[str, int], tracks: _Tracks, min_size: int, genres: Genres) -> dict[str, Any]:
+    """Each node holds the tracks of its parent that match its filters; work grows with the nodes'
+    sizes, not with nodes x tracks."""
     years = tracks.year
-    n = len(years)
-
-    def matches(filters: dict[str, Any]) -> np.ndarray:
-        mask = index.mask([code_of[v] for v in filters[facet]])
-        if "year_range" in filters:
-            lo, hi = filters["year_range"]
-            mask &= (years >= lo) & (years <= hi)
-        return mask
 
     def describe(spec: dict[str, Any], rows: np.ndarray, kept_children: int) -> str:
         artists = tracks.artist[rows]
-        counts = np.bincount(artists)
-        top = np.argsort(-counts, kind="stable")[:3]
-        top_names = ", ".join(tracks.artist_names[a] for a in top.tolist() if counts[a])
+        top_names = ", ".join(tracks.artist_names[a] for a in _top(artists))
         yr = years[rows]
         most = int(np.argmax(np.bincount(yr - yr.min())) + yr.min())
-        styles = np.bincount(tracks.style[rows], minlength=len(genres.titles))
-        if spec["title"] in genres.by_title:  # a genre node's own title is no news
-            styles[genres.by_title[spec["title"]]] = 0
-        common = [genres.titles[s] for s in np.argsort(-styles, kind="stable")[:3].tolist() if styles[s]]
+        own = genres.by_title.get(spec["title"])  # a genre node's own title is no news
+        common = [genres.titles[s] for s in _top(tracks.style[rows], drop=own)]
         figures = (f"{len(rows):,} tracks by {len(np.unique(artists)):,} artists, released {yr.min()}-{yr.max()} "
                    f"(most in {most}). Top artists: {top_names}")
         kind = spec["kind"]
@@ -734,17 +605,21 @@ def _build_tree(tree_type: str, specs: Sequence[dict[str, Any]], facet: str, ind
             return f"{spec['title']}, by era: {figures}; common styles: {', '.join(common)}."
         return f"{spec['title']}: {figures}; common styles: {', '.join(common)}."
 
-    def build(spec: dict[str, Any], parent_mask: np.ndarray) -> dict[str, Any] | None:
-        mask = parent_mask & matches(spec["filters"])
-        rows = np.flatnonzero(mask)
+    def build(spec: dict[str, Any], parent_rows: np.ndarray | None) -> dict[str, Any] | None:
+        filters = spec["filters"]
+        rows = index.rows_of([code_of[v] for v in filters[facet]])
+        if parent_rows is not None:
+            rows = np.intersect1d(parent_rows, rows, assume_unique=True)
+        if "year_range" in filters:
+            lo, hi = filters["year_range"]
+            rows = rows[(years[rows] >= lo) & (years[rows] <= hi)]
         if len(rows) < min_size:
             return None
-        children = [c for c in (build(child, mask) for child in spec["children"]) if c is not None]
+        children = [c for c in (build(child, rows) for child in spec["children"]) if c is not None]
         return {"id": spec["id"], "title": spec["title"], "description": describe(spec, rows, len(children)),
-                "filters": spec["filters"], "track_ids": (rows + 1).tolist(), "children": children}
+                "filters": filters, "track_ids": (rows + 1).tolist(), "children": children}
 
-    everything = np.ones(n, dtype=bool)
-    lineages = [node for node in (build(spec, everything) for spec in specs) if node is not None]
+    lineages = [node for node in (build(spec, None) for spec in specs) if node is not None]
     if not lineages:
         raise ValueError(f"demo collection: the {tree_type} tree came out empty; use more tracks")
     digest = hashlib.sha256(json.dumps(lineages, sort_keys=True, ensure_ascii=False,
@@ -776,27 +651,56 @@ def tree_json(doc: dict[str, Any]) -> bytes:
     return (_json_value(doc, 0) + "\n").encode("utf-8")
 
 
-def _csv_bytes(header: Sequence[str], rows: Any) -> bytes:
+CSV_CHUNK_ROWS = 50_000  # rows encoded at a time, so a million-track file never sits in memory as text too
+
+
+def _csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    chunks: list[bytes] = []
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
+    rows = iter(rows)
+    while True:
+        batch = list(islice(rows, CSV_CHUNK_ROWS))
+        writer.writerows(batch)
+        chunks.append(buffer.getvalue().encode("utf-8"))
+        buffer.seek(0)
+        buffer.truncate()
+        if len(batch) < CSV_CHUNK_ROWS:
+            return b"".join(chunks)
 
 
 # ---------------------------------------------------------------------------------------------- API
 @dataclass(frozen=True)
 class DemoCollection:
-    """A generated collection: the tracks (as ``load_tracks`` returns them), both trees, the ground
-    truth, and the exact bytes of every file ``write_demo_collection`` writes."""
+    """A generated collection: both trees, the exact bytes of every file ``write_demo_collection``
+    writes, and figures; the tracks (as ``load_tracks`` returns them) and the ground truth are read
+    from those bytes on first use."""
 
     n_tracks: int
     seed: int
-    tracks: pd.DataFrame
     genre_tree: dict[str, Any]
     scene_tree: dict[str, Any]
-    ground_truth: pd.DataFrame
     files: dict[str, bytes]  # file name -> content
+    artists: int
+    niches: int
+
+    @cached_property
+    def tracks(self) -> pd.DataFrame:
+        frame = pd.read_csv(io.BytesIO(self.files[FILES["tracks"]]), dtype=str, keep_default_na=False)
+        frame["track_id"] = frame["track_id"].astype("int64")
+        frame["year"] = pd.to_numeric(frame["year"]).astype("Int64")
+        for column in ("genre", "scene_tags", "descriptors"):
+            frame[column] = [split_facet(v) for v in frame[column].tolist()]
+        for column in ("bpm", "energy", "duration"):
+            frame[column] = pd.to_numeric(frame[column].replace("", np.nan)).astype("float64")
+        return frame
+
+    @cached_property
+    def ground_truth(self) -> pd.DataFrame:
+        frame = pd.read_csv(io.BytesIO(self.files[FILES["ground_truth"]]), dtype=str, keep_default_na=False)
+        frame["track_id"] = frame["track_id"].astype("int64")
+        return frame
 
 
 def generate_demo_collection(n_tracks: int = settings.DEMO_TRACKS, seed: int = settings.DEMO_SEED) -> DemoCollection:
@@ -805,9 +709,10 @@ def generate_demo_collection(n_tracks: int = settings.DEMO_TRACKS, seed: int = s
         raise ValueError(f"n_tracks must be an integer >= {MIN_TRACKS}, got {n_tracks!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    genres, scenes = _genres(), _scenes()
+    voc = vocabulary(n_tracks)
+    genres, scenes = voc.genres, voc.scenes
     rng = np.random.default_rng(seed)
-    niches = _plan_niches(rng)
+    niches = _plan_niches(rng, voc)
     if n_tracks < REFERENCE_TRACKS:
         # A smaller collection covers fewer niches, not thinner ones: keep each niche's size realistic.
         wanted = max(4, round(len(niches.weight) * n_tracks / REFERENCE_TRACKS))
@@ -815,37 +720,30 @@ def generate_demo_collection(n_tracks: int = settings.DEMO_TRACKS, seed: int = s
                                   p=niches.weight / niches.weight.sum()))
         niches = _Niches(niches.genre[keep], niches.scene[keep], niches.weight[keep])
     counts = _allocate(niches.weight, n_tracks)
-    tracks = _make_tracks(rng, niches, counts)
+    tracks = _make_tracks(rng, niches, counts, voc)
     # Below 2,000 tracks the threshold shrinks with the collection so a small demo still has leaves.
     min_size = max(2, min(MIN_NODE_TRACKS, n_tracks // 250))
-    genre_tree = _build_tree("genre", _genre_specs(), "genre", _Index(tracks.genre_tags, len(genres.titles),
-                             n_tracks), genres.by_title, tracks, min_size)
+    genre_tree = _build_tree("genre", _genre_specs(genres), "genre", _Index(tracks.genre_tags, len(genres.titles),
+                             n_tracks), genres.by_title, tracks, min_size, genres)
     scene_codes = {t: i for i, t in enumerate(scenes.tags)}
     scene_tree = _build_tree("scene", scenes.specs, "scene_tags", _Index(tracks.scene_tags, len(scenes.tags),
-                             n_tracks), scene_codes, tracks, min_size)
+                             n_tracks), scene_codes, tracks, min_size, genres)
 
     niche_ids = [f"{genres.ids[g]}__{scenes.leaf_ids[s]}" for g, s in zip(niches.genre, niches.scene, strict=True)]
+    genre_ids = [genres.ids[g] for g in niches.genre.tolist()]
+    scene_ids = [scenes.leaf_ids[s] for s in niches.scene.tolist()]
     per_track = tracks.niche.tolist()
-    truth_columns = {
-        "track_id": list(range(1, n_tracks + 1)),
-        "niche_id": [niche_ids[j] for j in per_track],
-        "genre_leaf_id": [genres.ids[niches.genre[j]] for j in per_track],
-        "scene_leaf_id": [scenes.leaf_ids[niches.scene[j]] for j in per_track],
-    }
+    truth_rows = ((i, niche_ids[j], genre_ids[j], scene_ids[j]) for i, j in enumerate(per_track, start=1))
     cols = tracks.columns
-    as_text = {c: ["; ".join(v) for v in cols[c]] for c in ("genre", "scene_tags", "descriptors")}
-    table = [cols[c] if c not in as_text else as_text[c] for c in TRACK_COLUMNS]
     files = {
-        FILES["tracks"]: _csv_bytes(TRACK_COLUMNS, zip(*table, strict=True)),
+        FILES["tracks"]: _csv_bytes(TRACK_COLUMNS, zip(*(cols[c] for c in TRACK_COLUMNS), strict=True)),
         FILES["genre_tree"]: tree_json(genre_tree),
         FILES["scene_tree"]: tree_json(scene_tree),
-        FILES["ground_truth"]: _csv_bytes(list(truth_columns), zip(*truth_columns.values(), strict=True)),
+        FILES["ground_truth"]: _csv_bytes(TRUTH_COLUMNS, truth_rows),
     }
-    frame = pd.DataFrame({c: cols[c] for c in TRACK_COLUMNS})
-    frame["year"] = frame["year"].astype("Int64")
-    for column in ("bpm", "energy", "duration"):
-        frame[column] = pd.to_numeric(frame[column].replace("", np.nan)).astype("float64")
-    return DemoCollection(n_tracks, seed, frame, genre_tree, scene_tree, pd.DataFrame(truth_columns), files)
+    artists = len(np.unique(tracks.artist))
+    niches_used = len({niche_ids[j] for j in np.unique(tracks.niche).tolist()})
+    return DemoCollection(n_tracks, seed, genre_tree, scene_tree, files, artists, niches_used)
 
 
 def _manifest(collection: DemoCollection) -> dict[str, Any]:
@@ -916,6 +814,6 @@ def collection_stats(collection: DemoCollection, min_tracks: int = 5) -> dict[st
         "scene_leaves": len(collect_leaves(collection.scene_tree)),
         "seed_clusters": len(seeds),
         "tracks_in_no_seed": collection.n_tracks - len(in_seed),
-        "artists": int(collection.tracks["artist"].nunique()),
-        "niches": int(collection.ground_truth["niche_id"].nunique()),
+        "artists": collection.artists,
+        "niches": collection.niches,
     }

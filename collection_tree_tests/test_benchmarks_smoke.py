@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 
-from benchmarks import llm_budget, phase1_scale, quality
+from benchmarks import build_time, llm_budget, phase1_scale, quality
 from benchmarks.common import markdown_table
 from collection_tree.core.clusters import Cluster, ClusterSet
 from collection_tree.phases.seed_clusters import build_seed_clusters
@@ -34,6 +34,64 @@ def test_synthetic_trees_and_reference_loop_match_build_seed_clusters():
     assert [list(r[2]) for r in got] == [c["track_ids"] for c in expected]
     assert [json.loads(r[3]) for r in got] == [c["filters"] for c in expected]
     assert seeds["track_count"].is_monotonic_decreasing
+
+
+def test_reference_table_is_the_seed_table_and_the_digest_tells_tables_apart():
+    """Like for like: the loop's table has phase 1's columns, order and values; any changed value changes
+    the digest the benchmark compares."""
+    genre, scene = phase1_scale.synthetic_trees(900, 25, 25)
+    seeds = build_seed_clusters(genre, scene, 5)
+    table = phase1_scale.reference_table(genre, scene, 5)
+    assert len(table) == len(seeds) > 5 and list(table.columns) == list(seeds.columns)
+    assert phase1_scale.table_digest(table) == phase1_scale.table_digest(seeds)
+    changed = table.copy()
+    changed.at[0, "track_ids"] = [*changed.at[0, "track_ids"][:-1], 10**6]
+    assert phase1_scale.table_digest(changed) != phase1_scale.table_digest(seeds)
+    assert phase1_scale.table_digest(table.iloc[::-1]) != phase1_scale.table_digest(seeds)
+
+
+# ------------------------------------------------------------------------------------ build time
+def _build_row(name: str, tracks: int, wall: float, steps: dict[str, float]) -> dict:
+    return {"collection": name, "tracks": tracks, "ok": True, "wall_s": wall, "peak_rss_mib": wall * 10,
+            "steps_s": steps}
+
+
+def test_growth_exponents_and_step_tables():
+    assert build_time.exponent(10.0, 100.0, 1_000, 10_000) == pytest.approx(1.0)
+    assert build_time.exponent(10.0, 40.0, 100, 200) == pytest.approx(2.0)
+    assert build_time.exponent(0.01, 1.0, 100, 200) is None and build_time.exponent(None, 1.0, 1, 2) is None
+    rows = [_build_row("demo (6,303)", 6_303, 10.0, {"a": 1.0, "b": 4.0}),
+            _build_row("genius-2000s (6,303)", 6_303, 12.0, {"a": 1.0}),  # not in the scale series
+            _build_row("demo (100,000)", 100_000, 100.0, {"a": 2.0, "b": 40.0}),
+            _build_row("demo (300,000)", 300_000, 300.0, {"a": 6.0, "b": 360.0})]
+    assert [r["collection"] for r in build_time.series(rows)] == ["demo (6,303)", "demo (100,000)", "demo (300,000)"]
+    growth = build_time.growth_rows(rows)
+    assert [(g["from"], g["to"]) for g in growth] == [("demo (6,303)", "demo (100,000)"),
+                                                      ("demo (100,000)", "demo (300,000)")]
+    assert growth[1]["wall"] == pytest.approx(1.0) and growth[1]["steps"] == "b 2.00, a 1.00"
+    table = build_time.step_table(rows)
+    _is_table(table, ["step", "demo (6,303)", "genius-2000s (6,303)", "demo (100,000)", "demo (300,000)",
+                      "exponent"], 2)
+    assert table.splitlines()[2].startswith("| b |")  # heaviest at the largest size first
+    assert build_time.heaviest_steps(rows[-1], top=1) == "b 360.0 s"
+
+
+def test_merged_results_and_failed_builds_in_the_step_table(tmp_path, monkeypatch):
+    monkeypatch.setattr(build_time, "RESULTS", tmp_path)
+    old = [_build_row("demo (6,303)", 6_303, 10.0, {"a": 1.0}), _build_row("demo (300,000)", 300_000, 90.0, {"a": 9.0})]
+    (tmp_path / "build_time.json").write_text(json.dumps({"rows": old}))
+    failed = {**_build_row("demo (1,000,000)", 1_000_000, 0.0, {"a": 30.0}), "ok": False, "wall_s": None}
+    again = _build_row("demo (6,303)", 6_303, 11.0, {"a": 1.1})
+    rows = build_time.merged([failed, again])
+    assert [(r["collection"], r["wall_s"]) for r in rows] == [("demo (6,303)", 11.0), ("demo (300,000)", 90.0),
+                                                              ("demo (1,000,000)", None)]
+    table = build_time.step_table(rows)
+    assert "demo (1,000,000) (failed)" in table.splitlines()[0] and "| 30.000 |" in table
+    assert [g["to"] for g in build_time.growth_rows(rows)] == ["demo (300,000)"]  # only finished builds
+    stderr = ("Traceback (most recent call last):\n  File x.py\nnumpy._core._exceptions._ArrayMemoryError: Unable to "
+              "allocate 56.0 GiB\n\ndagster._core.errors.DagsterExecutionStepExecutionError: Error occurred\nrun 1\n")
+    assert build_time.root_cause(stderr).startswith("numpy._core._exceptions._ArrayMemoryError: Unable to allocate")
+    assert build_time.root_cause("no exception here") == "no exception here"
 
 
 # ------------------------------------------------------------------------------------ quality

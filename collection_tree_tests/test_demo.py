@@ -78,6 +78,30 @@ def test_another_process_with_other_hash_seeds_writes_the_same_bytes():
         assert done.stdout.strip() == expected
 
 
+# The files as generator version 1 wrote them: growing the vocabulary with N must leave collections
+# up to the reference size (the default demo and the small test size) byte for byte as they were.
+PINNED = {
+    (settings.DEMO_TRACKS, settings.DEMO_SEED): {
+        "tracks.csv": "e6e5d190a6395231734549415b057e5a2fb0d00c88784ca1070233cbb215cd11",
+        "genre_tree.json": "86e270c734d2a1f798d8952003af79c71429ec2df4e78961d978bf7ca19733b6",
+        "scene_tree.json": "0f0869fbb7606ed8f4516fae58d4e4668dd4bc1a8da9da2dfb20e290037dd9a2",
+        "ground_truth.csv": "12e7ce2bdb1a449d63019a9aadf01513143430125c0bd4065f9e2a4c4634b426",
+    },
+    (SMALL, 7): {
+        "tracks.csv": "d50420cb40df9b163293e788226b2363c0123be0c536a4dbf31bd1979bb325c6",
+        "genre_tree.json": "84a2678e6e04bc0ac2635a37ef6c46de4fc3fda3512ee528fa8465306133ebf5",
+        "scene_tree.json": "3192caa7931f8063ea61598ab4fe4f629aac93387de4f990561b7f24985c4ac1",
+        "ground_truth.csv": "e7483bdac2660c84ad55ea69591b5b7d09aea6104f6bf615feb3f60e182e5607",
+    },
+}
+
+
+@pytest.mark.parametrize(("n_tracks", "seed"), list(PINNED))
+def test_reference_sized_collections_are_byte_identical_to_the_pinned_files(n_tracks, seed):
+    files = demo.generate_demo_collection(n_tracks, seed).files
+    assert {name: hashlib.sha256(data).hexdigest() for name, data in files.items()} == PINNED[(n_tracks, seed)]
+
+
 def test_bad_sizes_and_seeds_are_refused():
     for n in (0, 10, demo.MIN_TRACKS - 1, True, 100.5):
         with pytest.raises(ValueError, match="n_tracks"):
@@ -311,7 +335,7 @@ def test_small_and_large_collections_stay_valid():
     # The bigger collection fills every niche: more leaves and seeds than the default size, never more
     # leaves than the vocabulary has.
     big = demo.collection_stats(collection)
-    assert big["seed_clusters"] > 350 and big["genre_leaves"] <= len(demo._genres().leaves)
+    assert big["seed_clusters"] > 350 and big["genre_leaves"] <= len(demo.vocabulary(30_000).genres.leaves)
 
 
 # --------------------------------------------------------------------------------------------- CLI
