@@ -13,12 +13,23 @@ from collection_tree import commands
 from collection_tree.core.errors import InputError
 
 
+def package_version() -> str:
+    """The installed package's version (what a tree's ``build.version`` records)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("collection-tree")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="collection-tree",
         description="Build a curated collection tree (categories of leaf playlists) from a genre tree "
                     "and a scene tree, as a Dagster asset pipeline.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
         if info.name.startswith("_"):

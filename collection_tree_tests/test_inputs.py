@@ -232,9 +232,17 @@ def test_missing_created_at(tmp_path):
 
 # --------------------------------------------------------------------------------------------- config
 def test_config_overrides(tmp_path):
-    path = write(tmp_path, "config.json", json.dumps({"creative_model": "claude-opus-5-5", "other": 1}))
+    path = write(tmp_path, "config.json", json.dumps({"creative_model": "claude-opus-5-5"}))
     assert load_config(path)["creative_model"] == "claude-opus-5-5"
     assert load_config(None) == {}
+
+
+@pytest.mark.parametrize("key", ["creativ_model", "other", "models"])
+def test_config_unknown_key_is_an_error_listing_the_valid_keys(tmp_path, key):
+    path = write(tmp_path, "config.json", json.dumps({"creative_model": "claude-opus-5-5", key: "x"}))
+    with pytest.raises(InputError) as err:
+        load_config(path)
+    assert_names(err.value, path, key, "one of the keys creative_model, mechanical_model")
 
 
 def test_config_bad_model_value(tmp_path):

@@ -9,14 +9,19 @@ from dagster import (
     AssetExecutionContext,
     AssetIn,
     AssetsDefinition,
-    Config,
     MetadataValue,
     asset,
     asset_check,
 )
 from pydantic import Field
 
-from collection_tree.assets.llm_step import LLM_POOL, llm_step_metadata, phase_llm, phase_params
+from collection_tree.assets.llm_step import (
+    LLM_POOL,
+    LLMPhaseConfig,
+    llm_step_metadata,
+    phase_llm,
+    phase_params,
+)
 from collection_tree.assets.metadata import markdown_table, size_stats
 from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.progress import PhaseProgress
@@ -26,7 +31,7 @@ from collection_tree.resources.llm import LLMResource
 from collection_tree.resources.settings import CollectionInputs, PipelineSettings
 
 
-class CategoriesConfig(Config):
+class CategoriesConfig(LLMPhaseConfig):
     profile: str = Field("", description="'default' (Clio-style hierarchy) or 'seed' (the reference's single "
                                          "call, 'All Collections' on failure); empty: PipelineSettings.profile.")
     min_categories: int | None = Field(None, description="Fewest categories (8).")
@@ -55,7 +60,8 @@ def build_categories_asset(mode: BuildMode) -> AssetsDefinition:
                    refined_clusters: ClusterSet) -> dict[str, Any]:
         progress = PhaseProgress(context, "categories")
         profile, params = phase_params(config, pipeline_settings.profile, GroupingParams)
-        with phase_llm(context, llm, inputs, "categories") as bound:
+        with phase_llm(context, llm, inputs, "categories",
+                       max_fallback_share=params.max_fallback_share) as bound:
             result = group_into_categories(refined_clusters, bound, params, progress)
         report = result["report"]
         if report["fallback_used"]:

@@ -3,10 +3,16 @@
 from typing import Any
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, Config, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, MetadataValue, asset
 from pydantic import Field
 
-from collection_tree.assets.llm_step import LLM_POOL, llm_step_metadata, phase_llm, phase_params
+from collection_tree.assets.llm_step import (
+    LLM_POOL,
+    LLMPhaseConfig,
+    llm_step_metadata,
+    phase_llm,
+    phase_params,
+)
 from collection_tree.assets.metadata import markdown_table, size_stats
 from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.progress import PhaseProgress
@@ -17,7 +23,7 @@ from collection_tree.resources.llm import LLMResource
 from collection_tree.resources.settings import CollectionInputs, PipelineSettings
 
 
-class CollectionLeavesConfig(Config):
+class CollectionLeavesConfig(LLMPhaseConfig):
     profile: str = Field("", description="'default' or 'seed' (the reference: batches of 5, 4 workers); "
                                          "empty: the pipeline setting.")
     batch_size: int | None = Field(None, ge=1, description="Leaves per LLM call (override).")
@@ -46,7 +52,8 @@ def build_collection_leaves_asset(mode: BuildMode) -> AssetsDefinition:
         dropped = len(refined_clusters.clusters) - len(ordered.clusters)
         if dropped:
             context.log.warning(f"{dropped} clusters are in no category; their tracks are listed as unplaced")
-        with phase_llm(context, llm, inputs, "collection_leaves") as bound:
+        with phase_llm(context, llm, inputs, "collection_leaves",
+                       max_fallback_share=params.max_fallback_share) as bound:
             leaves = describe_leaves(ordered, tracks_from_storage(tracks), bound, params, progress)
         report = leaves.report
         context.add_output_metadata({

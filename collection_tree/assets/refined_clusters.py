@@ -6,14 +6,19 @@ from dagster import (
     AssetExecutionContext,
     AssetIn,
     AssetsDefinition,
-    Config,
     MetadataValue,
     asset,
 )
 from pydantic import Field
 
 from collection_tree.assets.checks import exactly_once_check, exactly_once_summary
-from collection_tree.assets.llm_step import LLM_POOL, llm_step_metadata, phase_llm, phase_params
+from collection_tree.assets.llm_step import (
+    LLM_POOL,
+    LLMPhaseConfig,
+    llm_step_metadata,
+    phase_llm,
+    phase_params,
+)
 from collection_tree.assets.metadata import markdown_table, size_stats
 from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.progress import PhaseProgress
@@ -28,7 +33,7 @@ ITERATION_COLUMNS = ["iteration", "clusters_in", "clusters_scored", "mean_score"
                      "serial_calls", "clusters_out"]
 
 
-class RefinedClustersConfig(Config):
+class RefinedClustersConfig(LLMPhaseConfig):
     profile: str = Field("", description="'default' or 'seed' (the reference: 15 compact summaries per call, "
                                          "serial); empty: PipelineSettings.profile. Fields below override.")
     batch_size: int | None = Field(None, description="Clusters per scoring call (default 60, seed 15).")
@@ -60,7 +65,8 @@ def build_refined_clusters_asset(mode: BuildMode) -> AssetsDefinition:
                          tracks: pd.DataFrame) -> ClusterSet:
         progress = PhaseProgress(context, "refined_clusters")
         profile, params = phase_params(config, pipeline_settings.profile, RefineParams)
-        with phase_llm(context, llm, inputs, "refined_clusters") as bound:
+        with phase_llm(context, llm, inputs, "refined_clusters",
+                       max_fallback_share=params.max_fallback_share) as bound:
             refined = refine_clusters(assigned_clusters, tracks_from_storage(tracks), bound, params, progress)
         report = refined.report
         context.add_output_metadata({

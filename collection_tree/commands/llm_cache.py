@@ -46,8 +46,8 @@ def run(args: argparse.Namespace) -> int:
         if stats["entries"]:
             print(f"  from {_when(stats['oldest'])} to {_when(stats['newest'])}")
             for provider, count in stats["by_provider"].items():
-                print(f"  provider {provider or '(unrecorded: written before answers were keyed by provider; never used)'}"
-                      f": {count}")
+                label = provider or "(unrecorded: written before answers were keyed by provider; never used)"
+                print(f"  provider {label}: {count}")
             for task, count in stats["by_task"].items():
                 print(f"  task  {task}: {count}")
             for model, count in stats["by_model"].items():

@@ -253,7 +253,8 @@ def collect_leaves(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 # ----------------------------------------------------------------------------------------- config
 def load_config(path: str | Path | None) -> dict[str, Any]:
-    """The optional config.json: ``creative_model`` / ``mechanical_model`` overrides (strings)."""
+    """The optional config.json: ``creative_model`` / ``mechanical_model`` overrides (strings); any other
+    key is an error listing the valid ones."""
     if path is None or str(path) == "":
         return {}
     path = Path(path)
@@ -267,6 +268,9 @@ def load_config(path: str | Path | None) -> dict[str, Any]:
                          f"{exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     if not isinstance(config, dict):
         raise InputError(path, "(document)", "a JSON object", type(config).__name__)
+    for key in config:
+        if key not in CONFIG_KEYS:  # a misspelt key would otherwise be ignored without a word
+            raise InputError(path, key, "one of the keys " + ", ".join(CONFIG_KEYS), "an unknown key")
     for key in CONFIG_KEYS:
         if key in config and (not isinstance(config[key], str) or not config[key].strip()):
             raise InputError(path, key, "a non-empty model name string", config[key])
