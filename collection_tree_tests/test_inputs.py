@@ -118,7 +118,7 @@ def test_bad_optional_numeric(tmp_path):
     path = write(tmp_path, "t.csv", HEADER.strip() + ",bpm\n1,a,b,2000,c,,,,,fast\n")
     with pytest.raises(InputError) as err:
         load_tracks(path)
-    assert_names(err.value, path, "bpm", "a number or empty")
+    assert_names(err.value, path, "bpm", "a finite number or empty")
 
 
 def test_empty_tracks_table(tmp_path):
@@ -257,3 +257,76 @@ def test_config_malformed(tmp_path):
     with pytest.raises(InputError) as err:
         load_config(path)
     assert_names(err.value, path, "(document)", "valid JSON")
+
+
+# ------------------------------------------------- values that used to be stored corrupted or fail unnamed
+def test_a_track_id_too_large_is_refused_not_wrapped_around(tmp_path):
+    path = write(tmp_path, "t.csv", HEADER + "1,a,b,2000,c,,,,\n99999999999999999999,d,e,2001,f,,,,\n")
+    with pytest.raises(InputError) as err:
+        load_tracks(path)
+    assert_names(err.value, path, "track_id", "an integer between -9007199254740991 and 9007199254740991")
+    assert "row 3: '99999999999999999999'" in str(err.value)
+
+
+def test_a_parquet_datetime_year_is_refused(tmp_path):
+    frame = pd.DataFrame({"track_id": [1], "title": ["a"], "artist": ["x"],
+                          "year": pd.to_datetime(["2001-01-01"]), "comment": [""], "genre": [["House"]],
+                          "scene_tags": [[]], "descriptors": [[]], "era": [""]})
+    path = tmp_path / "t.parquet"
+    frame.to_parquet(path)
+    with pytest.raises(InputError) as err:
+        load_tracks(path)
+    assert_names(err.value, path, "year", "an integer or empty between 1 and 9999")
+    assert "datetime64" in str(err.value)
+
+
+def test_a_year_out_of_range_is_refused(tmp_path):
+    path = write(tmp_path, "t.csv", HEADER + "1,a,b,978307200000000,c,,,,\n")
+    with pytest.raises(InputError) as err:
+        load_tracks(path)
+    assert_names(err.value, path, "year", "between 1 and 9999")
+
+
+@pytest.mark.parametrize("genre", [[7, 8], [[7], [8]]], ids=["ints", "lists-of-ints"])
+def test_a_parquet_genre_column_of_numbers_is_refused(tmp_path, genre):
+    frame = pd.DataFrame({"track_id": [1, 2], "title": ["a", "b"], "artist": ["x", "y"], "year": [2001, 2002],
+                          "comment": ["", ""], "genre": genre, "scene_tags": [[], []], "descriptors": [[], []],
+                          "era": ["", ""]})
+    path = tmp_path / "t.parquet"
+    frame.to_parquet(path)
+    with pytest.raises(InputError) as err:
+        load_tracks(path)
+    assert_names(err.value, path, "genre", "a ';'-separated string or a list of strings in every row")
+    assert "row 2" in str(err.value)
+
+
+def test_an_infinite_bpm_is_refused(tmp_path):
+    path = write(tmp_path, "t.csv", HEADER.strip() + ",bpm\n1,a,b,2000,c,,,,,inf\n")
+    with pytest.raises(InputError) as err:
+        load_tracks(path)
+    assert_names(err.value, path, "bpm", "a finite number or empty")
+
+
+def deep_tree(depth: int) -> dict:
+    node = {"id": f"n{depth}", "title": f"N{depth}", "filters": {}, "track_ids": [1], "children": []}
+    for level in range(depth - 1, 0, -1):
+        node = {"id": f"n{level}", "title": f"N{level}", "filters": {}, "track_ids": [1], "children": [node]}
+    return {"id": "g", "tree_type": "genre", "created_at": "2026-11-24T00:00:00Z", "lineages": [node]}
+
+
+@pytest.mark.parametrize("depth", [100, 3000])
+def test_a_tree_nested_too_deep_is_refused(tmp_path, depth):
+    path = tmp_path / "g.json"
+    # json.dumps itself recurses: write the 3,000 levels as text
+    text = json.dumps(deep_tree(depth)) if depth < 500 else (
+        '{"id": "g", "tree_type": "genre", "created_at": "x", "lineages": ['
+        + '{"id": "n", "title": "N", "track_ids": [1], "children": [' * depth + "]}" * depth + "]}")
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_tree(path, "genre")
+    assert f"{path}: field '" in str(err.value) and "expected a tree at most 64 levels deep" in str(err.value)
+
+
+def test_a_tree_64_levels_deep_loads(tmp_path):
+    path = write(tmp_path, "g.json", json.dumps(deep_tree(64)))
+    assert [leaf["id"] for leaf in collect_leaves(load_tree(path, "genre").doc)] == ["n64"]

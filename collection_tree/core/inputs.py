@@ -27,24 +27,58 @@ OPTIONAL_TEXT = ("key", "location", "label", "country")
 TRACK_COLUMNS = (*REQUIRED_COLUMNS, *OPTIONAL_NUMERIC, *OPTIONAL_TEXT)
 TREE_TYPES = ("genre", "scene")
 CONFIG_KEYS = ("creative_model", "mechanical_model")
+# Track ids must survive every float and JSON round trip (the HTML browser's JavaScript included).
+MAX_TRACK_ID = 2**53 - 1
+YEAR_RANGE = (1, 9999)
+# Genre and scene trees are a few levels deep; a deeper one is malformed (and would exhaust recursion).
+MAX_TREE_DEPTH = 64
 
 
 # ----------------------------------------------------------------------------------------- tracks
 def split_facet(value: Any) -> list[str]:
-    """A list facet from CSV (`; `-separated) or Parquet (a list); order kept, blanks dropped."""
+    """A list facet from CSV (`; `-separated) or Parquet (a list of strings); order kept, blanks dropped.
+    Anything else (a number, a date, a list of numbers) raises ``TypeError``."""
     if value is None:
         return []
     if isinstance(value, float) and np.isnan(value):
         return []
-    parts = value.split(";") if isinstance(value, str) else list(value)
+    if isinstance(value, str):
+        parts: list[Any] = value.split(";")
+    elif isinstance(value, list | tuple | np.ndarray):
+        parts = list(value)
+    else:
+        raise TypeError(f"a {type(value).__name__}")
     out: list[str] = []
     for part in parts:
         if part is None:
             continue
-        text = str(part).strip()
+        if not isinstance(part, str):
+            raise TypeError(f"a list holding a {type(part).__name__} ({part!r})")
+        text = part.strip()
         if text and text not in out:
             out.append(text)
     return out
+
+
+def _list_facet_column(path: Path, frame: pd.DataFrame, column: str) -> list[list[str]]:
+    values = frame[column].tolist()
+    out = []
+    for row, value in enumerate(values):
+        try:
+            out.append(split_facet(value))
+        except TypeError as exc:
+            raise InputError(path, column, "a ';'-separated string or a list of strings in every row",
+                             f"row {row + 2}: {exc}") from None
+    return out
+
+
+def _not_a_number_dtype(path: Path, frame: pd.DataFrame, column: str, expected: str) -> None:
+    """Parquet can type a column as dates or booleans; read as numbers they would be nonsense (a date
+    becomes 978307200000000 microseconds), so they are refused by type."""
+    dtype = frame[column].dtype
+    if (pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype)
+            or pd.api.types.is_bool_dtype(dtype)):
+        raise InputError(path, column, expected, f"a column of {dtype}")
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -61,18 +95,23 @@ def _read_table(path: Path) -> pd.DataFrame:
     raise InputError(path, "path", "a .csv or .parquet file", suffix or "no extension")
 
 
-def _int_column(path: Path, frame: pd.DataFrame, column: str, *, allow_empty: bool) -> pd.Series:
+def _int_column(path: Path, frame: pd.DataFrame, column: str, *, allow_empty: bool,
+                low: int, high: int) -> pd.Series:
+    """Integers in [low, high] (checked before the cast: an overflowing id must not wrap around)."""
+    kind = "an integer" if not allow_empty else "an integer or empty"
+    expected = f"{kind} between {low} and {high} in every row"
+    _not_a_number_dtype(path, frame, column, expected)
     raw = frame[column]
-    numeric = pd.to_numeric(raw, errors="coerce")
+    numeric = pd.to_numeric(raw, errors="coerce").astype("float64")
     bad = numeric.isna() & raw.notna() & (raw.astype("string").str.strip() != "")
     if not allow_empty:
         bad |= raw.isna()
     non_integral = numeric.notna() & (numeric != np.floor(numeric.fillna(0)))
-    bad |= non_integral
+    out_of_range = numeric.notna() & ((numeric < low) | (numeric > high))
+    bad |= non_integral | out_of_range
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        kind = "an integer" if not allow_empty else "an integer or empty"
-        raise InputError(path, column, f"{kind} in every row", f"row {row + 2}: {raw.iloc[row]!r}")
+        raise InputError(path, column, expected, f"row {row + 2}: {raw.iloc[row]!r}")
     return numeric.astype("Int64") if allow_empty else numeric.astype("int64")
 
 
@@ -88,23 +127,26 @@ def load_tracks(path: str | Path) -> pd.DataFrame:
         raise InputError(path, "track_id", "at least one track row", "an empty table")
 
     out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
-    out["track_id"] = _int_column(path, frame, "track_id", allow_empty=False)
+    out["track_id"] = _int_column(path, frame, "track_id", allow_empty=False, low=-MAX_TRACK_ID, high=MAX_TRACK_ID)
     dupes = out["track_id"][out["track_id"].duplicated()]
     if not dupes.empty:
         raise InputError(path, "track_id", "unique values", f"duplicate track_id {int(dupes.iloc[0])}")
-    out["year"] = _int_column(path, frame, "year", allow_empty=True)
+    out["year"] = _int_column(path, frame, "year", allow_empty=True, low=YEAR_RANGE[0], high=YEAR_RANGE[1])
     for column in TEXT_COLUMNS:
         out[column] = frame[column].fillna("").astype(str)
     for column in LIST_FACETS:
-        out[column] = [split_facet(v) for v in frame[column].tolist()]
+        out[column] = _list_facet_column(path, frame, column)
     for column in OPTIONAL_NUMERIC:
         if column in frame.columns:
-            values = pd.to_numeric(frame[column], errors="coerce")
+            _not_a_number_dtype(path, frame, column, "a number or empty")
+            values = pd.to_numeric(frame[column], errors="coerce").astype("float64")
             bad = values.isna() & frame[column].notna() & (frame[column].astype("string").str.strip() != "")
+            bad |= values.notna() & ~np.isfinite(values)
             if bad.any():
                 row = int(np.flatnonzero(bad.to_numpy())[0])
-                raise InputError(path, column, "a number or empty", f"row {row + 2}: {frame[column].iloc[row]!r}")
-            out[column] = values.astype("float64")
+                raise InputError(path, column, "a finite number or empty",
+                                 f"row {row + 2}: {frame[column].iloc[row]!r}")
+            out[column] = values
     for column in OPTIONAL_TEXT:
         if column in frame.columns:
             out[column] = frame[column].fillna("").astype(str)
@@ -144,9 +186,12 @@ class TreeInput:
 
 
 def _check_node(path: Path, node: Any, where: str, known: set[int] | None, seen: set[str],
-                report: TreeInput) -> dict[str, Any]:
+                report: TreeInput, depth: int = 1) -> dict[str, Any]:
     if not isinstance(node, dict):
         raise InputError(path, where, "a node object", type(node).__name__)
+    if depth > MAX_TREE_DEPTH:
+        raise InputError(path, where.split(".children")[0] + ".children...", f"a tree at most {MAX_TREE_DEPTH} "
+                         "levels deep", f"node {node.get('id')!r} at level {depth}")
     for key in ("id", "title"):
         if not isinstance(node.get(key), str) or not node[key].strip():
             raise InputError(path, f"{where}.{key}", "a non-empty string", node.get(key))
@@ -178,7 +223,7 @@ def _check_node(path: Path, node: Any, where: str, known: set[int] | None, seen:
             report.warnings.append(f"{path}: node '{node_id}' names {dropped} unknown track id(s); dropped")
         ids = kept
     clean_children = [
-        _check_node(path, child, f"{here}.children[{i}]", known, seen, report)
+        _check_node(path, child, f"{here}.children[{i}]", known, seen, report, depth + 1)
         for i, child in enumerate(children)
     ]
     return {
@@ -205,6 +250,9 @@ def load_tree(path: str | Path, tree_type: str, known_track_ids: set[int] | None
                          f"{exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     except UnicodeDecodeError as exc:
         raise InputError(path, "(document)", "UTF-8 text", str(exc)) from exc
+    except RecursionError:
+        raise InputError(path, "(document)", f"a tree at most {MAX_TREE_DEPTH} levels deep",
+                         "JSON nested too deep to read") from None
     if not isinstance(doc, dict):
         raise InputError(path, "(document)", "a JSON object with id, tree_type, created_at, lineages",
                          type(doc).__name__)
