@@ -330,3 +330,36 @@ def test_a_tree_nested_too_deep_is_refused(tmp_path, depth):
 def test_a_tree_64_levels_deep_loads(tmp_path):
     path = write(tmp_path, "g.json", json.dumps(deep_tree(64)))
     assert [leaf["id"] for leaf in collect_leaves(load_tree(path, "genre").doc)] == ["n64"]
+
+
+# --------------------------------------------------------------------------------- filter contract
+def test_filter_problems_are_named_by_file_and_node_and_never_silent(tmp_path):
+    doc = tree_doc()
+    doc["lineages"][0]["filters"] = {"genre": ["Root"], "bpm_rang": [120, 128]}  # misspelt key
+    doc["lineages"][0]["children"][0]["filters"] = {"genre": "Leaf 0", "year_range": [2008, 2000]}  # reversed
+    doc["lineages"][0]["children"][1]["filters"] = {"genre": ["L1"], "year_range": "2000-2005",  # a string
+                                                    "bpm_range": [120, 128], "era": [{"x": 1}]}
+    path = write(tmp_path, "g.json", json.dumps(doc))
+    tree = load_tree(path, "genre", {1, 2, 3}, track_columns={"track_id", "genre", "year", "era"})
+    root = tree.doc["lineages"][0]
+    leaf0, leaf1 = root["children"]
+    assert root["filters"] == {"genre": ["Root"]}
+    assert leaf0["filters"] == {"genre": ["Leaf 0"], "year_range": [2000, 2008]}
+    assert leaf1["filters"] == {"genre": ["L1"]}  # no bpm column in these tracks; the rest malformed
+    assert tree.filter_warnings == [
+        f"{path}: node 'root': filter 'bpm_rang' names no track column (known: artist, bpm_range, country, "
+        "descriptors, duration_range, energy_range, era, genre, key, label, scene_tags, title, year_range); ignored",
+        f"{path}: node 'leaf-0': filter 'year_range': reversed range [2008, 2000], read as [2000, 2008]",
+        f"{path}: node 'leaf-1': filter 'year_range': expected [low, high] with two numbers, got '2000-2005'; "
+        "ignored",
+        f"{path}: node 'leaf-1': filter 'bpm_range' names no track column (known: artist, bpm_range, country, "
+        "descriptors, duration_range, energy_range, era, genre, key, label, scene_tags, title, year_range); ignored",
+        f"{path}: node 'leaf-1': filter 'era': expected a string or a list of strings, got [{{'x': 1}}]; ignored",
+    ]
+
+
+def test_the_real_trees_have_no_filter_problems():
+    tracks = load_tracks(GENIUS / "tracks.csv")
+    for kind in ("genre", "scene"):
+        tree = load_tree(GENIUS / f"{kind}_tree.json", kind, set(tracks["track_id"]), set(tracks.columns))
+        assert tree.filter_warnings == []

@@ -12,6 +12,8 @@ from collection_tree.assets.modes import BuildMode
 from collection_tree.core.inputs import collect_leaves, load_tracks, load_tree, tracks_from_storage
 from collection_tree.resources.settings import CollectionInputs
 
+MAX_LOGGED_WARNINGS = 20  # per tree in the run log; the metadata lists up to 100
+
 
 def build_input_assets(mode: BuildMode) -> list[AssetsDefinition]:
     @asset(
@@ -49,10 +51,13 @@ def build_input_assets(mode: BuildMode) -> list[AssetsDefinition]:
                   tracks: pd.DataFrame) -> dict[str, Any]:
             path = inputs.resolved()[f"{tree_type}_tree"]
             known = set(tracks["track_id"].astype(int).tolist())
-            tree = load_tree(path, tree_type, known)
+            tree = load_tree(path, tree_type, known, track_columns=set(tracks.columns))
             leaves = collect_leaves(tree.doc)
-            for warning in tree.warnings[:10]:
+            for warning in tree.warnings[:10] + tree.filter_warnings[:MAX_LOGGED_WARNINGS]:
                 context.log.warning(warning)
+            if len(tree.filter_warnings) > MAX_LOGGED_WARNINGS:
+                context.log.warning(f"{path}: {len(tree.filter_warnings) - MAX_LOGGED_WARNINGS} more filter "
+                                    "warnings (see the asset's metadata)")
             context.add_output_metadata({
                 "path": MetadataValue.path(str(path)),
                 "tree_id": tree.id,
@@ -61,6 +66,8 @@ def build_input_assets(mode: BuildMode) -> list[AssetsDefinition]:
                 "leaves": len(leaves),
                 "tracks_in_leaves": len({t for leaf in leaves for t in leaf["track_ids"]}),
                 "dropped_unknown_ids": tree.dropped_unknown_ids,
+                "filter_warnings": len(tree.filter_warnings),
+                "filter_warning_list": MetadataValue.json(tree.filter_warnings[:100]),
             })
             return tree.doc
 

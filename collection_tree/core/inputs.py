@@ -7,7 +7,6 @@ and what was expected. Nothing here writes anything.
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,14 +16,15 @@ import pandas as pd
 
 from collection_tree.core.errors import InputError
 
-log = logging.getLogger(__name__)
-
 LIST_FACETS = ("genre", "scene_tags", "descriptors")
 TEXT_COLUMNS = ("title", "artist", "comment", "era")
 REQUIRED_COLUMNS = ("track_id", "title", "artist", "year", "comment", *LIST_FACETS, "era")
 OPTIONAL_NUMERIC = ("bpm", "energy", "duration")
 OPTIONAL_TEXT = ("key", "location", "label", "country")
 TRACK_COLUMNS = (*REQUIRED_COLUMNS, *OPTIONAL_NUMERIC, *OPTIONAL_TEXT)
+# What a filter may name: value lists over these columns, ``<column>_range`` over the numeric ones.
+TEXT_FACETS = ("era", "key", "country", "label", "artist", "title")
+RANGE_COLUMNS = ("year", "bpm", "energy", "duration")
 TREE_TYPES = ("genre", "scene")
 CONFIG_KEYS = ("creative_model", "mechanical_model")
 # Track ids must survive every float and JSON round trip (the HTML browser's JavaScript included).
@@ -171,6 +171,7 @@ class TreeInput:
     path: str
     dropped_unknown_ids: int = 0
     warnings: list[str] = field(default_factory=list)
+    filter_warnings: list[str] = field(default_factory=list)  # "<file>: node '<id>': ..." per filter problem
 
     @property
     def id(self) -> str:
@@ -185,8 +186,52 @@ class TreeInput:
         return self.doc["tree_type"]
 
 
+def _range_pair(value: Any) -> tuple[float, float] | None:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        return None
+    if any(isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v) for v in value):
+        return None
+    return value[0], value[1]
+
+
+def check_filters(filters: dict[str, Any], columns: set[str] | None) -> tuple[dict[str, Any], list[str]]:
+    """A node's filters as the search uses them, and what had to change (DESIGN section 1: an unknown
+    key is ignored with a warning). ``columns``: the tracks' columns (None: any contract column).
+
+    Kept: value lists (a string or a list of strings) over list facets and text columns, and
+    ``<numeric column>_range`` as ``[low, high]``. Dropped with a warning: keys naming no track column,
+    ranges that are not two numbers (``"2000-2005"``), values that are not strings. A reversed range is
+    kept in order, with a warning."""
+    clean: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, value in filters.items():
+        key = str(key)
+        column = key[: -len("_range")] if key.endswith("_range") else key
+        allowed = RANGE_COLUMNS if key.endswith("_range") else (*LIST_FACETS, *TEXT_FACETS)
+        if column not in allowed or (columns is not None and column not in columns):
+            known = sorted([*LIST_FACETS, *TEXT_FACETS, *(f"{c}_range" for c in RANGE_COLUMNS)])
+            problems.append(f"filter {key!r} names no track column (known: {', '.join(known)}); ignored")
+            continue
+        if key.endswith("_range"):
+            pair = _range_pair(value)
+            if pair is None:
+                problems.append(f"filter {key!r}: expected [low, high] with two numbers, got {value!r}; ignored")
+                continue
+            if pair[0] > pair[1]:
+                problems.append(f"filter {key!r}: reversed range {list(pair)!r}, read as [{pair[1]}, {pair[0]}]")
+                pair = (pair[1], pair[0])
+            clean[key] = list(pair)
+            continue
+        values = [value] if isinstance(value, str) else value
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            problems.append(f"filter {key!r}: expected a string or a list of strings, got {value!r}; ignored")
+            continue
+        clean[key] = values
+    return clean, problems
+
+
 def _check_node(path: Path, node: Any, where: str, known: set[int] | None, seen: set[str],
-                report: TreeInput, depth: int = 1) -> dict[str, Any]:
+                report: TreeInput, depth: int = 1, columns: set[str] | None = None) -> dict[str, Any]:
     if not isinstance(node, dict):
         raise InputError(path, where, "a node object", type(node).__name__)
     if depth > MAX_TREE_DEPTH:
@@ -211,6 +256,8 @@ def _check_node(path: Path, node: Any, where: str, known: set[int] | None, seen:
     filters = node.get("filters", {}) or {}
     if not isinstance(filters, dict):
         raise InputError(path, f"{here}.filters", "an object of facet -> values or ranges", filters)
+    filters, problems = check_filters(filters, columns)
+    report.filter_warnings += [f"{path}: node '{node_id}': {problem}" for problem in problems]
     description = node.get("description", "") or ""
     if not isinstance(description, str):
         raise InputError(path, f"{here}.description", "a string", description)
@@ -223,7 +270,7 @@ def _check_node(path: Path, node: Any, where: str, known: set[int] | None, seen:
             report.warnings.append(f"{path}: node '{node_id}' names {dropped} unknown track id(s); dropped")
         ids = kept
     clean_children = [
-        _check_node(path, child, f"{here}.children[{i}]", known, seen, report, depth + 1)
+        _check_node(path, child, f"{here}.children[{i}]", known, seen, report, depth + 1, columns)
         for i, child in enumerate(children)
     ]
     return {
@@ -236,8 +283,11 @@ def _check_node(path: Path, node: Any, where: str, known: set[int] | None, seen:
     }
 
 
-def load_tree(path: str | Path, tree_type: str, known_track_ids: set[int] | None = None) -> TreeInput:
-    """Read and validate a genre or scene tree. Unknown track ids are dropped and counted."""
+def load_tree(path: str | Path, tree_type: str, known_track_ids: set[int] | None = None,
+              track_columns: set[str] | None = None) -> TreeInput:
+    """Read and validate a genre or scene tree. Unknown track ids are dropped and counted; filter
+    problems (keys naming none of ``track_columns``, malformed or reversed ranges) are fixed or dropped
+    and listed in ``filter_warnings``, each naming the file and the node."""
     if tree_type not in TREE_TYPES:
         raise ValueError(f"tree_type must be one of {TREE_TYPES}")
     path = Path(path)
@@ -269,7 +319,7 @@ def load_tree(path: str | Path, tree_type: str, known_track_ids: set[int] | None
     report = TreeInput(doc={}, path=str(path))
     seen: set[str] = set()
     clean = [
-        _check_node(path, node, f"lineages[{i}]", known_track_ids, seen, report)
+        _check_node(path, node, f"lineages[{i}]", known_track_ids, seen, report, columns=track_columns)
         for i, node in enumerate(lineages)
     ]
     report.doc = {"id": doc["id"], "tree_type": tree_type, "created_at": doc["created_at"],
@@ -277,8 +327,6 @@ def load_tree(path: str | Path, tree_type: str, known_track_ids: set[int] | None
     if not any(leaf["track_ids"] for leaf in collect_leaves(report.doc)):
         raise InputError(path, "lineages", "at least one leaf with known tracks (the tree is empty)",
                          f"{len(collect_leaves(report.doc))} leaves, none with tracks")
-    for warning in report.warnings[:20]:
-        log.warning(warning)
     return report
 
 
