@@ -9,18 +9,8 @@ import logging
 import pkgutil
 import sys
 
-from collection_tree import commands
+from collection_tree import commands, package_version
 from collection_tree.core.errors import InputError
-
-
-def package_version() -> str:
-    """The installed package's version (what a tree's ``build.version`` records)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("collection-tree")
-    except PackageNotFoundError:
-        return "0+unknown"
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,8 +24,10 @@ from collection_tree.assets.llm_step import (
 from collection_tree.assets.metadata import markdown_table, size_stats
 from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.progress import PhaseProgress
+from collection_tree.assets.versions import code_version
 from collection_tree.core.clusters import ClusterSet
 from collection_tree.core.inputs import tracks_from_storage
+from collection_tree.phases import reassignment
 from collection_tree.phases.reassignment import ReassignParams, reassign_tracks
 from collection_tree.resources.llm import LLMResource
 from collection_tree.resources.settings import CollectionInputs, PipelineSettings
@@ -51,7 +53,9 @@ class AssignedClustersConfig(LLMPhaseConfig):
 
 def build_assigned_clusters_asset(mode: BuildMode) -> AssetsDefinition:
     @asset(
-        key=mode.key("assigned_clusters"), group_name=mode.group, io_manager_key="json_io_manager",
+        key=mode.key("assigned_clusters"),
+        code_version=code_version(reassignment, ReassignParams),
+        group_name=mode.group, io_manager_key="json_io_manager",
         ins={"named_clusters": AssetIn(mode.key("named_clusters")), "tracks": AssetIn(mode.key("tracks"))},
         pool=LLM_POOL, kinds={"python", "json"},
         description="Phase 3 (mechanical model): greedy dedup by coherence, then orphans and poor fits placed: "

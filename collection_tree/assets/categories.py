@@ -25,7 +25,9 @@ from collection_tree.assets.llm_step import (
 from collection_tree.assets.metadata import markdown_table, size_stats
 from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.progress import PhaseProgress
+from collection_tree.assets.versions import code_version
 from collection_tree.core.clusters import ClusterSet
+from collection_tree.phases import grouping
 from collection_tree.phases.grouping import GroupingParams, category_problems, group_into_categories
 from collection_tree.resources.llm import LLMResource
 from collection_tree.resources.settings import CollectionInputs, PipelineSettings
@@ -47,7 +49,9 @@ class CategoriesConfig(LLMPhaseConfig):
 
 def build_categories_asset(mode: BuildMode) -> AssetsDefinition:
     @asset(
-        key=mode.key("categories"), group_name=mode.group, io_manager_key="json_io_manager",
+        key=mode.key("categories"),
+        code_version=code_version(grouping, GroupingParams),
+        group_name=mode.group, io_manager_key="json_io_manager",
         ins={"refined_clusters": AssetIn(mode.key("refined_clusters"))},
         pool=LLM_POOL, kinds={"python", "json"},
         description="Phase 5: 8-12 top-level categories, every cluster in exactly one. Default: Clio-style "

@@ -16,8 +16,10 @@ from collection_tree.assets.llm_step import (
 from collection_tree.assets.metadata import markdown_table, size_stats
 from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.progress import PhaseProgress
+from collection_tree.assets.versions import code_version
 from collection_tree.core.clusters import ClusterSet
 from collection_tree.core.inputs import tracks_from_storage
+from collection_tree.phases import leaves
 from collection_tree.phases.leaves import LeafParams, describe_leaves, order_by_categories
 from collection_tree.resources.llm import LLMResource
 from collection_tree.resources.settings import CollectionInputs, PipelineSettings
@@ -33,7 +35,9 @@ class CollectionLeavesConfig(LLMPhaseConfig):
 
 def build_collection_leaves_asset(mode: BuildMode) -> AssetsDefinition:
     @asset(
-        key=mode.key("collection_leaves"), group_name=mode.group, io_manager_key="json_io_manager",
+        key=mode.key("collection_leaves"),
+        code_version=code_version(leaves, LeafParams),
+        group_name=mode.group, io_manager_key="json_io_manager",
         ins={"refined_clusters": AssetIn(mode.key("refined_clusters")),
              "categories": AssetIn(mode.key("categories")), "tracks": AssetIn(mode.key("tracks"))},
         pool=LLM_POOL, kinds={"python", "json"},

@@ -17,10 +17,12 @@ from collection_tree.assets.llm_step import (
 from collection_tree.assets.metadata import markdown_table
 from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.progress import PhaseProgress
+from collection_tree.assets.versions import code_version
 from collection_tree.core.clusters import ClusterSet
 from collection_tree.core.inputs import tracks_from_storage
 from collection_tree.llm.client import PhaseLLM
 from collection_tree.llm.models import get_tiered_model
+from collection_tree.phases import enrichment
 from collection_tree.phases.enrichment import EnrichParams, suggest_metadata
 from collection_tree.resources.llm import LLMResource
 from collection_tree.resources.settings import CollectionInputs, PipelineSettings
@@ -54,7 +56,9 @@ def build_metadata_suggestions_asset(mode: BuildMode) -> AssetsDefinition | None
         return None
 
     @asset(
-        key=mode.key("metadata_suggestions"), group_name=mode.group, io_manager_key="json_io_manager",
+        key=mode.key("metadata_suggestions"),
+        code_version=code_version(enrichment, EnrichParams),
+        group_name=mode.group, io_manager_key="json_io_manager",
         ins={"collection_leaves": AssetIn(mode.key("collection_leaves")), "tracks": AssetIn(mode.key("tracks"))},
         pool=LLM_POOL, kinds={"python", "json"},
         description="Phase 7: per-track suggestions (genre refinement, scene tags, descriptors, era "

@@ -16,8 +16,10 @@ from collection_tree.assets.llm_step import (
 from collection_tree.assets.metadata import markdown_table, size_stats
 from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.progress import PhaseProgress
+from collection_tree.assets.versions import code_version
 from collection_tree.core.clusters import Cluster, ClusterSet, clusters_from_seeds
 from collection_tree.core.inputs import tracks_from_storage
+from collection_tree.phases import naming
 from collection_tree.phases.naming import NamingParams, name_clusters
 from collection_tree.resources.llm import LLMResource
 from collection_tree.resources.settings import CollectionInputs, PipelineSettings
@@ -47,7 +49,9 @@ def build_named_clusters_asset(mode: BuildMode) -> AssetsDefinition:
              else "")
 
     @asset(
-        key=mode.key("named_clusters"), group_name=mode.group, io_manager_key="json_io_manager",
+        key=mode.key("named_clusters"),
+        code_version=code_version(naming, NamingParams),
+        group_name=mode.group, io_manager_key="json_io_manager",
         ins={"seed_clusters": AssetIn(mode.key("seed_clusters")), "tracks": AssetIn(mode.key("tracks"))},
         pool=LLM_POOL, kinds={"python", "json"},
         description="Phase 2 (creative model): a title, a 3-4 sentence description, a coherence score 1-10 "

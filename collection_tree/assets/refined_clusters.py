@@ -22,8 +22,10 @@ from collection_tree.assets.llm_step import (
 from collection_tree.assets.metadata import markdown_table, size_stats
 from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.progress import PhaseProgress
+from collection_tree.assets.versions import code_version
 from collection_tree.core.clusters import ClusterSet
 from collection_tree.core.inputs import tracks_from_storage
+from collection_tree.phases import refinement
 from collection_tree.phases.refinement import RefineParams, refine_clusters
 from collection_tree.resources.llm import LLMResource
 from collection_tree.resources.settings import CollectionInputs, PipelineSettings
@@ -51,7 +53,9 @@ class RefinedClustersConfig(LLMPhaseConfig):
 
 def build_refined_clusters_asset(mode: BuildMode) -> AssetsDefinition:
     @asset(
-        key=mode.key("refined_clusters"), group_name=mode.group, io_manager_key="json_io_manager",
+        key=mode.key("refined_clusters"),
+        code_version=code_version(refinement, RefineParams),
+        group_name=mode.group, io_manager_key="json_io_manager",
         ins={"assigned_clusters": AssetIn(mode.key("assigned_clusters")), "tracks": AssetIn(mode.key("tracks"))},
         pool=LLM_POOL, kinds={"python", "json"},
         description="Phase 4 (mechanical model, creative for renames): up to 3 rounds of scoring every cluster "

@@ -6,6 +6,7 @@ and what was expected. Nothing here writes anything.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,15 @@ MAX_TRACK_ID = 2**53 - 1
 YEAR_RANGE = (1, 9999)
 # Genre and scene trees are a few levels deep; a deeper one is malformed (and would exhaust recursion).
 MAX_TREE_DEPTH = 64
+
+
+def file_sha256(path: str | Path) -> str:
+    """The file's sha256 (hex): what identifies an input, whatever its name or modification time."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 # ----------------------------------------------------------------------------------------- tracks
