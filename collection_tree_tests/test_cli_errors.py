@@ -111,8 +111,9 @@ def test_a_custom_dagster_home_gets_the_project_instance_config(env):
 
 @pytest.mark.parametrize(("port", "expected"), [(None, "-p 3000"), ("3123", "-p 3123")])
 def test_make_dev_takes_the_port_from_PORT(port, expected):
-    env = {k: v for k, v in os.environ.items() if k != "PORT"}
-    args = ["make", "-n", "dev", *([f"PORT={port}"] if port else [])]
+    env = {k: v for k, v in os.environ.items() if k not in ("PORT", "MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    args = ["make", "-n", "--no-print-directory", "dev", *([f"PORT={port}"] if port else [])]
     dry = subprocess.run(args, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60)
     assert dry.returncode == 0, dry.stderr
-    assert dry.stdout.strip().splitlines()[-1].endswith(f"dagster dev -w workspace.yaml -h 127.0.0.1 {expected}")
+    [command] = [line for line in dry.stdout.splitlines() if "dagster dev" in line]
+    assert command.endswith(f"dagster dev -w workspace.yaml -h 127.0.0.1 {expected}")
