@@ -49,7 +49,8 @@ def build_summary_lines(result: Any) -> list[str]:
         if made_by == "offline heuristics":
             lines.append(f"made by: offline heuristics, no model called ({sum(calls.values())} answers: {per_phase})")
         else:
-            lines.append(f"made by: {made_by}; {sum(calls.values())} API calls ({per_phase}), {hits} answers from "
+            answers = "answer" if hits == 1 else "answers"
+            lines.append(f"made by: {made_by}; {sum(calls.values())} API calls ({per_phase}), {hits} {answers} from "
                          f"the cache, ${cost:.2f} at list prices")
     if tree_file is None:
         return lines

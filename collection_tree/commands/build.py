@@ -158,19 +158,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"waiting for {holder.describe() if holder else 'another build'} to finish with {lock.folder} ...",
               file=sys.stderr, flush=True)
 
+    # The run id is chosen before the lock is taken, so a build refused meanwhile can name this one.
+    run_id = str(uuid.uuid4())
+    holder = f"re-execution of {args.resume}" if args.resume else run_id
     try:
-        lock.acquire(command="collection-tree build" + (" --test" if args.test else ""), wait=args.wait,
-                     on_wait=say_waiting)
+        lock.acquire(run_id=holder, command="collection-tree build" + (" --test" if args.test else ""),
+                     wait=args.wait, on_wait=say_waiting)
     except BuildLockBusy as busy:
         print(f"error: {busy}", file=sys.stderr)
         return 1
     try:
-        return _build_holding_the_lock(args, home, lock)
+        return _build_holding_the_lock(args, home, lock, run_id)
     finally:
         lock.release()
 
 
-def _build_holding_the_lock(args: argparse.Namespace, home: str, lock: Any) -> int:
+def _build_holding_the_lock(args: argparse.Namespace, home: str, lock: Any, run_id: str) -> int:
     from dagster import DagsterInstance, RunsFilter
 
     from collection_tree import operations as ops
@@ -205,8 +208,7 @@ def _build_holding_the_lock(args: argparse.Namespace, home: str, lock: Any) -> i
                 runs = instance.get_runs(RunsFilter(tags={SESSION_TAG: session}), limit=1)
                 return runs[0].run_id if runs else None
         else:
-            parent, run_id = None, str(uuid.uuid4())
-            lock.record_run(run_id, command)
+            parent = None
             if last is not None and ops.run_state(instance, last).orphaned:
                 ops.recover_orphaned_run(instance, last)
                 print(f"note: run {last.run_id} was interrupted (its process is gone); marked failed. "

@@ -18,6 +18,7 @@ import json
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
@@ -101,7 +102,7 @@ class BuildLock:
         try:
             lock.acquire(timeout=0)
         except Timeout:
-            holder = self.live_holder()
+            holder = self._holder_once_recorded()
             if not wait:
                 raise BuildLockBusy(self.folder, holder) from None
             if on_wait is not None:
@@ -136,6 +137,16 @@ class BuildLock:
         holder = LockHolder(run_id=run_id, started=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
                             pid=os.getpid(), host=socket.gethostname(), command=command)
         atomic_write_json(self.holder_path, asdict(holder))
+
+    def _holder_once_recorded(self, patience_s: float = 1.0) -> LockHolder | None:
+        """The live holder; a holder that has just taken the lock writes its record right after, so its
+        absence is waited out briefly (the message should name the build)."""
+        deadline = time.monotonic() + patience_s
+        holder = self.live_holder()
+        while holder is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            holder = self.live_holder()
+        return holder
 
     def live_holder(self) -> LockHolder | None:
         """The recorded holder, unless the record is left over from a process that is gone (the lock is
