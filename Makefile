@@ -3,6 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+PORT ?= 3000
 
 .PHONY: run test lint dev bench clean
 
@@ -28,8 +29,8 @@ test: $(VENV)/.installed-bench  ## run the test suite (the bench extra too: the 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 
-dev: $(VENV)/.installed  ## the Dagster UI with the daemon (sensors, schedules) on 127.0.0.1:3000
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+dev: $(VENV)/.installed  ## the Dagster UI with the daemon (sensors, schedules) on 127.0.0.1:$(PORT) (make dev PORT=3001)
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
 
 bench: $(VENV)/.installed-bench  ## every benchmark; `make bench WITH_1M=1` also builds the 1M-track demo (long)
 	$(BIN)/python -m benchmarks.run_all $(if $(WITH_1M),--with-1m)

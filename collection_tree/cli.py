@@ -9,7 +9,7 @@ import logging
 import pkgutil
 import sys
 
-from collection_tree import commands
+from collection_tree import commands, package_version
 from collection_tree.core.errors import InputError
 
 
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build a curated collection tree (categories of leaf playlists) from a genre tree "
                     "and a scene tree, as a Dagster asset pipeline.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
         if info.name.startswith("_"):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 
-from dagster import Definitions, in_process_executor
+from dagster import Definitions
 
 from collection_tree import settings
 from collection_tree.assets.modes import MODES
 from collection_tree.assets.pipeline import build_assets, build_checks
+from collection_tree.executor import in_process_with_build_lock
 from collection_tree.jobs import collection_tree_job, collection_tree_test_job
 from collection_tree.resources.io_managers import JsonIOManager, ParquetIOManager
 from collection_tree.resources.llm import LLMResource
@@ -43,6 +44,7 @@ defs = Definitions(
         "parquet_io_manager": ParquetIOManager(base_path=_store_base()),
         "json_io_manager": JsonIOManager(base_path=_store_base()),
     },
-    # Steps share one process: no ~2 s process start per step (DESIGN section 4).
-    executor=in_process_executor,
+    # Steps share one process: no ~2 s process start per step (DESIGN section 4); every run holds the
+    # output folder's build lock (collection_tree/executor.py).
+    executor=in_process_with_build_lock,
 )

@@ -106,18 +106,35 @@ def input_paths() -> dict[str, Path]:
     return {key: settings.demo_dir() / name for key, name in demo.items()}
 
 
-def _input_file_changed(path: Path | None, materialised_at: float) -> str:
+def input_file_changed(path: Path | None, metadata: Mapping[str, Any], materialised_at: float) -> str:
+    """Why the configured input differs from the one the asset was built from ("" when it does not): by
+    content (sha256), whatever the path or the modification time say. A materialisation from before
+    hashes were recorded falls back to the modification time."""
     if path is None:
         return ""
     if not path.exists():
         return f"input file {path} is gone"
-    return f"input file {path} changed since" if path.stat().st_mtime > materialised_at else ""
+    built_hash = metadata.get("sha256")
+    if built_hash is None:
+        return f"input file {path} changed since" if path.stat().st_mtime > materialised_at else ""
+    from collection_tree.core.inputs import file_sha256
+
+    digest = file_sha256(path)
+    if digest == str(built_hash.value):
+        return ""
+    source = metadata.get("source_path")
+    built_from = str(source.value) if source is not None else ""
+    if built_from and Path(built_from) != path:
+        return (f"configured input {path} is not the built one ({built_from}): sha256 {digest[:12]} "
+                f"!= {str(built_hash.value)[:12]}")
+    return f"input file {path} changed since (sha256 {digest[:12]} != {str(built_hash.value)[:12]})"
 
 
 def asset_states(instance: DagsterInstance, defs: Definitions, group: str) -> list[AssetState]:
     """Every asset of ``group`` in dependency order, with its state and why: Dagster's stale status
-    (a parent has a newer materialisation), plus an input file changed after it was read, the stored
-    output gone, and an upstream asset stale or missing (Dagster only looks one level up)."""
+    (a parent has a new data version, the asset's code version changed), plus the configured input file
+    differing in content from the one built, the stored output gone, and an upstream asset stale or
+    missing (Dagster only looks one level up)."""
     inputs = input_paths()
     graph = defs.resolve_asset_graph()
     keys = [k for k in graph.toposorted_asset_keys if graph.get(k).group_name == group]
@@ -137,7 +154,7 @@ def asset_states(instance: DagsterInstance, defs: Definitions, group: str) -> li
             continue
         causes = [f"{c.key.asset_key.to_user_string()} {c.reason}" for c in resolver.get_stale_root_causes(key)]
         if key.path[-1] in INPUT_ASSETS:
-            changed = _input_file_changed(inputs.get(key.path[-1]), at)
+            changed = input_file_changed(inputs.get(key.path[-1]), mat.metadata if mat is not None else {}, at)
             causes += [changed] if changed else []
         if not causes:
             causes = [f"upstream {p.to_user_string()} is {states[p].state}" for p in sorted(graph.get(key).parent_keys)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from dagster import AssetKey, DagsterInstance, asset, materialize
 
+from collection_tree import package_version
 from collection_tree.assets.collection_leaves import build_collection_leaves_asset
 from collection_tree.assets.collection_tree import build_collection_tree_asset, build_leaves_checks
 from collection_tree.assets.metadata_suggestions import build_metadata_suggestions_asset
@@ -24,6 +25,8 @@ from collection_tree.llm.offline import OfflineProvider
 from collection_tree.phases.assembly import (
     CollectionTreeError,
     assemble_collection_tree,
+    build_provenance,
+    describe_build,
     validate_collection_tree,
 )
 from collection_tree.phases.enrichment import EnrichParams, suggest_metadata
@@ -162,6 +165,33 @@ def test_validator_names_each_breakage(leaf_collection, break_it, expected):
     assert any(expected in p for p in problems), problems
 
 
+def test_the_build_object_is_additive_and_checked_exactly(leaf_collection):
+    c = leaf_collection
+    build = build_provenance([{"llm_provider": "anthropic", "models_used": ["claude-sonnet-5-5"]},
+                              {"llm_provider": "anthropic", "models_used": ["claude-haiku-5-5", "claude-sonnet-5-5"]}],
+                             profile="seed", version="0.1.0", run_id="r1",
+                             inputs={"tracks": "a" * 64, "genre_tree": "b" * 64, "scene_tree": "c" * 64})
+    assert build == {"provider": "anthropic", "models": ["claude-haiku-5-5", "claude-sonnet-5-5"], "profile": "seed",
+                     "inputs": {"tracks": "a" * 64, "genre_tree": "b" * 64, "scene_tree": "c" * 64},
+                     "version": "0.1.0", "run_id": "r1"}
+    doc = assemble_collection_tree(c.clusters, c.categories, None, c.genre_tree, c.scene_tree, total_tracks=22,
+                                   build=build)
+    assert list(doc)[-1] == "build" and validate_collection_tree(doc) == []
+    assert describe_build(doc["build"]) == "anthropic: claude-haiku-5-5, claude-sonnet-5-5"
+    assert describe_build(build_provenance([{"llm_provider": "offline", "models_used": []}], profile="default",
+                                           inputs={}, version="x", run_id="r")) == "offline heuristics"
+    for breakage, problem in [({"models": "claude"}, "build.models: expected a list of model names"),
+                              ({"inputs": {"tracks": "abc", "genre_tree": "", "scene_tree": ""}},
+                               "build.inputs.tracks: expected a sha256"),
+                              ({"extra": 1}, "build: keys differ from the schema (extra ['extra'], missing [])")]:
+        broken = copy.deepcopy(doc)
+        broken["build"].update(breakage)
+        assert any(p.startswith(problem) for p in validate_collection_tree(broken)), problem
+    other = copy.deepcopy(doc)
+    other["made_with"] = "x"  # any other additional top-level key is still refused
+    assert validate_collection_tree(other) == ["tree: keys differ from the schema (extra ['made_with'], missing [])"]
+
+
 def test_the_exports_fixture_tree_is_valid(export_fixture):
     assert validate_collection_tree(export_fixture.tree) == []  # the shape the exporters are tested on
 
@@ -256,7 +286,11 @@ def test_full_build_writes_the_tree_and_checks_pass(tmp_path, leaf_collection):
     assert "Roots & Rhymes" in lines[1] and "2 leaves" in lines[1] and "tracks assigned: 20/22" in lines[3]
     summary = build_summary_lines(result)  # what `collection-tree build` prints, read from the written file
     # phase 7: one packed mechanical call, then one creative call for the grey-zone tracks (7, 8, 15, 16)
-    assert summary[0] == "LLM calls: collection_leaves 1, metadata_suggestions 2 (total 3)"
+    assert summary[0] == ("made by: offline heuristics, no model called (3 answers: collection_leaves 1, "
+                          "metadata_suggestions 2)")
+    assert doc["build"] == {"provider": "offline", "models": [], "profile": "default",
+                            "inputs": {"tracks": "", "genre_tree": "", "scene_tree": ""},  # stand-ins: no files
+                            "version": package_version(), "run_id": result.run_id}
     assert summary[1:] == lines and summary[-1] == f"tree: {path}"
 
     # categories re-materialised without the leaves: the tree's assembly fails (a stored leaf is now in no

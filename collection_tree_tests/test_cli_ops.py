@@ -88,21 +88,55 @@ def test_asset_states_follow_dagster_staleness_and_the_store(tmp_path, monkeypat
     assert materialize(assets, resources=resources, instance=instance).success
     assert {s for s, _ in states(instance, defs).values()} == {"materialised"}
 
-    # an input file edited after it was read: its asset is stale, and so is everything downstream
+    # a file touched but not changed is not stale: inputs are compared by content, not by time
     os.utime(data / "scene_tree.json")
+    assert {s for s, _ in states(instance, defs).values()} == {"materialised"}
+
+    # an input file edited after it was read: its asset is stale, and so is everything downstream
+    scene = data / "scene_tree.json"
+    scene.write_text(scene.read_text(encoding="utf-8") + "\n", encoding="utf-8")
     now = states(instance, defs)
-    assert now["scene_tree"][0] == "stale" and "scene_tree.json changed since" in now["scene_tree"][1]
+    assert now["scene_tree"][0] == "stale" and "scene_tree.json changed since (sha256" in now["scene_tree"][1]
     assert now["seed_clusters"] == ("stale", "upstream scene_tree is stale")
     assert now["genre_tree"] == now["tracks"] == ("materialised", "")
 
-    # a new genre tree materialisation makes seed_clusters stale (Dagster's own data-version logic)
+    # the genre tree read again, same content: same data version, nothing downstream stale
     genre = [a for a in assets if a.key.path[-1] == "genre_tree"]
     assert materialize(assets, resources=resources, instance=instance, selection=genre).success
-    assert states(instance, defs)["seed_clusters"] == ("stale", "genre_tree has a new materialization")
+    assert states(instance, defs)["seed_clusters"] == ("stale", "upstream scene_tree is stale")
+    # the scene tree read again with its new content: a new data version makes seed_clusters stale
+    scene_asset = [a for a in assets if a.key.path[-1] == "scene_tree"]
+    assert materialize(assets, resources=resources, instance=instance, selection=scene_asset).success
+    assert states(instance, defs)["scene_tree"] == ("materialised", "")
+    assert states(instance, defs)["seed_clusters"] == ("stale", "scene_tree has a new data version")
 
     # the stored output deleted behind Dagster's back
     (tmp_path / "out" / "store" / "seed_clusters.parquet").unlink()
     assert states(instance, defs)["seed_clusters"] == ("missing", "stored output deleted")
+
+
+def test_status_tells_another_collection_from_the_built_one(tmp_path, monkeypatch, instance, data):
+    """Pointed at another collection with older files, the modification times say nothing changed; the
+    hashes tell the inputs differ from the ones built."""
+    monkeypatch.setenv("COLLECTION_TREE_OUTPUT", str(tmp_path / "out"))
+    monkeypatch.delenv("COLLECTION_TREE_STORE", raising=False)
+    defs = foundation_defs(tmp_path, data)
+    assert materialize(list(defs.assets), resources=defs.resources, instance=instance).success
+    other = tmp_path / "other"
+    shutil.copytree(data, other)
+    tracks = (other / "tracks.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    (other / "tracks.csv").write_text("".join(tracks[:-1]), encoding="utf-8")  # one track fewer
+    past = time.time() - 3600
+    os.utime(other / "tracks.csv", (past, past))
+    for name in ("tracks.csv", "genre_tree.json", "scene_tree.json"):
+        monkeypatch.setenv(f"COLLECTION_TREE_{name.split('.')[0].upper()}", str(other / name))
+    now = states(instance, defs)
+    assert now["tracks"][0] == "stale"
+    assert now["tracks"][1].startswith(f"configured input {other / 'tracks.csv'} is not the built one "
+                                       f"({data / 'tracks.csv'}): sha256 ")
+    # the trees have the built content (only their tracks differ): stale through the tracks alone
+    assert now["genre_tree"] == now["scene_tree"] == ("stale", "upstream tracks is stale")
+    assert now["seed_clusters"][0] == "stale"
 
 
 SLEEPER = textwrap.dedent("""
@@ -177,12 +211,17 @@ def test_progress_lines_parse_and_drive_the_bar():
     bar = ProgressBar(out)
     bar(ops.RunEvent("step", step="tracks"))
     bar(event)
+    bar(ops.RunEvent("step", step="genre_tree"))
     bar(ops.RunEvent("warning", step="genre_tree", message="3 unknown track ids dropped\nmore"))
+    # Dagster's skip notice for a step that never started is noise after a failure: not shown
+    bar(ops.RunEvent("warning", step="seed_clusters", message="Dependencies for step seed_clusters failed: "
+                                                             "['tracks']. Not executing."))
     bar.close(done=True)
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("[....") and lines[0].endswith("0% tracks ...")
     assert "  15% named_clusters 50% | naming batch 7/14 done" in lines[1]
-    assert lines[2] == "warning: [genre_tree] 3 unknown track ids dropped"
+    assert lines[3] == "warning: [genre_tree] 3 unknown track ids dropped"
+    assert not any("Not executing" in line for line in lines)
     assert lines[-1] == "[" + "#" * ProgressBar.WIDTH + "] 100% done"
 
 

@@ -2,6 +2,7 @@
 that reads it and leaves stored outputs untouched; IO managers write atomically."""
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -113,3 +114,24 @@ def test_cluster_set_round_trips_through_json(tmp_path):
     assert back.membership_problems() == {"duplicated": [], "out_of_scope": [], "orphaned": []}
     cs.clusters.append(Cluster(id="c", track_ids=[3]))
     assert cs.membership_problems()["duplicated"] == [3]
+
+
+def test_filter_warnings_reach_the_run_log_and_the_metadata(tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(GENIUS, data)
+    doc = json.loads((data / "scene_tree.json").read_text(encoding="utf-8"))
+    node = doc["lineages"][0]
+    node["filters"] = {**node.get("filters", {}), "year_range": "2000-2005"}
+    (data / "scene_tree.json").write_text(json.dumps(doc), encoding="utf-8")
+    wanted = {FULL.key(name) for name in ("tracks", "scene_tree")}
+    assets = [a for a in build_assets(FULL) if a.key in wanted]
+    instance = DagsterInstance.ephemeral()
+    result = materialize(assets, resources=resources(tmp_path, data), instance=instance)
+    assert result.success
+    expected = (f"{data / 'scene_tree.json'}: node '{node['id']}': filter 'year_range': expected [low, high] "
+                "with two numbers, got '2000-2005'; ignored")
+    warnings = [e.user_message for e in instance.all_logs(result.run_id) if e.level == logging.WARNING]
+    assert expected in warnings
+    meta = {e.asset_key: e.event_specific_data.materialization.metadata
+            for e in result.get_asset_materialization_events()}[AssetKey("scene_tree")]
+    assert meta["filter_warnings"].value == 1 and meta["filter_warning_list"].value == [expected]

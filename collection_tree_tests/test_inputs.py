@@ -118,7 +118,7 @@ def test_bad_optional_numeric(tmp_path):
     path = write(tmp_path, "t.csv", HEADER.strip() + ",bpm\n1,a,b,2000,c,,,,,fast\n")
     with pytest.raises(InputError) as err:
         load_tracks(path)
-    assert_names(err.value, path, "bpm", "a number or empty")
+    assert_names(err.value, path, "bpm", "a finite number or empty")
 
 
 def test_empty_tracks_table(tmp_path):
@@ -232,9 +232,17 @@ def test_missing_created_at(tmp_path):
 
 # --------------------------------------------------------------------------------------------- config
 def test_config_overrides(tmp_path):
-    path = write(tmp_path, "config.json", json.dumps({"creative_model": "claude-opus-5-5", "other": 1}))
+    path = write(tmp_path, "config.json", json.dumps({"creative_model": "claude-opus-5-5"}))
     assert load_config(path)["creative_model"] == "claude-opus-5-5"
     assert load_config(None) == {}
+
+
+@pytest.mark.parametrize("key", ["creativ_model", "other", "models"])
+def test_config_unknown_key_is_an_error_listing_the_valid_keys(tmp_path, key):
+    path = write(tmp_path, "config.json", json.dumps({"creative_model": "claude-opus-5-5", key: "x"}))
+    with pytest.raises(InputError) as err:
+        load_config(path)
+    assert_names(err.value, path, key, "one of the keys creative_model, mechanical_model")
 
 
 def test_config_bad_model_value(tmp_path):
@@ -249,3 +257,109 @@ def test_config_malformed(tmp_path):
     with pytest.raises(InputError) as err:
         load_config(path)
     assert_names(err.value, path, "(document)", "valid JSON")
+
+
+# ------------------------------------------------- values that used to be stored corrupted or fail unnamed
+def test_a_track_id_too_large_is_refused_not_wrapped_around(tmp_path):
+    path = write(tmp_path, "t.csv", HEADER + "1,a,b,2000,c,,,,\n99999999999999999999,d,e,2001,f,,,,\n")
+    with pytest.raises(InputError) as err:
+        load_tracks(path)
+    assert_names(err.value, path, "track_id", "an integer between -9007199254740991 and 9007199254740991")
+    assert "row 3: '99999999999999999999'" in str(err.value)
+
+
+def test_a_parquet_datetime_year_is_refused(tmp_path):
+    frame = pd.DataFrame({"track_id": [1], "title": ["a"], "artist": ["x"],
+                          "year": pd.to_datetime(["2001-01-01"]), "comment": [""], "genre": [["House"]],
+                          "scene_tags": [[]], "descriptors": [[]], "era": [""]})
+    path = tmp_path / "t.parquet"
+    frame.to_parquet(path)
+    with pytest.raises(InputError) as err:
+        load_tracks(path)
+    assert_names(err.value, path, "year", "an integer or empty between 1 and 9999")
+    assert "datetime64" in str(err.value)
+
+
+def test_a_year_out_of_range_is_refused(tmp_path):
+    path = write(tmp_path, "t.csv", HEADER + "1,a,b,978307200000000,c,,,,\n")
+    with pytest.raises(InputError) as err:
+        load_tracks(path)
+    assert_names(err.value, path, "year", "between 1 and 9999")
+
+
+@pytest.mark.parametrize("genre", [[7, 8], [[7], [8]]], ids=["ints", "lists-of-ints"])
+def test_a_parquet_genre_column_of_numbers_is_refused(tmp_path, genre):
+    frame = pd.DataFrame({"track_id": [1, 2], "title": ["a", "b"], "artist": ["x", "y"], "year": [2001, 2002],
+                          "comment": ["", ""], "genre": genre, "scene_tags": [[], []], "descriptors": [[], []],
+                          "era": ["", ""]})
+    path = tmp_path / "t.parquet"
+    frame.to_parquet(path)
+    with pytest.raises(InputError) as err:
+        load_tracks(path)
+    assert_names(err.value, path, "genre", "a ';'-separated string or a list of strings in every row")
+    assert "row 2" in str(err.value)
+
+
+def test_an_infinite_bpm_is_refused(tmp_path):
+    path = write(tmp_path, "t.csv", HEADER.strip() + ",bpm\n1,a,b,2000,c,,,,,inf\n")
+    with pytest.raises(InputError) as err:
+        load_tracks(path)
+    assert_names(err.value, path, "bpm", "a finite number or empty")
+
+
+def deep_tree(depth: int) -> dict:
+    node = {"id": f"n{depth}", "title": f"N{depth}", "filters": {}, "track_ids": [1], "children": []}
+    for level in range(depth - 1, 0, -1):
+        node = {"id": f"n{level}", "title": f"N{level}", "filters": {}, "track_ids": [1], "children": [node]}
+    return {"id": "g", "tree_type": "genre", "created_at": "2026-11-24T00:00:00Z", "lineages": [node]}
+
+
+@pytest.mark.parametrize("depth", [100, 3000])
+def test_a_tree_nested_too_deep_is_refused(tmp_path, depth):
+    path = tmp_path / "g.json"
+    # json.dumps itself recurses: write the 3,000 levels as text
+    text = json.dumps(deep_tree(depth)) if depth < 500 else (
+        '{"id": "g", "tree_type": "genre", "created_at": "x", "lineages": ['
+        + '{"id": "n", "title": "N", "track_ids": [1], "children": [' * depth + "]}" * depth + "]}")
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_tree(path, "genre")
+    assert f"{path}: field '" in str(err.value) and "expected a tree at most 64 levels deep" in str(err.value)
+
+
+def test_a_tree_64_levels_deep_loads(tmp_path):
+    path = write(tmp_path, "g.json", json.dumps(deep_tree(64)))
+    assert [leaf["id"] for leaf in collect_leaves(load_tree(path, "genre").doc)] == ["n64"]
+
+
+# --------------------------------------------------------------------------------- filter contract
+def test_filter_problems_are_named_by_file_and_node_and_never_silent(tmp_path):
+    doc = tree_doc()
+    doc["lineages"][0]["filters"] = {"genre": ["Root"], "bpm_rang": [120, 128]}  # misspelt key
+    doc["lineages"][0]["children"][0]["filters"] = {"genre": "Leaf 0", "year_range": [2008, 2000]}  # reversed
+    doc["lineages"][0]["children"][1]["filters"] = {"genre": ["L1"], "year_range": "2000-2005",  # a string
+                                                    "bpm_range": [120, 128], "era": [{"x": 1}]}
+    path = write(tmp_path, "g.json", json.dumps(doc))
+    tree = load_tree(path, "genre", {1, 2, 3}, track_columns={"track_id", "genre", "year", "era"})
+    root = tree.doc["lineages"][0]
+    leaf0, leaf1 = root["children"]
+    assert root["filters"] == {"genre": ["Root"]}
+    assert leaf0["filters"] == {"genre": ["Leaf 0"], "year_range": [2000, 2008]}
+    assert leaf1["filters"] == {"genre": ["L1"]}  # no bpm column in these tracks; the rest malformed
+    assert tree.filter_warnings == [
+        f"{path}: node 'root': filter 'bpm_rang' names no track column (known: artist, bpm_range, country, "
+        "descriptors, duration_range, energy_range, era, genre, key, label, scene_tags, title, year_range); ignored",
+        f"{path}: node 'leaf-0': filter 'year_range': reversed range [2008, 2000], read as [2000, 2008]",
+        f"{path}: node 'leaf-1': filter 'year_range': expected [low, high] with two numbers, got '2000-2005'; "
+        "ignored",
+        f"{path}: node 'leaf-1': filter 'bpm_range' names no track column (known: artist, bpm_range, country, "
+        "descriptors, duration_range, energy_range, era, genre, key, label, scene_tags, title, year_range); ignored",
+        f"{path}: node 'leaf-1': filter 'era': expected a string or a list of strings, got [{{'x': 1}}]; ignored",
+    ]
+
+
+def test_the_real_trees_have_no_filter_problems():
+    tracks = load_tracks(GENIUS / "tracks.csv")
+    for kind in ("genre", "scene"):
+        tree = load_tree(GENIUS / f"{kind}_tree.json", kind, set(tracks["track_id"]), set(tracks.columns))
+        assert tree.filter_warnings == []

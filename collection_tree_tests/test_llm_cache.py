@@ -110,12 +110,33 @@ def test_cli_stats_and_clear(tmp_path: Path, capsys: Any) -> None:
     assert "no LLM cache" in capsys.readouterr().out
     cache = SQLiteResponseCache(path)
     for i in range(4):
-        cache.put(f"k{i}", "{}", task="name_clusters" if i % 2 else "reassign_tracks", model="claude-haiku-5-5")
+        cache.put(f"k{i}", "{}", task="name_clusters" if i % 2 else "reassign_tracks", model="claude-haiku-5-5",
+                  provider="offline" if i < 3 else "anthropic", endpoint="" if i < 3 else "https://api.anthropic.com")
     assert cli_main(["llm-cache", "stats", "--path", str(path)]) == 0
     out = capsys.readouterr().out
     assert "4 cached answer(s)" in out and "name_clusters: 2" in out and "claude-haiku-5-5: 4" in out
+    assert "provider offline: 3" in out and "provider anthropic https://api.anthropic.com: 1" in out
     assert cli_main(["llm-cache", "clear", "--path", str(path), "--task", "name_clusters"]) == 0
     assert "removed 2" in capsys.readouterr().out
     assert cli_main(["llm-cache", "clear", "--path", str(path)]) == 0
     assert "removed 2" in capsys.readouterr().out
     assert cache.count() == 0
+
+
+def test_a_cache_from_before_provider_keys_keeps_working(tmp_path: Path, capsys: Any) -> None:
+    """The old table (no provider/endpoint columns) is migrated on open; its entries are counted as
+    unrecorded and new entries are written beside them."""
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE responses (key TEXT PRIMARY KEY, task TEXT NOT NULL, model TEXT NOT NULL, "
+                     "answer TEXT NOT NULL, created REAL NOT NULL)")
+        conn.execute("INSERT INTO responses VALUES ('old', 'name_clusters', 'claude-sonnet-5-5', '{}', 1.0)")
+    cache = SQLiteResponseCache(path)
+    cache.put("new", "{}", task="name_clusters", model="claude-sonnet-5-5", provider="offline")
+    assert cache.get("old") == "{}" and cache.get("new") == "{}"
+    assert cache.stats()["by_provider"] == {"": 1, "offline": 1}
+    assert SQLiteResponseCache(path).count() == 2  # opening a migrated cache again changes nothing
+    assert cli_main(["llm-cache", "stats", "--path", str(path)]) == 0
+    assert "provider (unrecorded" in capsys.readouterr().out

@@ -39,18 +39,68 @@ def test_a_repeated_run_costs_no_request(make_client: Any, probe_task: Any, anth
     assert len(anthropic_env.message_requests()) == sent + 1
 
 
-def test_cache_key_covers_model_prompt_payload_schema_and_max_tokens(probe_task: Any) -> None:
+def test_cache_key_covers_provider_endpoint_model_prompt_payload_schema_and_max_tokens(probe_task: Any) -> None:
     base = probe_task.request(probe_example())
-    key = cache_key(base, "m")
+    fake = {"provider": "anthropic", "endpoint": "http://127.0.0.1:8765"}
+    key = cache_key(base, "m", **fake)
     variants = [
-        cache_key(base, "other-model"),
-        cache_key(LLMRequest(base.task, base.tier, base.system + ".", base.payload, base.schema), "m"),
-        cache_key(probe_task.request(probe_example(7)), "m"),
-        cache_key(LLMRequest(base.task, base.tier, base.system, base.payload, {**base.schema, "title": "x"}), "m"),
-        cache_key(LLMRequest(base.task, base.tier, base.system, base.payload, base.schema, max_tokens=5), "m"),
+        cache_key(base, "m", provider="offline", endpoint=""),
+        cache_key(base, "m", provider="anthropic", endpoint="https://api.anthropic.com"),
+        cache_key(base, "m", provider="anthropic-batch", endpoint="http://127.0.0.1:8765"),
+        cache_key(base, "other-model", **fake),
+        cache_key(LLMRequest(base.task, base.tier, base.system + ".", base.payload, base.schema), "m", **fake),
+        cache_key(probe_task.request(probe_example(7)), "m", **fake),
+        cache_key(LLMRequest(base.task, base.tier, base.system, base.payload, {**base.schema, "title": "x"}), "m",
+                  **fake),
+        cache_key(LLMRequest(base.task, base.tier, base.system, base.payload, base.schema, max_tokens=5), "m", **fake),
     ]
     assert key not in variants and len(set(variants)) == len(variants)
-    assert cache_key(probe_task.request(probe_example()), "m") == key
+    assert cache_key(probe_task.request(probe_example()), "m", **fake) == key
+
+
+def test_an_offline_answer_never_serves_a_keyed_build(make_client: Any, probe_task: Any, anthropic_env: Any,
+                                                      tmp_path: Any) -> None:
+    """The README's path: `make run` (offline) fills the cache, then the same build with a key must ask the
+    API. Before the provider was part of the key, every answer came from the offline heuristics' entries."""
+    cache = SQLiteResponseCache(tmp_path / "cache.sqlite")
+    request = probe_task.request(probe_example())
+    offline = LLMClient(OfflineProvider(), cache=cache)
+    offline.call(request, "p")
+    assert offline.stats("p")["llm_calls"] == 1 and cache.count() == 1
+    keyed = make_client(cache=cache)
+    keyed.call(request, "p")
+    assert len(anthropic_env.message_requests()) == 1
+    assert (keyed.stats("p")["llm_cache_hits"], keyed.stats("p")["llm_provider"]) == (0, "anthropic")
+    keyed.call(request, "p")  # its own answer is cached for the next keyed build
+    assert len(anthropic_env.message_requests()) == 1 and cache.count() == 2
+    assert cache.stats()["by_provider"] == {"offline": 1, f"anthropic {anthropic_env.base_url}": 1}
+
+
+def test_two_endpoints_do_not_share_answers(make_client: Any, probe_task: Any, anthropic_env: Any,
+                                            tmp_path: Any) -> None:
+    from collection_tree.llm.anthropic_provider import AnthropicProvider, normalise_endpoint
+    from collection_tree.llm.fake_server import FakeAnthropicServer
+
+    cache = SQLiteResponseCache(tmp_path / "cache.sqlite")
+    request = probe_task.request(probe_example())
+    make_client(cache=cache).call(request, "p")
+    with FakeAnthropicServer() as other:
+        client = LLMClient(AnthropicProvider(base_url=other.base_url + "/", max_retries=0), cache=cache)
+        try:
+            client.call(request, "p")
+            client.call(request, "p")
+        finally:
+            client.close()
+        assert len(other.message_requests()) == 1 and len(anthropic_env.message_requests()) == 1
+    assert normalise_endpoint("HTTPS://API.Anthropic.com:443/") == "https://api.anthropic.com"
+    assert normalise_endpoint("http://user:secret@127.0.0.1:8765/v1/") == "http://127.0.0.1:8765/v1"
+
+
+def test_offline_calls_are_not_reported_under_a_model_name(probe_task: Any) -> None:
+    client = LLMClient(OfflineProvider())
+    client.call(probe_task.request(probe_example()), "p")
+    stats = client.stats("p")
+    assert stats["calls_by_model"] == {"offline heuristics": 1} and stats["models_used"] == []
 
 
 def test_failed_answers_are_not_cached_and_a_bad_entry_is_asked_again(
@@ -63,7 +113,8 @@ def test_failed_answers_are_not_cached_and_a_bad_entry_is_asked_again(
         client.call(request, "p")
     assert cache.count() == 0
     model, _ = get_tiered_model(request.tier)
-    cache.put(cache_key(request, model), '{"not": "valid for the schema"}', task=request.task, model=model)
+    key = cache_key(request, model, provider="anthropic", endpoint=client.provider.endpoint)
+    cache.put(key, '{"not": "valid for the schema"}', task=request.task, model=model)
     answer = client.call(request, "p")
     assert answer["track_ids"] and len(anthropic_env.message_requests()) == 3
     assert client.call(request, "p") == answer and len(anthropic_env.message_requests()) == 3

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from typing import Any
 
@@ -109,11 +108,12 @@ def test_latency_model(fake_anthropic: FakeAnthropicServer, probe_task: Any) -> 
     assert model.delay(1000) == pytest.approx((55 + 10) * 0.001)
     with pytest.raises(ValueError):
         LatencyModel.parse("speed=3")
-    fake_anthropic.latency = LatencyModel(fixed_s=0.2)
+    fake_anthropic.latency = LatencyModel(fixed_s=0.05, per_output_token_s=0.001)
     with sdk(fake_anthropic) as client:
         client.messages.create(**message_args(probe_task))
     [logged] = fake_anthropic.message_requests()
-    assert logged.latency_s >= 0.2  # the server waited at least the simulated time
+    # the model's delay for this answer's output tokens is what the server applied
+    assert logged.simulated_delay_s == pytest.approx(0.05 + 0.001 * logged.output_tokens)
 
 
 def test_control_endpoints(fake_anthropic: FakeAnthropicServer, probe_task: Any) -> None:
@@ -157,13 +157,17 @@ def test_cli_serves_until_interrupted(probe_task: Any) -> None:
 
 
 def test_stop_releases_hanging_requests(probe_task: Any) -> None:
-    server = FakeAnthropicServer(hang_s=60).start()
+    server = FakeAnthropicServer(hang_s=3600).start()
     server.script(["hang"])
     with sdk(server, timeout=0.3) as client, pytest.raises(anthropic.APITimeoutError):
         client.messages.create(**message_args(probe_task))
-    started = time.monotonic()
+    [hanging] = server.message_requests()
+    assert (hanging.fault, hanging.status, server.in_flight) == ("hang", 0, 1)  # still held by the server
     server.stop()
-    assert time.monotonic() - started < 10  # generous: a hang must not hold stop() for its 60 s
+    # stop() released the hour-long hang and waited for the handler to end (it would have waited 10 s
+    # at most, and then in_flight would still be 1)
+    assert server.in_flight == 0
+    assert server.requests[0].latency_s > 0  # the handler ran to its end
 
 
 def test_serve_yields_a_base_url() -> None:
@@ -173,3 +177,37 @@ def test_serve_yields_a_base_url() -> None:
         assert base_url.startswith("http://127.0.0.1:")
         with pytest.raises(anthropic.BadRequestError, match="expected <task>"):
             client.messages.create(model="claude-haiku-5-5", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
+
+
+def test_a_real_timeout_with_the_configured_hang_and_client_timeout(probe_task: Any, monkeypatch: Any) -> None:
+    """The fake server's hang (``--hang``) and the client's timeout (``COLLECTION_TREE_LLM_TIMEOUT``) are both
+    settings: a hang longer than the timeout is a real timeout, ended by the client while the server still
+    holds the request."""
+    from collection_tree.llm.interface import LLMError
+    from collection_tree.resources.llm import LLMResource
+    from collection_tree.tasks import TASKS
+
+    proc = subprocess.Popen([sys.executable, "-m", "collection_tree.cli", "fake-anthropic", "--port", "0",
+                             "--hang", "3600", "--faults", "hang"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        base_url = proc.stdout.readline().split(" on ")[1].split()[0]
+        monkeypatch.setenv("ANTHROPIC_API_KEY", DUMMY_KEY)
+        monkeypatch.setenv("COLLECTION_TREE_LLM_TIMEOUT", "0.5")
+        monkeypatch.setenv("COLLECTION_TREE_LLM_MAX_RETRIES", "0")
+        client = LLMResource(provider="anthropic", base_url=base_url, cache_enabled=False).make_client()
+        assert (client.provider.timeout_s, client.provider.max_retries) == (0.5, 0)
+        _, spec = next((n, s) for n, s in sorted(TASKS.items()) if s.example and n != PROBE_TASK)
+        try:
+            with pytest.raises(LLMError) as info:
+                client.for_phase("p").call(spec.request(spec.example()))
+        finally:
+            client.close()
+        assert info.value.kind == "timeout" and "timed out" in info.value.reason
+        with urllib.request.urlopen(f"{base_url}/_control/log", timeout=5) as resp:
+            [logged] = json.loads(resp.read())["requests"]
+        assert (logged["fault"], logged["status"], logged["latency_s"]) == ("hang", 0, 0.0)  # still held
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0

@@ -57,11 +57,10 @@ def test_multi_value_lists_reward_more_matches(tracks):
     assert scores[3] > scores[0] > scores[1] == 0
 
 
-def test_unknown_filter_key_is_ignored_with_warning(tracks, caplog):
-    with caplog.at_level("WARNING"):
-        scores = FacetIndex(tracks).scores({"mood_ring": ["blue"], "genre": ["Techno"]})
+def test_unknown_filter_key_is_ignored(tracks):
+    # (the warning, naming file and node, comes from the tree loader: test_inputs.py)
+    scores = FacetIndex(tracks).scores({"mood_ring": ["blue"], "genre": ["Techno"]})
     assert scores.tolist() == [0, 0, 1, 0, 0]
-    assert any("mood_ring" in r.message for r in caplog.records)
 
 
 def test_assign_tracks_to_branches_best_branch_and_min_score(tracks):

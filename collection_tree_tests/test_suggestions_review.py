@@ -189,11 +189,16 @@ def test_cli_show_prints_a_beets_style_diff(cli, capsys):
     assert "#hash - Line  Break  (track 2" in capsys.readouterr().out  # CR/LF cannot move the cursor
 
 
-def test_cli_dry_run_then_apply_accepted_records_statuses(cli, export_fixture, capsys):
+def test_cli_dry_run_changes_nothing_then_accept_and_apply_accepted_record_statuses(cli, export_fixture, capsys):
     tracks = str(export_fixture.tracks_csv)
+    before = {name: (cli / name).read_bytes() for name in ("metadata_suggestions.csv", "metadata_suggestions.parquet")}
     assert main(["suggestions", "apply", "--accept", "1:genre,2", "--dry-run", "--tracks", tracks]) == 0
     assert "2 changes would be written" in capsys.readouterr().out
     assert not curated_path(export_fixture.tracks_csv).exists()
+    # a dry run writes nothing at all: the review table is byte for byte the same
+    assert {name: (cli / name).read_bytes() for name in before} == before
+    assert main(["suggestions", "accept", "--accept", "1:genre,2"]) == 0
+    assert "2 suggestions marked accepted" in capsys.readouterr().out
     statuses = pd.read_csv(cli / "metadata_suggestions.csv", dtype=str, keep_default_na=False).set_index("id")
     assert statuses["status"].to_dict() == {**dict.fromkeys(IDS, "pending"), "1:genre": "accepted",
                                             "2:scene_tags": "accepted"}
@@ -204,6 +209,21 @@ def test_cli_dry_run_then_apply_accepted_records_statuses(cli, export_fixture, c
     assert load_tracks(curated_path(export_fixture.tracks_csv)).set_index("track_id").loc[1, "era"] == "early 2000s"
     assert main(["suggestions", "apply", "--accept", "accepted", "--tracks", tracks]) == 0
     assert "no change to write" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args", [["show", "--min-confidence", "2"], ["show", "--min-confidence", "-0.1"],
+                                  ["apply", "--accept", "all", "--min-confidence", "1.5"],
+                                  ["accept", "--min-confidence", "high"], ["show", "--status", "bogus"],
+                                  ["show", "--status", "pending,done"]])
+def test_cli_refuses_out_of_range_confidence_and_unknown_statuses(cli, args, capsys):
+    before = (cli / "metadata_suggestions.csv").read_bytes()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["suggestions", *args])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert ("expected a number between 0 and 1" in err) or ("expected 'all' or statuses among pending, accepted, "
+                                                             "applied, skipped" in err)
+    assert (cli / "metadata_suggestions.csv").read_bytes() == before
 
 
 def test_cli_refusals(cli, export_fixture, capsys, monkeypatch):

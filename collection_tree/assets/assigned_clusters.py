@@ -8,25 +8,32 @@ from dagster import (
     AssetExecutionContext,
     AssetIn,
     AssetsDefinition,
-    Config,
     MetadataValue,
     asset,
 )
 from pydantic import Field
 
 from collection_tree.assets.checks import exactly_once_check, exactly_once_summary
-from collection_tree.assets.llm_step import LLM_POOL, llm_step_metadata, phase_llm, phase_params
+from collection_tree.assets.llm_step import (
+    LLM_POOL,
+    LLMPhaseConfig,
+    llm_step_metadata,
+    phase_llm,
+    phase_params,
+)
 from collection_tree.assets.metadata import markdown_table, size_stats
 from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.progress import PhaseProgress
+from collection_tree.assets.versions import code_version
 from collection_tree.core.clusters import ClusterSet
 from collection_tree.core.inputs import tracks_from_storage
+from collection_tree.phases import reassignment
 from collection_tree.phases.reassignment import ReassignParams, reassign_tracks
 from collection_tree.resources.llm import LLMResource
 from collection_tree.resources.settings import CollectionInputs, PipelineSettings
 
 
-class AssignedClustersConfig(Config):
+class AssignedClustersConfig(LLMPhaseConfig):
     profile: str = Field("", description="'default' or 'seed' (the reference: serial, 80 per call, every "
                                          "cluster offered); empty: PipelineSettings.profile. Fields below override.")
     batch_size: int | None = Field(None, description="Tracks per LLM call (default 150, seed 80).")
@@ -46,7 +53,9 @@ class AssignedClustersConfig(Config):
 
 def build_assigned_clusters_asset(mode: BuildMode) -> AssetsDefinition:
     @asset(
-        key=mode.key("assigned_clusters"), group_name=mode.group, io_manager_key="json_io_manager",
+        key=mode.key("assigned_clusters"),
+        code_version=code_version(reassignment, ReassignParams),
+        group_name=mode.group, io_manager_key="json_io_manager",
         ins={"named_clusters": AssetIn(mode.key("named_clusters")), "tracks": AssetIn(mode.key("tracks"))},
         pool=LLM_POOL, kinds={"python", "json"},
         description="Phase 3 (mechanical model): greedy dedup by coherence, then orphans and poor fits placed: "
@@ -60,7 +69,8 @@ def build_assigned_clusters_asset(mode: BuildMode) -> AssetsDefinition:
         progress = PhaseProgress(context, "assigned_clusters")
         profile, params = phase_params(config, pipeline_settings.profile, ReassignParams)
         frame = tracks_from_storage(tracks)
-        with phase_llm(context, llm, inputs, "assigned_clusters") as bound:
+        with phase_llm(context, llm, inputs, "assigned_clusters",
+                       max_fallback_share=params.max_fallback_share) as bound:
             assigned = reassign_tracks(named_clusters, frame, bound, params, progress)
         report = assigned.report
         reasons = Counter(u["reason"] for u in assigned.unplaced)

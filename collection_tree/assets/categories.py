@@ -9,24 +9,31 @@ from dagster import (
     AssetExecutionContext,
     AssetIn,
     AssetsDefinition,
-    Config,
     MetadataValue,
     asset,
     asset_check,
 )
 from pydantic import Field
 
-from collection_tree.assets.llm_step import LLM_POOL, llm_step_metadata, phase_llm, phase_params
+from collection_tree.assets.llm_step import (
+    LLM_POOL,
+    LLMPhaseConfig,
+    llm_step_metadata,
+    phase_llm,
+    phase_params,
+)
 from collection_tree.assets.metadata import markdown_table, size_stats
 from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.progress import PhaseProgress
+from collection_tree.assets.versions import code_version
 from collection_tree.core.clusters import ClusterSet
+from collection_tree.phases import grouping
 from collection_tree.phases.grouping import GroupingParams, category_problems, group_into_categories
 from collection_tree.resources.llm import LLMResource
 from collection_tree.resources.settings import CollectionInputs, PipelineSettings
 
 
-class CategoriesConfig(Config):
+class CategoriesConfig(LLMPhaseConfig):
     profile: str = Field("", description="'default' (Clio-style hierarchy) or 'seed' (the reference's single "
                                          "call, 'All Collections' on failure); empty: PipelineSettings.profile.")
     min_categories: int | None = Field(None, description="Fewest categories (8).")
@@ -42,7 +49,9 @@ class CategoriesConfig(Config):
 
 def build_categories_asset(mode: BuildMode) -> AssetsDefinition:
     @asset(
-        key=mode.key("categories"), group_name=mode.group, io_manager_key="json_io_manager",
+        key=mode.key("categories"),
+        code_version=code_version(grouping, GroupingParams),
+        group_name=mode.group, io_manager_key="json_io_manager",
         ins={"refined_clusters": AssetIn(mode.key("refined_clusters"))},
         pool=LLM_POOL, kinds={"python", "json"},
         description="Phase 5: 8-12 top-level categories, every cluster in exactly one. Default: Clio-style "
@@ -55,7 +64,8 @@ def build_categories_asset(mode: BuildMode) -> AssetsDefinition:
                    refined_clusters: ClusterSet) -> dict[str, Any]:
         progress = PhaseProgress(context, "categories")
         profile, params = phase_params(config, pipeline_settings.profile, GroupingParams)
-        with phase_llm(context, llm, inputs, "categories") as bound:
+        with phase_llm(context, llm, inputs, "categories",
+                       max_fallback_share=params.max_fallback_share) as bound:
             result = group_into_categories(refined_clusters, bound, params, progress)
         report = result["report"]
         if report["fallback_used"]:

@@ -3,21 +3,29 @@
 from typing import Any
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, Config, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, MetadataValue, asset
 from pydantic import Field
 
-from collection_tree.assets.llm_step import LLM_POOL, llm_step_metadata, phase_llm, phase_params
+from collection_tree.assets.llm_step import (
+    LLM_POOL,
+    LLMPhaseConfig,
+    llm_step_metadata,
+    phase_llm,
+    phase_params,
+)
 from collection_tree.assets.metadata import markdown_table, size_stats
 from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.progress import PhaseProgress
+from collection_tree.assets.versions import code_version
 from collection_tree.core.clusters import ClusterSet
 from collection_tree.core.inputs import tracks_from_storage
+from collection_tree.phases import leaves
 from collection_tree.phases.leaves import LeafParams, describe_leaves, order_by_categories
 from collection_tree.resources.llm import LLMResource
 from collection_tree.resources.settings import CollectionInputs, PipelineSettings
 
 
-class CollectionLeavesConfig(Config):
+class CollectionLeavesConfig(LLMPhaseConfig):
     profile: str = Field("", description="'default' or 'seed' (the reference: batches of 5, 4 workers); "
                                          "empty: the pipeline setting.")
     batch_size: int | None = Field(None, ge=1, description="Leaves per LLM call (override).")
@@ -27,7 +35,9 @@ class CollectionLeavesConfig(Config):
 
 def build_collection_leaves_asset(mode: BuildMode) -> AssetsDefinition:
     @asset(
-        key=mode.key("collection_leaves"), group_name=mode.group, io_manager_key="json_io_manager",
+        key=mode.key("collection_leaves"),
+        code_version=code_version(leaves, LeafParams),
+        group_name=mode.group, io_manager_key="json_io_manager",
         ins={"refined_clusters": AssetIn(mode.key("refined_clusters")),
              "categories": AssetIn(mode.key("categories")), "tracks": AssetIn(mode.key("tracks"))},
         pool=LLM_POOL, kinds={"python", "json"},
@@ -46,7 +56,8 @@ def build_collection_leaves_asset(mode: BuildMode) -> AssetsDefinition:
         dropped = len(refined_clusters.clusters) - len(ordered.clusters)
         if dropped:
             context.log.warning(f"{dropped} clusters are in no category; their tracks are listed as unplaced")
-        with phase_llm(context, llm, inputs, "collection_leaves") as bound:
+        with phase_llm(context, llm, inputs, "collection_leaves",
+                       max_fallback_share=params.max_fallback_share) as bound:
             leaves = describe_leaves(ordered, tracks_from_storage(tracks), bound, params, progress)
         report = leaves.report
         context.add_output_metadata({

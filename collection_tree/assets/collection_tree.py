@@ -22,19 +22,30 @@ from dagster import (
 )
 from pydantic import Field
 
-from collection_tree.assets.llm_step import phase_params
+from collection_tree import package_version
+from collection_tree.assets.llm_step import phase_params, resolve_profile
 from collection_tree.assets.metadata import markdown_table, size_stats
 from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.progress import PhaseProgress
 from collection_tree.core.atomic import atomic_write_json
 from collection_tree.core.clusters import ClusterSet
 from collection_tree.core.inputs import tracks_from_storage
-from collection_tree.phases.assembly import CollectionTreeError, assemble_collection_tree, validate_collection_tree
+from collection_tree.phases.assembly import (
+    CollectionTreeError,
+    assemble_collection_tree,
+    build_provenance,
+    describe_build,
+    validate_collection_tree,
+)
 from collection_tree.phases.playlist_order import ORDERS, PlaylistOrderParams, apply_orders, order_playlists
 from collection_tree.resources.settings import PipelineSettings
 
 TREE_FILE = "curated_collection.json"
 MIN_CONFIDENCE = 0.7
+# The assets whose LLM accounting the tree's provenance is made of, and the inputs whose hashes it records.
+LLM_PHASES = ("named_clusters", "assigned_clusters", "refined_clusters", "categories", "collection_leaves",
+              "metadata_suggestions")
+INPUTS = ("tracks", "genre_tree", "scene_tree")
 
 
 class CollectionTreeConfig(Config):
@@ -51,13 +62,31 @@ def tree_path(mode: BuildMode, settings: PipelineSettings) -> Path:
     return mode.output_dir(settings.output_path()) / TREE_FILE
 
 
+def _latest_metadata(context: AssetExecutionContext, mode: BuildMode, name: str) -> dict[str, Any]:
+    event = context.instance.get_latest_materialization_event(mode.key(name))
+    materialization = event.asset_materialization if event is not None else None
+    return {k: v.value for k, v in materialization.metadata.items()} if materialization is not None else {}
+
+
+def provenance(context: AssetExecutionContext, mode: BuildMode, settings: PipelineSettings) -> dict[str, Any]:
+    """The ``build`` object, from the materialisations this tree is made of (the stored phase outputs
+    are the latest ones: one build at a time holds the output folder)."""
+    phases = [_latest_metadata(context, mode, name) for name in LLM_PHASES
+              if name != "metadata_suggestions" or mode.enrich]
+    inputs = {name: str(_latest_metadata(context, mode, name).get("sha256", "")) for name in INPUTS}
+    return build_provenance(phases, profile=resolve_profile("", settings.profile), inputs=inputs,
+                            version=package_version(), run_id=context.run.run_id)
+
+
 def _materialise(context: AssetExecutionContext, config: CollectionTreeConfig, mode: BuildMode,
                  settings: PipelineSettings, leaves: ClusterSet, categories: dict[str, Any],
                  suggestions: dict[str, Any] | None, genre_tree: dict[str, Any], scene_tree: dict[str, Any],
                  tracks: pd.DataFrame) -> dict[str, Any]:
     progress = PhaseProgress(context, "collection_tree")
+    build = provenance(context, mode, settings)
     doc = assemble_collection_tree(leaves, categories, suggestions, genre_tree, scene_tree,
-                                   total_tracks=len(set(leaves.all_track_ids)))  # raises when inconsistent
+                                   total_tracks=len(set(leaves.all_track_ids)),
+                                   build=build)  # raises when inconsistent
     _, order_params = phase_params(config, settings.profile, PlaylistOrderParams)
     orders, order_report = order_playlists(leaves, tracks_from_storage(tracks), order_params,
                                            lambda f, m: progress(0.9 * f, m))
@@ -96,6 +125,8 @@ def _materialise(context: AssetExecutionContext, config: CollectionTreeConfig, m
             ({"leaf": leaf["title"], "tracks": leaf["track_count"], "transitions": leaf["transitions"]}
              for c in doc["categories"] for leaf in c["leaves"] if "transitions" in leaf),
             key=lambda row: row["transitions"])[:15]),  # the leaves that mix worst first
+        "made_by": describe_build(build),
+        "build": MetadataValue.json(build),
     })
     return doc
 

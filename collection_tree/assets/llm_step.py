@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from dagster import Config, Failure
+from pydantic import Field
 
 from collection_tree.assets.metadata import llm_metadata
 from collection_tree.llm.client import PhaseLLM
@@ -19,10 +20,22 @@ LLM_POOL = "anthropic_api"
 P = TypeVar("P", bound=PhaseParams)
 
 
+class LLMPhaseConfig(Config):
+    """Run config every LLM phase has (the fields of the ``PhaseParams`` base)."""
+
+    max_fallback_share: float | None = Field(
+        None, ge=0.0, le=1.0, description="Fail the phase (nothing stored, the last good outputs kept) when more "
+                                          "than this share of its LLM calls ended in a fallback (0.2).")
+
+
 @contextmanager
-def phase_llm(context: Any, llm: LLMResource, inputs: CollectionInputs, phase: str) -> Iterator[PhaseLLM]:
+def phase_llm(context: Any, llm: LLMResource, inputs: CollectionInputs, phase: str, *,
+              max_fallback_share: float) -> Iterator[PhaseLLM]:
     """A client for one phase. Dagster's Terminate raises a BaseException in this (the step's main)
-    thread: we set the stop event so the phase's worker threads start no new call, and re-raise."""
+    thread: we set the stop event so the phase's worker threads start no new call, and re-raise.
+
+    After the phase: a fatal API refusal, or more than ``max_fallback_share`` of the calls ending in a
+    fallback, fails the step (a Dagster ``Failure``) so the degraded result is never stored."""
     client = llm.make_client(model_config=inputs.model_config_values())
     bound = client.for_phase(phase)
     context.log.info(f"[{phase}] LLM provider: {client.provider.name}; cache: "
@@ -42,6 +55,18 @@ def phase_llm(context: Any, llm: LLMResource, inputs: CollectionInputs, phase: s
         raise Failure(
             description=f"[{phase}] the LLM API refused the build ({error.kind}): {error.reason}. Fix the "
                         "API key, permissions or spend limit, then re-execute from failure.",
+            metadata=llm_step_metadata(bound),
+        )
+    degraded = bound.degraded(max_fallback_share)
+    if degraded is not None:
+        # A total or partial outage (529s, timeouts, a closed port): the fallbacks would make a poorer
+        # tree and replace the last good one. Fail; the answers received are cached, so a resume once
+        # the API is back pays only for the rest.
+        context.log.error(degraded)
+        raise Failure(
+            description=f"{degraded}. Nothing was stored: the previous outputs stay. When the API answers again, "
+                        "`collection-tree build --resume` (or Re-execute > From failure) continues; the calls "
+                        "that succeeded come from the cache.",
             metadata=llm_step_metadata(bound),
         )
 

@@ -38,7 +38,7 @@ def llm_metadata(stats: Mapping[str, Any]) -> dict[str, Any]:
     """LLM accounting (from ``PhaseLLM.stats()``) as flat metadata entries."""
     out: dict[str, Any] = {}
     for key, value in stats.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict | list):
             out[key] = MetadataValue.json(value)
         elif isinstance(value, float):
             out[key] = MetadataValue.float(value)

@@ -4,23 +4,31 @@
 from typing import Any
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, Config, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, MetadataValue, asset
 from pydantic import Field
 
-from collection_tree.assets.llm_step import LLM_POOL, llm_step_metadata, phase_llm, phase_params
+from collection_tree.assets.llm_step import (
+    LLM_POOL,
+    LLMPhaseConfig,
+    llm_step_metadata,
+    phase_llm,
+    phase_params,
+)
 from collection_tree.assets.metadata import markdown_table
 from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.progress import PhaseProgress
+from collection_tree.assets.versions import code_version
 from collection_tree.core.clusters import ClusterSet
 from collection_tree.core.inputs import tracks_from_storage
 from collection_tree.llm.client import PhaseLLM
 from collection_tree.llm.models import get_tiered_model
+from collection_tree.phases import enrichment
 from collection_tree.phases.enrichment import EnrichParams, suggest_metadata
 from collection_tree.resources.llm import LLMResource
 from collection_tree.resources.settings import CollectionInputs, PipelineSettings
 
 
-class MetadataSuggestionsConfig(Config):
+class MetadataSuggestionsConfig(LLMPhaseConfig):
     profile: str = Field("", description="'default' (tiered, packed) or 'seed' (the reference: one creative "
                                          "call per leaf); empty: the pipeline setting.")
     min_confidence: float | None = Field(None, ge=0.0, le=1.0, description="Keep suggestions at or above this.")
@@ -48,7 +56,9 @@ def build_metadata_suggestions_asset(mode: BuildMode) -> AssetsDefinition | None
         return None
 
     @asset(
-        key=mode.key("metadata_suggestions"), group_name=mode.group, io_manager_key="json_io_manager",
+        key=mode.key("metadata_suggestions"),
+        code_version=code_version(enrichment, EnrichParams),
+        group_name=mode.group, io_manager_key="json_io_manager",
         ins={"collection_leaves": AssetIn(mode.key("collection_leaves")), "tracks": AssetIn(mode.key("tracks"))},
         pool=LLM_POOL, kinds={"python", "json"},
         description="Phase 7: per-track suggestions (genre refinement, scene tags, descriptors, era "
@@ -63,7 +73,8 @@ def build_metadata_suggestions_asset(mode: BuildMode) -> AssetsDefinition | None
     ) -> dict[str, Any]:
         profile, params = phase_params(config, pipeline_settings.profile, EnrichParams)
         progress = PhaseProgress(context, "metadata_suggestions")
-        with phase_llm(context, llm, inputs, "metadata_suggestions") as bound:
+        with phase_llm(context, llm, inputs, "metadata_suggestions",
+                       max_fallback_share=params.max_fallback_share) as bound:
             result = suggest_metadata(collection_leaves, tracks_from_storage(tracks), bound, params, progress)
         report = result["report"]
         titles = {c.id: c.title for c in collection_leaves.clusters}

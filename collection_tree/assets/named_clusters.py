@@ -3,21 +3,29 @@
 from collections import Counter
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, Config, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, MetadataValue, asset
 from pydantic import Field
 
-from collection_tree.assets.llm_step import LLM_POOL, llm_step_metadata, phase_llm, phase_params
+from collection_tree.assets.llm_step import (
+    LLM_POOL,
+    LLMPhaseConfig,
+    llm_step_metadata,
+    phase_llm,
+    phase_params,
+)
 from collection_tree.assets.metadata import markdown_table, size_stats
 from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.progress import PhaseProgress
+from collection_tree.assets.versions import code_version
 from collection_tree.core.clusters import Cluster, ClusterSet, clusters_from_seeds
 from collection_tree.core.inputs import tracks_from_storage
+from collection_tree.phases import naming
 from collection_tree.phases.naming import NamingParams, name_clusters
 from collection_tree.resources.llm import LLMResource
 from collection_tree.resources.settings import CollectionInputs, PipelineSettings
 
 
-class NamedClustersConfig(Config):
+class NamedClustersConfig(LLMPhaseConfig):
     profile: str = Field("", description="'default' or 'seed' (the reference's values); empty: "
                                          "PipelineSettings.profile. The fields below override the profile.")
     batch_size: int | None = Field(None, description="Clusters per LLM call (default 20, seed 8).")
@@ -41,7 +49,9 @@ def build_named_clusters_asset(mode: BuildMode) -> AssetsDefinition:
              else "")
 
     @asset(
-        key=mode.key("named_clusters"), group_name=mode.group, io_manager_key="json_io_manager",
+        key=mode.key("named_clusters"),
+        code_version=code_version(naming, NamingParams),
+        group_name=mode.group, io_manager_key="json_io_manager",
         ins={"seed_clusters": AssetIn(mode.key("seed_clusters")), "tracks": AssetIn(mode.key("tracks"))},
         pool=LLM_POOL, kinds={"python", "json"},
         description="Phase 2 (creative model): a title, a 3-4 sentence description, a coherence score 1-10 "
@@ -55,7 +65,8 @@ def build_named_clusters_asset(mode: BuildMode) -> AssetsDefinition:
         profile, params = phase_params(config, pipeline_settings.profile, NamingParams)
         seeds = clusters_from_seeds(seed_clusters)
         frame = scope_tracks(tracks_from_storage(tracks), seeds, mode.max_seeds is not None)
-        with phase_llm(context, llm, inputs, "named_clusters") as bound:
+        with phase_llm(context, llm, inputs, "named_clusters",
+                       max_fallback_share=params.max_fallback_share) as bound:
             named = name_clusters(seeds, frame, bound, params, progress)
         report = named.report
         scored = [c.coherence for c in named.clusters if c.coherence is not None]

@@ -6,19 +6,26 @@ from dagster import (
     AssetExecutionContext,
     AssetIn,
     AssetsDefinition,
-    Config,
     MetadataValue,
     asset,
 )
 from pydantic import Field
 
 from collection_tree.assets.checks import exactly_once_check, exactly_once_summary
-from collection_tree.assets.llm_step import LLM_POOL, llm_step_metadata, phase_llm, phase_params
+from collection_tree.assets.llm_step import (
+    LLM_POOL,
+    LLMPhaseConfig,
+    llm_step_metadata,
+    phase_llm,
+    phase_params,
+)
 from collection_tree.assets.metadata import markdown_table, size_stats
 from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.progress import PhaseProgress
+from collection_tree.assets.versions import code_version
 from collection_tree.core.clusters import ClusterSet
 from collection_tree.core.inputs import tracks_from_storage
+from collection_tree.phases import refinement
 from collection_tree.phases.refinement import RefineParams, refine_clusters
 from collection_tree.resources.llm import LLMResource
 from collection_tree.resources.settings import CollectionInputs, PipelineSettings
@@ -28,7 +35,7 @@ ITERATION_COLUMNS = ["iteration", "clusters_in", "clusters_scored", "mean_score"
                      "serial_calls", "clusters_out"]
 
 
-class RefinedClustersConfig(Config):
+class RefinedClustersConfig(LLMPhaseConfig):
     profile: str = Field("", description="'default' or 'seed' (the reference: 15 compact summaries per call, "
                                          "serial); empty: PipelineSettings.profile. Fields below override.")
     batch_size: int | None = Field(None, description="Clusters per scoring call (default 60, seed 15).")
@@ -46,7 +53,9 @@ class RefinedClustersConfig(Config):
 
 def build_refined_clusters_asset(mode: BuildMode) -> AssetsDefinition:
     @asset(
-        key=mode.key("refined_clusters"), group_name=mode.group, io_manager_key="json_io_manager",
+        key=mode.key("refined_clusters"),
+        code_version=code_version(refinement, RefineParams),
+        group_name=mode.group, io_manager_key="json_io_manager",
         ins={"assigned_clusters": AssetIn(mode.key("assigned_clusters")), "tracks": AssetIn(mode.key("tracks"))},
         pool=LLM_POOL, kinds={"python", "json"},
         description="Phase 4 (mechanical model, creative for renames): up to 3 rounds of scoring every cluster "
@@ -60,7 +69,8 @@ def build_refined_clusters_asset(mode: BuildMode) -> AssetsDefinition:
                          tracks: pd.DataFrame) -> ClusterSet:
         progress = PhaseProgress(context, "refined_clusters")
         profile, params = phase_params(config, pipeline_settings.profile, RefineParams)
-        with phase_llm(context, llm, inputs, "refined_clusters") as bound:
+        with phase_llm(context, llm, inputs, "refined_clusters",
+                       max_fallback_share=params.max_fallback_share) as bound:
             refined = refine_clusters(assigned_clusters, tracks_from_storage(tracks), bound, params, progress)
         report = refined.report
         context.add_output_metadata({

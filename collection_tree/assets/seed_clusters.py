@@ -10,6 +10,8 @@ from pydantic import Field
 from collection_tree.assets.metadata import markdown_table, size_stats
 from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.progress import PhaseProgress
+from collection_tree.assets.versions import code_version
+from collection_tree.phases import seed_clusters as seed_clusters_phase
 from collection_tree.phases.seed_clusters import build_seed_clusters
 
 
@@ -21,7 +23,9 @@ def build_seed_clusters_asset(mode: BuildMode) -> AssetsDefinition:
     cap = f" Test run: only the top {mode.max_seeds} seeds." if mode.max_seeds else ""
 
     @asset(
-        key=mode.key("seed_clusters"), group_name=mode.group, io_manager_key="parquet_io_manager",
+        key=mode.key("seed_clusters"),
+        code_version=code_version(seed_clusters_phase, extra={"min_tracks": SeedClustersConfig().min_tracks}),
+        group_name=mode.group, io_manager_key="parquet_io_manager",
         ins={"genre_tree": AssetIn(mode.key("genre_tree")), "scene_tree": AssetIn(mode.key("scene_tree"))},
         description="Phase 1: every genre leaf x scene leaf pair sharing >= min_tracks tracks, with "
                     "sorted track ids, both leaves' context and merged filters, largest first." + cap,

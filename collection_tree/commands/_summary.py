@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from collection_tree import settings
+from collection_tree.phases.assembly import describe_build
 
 
 def print_summary(result: Any, *, test: bool, seconds: float) -> None:
@@ -23,24 +24,44 @@ def print_summary(result: Any, *, test: bool, seconds: float) -> None:
 
 
 def build_summary_lines(result: Any) -> list[str]:
-    """The finished tree as a person wants it: categories with leaf and track counts, tracks
-    assigned/total, LLM calls per phase and the tree file (read back from the written file)."""
+    """The finished tree as a person wants it: how it was made ("offline heuristics" or the models),
+    categories with leaf and track counts, tracks assigned/total, calls per phase and the tree file
+    (read back from the written file)."""
     calls: dict[str, int] = {}
+    hits = 0
+    cost = 0.0
     tree_file: str | None = None
     for event in result.get_asset_materialization_events():
         mat = event.event_specific_data.materialization
         name = mat.asset_key.path[-1]
         if "llm_calls" in mat.metadata:
             calls[name] = int(mat.metadata["llm_calls"].value)
+            hits += int(mat.metadata["llm_cache_hits"].value) if "llm_cache_hits" in mat.metadata else 0
+            cost += float(mat.metadata["cost_usd"].value) if "cost_usd" in mat.metadata else 0.0
         if name == "collection_tree" and "tree_file" in mat.metadata:
             tree_file = str(mat.metadata["tree_file"].value)
+    doc = _read_tree(Path(tree_file)) if tree_file is not None else None
+    build = doc.get("build") if isinstance(doc, dict) else None
     lines: list[str] = []
-    if calls:
+    if calls or build:
         per_phase = ", ".join(f"{k} {v}" for k, v in calls.items())
-        lines.append(f"LLM calls: {per_phase} (total {sum(calls.values())})")
+        made_by = describe_build(build)
+        if made_by == "offline heuristics":
+            lines.append(f"made by: offline heuristics, no model called ({sum(calls.values())} answers: {per_phase})")
+        else:
+            answers = "answer" if hits == 1 else "answers"
+            lines.append(f"made by: {made_by}; {sum(calls.values())} API calls ({per_phase}), {hits} {answers} from "
+                         f"the cache, ${cost:.2f} at list prices")
     if tree_file is None:
         return lines
     return lines + tree_summary_lines(Path(tree_file))
+
+
+def _read_tree(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def tree_summary_lines(path: Path) -> list[str]:

@@ -9,7 +9,9 @@ import shutil
 import sys
 import time
 import uuid
-from typing import TYPE_CHECKING, TextIO
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
 from collection_tree import settings
 
@@ -29,15 +31,46 @@ def register(sub: argparse._SubParsersAction) -> None:
                              "playlist_order; default mix: Camelot key, BPM and an energy arc where tracks have them)")
     parser.add_argument("--verbose", action="store_true",
                         help="Dagster's full event log on stderr instead of the progress bar")
+    parser.add_argument("--wait", action="store_true",
+                        help="when another build is using the output folder, wait for it instead of refusing")
     parser.set_defaults(func=run)
 
 
 def ensure_dagster_home() -> str:
-    """A project-local DAGSTER_HOME by default, so run history persists between commands."""
+    """A project-local DAGSTER_HOME by default, so run history persists between commands. A home without
+    a dagster.yaml gets the project's (run queue, LLM pool limit, no telemetry): Dagster would otherwise
+    warn on every command and run without those limits."""
     home = os.environ.get("DAGSTER_HOME") or str(settings.default_dagster_home())
     os.makedirs(home, exist_ok=True)
     os.environ["DAGSTER_HOME"] = home
+    config = Path(home) / "dagster.yaml"
+    template = settings.default_dagster_home() / "dagster.yaml"
+    if not config.exists():
+        from collection_tree.core.atomic import atomic_write_bytes
+
+        text = template.read_bytes() if template.exists() else b"telemetry:\n  enabled: false\n"
+        atomic_write_bytes(config, text)
     return home
+
+
+def check_settings() -> None:
+    """Settings a run would only trip over in one of its steps, checked before anything starts: the
+    inputs (all three or none), config.json, the profile, the LLM provider and its credentials.
+    Raises ``InputError`` or ``ValueError`` with the message a person needs."""
+    from collection_tree.core.inputs import load_config
+    from collection_tree.llm.factory import choose_provider_name, make_provider
+    from collection_tree.phases.common import check_profile
+    from collection_tree.resources.settings import check_inputs_given
+
+    check_inputs_given(settings.configured_inputs())
+    load_config(os.environ.get(settings.CONFIG_ENV) or None)
+    check_profile(os.environ.get(settings.PROFILE_ENV) or "default")
+    settings.llm_timeout_s()
+    settings.llm_max_retries()
+    provider = make_provider(choose_provider_name(None), base_url=os.environ.get(settings.ANTHROPIC_BASE_URL_ENV))
+    close = getattr(provider, "close", None)
+    if callable(close):
+        close()
 
 
 # Dagster's console logger is silenced under the progress bar; the bar prints warnings itself.
@@ -59,9 +92,14 @@ class ProgressBar:
         self.printed_percent = -5
         self.printed_step = ""
         self.drawn = False
+        self.started_steps: set[str] = set()
 
     def __call__(self, event: RunEvent) -> None:
         step = event.step.replace("__", "/")  # a step key names its asset key path with "__"
+        if event.kind == "step":
+            self.started_steps.add(event.step)
+        if event.kind == "warning" and event.step and event.step not in self.started_steps:
+            return  # Dagster's "Dependencies for step X failed ... Not executing": the failure says it all
         if event.kind in ("warning", "failure"):
             first = (event.message.strip().splitlines() or [""])[0]
             self._line(f"{event.kind}: [{step}] {first[:300]}")
@@ -119,6 +157,35 @@ def build_run_config(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     home = ensure_dagster_home()
+    try:
+        check_settings()
+    except ValueError as exc:  # InputError is a ValueError: file, field, expected, got
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from collection_tree.core.build_lock import BuildLock, BuildLockBusy
+
+    lock = BuildLock(settings.output_dir())
+
+    def say_waiting(holder: Any) -> None:
+        print(f"waiting for {holder.describe() if holder else 'another build'} to finish with {lock.folder} ...",
+              file=sys.stderr, flush=True)
+
+    # The run id is chosen before the lock is taken, so a build refused meanwhile can name this one.
+    run_id = str(uuid.uuid4())
+    holder = f"re-execution of {args.resume}" if args.resume else run_id
+    try:
+        lock.acquire(run_id=holder, command="collection-tree build" + (" --test" if args.test else ""),
+                     wait=args.wait, on_wait=say_waiting)
+    except BuildLockBusy as busy:
+        print(f"error: {busy}", file=sys.stderr)
+        return 1
+    try:
+        return _build_holding_the_lock(args, home, lock, run_id)
+    finally:
+        lock.release()
+
+
+def _build_holding_the_lock(args: argparse.Namespace, home: str, lock: Any, run_id: str) -> int:
     from dagster import DagsterInstance, RunsFilter
 
     from collection_tree import operations as ops
@@ -129,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
     bar = None if args.verbose else ProgressBar()
     started = time.monotonic()
     result = None
+    command = "collection-tree build" + (" --test" if args.test else "")
     with DagsterInstance.get() as instance:
         busy = [s for s in ops.active_runs(instance) if s.job_name in (ops.FULL_JOB, ops.TEST_JOB)]
         if busy:
@@ -146,12 +214,13 @@ def run(args: argparse.Namespace) -> int:
                 print(f"error: nothing to resume: the latest {job_name} run ({last.run_id}) succeeded",
                       file=sys.stderr)
                 return 1
+            lock.record_run(f"resuming {parent}", command)
 
             def find_run() -> str | None:
                 runs = instance.get_runs(RunsFilter(tags={SESSION_TAG: session}), limit=1)
                 return runs[0].run_id if runs else None
         else:
-            parent, run_id = None, str(uuid.uuid4())
+            parent = None
             if last is not None and ops.run_state(instance, last).orphaned:
                 ops.recover_orphaned_run(instance, last)
                 print(f"note: run {last.run_id} was interrupted (its process is gone); marked failed. "
@@ -185,14 +254,62 @@ def run(args: argparse.Namespace) -> int:
     seconds = time.monotonic() - started
     assert result is not None
     if not result.success:
-        failure = next((e for e in result.all_events if e.is_step_failure), None)
-        detail = failure.event_specific_data.error.message.strip() if failure else "see the run's logs"
-        print(f"build failed after {seconds:.1f}s: {detail}", file=sys.stderr)
-        print(f"run {result.run_id} is in {home}; resume it with `collection-tree build "
-              f"{'--test ' if args.test else ''}--resume` or in the Dagster UI (re-execute from failure)",
-              file=sys.stderr)
-        return 1
+        cause = failure_cause(result.all_events)
+        where = f" in step {cause.step}" if cause.step else ""
+        print(f"build failed after {seconds:.1f}s{where} (run {result.run_id}, DAGSTER_HOME={home})", file=sys.stderr)
+        if cause.input_error:
+            print("fix the input named below, then build again", file=sys.stderr)
+        else:
+            print(f"resume it with `collection-tree build {'--test ' if args.test else ''}--resume` or in the Dagster "
+                  "UI (re-execute from failure): finished phases and LLM answers are kept", file=sys.stderr)
+        print(f"error: {cause.message}", file=sys.stderr)
+        return 2 if cause.input_error else 1
     from collection_tree.commands._summary import print_summary
 
-    print_summary(result, test=args.test, seconds=seconds)
+    print_summary(result, test=args.test, seconds=seconds)  # while the lock is held: our own tree
     return 0
+
+
+# Exceptions that mean the inputs or settings are wrong: resuming cannot help, fixing them does.
+INPUT_ERRORS = frozenset({"InputError"})
+
+
+@dataclass(frozen=True)
+class FailureCause:
+    step: str
+    message: str
+    input_error: bool
+
+
+def failure_cause(events: Any) -> FailureCause:
+    """The root cause of a failed run, as a person needs it: a ``Failure``'s description, else the
+    innermost exception of the first failed step (an ``InputError`` names file, field, expected, got)."""
+    events = list(events)
+    failure = next((e for e in events if e.is_step_failure), None)
+    if failure is None:
+        run_failure = next((e for e in events if e.is_pipeline_failure), None)
+        error = getattr(run_failure.event_specific_data, "error", None) if run_failure is not None else None
+        if error is None:
+            return FailureCause("", "the run failed; see its logs (`--verbose`, or the Dagster UI)", False)
+        cls_name, message = _innermost(error)
+        return FailureCause("", message, cls_name in INPUT_ERRORS)
+    data = failure.step_failure_data
+    step = (failure.step_key or "").replace("__", "/")
+    if data.user_failure_data is not None and data.user_failure_data.description:
+        return FailureCause(step, data.user_failure_data.description.strip(), False)
+    cls_name, message = _innermost(data.error)
+    return FailureCause(step, message, cls_name in INPUT_ERRORS)
+
+
+def _innermost(error: Any) -> tuple[str, str]:
+    """(class name, one-line message) of the deepest ``cause`` of a serialised error: an input error's own
+    text ("<file>: field '<field>': expected ..."), any other as "<Class>: <text>"."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    cls_name = str(getattr(error, "cls_name", "") or "")
+    message = str(getattr(error, "message", "") or "").strip()
+    head, sep, rest = message.partition(": ")
+    if sep and head.rsplit(".", 1)[-1] == cls_name:  # "pkg.module.InputError: text" -> "text"
+        message = rest
+    first = (message.splitlines() or [""])[0].strip()
+    return cls_name, first if cls_name in INPUT_ERRORS or not cls_name else f"{cls_name}: {first}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,6 +32,21 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: run {busy[0].run_id} ({busy[0].job_name}) is {busy[0].status}; delete after it ends",
               file=sys.stderr)
         return 1
+    from collection_tree.core.build_lock import BuildLock, BuildLockBusy
+
+    lock = BuildLock(settings.output_dir())
+    try:
+        lock.acquire(command="collection-tree delete")  # never delete under a running build
+    except BuildLockBusy as busy:
+        print(f"error: {busy}", file=sys.stderr)
+        return 1
+    try:
+        return _delete(args, ops, settings)
+    finally:
+        lock.release()
+
+
+def _delete(args: argparse.Namespace, ops: Any, settings: Any) -> int:
     paths = ops.deletable_paths(settings.output_dir(), ops.store_base(), include_cache=args.cache)
     if not paths:
         print("nothing to delete")

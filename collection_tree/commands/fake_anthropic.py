@@ -22,6 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="inject FAULT into every request of TASK (repeatable)")
     parser.add_argument("--retry-after", type=float, default=0.01, metavar="S",
                         help="retry-after sent with 429/5xx/529 answers (seconds; default 0.01)")
+    parser.add_argument("--hang", type=float, default=30.0, metavar="S",
+                        help="how long a 'hang' fault holds a request before closing it (seconds; default 30). "
+                             "Longer than the client's timeout (COLLECTION_TREE_LLM_TIMEOUT) makes a real timeout")
     parser.add_argument("--cache-min-tokens", type=int, default=1024,
                         help="shortest system prompt the simulated prompt cache stores (default 1024)")
     parser.set_defaults(func=run)
@@ -33,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         latency = LatencyModel.parse(args.latency) if args.latency else LatencyModel()
         server = FakeAnthropicServer(args.host, args.port, latency=latency, retry_after_s=args.retry_after,
-                                     cache_min_tokens=args.cache_min_tokens)
+                                     cache_min_tokens=args.cache_min_tokens, hang_s=args.hang)
         server.script([f.strip() for f in args.faults.split(",") if f.strip()])
         for rule in args.fail_task:
             task, sep, fault = rule.partition(":")

@@ -45,6 +45,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{stats['entries']} cached answer(s) in {path} ({stats['bytes'] / 1e6:.2f} MB)")
         if stats["entries"]:
             print(f"  from {_when(stats['oldest'])} to {_when(stats['newest'])}")
+            for provider, count in stats["by_provider"].items():
+                label = provider or "(unrecorded: written before answers were keyed by provider; never used)"
+                print(f"  provider {label}: {count}")
             for task, count in stats["by_task"].items():
                 print(f"  task  {task}: {count}")
             for model, count in stats["by_model"].items():

@@ -23,26 +23,59 @@ from collection_tree.exports.suggestions_review import (
 STATUSES = ("pending", "accepted", "applied", "skipped")
 
 
+def confidence(text: str) -> float:
+    """``--min-confidence``: a number in [0, 1] (suggestion confidences are)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}")
+    return value
+
+
+def statuses(text: str) -> tuple[str, ...]:
+    """``--status``: comma-separated known statuses, or 'all'."""
+    if text.strip() == "all":
+        return STATUSES
+    wanted = tuple(s.strip() for s in text.split(",") if s.strip())
+    unknown = [s for s in wanted if s not in STATUSES]
+    if unknown or not wanted:
+        raise argparse.ArgumentTypeError(f"expected 'all' or statuses among {', '.join(STATUSES)}, got {text!r}")
+    return wanted
+
+
+def _selection_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--accept", default=None,
+                        help="'all', 'accepted' (rows marked with `suggestions accept`) or comma-separated ids "
+                             "(123:genre or 123)")
+    parser.add_argument("--min-confidence", type=confidence, default=None,
+                        help="only rows at or above this confidence (0-1)")
+    parser.add_argument("--accept-csv", default=None, type=Path,
+                        help="a copy of metadata_suggestions.csv with an 'accepted' column (1/yes/x)")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("suggestions", help="review and apply metadata suggestions")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     show = actions.add_parser("show", help="print suggestions as a diff: 'Artist - Title', then 'field: old -> new'")
-    show.add_argument("--min-confidence", type=float, default=None)
+    show.add_argument("--min-confidence", type=confidence, default=None, help="only rows at or above this (0-1)")
     show.add_argument("--limit", type=int, default=None, help="at most N tracks")
-    show.add_argument("--status", default="pending,accepted",
+    show.add_argument("--status", type=statuses, default=("pending", "accepted"),
                       help="comma-separated statuses to show (pending, accepted, applied, skipped) or 'all'")
     show.set_defaults(func=run_show)
 
+    accept = actions.add_parser("accept", help="mark suggestions 'accepted' in the review table (apply them "
+                                               "later with --accept accepted); changes no tracks file")
+    _selection_arguments(accept)
+    accept.set_defaults(func=run_accept)
+
     apply = actions.add_parser("apply", help="write <tracks>.curated.<ext> with the accepted suggestions")
-    apply.add_argument("--accept", default=None,
-                       help="'all', 'accepted' (rows a --dry-run accepted) or comma-separated ids (123:genre or 123)")
-    apply.add_argument("--min-confidence", type=float, default=None, help="only rows at or above this confidence")
-    apply.add_argument("--accept-csv", default=None, type=Path,
-                       help="a copy of metadata_suggestions.csv with an 'accepted' column (1/yes/x)")
+    _selection_arguments(apply)
     apply.add_argument("--tracks", default=None, help=f"the original tracks file (default: {settings.TRACKS_ENV})")
     apply.add_argument("--dry-run", action="store_true",
-                       help="show what would change and mark those rows 'accepted'; write no tracks file")
+                       help="show what would change; write nothing (no tracks file, no change to the review table)")
     apply.set_defaults(func=run_apply)
 
 
@@ -74,8 +107,7 @@ def run_show(args: argparse.Namespace) -> int:
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    wanted = STATUSES if args.status == "all" else tuple(s.strip() for s in args.status.split(","))
-    view = table[table["status"].isin(wanted)]
+    view = table[table["status"].isin(args.status)]
     if args.min_confidence is not None:
         view = view[view["confidence"].fillna(0.0) >= args.min_confidence]
     shown = print_diff(view, args.limit)
@@ -99,8 +131,8 @@ def run_apply(args: argparse.Namespace) -> int:
         return 2
     if args.dry_run:
         print_diff(updated[updated["id"].isin(result.applied)])
-        print(f"dry run: {len(result.applied)} changes would be written to {result.output_path}; "
-              f"those rows are now 'accepted' (apply them with --accept accepted)")
+        print(f"dry run: {len(result.applied)} changes would be written to {result.output_path}; nothing was "
+              "written (mark rows with `suggestions accept`, or apply them without --dry-run)")
     elif result.written:
         print(f"wrote {result.output_path}: {len(result.applied)} changes")
         if result.backup_path:
@@ -114,6 +146,25 @@ def run_apply(args: argparse.Namespace) -> int:
         print(f"skipped {len(result.skipped)} rows:")
         for row_id, why in result.skipped:
             print(f"  {row_id}: {_clean(why)}")
-    _, csv_path = write_review_table(updated, places.output_dir)
+    if not args.dry_run:
+        _, csv_path = write_review_table(updated, places.output_dir)
+        print(f"review table updated: {csv_path}")
+    return 0
+
+
+def run_accept(args: argparse.Namespace) -> int:
+    """Mark the selected pending rows 'accepted' (a review step: no tracks file is read or written)."""
+    places = OutputPlaces.for_mode()
+    try:
+        table = read_review_table(places.output_dir)
+        selected = select_rows(table, args.accept, args.min_confidence, args.accept_csv)
+    except ExportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    marked = selected & (table["status"] == "pending")
+    table.loc[marked, ["status", "accepted"]] = ["accepted", "yes"]
+    _, csv_path = write_review_table(table, places.output_dir)
+    print(f"{int(marked.sum())} suggestions marked accepted ({int(selected.sum() - marked.sum())} selected rows "
+          f"were not pending); apply them with: collection-tree suggestions apply --accept accepted")
     print(f"review table updated: {csv_path}")
     return 0

@@ -6,8 +6,8 @@ and what was expected. Nothing here writes anything.
 
 from __future__ import annotations
 
+import hashlib
 import json
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,34 +17,78 @@ import pandas as pd
 
 from collection_tree.core.errors import InputError
 
-log = logging.getLogger(__name__)
-
 LIST_FACETS = ("genre", "scene_tags", "descriptors")
 TEXT_COLUMNS = ("title", "artist", "comment", "era")
 REQUIRED_COLUMNS = ("track_id", "title", "artist", "year", "comment", *LIST_FACETS, "era")
 OPTIONAL_NUMERIC = ("bpm", "energy", "duration")
 OPTIONAL_TEXT = ("key", "location", "label", "country")
 TRACK_COLUMNS = (*REQUIRED_COLUMNS, *OPTIONAL_NUMERIC, *OPTIONAL_TEXT)
+# What a filter may name: value lists over these columns, ``<column>_range`` over the numeric ones.
+TEXT_FACETS = ("era", "key", "country", "label", "artist", "title")
+RANGE_COLUMNS = ("year", "bpm", "energy", "duration")
 TREE_TYPES = ("genre", "scene")
 CONFIG_KEYS = ("creative_model", "mechanical_model")
+# Track ids must survive every float and JSON round trip (the HTML browser's JavaScript included).
+MAX_TRACK_ID = 2**53 - 1
+YEAR_RANGE = (1, 9999)
+# Genre and scene trees are a few levels deep; a deeper one is malformed (and would exhaust recursion).
+MAX_TREE_DEPTH = 64
+
+
+def file_sha256(path: str | Path) -> str:
+    """The file's sha256 (hex): what identifies an input, whatever its name or modification time."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 # ----------------------------------------------------------------------------------------- tracks
 def split_facet(value: Any) -> list[str]:
-    """A list facet from CSV (`; `-separated) or Parquet (a list); order kept, blanks dropped."""
+    """A list facet from CSV (`; `-separated) or Parquet (a list of strings); order kept, blanks dropped.
+    Anything else (a number, a date, a list of numbers) raises ``TypeError``."""
     if value is None:
         return []
     if isinstance(value, float) and np.isnan(value):
         return []
-    parts = value.split(";") if isinstance(value, str) else list(value)
+    if isinstance(value, str):
+        parts: list[Any] = value.split(";")
+    elif isinstance(value, list | tuple | np.ndarray):
+        parts = list(value)
+    else:
+        raise TypeError(f"a {type(value).__name__}")
     out: list[str] = []
     for part in parts:
         if part is None:
             continue
-        text = str(part).strip()
+        if not isinstance(part, str):
+            raise TypeError(f"a list holding a {type(part).__name__} ({part!r})")
+        text = part.strip()
         if text and text not in out:
             out.append(text)
     return out
+
+
+def _list_facet_column(path: Path, frame: pd.DataFrame, column: str) -> list[list[str]]:
+    values = frame[column].tolist()
+    out = []
+    for row, value in enumerate(values):
+        try:
+            out.append(split_facet(value))
+        except TypeError as exc:
+            raise InputError(path, column, "a ';'-separated string or a list of strings in every row",
+                             f"row {row + 2}: {exc}") from None
+    return out
+
+
+def _not_a_number_dtype(path: Path, frame: pd.DataFrame, column: str, expected: str) -> None:
+    """Parquet can type a column as dates or booleans; read as numbers they would be nonsense (a date
+    becomes 978307200000000 microseconds), so they are refused by type."""
+    dtype = frame[column].dtype
+    if (pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype)
+            or pd.api.types.is_bool_dtype(dtype)):
+        raise InputError(path, column, expected, f"a column of {dtype}")
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -61,18 +105,23 @@ def _read_table(path: Path) -> pd.DataFrame:
     raise InputError(path, "path", "a .csv or .parquet file", suffix or "no extension")
 
 
-def _int_column(path: Path, frame: pd.DataFrame, column: str, *, allow_empty: bool) -> pd.Series:
+def _int_column(path: Path, frame: pd.DataFrame, column: str, *, allow_empty: bool,
+                low: int, high: int) -> pd.Series:
+    """Integers in [low, high] (checked before the cast: an overflowing id must not wrap around)."""
+    kind = "an integer" if not allow_empty else "an integer or empty"
+    expected = f"{kind} between {low} and {high} in every row"
+    _not_a_number_dtype(path, frame, column, expected)
     raw = frame[column]
-    numeric = pd.to_numeric(raw, errors="coerce")
+    numeric = pd.to_numeric(raw, errors="coerce").astype("float64")
     bad = numeric.isna() & raw.notna() & (raw.astype("string").str.strip() != "")
     if not allow_empty:
         bad |= raw.isna()
     non_integral = numeric.notna() & (numeric != np.floor(numeric.fillna(0)))
-    bad |= non_integral
+    out_of_range = numeric.notna() & ((numeric < low) | (numeric > high))
+    bad |= non_integral | out_of_range
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        kind = "an integer" if not allow_empty else "an integer or empty"
-        raise InputError(path, column, f"{kind} in every row", f"row {row + 2}: {raw.iloc[row]!r}")
+        raise InputError(path, column, expected, f"row {row + 2}: {raw.iloc[row]!r}")
     return numeric.astype("Int64") if allow_empty else numeric.astype("int64")
 
 
@@ -88,23 +137,26 @@ def load_tracks(path: str | Path) -> pd.DataFrame:
         raise InputError(path, "track_id", "at least one track row", "an empty table")
 
     out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
-    out["track_id"] = _int_column(path, frame, "track_id", allow_empty=False)
+    out["track_id"] = _int_column(path, frame, "track_id", allow_empty=False, low=-MAX_TRACK_ID, high=MAX_TRACK_ID)
     dupes = out["track_id"][out["track_id"].duplicated()]
     if not dupes.empty:
         raise InputError(path, "track_id", "unique values", f"duplicate track_id {int(dupes.iloc[0])}")
-    out["year"] = _int_column(path, frame, "year", allow_empty=True)
+    out["year"] = _int_column(path, frame, "year", allow_empty=True, low=YEAR_RANGE[0], high=YEAR_RANGE[1])
     for column in TEXT_COLUMNS:
         out[column] = frame[column].fillna("").astype(str)
     for column in LIST_FACETS:
-        out[column] = [split_facet(v) for v in frame[column].tolist()]
+        out[column] = _list_facet_column(path, frame, column)
     for column in OPTIONAL_NUMERIC:
         if column in frame.columns:
-            values = pd.to_numeric(frame[column], errors="coerce")
+            _not_a_number_dtype(path, frame, column, "a number or empty")
+            values = pd.to_numeric(frame[column], errors="coerce").astype("float64")
             bad = values.isna() & frame[column].notna() & (frame[column].astype("string").str.strip() != "")
+            bad |= values.notna() & ~np.isfinite(values)
             if bad.any():
                 row = int(np.flatnonzero(bad.to_numpy())[0])
-                raise InputError(path, column, "a number or empty", f"row {row + 2}: {frame[column].iloc[row]!r}")
-            out[column] = values.astype("float64")
+                raise InputError(path, column, "a finite number or empty",
+                                 f"row {row + 2}: {frame[column].iloc[row]!r}")
+            out[column] = values
     for column in OPTIONAL_TEXT:
         if column in frame.columns:
             out[column] = frame[column].fillna("").astype(str)
@@ -129,6 +181,7 @@ class TreeInput:
     path: str
     dropped_unknown_ids: int = 0
     warnings: list[str] = field(default_factory=list)
+    filter_warnings: list[str] = field(default_factory=list)  # "<file>: node '<id>': ..." per filter problem
 
     @property
     def id(self) -> str:
@@ -143,10 +196,57 @@ class TreeInput:
         return self.doc["tree_type"]
 
 
+def _range_pair(value: Any) -> tuple[float, float] | None:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        return None
+    if any(isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v) for v in value):
+        return None
+    return value[0], value[1]
+
+
+def check_filters(filters: dict[str, Any], columns: set[str] | None) -> tuple[dict[str, Any], list[str]]:
+    """A node's filters as the search uses them, and what had to change (DESIGN section 1: an unknown
+    key is ignored with a warning). ``columns``: the tracks' columns (None: any contract column).
+
+    Kept: value lists (a string or a list of strings) over list facets and text columns, and
+    ``<numeric column>_range`` as ``[low, high]``. Dropped with a warning: keys naming no track column,
+    ranges that are not two numbers (``"2000-2005"``), values that are not strings. A reversed range is
+    kept in order, with a warning."""
+    clean: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, value in filters.items():
+        key = str(key)
+        column = key[: -len("_range")] if key.endswith("_range") else key
+        allowed = RANGE_COLUMNS if key.endswith("_range") else (*LIST_FACETS, *TEXT_FACETS)
+        if column not in allowed or (columns is not None and column not in columns):
+            known = sorted([*LIST_FACETS, *TEXT_FACETS, *(f"{c}_range" for c in RANGE_COLUMNS)])
+            problems.append(f"filter {key!r} names no track column (known: {', '.join(known)}); ignored")
+            continue
+        if key.endswith("_range"):
+            pair = _range_pair(value)
+            if pair is None:
+                problems.append(f"filter {key!r}: expected [low, high] with two numbers, got {value!r}; ignored")
+                continue
+            if pair[0] > pair[1]:
+                problems.append(f"filter {key!r}: reversed range {list(pair)!r}, read as [{pair[1]}, {pair[0]}]")
+                pair = (pair[1], pair[0])
+            clean[key] = list(pair)
+            continue
+        values = [value] if isinstance(value, str) else value
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            problems.append(f"filter {key!r}: expected a string or a list of strings, got {value!r}; ignored")
+            continue
+        clean[key] = values
+    return clean, problems
+
+
 def _check_node(path: Path, node: Any, where: str, known: set[int] | None, seen: set[str],
-                report: TreeInput) -> dict[str, Any]:
+                report: TreeInput, depth: int = 1, columns: set[str] | None = None) -> dict[str, Any]:
     if not isinstance(node, dict):
         raise InputError(path, where, "a node object", type(node).__name__)
+    if depth > MAX_TREE_DEPTH:
+        raise InputError(path, where.split(".children")[0] + ".children...", f"a tree at most {MAX_TREE_DEPTH} "
+                         "levels deep", f"node {node.get('id')!r} at level {depth}")
     for key in ("id", "title"):
         if not isinstance(node.get(key), str) or not node[key].strip():
             raise InputError(path, f"{where}.{key}", "a non-empty string", node.get(key))
@@ -166,6 +266,8 @@ def _check_node(path: Path, node: Any, where: str, known: set[int] | None, seen:
     filters = node.get("filters", {}) or {}
     if not isinstance(filters, dict):
         raise InputError(path, f"{here}.filters", "an object of facet -> values or ranges", filters)
+    filters, problems = check_filters(filters, columns)
+    report.filter_warnings += [f"{path}: node '{node_id}': {problem}" for problem in problems]
     description = node.get("description", "") or ""
     if not isinstance(description, str):
         raise InputError(path, f"{here}.description", "a string", description)
@@ -178,7 +280,7 @@ def _check_node(path: Path, node: Any, where: str, known: set[int] | None, seen:
             report.warnings.append(f"{path}: node '{node_id}' names {dropped} unknown track id(s); dropped")
         ids = kept
     clean_children = [
-        _check_node(path, child, f"{here}.children[{i}]", known, seen, report)
+        _check_node(path, child, f"{here}.children[{i}]", known, seen, report, depth + 1, columns)
         for i, child in enumerate(children)
     ]
     return {
@@ -191,8 +293,11 @@ def _check_node(path: Path, node: Any, where: str, known: set[int] | None, seen:
     }
 
 
-def load_tree(path: str | Path, tree_type: str, known_track_ids: set[int] | None = None) -> TreeInput:
-    """Read and validate a genre or scene tree. Unknown track ids are dropped and counted."""
+def load_tree(path: str | Path, tree_type: str, known_track_ids: set[int] | None = None,
+              track_columns: set[str] | None = None) -> TreeInput:
+    """Read and validate a genre or scene tree. Unknown track ids are dropped and counted; filter
+    problems (keys naming none of ``track_columns``, malformed or reversed ranges) are fixed or dropped
+    and listed in ``filter_warnings``, each naming the file and the node."""
     if tree_type not in TREE_TYPES:
         raise ValueError(f"tree_type must be one of {TREE_TYPES}")
     path = Path(path)
@@ -205,6 +310,9 @@ def load_tree(path: str | Path, tree_type: str, known_track_ids: set[int] | None
                          f"{exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     except UnicodeDecodeError as exc:
         raise InputError(path, "(document)", "UTF-8 text", str(exc)) from exc
+    except RecursionError:
+        raise InputError(path, "(document)", f"a tree at most {MAX_TREE_DEPTH} levels deep",
+                         "JSON nested too deep to read") from None
     if not isinstance(doc, dict):
         raise InputError(path, "(document)", "a JSON object with id, tree_type, created_at, lineages",
                          type(doc).__name__)
@@ -221,7 +329,7 @@ def load_tree(path: str | Path, tree_type: str, known_track_ids: set[int] | None
     report = TreeInput(doc={}, path=str(path))
     seen: set[str] = set()
     clean = [
-        _check_node(path, node, f"lineages[{i}]", known_track_ids, seen, report)
+        _check_node(path, node, f"lineages[{i}]", known_track_ids, seen, report, columns=track_columns)
         for i, node in enumerate(lineages)
     ]
     report.doc = {"id": doc["id"], "tree_type": tree_type, "created_at": doc["created_at"],
@@ -229,8 +337,6 @@ def load_tree(path: str | Path, tree_type: str, known_track_ids: set[int] | None
     if not any(leaf["track_ids"] for leaf in collect_leaves(report.doc)):
         raise InputError(path, "lineages", "at least one leaf with known tracks (the tree is empty)",
                          f"{len(collect_leaves(report.doc))} leaves, none with tracks")
-    for warning in report.warnings[:20]:
-        log.warning(warning)
     return report
 
 
@@ -253,7 +359,8 @@ def collect_leaves(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 # ----------------------------------------------------------------------------------------- config
 def load_config(path: str | Path | None) -> dict[str, Any]:
-    """The optional config.json: ``creative_model`` / ``mechanical_model`` overrides (strings)."""
+    """The optional config.json: ``creative_model`` / ``mechanical_model`` overrides (strings); any other
+    key is an error listing the valid ones."""
     if path is None or str(path) == "":
         return {}
     path = Path(path)
@@ -267,6 +374,9 @@ def load_config(path: str | Path | None) -> dict[str, Any]:
                          f"{exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     if not isinstance(config, dict):
         raise InputError(path, "(document)", "a JSON object", type(config).__name__)
+    for key in config:
+        if key not in CONFIG_KEYS:  # a misspelt key would otherwise be ignored without a word
+            raise InputError(path, key, "one of the keys " + ", ".join(CONFIG_KEYS), "an unknown key")
     for key in CONFIG_KEYS:
         if key in config and (not isinstance(config[key], str) or not config[key].strip()):
             raise InputError(path, key, "a non-empty model name string", config[key])

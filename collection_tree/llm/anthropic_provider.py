@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import anthropic
 from anthropic import Middleware
@@ -37,6 +38,26 @@ QUOTA_ERROR_CODES = frozenset({
 _QUOTA_WORDS = re.compile(r"spend(ing)? limit|usage limit|credit balance|billing|quota", re.IGNORECASE)
 _KIND_BY_STATUS = {400: "bad_request", 401: "auth", 402: "quota", 403: "permission", 404: "not_found",
                    413: "too_large", 429: "rate_limited"}
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normalise_endpoint(url: str) -> str:
+    """A base URL as the cache keys it: scheme and host lower-cased, the default port, credentials,
+    query, fragment and trailing slashes dropped (``HTTPS://API.anthropic.com:443/`` and
+    ``https://api.anthropic.com`` are one endpoint; ``http://127.0.0.1:8765`` is another)."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:  # not a number: keep the text, it still names the endpoint
+        port = None
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if port is None or _DEFAULT_PORTS.get(scheme) == port else f"{host}:{port}"
+    return urlunsplit((scheme, netloc, parts.path.rstrip("/"), "", ""))
 
 
 @dataclass
@@ -125,6 +146,11 @@ class AnthropicProvider:
                              "to build with the offline provider)")
         if base_url is None:
             self.base_url = str(self._client.base_url)
+
+    @property
+    def endpoint(self) -> str:
+        """The normalised base URL (part of every cache key: a fake server never serves the real API)."""
+        return normalise_endpoint(str(self.base_url or self._client.base_url))
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(base_url={self.base_url!r}, timeout_s={self.timeout_s}, "

@@ -45,6 +45,9 @@ class ProviderAnswer:
 
 
 class Provider(Protocol):
+    """``name``: offline, anthropic or anthropic-batch. A provider that talks to an API also has
+    ``endpoint`` (its normalised base URL): answers from different endpoints never share cache entries."""
+
     name: str
 
     def complete(self, request: LLMRequest, model: str) -> ProviderAnswer:
@@ -55,17 +58,43 @@ class Provider(Protocol):
 class ResponseCache(Protocol):
     def get(self, key: str) -> str | None: ...
 
-    def put(self, key: str, text: str, *, task: str, model: str) -> None: ...
+    def put(self, key: str, text: str, *, task: str, model: str, provider: str = "", endpoint: str = "") -> None: ...
 
 
-def cache_key(request: LLMRequest, model: str) -> str:
-    """Hash of everything that shapes an answer: model, prompt, payload, schema, parameters."""
+OFFLINE = "offline"
+OFFLINE_LABEL = "offline heuristics"  # what people see instead of a model name for offline answers
+
+
+def provider_endpoint(provider: Any) -> str:
+    """The normalised API endpoint of a provider ("" for the offline provider)."""
+    return str(getattr(provider, "endpoint", "") or "")
+
+
+def cache_key(request: LLMRequest, model: str, *, provider: str, endpoint: str) -> str:
+    """Hash of everything that shapes an answer: who answers (provider and endpoint: an offline answer
+    never serves a keyed build, a loopback fake server never serves the real API), model, prompt,
+    payload, schema, parameters."""
     blob = json.dumps(
-        {"model": model, "task": request.task, "system": request.system, "payload": request.payload,
-         "schema": request.schema, "max_tokens": request.max_tokens},
+        {"provider": provider, "endpoint": endpoint, "model": model, "task": request.task,
+         "system": request.system, "payload": request.payload, "schema": request.schema,
+         "max_tokens": request.max_tokens},
         sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str,
     )
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class FallbackSummary:
+    """How many of a phase's calls ended in a fallback (an :class:`LLMError` the phase answered with
+    its documented fallback), out of all calls that ended (cache hits included), and the last error."""
+
+    calls: int
+    fallbacks: int
+    last_error: str
+
+    @property
+    def share(self) -> float:
+        return self.fallbacks / self.calls if self.calls else 0.0
 
 
 class LLMClient:
@@ -120,6 +149,8 @@ class LLMClient:
         intervals = sorted((r.started, r.ended) for r in calls)
         return {
             "llm_provider": self.provider.name,
+            "llm_endpoint": provider_endpoint(self.provider),
+            "models_used": models_used(records),
             "llm_calls": len(calls),
             "llm_cache_hits": sum(r.cached for r in records),
             "llm_failures": sum(r.raised for r in records),
@@ -136,9 +167,20 @@ class LLMClient:
             "llm_busy_s": round(_union_length(intervals), 3),
             "llm_max_concurrency": _max_overlap(intervals),
             "calls_by_task": _count_by(calls, "task"),
-            "calls_by_model": _count_by(calls, "model"),
+            "calls_by_model": _count_by_model(calls),
             "failures_by_kind": _count_by([r for r in records if r.raised], "error_kind"),
         }
+
+    def fallback_summary(self, phase: str | None = None) -> FallbackSummary:
+        """Calls that ended (a cache hit, an accepted answer or a raised LLMError; re-asks are part of
+        their call) and those that raised, with the last error's (redacted) reason."""
+        with self._lock:
+            records = [r for r in self.records if phase is None or r.phase == phase]
+        ended = [r for r in records if r.cached or r.raised or not r.failed]
+        raised = [r for r in records if r.raised]
+        last = max(raised, key=lambda r: r.ended, default=None)
+        return FallbackSummary(calls=len(ended), fallbacks=len(raised),
+                               last_error=f"{last.task} ({last.error_kind}): {last.error}" if last else "")
 
     def timeline(self, phase: str | None = None) -> list[dict[str, Any]]:
         """Every call as a row (seconds since the client started), for critical-path benchmarks."""
@@ -164,7 +206,8 @@ class LLMClient:
             raise StopRequested(f"stop requested before {request.task}")
         spec = get_task(request.task)
         model, _ = get_tiered_model(request.tier, self.model_config)
-        key = cache_key(request, model)
+        provider, endpoint = self.provider.name, provider_endpoint(self.provider)
+        key = cache_key(request, model, provider=provider, endpoint=endpoint)
         if self.cache is not None:
             started = self._now()
             text = self.cache.get(key)
@@ -196,6 +239,7 @@ class LLMClient:
                 if getattr(exc, "replayed", False):
                     raise
                 record.failed, record.raised, record.error_kind = True, True, exc.kind
+                record.error = exc.reason
                 record.retries += exc.retries
                 record.latency_s = time.monotonic() - started
                 record.ended = self._now()
@@ -214,7 +258,7 @@ class LLMClient:
             try:
                 answer = self._check(spec, asked, reply)
             except LLMError as exc:
-                record.failed, record.error_kind = True, exc.kind
+                record.failed, record.error_kind, record.error = True, exc.kind, exc.reason
                 last_error = exc
                 log.warning("LLM %s answer rejected (%s), attempt %d: %s", request.task, exc.kind, attempt + 1,
                             exc.reason)
@@ -226,7 +270,8 @@ class LLMClient:
                 continue
             self._record(record)
             if self.cache is not None:
-                self.cache.put(key, json.dumps(answer, sort_keys=True), task=request.task, model=model)
+                self.cache.put(key, json.dumps(answer, sort_keys=True), task=request.task, model=model,
+                               provider=provider, endpoint=endpoint)
             return answer
         assert last_error is not None
         raise last_error
@@ -246,7 +291,7 @@ class LLMClient:
         error.replayed = True  # type: ignore[attr-defined]  # recorded here, not again by the caller
         now = self._now()
         self._record(CallRecord(phase, request.task, model, self.provider.name, failed=True, raised=True,
-                                error_kind=error.kind, started=now, ended=now))
+                                error_kind=error.kind, error=error.reason, started=now, ended=now))
         raise error
 
     def _validate(self, spec: Any, request: LLMRequest, text: str) -> dict[str, Any]:
@@ -335,6 +380,36 @@ class PhaseLLM:
 
     def timeline(self) -> list[dict[str, Any]]:
         return self.client.timeline(self.phase)
+
+    def fallback_summary(self) -> FallbackSummary:
+        return self.client.fallback_summary(self.phase)
+
+    def degraded(self, max_fallback_share: float) -> str | None:
+        """Why this phase's result must not be stored: more than ``max_fallback_share`` of its calls
+        ended in a fallback (the API is failing), or None. The offline provider never falls back."""
+        if self.client.provider.name == OFFLINE:
+            return None
+        summary = self.fallback_summary()
+        if summary.fallbacks == 0 or summary.share <= max_fallback_share:
+            return None
+        return (f"[{self.phase}] {summary.fallbacks} of {summary.calls} LLM calls ended in a fallback "
+                f"({summary.share:.0%}, more than max_fallback_share {max_fallback_share:.0%}); "
+                f"last API error: {summary.last_error}")
+
+
+def models_used(records: list[CallRecord]) -> list[str]:
+    """Models whose answers a phase used (cache hits included: the cache key holds the provider, so a
+    hit is that model's answer); none for the offline provider, whose answers are heuristics."""
+    return sorted({r.model for r in records if r.provider != OFFLINE and not r.raised and not r.failed})
+
+
+def _count_by_model(records: list[CallRecord]) -> dict[str, int]:
+    """Calls per model; offline answers are counted as what they are, not under a model name."""
+    out: dict[str, int] = {}
+    for record in records:
+        label = OFFLINE_LABEL if record.provider == OFFLINE else record.model
+        out[label] = out.get(label, 0) + 1
+    return out
 
 
 def _count_by(records: list[CallRecord], attr: str) -> dict[str, int]:

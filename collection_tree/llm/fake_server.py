@@ -13,7 +13,9 @@ and Anthropic error JSON with ``retry-after`` / ``retry-after-ms``. Faults are i
 
 The same controls are reachable over HTTP for a server started by ``collection-tree fake-anthropic``:
 ``POST /_control/script {"faults": [...]}``, ``POST /_control/rules {"fault", "task", "calls", "times"}``,
-``POST /_control/latency {...}``, ``POST /_control/reset``, ``GET /_control/log``.
+``POST /_control/latency {...}``, ``POST /_control/hang {"seconds": S}`` (how long a ``hang`` fault holds
+a request: longer than the client's timeout to test a real timeout), ``POST /_control/reset``,
+``GET /_control/log``.
 """
 
 from __future__ import annotations
@@ -116,7 +118,8 @@ class RequestLog:
     status: int = 200
     retry_count: int = 0
     in_flight: int = 0
-    started: float = 0.0
+    started: float = 0.0  # time.monotonic() of this process
+    started_at: float = 0.0  # wall clock (time.time()), to order requests against other processes' events
     latency_s: float = 0.0
     input_tokens: int = 0
     output_tokens: int = 0
@@ -126,6 +129,7 @@ class RequestLog:
     cache_control: bool = False
     max_tokens: int = 0
     batch_id: str = ""
+    simulated_delay_s: float = 0.0  # what the latency model made this answer wait
 
 
 def _default_solver(task: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -170,6 +174,8 @@ class FakeAnthropicServer:
         self.cache_min_tokens = cache_min_tokens
         self.batch_poll_delay_s = batch_poll_delay_s
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)  # notified when the last request in flight ends
+        self._in_flight = 0
         self._stopping = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -197,8 +203,12 @@ class FakeAnthropicServer:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, drain_timeout_s: float = 10.0) -> None:
+        """Stop serving: hanging requests are released at once, and requests in flight are waited for
+        (up to ``drain_timeout_s``), so ``in_flight`` is 0 when this returns."""
         self._stopping.set()  # releases hanging handlers and batch workers
+        with self._idle:
+            self._idle.wait_for(lambda: self._in_flight == 0, timeout=drain_timeout_s)
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -232,8 +242,7 @@ class FakeAnthropicServer:
             self._seq = 0
             self._calls_by_task: dict[str, int] = {}
             self._calls_total = 0
-            self._in_flight = 0
-            self.max_in_flight = 0
+            self.max_in_flight = self._in_flight  # (requests in flight are not forgotten: they are running)
             self._seen_prompts: set[str] = set()
             self._batches: dict[str, dict[str, Any]] = {}
             self._batch_results: dict[str, list[dict[str, Any]]] = {}
@@ -292,6 +301,14 @@ class FakeAnthropicServer:
     def _leave(self) -> None:
         with self._lock:
             self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.notify_all()
+
+    @property
+    def in_flight(self) -> int:
+        """Requests being handled right now (a hanging one included)."""
+        with self._lock:
+            return self._in_flight
 
     def _log_entry(self, entry: RequestLog) -> None:
         with self._lock:
@@ -564,7 +581,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _messages(self) -> None:
         fake = self.fake
-        entry = RequestLog(seq=fake._next_seq(), path="/v1/messages", started=time.monotonic())
+        entry = RequestLog(seq=fake._next_seq(), path="/v1/messages", started=time.monotonic(), started_at=time.time())
         entry.retry_count = _int(self.headers.get("x-stainless-retry-count"))
         request_id = f"req_fake_{entry.seq:08d}"
         entry.in_flight = fake._enter()
@@ -585,6 +602,7 @@ class _Handler(BaseHTTPRequestHandler):
                     self.close_connection = True
                     return
                 message, delay = fake.answer(body, fault, entry)
+                entry.simulated_delay_s = delay
                 if delay:
                     fake._stopping.wait(delay)
                 self._send(200, message, request_id=request_id)
@@ -604,13 +622,15 @@ class _Handler(BaseHTTPRequestHandler):
                 self.fake.add_rule(str(body.get("fault")), body.get("task"), body.get("calls"), body.get("times"))
             elif path == "/_control/latency":
                 self.fake.latency = LatencyModel(**{k: float(v) for k, v in body.items()})
+            elif path == "/_control/hang":
+                self.fake.hang_s = float(body["seconds"])
             elif path == "/_control/reset":
                 self.fake.reset()
             elif path == "/_control/clear_faults":
                 self.fake.clear_faults()
             else:
                 raise _Reply(404, f"no control {path}")
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, KeyError) as exc:
             self._send(400, {"ok": False, "error": str(exc)})
             return
         except _Reply as reply:

@@ -124,3 +124,4 @@ class CallRecord:
     started: float = 0.0
     ended: float = 0.0
     raised: bool = False  # this attempt ended the call with an LLMError (the phase fell back)
+    error: str = ""  # the error's reason (redacted), for the phase's failure message

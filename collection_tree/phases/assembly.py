@@ -1,7 +1,9 @@
 """The final Collection Tree JSON (DESIGN section 5, the reference's "Collection Tree JSON"), and its
 validator.
 
-Schema-exact: no key beyond the reference's at any level (examples carry only title, artist, year).
+Schema-exact: no key beyond the reference's at any level (examples carry only title, artist, year),
+except the additive top-level ``build`` object (DESIGN section 5: provider, models, profile, input
+hashes, version, run id), whose shape is checked as exactly.
 Leaf ids are the cluster ids (``"{genre leaf}__{scene leaf}"`` for seeds; phase 4 gives merged and
 split clusters their own unique ids): unique, stable across rebuilds of the same inputs and traceable
 to the source leaves, so playlist exports and reviews can refer to them. Category ids are kebab-case,
@@ -29,6 +31,11 @@ LEAF_OPTIONAL = ("order", "transitions")
 EXAMPLE_KEYS = ("title", "artist", "year")
 SUGGESTION_KEYS = ("track_id", "suggestions", "confidence", "reasoning")
 SUGGESTION_FIELDS = ("genre_refinement", "scene_tags", "descriptors", "era_refinement")
+# Additive (DESIGN section 5): how the tree was made. Readers of the reference schema ignore it.
+OPTIONAL_TOP_KEYS = ("build",)
+BUILD_KEYS = ("provider", "models", "profile", "inputs", "version", "run_id")
+BUILD_INPUT_KEYS = ("tracks", "genre_tree", "scene_tree")
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
 STATUSES = ("complete", "stopped")
 KEBAB = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
@@ -80,6 +87,7 @@ def assemble_collection_tree(
     created_at: str | None = None,
     tree_id: str | None = None,
     status: str = "complete",
+    build: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The Collection Tree document. ``total_tracks`` must equal the tracks in scope
     (``leaves.all_track_ids``); ``suggestions`` is phase 7's output or None (test mode: every leaf's
@@ -149,19 +157,59 @@ def assemble_collection_tree(
         "categories": out_categories,
         "status": status,
     }
+    if build is not None:
+        doc["build"] = build
     problems = validate_collection_tree(doc)
     if problems:
         raise CollectionTreeError("; ".join(problems[:10]))
     return doc
 
 
+def build_provenance(phases: list[dict[str, Any]], *, profile: str, inputs: dict[str, str], version: str,
+                     run_id: str) -> dict[str, Any]:
+    """The tree's ``build`` object. ``phases``: each LLM phase's ``llm_provider`` and ``models_used`` (the
+    models whose answers it used, cache hits included; none offline). One provider in the usual case;
+    phases built by different providers (a resume with other settings) are named together ("a+b")."""
+    providers = sorted({str(p["llm_provider"]) for p in phases if p.get("llm_provider")})
+    models = sorted({str(m) for p in phases for m in p.get("models_used") or []})
+    return {"provider": "+".join(providers) or "unknown", "models": models, "profile": profile,
+            "inputs": {name: str(inputs.get(name, "")) for name in BUILD_INPUT_KEYS}, "version": version,
+            "run_id": run_id}
+
+
+def describe_build(build: dict[str, Any] | None) -> str:
+    """What a person is told about how a tree was made: "offline heuristics" or the model names."""
+    if not build:
+        return "not recorded (a tree from before builds recorded their provenance)"
+    models = build.get("models") or []
+    if not models:
+        return "offline heuristics" if "offline" in str(build.get("provider")) else f"{build.get('provider')}"
+    return f"{build.get('provider')}: {', '.join(models)}"
+
+
 # ------------------------------------------------------------------------------------ validation
-def _keys(problems: list[str], where: str, obj: Any, wanted: tuple[str, ...], optional: tuple[str, ...] = ()) -> bool:
+def _validate_build(problems: list[str], build: Any) -> None:
+    if not _keys(problems, "build", build, BUILD_KEYS):
+        return
+    for key in ("provider", "profile", "version", "run_id"):
+        if not isinstance(build[key], str):
+            problems.append(f"build.{key}: expected a string")
+    if not isinstance(build["models"], list) or not all(isinstance(m, str) for m in build["models"]):
+        problems.append("build.models: expected a list of model names")
+    if _keys(problems, "build.inputs", build["inputs"], BUILD_INPUT_KEYS):
+        for name in BUILD_INPUT_KEYS:
+            digest = build["inputs"][name]
+            if not isinstance(digest, str) or not (digest == "" or SHA256.match(digest)):
+                problems.append(f"build.inputs.{name}: expected a sha256 (64 hex digits), got {digest!r}")
+
+
+def _keys(problems: list[str], where: str, obj: Any, wanted: tuple[str, ...],
+          optional: tuple[str, ...] = ()) -> bool:
     if not isinstance(obj, dict):
         problems.append(f"{where}: expected an object, got {type(obj).__name__}")
         return False
-    extra, missing = sorted(set(obj) - set(wanted) - set(optional)), sorted(set(wanted) - set(obj))
-    if extra or missing:
+    if not set(wanted) <= set(obj) <= set(wanted) | set(optional):
+        extra, missing = sorted(set(obj) - set(wanted) - set(optional)), sorted(set(wanted) - set(obj))
         problems.append(f"{where}: keys differ from the schema (extra {extra}, missing {missing})")
         return False
     return True
@@ -185,8 +233,10 @@ def validate_collection_tree(doc: Any, *, min_confidence: float | None = None) -
     consistent, suggestions about tracks of their own leaf with confidence in [0, 1] (and >=
     ``min_confidence`` when given)."""
     problems: list[str] = []
-    if not _keys(problems, "tree", doc, TOP_KEYS):
+    if not _keys(problems, "tree", doc, TOP_KEYS, OPTIONAL_TOP_KEYS):
         return problems
+    if "build" in doc:
+        _validate_build(problems, doc["build"])
     if doc["tree_type"] != "collection":
         problems.append(f"tree_type: expected 'collection', got {doc['tree_type']!r}")
     if doc["status"] not in STATUSES:

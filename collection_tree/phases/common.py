@@ -7,7 +7,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar, Self, TypeVar
 
 import pandas as pd
@@ -45,13 +45,25 @@ def check_profile(profile: str) -> str:
     return profile
 
 
+# A phase whose share of calls that ended in a fallback exceeds this fails instead of storing a degraded
+# result (the API is failing: an outage must not replace the last good tree).
+DEFAULT_MAX_FALLBACK_SHARE = 0.2
+
+
+@dataclass(frozen=True)
 class PhaseParams:
     """Base of every phase's frozen params dataclass: one way to pick a profile and apply overrides.
 
     A subclass (a ``@dataclass(frozen=True)`` whose field defaults are the default profile) sets
     ``PHASE`` (its name in error messages), ``SEED`` (the fields the seed profile, i.e. the
     reference, sets otherwise) and overrides ``validate()`` with its bounds.
+
+    ``max_fallback_share`` (every phase, keyword-only so subclasses order their own fields freely):
+    the largest share of the phase's LLM calls that may end in their fallback before the phase fails
+    rather than store a degraded result (the offline provider never falls back).
     """
+
+    max_fallback_share: float = field(default=DEFAULT_MAX_FALLBACK_SHARE, kw_only=True)
 
     PHASE: ClassVar[str] = "phase"
     SEED: ClassVar[Mapping[str, Any]] = {}
@@ -68,9 +80,15 @@ class PhaseParams:
         unknown = set(overrides) - {f.name for f in fields(self)}  # type: ignore[arg-type]
         if unknown:
             raise ValueError(f"unknown {self.PHASE} parameters: {sorted(unknown)}")
-        params = replace(self, **{k: v for k, v in overrides.items() if v is not None})  # type: ignore[type-var]
+        params = replace(self, **{k: v for k, v in overrides.items() if v is not None})
+        params.check_common()
         params.validate()
         return params
+
+    def check_common(self) -> None:
+        """The bounds of the fields every phase has."""
+        if not 0.0 <= self.max_fallback_share <= 1.0:
+            raise ValueError(f"max_fallback_share must be between 0 and 1, got {self.max_fallback_share}")
 
     def validate(self) -> None:
         """Raise ``ValueError`` when a value is out of bounds (none are checked by default)."""

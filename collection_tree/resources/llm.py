@@ -22,8 +22,8 @@ class LLMResource(ConfigurableResource):
     cache_enabled: bool = True
     cache_path: str = ""
     max_concurrency: int = 8
-    timeout_s: float = 120.0
-    max_retries: int = 4
+    timeout_s: float | None = None  # None: COLLECTION_TREE_LLM_TIMEOUT, else 120 s
+    max_retries: int | None = None  # None: COLLECTION_TREE_LLM_MAX_RETRIES, else 4
 
     def resolved_cache_path(self) -> Path | None:
         if not self.cache_enabled:
@@ -35,5 +35,7 @@ class LLMResource(ConfigurableResource):
         return build_client(
             provider=self.provider, base_url=self.base_url or None, model_config=model_config,
             cache_path=self.resolved_cache_path(), max_concurrency=self.max_concurrency,
-            timeout_s=self.timeout_s, max_retries=self.max_retries, stop_event=stop_event,
+            timeout_s=settings.llm_timeout_s() if self.timeout_s is None else self.timeout_s,
+            max_retries=settings.llm_max_retries() if self.max_retries is None else self.max_retries,
+            stop_event=stop_event,
         )

@@ -23,24 +23,30 @@ class CollectionInputs(ConfigurableResource):
 
     def resolved(self) -> dict[str, Path]:
         """The three input paths; generates the demo collection when none is configured."""
-        given = {"tracks": self.tracks_path, "genre_tree": self.genre_tree_path,
-                 "scene_tree": self.scene_tree_path}
-        if not any(given.values()):
+        given = check_inputs_given({"tracks": self.tracks_path, "genre_tree": self.genre_tree_path,
+                                    "scene_tree": self.scene_tree_path})
+        if given is None:
             from collection_tree.demo import ensure_demo_collection
 
             demo = ensure_demo_collection(settings.demo_dir())
             return {"tracks": demo / "tracks.csv", "genre_tree": demo / "genre_tree.json",
                     "scene_tree": demo / "scene_tree.json"}
-        missing = [k for k, v in given.items() if not v]
-        if missing:
-            env = {"tracks": settings.TRACKS_ENV, "genre_tree": settings.GENRE_TREE_ENV,
-                   "scene_tree": settings.SCENE_TREE_ENV}
-            raise ValueError("set all three inputs or none (demo collection); missing: "
-                             + ", ".join(env[m] for m in missing))
-        return {k: Path(v) for k, v in given.items()}
+        return given
 
     def model_config_values(self) -> dict[str, Any]:
         return load_config(self.config_path or None)
+
+
+def check_inputs_given(given: dict[str, str]) -> dict[str, Path] | None:
+    """The three configured input paths, None when none is set (the demo collection), else
+    ``ValueError`` naming the variables missing: all three or none."""
+    if not any(given.values()):
+        return None
+    missing = [k for k, v in given.items() if not v]
+    if missing:
+        raise ValueError("set all three inputs or none (the demo collection); missing: "
+                         + ", ".join(settings.INPUT_ENVS[m] for m in missing))
+    return {k: Path(v) for k, v in given.items()}
 
 
 class PipelineSettings(ConfigurableResource):
