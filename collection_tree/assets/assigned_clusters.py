@@ -1,6 +1,7 @@
 """Phase 3 asset: dedup and reassignment, so every track sits in exactly one cluster (or is explained)."""
 
 from collections import Counter
+from typing import Any
 
 import pandas as pd
 from dagster import (
@@ -47,21 +48,23 @@ class AssignedClustersConfig(Config):
 def build_assigned_clusters_asset(mode: BuildMode) -> AssetsDefinition:
     @asset(
         key=mode.key("assigned_clusters"), group_name=mode.group, io_manager_key="json_io_manager",
-        ins={"named_clusters": AssetIn(mode.key("named_clusters")), "tracks": AssetIn(mode.key("tracks"))},
+        ins={"named_clusters": AssetIn(mode.key("named_clusters")), "tracks": AssetIn(mode.key("tracks")),
+             "genre_tree": AssetIn(mode.key("genre_tree"))},
         pool=LLM_POOL, kinds={"python", "json"},
         description="Phase 3 (mechanical model): greedy dedup by coherence, then orphans and poor fits placed: "
-                    "clear cases by filter score, the rest by the LLM with a few candidate clusters each "
-                    "(parallel batches, <= 3 passes, stop below 5% moved), leftovers by facet affinity. Every "
+                    "clear cases by track similarity, the rest by the LLM with a few candidate clusters each "
+                    "(parallel batches, <= 3 passes, stop below 5% moved), leftovers to their most similar "
+                    "cluster. The lineage guard keeps every track in a cluster of its own genre lineage. Every "
                     "track ends in exactly one cluster or in `unplaced` with a reason.",
     )
     def assigned_clusters(context: AssetExecutionContext, config: AssignedClustersConfig, inputs: CollectionInputs,
                           pipeline_settings: PipelineSettings, llm: LLMResource, named_clusters: ClusterSet,
-                          tracks: pd.DataFrame) -> ClusterSet:
+                          tracks: pd.DataFrame, genre_tree: dict[str, Any]) -> ClusterSet:
         progress = PhaseProgress(context, "assigned_clusters")
         profile, params = phase_params(config, pipeline_settings.profile, ReassignParams)
         frame = tracks_from_storage(tracks)
         with phase_llm(context, llm, inputs, "assigned_clusters") as bound:
-            assigned = reassign_tracks(named_clusters, frame, bound, params, progress)
+            assigned = reassign_tracks(named_clusters, frame, bound, params, progress, genre_tree=genre_tree)
         report = assigned.report
         reasons = Counter(u["reason"] for u in assigned.unplaced)
         context.add_output_metadata({
@@ -72,6 +75,8 @@ def build_assigned_clusters_asset(mode: BuildMode) -> AssetsDefinition:
             "tracks_in_scope": len(assigned.all_track_ids),
             "orphans": report["orphans"],
             "poor_fits": report["poor_fits"],
+            "similarity_poor_fits": report["similarity_poor_fits"],
+            "lineage_guard": MetadataValue.json(report["lineage_guard"]),
             "preassigned": report["preassigned"],
             "llm_assigned": report["llm_assigned"],
             "fallback_assigned": report["fallback_assigned"],
