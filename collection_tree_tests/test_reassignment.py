@@ -272,7 +272,7 @@ def test_exactly_once_on_both_profiles_with_hard_tracks():
         assert placed + len(unplaced) == len(set(named.all_track_ids))
 
 
-def test_fallback_tiers_when_the_llm_places_nothing():
+def test_fallback_places_by_similarity_when_the_llm_places_nothing():
     named, tracks = world(orphans_per_cluster=0)
     odd = [track(8001, ["Country"], year=2003), track(8002, ["Jazz"], ["Jamaica"], year=2001),
            track(8003, ["Jazz"], year=2030), track(8004, ["Pop", "Metal"], year=2001)]
@@ -281,10 +281,10 @@ def test_fallback_tiers_when_the_llm_places_nothing():
     failing = Recording(lambda r: LLMError("reassign_tracks", "down", kind="unavailable"))
     result, _ = run(named, tracks, failing, ReassignParams.for_profile("default"))
     by_track = {t: c.id for c in result.clusters for t in c.track_ids}
-    assert by_track[8001] == "bluegrass__jamaica"  # Country lineage root; ties: dedup order (same size: id)
-    assert by_track[8002] == "bluegrass__jamaica"  # its scene tag matches the Jamaica filters: tier "filters"
-    assert by_track[8004].startswith("metal__")  # genre filter value beats the Pop lineage root
-    assert result.report["fallback_by"] == {"genre_lineage": 1, "filters": 2, "year": 1}
+    assert by_track[8001].startswith("bluegrass__")  # only the bluegrass tracks carry "Country"
+    assert by_track[8002] == "bluegrass__jamaica"  # the Jamaica scene; ties: dedup order (same size: id)
+    assert by_track[8004].startswith("metal__")  # the specific end of the genre path weighs most
+    assert result.report["fallback_by"] == {"similarity": 4}  # 8003 shares its era with every cluster
     assert result.report["passes"][0]["failed_batches"] == result.report["passes"][0]["calls"] == 1
     assert result.membership_problems() == NO_PROBLEMS and not result.unplaced
 
@@ -367,11 +367,8 @@ def test_a_bare_llm_cannot_put_unknown_tracks_or_clusters_into_the_result():
 
 
 def test_small_clusters_fold_into_their_tracks_best_cluster():
-    import pandas as pd
-
-    from collection_tree.core.clusters import Cluster
-    from collection_tree.core.search import FacetIndex
-    from collection_tree.phases.reassignment import fold_small_clusters
+    from collection_tree.core.similarity import TrackSimilarity
+    from collection_tree.phases.placement import fold_small_clusters
 
     frame = pd.DataFrame({
         "track_id": list(range(1, 13)), "title": ["t"] * 12, "artist": ["a"] * 12, "year": [2001] * 12,
@@ -382,12 +379,14 @@ def test_small_clusters_fold_into_their_tracks_best_cluster():
     house = Cluster(id="house", track_ids=[1, 2, 3, 4, 5, 6], filters={"genre": ["House"]}, genre_title="House")
     techno = Cluster(id="techno", track_ids=[7, 8, 9, 10], filters={"genre": ["Techno"]}, genre_title="Techno")
     tiny = Cluster(id="tiny", track_ids=[11, 12], filters={"genre": ["Polka"]}, genre_title="Polka")
-    out, folded = fold_small_clusters([house, techno, tiny], FacetIndex(frame), 5)
-    by_id = {c.id: c.track_ids for c in out}
-    # techno (4 < 5) and tiny dissolve; 11 (House) joins house; 7-10 and 12 have no affinity to house
+    model = TrackSimilarity(frame)
+    out = fold_small_clusters([house, techno, tiny], model, None, 5)
+    by_id = {c.id: c.track_ids for c in out.clusters}
+    # techno (4 < 5) and tiny dissolve; 11 (House) joins house; 7-10 and 12 share nothing with house (no
+    # lineage either: without a tree nothing says where they belong)
     assert by_id["house"] == [1, 2, 3, 4, 5, 6, 11]
     assert by_id["techno"] == [7, 8, 9, 10] and by_id["tiny"] == [12]  # kept rather than losing tracks
-    assert folded == {"clusters": 0, "tracks": 1}
+    assert (out.folded_clusters, out.moved_tracks) == (0, 1)
     assert sorted(t for ids in by_id.values() for t in ids) == list(range(1, 13))
     # folding off (the reference) changes nothing
-    assert fold_small_clusters([house, techno, tiny], FacetIndex(frame), 0)[0] == [house, techno, tiny]
+    assert fold_small_clusters([house, techno, tiny], model, None, 0).clusters == [house, techno, tiny]

@@ -270,13 +270,17 @@ class TrackSimilarity:
         return (self.vectors(track_ids) @ centroids.T).toarray().astype(np.float32)
 
     def scores_at(self, track_ids: Sequence[int] | np.ndarray, centroids: sp.csr_matrix,
-                  columns: np.ndarray) -> np.ndarray:
-        """Each track's score against one centroid each (``columns[i]`` for track i); 0 for unknown ids."""
+                  columns: np.ndarray, blocks: Sequence[str] | None = None) -> np.ndarray:
+        """Each track's score against one centroid each (``columns[i]`` for track i); 0 for unknown ids.
+        ``blocks`` limits the sum to those blocks (e.g. does the track share a genre or scene at all)."""
         rows = self.rows(track_ids)
         out = np.zeros(len(rows), dtype=np.float32)
         known = rows >= 0
         if known.any():
-            paired = self.matrix[rows[known]].multiply(centroids[np.asarray(columns)[known]])
+            paired = self.matrix[rows[known]].multiply(centroids[np.asarray(columns)[known]]).tocsc()
+            if blocks is not None:
+                spans = [self.blocks[b] for b in blocks if b in self.blocks]
+                paired = sp.hstack([paired[:, lo:hi] for lo, hi in spans] or [paired[:, :0]], format="csc")
             out[known] = np.asarray(paired.sum(axis=1)).ravel()
         return out
 

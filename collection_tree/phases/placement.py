@@ -27,6 +27,7 @@ from collection_tree.core.clusters import Cluster
 from collection_tree.core.lineage import GenreLineages
 from collection_tree.core.similarity import TrackSimilarity
 
+FACET_BLOCKS = ("genre", "scene", "descriptors")  # what a track without a lineage must share to be folded
 MIN_CUT_SHARE = 0.2  # each side of a cut holds at least this share of the tracks
 LABEL_FACETS = ("genre", "scene", "descriptors", "era")  # similarity blocks a part may be named by
 NUMERIC_LABELS = ("year", "bpm", "energy")
@@ -74,7 +75,8 @@ def fold_small_clusters(clusters: list[Cluster], model: TrackSimilarity, lineage
                         min_size: int, *, merge_leftovers: bool = False) -> FoldResult:
     """Tracks of clusters under ``min_size`` move to their best cluster of at least that size among
     those the guard allows (any score for a track with a lineage: it goes to the best of its lineage;
-    a track without one needs some shared facet). A track with no such target stays, so its small
+    a track without one must share a genre, scene or descriptor with it: the same year alone does not
+    make a track belong). A track with no such target stays, so its small
     cluster survives; with ``merge_leftovers`` the survivors of one lineage are merged into one, and
     whatever still holds fewer than ``min_size`` tracks is unplaced with a reason."""
     small = [c for c in clusters if len(c.track_ids) < min_size]
@@ -86,10 +88,12 @@ def fold_small_clusters(clusters: list[Cluster], model: TrackSimilarity, lineage
     moved: set[int] = set()
     if big:
         guard = Guard(lineages, big)
-        ranked = model.ranked(moving, model.centroids([c.track_ids for c in big]), 1, guard.allowed)
+        centroids = model.centroids([c.track_ids for c in big])
+        ranked = model.ranked(moving, centroids, 1, guard.allowed)
+        facet = model.scores_at(moving, centroids, np.maximum(ranked.columns[:, 0], 0), FACET_BLOCKS)
         for i, t in enumerate(moving.tolist()):
             best = ranked.row(i)
-            if best and (best[0][1] > 0 or guard.has_lineage(t)):
+            if best and (guard.has_lineage(t) or facet[i] > 0):
                 gained.setdefault(best[0][0], []).append(t)
                 moved.add(t)
     out = [replace(c, track_ids=sorted(c.track_ids + gained.get(j, []))) if j in gained else c
