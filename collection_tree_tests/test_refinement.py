@@ -657,3 +657,40 @@ def test_asset_materialises_from_stored_assigned_clusters(tmp_path, genius):
     checks = result.get_asset_check_evaluations()
     assert [(c.asset_key, c.check_name, c.passed) for c in checks] == [
         (AssetKey("refined_clusters"), "exactly_once", True)]
+
+
+# ------------------------------------------------------------------------------------ guard and bounds
+def test_merges_keep_to_the_first_clusters_lineage_and_to_the_size_bound():
+    from collection_tree.phases.refinement import plan_merges
+
+    by_id = {i: Cluster(id=i, track_ids=list(range(n))) for i, n in (("a", 10), ("b", 20), ("c", 30), ("d", 146),
+                                                                    ("e", 5))}
+    lineage_of = {"a": "rock", "b": "pop", "c": "rock", "d": "rock", "e": "rock"}
+    plan = plan_merges([["a", "b", "c"], ["b", "a"], ["d", "e", "a"]], by_id, RefineParams(), None, lineage_of)
+    # ["a", "b", "c"] keeps a and c; ["b", "a"] is refused (a alone is left of Pop's b); d + e would hold 151
+    assert plan.groups == [["a", "c"]]
+    assert (plan.refused_cross_lineage, plan.refused_too_big) == (2, 1)
+    # the reference (max_leaf_tracks 0) has no size bound, the guard still holds
+    seed = plan_merges([["d", "e", "b"]], by_id, RefineParams.for_profile("seed"), None, lineage_of)
+    assert seed.groups == [["d", "e"]] and seed.refused_cross_lineage == 1
+
+
+def test_an_llm_suggesting_a_merge_across_lineages_is_refused(small_world):
+    cs, tracks = small_world
+    for c in cs.clusters:  # genre leaves: the punk and nu-metal clusters are Rock, dance is Pop
+        c.genre_leaf_id = {"punk": "rock-pop-punk", "dance": "pop-dance"}.get(c.id, "rock-nu-metal")
+    leaves = {"rock-pop-punk": list(range(100, 160)), "rock-nu-metal": list(range(1, 12)),
+              "pop-dance": list(range(200, 240))}
+    genre = {"id": "g", "tree_type": "genre", "created_at": "x", "lineages": [
+        {"id": root, "title": root.title(), "description": "", "filters": {},
+         "track_ids": sorted(t for leaf, ids in leaves.items() if leaf.startswith(root) for t in ids),
+         "children": [{"id": leaf, "title": leaf, "description": "", "filters": {}, "track_ids": ids, "children": []}
+                      for leaf, ids in leaves.items() if leaf.startswith(root)]} for root in ("rock", "pop")]}
+    provider = Scripted(score_clusters=lambda r: scores_answer(r, merges=[{"cluster_ids": ["dance", "nu-early"]}]))
+    client = LLMClient(provider, invalid_answer_retries=0)
+    out = refine_clusters(cs, tracks, client.for_phase("refined_clusters"), RefineParams(max_iterations=1),
+                          genre_tree=genre)
+    assert out.report["merges"] == 0 and out.report["lineage_guard"]["merges_refused_cross_lineage"] == 1
+    by_id = {c.id: c for c in out.clusters}
+    assert by_id["dance"].track_ids == list(range(200, 240))
+    assert out.report["lineage_guard"]["violations"] == 0 and out.membership_problems() == NO_PROBLEMS

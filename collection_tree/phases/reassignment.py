@@ -307,7 +307,8 @@ def _preassign(ranked: Ranked, state: _Placement, params: ReassignParams) -> lis
         return []
     best = ranked.scores[:, 0]
     second = ranked.scores[:, 1] if ranked.scores.shape[1] > 1 else np.full(len(best), -np.inf)
-    clear = (best >= params.preassign_min_score) & (best - second >= params.preassign_margin)
+    with np.errstate(invalid="ignore"):  # -inf - -inf: a track with no allowed cluster is never clear
+        clear = (best >= params.preassign_min_score) & (best - second >= params.preassign_margin)
     placed = []
     for i in np.flatnonzero(clear).tolist():
         t = int(ranked.track_ids[i])
