@@ -217,7 +217,7 @@ def test_bounds_fold_small_leaves_within_their_lineage_and_explain_what_cannot_s
     assert "rock-thrash__uk" not in by_id and "pop-dance__usa" not in by_id
     unplaced = {u["track_id"]: u["reason"] for u in result.fold.unplaced}
     assert set(unplaced) == {90, 91, 92, 93}  # Pop and Jazz have two tracks each: no playlist
-    assert "too few tracks of Pop for a playlist (2 < 5)" == unplaced[90]
+    assert unplaced[90] == "too few tracks of Pop for a playlist (2 < 5)"
     assert "too few tracks of Jazz" in unplaced[92]
     assert result.fold.folded_clusters == 1 and lineages.violations(result.clusters) == []
 

@@ -153,8 +153,10 @@ class _Placement:
             out[cid] += 1
         return out
 
-    def place(self, track_id: int, cluster_id: str, proposer: str) -> bool:
-        if not self.guard.allows(track_id, self.column[cluster_id]):
+    def place(self, track_id: int, cluster_id: str, proposer: str, *, allowed: bool = False) -> bool:
+        """Place a track unless it is placed already or the guard refuses; ``allowed``: the cluster came
+        from the guarded ranking (pre-assignment, fallback), no need to check again."""
+        if not allowed and not self.guard.allows(track_id, self.column[cluster_id]):
             with self.lock:
                 self.refused[proposer] = self.refused.get(proposer, 0) + 1
             return False
@@ -255,7 +257,7 @@ def reassign_tracks(
             continue
         best = ranked.row(i)
         if best and (best[0][1] > 0 or guard.has_lineage(t)):
-            state.place(t, clusters[best[0][0]].id, "fallback")
+            state.place(t, clusters[best[0][0]].id, "fallback", allowed=True)
             method = "similarity" if best[0][1] > 0 else "lineage"
             fallback_by[method] = fallback_by.get(method, 0) + 1
         elif not clusters:
@@ -312,7 +314,7 @@ def _preassign(ranked: Ranked, state: _Placement, params: ReassignParams) -> lis
     placed = []
     for i in np.flatnonzero(clear).tolist():
         t = int(ranked.track_ids[i])
-        if state.place(t, state.clusters[int(ranked.columns[i, 0])].id, "preassign"):
+        if state.place(t, state.clusters[int(ranked.columns[i, 0])].id, "preassign", allowed=True):
             placed.append(t)
     return placed
 
