@@ -232,3 +232,35 @@ def test_leftover_small_leaves_of_one_lineage_merge_into_a_playlist():
     assert [(c.id, c.track_ids, c.origin) for c in result.clusters] == [("jazz-bebop__b", [1, 2, 3, 4, 5, 6],
                                                                           "merged")]
     assert result.merged_small == 1 and not result.unplaced
+
+
+def test_guarded_ranking_by_lineage_equals_masking_every_cluster():
+    from collection_tree.phases.placement import Guard
+
+    rng = np.random.default_rng(3)
+    styles = [("rock", "Punk"), ("rock", "Grunge"), ("pop", "Dance"), ("pop", "Punk"), ("jazz", "Bebop")]
+    rows = []
+    for t in range(1, 301):
+        root, style = styles[int(rng.integers(len(styles)))]
+        rows.append({"track_id": t, "genre": [root.title(), style], "scene_tags": [["USA", "UK", "Japan"][t % 3]],
+                     "year": int(rng.integers(1990, 2010))})
+    leaves: dict[str, dict[str, list[int]]] = {}
+    for r in rows:
+        root, style = r["genre"][0].lower(), r["genre"][1].lower()
+        if r["track_id"] % 10:  # every tenth track sits in no leaf: no lineage
+            leaves.setdefault(root, {}).setdefault(f"{root}-{style}", []).append(r["track_id"])
+    leaves["rock"]["rock-punk"] += [t for t in range(5, 300, 37) if t % 10]  # some tracks in two lineages
+    lineages = GenreLineages.from_tree(tree(leaves))
+    model = TrackSimilarity(tracks_frame(rows))
+    clusters = [Cluster(id=f"{leaf}__{i}", track_ids=ids[i::3], genre_leaf_id=leaf)
+                for root in leaves.values() for leaf, ids in root.items() for i in range(3)]
+    clusters.append(Cluster(id="mystery", track_ids=[1, 2, 3]))  # unknown lineage: open to every track
+    guard = Guard(lineages, clusters)
+    centroids = model.centroids([c.track_ids for c in clusters])
+    ids = np.arange(1, 301)
+    by_lineage = guard.ranked(model, ids, centroids, 6)
+    masked = model.ranked(ids, centroids, 6, guard.allowed)
+    assert np.array_equal(by_lineage.columns, masked.columns)
+    assert np.allclose(by_lineage.scores, masked.scores, atol=1e-6)
+    allowed = guard.allowed(ids)
+    assert all(allowed[i, c] for i in range(300) for c in by_lineage.columns[i] if c >= 0)

@@ -41,6 +41,7 @@ GENRE_DEPTH_DECAY = 0.5  # weight of a genre value one step broader than the nex
 NUMERIC_FLOOR = {"year": 1.0, "bpm": 2.0, "energy": 0.5}  # the narrowest soft bin per column
 SOFT_BIN_REACH = 2  # a value touches its bin and this many on each side
 SCORE_CELLS = 1 << 24  # tracks x clusters scored at a time (~64 MiB of float32)
+DENSE_CENTROID_CELLS = 1 << 25  # centroids x features held dense for scoring (~128 MiB at most): much faster
 
 _KEY_NAMES = {"c": 0, "b#": 0, "c#": 1, "db": 1, "d": 2, "d#": 3, "eb": 3, "e": 4, "fb": 4, "f": 5, "e#": 5,
               "f#": 6, "gb": 6, "g": 7, "g#": 8, "ab": 8, "a": 9, "a#": 10, "bb": 10, "b": 11, "cb": 11}
@@ -68,35 +69,54 @@ def camelot(key: Any) -> tuple[int, str] | None:
 
 
 # ------------------------------------------------------------------------------------ blocks
-def _token_block(values: list[list[tuple[str, float]]], prefix: str) -> tuple[sp.csr_matrix, list[str]]:
-    """Rows of (token, weight) pairs -> TF-IDF rows (L2), and the feature names."""
-    lengths = np.fromiter((len(v) for v in values), dtype=np.int64, count=len(values))
-    flat_tokens = [token for row in values for token, _ in row]
-    flat_weights = np.fromiter((w for row in values for _, w in row), dtype=np.float64, count=int(lengths.sum()))
-    if not flat_tokens:
-        return sp.csr_matrix((len(values), 0), dtype=np.float32), []
-    codes, names = pd.factorize(pd.Series(flat_tokens, dtype=object), sort=True)
-    rows = np.repeat(np.arange(len(values)), lengths)
-    counts = sp.csr_matrix((flat_weights, (rows, codes)), shape=(len(values), len(names)))
-    counts.sum_duplicates()
+@dataclass(frozen=True)
+class Tokens:
+    """One facet's values, one row per (track row, value): casefolded ``keys`` (the features), the
+    ``spelling`` the tracks use, and a ``weight``."""
+
+    rows: np.ndarray
+    keys: np.ndarray
+    spelling: np.ndarray
+    weight: np.ndarray
+
+    @classmethod
+    def of(cls, values: pd.Series, genre_path: bool = False) -> Tokens:
+        """A list (or text) column exploded; ``genre_path``: broad to specific, each step up the path
+        halves the weight (``GENRE_DEPTH_DECAY``)."""
+        exploded = values.reset_index(drop=True).explode()
+        exploded = exploded[exploded.notna()].astype(str).str.strip()
+        exploded = exploded[exploded != ""]
+        rows = exploded.index.to_numpy(dtype=np.int64)
+        weight = np.ones(len(exploded), dtype=np.float64)
+        if genre_path and len(exploded):
+            by_row = exploded.groupby(level=0)
+            steps_up = (by_row.transform("size") - 1 - by_row.cumcount()).to_numpy(dtype=np.float64)
+            weight = GENRE_DEPTH_DECAY ** steps_up
+        spelling = exploded.to_numpy(dtype=object)
+        return cls(rows, exploded.str.casefold().to_numpy(dtype=object), spelling, weight)
+
+    def __add__(self, other: Tokens) -> Tokens:
+        return Tokens(*(np.concatenate([a, b]) for a, b in zip(
+            (self.rows, self.keys, self.spelling, self.weight), (other.rows, other.keys, other.spelling, other.weight),
+            strict=True)))
+
+
+def _token_block(tokens: Tokens, n_rows: int, prefix: str) -> tuple[sp.csr_matrix, list[str], list[str]]:
+    """TF-IDF rows (L2) of one facet (a value twice on a track counts once, at its highest weight), the
+    feature names and their spellings."""
+    if len(tokens.keys) == 0:
+        return sp.csr_matrix((n_rows, 0), dtype=np.float32), [], []
+    codes, names = pd.factorize(pd.Series(tokens.keys, dtype=object), sort=True)
+    pairs = pd.DataFrame({"r": tokens.rows, "c": codes, "w": tokens.weight}).groupby(["r", "c"], sort=True)["w"].max()
+    counts = sp.csr_matrix((pairs.to_numpy(), (pairs.index.get_level_values(0), pairs.index.get_level_values(1))),
+                           shape=(n_rows, len(names)))
     tfidf = TfidfTransformer(norm="l2", smooth_idf=True, sublinear_tf=False).fit_transform(counts)
-    return tfidf.astype(np.float32).tocsr(), [f"{prefix}:{n}" for n in names]
+    first = pd.Series(tokens.spelling).groupby(codes, sort=True).first()
+    return tfidf.astype(np.float32).tocsr(), [f"{prefix}:{n}" for n in names], first.tolist()
 
 
-def _norm(value: Any) -> str:
-    return str(value).strip().casefold()
-
-
-def _list_column(tracks: pd.DataFrame, column: str) -> list[list[str]]:
-    if column not in tracks.columns:
-        return [[] for _ in range(len(tracks))]
-    return [[str(v).strip() for v in items if str(v).strip()] if isinstance(items, list | tuple | np.ndarray) else []
-            for items in tracks[column].tolist()]
-
-
-def _genre_tokens(genres: list[str]) -> list[tuple[str, float]]:
-    n = len(genres)
-    return [(_norm(g), GENRE_DEPTH_DECAY ** (n - 1 - i)) for i, g in enumerate(genres)]
+def _column(tracks: pd.DataFrame, column: str) -> pd.Series:
+    return tracks[column] if column in tracks.columns else pd.Series([[]] * len(tracks), dtype=object)
 
 
 def soft_bins(values: np.ndarray, width: float, origin: float) -> sp.csr_matrix:
@@ -117,7 +137,7 @@ def soft_bins(values: np.ndarray, width: float, origin: float) -> sp.csr_matrix:
     return normalize(matrix).astype(np.float32)
 
 
-def _numeric_block(tracks: pd.DataFrame, column: str) -> tuple[sp.csr_matrix, list[str]] | None:
+def _numeric_block(tracks: pd.DataFrame, column: str) -> tuple[sp.csr_matrix, list[str], list[str]] | None:
     if column not in tracks.columns:
         return None
     values = pd.to_numeric(tracks[column], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
@@ -129,30 +149,28 @@ def _numeric_block(tracks: pd.DataFrame, column: str) -> tuple[sp.csr_matrix, li
     origin = float(finite.min())
     matrix = soft_bins(values, width, origin)
     names = [f"{column}:{origin + (i - SOFT_BIN_REACH) * width:g}" for i in range(matrix.shape[1])]
-    return matrix, names
+    return matrix, names, names
 
 
-def _key_block(tracks: pd.DataFrame) -> tuple[sp.csr_matrix, list[str]] | None:
+def _key_block(tracks: pd.DataFrame) -> tuple[sp.csr_matrix, list[str], list[str]] | None:
+    """The key on the Camelot wheel: its number (the neighbours, harmonically compatible, at half
+    weight) and its mode (A minor / B major)."""
     if "key" not in tracks.columns:
         return None
-    keys = [camelot(k) for k in tracks["key"].tolist()]
-    if not any(keys):
+    raw = tracks["key"].fillna("").astype(str)
+    wheel = {k: camelot(k) for k in raw.unique().tolist()}  # parse each distinct spelling once
+    number = raw.map(lambda k: wheel[k][0] if wheel[k] else 0).to_numpy(dtype=np.int64)
+    minor = raw.map(lambda k: bool(wheel[k]) and wheel[k][1] == "A").to_numpy(dtype=bool)
+    rows = np.flatnonzero(number > 0)
+    if rows.size == 0:
         return None
-    rows, cols, weights = [], [], []
-    for r, key in enumerate(keys):
-        if key is None:
-            continue
-        number, mode = key
-        for step, w in ((0, 1.0), (-1, 0.5), (1, 0.5)):  # adjacent numbers mix harmonically
-            rows.append(r)
-            cols.append((number - 1 + step) % 12)
-            weights.append(w)
-        rows.append(r)
-        cols.append(12 if mode == "A" else 13)
-        weights.append(0.5)
-    matrix = sp.csr_matrix((weights, (rows, cols)), shape=(len(keys), 14), dtype=np.float64)
+    steps = ((0, 1.0), (-1, 0.5), (1, 0.5))
+    all_rows = np.concatenate([rows] * (len(steps) + 1))
+    cols = np.concatenate([(number[rows] - 1 + step) % 12 for step, _ in steps] + [np.where(minor[rows], 12, 13)])
+    weights = np.concatenate([np.full(rows.size, w) for _, w in steps] + [np.full(rows.size, 0.5)])
+    matrix = sp.csr_matrix((weights, (all_rows, cols)), shape=(len(raw), 14), dtype=np.float64)
     names = [f"key:{i + 1}" for i in range(12)] + ["key:A", "key:B"]
-    return normalize(matrix).astype(np.float32), names
+    return normalize(matrix).astype(np.float32), names, names
 
 
 # ------------------------------------------------------------------------------------ the model
@@ -175,45 +193,34 @@ class TrackSimilarity:
         weights = {**BLOCK_WEIGHTS, **(weights or {})}
         self.track_ids = tracks["track_id"].to_numpy(dtype=np.int64)
         self.position = pd.Index(self.track_ids)
-        genres = _list_column(tracks, "genre")
-        scenes = _list_column(tracks, "scene_tags")
-        countries = tracks["country"].fillna("").astype(str).tolist() if "country" in tracks.columns else []
-        for row, country in zip(scenes, countries, strict=False):
-            if country.strip() and _norm(country) not in {_norm(s) for s in row}:
-                row.append(country.strip())
-        eras = tracks["era"].fillna("").astype(str).tolist() if "era" in tracks.columns else []
-        blocks: dict[str, tuple[sp.csr_matrix, list[str]] | None] = {
-            "genre": _token_block([_genre_tokens(g) for g in genres], "genre"),
-            "scene": _token_block([[(_norm(s), 1.0) for s in row] for row in scenes], "scene"),
-            "descriptors": _token_block([[(_norm(d), 1.0) for d in row]
-                                         for row in _list_column(tracks, "descriptors")], "descriptors"),
-            "era": _token_block([[(_norm(e), 1.0)] if e.strip() else [] for e in eras]
-                                or [[] for _ in range(len(tracks))], "era"),
+        n = len(tracks)
+        scene = Tokens.of(_column(tracks, "scene_tags"))
+        if "country" in tracks.columns:  # the country counts as a scene tag (once, if a tag names it too)
+            scene = scene + Tokens.of(tracks["country"])
+        facets = {"genre": Tokens.of(_column(tracks, "genre"), genre_path=True), "scene": scene,
+                  "descriptors": Tokens.of(_column(tracks, "descriptors")),
+                  "era": Tokens.of(_column(tracks, "era"))}
+        blocks: dict[str, tuple[sp.csr_matrix, list[str], list[str]] | None] = {
+            **{name: _token_block(tokens, n, name) for name, tokens in facets.items()},
             "year": _numeric_block(tracks, "year"),
             "bpm": _numeric_block(tracks, "bpm"),
             "energy": _numeric_block(tracks, "energy"),
             "key": _key_block(tracks),
         }
-        spelled: dict[str, str] = {}  # feature name -> the spelling the tracks use (first seen)
-        for prefix, rows in (("genre", genres), ("scene", scenes), ("descriptors", _list_column(tracks, "descriptors")),
-                             ("era", [[e] for e in eras])):
-            for row in rows:
-                for value in row:
-                    if value.strip():
-                        spelled.setdefault(f"{prefix}:{_norm(value)}", value.strip())
-        parts, names, spans = [], [], {}
+        parts, names, shown, spans = [], [], [], {}
         start = 0
         for name, block in blocks.items():
             if block is None or block[0].shape[1] == 0:
                 continue
-            matrix, features = block
+            matrix, features, spellings = block
             parts.append(matrix * np.float32(math.sqrt(weights[name])))
             names.extend(features)
+            shown.extend(spellings)
             spans[name] = (start, start + matrix.shape[1])
             start += matrix.shape[1]
         self.blocks: dict[str, tuple[int, int]] = spans
         self.feature_names: list[str] = names
-        self.display_names: list[str] = [spelled.get(n, n.split(":", 1)[1]) for n in names]
+        self.display_names: list[str] = shown  # the features as the tracks spell them (first seen)
         self.weights = weights
         # The raw audio columns (row order), for spans in part titles.
         self.numeric: dict[str, np.ndarray] = {
@@ -301,14 +308,16 @@ class TrackSimilarity:
         if k == 0 or len(ids) == 0:
             return Ranked(ids, columns, scores)
         step = max(1, SCORE_CELLS // max(m, 1))
-        transposed = centroids.T.tocsc()
+        dense = m * centroids.shape[1] <= DENSE_CENTROID_CELLS
+        transposed = np.ascontiguousarray(centroids.T.toarray()) if dense else centroids.T.tocsc()
         for start in range(0, len(ids), step):
             chunk = ids[start: start + step]
             rows = self.rows(chunk)
             block = np.zeros((len(chunk), m), dtype=np.float32)
             known = rows >= 0
             if known.any():
-                block[known] = (self.matrix[rows[known]] @ transposed).toarray()
+                product = self.matrix[rows[known]] @ transposed
+                block[known] = product if dense else product.toarray()
             if allowed is not None:
                 block[~allowed(chunk)] = -np.inf
             top = np.argpartition(-block, k - 1, axis=1)[:, :k] if k < m else np.tile(np.arange(m), (len(chunk), 1))

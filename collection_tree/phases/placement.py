@@ -25,7 +25,7 @@ from sklearn.preprocessing import normalize
 
 from collection_tree.core.clusters import Cluster
 from collection_tree.core.lineage import GenreLineages
-from collection_tree.core.similarity import TrackSimilarity
+from collection_tree.core.similarity import Ranked, TrackSimilarity
 
 FACET_BLOCKS = ("genre", "scene", "descriptors")  # what a track without a lineage must share to be folded
 MIN_CUT_SHARE = 0.2  # each side of a cut holds at least this share of the tracks
@@ -48,6 +48,31 @@ class Guard:
         if self.lineages is None:
             return np.ones((len(track_ids), len(self.columns)), dtype=bool)
         return self.lineages.allowed(track_ids, self.columns)
+
+    def ranked(self, model: TrackSimilarity, track_ids: Sequence[int] | np.ndarray, centroids: Any, k: int) -> Ranked:
+        """``model.ranked`` under the guard, one lineage signature at a time: each group of tracks with the
+        same lineages is scored only against the clusters it may enter (and those of unknown lineage), so
+        the work shrinks with the number of lineages. Same result as masking, ties still by column."""
+        ids = np.asarray(track_ids, dtype=np.int64)
+        if self.lineages is None or len(ids) == 0:
+            return model.ranked(ids, centroids, k)
+        rows = self.lineages.position.get_indexer(ids)
+        signature = np.ones((len(ids), len(self.lineages.roots)), dtype=bool)  # no lineage: every cluster
+        signature[rows >= 0] = self.lineages.mask[rows[rows >= 0]]
+        unique, group = np.unique(signature, axis=0, return_inverse=True)
+        k = max(0, min(k, centroids.shape[0]))
+        columns = np.full((len(ids), k), -1, dtype=np.int64)
+        scores = np.full((len(ids), k), -np.inf, dtype=np.float32)
+        for g, roots in enumerate(unique):
+            open_to = np.flatnonzero((self.columns < 0) | roots[np.maximum(self.columns, 0)])
+            members = np.flatnonzero(group.ravel() == g)
+            if open_to.size == 0:
+                continue
+            part = model.ranked(ids[members], centroids[open_to], k)
+            width = part.columns.shape[1]
+            columns[members, :width] = np.where(part.columns >= 0, open_to[np.maximum(part.columns, 0)], -1)
+            scores[members, :width] = part.scores
+        return Ranked(ids, columns, scores)
 
     def allows(self, track_id: int, column: int) -> bool:
         return bool(self.allowed(np.array([track_id]))[0, column]) if len(self.columns) else True
@@ -89,7 +114,7 @@ def fold_small_clusters(clusters: list[Cluster], model: TrackSimilarity, lineage
     if big:
         guard = Guard(lineages, big)
         centroids = model.centroids([c.track_ids for c in big])
-        ranked = model.ranked(moving, centroids, 1, guard.allowed)
+        ranked = guard.ranked(model, moving, centroids, 1)
         facet = model.scores_at(moving, centroids, np.maximum(ranked.columns[:, 0], 0), FACET_BLOCKS)
         for i, t in enumerate(moving.tolist()):
             best = ranked.row(i)

@@ -189,7 +189,7 @@ def similarity_poor_fits(clusters: list[Cluster], owner: dict[int, str], model: 
         return []
     own_col = np.array([column[owner[int(t)]] for t in members], dtype=np.int64)
     own = model.scores_at(members, centroids, own_col)
-    ranked = model.ranked(members, centroids, 2, guard.allowed)
+    ranked = guard.ranked(model, members, centroids, 2)
     other = np.where(ranked.columns[:, 0] != own_col, ranked.scores[:, 0], ranked.scores[:, 1])
     poor = np.isfinite(other) & (other - own >= margin)
     return sorted(members[poor].tolist())
@@ -238,7 +238,7 @@ def reassign_tracks(
                    f"{len(poor)} flagged and {len(by_similarity)} similarity poor fits to place")
 
     depth = max(2, params.candidates * max(params.max_passes, 1))
-    ranked = model.ranked(np.array(placeable, dtype=np.int64), centroids, depth, guard.allowed)
+    ranked = guard.ranked(model, np.array(placeable, dtype=np.int64), centroids, depth)
     progress(0.08, f"similarity of {len(placeable)} tracks to {len(clusters)} clusters")
 
     # Step 3a (default): clear cases by similarity.

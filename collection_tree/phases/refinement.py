@@ -616,7 +616,7 @@ def repair_lineages(clusters: list[Cluster], model: TrackSimilarity, lineages: G
     kept = [c for c in kept if c.track_ids]
     guard = Guard(lineages, kept)
     ids = np.array(sorted(moving), dtype=np.int64)
-    ranked = model.ranked(ids, model.centroids([c.track_ids for c in kept]), 1, guard.allowed)
+    ranked = guard.ranked(model, ids, model.centroids([c.track_ids for c in kept]), 1)
     gained: dict[int, list[int]] = {}
     unplaced = []
     for i, t in enumerate(ids.tolist()):
