@@ -4,8 +4,8 @@ leaves, small ones folded or merged), and the guard bound to a list of clusters.
 
 Bounded leaves: a cluster above ``max_size`` is cut in two by 2-means over its members' similarity
 vectors (at least a fifth of the tracks and ``min_size`` on each side, so a cut never sheds a handful),
-again and again until every part fits; each part is titled by what sets it apart from its sibling (the
-facet value most over-represented in it, or its year / tempo / energy span). A cluster under
+again and again until every part fits; each part is titled by what sets it apart within the parent (the
+facet value most over-represented in it, and its year / tempo / energy span where that is not enough). A cluster under
 ``min_size`` gives its tracks to their best cluster of their own lineage; clusters of one lineage with
 no such target are merged together; what still cannot make ``min_size`` is unplaced with a reason.
 """
@@ -31,8 +31,8 @@ FACET_BLOCKS = ("genre", "scene", "descriptors")  # what a track without a linea
 MIN_CUT_SHARE = 0.2  # each side of a cut holds at least this share of the tracks
 LABEL_FACETS = ("genre", "scene", "descriptors", "era")  # similarity blocks a part may be named by
 NUMERIC_LABELS = ("year", "bpm", "energy")
-MIN_LABEL_GAP = 0.25  # a facet value names a part when its share there beats the sibling's by this
-MIN_COMPLEMENT_GAP = 0.1  # ... or names the sibling of a part named that way
+MIN_SPAN_GAP = 0.3  # an audio span names a part whose median lies this many standard deviations off
+MIN_LIFT = 0.15  # a facet value names a part when its share there beats the parent's by this (and is >= 0.5)
 
 
 # ------------------------------------------------------------------------------------- guard
@@ -161,7 +161,7 @@ def cut_in_two(model: TrackSimilarity, track_ids: Sequence[int], min_size: int) 
     lo = max(min_size, math.ceil(MIN_CUT_SHARE * n))
     side, first = np.zeros(n), n // 2  # nothing to tell the tracks apart: halves by id
     if rows.shape[0] == n and rows.nnz:
-        km = KMeans(n_clusters=2, n_init=4, random_state=0).fit(rows)
+        km = KMeans(n_clusters=2, n_init=4, random_state=0).fit(rows)  # k-means++ seeding, fixed seed
         count = int((km.labels_ == 0).sum())
         if 0 < count < n:
             side = np.asarray(rows @ (km.cluster_centers_[0] - km.cluster_centers_[1])).ravel()  # > 0: centre 0
@@ -200,43 +200,63 @@ def _numeric_label(values: np.ndarray, column: str) -> str:
     return f"energy {lo_v}-{hi_v}" if lo_v != hi_v else f"energy {lo_v}"
 
 
-def _best_value(model: TrackSimilarity, diff: np.ndarray) -> tuple[str | None, float]:
+def _span(model: TrackSimilarity, column: str, track_ids: Sequence[int]) -> str | None:
+    rows = model.rows(list(track_ids))
+    values = model.numeric[column][rows[rows >= 0]]
+    return _numeric_label(values, column) if np.isfinite(values).any() else None
+
+
+def name_parts(model: TrackSimilarity, parent_ids: Sequence[int], parts: Sequence[Sequence[int]]) -> list[str]:
+    """What distinguishes each part within its parent (as c-TF-IDF labels topics): the facet value most
+    over-represented in it against the whole parent (on at least half of its tracks and ``MIN_LIFT``
+    above the parent's share; for a part with none, any lift that its siblings' labels do not use);
+    where parts share that label, or have none, the span of the audio column that sets the part
+    furthest from the parent (years, BPM, energy); ordinals last."""
+    parent_share = _shares(model, parent_ids)
+    lifts = []
+    labels: list[list[str]] = []
+    for part in parts:
+        share = _shares(model, part)
+        lifts.append(np.where(share >= 0.5, share - parent_share, 0.0))
+        label, lift = _best_value(model, lifts[-1])
+        labels.append([label] if label and lift >= MIN_LIFT else [])
+    taken = {label[0] for label in labels if label}
+    for i, label in enumerate(labels):
+        if not label:
+            weaker, lift = _best_value(model, lifts[i], exclude=taken)
+            if weaker and lift > 0:
+                label.append(weaker)
+    clashes = [not label or labels.count(label) > 1 for label in labels]
+    for i, part in enumerate(parts):
+        column = _separating_column(model, part, parent_ids) if clashes[i] else None
+        span = _span(model, column, part) if column else None
+        if span:
+            labels[i].append(span)
+    names = [", ".join(label) for label in labels]
+    for i, name in enumerate(names):
+        if not name or names.count(name) > 1:
+            names[i] = f"{name} ({_ordinal(i)})" if name else _ordinal(i)
+    return names
+
+
+def _ordinal(i: int) -> str:
+    return ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X"][i] if i < 10 else str(i + 1)
+
+
+def _best_value(model: TrackSimilarity, diff: np.ndarray, exclude: set[str] | None = None
+                ) -> tuple[str | None, float]:
     """The facet value (its spelling in the tracks) with the largest share difference, and that difference."""
     best, best_gap = None, 0.0
     for block in LABEL_FACETS:
         lo, hi = model.blocks.get(block, (0, 0))
-        if hi > lo:
-            j = lo + int(np.argmax(diff[lo:hi]))
-            if diff[j] > best_gap + 1e-9:
+        for j in range(lo, hi):
+            if diff[j] > best_gap + 1e-9 and model.display_names[j] not in (exclude or set()):
                 best, best_gap = model.display_names[j], float(diff[j])
     return best, best_gap
 
 
-def part_labels(model: TrackSimilarity, part_a: Sequence[int], part_b: Sequence[int]) -> tuple[str, str]:
-    """What sets each part apart from the other: the facet value most over-represented in it (by
-    ``MIN_LABEL_GAP`` on both sides), else the audio column whose spans separate best, else the one
-    side's strong value against its sibling's weaker one (or "beyond" it), else ordinals."""
-    share_a, share_b = _shares(model, part_a), _shares(model, part_b)
-    (label_a, gap_a), (label_b, gap_b) = _best_value(model, share_a - share_b), _best_value(model, share_b - share_a)
-    if min(gap_a, gap_b) >= MIN_LABEL_GAP and label_a != label_b:
-        return str(label_a), str(label_b)
-    column = _separating_column(model, part_a, part_b)
-    if column:
-        rows_a, rows_b = model.rows(list(part_a)), model.rows(list(part_b))
-        span_a = _numeric_label(model.numeric[column][rows_a[rows_a >= 0]], column)
-        span_b = _numeric_label(model.numeric[column][rows_b[rows_b >= 0]], column)
-        if span_a != span_b:
-            return span_a, span_b
-    if max(gap_a, gap_b) >= MIN_LABEL_GAP:
-        strong_a = gap_a >= gap_b
-        strong, weak, weak_gap = (label_a, label_b, gap_b) if strong_a else (label_b, label_a, gap_a)
-        other = weak if weak and weak != strong and weak_gap >= MIN_COMPLEMENT_GAP else f"beyond {strong}"
-        return (str(strong), str(other)) if strong_a else (str(other), str(strong))
-    return "I", "II"
-
-
 def _separating_column(model: TrackSimilarity, part_a: Sequence[int], part_b: Sequence[int]) -> str | None:
-    """The audio column whose medians lie furthest apart (in standard deviations, at least half of one)."""
+    """The audio column whose medians lie furthest apart (in standard deviations, ``MIN_SPAN_GAP`` at least)."""
     numeric = model.numeric
     best, best_gap = None, 0.0
     for column in NUMERIC_LABELS:
@@ -252,7 +272,7 @@ def _separating_column(model: TrackSimilarity, part_a: Sequence[int], part_b: Se
         gap = abs(float(np.median(a) - np.median(b))) / spread
         if gap > best_gap:
             best, best_gap = column, gap
-    return best if best_gap >= 0.5 else None
+    return best if best_gap >= MIN_SPAN_GAP else None
 
 
 def _casefold_title(label: str) -> str:
@@ -266,28 +286,21 @@ class BoundResult:
     fold: FoldResult | None = None
 
 
-def _extend(path: str, label: str) -> str:
-    """A part's label after another cut: its parent's label and the new one (the last two at most)."""
-    return ", ".join([*(path.split(", ")[-1:] if path else []), label])
-
-
 def split_oversized(cluster: Cluster, model: TrackSimilarity, max_size: int, min_size: int, taken: set[str],
                     named_by: str) -> list[Cluster]:
     """``cluster`` cut recursively until every part holds at most ``max_size`` tracks; parts get ids
     ``<id>~N`` (the genre leaf stays first, so the lineage stays readable) and working titles."""
-    pending = [(sorted(cluster.track_ids), "")]
-    done: list[tuple[list[int], str]] = []
+    pending = [sorted(cluster.track_ids)]
+    done: list[list[int]] = []
     while pending:
-        ids, label = pending.pop(0)
+        ids = pending.pop(0)
         if len(ids) <= max_size or len(ids) < 2 * min_size:
-            done.append((ids, label))
+            done.append(ids)
             continue
-        a, b = cut_in_two(model, ids, min_size)
-        label_a, label_b = part_labels(model, a, b)
-        pending[:0] = [(a, _extend(label, label_a)), (b, _extend(label, label_b))]
+        pending[:0] = list(cut_in_two(model, ids, min_size))
     out = []
     number = 0
-    for ids, label in done:
+    for ids, label in zip(done, name_parts(model, cluster.track_ids, done), strict=True):
         number += 1
         while f"{cluster.id}~{number}" in taken:
             number += 1
