@@ -142,22 +142,32 @@ def order_by_categories(clusters: ClusterSet, categories: dict[str, Any]) -> Clu
                       report=dict(clusters.report))
 
 
-def member_ranking(cluster: Cluster, table: TrackTable) -> list[tuple[int, float]]:
-    """The cluster's own (known) tracks with their similarity to its centroid, most typical first
-    (ties: lower track id)."""
-    valid = np.asarray(table.valid(cluster.track_ids), dtype=np.int64)
-    if valid.size == 0:
+def member_rankings(clusters: list[Cluster], table: TrackTable) -> list[list[tuple[int, float]]]:
+    """Per cluster: its own (known) tracks with their similarity to its centroid, most typical first
+    (ties: lower track id). All clusters scored in one pass."""
+    valid = [np.asarray(table.valid(c.track_ids), dtype=np.int64) for c in clusters]
+    if not valid:
         return []
     model = table.similarity
-    scores = model.scores_at(valid, model.centroids([valid.tolist()]), np.zeros(len(valid), dtype=np.int64))
-    order = np.lexsort((valid, -np.round(scores, 6)))
-    return [(int(valid[i]), float(scores[i])) for i in order]
+    members = np.concatenate(valid)
+    owner = np.repeat(np.arange(len(valid)), [len(v) for v in valid])
+    scores = model.scores_at(members, model.centroids([v.tolist() for v in valid]), owner)
+    out = []
+    start = 0
+    for ids in valid:
+        mine = scores[start: start + len(ids)]
+        start += len(ids)
+        order = np.lexsort((ids, -np.round(mine, 6)))
+        out.append([(int(ids[i]), float(mine[i])) for i in order])
+    return out
 
 
-def prepare_leaf(cluster: Cluster, table: TrackTable, params: LeafParams) -> _Prepared:
-    """Valid ids, candidates (the members most similar to the leaf's centroid), shortlist."""
+def prepare_leaf(cluster: Cluster, table: TrackTable, params: LeafParams,
+                 ranking: list[tuple[int, float]] | None = None) -> _Prepared:
+    """Valid ids, candidates (the members most similar to the leaf's centroid: ``ranking`` from
+    ``member_rankings``, computed here when not given), shortlist."""
     valid = table.valid(cluster.track_ids)
-    ranking = member_ranking(cluster, table)[: params.max_candidates]
+    ranking = (ranking if ranking is not None else member_rankings([cluster], table)[0])[: params.max_candidates]
     candidates = [{**table.brief(t), "score": round(score, 3)} for t, score in ranking]
     entry = {
         "cluster_id": cluster.id, "title": cluster.title or cluster.fallback_title,
@@ -180,7 +190,8 @@ def describe_leaves(
     year}], all members of the cluster). ``unplaced`` is carried through; ``report`` has the phase's
     figures (calls, serial rounds, fallbacks, refills)."""
     table = tracks if isinstance(tracks, TrackTable) else TrackTable(tracks)
-    prepared = [prepare_leaf(c, table, params) for c in clusters.clusters]
+    prepared = [prepare_leaf(c, table, params, ranking)
+                for c, ranking in zip(clusters.clusters, member_rankings(clusters.clusters, table), strict=True)]
     progress(0.02, f"{len(prepared)} leaves prepared")
     batches = chunks(prepared, params.batch_size) if prepared else []
 

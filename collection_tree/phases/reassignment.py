@@ -71,7 +71,7 @@ class ReassignParams(PhaseParams):
     max_tokens: int = 8192
     # A member whose best other allowed cluster beats its own by this much (similarity) is re-placed.
     similarity_poor_fits: bool = True
-    poor_fit_margin: float = 0.15
+    poor_fit_margin: float = 0.1
     # Clusters left smaller than this after placement are folded into their tracks' best other
     # clusters (a playlist of 1-4 tracks is not a playlist). 0 keeps them, as the reference did.
     min_cluster_size: int = 5
