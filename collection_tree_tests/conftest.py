@@ -157,7 +157,7 @@ GENIUS_FULL_MUSIC_ROOT = "/media/music"
 
 @_pytest.fixture(scope="session")
 def genius_full_build(tmp_path_factory) -> _NS:
-    """One offline `collection-tree build` of genius-2000s-full (29,999 tracks, 835 playlists) per test
+    """One offline `collection-tree build` of genius-2000s-full (29,999 tracks, 900-odd playlists) per test
     session, as a user runs it: its own DAGSTER_HOME and output folder, relative track locations anchored
     at GENIUS_FULL_MUSIC_ROOT. ``env`` runs further CLI commands against the same build."""
     import os

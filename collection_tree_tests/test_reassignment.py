@@ -272,7 +272,7 @@ def test_exactly_once_on_both_profiles_with_hard_tracks():
         assert placed + len(unplaced) == len(set(named.all_track_ids))
 
 
-def test_fallback_tiers_when_the_llm_places_nothing():
+def test_fallback_places_by_similarity_when_the_llm_places_nothing():
     named, tracks = world(orphans_per_cluster=0)
     odd = [track(8001, ["Country"], year=2003), track(8002, ["Jazz"], ["Jamaica"], year=2001),
            track(8003, ["Jazz"], year=2030), track(8004, ["Pop", "Metal"], year=2001)]
@@ -281,10 +281,10 @@ def test_fallback_tiers_when_the_llm_places_nothing():
     failing = Recording(lambda r: LLMError("reassign_tracks", "down", kind="unavailable"))
     result, _ = run(named, tracks, failing, ReassignParams.for_profile("default"))
     by_track = {t: c.id for c in result.clusters for t in c.track_ids}
-    assert by_track[8001] == "bluegrass__jamaica"  # Country lineage root; ties: dedup order (same size: id)
-    assert by_track[8002] == "bluegrass__jamaica"  # its scene tag matches the Jamaica filters: tier "filters"
-    assert by_track[8004].startswith("metal__")  # genre filter value beats the Pop lineage root
-    assert result.report["fallback_by"] == {"genre_lineage": 1, "filters": 2, "year": 1}
+    assert by_track[8001].startswith("bluegrass__")  # only the bluegrass tracks carry "Country"
+    assert by_track[8002] == "bluegrass__jamaica"  # the Jamaica scene; ties: dedup order (same size: id)
+    assert by_track[8004].startswith("metal__")  # the specific end of the genre path weighs most
+    assert result.report["fallback_by"] == {"similarity": 4}  # 8003 shares its era with every cluster
     assert result.report["passes"][0]["failed_batches"] == result.report["passes"][0]["calls"] == 1
     assert result.membership_problems() == NO_PROBLEMS and not result.unplaced
 
@@ -367,11 +367,8 @@ def test_a_bare_llm_cannot_put_unknown_tracks_or_clusters_into_the_result():
 
 
 def test_small_clusters_fold_into_their_tracks_best_cluster():
-    import pandas as pd
-
-    from collection_tree.core.clusters import Cluster
-    from collection_tree.core.search import FacetIndex
-    from collection_tree.phases.reassignment import fold_small_clusters
+    from collection_tree.core.similarity import TrackSimilarity
+    from collection_tree.phases.placement import fold_small_clusters
 
     frame = pd.DataFrame({
         "track_id": list(range(1, 13)), "title": ["t"] * 12, "artist": ["a"] * 12, "year": [2001] * 12,
@@ -382,12 +379,132 @@ def test_small_clusters_fold_into_their_tracks_best_cluster():
     house = Cluster(id="house", track_ids=[1, 2, 3, 4, 5, 6], filters={"genre": ["House"]}, genre_title="House")
     techno = Cluster(id="techno", track_ids=[7, 8, 9, 10], filters={"genre": ["Techno"]}, genre_title="Techno")
     tiny = Cluster(id="tiny", track_ids=[11, 12], filters={"genre": ["Polka"]}, genre_title="Polka")
-    out, folded = fold_small_clusters([house, techno, tiny], FacetIndex(frame), 5)
-    by_id = {c.id: c.track_ids for c in out}
-    # techno (4 < 5) and tiny dissolve; 11 (House) joins house; 7-10 and 12 have no affinity to house
+    model = TrackSimilarity(frame)
+    out = fold_small_clusters([house, techno, tiny], model, None, 5)
+    by_id = {c.id: c.track_ids for c in out.clusters}
+    # techno (4 < 5) and tiny dissolve; 11 (House) joins house; 7-10 and 12 share nothing with house (no
+    # lineage either: without a tree nothing says where they belong)
     assert by_id["house"] == [1, 2, 3, 4, 5, 6, 11]
     assert by_id["techno"] == [7, 8, 9, 10] and by_id["tiny"] == [12]  # kept rather than losing tracks
-    assert folded == {"clusters": 0, "tracks": 1}
+    assert (out.folded_clusters, out.moved_tracks) == (0, 1)
     assert sorted(t for ids in by_id.values() for t in ids) == list(range(1, 13))
     # folding off (the reference) changes nothing
-    assert fold_small_clusters([house, techno, tiny], FacetIndex(frame), 0)[0] == [house, techno, tiny]
+    assert fold_small_clusters([house, techno, tiny], model, None, 0).clusters == [house, techno, tiny]
+
+
+# ------------------------------------------------------------------------------------ lineage guard
+def world_tree(tracks: pd.DataFrame, extra: dict[str, dict[str, list[int]]] | None = None,
+               branch: dict[str, list[int]] | None = None) -> dict[str, Any]:
+    """The world's genre tree: Rock (Metal, Pop-Punk), Country (Bluegrass), Pop (Dancehall); leaf ids are
+    the cluster ids' genre part; a leaf holds the tracks whose genre names it."""
+    lineages: dict[str, dict[str, list[int]]] = {}
+    for style, path in STYLES:
+        root = path.split(" > ")[0].lower()
+        ids = [int(t) for t, g in zip(tracks["track_id"], tracks["genre"], strict=True) if style in g]
+        lineages.setdefault(root, {})[style.lower()] = ids
+    for root, leaves in (extra or {}).items():
+        lineages.setdefault(root, {}).update(leaves)
+    roots = []
+    for root, leaves in lineages.items():
+        direct = (branch or {}).get(root, [])
+        roots.append({"id": root, "title": root.title(), "description": "", "filters": {},
+                      "track_ids": sorted({t for ids in leaves.values() for t in ids} | set(direct)),
+                      "children": [{"id": leaf, "title": leaf.title(), "description": "", "filters": {},
+                                    "track_ids": ids, "children": []} for leaf, ids in leaves.items()]})
+    return {"id": "genre-world", "tree_type": "genre", "created_at": "2026-01-01T00:00:00Z", "lineages": roots}
+
+
+def run_guarded(named: ClusterSet, tracks: pd.DataFrame, provider: Any, params: ReassignParams,
+                genre_tree: dict[str, Any]) -> ClusterSet:
+    client = LLMClient(provider, max_concurrency=8, invalid_answer_retries=0)
+    return reassign_tracks(named, tracks, client.for_phase("assigned_clusters"), params, genre_tree=genre_tree)
+
+
+def test_the_guard_refuses_llm_answers_across_lineages():
+    from collection_tree.core.lineage import GenreLineages
+
+    named, tracks = world(orphans_per_cluster=20)
+    doc = world_tree(tracks)
+    lineages = GenreLineages.from_tree(doc)
+
+    def everything_to_dancehall(request: LLMRequest) -> dict[str, Any]:  # an LLM ignoring lineages
+        return {"assignments": [{"track_id": t["track_id"], "cluster_id": "dancehall__jamaica"}
+                                for t in request.payload["tracks"]]}
+
+    result = run_guarded(named, tracks, Recording(everything_to_dancehall), ReassignParams.for_profile("seed"), doc)
+    by_track = {t: c for c in result.clusters for t in c.track_ids}
+    assert lineages.violations(result.clusters) == [] and result.report["lineage_guard"]["violations"] == 0
+    dancehall = [t for t in tracks["track_id"] if "Dancehall" in tracks.set_index("track_id").loc[t, "genre"]]
+    seeded = {t for c in named.clusters for t in c.track_ids}
+    orphans = [t for t in tracks["track_id"] if t not in seeded]
+    assert all(by_track[t].id == "dancehall__jamaica" for t in orphans if t in dancehall)
+    refused = result.report["lineage_guard"]["refused"]
+    assert refused["llm"] >= 60  # the 60 orphans of the other three styles, once per pass at least
+    assert result.report["llm_assigned"] == 20 and result.report["fallback_assigned"] == 60
+    assert result.membership_problems() == NO_PROBLEMS and not result.unplaced
+
+
+def test_candidates_are_clusters_of_the_tracks_own_lineage():
+    from collection_tree.core.lineage import GenreLineages
+
+    named, tracks = world(orphans_per_cluster=10)
+    # a Pop-Punk track with a Jamaica scene and the year of every cluster: by similarity alone, the
+    # Jamaica clusters of Country and Pop would be among its best candidates
+    tracks = frame([*tracks.to_dict("records"), track(7001, ["Rock", "Pop-Punk"], ["Jamaica"], 2002)])
+    named.all_track_ids.append(7001)
+    doc = world_tree(tracks)
+    lineages = GenreLineages.from_tree(doc)
+    provider = Recording()
+    params = ReassignParams.for_profile("default").with_overrides(candidates=12, preassign=False)
+    result = run_guarded(named, tracks, provider, params, doc)
+    root_of = {c.id: lineages.of_cluster(c) for c in named.clusters}
+    offered = 0
+    for request in provider.requests:
+        for item in request.payload["tracks"]:
+            own = set(lineages.of_track(item["track_id"]))
+            assert {root_of[c] for c in item["candidates"]} <= own
+            offered += 1
+    assert offered == 41
+    assert lineages.violations(result.clusters) == []
+    assert {t: c.id for c in result.clusters for t in c.track_ids}[7001] == "pop-punk__jamaica"
+
+
+def test_a_lineage_without_clusters_leaves_its_tracks_unplaced_with_a_reason():
+    named, tracks = world(orphans_per_cluster=2)
+    tracks = frame([*tracks.to_dict("records"), track(7001, ["Jazz", "Bebop"], ["Jamaica"], 2002)])
+    named.all_track_ids.append(7001)
+    doc = world_tree(tracks, extra={"jazz": {"jazz-bebop": [7001]}})
+    for profile in ("seed", "default"):
+        result = run_guarded(named, tracks, Recording(), ReassignParams.for_profile(profile), doc)
+        assert result.unplaced == [{"track_id": 7001,
+                                    "reason": "no playlist of its genre lineage (Jazz) to place it in"}]
+        assert result.report["lineage_guard"]["unplaced_no_cluster_of_lineage"] == 1
+        assert result.membership_problems() == NO_PROBLEMS
+
+
+def test_a_track_only_in_a_branch_stays_in_its_branch_lineage():
+    named, tracks = world(orphans_per_cluster=0)
+    # tagged "Rock" and UK, but the tree puts it in the Country branch (in no leaf): by similarity alone it
+    # would join a Rock cluster
+    tracks = frame([*tracks.to_dict("records"), track(7001, ["Rock"], ["UK"], 2002)])
+    named.all_track_ids.append(7001)
+    doc = world_tree(tracks, branch={"country": [7001]})
+    failing = Recording(lambda r: LLMError("reassign_tracks", "down", kind="unavailable"))
+    result = run_guarded(named, tracks, failing, ReassignParams.for_profile("default"), doc)
+    assert {t: c.id for c in result.clusters for t in c.track_ids}[7001] == "bluegrass__uk"
+    unguarded, _ = run(named, tracks, failing, ReassignParams.for_profile("default"))
+    assert {t: c.id for c in unguarded.clusters for t in c.track_ids}[7001] in {"metal__uk", "pop-punk__uk"}
+
+
+def test_similarity_poor_fits_move_to_the_cluster_they_resemble():
+    named, tracks = world(orphans_per_cluster=0)
+    # track 3 sits in metal__usa but is tagged UK, like the metal__uk members
+    rows = tracks.to_dict("records")
+    rows[2] = track(3, ["Rock", "Metal"], ["UK"])
+    tracks = frame(rows)
+    doc = world_tree(tracks)
+    result = run_guarded(named, tracks, Recording(), ReassignParams.for_profile("default"), doc)
+    assert result.report["similarity_poor_fits"] == 1
+    assert 3 in {c.id: c for c in result.clusters}["metal__uk"].track_ids
+    seed = run_guarded(named, tracks, Recording(), ReassignParams.for_profile("seed"), doc)
+    assert seed.report["similarity_poor_fits"] == 0 and 3 in {c.id: c for c in seed.clusters}["metal__usa"].track_ids

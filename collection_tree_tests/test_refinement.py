@@ -13,6 +13,7 @@ import pytest
 
 from collection_tree.core.clusters import Cluster, ClusterSet, clusters_from_seeds
 from collection_tree.core.inputs import load_tracks, load_tree
+from collection_tree.core.lineage import GenreLineages
 from collection_tree.core.search import FacetIndex, assign_tracks_to_branches
 from collection_tree.llm.client import LLMClient, ProviderAnswer
 from collection_tree.llm.interface import LLMError, LLMRequest, StopRequested
@@ -523,9 +524,10 @@ def test_rename_normalise_rejects_blank_titles():
 
 
 # --------------------------------------------------------------------------- the real collection
-def genius_cluster_set() -> tuple[ClusterSet, pd.DataFrame]:
+def genius_cluster_set() -> tuple[ClusterSet, pd.DataFrame, dict[str, Any]]:
     """Phase 3 stand-in on genius-2000s: seeds deduplicated largest first, leftovers placed by filter
-    score (>= 0.5), the rest unplaced."""
+    score (>= 0.5, blind to lineages: some land in a cluster of another lineage), the rest unplaced.
+    Also the genre tree."""
     tracks = load_tracks(GENIUS / "tracks.csv")
     known = set(tracks["track_id"].tolist())
     genre = load_tree(GENIUS / "genre_tree.json", "genre", known).doc
@@ -549,29 +551,43 @@ def genius_cluster_set() -> tuple[ClusterSet, pd.DataFrame]:
             by_id[cid].track_ids.append(t)
     for c in kept:
         c.track_ids.sort()
-    return ClusterSet(kept, tracks["track_id"].tolist(), unplaced), tracks
+    return ClusterSet(kept, tracks["track_id"].tolist(), unplaced), tracks, genre
 
 
 @pytest.fixture(scope="module")
-def genius() -> tuple[ClusterSet, pd.DataFrame]:
+def genius() -> tuple[ClusterSet, pd.DataFrame, dict[str, Any]]:
     return genius_cluster_set()
 
 
 @pytest.mark.parametrize("profile", ["seed", "default"])
 def test_genius_offline_run_is_sane(genius, profile):
-    cs, tracks = genius
+    cs, tracks, genre = genius
     assert cs.membership_problems() == NO_PROBLEMS
+    lineages = GenreLineages.from_tree(genre)
+    crossing = lineages.violations(cs.clusters)
+    assert crossing  # the stand-in placed some tracks across lineages: phase 4 must repair them
     client = LLMClient(OfflineProvider())
-    out = refine_clusters(cs, tracks, client.for_phase("refined_clusters"), RefineParams.for_profile(profile))
+    out = refine_clusters(cs, tracks, client.for_phase("refined_clusters"), RefineParams.for_profile(profile),
+                          genre_tree=genre)
     report = out.report
     assert out.membership_problems() == NO_PROBLEMS
-    assert out.unplaced == cs.unplaced
-    assert sum(c.track_count for c in out.clusters) == sum(c.track_count for c in cs.clusters)
+    assert lineages.violations(out.clusters) == [] and report["lineage_guard"]["violations"] == 0
+    # Crossing tracks moved to a cluster of their own lineage, or unplaced when it has none (the stand-in
+    # has no Country cluster left), with the reason.
+    rootless = {t for t, _ in crossing if not {lineages.of_cluster(c) for c in cs.clusters} & set(lineages.of_track(t))}
+    assert rootless and out.unplaced[: len(cs.unplaced)] == cs.unplaced
+    extra = out.unplaced[len(cs.unplaced):]
+    assert {u["track_id"] for u in extra} == rootless
+    assert all(u["reason"].startswith("no playlist of its genre lineage (Country") for u in extra)
+    assert report["lineage_guard"]["repaired_on_entry"] == len({t for t, _ in crossing}) - len(rootless)
+    assert sum(c.track_count for c in out.clusters) + len(extra) == sum(c.track_count for c in cs.clusters)
     assert len({c.id for c in out.clusters}) == len(out.clusters)
     assert 1 <= report["iterations_run"] <= 3 and report["clusters_in"] == len(cs.clusters)
     assert report["clusters_out"] == len(out.clusters)
+    bounds = report["bounds"]
     assert report["clusters_out"] == report["clusters_in"] - sum(len(m["from"]) for m in report["merged"]) + sum(
-        len(s["into"]) - 1 for s in report["split"])
+        len(s["into"]) - 1 for s in report["split"]) - bounds.get("small_folded", 0) - bounds.get(
+        "small_merged", 0) + sum(len(s["into"]) - 1 for s in bounds.get("split_log", []))
     for row in report["iterations"]:
         assert row["merges"] <= 5 and row["split_attempts"] <= 3
     assert all(s["tracks"] > 30 for s in report["split"])
@@ -579,11 +595,16 @@ def test_genius_offline_run_is_sane(genius, profile):
     assert report["merges"] >= 1  # the collection has small era slices of one genre x scene
     stats = client.stats()
     assert stats["llm_calls"] == report["calls"] and stats["llm_failures"] == 0
-    if profile == "seed":
+    sizes = [c.track_count for c in out.clusters]
+    if profile == "seed":  # the reference: no bounds
+        assert bounds == {} and max(sizes) > 150 and min(sizes) < 5
         assert report["serial_calls"] == report["calls"]
         assert stats["calls_by_task"]["score_clusters"] == sum(-(-r["clusters_in"] // 15) for r in report["iterations"])
         assert client.max_in_flight == 1
     else:
+        assert min(sizes) >= 5 and max(sizes) <= 150
+        assert report["leaves_over_max"] == report["leaves_under_min"] == 0 and report["largest_leaf"] == max(sizes)
+        assert bounds["similarity_splits"] >= 1 and bounds["small_folded"] >= 1
         assert report["serial_calls"] < report["calls"]
         assert report["splits"] >= 1  # features expose two-mode clusters
     assert sum(report["score_distribution"].values()) == len(out.clusters)
@@ -613,7 +634,7 @@ def test_asset_materialises_from_stored_assigned_clusters(tmp_path, genius):
     from collection_tree.assets.modes import FULL
     from collection_tree.assets.pipeline import build_assets, build_checks
 
-    cs, _ = genius
+    cs, _, _ = genius
     (tmp_path / "store").mkdir()
     (tmp_path / "store" / "assigned_clusters.json").write_text(json.dumps(cs.to_dict()))
     # Upstream definitions are listed so the graph resolves; only tracks and refined_clusters run, and
@@ -622,11 +643,12 @@ def test_asset_materialises_from_stored_assigned_clusters(tmp_path, genius):
                                     "assigned_clusters", "refined_clusters")}
     assets = [a for a in build_assets(FULL) if a.key in wanted]
     checks = [c for c in build_checks(FULL) if FULL.key("refined_clusters") in {k.asset_key for k in c.check_keys}]
-    result = materialize([*assets, *checks], selection=[FULL.key("tracks"), FULL.key("refined_clusters")],
+    result = materialize([*assets, *checks], selection=[FULL.key("tracks"), FULL.key("genre_tree"),
+                                                        FULL.key("refined_clusters")],
                          resources=asset_resources(tmp_path, "seed"), instance=DagsterInstance.ephemeral())
     assert result.success
     stored = ClusterSet.from_dict(json.loads((tmp_path / "store" / "refined_clusters.json").read_text()))
-    assert stored.membership_problems() == NO_PROBLEMS and stored.unplaced == cs.unplaced
+    assert stored.membership_problems() == NO_PROBLEMS and stored.unplaced[: len(cs.unplaced)] == cs.unplaced
     meta = {e.asset_key: {k: v.value for k, v in e.event_specific_data.materialization.metadata.items()}
             for e in result.get_asset_materialization_events()}[AssetKey("refined_clusters")]
     assert meta["clusters_in"] == len(cs.clusters) and meta["clusters_out"] == len(stored.clusters)
@@ -635,3 +657,40 @@ def test_asset_materialises_from_stored_assigned_clusters(tmp_path, genius):
     checks = result.get_asset_check_evaluations()
     assert [(c.asset_key, c.check_name, c.passed) for c in checks] == [
         (AssetKey("refined_clusters"), "exactly_once", True)]
+
+
+# ------------------------------------------------------------------------------------ guard and bounds
+def test_merges_keep_to_the_first_clusters_lineage_and_to_the_size_bound():
+    from collection_tree.phases.refinement import plan_merges
+
+    by_id = {i: Cluster(id=i, track_ids=list(range(n))) for i, n in (("a", 10), ("b", 20), ("c", 30), ("d", 146),
+                                                                    ("e", 5))}
+    lineage_of = {"a": "rock", "b": "pop", "c": "rock", "d": "rock", "e": "rock"}
+    plan = plan_merges([["a", "b", "c"], ["b", "a"], ["d", "e", "a"]], by_id, RefineParams(), None, lineage_of)
+    # ["a", "b", "c"] keeps a and c; ["b", "a"] is refused (a alone is left of Pop's b); d + e would hold 151
+    assert plan.groups == [["a", "c"]]
+    assert (plan.refused_cross_lineage, plan.refused_too_big) == (2, 1)
+    # the reference (max_leaf_tracks 0) has no size bound, the guard still holds
+    seed = plan_merges([["d", "e", "b"]], by_id, RefineParams.for_profile("seed"), None, lineage_of)
+    assert seed.groups == [["d", "e"]] and seed.refused_cross_lineage == 1
+
+
+def test_an_llm_suggesting_a_merge_across_lineages_is_refused(small_world):
+    cs, tracks = small_world
+    for c in cs.clusters:  # genre leaves: the punk and nu-metal clusters are Rock, dance is Pop
+        c.genre_leaf_id = {"punk": "rock-pop-punk", "dance": "pop-dance"}.get(c.id, "rock-nu-metal")
+    leaves = {"rock-pop-punk": list(range(100, 160)), "rock-nu-metal": list(range(1, 12)),
+              "pop-dance": list(range(200, 240))}
+    genre = {"id": "g", "tree_type": "genre", "created_at": "x", "lineages": [
+        {"id": root, "title": root.title(), "description": "", "filters": {},
+         "track_ids": sorted(t for leaf, ids in leaves.items() if leaf.startswith(root) for t in ids),
+         "children": [{"id": leaf, "title": leaf, "description": "", "filters": {}, "track_ids": ids, "children": []}
+                      for leaf, ids in leaves.items() if leaf.startswith(root)]} for root in ("rock", "pop")]}
+    provider = Scripted(score_clusters=lambda r: scores_answer(r, merges=[{"cluster_ids": ["dance", "nu-early"]}]))
+    client = LLMClient(provider, invalid_answer_retries=0)
+    out = refine_clusters(cs, tracks, client.for_phase("refined_clusters"), RefineParams(max_iterations=1),
+                          genre_tree=genre)
+    assert out.report["merges"] == 0 and out.report["lineage_guard"]["merges_refused_cross_lineage"] == 1
+    by_id = {c.id: c for c in out.clusters}
+    assert by_id["dance"].track_ids == list(range(200, 240))
+    assert out.report["lineage_guard"]["violations"] == 0 and out.membership_problems() == NO_PROBLEMS

@@ -140,9 +140,10 @@ def test_failure_in_phase_4_resumes_from_failure(build_env, monkeypatch):
         assert again and before["score_clusters"].isdisjoint(again)
         refined = instance.get_latest_materialization_event(AssetKey("refined_clusters"))
         assert refined.run_id == second.run_id
-        # (2 scoring calls, and the merges and splits of the first iteration when it finished before the crash)
+        # (2 scoring calls, and the merges and splits of the first iteration when it finished before the crash;
+        # a later iteration scoring a batch that did not change since the previous one hits the cache too)
         answered_before = sum(len(before[task]) for task in phase_4_tasks)
-        assert refined.asset_materialization.metadata["llm_cache_hits"].value == answered_before >= 2
+        assert refined.asset_materialization.metadata["llm_cache_hits"].value >= answered_before >= 2
         # upstream materialisations are still the first run's (loaded from storage, not recomputed)
         for name in ("named_clusters", "assigned_clusters"):
             assert instance.get_latest_materialization_event(AssetKey(name)).run_id == first.run_id

@@ -1,6 +1,7 @@
 """Phase 3 asset: dedup and reassignment, so every track sits in exactly one cluster (or is explained)."""
 
 from collections import Counter
+from typing import Any
 
 import pandas as pd
 from dagster import (
@@ -40,8 +41,8 @@ class AssignedClustersConfig(LLMPhaseConfig):
     max_passes: int | None = Field(None, description="LLM passes at most (3).")
     stop_below: float | None = Field(None, description="Stop when a pass moves fewer than this share (0.05).")
     workers: int | None = Field(None, description="Parallel calls per pass (default 8, seed 1 = serial).")
-    preassign: bool | None = Field(None, description="Place clear cases by filter score, without the LLM.")
-    preassign_min_score: float | None = Field(None, description="Filter score the best cluster needs (0.5).")
+    preassign: bool | None = Field(None, description="Place clear cases by track similarity, without the LLM.")
+    preassign_min_score: float | None = Field(None, description="Similarity (0-1) the best cluster needs (0.5).")
     preassign_margin: float | None = Field(None, description="Lead over the runner-up it needs (0.05).")
     candidates: int | None = Field(None, description="Clusters offered per track (8; 0 = all, as the reference).")
     include_context: bool | None = Field(None, description="Genre/scene titles in the cluster summaries.")
@@ -56,22 +57,24 @@ def build_assigned_clusters_asset(mode: BuildMode) -> AssetsDefinition:
         key=mode.key("assigned_clusters"),
         code_version=code_version(reassignment, ReassignParams),
         group_name=mode.group, io_manager_key="json_io_manager",
-        ins={"named_clusters": AssetIn(mode.key("named_clusters")), "tracks": AssetIn(mode.key("tracks"))},
+        ins={"named_clusters": AssetIn(mode.key("named_clusters")), "tracks": AssetIn(mode.key("tracks")),
+             "genre_tree": AssetIn(mode.key("genre_tree"))},
         pool=LLM_POOL, kinds={"python", "json"},
         description="Phase 3 (mechanical model): greedy dedup by coherence, then orphans and poor fits placed: "
-                    "clear cases by filter score, the rest by the LLM with a few candidate clusters each "
-                    "(parallel batches, <= 3 passes, stop below 5% moved), leftovers by facet affinity. Every "
+                    "clear cases by track similarity, the rest by the LLM with a few candidate clusters each "
+                    "(parallel batches, <= 3 passes, stop below 5% moved), leftovers to their most similar "
+                    "cluster. The lineage guard keeps every track in a cluster of its own genre lineage. Every "
                     "track ends in exactly one cluster or in `unplaced` with a reason.",
     )
     def assigned_clusters(context: AssetExecutionContext, config: AssignedClustersConfig, inputs: CollectionInputs,
                           pipeline_settings: PipelineSettings, llm: LLMResource, named_clusters: ClusterSet,
-                          tracks: pd.DataFrame) -> ClusterSet:
+                          tracks: pd.DataFrame, genre_tree: dict[str, Any]) -> ClusterSet:
         progress = PhaseProgress(context, "assigned_clusters")
         profile, params = phase_params(config, pipeline_settings.profile, ReassignParams)
         frame = tracks_from_storage(tracks)
         with phase_llm(context, llm, inputs, "assigned_clusters",
                        max_fallback_share=params.max_fallback_share) as bound:
-            assigned = reassign_tracks(named_clusters, frame, bound, params, progress)
+            assigned = reassign_tracks(named_clusters, frame, bound, params, progress, genre_tree=genre_tree)
         report = assigned.report
         reasons = Counter(u["reason"] for u in assigned.unplaced)
         context.add_output_metadata({
@@ -82,6 +85,8 @@ def build_assigned_clusters_asset(mode: BuildMode) -> AssetsDefinition:
             "tracks_in_scope": len(assigned.all_track_ids),
             "orphans": report["orphans"],
             "poor_fits": report["poor_fits"],
+            "similarity_poor_fits": report["similarity_poor_fits"],
+            "lineage_guard": MetadataValue.json(report["lineage_guard"]),
             "preassigned": report["preassigned"],
             "llm_assigned": report["llm_assigned"],
             "fallback_assigned": report["fallback_assigned"],

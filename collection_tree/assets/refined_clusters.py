@@ -1,5 +1,8 @@
 """Phase 4 asset: the quality pass (score, merge, split), keeping every track in exactly one cluster."""
 
+from collections import Counter
+from typing import Any
+
 import pandas as pd
 from dagster import (
     AssetChecksDefinition,
@@ -56,22 +59,26 @@ def build_refined_clusters_asset(mode: BuildMode) -> AssetsDefinition:
         key=mode.key("refined_clusters"),
         code_version=code_version(refinement, RefineParams),
         group_name=mode.group, io_manager_key="json_io_manager",
-        ins={"assigned_clusters": AssetIn(mode.key("assigned_clusters")), "tracks": AssetIn(mode.key("tracks"))},
+        ins={"assigned_clusters": AssetIn(mode.key("assigned_clusters")), "tracks": AssetIn(mode.key("tracks")),
+             "genre_tree": AssetIn(mode.key("genre_tree"))},
         pool=LLM_POOL, kinds={"python", "json"},
         description="Phase 4 (mechanical model, creative for renames): up to 3 rounds of scoring every cluster "
                     "1-10 with merge/split suggestions (track-level features in the payload), then <= 5 merges "
                     "(renamed from 20 sampled tracks) and <= 3 splits of clusters over 30 tracks (sub-clusters "
                     "defined from a mini landscape, tracks placed by filter score); stops when every score is "
-                    ">= 7 with no suggestion. Every track stays in exactly one cluster.",
+                    ">= 7 with no suggestion. Merges stay within a genre lineage. Then leaf bounds: leaves under "
+                    "5 tracks folded, leaves over 150 split by track similarity. Every track stays in exactly "
+                    "one cluster.",
     )
     def refined_clusters(context: AssetExecutionContext, config: RefinedClustersConfig, inputs: CollectionInputs,
                          pipeline_settings: PipelineSettings, llm: LLMResource, assigned_clusters: ClusterSet,
-                         tracks: pd.DataFrame) -> ClusterSet:
+                         tracks: pd.DataFrame, genre_tree: dict[str, Any]) -> ClusterSet:
         progress = PhaseProgress(context, "refined_clusters")
         profile, params = phase_params(config, pipeline_settings.profile, RefineParams)
         with phase_llm(context, llm, inputs, "refined_clusters",
                        max_fallback_share=params.max_fallback_share) as bound:
-            refined = refine_clusters(assigned_clusters, tracks_from_storage(tracks), bound, params, progress)
+            refined = refine_clusters(assigned_clusters, tracks_from_storage(tracks), bound, params, progress,
+                                      genre_tree=genre_tree)
         report = refined.report
         context.add_output_metadata({
             "clusters_in": report["clusters_in"],
@@ -90,6 +97,14 @@ def build_refined_clusters_asset(mode: BuildMode) -> AssetsDefinition:
             "split_preview": markdown_table(report["split"], ["iteration", "parent", "tracks", "into"]),
             "exactly_once": exactly_once_summary(refined),
             "unplaced": len(refined.unplaced),
+            "unplaced_reasons": markdown_table([{"reason": r, "tracks": n} for r, n in
+                                                Counter(u["reason"] for u in refined.unplaced).most_common()]),
+            "lineage_guard": MetadataValue.json(report["lineage_guard"]),
+            "bounds": MetadataValue.json({k: v for k, v in report["bounds"].items() if k != "split_log"}),
+            "bound_splits": markdown_table(report["bounds"].get("split_log", []), ["parent", "tracks", "into"]),
+            "leaves_over_max": report["leaves_over_max"],
+            "leaves_under_min": report["leaves_under_min"],
+            "largest_leaf": report["largest_leaf"],
             **size_stats([c.track_count for c in refined.clusters], "cluster_size"),
             "preview": markdown_table([{"id": c.id, "title": c.title, "size": c.track_count, "score": c.quality_score,
                                         "origin": c.origin} for c in refined.clusters[:20]]),

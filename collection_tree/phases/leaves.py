@@ -1,8 +1,10 @@
 """Phase 6: final titles, rich descriptions and seven exemplar tracks for every leaf.
 
 Reference: clusters flattened in category order, batches of 5, 4 workers; per cluster the valid
-track ids, ``scored_search`` top 50 with the cluster's filters over its own tracks, up to 30
-candidates and a 7-track shortlist; a failed batch keeps its descriptions and takes the shortlist.
+track ids, its own tracks ranked (the reference: ``scored_search`` with the cluster's filters; here:
+the track similarity model, each member's similarity to the leaf's centroid, so the exemplars are the
+leaf's most typical tracks whatever its filters say), up to 30 candidates and a 7-track shortlist; a
+failed batch keeps its descriptions and takes the shortlist.
 The default profile sends bigger batches (10) on more workers (8): the same work in fewer, shorter
 serial rounds. Exemplars are always members of their leaf: the LLM may only pick candidates, and
 missing picks are refilled from the shortlist (centrality with artist diversity).
@@ -21,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from collection_tree.core.clusters import Cluster, ClusterSet
-from collection_tree.core.search import FacetIndex, scored_search
+from collection_tree.core.similarity import TrackSimilarity
 from collection_tree.llm.interface import LLM, LLMError
 from collection_tree.phases.common import PhaseParams, Progress, chunks, no_progress, run_batches
 from collection_tree.tasks.describe_leaves import DESCRIBE_LEAVES, offline_description, pick_exemplars
@@ -33,7 +35,6 @@ PROFILE_FACETS = ("genre", "scene_tags", "descriptors")
 class LeafParams(PhaseParams):
     batch_size: int = 20
     workers: int = 8
-    search_top_n: int = 50
     max_candidates: int = 20  # 7 exemplars from the 20 best-matching members (the reference showed 30)
     examples: int = 7
 
@@ -43,11 +44,11 @@ class LeafParams(PhaseParams):
 
 # ------------------------------------------------------------------------------- track records
 class TrackTable:
-    """Per-track records (title, artist, year, facets, comment) by id, plus the facet index,
-    built once per phase from the tracks frame."""
+    """Per-track records (title, artist, year, facets, comment) by id, plus the track similarity
+    model, built once per phase from the tracks frame."""
 
     def __init__(self, tracks: pd.DataFrame):
-        self.index = FacetIndex(tracks)
+        self.similarity = TrackSimilarity(tracks)
         ids = tracks["track_id"].astype("int64").tolist()
         years = [None if pd.isna(y) else int(y) for y in tracks["year"].tolist()]
         columns = {c: tracks[c].tolist() if c in tracks.columns else [None] * len(ids)
@@ -141,15 +142,33 @@ def order_by_categories(clusters: ClusterSet, categories: dict[str, Any]) -> Clu
                       report=dict(clusters.report))
 
 
-def prepare_leaf(cluster: Cluster, table: TrackTable, params: LeafParams) -> _Prepared:
-    """Valid ids, candidates ranked by ``scored_search`` over the cluster's own tracks, shortlist."""
+def member_rankings(clusters: list[Cluster], table: TrackTable) -> list[list[tuple[int, float]]]:
+    """Per cluster: its own (known) tracks with their similarity to its centroid, most typical first
+    (ties: lower track id). All clusters scored in one pass."""
+    valid = [np.asarray(table.valid(c.track_ids), dtype=np.int64) for c in clusters]
+    if not valid:
+        return []
+    model = table.similarity
+    members = np.concatenate(valid)
+    owner = np.repeat(np.arange(len(valid)), [len(v) for v in valid])
+    scores = model.scores_at(members, model.centroids([v.tolist() for v in valid]), owner)
+    out = []
+    start = 0
+    for ids in valid:
+        mine = scores[start: start + len(ids)]
+        start += len(ids)
+        order = np.lexsort((ids, -np.round(mine, 6)))
+        out.append([(int(ids[i]), float(mine[i])) for i in order])
+    return out
+
+
+def prepare_leaf(cluster: Cluster, table: TrackTable, params: LeafParams,
+                 ranking: list[tuple[int, float]] | None = None) -> _Prepared:
+    """Valid ids, candidates (the members most similar to the leaf's centroid: ``ranking`` from
+    ``member_rankings``, computed here when not given), shortlist."""
     valid = table.valid(cluster.track_ids)
-    ranked = scored_search(table.index, cluster.filters, params.search_top_n, candidate_ids=valid)
-    scores = dict(zip(ranked["track_id"].astype(int).tolist(), ranked["score"].tolist(), strict=True))
-    ids = list(scores)[: params.max_candidates]
-    if len(ids) < params.max_candidates:  # members matching no filter still qualify (score 0)
-        ids += [t for t in valid if t not in scores][: params.max_candidates - len(ids)]
-    candidates = [{**table.brief(t), "score": round(float(scores.get(t, 0.0)), 3)} for t in ids]
+    ranking = (ranking if ranking is not None else member_rankings([cluster], table)[0])[: params.max_candidates]
+    candidates = [{**table.brief(t), "score": round(score, 3)} for t, score in ranking]
     entry = {
         "cluster_id": cluster.id, "title": cluster.title or cluster.fallback_title,
         "description": cluster.description, "genre_context": cluster.genre_title,
@@ -171,7 +190,8 @@ def describe_leaves(
     year}], all members of the cluster). ``unplaced`` is carried through; ``report`` has the phase's
     figures (calls, serial rounds, fallbacks, refills)."""
     table = tracks if isinstance(tracks, TrackTable) else TrackTable(tracks)
-    prepared = [prepare_leaf(c, table, params) for c in clusters.clusters]
+    prepared = [prepare_leaf(c, table, params, ranking)
+                for c, ranking in zip(clusters.clusters, member_rankings(clusters.clusters, table), strict=True)]
     progress(0.02, f"{len(prepared)} leaves prepared")
     batches = chunks(prepared, params.batch_size) if prepared else []
 

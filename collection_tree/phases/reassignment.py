@@ -1,35 +1,40 @@
 """Phase 3: every in-scope track in exactly one cluster (or explained in ``unplaced``).
 
-Steps (reference, "Phase 3: Reassignment"):
+Steps (reference, "Phase 3: Reassignment"), every placement scored by the track similarity model
+(``core.similarity``: cosine of a track to a cluster's centroid) and checked by the lineage guard
+(``core.lineage``: a track with genre lineages never enters a cluster of another lineage, whoever
+proposes it):
 
 1. Greedy dedup: clusters by coherence, highest first (unmeasured coherence, a naming fallback,
    counts as a neutral 5; ties: larger cluster, then id); each track stays in the first cluster
    holding it; emptied clusters are removed.
-2. ``to_reassign`` = orphans (in scope, in no cluster) ∪ poor fits. Our reading of the reference: a
-   poor fit is flagged by the cluster it sits in, so it leaves that cluster first and is placed like
-   an orphan (it may well come back); a flag raised by a cluster that lost the track in the dedup
-   is moot. Clusters emptied by this stay available as targets until the end.
+2. ``to_reassign`` = orphans (in scope, in no cluster) ∪ poor fits. A poor fit is flagged by the
+   cluster it sits in (the LLM's flag; a flag raised by a cluster that lost the track in the dedup
+   is moot) or, in the default profile, by similarity: a member whose best other allowed cluster
+   beats its own by ``poor_fit_margin``. It leaves its cluster first and is placed like an orphan (it
+   may well come back). Clusters emptied by this stay available as targets until the end. Cluster
+   centroids are taken once, from the members after the dedup.
 3. LLM passes (at most ``max_passes``), each sending the tracks still unplaced; stop early when fewer
    than ``stop_below`` of a pass's tracks moved.
    * seed profile (the reference): serial batches of 80, each with the compact summary of ALL
-     clusters (id, title, current track_count), tracks as title/artist/year/comment[:100].
-   * default profile: tracks whose best cluster wins clearly on filter score (``preassign_min_score``,
-     ``preassign_margin``) are placed without the LLM; the rest go out with only their top
-     ``candidates`` clusters each, so every batch is independent and all run in parallel
-     (``workers``); batches are cut from tracks sorted by genre lineage, so a batch shares few
-     clusters. A track the model rejected ("unassigned") is offered its next candidates next pass.
-4. Fallback: every remaining track goes to its best cluster by affinity, in tiers: (3) filter score
-   (``scored_search`` over the cluster's merged filters) when some cluster's genre/scene values
-   match; else (2) the deepest match of the track's genre tags in a cluster's genre lineage; else
-   (1) its scene tags in a cluster's scene lineage; else (0) the nearest year range. Within a tier
-   ties go to the dedup order. Only a track with no usable facet stays unplaced, with a reason.
+     clusters (id, title, current track_count), tracks as title/artist/year/comment[:100]; an answer
+     naming a cluster of another lineage is refused (the track stays for the next pass).
+   * default profile: tracks whose best allowed cluster scores at least ``preassign_min_score`` and
+     beats the runner-up by ``preassign_margin`` are placed without the LLM; the rest go out with only
+     their top ``candidates`` allowed clusters each, so every batch is independent and all run in
+     parallel (``workers``); batches are cut from tracks sorted by genre lineage, so a batch shares
+     few clusters. A track the model rejected ("unassigned") is offered its next candidates next pass.
+4. Fallback: every remaining track goes to its best allowed cluster by similarity (a track with a
+   lineage goes to the best cluster of its lineage even when they share nothing else). Unplaced, with
+   a reason: tracks whose lineage has no cluster, and tracks without a lineage that share nothing
+   with any cluster.
+5. Clusters left under ``min_cluster_size`` are folded into their tracks' best allowed cluster.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
@@ -39,16 +44,16 @@ import numpy as np
 import pandas as pd
 
 from collection_tree.core.clusters import Cluster, ClusterSet
-from collection_tree.core.search import FacetIndex, score_matrix
+from collection_tree.core.lineage import GenreLineages
+from collection_tree.core.similarity import Ranked, TrackSimilarity
 from collection_tree.llm.interface import LLM, LLMError
 from collection_tree.phases.common import PhaseParams, Progress, briefs, chunks, no_progress, run_batches, track_lookup
+from collection_tree.phases.placement import Guard, fold_small_clusters, no_cluster_reason
 from collection_tree.tasks.reassign_tracks import TASK, UNASSIGNED
 
 log = logging.getLogger(__name__)
 
 NEUTRAL_COHERENCE = 5.0
-TIER_METHODS = {3: "filters", 2: "genre_lineage", 1: "scene_lineage", 0: "year"}
-COLUMN_CHUNK = 256  # clusters scored at a time: bounds the temporary matrices
 
 
 @dataclass(frozen=True)
@@ -58,12 +63,15 @@ class ReassignParams(PhaseParams):
     stop_below: float = 0.05
     workers: int = 8
     preassign: bool = True
-    preassign_min_score: float = 0.5  # filter score in [0, 1] of the best cluster
-    preassign_margin: float = 0.05  # over the runner-up (ties: ambiguous, the LLM decides)
+    preassign_min_score: float = 0.5  # similarity in [0, 1] of the best allowed cluster
+    preassign_margin: float = 0.05  # over the runner-up (less: ambiguous, the LLM decides)
     candidates: int = 8  # per track; 0 = the compact summary of every cluster (the reference)
     include_context: bool = True  # genre/scene titles in the cluster summaries
     comment_chars: int = 100
     max_tokens: int = 8192
+    # A member whose best other allowed cluster beats its own by this much (similarity) is re-placed.
+    similarity_poor_fits: bool = True
+    poor_fit_margin: float = 0.1
     # Clusters left smaller than this after placement are folded into their tracks' best other
     # clusters (a playlist of 1-4 tracks is not a playlist). 0 keeps them, as the reference did.
     min_cluster_size: int = 5
@@ -71,12 +79,15 @@ class ReassignParams(PhaseParams):
     PHASE: ClassVar[str] = "reassignment"
     # The reference: serial, 80 per call, every cluster, no pre-assignment.
     SEED: ClassVar[dict[str, Any]] = {"batch_size": 80, "workers": 1, "preassign": False, "candidates": 0,
-                                      "include_context": False, "min_cluster_size": 0}
+                                      "include_context": False, "min_cluster_size": 0,
+                                      "similarity_poor_fits": False}
 
     def validate(self) -> None:
         self.require_at_least(1, "batch_size", "workers", "max_tokens")
         if self.max_passes < 0 or self.candidates < 0 or self.min_cluster_size < 0:
             raise ValueError("max_passes, candidates and min_cluster_size must be >= 0")
+        if self.poor_fit_margin < 0:
+            raise ValueError("poor_fit_margin must be >= 0")
 
 
 # ----------------------------------------------------------------------------------- step 1
@@ -106,100 +117,7 @@ def greedy_dedup(clusters: Sequence[Cluster], scope: set[int]) -> tuple[list[Clu
     return kept, owner
 
 
-# ------------------------------------------------------------------------------ affinities
-def _value_filters(filters: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in filters.items() if not k.endswith("_range")}
-
-
-def _segments(lineage: str, fallback: str) -> list[str]:
-    parts = [p.strip() for p in (lineage or fallback or "").split(">")]
-    return [p for p in parts if p]
-
-
-def _scene_keys(segment: str) -> set[str]:
-    """A scene lineage segment as tags could name it: "UK & Ireland 2000-2004" -> uk, ireland, ..."""
-    bare = re.sub(r"\b\d{4}(\s*[-–]\s*\d{4})?\b", "", segment).strip()
-    keys = {segment.casefold(), bare.casefold()}
-    keys.update(p.strip().casefold() for p in re.split(r"\s*(?:&|,|/)\s*", bare))
-    return {k for k in keys if k}
-
-
-def _rows_by_value(values: pd.Series) -> dict[str, np.ndarray]:
-    out: dict[str, list[int]] = {}
-    for row, items in enumerate(values.tolist()):
-        for item in items if isinstance(items, list | tuple | np.ndarray) else []:
-            out.setdefault(str(item).strip().casefold(), []).append(row)
-    return {k: np.asarray(v, dtype=np.int64) for k, v in out.items()}
-
-
-def _lineage_depth(rows_by_value: dict[str, np.ndarray], segment_keys: list[set[str]], n: int) -> np.ndarray:
-    """Per track: how deep its tags reach into this lineage, as a fraction of the lineage (0 = none)."""
-    depth = np.zeros(n, dtype=np.float32)
-    for i, keys in enumerate(segment_keys):
-        level = (i + 1) / len(segment_keys)
-        for key in keys:
-            rows = rows_by_value.get(key)
-            if rows is not None:
-                depth[rows] = np.maximum(depth[rows], level)
-    return depth
-
-
-@dataclass
-class Affinity:
-    """Tiered affinity of tracks (rows) to clusters (columns): 3 + filter score when a value facet
-    matches, else 2 + (genre lineage), 1 + (scene lineage), or year proximity below 1. 0: nothing."""
-
-    track_ids: np.ndarray
-    row: dict[int, int]
-    value: np.ndarray  # float32, tracks x clusters
-
-    def tier(self, row: int, col: int) -> int:
-        return min(int(self.value[row, col]), 3) if self.value[row, col] > 0 else -1
-
-
-def affinity(index: FacetIndex, clusters: Sequence[Cluster], track_ids: Sequence[int]) -> Affinity:
-    rows = index.rows_of(track_ids)
-    ids = index.track_ids[rows]
-    subset = index.tracks.iloc[rows].reset_index(drop=True)
-    n, m = len(ids), len(clusters)
-    value = np.zeros((n, m), dtype=np.float32)
-    if n == 0 or m == 0:
-        return Affinity(ids, {int(t): i for i, t in enumerate(ids.tolist())}, value)
-    genre_rows = _rows_by_value(subset["genre"]) if "genre" in subset else {}
-    scene_rows = _rows_by_value(subset["scene_tags"]) if "scene_tags" in subset else {}
-    years = pd.to_numeric(subset["year"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    year_of = dict(zip(index.track_ids.tolist(),
-                       pd.to_numeric(index.tracks["year"], errors="coerce").tolist(), strict=True))
-    for start in range(0, m, COLUMN_CHUNK):
-        chunk = clusters[start: start + COLUMN_CHUNK]
-        full, _ = score_matrix(index, [c.filters for c in chunk], ids)
-        facet, _ = score_matrix(index, [_value_filters(c.filters) for c in chunk], ids)
-        for j, cluster in enumerate(chunk):
-            genre = _lineage_depth(genre_rows, [{s.casefold()} for s in
-                                                _segments(cluster.genre_lineage, cluster.genre_title)], n)
-            scene = _lineage_depth(scene_rows, [_scene_keys(s) for s in
-                                                _segments(cluster.scene_lineage, cluster.scene_title)], n)
-            near = _year_proximity(cluster, years, year_of)
-            value[:, start + j] = np.where(
-                facet[:, j] > 0, 3.0 + full[:, j],
-                np.where(genre > 0, 2.0 + 0.5 * genre + 0.49 * near,
-                         np.where(scene > 0, 1.0 + 0.5 * scene + 0.49 * near, 0.99 * near)))
-    return Affinity(ids, {int(t): i for i, t in enumerate(ids.tolist())}, value)
-
-
-def _year_proximity(cluster: Cluster, years: np.ndarray, year_of: dict[int, float]) -> np.ndarray:
-    """1 inside the cluster's year range (its filter, else its members' years), 1/(1+gap) outside."""
-    span = cluster.filters.get("year_range")
-    if not (isinstance(span, list | tuple) and len(span) == 2):
-        member_years = [year_of[t] for t in cluster.track_ids if t in year_of and not math.isnan(year_of[t])]
-        span = (min(member_years), max(member_years)) if member_years else None
-    if span is None:
-        return np.zeros(len(years), dtype=np.float32)
-    lo, hi = float(span[0]), float(span[1])
-    gap = np.where(years < lo, lo - years, np.where(years > hi, years - hi, 0.0))
-    return np.where(np.isnan(years), 0.0, 1.0 / (1.0 + gap)).astype(np.float32)
-
-
+# ------------------------------------------------------------------------------- reasons
 def unplaced_reason(track: pd.Series | None) -> str:
     if track is None:
         return "not in the tracks table: no facets to place it by"
@@ -214,17 +132,19 @@ def unplaced_reason(track: pd.Series | None) -> str:
     if scene:
         said.append(f"scene tags ({', '.join(scene[:3])})")
     tail = "" if has_year else ", and it has no year"
-    return f"its {' and '.join(said) or 'facets'} match no cluster's filters or lineages{tail}"
+    return f"its {' and '.join(said) or 'facets'} share nothing with any cluster{tail}"
 
 
 # ------------------------------------------------------------------------------------ state
 class _Placement:
-    """Who holds which track, plus counts for the summaries."""
+    """Who holds which track, plus counts for the summaries. Every placement passes the guard."""
 
-    def __init__(self, clusters: list[Cluster], owner: dict[int, str]):
+    def __init__(self, clusters: list[Cluster], owner: dict[int, str], guard: Guard):
         self.clusters = clusters
         self.column = {c.id: j for j, c in enumerate(clusters)}
         self.owner = dict(owner)
+        self.guard = guard
+        self.refused: dict[str, int] = {}  # proposer -> placements the guard refused
         self.lock = threading.Lock()
 
     def counts(self) -> dict[str, int]:
@@ -233,7 +153,13 @@ class _Placement:
             out[cid] += 1
         return out
 
-    def place(self, track_id: int, cluster_id: str) -> bool:
+    def place(self, track_id: int, cluster_id: str, proposer: str, *, allowed: bool = False) -> bool:
+        """Place a track unless it is placed already or the guard refuses; ``allowed``: the cluster came
+        from the guarded ranking (pre-assignment, fallback), no need to check again."""
+        if not allowed and not self.guard.allows(track_id, self.column[cluster_id]):
+            with self.lock:
+                self.refused[proposer] = self.refused.get(proposer, 0) + 1
+            return False
         with self.lock:
             if track_id in self.owner:
                 return False
@@ -254,6 +180,21 @@ class _Placement:
         return out
 
 
+def similarity_poor_fits(clusters: list[Cluster], owner: dict[int, str], model: TrackSimilarity, centroids: Any,
+                         guard: Guard, margin: float) -> list[int]:
+    """Members whose best other allowed cluster scores ``margin`` above their own cluster."""
+    column = {c.id: j for j, c in enumerate(clusters)}
+    members = np.array(sorted(owner), dtype=np.int64)
+    if len(members) == 0 or len(clusters) < 2:
+        return []
+    own_col = np.array([column[owner[int(t)]] for t in members], dtype=np.int64)
+    own = model.scores_at(members, centroids, own_col)
+    ranked = guard.ranked(model, members, centroids, 2)
+    other = np.where(ranked.columns[:, 0] != own_col, ranked.scores[:, 0], ranked.scores[:, 1])
+    poor = np.isfinite(other) & (other - own >= margin)
+    return sorted(members[poor].tolist())
+
+
 # --------------------------------------------------------------------------------- the phase
 def reassign_tracks(
     named: ClusterSet,
@@ -261,59 +202,75 @@ def reassign_tracks(
     llm: LLM,
     params: ReassignParams | None = None,
     progress: Progress = no_progress,
+    genre_tree: dict[str, Any] | None = None,
 ) -> ClusterSet:
+    """Phase 3 (see the module docstring). ``genre_tree`` gives the lineages the guard enforces
+    (without it, nothing is guarded: tests of the mechanics)."""
     params = params or ReassignParams.for_profile("default")
     scope_ids = list(dict.fromkeys(int(t) for t in named.all_track_ids))
     scope = set(scope_ids)
     lookup = track_lookup(tracks)
+    lineages = GenreLineages.from_tree(genre_tree) if genre_tree else None
 
     # Step 1: greedy dedup.
     memberships_in = sum(len(c.track_ids) for c in named.clusters)
     clusters, owner = greedy_dedup(named.clusters, scope)
     kept_memberships = len(owner)
+    model = TrackSimilarity(tracks)
+    centroids = model.centroids([c.track_ids for c in clusters])
+    guard = Guard(lineages, clusters)
 
-    # Step 2: orphans and poor fits (only the flag of the cluster that holds the track counts).
+    # Step 2: orphans and poor fits (the LLM's flag counts only from the cluster that holds the track).
     poor = sorted({int(t) for c in clusters for t in c.poor_fit_track_ids if owner.get(int(t)) == c.id})
     for t in poor:
         del owner[t]
-    poor_set = set(poor)
+    by_similarity = (similarity_poor_fits(clusters, owner, model, centroids, guard, params.poor_fit_margin)
+                     if params.similarity_poor_fits else [])
+    for t in by_similarity:
+        del owner[t]
+    poor_set = set(poor) | set(by_similarity)
     orphans = [t for t in scope_ids if t not in owner and t not in poor_set]
-    to_reassign = sorted(set(orphans) | set(poor))
+    to_reassign = sorted(set(orphans) | poor_set)
     unknown = [t for t in to_reassign if t not in lookup.index]
     placeable = [t for t in to_reassign if t in lookup.index]
-    state = _Placement(clusters, owner)
+    state = _Placement(clusters, owner, guard)
     progress(0.02, f"dedup: {len(named.clusters)} -> {len(clusters)} clusters; {len(orphans)} orphans + "
-                   f"{len(poor)} poor fits to place")
+                   f"{len(poor)} flagged and {len(by_similarity)} similarity poor fits to place")
 
-    index = FacetIndex(tracks)
-    aff = affinity(index, clusters, placeable)
-    progress(0.08, f"affinities of {len(placeable)} tracks to {len(clusters)} clusters")
+    depth = max(2, params.candidates * max(params.max_passes, 1))
+    ranked = guard.ranked(model, np.array(placeable, dtype=np.int64), centroids, depth)
+    progress(0.08, f"similarity of {len(placeable)} tracks to {len(clusters)} clusters")
 
-    # Step 3a (default): clear cases by score.
-    preassigned = _preassign(aff, state, params) if params.preassign and clusters else []
+    # Step 3a (default): clear cases by similarity.
+    preassigned = _preassign(ranked, state, params) if params.preassign and clusters else []
     pending = [t for t in placeable if t not in state.owner]
 
     # Step 3b: LLM passes.
-    passes, llm_placed = _Passes(aff, state, lookup, llm, params, progress).run(pending)
+    passes, llm_placed = _Passes(ranked, state, lookup, llm, params, progress).run(pending)
 
-    # Step 4: fallback by affinity tiers; unplaced only without any usable facet.
+    # Step 4: fallback to the best allowed cluster; unplaced only with a reason.
     fallback_by: dict[str, int] = {}
     unplaced: list[dict[str, Any]] = [{"track_id": t, "reason": unplaced_reason(None)} for t in unknown]
-    for t in placeable:
+    no_lineage_cluster = 0
+    for i, t in enumerate(ranked.track_ids.tolist()):
         if t in state.owner:
             continue
-        row = aff.row[t]
-        col = int(np.argmax(aff.value[row])) if clusters else 0
-        if not clusters or aff.value[row, col] <= 0:
-            reason = unplaced_reason(lookup.loc[t]) if clusters else "no clusters to place it into"
-            unplaced.append({"track_id": t, "reason": reason})
-            continue
-        state.place(t, clusters[col].id)
-        method = TIER_METHODS[aff.tier(row, col)]
-        fallback_by[method] = fallback_by.get(method, 0) + 1
+        best = ranked.row(i)
+        if best and (best[0][1] > 0 or guard.has_lineage(t)):
+            state.place(t, clusters[best[0][0]].id, "fallback", allowed=True)
+            method = "similarity" if best[0][1] > 0 else "lineage"
+            fallback_by[method] = fallback_by.get(method, 0) + 1
+        elif not clusters:
+            unplaced.append({"track_id": t, "reason": "no clusters to place it into"})
+        elif guard.has_lineage(t):
+            no_lineage_cluster += 1
+            unplaced.append({"track_id": t, "reason": no_cluster_reason(lineages, t)})
+        else:
+            unplaced.append({"track_id": t, "reason": unplaced_reason(lookup.loc[t])})
 
-    final = state.result()
-    final, folded = fold_small_clusters(final, index, params.min_cluster_size)
+    fold = fold_small_clusters(state.result(), model, lineages, params.min_cluster_size)
+    final = fold.clusters
+    violations = len(lineages.violations(final)) if lineages else 0
     report = {
         "clusters_in": len(named.clusters),
         "clusters_after_dedup": len(clusters),
@@ -322,6 +279,7 @@ def reassign_tracks(
         "memberships_dropped_by_dedup": memberships_in - kept_memberships,
         "orphans": len(orphans),
         "poor_fits": len(poor),
+        "similarity_poor_fits": len(by_similarity),
         "to_reassign": len(to_reassign),
         "preassigned": len(preassigned),
         "passes": passes,
@@ -329,8 +287,12 @@ def reassign_tracks(
         "fallback_assigned": sum(fallback_by.values()),
         "fallback_by": fallback_by,
         "unplaced": len(unplaced),
-        "small_clusters_folded": folded["clusters"],
-        "tracks_moved_by_fold": folded["tracks"],
+        "small_clusters_folded": fold.folded_clusters,
+        "tracks_moved_by_fold": fold.moved_tracks,
+        "lineage_guard": {"lineages": len(lineages.roots) if lineages else 0,
+                          "refused": dict(sorted(state.refused.items())),
+                          "unplaced_no_cluster_of_lineage": no_lineage_cluster,
+                          "violations": violations},
         "calls": sum(p["calls"] for p in passes),
         "serial_calls": sum(p["serial_calls"] for p in passes),
         "params": {f.name: getattr(params, f.name) for f in fields(params)},
@@ -340,62 +302,21 @@ def reassign_tracks(
     return ClusterSet(clusters=final, all_track_ids=scope_ids, unplaced=unplaced, report=report)
 
 
-def fold_small_clusters(clusters: list[Cluster], index: FacetIndex,
-                        min_size: int) -> tuple[list[Cluster], dict[str, int]]:
-    """Move the tracks of clusters under ``min_size`` to their best cluster of at least that size
-    (by the same tiered affinity as the fallback, but only on a facet or lineage match: year
-    proximity alone does not make a track belong). A track with no such match stays where it is,
-    so its small cluster survives rather than a track landing somewhere it does not fit."""
-    small = [c for c in clusters if len(c.track_ids) < min_size]
-    big = [c for c in clusters if len(c.track_ids) >= min_size]
-    if min_size <= 1 or not small or not big:
-        return clusters, {"clusters": 0, "tracks": 0}
-    moving = sorted(t for c in small for t in c.track_ids)
-    aff = affinity(index, big, moving)
-    gained: dict[int, list[int]] = {}
-    moved: set[int] = set()
-    for t in moving:
-        row = aff.row.get(t)
-        if row is None:
-            continue
-        col = int(np.argmax(aff.value[row]))
-        if aff.value[row, col] >= 1.0:  # tiers 1-3: scene lineage, genre lineage, filters
-            gained.setdefault(col, []).append(t)
-            moved.add(t)
-    out = [replace(c, track_ids=sorted(c.track_ids + gained.get(j, []))) for j, c in enumerate(big)]
-    kept_small = []
-    for c in small:
-        rest = [t for t in c.track_ids if t not in moved]
-        if rest:
-            kept_small.append(replace(c, track_ids=rest,
-                                      poor_fit_track_ids=[t for t in c.poor_fit_track_ids if t in set(rest)]))
-    folded = len(small) - len(kept_small)
-    return out + kept_small, {"clusters": folded, "tracks": len(moved)}
-
-
-def _preassign(aff: Affinity, state: _Placement, params: ReassignParams) -> list[int]:
-    """Tracks whose best cluster matches on filters (tier 3) with at least ``preassign_min_score``
-    and beats the runner-up by ``preassign_margin``."""
-    value = aff.value
-    if value.shape[0] == 0 or value.shape[1] == 0:
+def _preassign(ranked: Ranked, state: _Placement, params: ReassignParams) -> list[int]:
+    """Tracks whose best allowed cluster scores at least ``preassign_min_score`` and beats the
+    runner-up (when there is one) by ``preassign_margin``."""
+    if ranked.scores.shape[0] == 0 or ranked.scores.shape[1] == 0:
         return []
-    best_col = np.argmax(value, axis=1)
-    best = value[np.arange(len(value)), best_col]
-    second = np.partition(value, -2, axis=1)[:, -2] if value.shape[1] > 1 else np.zeros(len(value))
-    clear = (best >= 3.0 + params.preassign_min_score) & (best - second >= params.preassign_margin)
+    best = ranked.scores[:, 0]
+    second = ranked.scores[:, 1] if ranked.scores.shape[1] > 1 else np.full(len(best), -np.inf)
+    with np.errstate(invalid="ignore"):  # -inf - -inf: a track with no allowed cluster is never clear
+        clear = (best >= params.preassign_min_score) & (best - second >= params.preassign_margin)
     placed = []
-    for row in np.flatnonzero(clear).tolist():
-        t = int(aff.track_ids[row])
-        if state.place(t, state.clusters[int(best_col[row])].id):
+    for i in np.flatnonzero(clear).tolist():
+        t = int(ranked.track_ids[i])
+        if state.place(t, state.clusters[int(ranked.columns[i, 0])].id, "preassign", allowed=True):
             placed.append(t)
     return placed
-
-
-def _ranked_columns(aff: Affinity, row: int, limit: int) -> list[int]:
-    values = aff.value[row]
-    positive = np.flatnonzero(values > 0)
-    # Best first; ties keep the dedup order (column index breaks them).
-    return [int(c) for c in positive[np.lexsort((positive, -values[positive]))][:limit]]
 
 
 @dataclass
@@ -409,9 +330,11 @@ class _BatchOutcome:
 class _Passes:
     """Step 3's LLM passes over the tracks left after pre-assignment."""
 
-    def __init__(self, aff: Affinity, state: _Placement, lookup: pd.DataFrame, llm: LLM,
+    def __init__(self, ranked: Ranked, state: _Placement, lookup: pd.DataFrame, llm: LLM,
                  params: ReassignParams, progress: Progress):
-        self.aff, self.state, self.lookup, self.llm = aff, state, lookup, llm
+        self.similar = ranked
+        self.row = {int(t): i for i, t in enumerate(ranked.track_ids.tolist())}
+        self.state, self.lookup, self.llm = state, lookup, llm
         self.params, self.progress = params, progress
         self.clusters = state.clusters
         self.serial = params.workers <= 1
@@ -423,8 +346,8 @@ class _Passes:
         params, k = self.params, self.params.candidates
         self.offset = dict.fromkeys(pending, 0)
         if k:
-            depth = k * max(params.max_passes, 1)
-            self.ranked = {t: _ranked_columns(self.aff, self.aff.row[t], depth) for t in pending}
+            # Best first, allowed clusters only (the guard filtered them); ties keep the dedup order.
+            self.ranked = {t: [c for c, _ in self.similar.row(self.row[t])] for t in pending}
         passes: list[dict[str, Any]] = []
         todo = list(pending)
         for number in range(1, params.max_passes + 1):
@@ -521,4 +444,4 @@ class _Passes:
 
 def _apply(answers: dict[int, str], state: _Placement) -> int:
     """Place answered tracks (each at most once); returns how many were placed."""
-    return sum(1 for t, cid in answers.items() if cid != UNASSIGNED and state.place(t, cid))
+    return sum(1 for t, cid in answers.items() if cid != UNASSIGNED and state.place(t, cid, "llm"))

@@ -24,10 +24,10 @@ Each iteration:
    and the mini landscape of its tracks and answers 2-4 sub-clusters with filters (validated against
    the landscape). Tracks go to their best sub-cluster by ``assign_tracks_to_branches(min_score=
    0.01)``. Decisions (the reference leaves them open; exactly-once must hold):
-   * a sub-cluster under ``min_subcluster_size`` (5) tracks, or empty, is folded back: it is removed
+   * a sub-cluster under ``min_leaf_tracks`` (5) tracks, or empty, is folded back: it is removed
      and the tracks are placed again among the remaining sub-clusters (smallest first, repeatedly);
    * tracks that match no sub-cluster (score below min_score) stay in the parent, which keeps its
-     id, title and context as the remainder, when they are at least ``min_subcluster_size``;
+     id, title and context as the remainder, when they are at least ``min_leaf_tracks``;
      fewer go to the largest sub-cluster;
    * fewer than two groups left (sub-clusters plus a kept remainder): the split is void and the
      cluster stays as it was; so does a failed call (``LLMError``).
@@ -42,9 +42,21 @@ Each iteration:
    with a ``quality_score`` (phase 7 tiers by it); the seed profile leaves them unscored, as the
    reference.
 
-Every track stays in exactly one cluster; ``unplaced`` and ``all_track_ids`` pass through unchanged.
-``report`` holds one row per iteration (clusters scored, mean/min score, suggestions, merges, splits,
-calls, serial calls), the final count, ``converged`` and ``stop_reason``.
+The lineage guard (``core.lineage``): a merge keeps only the clusters of the first one's genre lineage
+(fewer than two left: refused), and, with bounds on, none whose result would exceed ``max_leaf_tracks``;
+a member found in a cluster of none of its lineages on the way in (an input from an older build) is
+moved to its most similar cluster of its own lineage first. Splits keep tracks within their parent.
+
+Bounded leaves (default profile; ``max_leaf_tracks`` 0 turns it off, as the reference): after the
+iterations, clusters under ``min_leaf_tracks`` are folded into their tracks' most similar cluster of
+their lineage (same-lineage leftovers merged, what still cannot make a playlist unplaced with a
+reason), then every cluster over ``max_leaf_tracks`` is split by the similarity model, recursively
+(``phases.placement``), so every leaf ends with ``min_leaf_tracks``..``max_leaf_tracks`` tracks.
+
+Every track stays in exactly one cluster (or, from the bounds, in ``unplaced`` with a reason);
+``all_track_ids`` passes through unchanged. ``report`` holds one row per iteration (clusters scored,
+mean/min score, suggestions, merges, splits, calls, serial calls), the final count, ``converged``,
+``stop_reason``, the guard's and the bounds' figures.
 """
 
 from __future__ import annotations
@@ -57,10 +69,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 
 from collection_tree.core.clusters import Cluster, ClusterSet
+from collection_tree.core.lineage import GenreLineages
 from collection_tree.core.search import FacetIndex, assign_tracks_to_branches
+from collection_tree.core.similarity import TrackSimilarity
 from collection_tree.llm.interface import LLMError
 from collection_tree.phases.common import (
     PhaseParams,
@@ -73,11 +88,13 @@ from collection_tree.phases.common import (
     track_lookup,
 )
 from collection_tree.phases.features import TrackFeatures
+from collection_tree.phases.placement import Guard, bound_leaves, no_cluster_reason, size_figures
 from collection_tree.tasks import define_subclusters, rename_merged_cluster, score_clusters
 
 log = logging.getLogger(__name__)
 
 SCORE_SHARE = 0.7  # of an iteration's progress band: scoring; the rest: merges and splits
+ITERATIONS_SHARE = 0.9  # of the phase's progress: the iterations; the rest: the bounds pass
 ITERATION_COUNTS = ("merges", "rename_failures", "split_attempts", "splits", "split_failures", "splits_void")
 
 
@@ -98,7 +115,11 @@ class RefineParams(PhaseParams):
     retry_failed_splits: bool = False
     actionable_suggestions_only: bool = True  # for the stop rule
     score_new_clusters: bool = True  # after the last iteration, score the clusters it created (no suggestions)
-    min_subcluster_size: int = 5
+    # Leaf size bounds holding after this phase: smaller leaves folded, larger ones split by similarity.
+    # max_leaf_tracks 0: no bounds pass and no size limit on merges (the reference). min_leaf_tracks is
+    # also the smallest sub-cluster an LLM split may leave.
+    max_leaf_tracks: int = 150
+    min_leaf_tracks: int = 5
     max_subclusters: int = 4
     assign_min_score: float = 0.01
     description_chars: int = 200
@@ -109,11 +130,14 @@ class RefineParams(PhaseParams):
     # The reference: 15 per call, serial, compact summaries only.
     SEED: ClassVar[dict[str, Any]] = {"batch_size": 15, "workers": 1, "features": False, "group_batches": False,
                                       "prioritise": False, "stop_when_unchanged": False, "retry_failed_splits": True,
-                                      "actionable_suggestions_only": False, "score_new_clusters": False}
+                                      "actionable_suggestions_only": False, "score_new_clusters": False,
+                                      "max_leaf_tracks": 0}
 
     def validate(self) -> None:
-        self.require_at_least(1, "batch_size", "workers", "rename_sample", "min_subcluster_size")
-        self.require_at_least(0, "max_iterations", "max_merges", "max_splits", "min_split_size")
+        self.require_at_least(1, "batch_size", "workers", "rename_sample", "min_leaf_tracks")
+        self.require_at_least(0, "max_iterations", "max_merges", "max_splits", "min_split_size", "max_leaf_tracks")
+        if self.max_leaf_tracks and self.max_leaf_tracks < 2 * self.min_leaf_tracks:
+            raise ValueError("max_leaf_tracks must be 0 (no bound) or at least twice min_leaf_tracks")
         if not 2 <= self.max_subclusters <= define_subclusters.MAX_SUBCLUSTERS:
             raise ValueError(f"max_subclusters must be 2-{define_subclusters.MAX_SUBCLUSTERS}")
 
@@ -203,36 +227,56 @@ def score_clusters_round(clusters: Sequence[Cluster], features: TrackFeatures, l
 
 
 # ------------------------------------------------------------------------------------- plans
+@dataclass
+class MergePlan:
+    groups: list[list[str]]
+    refused_cross_lineage: int = 0  # suggestions that named clusters of another lineage than their first
+    refused_too_big: int = 0  # groups whose merge would exceed max_leaf_tracks
+
+
 def plan_merges(suggestions: Sequence[Sequence[str]], by_id: dict[str, Cluster], params: RefineParams,
-                split_from: dict[str, str] | None = None) -> list[list[str]]:
+                split_from: dict[str, str] | None = None, lineage_of: dict[str, str | None] | None = None
+                ) -> MergePlan:
     """Up to ``max_merges`` groups of >= 2 existing clusters, each cluster in at most one group. Parts
     of one split made in this run (``split_from``: part id -> parent id) are never merged back
-    together: that would undo the split and oscillate."""
+    together: that would undo the split and oscillate. The guard: only clusters of the first one's
+    lineage (``lineage_of``: cluster id -> root, None unknown) stay in a group; with bounds on, a
+    group whose merge would exceed ``max_leaf_tracks`` is refused (a later bound split would undo it)."""
     split_from = split_from or {}
+    lineage_of = lineage_of or {}
+    plan = MergePlan([])
     candidates = []
     for ids in suggestions:
         kept: list[str] = []
         families: set[str] = set()
+        crossed = False
         for i in dict.fromkeys(ids):
             if i not in by_id or (i in split_from and split_from[i] in families):
+                continue
+            if kept and lineage_of.get(i) != lineage_of.get(kept[0]):
+                crossed = True
                 continue
             kept.append(i)
             if i in split_from:
                 families.add(split_from[i])
+        plan.refused_cross_lineage += crossed
         if len(kept) >= 2:
             candidates.append(kept)
     if params.prioritise:  # the smallest playlists gain most from a merge
         candidates.sort(key=lambda ids: sum(by_id[i].track_count for i in ids))
-    plans: list[list[str]] = []
     used: set[str] = set()
     for ids in candidates:
-        if len(plans) >= params.max_merges:
+        if len(plan.groups) >= params.max_merges:
             break
         free = [i for i in ids if i not in used]
-        if len(free) >= 2:
-            plans.append(free)
-            used.update(free)
-    return plans
+        if len(free) < 2:
+            continue
+        if params.max_leaf_tracks and sum(by_id[i].track_count for i in free) > params.max_leaf_tracks:
+            plan.refused_too_big += 1
+            continue
+        plan.groups.append(free)
+        used.update(free)
+    return plan
 
 
 def plan_splits(suggestions: Sequence[str], by_id: dict[str, Cluster], merging: set[str],
@@ -284,7 +328,7 @@ def place_subclusters(parent: Cluster, subclusters: Sequence[dict[str, Any]], in
                       params: RefineParams) -> tuple[list[tuple[int, list[int]]], list[int]]:
     """Tracks of ``parent`` placed into sub-clusters: ``([(sub position, track ids)], rest)``. Small
     sub-clusters are folded back (the smallest dropped and the placement redone) until all hold
-    ``min_subcluster_size``; ``rest`` matched none (below ``assign_min_score``)."""
+    ``min_leaf_tracks``; ``rest`` matched none (below ``assign_min_score``)."""
     filters = [define_subclusters.contract_filters(s["filters"]) for s in subclusters]
     alive = list(range(len(filters)))
     while True:
@@ -297,7 +341,7 @@ def place_subclusters(parent: Cluster, subclusters: Sequence[dict[str, Any]], in
         for t in parent.track_ids:
             branch = placed.get(int(t))
             (rest if branch is None else groups[int(branch)]).append(int(t))
-        small = [i for i in alive if len(groups[i]) < params.min_subcluster_size]
+        small = [i for i in alive if len(groups[i]) < params.min_leaf_tracks]
         if not small:
             return [(i, sorted(groups[i])) for i in alive], sorted(rest)
         alive.remove(min(small, key=lambda i: (len(groups[i]), -i)))  # the smallest, the last of equals
@@ -308,7 +352,7 @@ def split_cluster(parent: Cluster, subclusters: Sequence[dict[str, Any]], index:
     """The clusters replacing ``parent`` (a kept remainder first, under the parent's id), or ``None``
     when fewer than two groups survive (the split is void)."""
     groups, rest = place_subclusters(parent, subclusters, index, params)
-    keep_rest = len(rest) >= params.min_subcluster_size
+    keep_rest = len(rest) >= params.min_leaf_tracks
     if len(groups) + (1 if keep_rest else 0) < 2:
         return None
     if rest and not keep_rest:  # too few for a playlist of their own: the largest sub-cluster takes them
@@ -426,19 +470,29 @@ def refine_clusters(
     llm: Any,
     params: RefineParams | None = None,
     progress: Progress = no_progress,
+    genre_tree: dict[str, Any] | None = None,
 ) -> ClusterSet:
     """Phase 4 (see the module docstring). ``llm``: anything with ``.call(request) -> dict`` (and
-    optionally ``.stop_event``); :class:`StopRequested` propagates."""
+    optionally ``.stop_event``); :class:`StopRequested` propagates. ``genre_tree`` gives the lineages
+    the guard enforces (without it, nothing is guarded: tests of the mechanics)."""
     params = params or RefineParams()
     run = _Refiner(tracks, llm, params)
+    lineages = GenreLineages.from_tree(genre_tree) if genre_tree else None
+    model = TrackSimilarity(tracks)
     clusters = [replace(c, track_ids=list(c.track_ids)) for c in assigned.clusters]
     run.taken = {c.id for c in clusters}
+    unplaced = list(assigned.unplaced)
+    clusters, repaired, repair_unplaced = repair_lineages(clusters, model, lineages)
+    unplaced += repair_unplaced
+    guard: dict[str, Any] = {"repaired_on_entry": repaired, "merges_refused_cross_lineage": 0,
+                             "merges_refused_too_big": 0}
     iterations: list[dict[str, Any]] = []
     converged, stop_reason = False, "max_iterations"
     workers = run.workers
+    share = ITERATIONS_SHARE if params.max_leaf_tracks else 1.0
 
     for it in range(params.max_iterations):
-        lo, width = it / params.max_iterations, 1.0 / params.max_iterations
+        lo, width = share * it / params.max_iterations, share / params.max_iterations
 
         def band(start: float, share: float, it: int = it, lo: float = lo, width: float = width) -> Progress:
             return lambda f, msg: progress(lo + width * (start + share * f), f"iteration {it + 1}: {msg}")
@@ -447,7 +501,11 @@ def refine_clusters(
         clusters, scoring = run.score(clusters, band(0.0, SCORE_SHARE))
         values = list(scoring.scores.values())
         by_id = {c.id: c for c in clusters}
-        merges = plan_merges(scoring.merges, by_id, params, run.split_from)
+        plan = plan_merges(scoring.merges, by_id, params, run.split_from,
+                           {c.id: lineages.of_cluster(c) for c in clusters} if lineages else None)
+        merges = plan.groups
+        guard["merges_refused_cross_lineage"] += plan.refused_cross_lineage
+        guard["merges_refused_too_big"] += plan.refused_too_big
         splits = plan_splits(scoring.splits, by_id, {i for ids in merges for i in ids}, run.unsplittable, params)
         row.update({
             "clusters_scored": len(values),
@@ -487,6 +545,23 @@ def refine_clusters(
             stop_reason = "unchanged"
             break
 
+    bounds: dict[str, Any] = {}
+    if params.max_leaf_tracks:
+        bounded = bound_leaves(clusters, model, lineages, max_size=params.max_leaf_tracks,
+                               min_size=params.min_leaf_tracks, taken=run.taken, named_by=run.named_by)
+        clusters = bounded.clusters
+        unplaced += bounded.fold.unplaced if bounded.fold else []
+        bounds = {"similarity_splits": len(bounded.splits), "parts": sum(len(s["into"]) for s in bounded.splits),
+                  "small_folded": bounded.fold.folded_clusters if bounded.fold else 0,
+                  "tracks_moved_by_fold": bounded.fold.moved_tracks if bounded.fold else 0,
+                  "small_merged": bounded.fold.merged_small if bounded.fold else 0,
+                  "unplaced_too_few": len(bounded.fold.unplaced) if bounded.fold else 0,
+                  "split_log": bounded.splits}
+        progress(0.97, f"bounds: {len(bounded.splits)} leaves over {params.max_leaf_tracks} split, "
+                       f"{bounds['small_folded']} under {params.min_leaf_tracks} folded")
+    guard["violations"] = len(lineages.violations(clusters)) if lineages else 0
+    guard["lineages"] = len(lineages.roots) if lineages else 0
+
     final_calls = 0
     if params.score_new_clusters and iterations and any(c.quality_score is None for c in clusters):
         # Merged and split clusters of the last iteration (and any whose batch failed): scored so every
@@ -515,9 +590,40 @@ def refine_clusters(
                                           key=lambda kv: (kv[0] == "unscored", int(kv[0]) if kv[0].isdigit() else 0))),
         "merged": run.merged_log,
         "split": run.split_log,
+        "lineage_guard": guard,
+        "bounds": bounds,
+        **size_figures(clusters, params.max_leaf_tracks, params.min_leaf_tracks),
+        "unplaced": len(unplaced),
         "params": {f.name: getattr(params, f.name) for f in fields(params)},
     }
     progress(1.0, f"{len(assigned.clusters)} -> {len(clusters)} clusters in {len(iterations)} iteration(s) "
                   f"({stop_reason})")
-    return ClusterSet(clusters=clusters, all_track_ids=list(assigned.all_track_ids),
-                      unplaced=list(assigned.unplaced), report=report)
+    return ClusterSet(clusters=clusters, all_track_ids=list(assigned.all_track_ids), unplaced=unplaced,
+                      report=report)
+
+
+def repair_lineages(clusters: list[Cluster], model: TrackSimilarity, lineages: GenreLineages | None
+                    ) -> tuple[list[Cluster], int, list[dict[str, Any]]]:
+    """Members sitting in a cluster of none of their lineages (possible only in an input from an older
+    build) moved to their most similar allowed cluster, else unplaced with a reason."""
+    if lineages is None:
+        return clusters, 0, []
+    wrong = lineages.violations(clusters)
+    if not wrong:
+        return clusters, 0, []
+    moving = {t for t, _ in wrong}
+    kept = [replace(c, track_ids=[t for t in c.track_ids if t not in moving]) for c in clusters]
+    kept = [c for c in kept if c.track_ids]
+    guard = Guard(lineages, kept)
+    ids = np.array(sorted(moving), dtype=np.int64)
+    ranked = guard.ranked(model, ids, model.centroids([c.track_ids for c in kept]), 1)
+    gained: dict[int, list[int]] = {}
+    unplaced = []
+    for i, t in enumerate(ids.tolist()):
+        best = ranked.row(i)
+        if best:
+            gained.setdefault(best[0][0], []).append(t)
+        else:
+            unplaced.append({"track_id": t, "reason": no_cluster_reason(lineages, t)})
+    out = [replace(c, track_ids=sorted(c.track_ids + gained[j])) if j in gained else c for j, c in enumerate(kept)]
+    return out, len(ids) - len(unplaced), unplaced

@@ -10,8 +10,8 @@ Payload (built by ``collection_tree.phases.leaves``)::
                                "years": [first, last], "artists": [[name, tracks]]},
                    "candidates": [{"track_id", "title", "artist", "year", "score"}]}]}
 
-``candidates`` are the leaf's own tracks ranked by ``scored_search`` against the leaf's filters (best
-first); exemplars may only come from them.
+``candidates`` are the leaf's own tracks ranked by their similarity to the leaf's centroid (the track
+similarity model; best first); exemplars may only come from them.
 """
 
 from __future__ import annotations

@@ -1,0 +1,343 @@
+"""The track similarity model every phase that places tracks shares (pre-assignment, poor fits, the
+reassignment fallback, folding, splits, exemplars).
+
+Built once per collection: each track becomes one sparse row made of weighted blocks, each block
+L2-normalised so a dot product is a weighted sum of per-block cosines:
+
+* ``genre``: TF-IDF over the genre path, the specific end weighing most (broad to specific lists:
+  each step up the path halves the weight, and the IDF makes "Rock" on every track count little);
+* ``scene``: TF-IDF over the scene tags and the country;
+* ``descriptors``: TF-IDF over the descriptors; ``era``: the era phrase;
+* audio, where the collection has it: ``year``, ``bpm`` and ``energy`` as soft bins (a value spreads
+  over neighbouring bins, bin width a quarter of the column's IQR, so close values overlap), the
+  musical ``key`` on the Camelot wheel (neighbouring numbers overlap; A/B mode).
+
+A track's row is scaled by the total weight of the blocks it has, and a cluster's centroid is the
+mean of its members' rows, each block renormalised to its weight: a track's score against a cluster
+is the weighted mean of its blocks' cosines, in [0, 1] (1: the cluster's typical track). Scoring is
+chunked over tracks, so memory stays linear in the tracks being placed (chunk x clusters), and
+``ranked`` keeps only the top k per track.
+Everything is deterministic: no sampling, ties broken by column.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfTransformer
+from sklearn.preprocessing import normalize
+
+# Block weights: the genre decides most, then the scene; audio and era refine.
+BLOCK_WEIGHTS = {"genre": 1.0, "scene": 0.6, "descriptors": 0.25, "era": 0.2,
+                 "year": 0.3, "bpm": 0.3, "energy": 0.15, "key": 0.1}
+GENRE_DEPTH_DECAY = 0.5  # weight of a genre value one step broader than the next one
+NUMERIC_FLOOR = {"year": 1.0, "bpm": 2.0, "energy": 0.5}  # the narrowest soft bin per column
+SOFT_BIN_REACH = 2  # a value touches its bin and this many on each side
+SCORE_CELLS = 1 << 24  # tracks x clusters scored at a time (~64 MiB of float32)
+DENSE_CENTROID_CELLS = 1 << 25  # centroids x features held dense for scoring (~128 MiB at most): much faster
+
+_KEY_NAMES = {"c": 0, "b#": 0, "c#": 1, "db": 1, "d": 2, "d#": 3, "eb": 3, "e": 4, "fb": 4, "f": 5, "e#": 5,
+              "f#": 6, "gb": 6, "g": 7, "g#": 8, "ab": 8, "a": 9, "a#": 10, "bb": 10, "b": 11, "cb": 11}
+# Camelot number of each pitch class: major keys (B) and minor keys (A).
+_CAMELOT_MAJOR = {0: 8, 7: 9, 2: 10, 9: 11, 4: 12, 11: 1, 6: 2, 1: 3, 8: 4, 3: 5, 10: 6, 5: 7}
+_CAMELOT_MINOR = {9: 8, 4: 9, 11: 10, 6: 11, 1: 12, 8: 1, 3: 2, 10: 3, 5: 4, 0: 5, 7: 6, 2: 7}
+
+
+def camelot(key: Any) -> tuple[int, str] | None:
+    """A musical key as (Camelot number 1-12, "A" minor / "B" major): "Am" -> (8, "A"), "C" -> (8, "B"),
+    "8A" -> (8, "A"), "F# minor" -> (11, "A"). None when it is not a key."""
+    text = str(key or "").strip().casefold().replace("♯", "#").replace("♭", "b")
+    if not text:
+        return None
+    wheel = re.fullmatch(r"(\d{1,2})\s*([ab])", text)
+    if wheel:
+        number = int(wheel.group(1))
+        return (number, wheel.group(2).upper()) if 1 <= number <= 12 else None
+    match = re.fullmatch(r"([a-g][#b]?)\s*(m|min|minor|maj|major)?", text)
+    if not match or match.group(1) not in _KEY_NAMES:
+        return None
+    pitch = _KEY_NAMES[match.group(1)]
+    minor = match.group(2) in ("m", "min", "minor")
+    return (_CAMELOT_MINOR[pitch], "A") if minor else (_CAMELOT_MAJOR[pitch], "B")
+
+
+# ------------------------------------------------------------------------------------ blocks
+@dataclass(frozen=True)
+class Tokens:
+    """One facet's values, one row per (track row, value): casefolded ``keys`` (the features), the
+    ``spelling`` the tracks use, and a ``weight``."""
+
+    rows: np.ndarray
+    keys: np.ndarray
+    spelling: np.ndarray
+    weight: np.ndarray
+
+    @classmethod
+    def of(cls, values: pd.Series, genre_path: bool = False) -> Tokens:
+        """A list (or text) column exploded; ``genre_path``: broad to specific, each step up the path
+        halves the weight (``GENRE_DEPTH_DECAY``)."""
+        exploded = values.reset_index(drop=True).explode()
+        exploded = exploded[exploded.notna()].astype(str).str.strip()
+        exploded = exploded[exploded != ""]
+        rows = exploded.index.to_numpy(dtype=np.int64)
+        weight = np.ones(len(exploded), dtype=np.float64)
+        if genre_path and len(exploded):
+            by_row = exploded.groupby(level=0)
+            steps_up = (by_row.transform("size") - 1 - by_row.cumcount()).to_numpy(dtype=np.float64)
+            weight = GENRE_DEPTH_DECAY ** steps_up
+        spelling = exploded.to_numpy(dtype=object)
+        return cls(rows, exploded.str.casefold().to_numpy(dtype=object), spelling, weight)
+
+    def __add__(self, other: Tokens) -> Tokens:
+        return Tokens(*(np.concatenate([a, b]) for a, b in zip(
+            (self.rows, self.keys, self.spelling, self.weight), (other.rows, other.keys, other.spelling, other.weight),
+            strict=True)))
+
+
+def _token_block(tokens: Tokens, n_rows: int, prefix: str) -> tuple[sp.csr_matrix, list[str], list[str]]:
+    """TF-IDF rows (L2) of one facet (a value twice on a track counts once, at its highest weight), the
+    feature names and their spellings."""
+    if len(tokens.keys) == 0:
+        return sp.csr_matrix((n_rows, 0), dtype=np.float32), [], []
+    codes, names = pd.factorize(pd.Series(tokens.keys, dtype=object), sort=True)
+    pairs = pd.DataFrame({"r": tokens.rows, "c": codes, "w": tokens.weight}).groupby(["r", "c"], sort=True)["w"].max()
+    counts = sp.csr_matrix((pairs.to_numpy(), (pairs.index.get_level_values(0), pairs.index.get_level_values(1))),
+                           shape=(n_rows, len(names)))
+    tfidf = TfidfTransformer(norm="l2", smooth_idf=True, sublinear_tf=False).fit_transform(counts)
+    first = pd.Series(tokens.spelling).groupby(codes, sort=True).first()
+    return tfidf.astype(np.float32).tocsr(), [f"{prefix}:{n}" for n in names], first.tolist()
+
+
+def _column(tracks: pd.DataFrame, column: str) -> pd.Series:
+    return tracks[column] if column in tracks.columns else pd.Series([[]] * len(tracks), dtype=object)
+
+
+def soft_bins(values: np.ndarray, width: float, origin: float) -> sp.csr_matrix:
+    """Each finite value spread over its bin and ``SOFT_BIN_REACH`` neighbours with a Gaussian of one
+    bin width (L2-normalised rows): two values' dot product falls smoothly with their distance."""
+    finite = np.isfinite(values)
+    position = np.where(finite, (values - origin) / width, 0.0)
+    centre = np.round(position).astype(np.int64)
+    offsets = np.arange(-SOFT_BIN_REACH, SOFT_BIN_REACH + 1)
+    cols = centre[:, None] + offsets[None, :]
+    weights = np.exp(-0.5 * (position[:, None] - cols) ** 2)
+    weights[~finite] = 0.0
+    cols = cols - cols.min() if cols.size else cols
+    n_bins = int(cols.max()) + 1 if cols.size else 0
+    rows = np.repeat(np.arange(len(values)), len(offsets))
+    matrix = sp.csr_matrix((weights.ravel(), (rows, cols.ravel())), shape=(len(values), n_bins))
+    matrix.eliminate_zeros()
+    return normalize(matrix).astype(np.float32)
+
+
+def _numeric_block(tracks: pd.DataFrame, column: str) -> tuple[sp.csr_matrix, list[str], list[str]] | None:
+    if column not in tracks.columns:
+        return None
+    values = pd.to_numeric(tracks[column], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return None
+    q1, q3 = np.percentile(finite, [25, 75])
+    width = max((q3 - q1) / 4.0, NUMERIC_FLOOR.get(column, 1.0))
+    origin = float(finite.min())
+    matrix = soft_bins(values, width, origin)
+    names = [f"{column}:{origin + (i - SOFT_BIN_REACH) * width:g}" for i in range(matrix.shape[1])]
+    return matrix, names, names
+
+
+def _key_block(tracks: pd.DataFrame) -> tuple[sp.csr_matrix, list[str], list[str]] | None:
+    """The key on the Camelot wheel: its number (the neighbours, harmonically compatible, at half
+    weight) and its mode (A minor / B major)."""
+    if "key" not in tracks.columns:
+        return None
+    raw = tracks["key"].fillna("").astype(str)
+    wheel = {k: camelot(k) for k in raw.unique().tolist()}  # parse each distinct spelling once
+    number = raw.map(lambda k: wheel[k][0] if wheel[k] else 0).to_numpy(dtype=np.int64)
+    minor = raw.map(lambda k: bool(wheel[k]) and wheel[k][1] == "A").to_numpy(dtype=bool)
+    rows = np.flatnonzero(number > 0)
+    if rows.size == 0:
+        return None
+    steps = ((0, 1.0), (-1, 0.5), (1, 0.5))
+    all_rows = np.concatenate([rows] * (len(steps) + 1))
+    cols = np.concatenate([(number[rows] - 1 + step) % 12 for step, _ in steps] + [np.where(minor[rows], 12, 13)])
+    weights = np.concatenate([np.full(rows.size, w) for _, w in steps] + [np.full(rows.size, 0.5)])
+    matrix = sp.csr_matrix((weights, (all_rows, cols)), shape=(len(raw), 14), dtype=np.float64)
+    names = [f"key:{i + 1}" for i in range(12)] + ["key:A", "key:B"]
+    return normalize(matrix).astype(np.float32), names, names
+
+
+# ------------------------------------------------------------------------------------ the model
+@dataclass(frozen=True)
+class Ranked:
+    """Top-k clusters per track: ``columns`` (-1 pads a track with fewer allowed clusters) and ``scores``."""
+
+    track_ids: np.ndarray
+    columns: np.ndarray  # int64, tracks x k
+    scores: np.ndarray  # float32, tracks x k (-inf where padded)
+
+    def row(self, i: int) -> list[tuple[int, float]]:
+        return [(int(c), float(s)) for c, s in zip(self.columns[i], self.scores[i], strict=True) if c >= 0]
+
+
+class TrackSimilarity:
+    """The collection's track vectors (CSR, tracks x features) and what can be computed from them."""
+
+    def __init__(self, tracks: pd.DataFrame, weights: dict[str, float] | None = None):
+        weights = {**BLOCK_WEIGHTS, **(weights or {})}
+        self.track_ids = tracks["track_id"].to_numpy(dtype=np.int64)
+        self.position = pd.Index(self.track_ids)
+        n = len(tracks)
+        scene = Tokens.of(_column(tracks, "scene_tags"))
+        if "country" in tracks.columns:  # the country counts as a scene tag (once, if a tag names it too)
+            scene = scene + Tokens.of(tracks["country"])
+        facets = {"genre": Tokens.of(_column(tracks, "genre"), genre_path=True), "scene": scene,
+                  "descriptors": Tokens.of(_column(tracks, "descriptors")),
+                  "era": Tokens.of(_column(tracks, "era"))}
+        blocks: dict[str, tuple[sp.csr_matrix, list[str], list[str]] | None] = {
+            **{name: _token_block(tokens, n, name) for name, tokens in facets.items()},
+            "year": _numeric_block(tracks, "year"),
+            "bpm": _numeric_block(tracks, "bpm"),
+            "energy": _numeric_block(tracks, "energy"),
+            "key": _key_block(tracks),
+        }
+        parts, names, shown, spans = [], [], [], {}
+        start = 0
+        for name, block in blocks.items():
+            if block is None or block[0].shape[1] == 0:
+                continue
+            matrix, features, spellings = block
+            parts.append(matrix * np.float32(math.sqrt(weights[name])))
+            names.extend(features)
+            shown.extend(spellings)
+            spans[name] = (start, start + matrix.shape[1])
+            start += matrix.shape[1]
+        self.blocks: dict[str, tuple[int, int]] = spans
+        self.feature_names: list[str] = names
+        self.display_names: list[str] = shown  # the features as the tracks spell them (first seen)
+        self.weights = weights
+        # The raw audio columns (row order), for spans in part titles.
+        self.numeric: dict[str, np.ndarray] = {
+            column: pd.to_numeric(tracks[column], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            for column in ("year", "bpm", "energy") if column in spans}
+        matrix = (sp.hstack(parts, format="csr", dtype=np.float32) if parts
+                  else sp.csr_matrix((len(tracks), 0), dtype=np.float32))
+        # Each row divided by the weight of the blocks the track has: scores become weighted means.
+        present = np.zeros(len(tracks), dtype=np.float64)
+        for name, (lo, hi) in spans.items():
+            present += weights[name] * (np.diff(matrix[:, lo:hi].tocsr().indptr) > 0)
+        self.matrix: sp.csr_matrix = sp.csr_matrix(
+            sp.diags(np.where(present > 0, 1.0 / np.maximum(present, 1e-12), 0.0).astype(np.float32)) @ matrix)
+
+    # ------------------------------------------------------------------------------------ rows
+    def rows(self, track_ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Rows of the given ids, -1 for ids the collection does not have."""
+        return self.position.get_indexer(np.asarray(track_ids, dtype=np.int64))
+
+    def vectors(self, track_ids: Sequence[int] | np.ndarray) -> sp.csr_matrix:
+        rows = self.rows(track_ids)
+        return self.matrix[rows[rows >= 0]]
+
+    # ------------------------------------------------------------------------------- centroids
+    def centroids(self, groups: Sequence[Sequence[int]]) -> sp.csr_matrix:
+        """One row per group: the mean of its members' rows, each block renormalised to the block's
+        weight (an empty group, or members the collection lacks, give a zero row)."""
+        indptr = np.zeros(len(groups) + 1, dtype=np.int64)
+        flat: list[int] = []
+        for g, members in enumerate(groups):
+            rows = self.rows(list(members))
+            rows = rows[rows >= 0]
+            flat.extend(rows.tolist())
+            indptr[g + 1] = len(flat)
+        counts = np.diff(indptr)
+        data = np.repeat(1.0 / np.maximum(counts, 1), counts).astype(np.float32)
+        membership = sp.csr_matrix((data, np.asarray(flat, dtype=np.int64), indptr),
+                                   shape=(len(groups), self.matrix.shape[0]))
+        mean = (membership @ self.matrix).tocsc()
+        return self._renormalise_blocks(mean).tocsr()
+
+    def _renormalise_blocks(self, matrix: sp.csc_matrix) -> sp.csc_matrix:
+        out = []
+        for name, (lo, hi) in self.blocks.items():
+            block = normalize(matrix[:, lo:hi].tocsr()) * np.float32(math.sqrt(self.weights[name]))
+            out.append(block)
+        if not out:
+            return matrix
+        return sp.hstack(out, format="csc", dtype=np.float32)
+
+    # -------------------------------------------------------------------------------- scoring
+    def scores(self, track_ids: Sequence[int] | np.ndarray, centroids: sp.csr_matrix) -> np.ndarray:
+        """Dense scores (tracks x centroids) of a few tracks; callers chunk (see ``ranked``)."""
+        return (self.vectors(track_ids) @ centroids.T).toarray().astype(np.float32)
+
+    def scores_at(self, track_ids: Sequence[int] | np.ndarray, centroids: sp.csr_matrix,
+                  columns: np.ndarray, blocks: Sequence[str] | None = None) -> np.ndarray:
+        """Each track's score against one centroid each (``columns[i]`` for track i); 0 for unknown ids.
+        ``blocks`` limits the sum to those blocks (e.g. does the track share a genre or scene at all)."""
+        rows = self.rows(track_ids)
+        out = np.zeros(len(rows), dtype=np.float32)
+        known = rows >= 0
+        if known.any():
+            paired = self.matrix[rows[known]].multiply(centroids[np.asarray(columns)[known]]).tocsc()
+            if blocks is not None:
+                spans = [self.blocks[b] for b in blocks if b in self.blocks]
+                paired = sp.hstack([paired[:, lo:hi] for lo, hi in spans] or [paired[:, :0]], format="csc")
+            out[known] = np.asarray(paired.sum(axis=1)).ravel()
+        return out
+
+    def ranked(
+        self,
+        track_ids: Sequence[int] | np.ndarray,
+        centroids: sp.csr_matrix,
+        k: int,
+        allowed: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> Ranked:
+        """The ``k`` best clusters of each track, best first (ties: lower column), only where
+        ``allowed(track_ids_chunk) -> bool chunk x clusters`` says so. Scored in chunks of tracks."""
+        ids = np.asarray(track_ids, dtype=np.int64)
+        m = centroids.shape[0]
+        k = max(0, min(k, m))
+        columns = np.full((len(ids), k), -1, dtype=np.int64)
+        scores = np.full((len(ids), k), -np.inf, dtype=np.float32)
+        if k == 0 or len(ids) == 0:
+            return Ranked(ids, columns, scores)
+        step = max(1, SCORE_CELLS // max(m, 1))
+        dense = m * centroids.shape[1] <= DENSE_CENTROID_CELLS
+        transposed = np.ascontiguousarray(centroids.T.toarray()) if dense else centroids.T.tocsc()
+        for start in range(0, len(ids), step):
+            chunk = ids[start: start + step]
+            rows = self.rows(chunk)
+            block = np.zeros((len(chunk), m), dtype=np.float32)
+            known = rows >= 0
+            if known.any():
+                product = self.matrix[rows[known]] @ transposed
+                block[known] = product if dense else product.toarray()
+            if allowed is not None:
+                block[~allowed(chunk)] = -np.inf
+            top = np.argpartition(-block, k - 1, axis=1)[:, :k] if k < m else np.tile(np.arange(m), (len(chunk), 1))
+            top_scores = np.take_along_axis(block, top, axis=1)
+            order = np.lexsort((top, -top_scores), axis=1)
+            top = np.take_along_axis(top, order, axis=1)
+            top_scores = np.take_along_axis(top_scores, order, axis=1)
+            if k < m:  # argpartition may cut a tie at the k-th place arbitrarily: settle it by column
+                top, top_scores = _settle_ties(block, top, top_scores)
+            top[~np.isfinite(top_scores)] = -1
+            columns[start: start + len(chunk)] = top
+            scores[start: start + len(chunk)] = top_scores
+        return Ranked(ids, columns, scores)
+
+
+def _settle_ties(block: np.ndarray, top: np.ndarray, top_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows whose k-th score also occurs outside the top k: recompute those rows exactly."""
+    kth = top_scores[:, -1]
+    outside = (block == kth[:, None]).sum(axis=1) > (top_scores == kth[:, None]).sum(axis=1)
+    for r in np.flatnonzero(outside & np.isfinite(kth)).tolist():
+        order = np.lexsort((np.arange(block.shape[1]), -block[r]))[: top.shape[1]]
+        top[r], top_scores[r] = order, block[r, order]
+    return top, top_scores

@@ -1,0 +1,266 @@
+"""The track similarity model (core/similarity.py), genre lineages and the guard (core/lineage.py), and the
+placement helpers built on them (phases/placement.py: folding, leaf bounds, part titles)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import collection_tree.core.similarity as similarity
+from collection_tree.core.clusters import Cluster
+from collection_tree.core.lineage import GenreLineages
+from collection_tree.core.similarity import TrackSimilarity, camelot
+from collection_tree.phases.placement import bound_leaves, cut_in_two, fold_small_clusters, split_oversized
+
+
+def tracks_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame({
+        "track_id": [r["track_id"] for r in rows],
+        "title": [f"Song {r['track_id']}" for r in rows],
+        "artist": [r.get("artist", f"Artist {r['track_id']}") for r in rows],
+        "year": pd.array([r.get("year") for r in rows], dtype="Int64"),
+        "comment": [""] * len(rows),
+        "genre": [r.get("genre", []) for r in rows],
+        "scene_tags": [r.get("scene_tags", []) for r in rows],
+        "descriptors": [r.get("descriptors", []) for r in rows],
+        "era": [r.get("era", "") for r in rows],
+    })
+    for column in ("bpm", "energy", "key"):
+        if any(column in r for r in rows):
+            frame[column] = [r.get(column) for r in rows]
+    return frame
+
+
+def tree(lineages: dict[str, dict[str, list[int]]], branch_tracks: dict[str, list[int]] | None = None
+         ) -> dict[str, Any]:
+    """A genre tree: root id -> {leaf id: track ids}; ``branch_tracks``: tracks a root holds directly."""
+    roots = []
+    for root, leaves in lineages.items():
+        children = [{"id": leaf, "title": leaf.title(), "description": "", "filters": {}, "track_ids": ids,
+                     "children": []} for leaf, ids in leaves.items()]
+        direct = (branch_tracks or {}).get(root, [])
+        roots.append({"id": root, "title": root.title(), "description": "", "filters": {},
+                      "track_ids": sorted({t for ids in leaves.values() for t in ids} | set(direct)),
+                      "children": children})
+    return {"id": "genre-test", "tree_type": "genre", "created_at": "2026-01-01T00:00:00Z", "lineages": roots}
+
+
+# ------------------------------------------------------------------------------------ the model
+@pytest.mark.parametrize(("key", "expected"), [
+    ("Am", (8, "A")), ("C", (8, "B")), ("8A", (8, "A")), ("12b", (12, "B")), ("Ebm", (2, "A")),
+    ("F# minor", (11, "A")), ("Db major", (3, "B")), ("", None), ("H", None), ("13A", None), (None, None),
+])
+def test_keys_on_the_camelot_wheel(key, expected):
+    assert camelot(key) == expected
+
+
+def test_the_specific_end_of_the_genre_path_decides_and_scores_are_weighted_means():
+    rows = [{"track_id": t, "genre": ["Rock", "Metal", "Nu-Metal"], "scene_tags": ["USA"]} for t in range(1, 6)]
+    rows += [{"track_id": t, "genre": ["Rock", "Metal", "Thrash Metal"], "scene_tags": ["USA"]} for t in range(6, 11)]
+    rows += [{"track_id": t, "genre": ["Rock", "Indie Rock"], "scene_tags": ["USA"]} for t in range(11, 16)]
+    rows += [{"track_id": 99, "genre": ["Rock", "Metal", "Nu-Metal"], "scene_tags": ["UK"]}]
+    model = TrackSimilarity(tracks_frame(rows))
+    centroids = model.centroids([range(1, 6), range(6, 11), range(11, 16)])
+    scores = model.scores([1, 99, 6], centroids)
+    assert scores[0, 0] == pytest.approx(1.0, abs=1e-5)  # a track identical to its group's members
+    assert np.all((scores >= 0) & (scores <= 1 + 1e-6))
+    assert scores[1, 0] > scores[1, 1] > scores[1, 2]  # Nu-Metal first, then Metal, then Rock alone
+    assert scores[1, 0] < scores[0, 0]  # its scene differs
+
+
+def test_audio_features_break_ties_of_identical_tags():
+    base = {"genre": ["House", "Deep House"], "scene_tags": ["Berlin"], "energy": 5}
+    rows = [{"track_id": t, **base, "bpm": 120 + t % 3, "key": "8A", "year": 2001} for t in range(1, 9)]
+    rows += [{"track_id": t, **base, "bpm": 170 + t % 3, "key": "2B", "year": 2015} for t in range(9, 17)]
+    rows += [{"track_id": 50, **base, "bpm": 123, "key": "9A", "year": 2003},  # near the first group
+             {"track_id": 51, **base, "bpm": 168, "key": "3B", "year": 2014}]  # near the second
+    model = TrackSimilarity(tracks_frame(rows))
+    assert set(model.blocks) >= {"genre", "scene", "year", "bpm", "energy", "key"}
+    scores = model.scores([50, 51], model.centroids([range(1, 9), range(9, 17)]))
+    assert scores[0, 0] > scores[0, 1] and scores[1, 1] > scores[1, 0]
+
+
+def test_a_collection_without_audio_columns_has_no_audio_blocks():
+    model = TrackSimilarity(tracks_frame([{"track_id": 1, "genre": ["Pop"]}, {"track_id": 2, "genre": ["Rap"]}]))
+    assert set(model.blocks) == {"genre"}
+    assert model.scores([1], model.centroids([[2]]))[0, 0] == 0.0
+
+
+def test_ranked_keeps_allowed_top_k_best_first_ties_by_column_in_any_chunking(monkeypatch):
+    rows = [{"track_id": t, "genre": ["Rock", g], "year": 2000 + t % 5}
+            for t, g in enumerate(["Punk", "Punk", "Grunge", "Grunge", "Emo", "Emo"] * 5, start=1)]
+    model = TrackSimilarity(tracks_frame(rows))
+    groups = [[1, 2], [3, 4], [5, 6], [1, 2]]  # the last centroid repeats the first: a tie
+    centroids = model.centroids(groups)
+    ids = np.arange(1, 31)
+    whole = model.ranked(ids, centroids, 2)
+    assert whole.columns[0].tolist() == [0, 3]  # the tie goes to the lower column
+    dense = model.scores(ids, centroids)
+    for i in range(len(ids)):
+        assert whole.scores[i].tolist() == sorted(dense[i].tolist(), reverse=True)[:2]
+    monkeypatch.setattr(similarity, "SCORE_CELLS", 4)  # one track per chunk
+    assert np.array_equal(model.ranked(ids, centroids, 2).columns, whole.columns)
+
+    def no_punk_for_even_ids(chunk: np.ndarray) -> np.ndarray:
+        allowed = np.ones((len(chunk), 4), dtype=bool)
+        allowed[chunk % 2 == 0, 0] = allowed[chunk % 2 == 0, 3] = False
+        return allowed
+
+    guarded = model.ranked(ids, centroids, 3, no_punk_for_even_ids)
+    assert guarded.columns[1].tolist() == [1, 2, -1]  # track 2: only two allowed clusters, padded
+    assert all(0 not in guarded.columns[i] for i in range(1, 30, 2))
+
+
+def test_the_model_is_deterministic():
+    rows = [{"track_id": t, "genre": ["Rock", ["Punk", "Emo"][t % 2]], "scene_tags": [["USA", "UK"][t % 3 > 0]],
+             "era": "early 2000s", "year": 2000 + t % 4, "bpm": 100 + t, "key": "8A"} for t in range(1, 40)]
+    first, second = TrackSimilarity(tracks_frame(rows)), TrackSimilarity(tracks_frame(rows))
+    assert (first.matrix != second.matrix).nnz == 0 and first.feature_names == second.feature_names
+
+
+# ------------------------------------------------------------------------------------ lineages
+def test_lineages_of_tracks_and_clusters():
+    doc = tree({"rock": {"rock-metal": [1, 2], "rock-punk": [3]}, "pop": {"pop-dance": [2, 4]}},
+               branch_tracks={"rock": [5]})
+    lineages = GenreLineages.from_tree(doc)
+    assert lineages.of_track(1) == ("rock",)
+    assert lineages.of_track(2) == ("rock", "pop")  # leaves of two lineages
+    assert lineages.of_track(5) == ("rock",)  # in the branch only: its branch's lineage
+    assert lineages.of_track(77) == ()  # the tree does not name it: no lineage
+    metal = Cluster(id="rock-metal__usa", track_ids=[1], genre_leaf_id="rock-metal")
+    dance = Cluster(id="pop-dance__uk~2", track_ids=[2, 4])  # no genre_leaf_id: the id's part before "__"
+    odd = Cluster(id="mystery", track_ids=[3])
+    assert [lineages.of_cluster(c) for c in (metal, dance, odd)] == ["rock", "pop", None]
+    allowed = lineages.allowed([1, 2, 4, 5, 77], lineages.root_columns([metal, dance, odd]))
+    assert allowed.tolist() == [[True, False, True], [True, True, True], [False, True, True],
+                                [True, False, True], [True, True, True]]
+    wrong = Cluster(id="pop-dance__x", track_ids=[1, 2, 5, 77])
+    assert lineages.violations([metal, wrong]) == [(1, "pop-dance__x"), (5, "pop-dance__x")]
+    assert lineages.describe(2) == "Rock, Pop" and lineages.describe(77) == "no lineage"
+
+
+# ------------------------------------------------------------------------------------ placement
+def two_styles(n_each: int, start: int = 1) -> list[dict[str, Any]]:
+    rows = []
+    for i in range(n_each):
+        rows.append({"track_id": start + i, "genre": ["Rock", "Metal", "Nu-Metal"], "scene_tags": ["USA"],
+                     "year": 2001})
+        rows.append({"track_id": start + n_each + i, "genre": ["Rock", "Metal", "Thrash Metal"],
+                     "scene_tags": ["USA"], "year": 2001})
+    return rows
+
+
+def test_a_cut_follows_what_separates_the_tracks_and_keeps_both_sides_sizeable():
+    model = TrackSimilarity(tracks_frame(two_styles(40)))
+    a, b = cut_in_two(model, list(range(1, 81)), 5)
+    assert {tuple(a), tuple(b)} == {tuple(range(1, 41)), tuple(range(41, 81))}
+    assert cut_in_two(model, list(range(1, 81)), 5) == (a, b)  # deterministic
+    # 76 Nu-Metal and 4 Thrash Metal: the odd four cannot be a side of their own (at least a fifth each)
+    lopsided = [*range(1, 41), *range(41, 45), *range(81, 117)]
+    rows = [*two_styles(40), *({"track_id": t, "genre": ["Rock", "Metal", "Nu-Metal"], "scene_tags": ["USA"],
+                                "year": 2001} for t in range(81, 117))]
+    model = TrackSimilarity(tracks_frame(rows))
+    a, b = cut_in_two(model, lopsided, 5)
+    assert min(len(a), len(b)) >= 16 and sorted(a + b) == sorted(lopsided)
+
+
+def test_oversized_leaves_split_recursively_with_titles_that_say_what_differs():
+    rows = []
+    styles = ["Nu-Metal", "Thrash Metal", "Doom Metal"]
+    for k, style in enumerate(styles):
+        rows += [{"track_id": 1000 * (k + 1) + i, "genre": ["Rock", "Metal", style], "scene_tags": ["USA"],
+                  "year": 2000 + i % 10, "era": "early 2000s" if i % 10 < 4 else "late 2000s"} for i in range(140)]
+    model = TrackSimilarity(tracks_frame(rows))
+    parent = Cluster(id="rock-metal__usa-2005-2010", track_ids=[r["track_id"] for r in rows],
+                     genre_leaf_id="rock-metal", title="Metal, USA late 2000s")
+    taken = {parent.id}
+    parts = split_oversized(parent, model, 150, 5, taken, "offline")
+    assert all(5 <= p.track_count <= 150 for p in parts) and len(parts) >= 3
+    assert sorted(t for p in parts for t in p.track_ids) == sorted(parent.track_ids)
+    assert all(re.fullmatch(r"rock-metal__usa-2005-2010~\d+", p.id) for p in parts)
+    assert len({p.id for p in parts}) == len(parts) and {p.id for p in parts} <= taken
+    assert all(p.origin == "split" and p.genre_leaf_id == "rock-metal" and p.named_by == "offline" for p in parts)
+    assert len({p.title for p in parts}) == len(parts)
+    for p in parts:  # each part is mostly one style, and its title names it
+        style = max(styles, key=lambda s, p=p: sum(1 for r in rows if r["track_id"] in p.track_ids
+                                                   and s in r["genre"]))
+        assert style in p.title, p.title
+        # never two eras that disagree, never a cut year
+        assert not re.search(r"\b(?:early|mid|late) \d{1,3}\b(?!\d)|\b\d{1,3}$", p.title)
+        assert not ("late 2000s" in p.title and "early 2000s" in p.title.casefold())
+
+
+def test_bounds_fold_small_leaves_within_their_lineage_and_explain_what_cannot_stay():
+    rows = [*two_styles(10), {"track_id": 90, "genre": ["Pop", "Dance"], "scene_tags": ["USA"], "year": 2001},
+            {"track_id": 91, "genre": ["Pop", "Dance"], "year": 2001},
+            {"track_id": 92, "genre": ["Jazz", "Bebop"], "year": 1960},
+            {"track_id": 93, "genre": ["Jazz", "Bebop"], "year": 1961}]
+    doc = tree({"rock": {"rock-nu": list(range(1, 11)), "rock-thrash": list(range(11, 21))},
+                "pop": {"pop-dance": [90, 91]}, "jazz": {"jazz-bebop": [92, 93]}})
+    lineages = GenreLineages.from_tree(doc)
+    model = TrackSimilarity(tracks_frame(rows))
+    clusters = [Cluster(id="rock-nu__usa", track_ids=list(range(1, 11)), genre_leaf_id="rock-nu"),
+                Cluster(id="rock-thrash__usa", track_ids=list(range(11, 18)), genre_leaf_id="rock-thrash"),
+                Cluster(id="rock-thrash__uk", track_ids=[18, 19, 20], genre_leaf_id="rock-thrash"),
+                Cluster(id="pop-dance__usa", track_ids=[90, 91], genre_leaf_id="pop-dance"),
+                Cluster(id="jazz-bebop__a", track_ids=[92], genre_leaf_id="jazz-bebop"),
+                Cluster(id="jazz-bebop__b", track_ids=[93], genre_leaf_id="jazz-bebop")]
+    # the Pop tracks are more similar to the rock clusters (USA, 2001) than to anything else: they must
+    # not be carried there
+    result = bound_leaves(clusters, model, lineages, max_size=150, min_size=5, taken=set(), named_by="offline")
+    by_id = {c.id: c.track_ids for c in result.clusters}
+    assert by_id["rock-thrash__usa"] == list(range(11, 21))  # 18-20 folded to the most similar rock cluster
+    assert "rock-thrash__uk" not in by_id and "pop-dance__usa" not in by_id
+    unplaced = {u["track_id"]: u["reason"] for u in result.fold.unplaced}
+    assert set(unplaced) == {90, 91, 92, 93}  # Pop and Jazz have two tracks each: no playlist
+    assert unplaced[90] == "too few tracks of Pop for a playlist (2 < 5)"
+    assert "too few tracks of Jazz" in unplaced[92]
+    assert result.fold.folded_clusters == 1 and lineages.violations(result.clusters) == []
+
+
+def test_leftover_small_leaves_of_one_lineage_merge_into_a_playlist():
+    rows = [{"track_id": t, "genre": ["Jazz", "Bebop"], "year": 1960} for t in range(1, 7)]
+    lineages = GenreLineages.from_tree(tree({"jazz": {"jazz-bebop": list(range(1, 7))}}))
+    model = TrackSimilarity(tracks_frame(rows))
+    clusters = [Cluster(id="jazz-bebop__a", track_ids=[1, 2, 3], genre_leaf_id="jazz-bebop"),
+                Cluster(id="jazz-bebop__b", track_ids=[4, 5, 6], genre_leaf_id="jazz-bebop")]
+    result = fold_small_clusters(clusters, model, lineages, 5, merge_leftovers=True)
+    assert [(c.id, c.track_ids, c.origin) for c in result.clusters] == [("jazz-bebop__b", [1, 2, 3, 4, 5, 6],
+                                                                          "merged")]
+    assert result.merged_small == 1 and not result.unplaced
+
+
+def test_guarded_ranking_by_lineage_equals_masking_every_cluster():
+    from collection_tree.phases.placement import Guard
+
+    rng = np.random.default_rng(3)
+    styles = [("rock", "Punk"), ("rock", "Grunge"), ("pop", "Dance"), ("pop", "Punk"), ("jazz", "Bebop")]
+    rows = []
+    for t in range(1, 301):
+        root, style = styles[int(rng.integers(len(styles)))]
+        rows.append({"track_id": t, "genre": [root.title(), style], "scene_tags": [["USA", "UK", "Japan"][t % 3]],
+                     "year": int(rng.integers(1990, 2010))})
+    leaves: dict[str, dict[str, list[int]]] = {}
+    for r in rows:
+        root, style = r["genre"][0].lower(), r["genre"][1].lower()
+        if r["track_id"] % 10:  # every tenth track sits in no leaf: no lineage
+            leaves.setdefault(root, {}).setdefault(f"{root}-{style}", []).append(r["track_id"])
+    leaves["rock"]["rock-punk"] += [t for t in range(5, 300, 37) if t % 10]  # some tracks in two lineages
+    lineages = GenreLineages.from_tree(tree(leaves))
+    model = TrackSimilarity(tracks_frame(rows))
+    clusters = [Cluster(id=f"{leaf}__{i}", track_ids=ids[i::3], genre_leaf_id=leaf)
+                for root in leaves.values() for leaf, ids in root.items() for i in range(3)]
+    clusters.append(Cluster(id="mystery", track_ids=[1, 2, 3]))  # unknown lineage: open to every track
+    guard = Guard(lineages, clusters)
+    centroids = model.centroids([c.track_ids for c in clusters])
+    ids = np.arange(1, 301)
+    by_lineage = guard.ranked(model, ids, centroids, 6)
+    masked = model.ranked(ids, centroids, 6, guard.allowed)
+    assert np.array_equal(by_lineage.columns, masked.columns)
+    assert np.allclose(by_lineage.scores, masked.scores, atol=1e-6)
+    allowed = guard.allowed(ids)
+    assert all(allowed[i, c] for i in range(300) for c in by_lineage.columns[i] if c >= 0)
