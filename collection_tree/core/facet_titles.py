@@ -29,6 +29,7 @@ from collection_tree.core.curation import MAX_TITLE_WORDS, content_words, title_
 MAX_VALUES = 3
 CANDIDATES = 12
 MIN_VALUE_SHARE = 0.05
+UNDER_ROOT = 0.9
 
 
 @dataclass(frozen=True)
@@ -59,10 +60,16 @@ def pair_name(first: str, second: str) -> str:
     return f"{first} & {second}"
 
 
-def render(values: Sequence[str], root: str = "") -> str:
+def render(values: Sequence[str], root: str = "", under_root: bool = True) -> str:
     """``["Metal", "Hardcore"]`` -> "Metal & Hardcore"; with a root its values do not already name:
-    "Rock: Metal & Hardcore"."""
-    body = pair_name(*values) if len(values) == 2 else join_names(list(values))
+    "Rock: Metal & Hardcore" when the values' tracks carry the root too, else the root leads the list
+    ("Synth & Wave, Modern Classical and EBM")."""
+    if root and not under_root and not any(content_words(root) <= content_words(v) for v in values):
+        return render([root, *values])
+    if any("&" in v for v in values):  # "Synth & Wave and Deep House", not "Synth & Wave & Deep House"
+        body = join_names(list(values), last="and")
+    else:
+        body = pair_name(*values) if len(values) == 2 else join_names(list(values))
     if not root:
         return body
     if any(content_words(root) <= content_words(v) for v in values):
@@ -95,6 +102,9 @@ def shelf_title(track_values: Sequence[Iterable[str]], collection_counts: Mappin
     row_sets = [set(row) for row in rows]
     masks = {v: np.fromiter((v in row for row in row_sets), dtype=bool, count=n)
              for v in pool + ([root] if root else [])}
+    # a value "under" the root: nearly all of its tracks carry the root too ("Metal" under "Rock")
+    under = {v: bool(root) and float((masks[v] & masks[root]).sum()) >= UNDER_ROOT * float(masks[v].sum())
+             for v in pool}
     covers = {(a, b) for a in pool for b in pool if a != b and not np.any(masks[a] & ~masks[b])}
     best: tuple[tuple, ShelfTitle] | None = None
     for size in range(1, MAX_VALUES + 1):
@@ -108,7 +118,7 @@ def shelf_title(track_values: Sequence[Iterable[str]], collection_counts: Mappin
             f_measure = 2 * share * precision / (share + precision) if share + precision > 0 else 0.0
             for with_root in (False, True) if root else (False,):
                 total = float((covered | masks[root]).mean()) if with_root else share
-                title = render(combo, root if with_root else "")
+                title = render(combo, root if with_root else "", all(under[v] for v in combo))
                 words = title_word_count(title)
                 if words > max_words or title.casefold() in taken_set or (with_root and total <= share):
                     continue

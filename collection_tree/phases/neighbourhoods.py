@@ -44,6 +44,7 @@ CONTEXT_WEIGHTS = {"genre": 0.3, "scene": 0.5, "sound": 0.2}
 BPM_BAND, ENERGY_BAND = 10.0, 2.0
 SVD_DIMENSIONS = 128
 MAX_GROUP_WORTH = 1.5  # a lineage joins a group that then still fits about one category
+MAX_GROUP_LINEAGES = 3  # ... and that a five-word title can still name
 
 
 def lineage_of(cluster: Cluster) -> str:
@@ -138,10 +139,12 @@ class LineageGroups:
 
 
 def lineage_groups(space: ClusterSpace, target: int, min_lineage_share: float) -> LineageGroups:
-    """While a group holds less than ``min_lineage_share`` of a category's worth of tracks, or there
-    are more groups than ``target``, the smallest group joins the group most similar to it (cosine of
-    their tracks-weighted ``context`` centroids: shared scenes, sound and genre words) among those it
-    can join without passing ``MAX_GROUP_WORTH`` categories' worth (any, when none can)."""
+    """Average-linkage merging of lineages by what they share besides lineage (cosine of their
+    tracks-weighted ``context`` centroids: scenes and places, sound, genre words): while a group holds
+    less than ``min_lineage_share`` of a category's worth of tracks, the most similar pair holding
+    such a group merges; then, while there are more groups than ``target``, the most similar pair.
+    Pairs that would pass ``MAX_GROUP_WORTH`` categories' worth or ``MAX_GROUP_LINEAGES`` lineages
+    merge only when no other pair is left."""
     keys = sorted(set(space.lineages))
     members_of = {k: [i for i, lin in enumerate(space.lineages) if lin == k] for k in keys}
     weight = {k: float(space.weights[members_of[k]].sum()) for k in keys}
@@ -159,17 +162,23 @@ def lineage_groups(space: ClusterSpace, target: int, min_lineage_share: float) -
 
     merges: list[dict[str, Any]] = []
     worth = total / max(1, target)  # one category's worth of tracks
-    while len(groups) > 1 and (len(groups) > target or min(w(g) for g in groups) < min_lineage_share * worth):
-        small = min(groups, key=lambda g: (w(g), g))
-        own = centre(small)
-        others = [g for g in groups if g is not small]
-        fitting = [g for g in others if w(g) + w(small) <= MAX_GROUP_WORTH * worth] or others
-        similarity, partner = max(((float(own @ centre(g)), g) for g in fitting),
-                                  key=lambda p: (p[0], [-weight[k] for k in p[1]]))
-        merges.append({"lineages": small, "joined": partner, "similarity": round(similarity, 3)})
-        groups.remove(small)
-        groups.remove(partner)
-        groups.append(sorted(small + partner, key=lambda k: (-weight[k], k)))
+
+    def fits(a: list[str], b: list[str]) -> bool:
+        return w(a) + w(b) <= MAX_GROUP_WORTH * worth and len(a) + len(b) <= MAX_GROUP_LINEAGES
+
+    while len(groups) > 1:
+        small = [g for g in groups if w(g) < min_lineage_share * worth]
+        if not small and len(groups) <= target:
+            break
+        pairs = [(a, b) for x, a in enumerate(groups) for b in groups[x + 1:] if not small or a in small or b in small]
+        pairs = [p for p in pairs if fits(*p)] or pairs
+        centres = {id(g): centre(g) for g in groups}
+        similarity, a, b = max(((float(centres[id(a)] @ centres[id(b)]), a, b) for a, b in pairs),
+                               key=lambda p: (p[0], [-weight[k] for k in p[1] + p[2]]))
+        merges.append({"lineages": a, "joined": b, "similarity": round(similarity, 3)})
+        groups.remove(a)
+        groups.remove(b)
+        groups.append(sorted(a + b, key=lambda k: (-weight[k], k)))
     groups.sort(key=lambda g: (-w(g), g))
     members = {" + ".join(g): g for g in groups}
     home_of = {k: name for name, g in members.items() for k in g}
