@@ -245,7 +245,8 @@ def test_full_build_writes_the_tree_and_checks_pass(tmp_path, leaf_collection):
     assert doc["assigned_tracks"] == 20 and sum(len(leaf["metadata_suggestions"])
                                                 for c in doc["categories"] for leaf in c["leaves"]) == 2
     assert check_results(result) == {"exemplars_are_members": True, "leaf_sizes": False,  # country has 4 tracks
-                                     "tree_validates": True, "suggestions_confident_and_members": True}
+                                     "tree_validates": True, "suggestions_confident_and_members": True,
+                                     "curation_bounds": False}  # ... and is below min_leaf_tracks
     meta = {e.asset_key: e.event_specific_data.materialization.metadata
             for e in result.get_asset_materialization_events()}
     tree_meta = meta[AssetKey("collection_tree")]
@@ -257,7 +258,8 @@ def test_full_build_writes_the_tree_and_checks_pass(tmp_path, leaf_collection):
     summary = build_summary_lines(result)  # what `collection-tree build` prints, read from the written file
     # phase 7: one packed mechanical call, then one creative call for the grey-zone tracks (7, 8, 15, 16)
     assert summary[0] == "LLM calls: collection_leaves 1, metadata_suggestions 2 (total 3)"
-    assert summary[1:] == lines and summary[-1] == f"tree: {path}"
+    assert summary[1] == f"curation: {tree_meta['curation_summary'].value}" and "category title fit" in summary[1]
+    assert summary[2:] == lines and summary[-1] == f"tree: {path}"
 
     # categories re-materialised without the leaves: the tree's assembly fails (a stored leaf is now in no
     # category) and the last complete tree stays in place

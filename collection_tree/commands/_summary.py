@@ -23,10 +23,11 @@ def print_summary(result: Any, *, test: bool, seconds: float) -> None:
 
 
 def build_summary_lines(result: Any) -> list[str]:
-    """The finished tree as a person wants it: categories with leaf and track counts, tracks
-    assigned/total, LLM calls per phase and the tree file (read back from the written file)."""
+    """The finished tree as a person wants it: LLM calls per phase, the curation figures, categories
+    with leaf and track counts, tracks assigned/total and the tree file (read back from the written file)."""
     calls: dict[str, int] = {}
     tree_file: str | None = None
+    curation = ""
     for event in result.get_asset_materialization_events():
         mat = event.event_specific_data.materialization
         name = mat.asset_key.path[-1]
@@ -34,10 +35,13 @@ def build_summary_lines(result: Any) -> list[str]:
             calls[name] = int(mat.metadata["llm_calls"].value)
         if name == "collection_tree" and "tree_file" in mat.metadata:
             tree_file = str(mat.metadata["tree_file"].value)
+            curation = str(mat.metadata["curation_summary"].value) if "curation_summary" in mat.metadata else ""
     lines: list[str] = []
     if calls:
         per_phase = ", ".join(f"{k} {v}" for k, v in calls.items())
         lines.append(f"LLM calls: {per_phase} (total {sum(calls.values())})")
+    if curation:
+        lines.append(f"curation: {curation}")
     if tree_file is None:
         return lines
     return lines + tree_summary_lines(Path(tree_file))

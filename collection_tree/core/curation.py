@@ -36,6 +36,7 @@ _TITLE_WORD = re.compile(r"[^\W_]+")
 _CUT = re.compile(r"\b\d{1,3}$|\b(?:early|mid|late) \d{1,3}\b(?!\d)")
 _ERA_SPAN = re.compile(r"(early|late) (\d{3})0s.*?(\d{4})\s*[-–]\s*(\d{4})")
 MAX_TITLE_WORDS = 5
+MAX_CROSS_LINEAGE_SHARE = 0.005  # a tree a record shop would sign (DESIGN section 7)
 
 
 def words(text: Any) -> set[str]:
