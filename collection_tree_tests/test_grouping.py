@@ -22,11 +22,13 @@ from collection_tree.llm.offline import OfflineProvider
 from collection_tree.phases.grouping import (
     GroupingParams,
     category_problems,
+    facets_from_filters,
     group_into_categories,
     has_problems,
     makespan,
 )
-from collection_tree.phases.neighbourhoods import balance, embed, neighbourhoods
+from collection_tree.phases.neighbourhoods import ClusterSpace, lineage_groups, neighbourhoods, structural_partition
+from collection_tree.core.partition import balance
 from collection_tree.phases.seed_clusters import build_seed_clusters
 from collection_tree.resources.io_managers import JsonIOManager, ParquetIOManager
 from collection_tree.resources.llm import LLMResource
@@ -126,7 +128,11 @@ def test_default_profile_offline_on_300_real_clusters(clusters300):
     report = result["report"]
     assert not report["fallback_used"] and report["fallbacks"]["assigned_by_vector"] == 0
     steps = {s["step"]: s for s in report["steps"]}
-    assert list(steps) == ["propose", "consolidate", "assign", "describe"]
+    # the offline chain breaks the lineage guard for a few clusters: asked once more, all moved home
+    assert list(steps) == ["propose", "consolidate", "assign", "guard", "describe"]
+    guard = report["guard"]
+    assert guard["breaking_clusters"] > 0 and guard["moved_when_reasked"] == guard["breaking_clusters"]
+    assert report["categories_mixing_lineage_groups"] == 0
     hoods = report["neighbourhood_sizes"]
     assert sum(hoods) == len(clusters300.clusters) and steps["propose"]["units"] == len(hoods)
     assert steps["assign"]["units"] == math.ceil(len(clusters300.clusters) / DEFAULT.assign_batch_size)
@@ -196,21 +202,23 @@ def test_some_neighbourhoods_failing_is_not_a_fallback(clusters300):
 
 
 def test_invented_category_names_are_rejected_and_placed_by_vector(clusters300):
-    invented = {"n": 0}
+    invented: Counter = Counter()  # per number of categories offered: the guard's re-ask offers fewer
 
     def invent(answer, payload):
         for k, item in enumerate(answer["assignments"]):
             if k % 3 == 0:
                 item["category"] = "Invented Shelf"
-                invented["n"] += 1
+                invented[len(payload["categories"])] += 1
             elif k % 3 == 1:
                 item["category"] = item["category"].upper()  # a case slip is repaired, not rejected
         return answer
 
     result = run(clusters300, Scripted(rewrite={"assign_categories": invent}))
     assert_contract(result, clusters300)
-    assert invented["n"] > 0
-    assert result["report"]["fallbacks"]["assigned_by_vector"] == invented["n"]
+    first_wave = invented[max(invented)]
+    assert first_wave > 0
+    assert result["report"]["fallbacks"]["assigned_by_vector"] == first_wave
+    assert result["report"]["categories_mixing_lineage_groups"] == 0
 
 
 def test_assignment_schema_enumerates_names_and_ids():
@@ -257,7 +265,13 @@ def test_everything_in_one_category_is_split_to_eight(clusters300):
     result = run(clusters300, Scripted(rewrite={"assign_categories": all_in_one}))
     assert_contract(result, clusters300)
     assert_balanced(result, clusters300)
-    assert result["report"]["count_fix"]["split"] == DEFAULT.min_categories - 1
+    report = result["report"]
+    # the other lineage groups' clusters break the guard: re-asked, they answer the one category
+    # offered them again, so each such group gets a category of its own; the rest is split
+    lineage_groups = len(report["lineage_groups"])
+    assert report["guard"]["new_categories"] == lineage_groups - 1 > 0
+    assert report["count_fix"]["split"] == DEFAULT.min_categories - lineage_groups
+    assert report["categories_mixing_lineage_groups"] == 0
 
 
 def test_consolidation_out_of_range_is_reasked_then_repaired(clusters300):
@@ -280,8 +294,8 @@ def test_consolidation_out_of_range_is_reasked_then_repaired(clusters300):
         assert report["fallbacks"]["consolidation"] == "llm_reasked"
         if key == "names_merged":
             assert report["names_merged"] > 0
-        else:
-            assert report["count_fix"]["split"] >= 6
+        else:  # two names: the lineage groups without a category get one, the rest is split
+            assert report["count_fix"]["split"] + report["guard"]["new_categories"] >= 6
 
 
 def test_small_inputs():
@@ -365,13 +379,19 @@ def test_balance_moves_the_least_fitting_clusters_to_their_next_best_group():
 
 
 def test_neighbourhoods_partition_and_are_deterministic(clusters300):
-    summaries = [{"title": c.title, "description": c.description, "genre_context": c.genre_lineage,
-                  "scene_context": c.scene_lineage, "track_count": c.track_count} for c in clusters300.clusters]
-    _, vectors = embed(summaries)
-    hoods = neighbourhoods(vectors, 40, seed=5)
-    assert sorted(i for h in hoods for i in h) == list(range(len(summaries)))
-    assert all(len(h) <= 80 for h in hoods) and 4 <= len(hoods) <= 12
-    assert hoods == neighbourhoods(vectors, 40, seed=5)
+    facets = facets_from_filters(clusters300.clusters)
+    space = ClusterSpace.build(clusters300.clusters, facets)
+    groups = lineage_groups(space, 10, DEFAULT.min_lineage_share)
+    structure = structural_partition(space, groups, 10)
+    hoods = neighbourhoods(space, structure, 40, groups.home)
+    n = len(clusters300.clusters)
+    for partition in (structure, hoods):
+        assert sorted(i for h in partition for i in h) == list(range(n))
+        assert all(len({groups.home[i] for i in h}) == 1 for h in partition)  # never across lineage groups
+    assert len(structure) == 10 and all(len(h) <= 80 for h in hoods) and 4 <= len(hoods) <= 14
+    again = ClusterSpace.build(clusters300.clusters, facets)
+    assert hoods == neighbourhoods(again, structural_partition(again, lineage_groups(again, 10, 0.3), 10), 40,
+                                   groups.home)
 
 
 def test_makespan():
@@ -395,9 +415,11 @@ def test_asset_materialises_with_passing_checks(tmp_path):
     store = tmp_path / "store"
     store.mkdir()
     (store / "refined_clusters.json").write_text(json.dumps(cs.to_dict()))
-    upstream = SourceAsset(FULL.key("refined_clusters"), io_manager_key="json_io_manager")
+    load_tracks(GENIUS / "tracks.csv").to_parquet(store / "tracks.parquet")
+    upstream = [SourceAsset(FULL.key("refined_clusters"), io_manager_key="json_io_manager"),
+                SourceAsset(FULL.key("tracks"), io_manager_key="parquet_io_manager")]
     result = materialize(
-        [upstream, build_categories_asset(FULL), *build_categories_checks(FULL)],
+        [*upstream, build_categories_asset(FULL), *build_categories_checks(FULL)],
         resources={
             "inputs": CollectionInputs(tracks_path=str(GENIUS / "tracks.csv"),
                                        genre_tree_path=str(GENIUS / "genre_tree.json"),
