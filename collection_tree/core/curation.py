@@ -165,6 +165,7 @@ def curation_figures(tree: Mapping[str, Any], tracks: pd.DataFrame, genre_tree: 
         "category_title_fit": cat_fit / max(1, placed),
         "leaf_title_fit": leaf_fit / max(1, placed),
         "leaf_max": max(sizes, default=0),
+        "max_leaf_tracks": max_leaf_tracks,
         "tracks_in_big_leaves_share": sum(s for s in sizes if s > max_leaf_tracks) / max(1, placed),
         "leaves_out_of_bounds": sum(not min_leaf_tracks <= s <= max_leaf_tracks for s in sizes),
         "same_description_opening_share": max(openings.values(), default=0) / n_leaves,
@@ -182,7 +183,8 @@ def summary_line(figures: Mapping[str, Any]) -> str:
             f"category lineage purity {f['category_lineage_purity']:.3f}; "
             f"category titles over 5 words {f['category_titles_over_5_words']}; "
             f"category title fit {f['category_title_fit']:.1%}, leaf title fit {f['leaf_title_fit']:.1%}; "
-            f"leaf max {f['leaf_max']}, tracks in big leaves {f['tracks_in_big_leaves_share']:.1%}; "
+            f"leaf max {f['leaf_max']}, tracks in leaves > {f['max_leaf_tracks']}: "
+            f"{f['tracks_in_big_leaves_share']:.1%}; "
             f"same 3-word description opening {f['same_description_opening_share']:.0%}, "
             f"commonest title shape {f['commonest_title_shape_share']:.0%}; broken titles {f['broken_titles']}")
 

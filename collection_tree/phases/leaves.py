@@ -38,7 +38,7 @@ PROFILE_FACETS = ("genre", "scene_tags", "descriptors")
 DISTINCTIVE_FACETS = ("genre", "scene_tags", "descriptors", "country")
 DISTINCTIVE_TOP = 4  # values per facet in the payload
 DISTINCTIVE_MIN_SHARE = 0.2  # of the leaf's tracks
-COMMON_VALUE_SHARE = 0.2  # a value on more of the collection's tracks distinguishes no leaf
+MIN_LIFT = 2.0  # a value distinguishes a leaf where it is at least this much commoner than overall
 
 
 @dataclass(frozen=True)
@@ -202,8 +202,8 @@ def distinctive_terms(leaves: list[list[dict[str, Any]]], top: int = DISTINCTIVE
     """Per leaf (its tracks' records), per facet, the values that set it apart from the other leaves,
     best first, as ``[value, share of the leaf's tracks]``: c-TF-IDF weight ``share * log(1 + A / f)``
     (``f``: tracks carrying the value over all leaves, ``A``: average values per leaf). Values on fewer
-    than ``min_share`` of the leaf's tracks, or on more than ``COMMON_VALUE_SHARE`` of all tracks, are
-    left out. Ties by value (deterministic)."""
+    than ``min_share`` of the leaf's tracks, or less than ``MIN_LIFT`` times commoner in the leaf than in
+    the whole collection, are left out. Ties by value (deterministic)."""
     counts: list[Counter[tuple[str, str]]] = []
     for records in leaves:
         counter: Counter[tuple[str, str]] = Counter()
@@ -214,14 +214,15 @@ def distinctive_terms(leaves: list[list[dict[str, Any]]], top: int = DISTINCTIVE
     for counter in counts:
         frequency.update(counter)
     average = sum(sum(c.values()) for c in counts) / max(1, len(counts))
-    everywhere = COMMON_VALUE_SHARE * sum(len(records) for records in leaves)  # "In English": tells nothing apart
+    tracks = max(1, sum(len(records) for records in leaves))
     out: list[dict[str, list[list[Any]]]] = []
     for records, counter in zip(leaves, counts, strict=True):
         n = max(1, len(records))
         ranked: dict[str, list[tuple[float, str, float]]] = {f: [] for f in DISTINCTIVE_FACETS}
         for (facet, value), count in counter.items():
             share = count / n
-            if share >= min_share and frequency[(facet, value)] <= everywhere:
+            # on twice its collection-wide share at least: "In English" everywhere tells nothing apart
+            if share >= min_share and share >= MIN_LIFT * frequency[(facet, value)] / tracks:
                 weight = share * math.log(1.0 + average / frequency[(facet, value)])
                 ranked[facet].append((-weight, value, share))
         out.append({facet: [[value, round(share, 2)] for _, value, share in sorted(rows)[:top]]

@@ -193,7 +193,10 @@ def title_parts(cluster: dict[str, Any]) -> dict[str, str]:
     distinct = cluster.get("distinctive") or {}
     common = sorted((g for g in profile.get("genre", []) if float(g[1]) >= STYLE_SHARE),
                     key=lambda g: (-float(g[2]) if len(g) > 2 else 0.0, -float(g[1]), str(g[0])))
-    style = _pick(distinct.get("genre", []), STYLE_SHARE, set()) or (str(common[0][0]) if common else "") \
+    depth = {str(g[0]): float(g[2]) for g in profile.get("genre", []) if len(g) > 2}
+    # among the distinguishing genre values most tracks carry, the most specific (deepest in the lists)
+    ranked = sorted(enumerate(distinct.get("genre", [])), key=lambda r: (-depth.get(str(r[1][0]), 0.0), r[0]))
+    style = _pick([row for _, row in ranked], STYLE_SHARE, set()) or (str(common[0][0]) if common else "") \
         or str(cluster.get("genre_context") or "")
     avoid = _words(style)
     country = _pick(distinct.get("country", []), PLACE_SHARE, avoid)
