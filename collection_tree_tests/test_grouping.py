@@ -18,6 +18,7 @@ from collection_tree.assets.modes import FULL
 from collection_tree.core.clusters import Cluster, ClusterSet, clusters_from_seeds
 from collection_tree.core.curation import fit_share, title_word_count, track_facet_words
 from collection_tree.core.inputs import load_tracks, load_tree
+from collection_tree.core.partition import balance
 from collection_tree.llm.client import LLMClient, ProviderAnswer
 from collection_tree.llm.interface import LLMError, StopRequested
 from collection_tree.llm.offline import OfflineProvider
@@ -30,7 +31,6 @@ from collection_tree.phases.grouping import (
     makespan,
 )
 from collection_tree.phases.neighbourhoods import ClusterSpace, lineage_groups, neighbourhoods, structural_partition
-from collection_tree.core.partition import balance
 from collection_tree.phases.seed_clusters import build_seed_clusters
 from collection_tree.resources.io_managers import JsonIOManager, ParquetIOManager
 from collection_tree.resources.llm import LLMResource
@@ -533,7 +533,8 @@ def test_categories_do_not_depend_on_the_hash_seed(clusters300):
 
     cs = subset(clusters300, 60)
     script = ("import json, sys; from collection_tree.core.clusters import ClusterSet; "
-              "from collection_tree.llm.client import LLMClient; from collection_tree.llm.offline import OfflineProvider; "
+              "from collection_tree.llm.client import LLMClient; "
+              "from collection_tree.llm.offline import OfflineProvider; "
               "from collection_tree.phases.grouping import GroupingParams, group_into_categories; "
               "cs = ClusterSet.from_dict(json.loads(sys.stdin.read())); "
               "r = group_into_categories(cs, LLMClient(OfflineProvider()).for_phase('categories'), GroupingParams()); "

@@ -238,9 +238,9 @@ def test_distinctive_values_are_what_sets_a_leaf_apart():
 @pytest.fixture(scope="module")
 def genius_leaves():
     """The Genius collection's ~300 seed clusters (min 8 tracks) described offline."""
+    from collection_tree.core.clusters import clusters_from_seeds
     from collection_tree.core.inputs import load_tracks, load_tree
     from collection_tree.phases.seed_clusters import build_seed_clusters
-    from collection_tree.core.clusters import clusters_from_seeds
 
     folder = Path(__file__).resolve().parents[2] / "shared" / "data" / "genius-2000s"
     tracks = load_tracks(folder / "tracks.csv")
