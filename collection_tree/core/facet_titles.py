@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from collection_tree.core.curation import MAX_TITLE_WORDS, content_words, title_word_count
+from collection_tree.core.curation import MAX_TITLE_WORDS, title_word_count
 
 MAX_VALUES = 3
 CANDIDATES = 12
@@ -64,7 +64,8 @@ def render(values: Sequence[str], root: str = "", under_root: bool = True) -> st
     """``["Metal", "Hardcore"]`` -> "Metal & Hardcore"; with a root its values do not already name:
     "Rock: Metal & Hardcore" when the values' tracks carry the root too, else the root leads the list
     ("Synth & Wave, Modern Classical and EBM")."""
-    if root and not under_root and not any(content_words(root) <= content_words(v) for v in values):
+    said = any(v.split()[-1].casefold() == root.casefold() for v in values) if root else False
+    if root and not under_root and not said:
         return render([root, *values])
     if any("&" in v for v in values):  # "Synth & Wave and Deep House", not "Synth & Wave & Deep House"
         body = join_names(list(values), last="and")
@@ -72,18 +73,19 @@ def render(values: Sequence[str], root: str = "", under_root: bool = True) -> st
         body = pair_name(*values) if len(values) == 2 else join_names(list(values))
     if not root:
         return body
-    if any(content_words(root) <= content_words(v) for v in values):
+    if said:
         return body  # "Metal & Hard Rock" already says Rock
     return f"{root}: {body}" if body else root
 
 
 def shelf_title(track_values: Sequence[Iterable[str]], collection_counts: Mapping[str, int], *,
                 roots: Iterable[str] = (), taken: Iterable[str] = (), coverage: float = 0.9,
-                max_words: int = MAX_TITLE_WORDS) -> ShelfTitle | None:
+                max_words: int = MAX_TITLE_WORDS, show_root: bool = True) -> ShelfTitle | None:
     """The best title for a group whose tracks carry ``track_values`` (each track's facet values, as
     displayed), against ``collection_counts`` (value -> tracks carrying it in the whole collection, or
-    in the parent group). ``roots``: lineage roots, which may only complete a title. None when the
-    tracks carry no values."""
+    in the parent group). ``roots``: lineage roots, which may only complete a title (``show_root``
+    False: completes its coverage without being printed, as a section's parent already says it).
+    None when the tracks carry no values."""
     rows = [list(dict.fromkeys(v for v in values if v)) for values in track_values]
     n = len(rows)
     if n == 0:
@@ -118,7 +120,7 @@ def shelf_title(track_values: Sequence[Iterable[str]], collection_counts: Mappin
             f_measure = 2 * share * precision / (share + precision) if share + precision > 0 else 0.0
             for with_root in (False, True) if root else (False,):
                 total = float((covered | masks[root]).mean()) if with_root else share
-                title = render(combo, root if with_root else "", all(under[v] for v in combo))
+                title = render(combo, root if with_root and show_root else "", all(under[v] for v in combo))
                 words = title_word_count(title)
                 if words > max_words or title.casefold() in taken_set or (with_root and total <= share):
                     continue

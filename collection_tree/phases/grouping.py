@@ -56,6 +56,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from collection_tree.core.clusters import Cluster, ClusterSet
 from collection_tree.core.facet_titles import shelf_title
@@ -264,7 +265,10 @@ def group_into_categories(clusters: ClusterSet, llm: Any, params: GroupingParams
     else:
         facets = tracks if isinstance(tracks, TrackFacets) else TrackFacets(tracks) if tracks is not None \
             else facets_from_filters(items)
-        outcome = _Hierarchy(items, llm, params, progress, facets).run()
+        # The geometry's many small scikit-learn fits run fastest on one BLAS/OpenMP thread (the LLM
+        # calls run on the phase's own threads); on a busy machine many threads each cost 40x.
+        with threadpool_limits(limits=1):
+            outcome = _Hierarchy(items, llm, params, progress, facets).run()
     categories = _assemble(items, outcome.groups, outcome.texts)
     progress(1.0, f"{len(categories)} categories")
     tracks = {c.id: c.track_count for c in items}
@@ -681,7 +685,7 @@ class _Hierarchy:
         for part in sorted(parts, key=lambda s: (-self.weights[s].sum(), s[0])):
             part_rows = [r for i in part for r in self.rows[i]]
             found = shelf_title(self.facets.values("genre", part_rows), counts, roots=shared, taken=taken,
-                                coverage=self.p.title_coverage)
+                                coverage=self.p.title_coverage, show_root=False)
             title = found.title if found else f"{category_title}: part {len(out) + 1}"
             taken.append(title)
             out.append({"title": title, "members": sorted(part)})

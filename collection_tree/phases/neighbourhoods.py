@@ -43,6 +43,7 @@ BLOCK_WEIGHTS = {"lineage": 0.35, "genre": 0.55, "scene": 0.06, "sound": 0.04}
 CONTEXT_WEIGHTS = {"genre": 0.3, "scene": 0.5, "sound": 0.2}
 BPM_BAND, ENERGY_BAND = 10.0, 2.0
 SVD_DIMENSIONS = 128
+MIN_SECTION_LEAVES = 3
 MAX_GROUP_WORTH = 1.5  # a lineage joins a group that then still fits about one category
 MAX_GROUP_LINEAGES = 3  # ... and that a five-word title can still name
 
@@ -96,7 +97,7 @@ def reduced(matrix: sparse.csr_matrix, dimensions: int = SVD_DIMENSIONS) -> np.n
     (cosines barely move)."""
     if matrix.shape[1] <= dimensions or matrix.shape[0] <= dimensions:
         return normalise_rows(np.asarray(matrix.todense(), dtype=np.float64))
-    svd = TruncatedSVD(n_components=dimensions, algorithm="randomized", n_iter=5, random_state=0)
+    svd = TruncatedSVD(n_components=dimensions, algorithm="randomized", n_iter=2, random_state=0)
     return normalise_rows(svd.fit_transform(matrix))
 
 
@@ -250,8 +251,12 @@ def sections_of(space: ClusterSpace, members: Sequence[int], min_leaves: int, se
     if len(members) <= min_leaves:
         return []
     parts = max(2, round(len(members) / section_size))
-    sections = bisect(space, members, max_size=math.ceil(len(members) / parts))
-    return sorted((sorted(s) for s in sections if s), key=lambda s: s[0])
+    sections = bisect(space, members, parts=parts)
+    # a section of one or two playlists is no shelf: it joins its nearest section
+    sections = merge_small([s for s in sections if s], space.vectors, min_size=MIN_SECTION_LEAVES)
+    if len(sections) < 2:
+        return []
+    return sorted((sorted(s) for s in sections), key=lambda s: s[0])
 
 
 def home_of_group(group: Sequence[int], home: Sequence[str], weights: np.ndarray) -> str:
