@@ -300,3 +300,27 @@ def test_offline_titles_never_contradict_their_years(genius_leaves):
             with_span += 1
             assert (int(span.group(1)), int(span.group(2))) == (min(years), max(years)), c.title
     assert with_era > 0 and with_span > 0
+
+
+def test_offline_leaf_text_does_not_depend_on_the_hash_seed():
+    """Two processes (different PYTHONHASHSEED) write the same titles and descriptions."""
+    import os
+    import subprocess
+    import sys
+
+    payload = DESCRIBE_LEAVES.example()
+    entry = payload["clusters"][0]
+    entry["distinctive"] = {"genre": [["Nu-Metal", 0.89], ["Rap Metal", 0.89]],
+                            "scene_tags": [["Nu-Metal", 0.67], ["USA", 0.67]], "descriptors": [["heavy", 0.5]]}
+    payload["clusters"] = [dict(entry, cluster_id=f"{entry['cluster_id']}-{i}") for i in range(6)]
+    script = ("import json, sys; from collection_tree.tasks.describe_leaves import DESCRIBE_LEAVES; "
+              "print(json.dumps(DESCRIBE_LEAVES.solve_offline(json.loads(sys.stdin.read())), sort_keys=True))")
+    answers = set()
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run([sys.executable, "-c", script], input=json.dumps(payload), env=env,
+                              capture_output=True, text=True, timeout=120, check=True)
+        answers.add(done.stdout)
+    assert len(answers) == 1
+    leaves = json.loads(answers.pop())["leaves"]
+    assert len({leaf["description"].split()[0] for leaf in leaves}) > 1  # openings rotate between neighbours
