@@ -6,7 +6,8 @@ lineage-aware geometry (``neighbourhoods``):
 1. Each cluster becomes a vector of its tracks' facets with the genre lineage as the strongest
    signal. Lineages are gathered into lineage groups (a lineage too small for a category of its own,
    or more lineages than categories, joins the lineage it shares most scenes and sound with), and a
-   structural partition cuts each group by Ward bisection into its share of the categories.
+   structural partition cuts each group by bisecting k-means (the heaviest part halved by weighted
+   2-means, scikit-learn) into its share of the categories.
 2. The structural categories are the neighbourhoods (one above twice ``neighbourhood_size`` is cut).
 3. ``propose_categories`` (creative, parallel): a few candidate categories per neighbourhood, with
    its nearest outside clusters as contrast.
@@ -28,7 +29,7 @@ lineage-aware geometry (``neighbourhoods``):
 8. ``describe_category`` (creative, parallel): each category renamed and described from the clusters
    it actually holds, with the facts of its tracks: their commonest tags, years and artists, and a
    suggested title naming what most of them share (``core.facet_titles``); titles made unique. A
-   category of more than ``section_min_leaves`` clusters gets sections (Ward over its clusters), each
+   category of more than ``section_min_leaves`` clusters gets sections (bisecting k-means over its clusters), each
    titled by what most of its tracks share.
 
 Every step is retried once on :class:`LLMError` (the client already re-asks once on an invalid

@@ -2,20 +2,21 @@
 category, a structural partition into categories, the neighbourhoods the LLM proposes names for,
 and the sections of a big category.
 
-Vectors (scikit-learn TF-IDF per block, blocks weighted, rows L2-normalised):
+Vectors (scikit-learn TF-IDF per block, blocks weighted, rows L2-normalised, reduced by LSA):
 - lineage (the genre root: the strongest signal), genre (branch, leaf and the tracks' genre values),
   scene (scene lineage, the tracks' scene tags and countries) and sound (descriptors, era, BPM and
   energy bands), all from the tracks themselves, so the LLM's working titles do not steer them.
 
 Lineage groups: each genre lineage is a group; while one holds too little of the collection for a
 category of its own (``min_lineage_share`` of one category's worth) or there are more groups than
-categories, the smallest joins the group it shares most with besides lineage (scenes and places,
-sound, genre words). Categories never mix lineage groups (the phase's guard).
+categories, the two groups that share most besides lineage (scenes and places, sound, genre words)
+merge, within a size and a lineage cap. Categories never mix lineage groups (the phase's guard).
 
 Structural partition: the target number of categories shared among the lineage groups by their
-tracks (largest remainder, at least one each), each group cut by Ward's agglomerative clustering.
-It seeds the neighbourhoods, is the fallback when the LLM fails, and is where a category's clusters
-go when the LLM's grouping cannot be repaired otherwise.
+tracks (largest remainder, at least one each), each group cut by bisecting k-means: the heaviest part
+halved by tracks-weighted 2-means until there are enough (a flat Ward or k-means cut of skewed
+lineages leaves one category holding most of them; measured on the Genius collections).
+It seeds the neighbourhoods and is the grouping when the LLM fails entirely.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.preprocessing import normalize
 
 from collection_tree.core.clusters import Cluster
-from collection_tree.core.partition import centroid, merge_small, split_two
+from collection_tree.core.partition import merge_small, split_two
 from collection_tree.core.track_facets import TrackFacets
 from collection_tree.core.vectors import Vectoriser, context_parts, normalise_rows, words
 
@@ -224,7 +225,7 @@ def bisect(space: ClusterSpace, rows: Sequence[int], parts: int | None = None,
 
 def structural_partition(space: ClusterSpace, groups: LineageGroups, seats: int) -> list[list[int]]:
     """``seats`` categories (or one per lineage group when there are more groups), each inside one
-    lineage group, cut by Ward bisection of the group's clusters. Ordered by first member."""
+    lineage group, cut by bisection of the group's clusters. Ordered by first member."""
     rows_of: dict[str, list[int]] = {}
     for i, home in enumerate(groups.home):
         rows_of.setdefault(home, []).append(i)
@@ -265,11 +266,3 @@ def home_of_group(group: Sequence[int], home: Sequence[str], weights: np.ndarray
     for i in group:
         votes[home[i]] += float(weights[i])
     return min(votes, key=lambda h: (-votes[h], h)) if votes else ""
-
-
-def similarity_to_groups(space: ClusterSpace, groups: Sequence[Sequence[int]]) -> np.ndarray:
-    """Clusters x groups cosine similarity to each group's centroid."""
-    if not groups:
-        return np.zeros((len(space.lineages), 0))
-    centres = np.stack([centroid(space.vectors, g) for g in groups])
-    return space.vectors @ centres.T
