@@ -5,8 +5,14 @@
   their own), inverse purity (share of tracks in the leaf holding most of their niche: how little a
   niche is scattered), categories count, leaf size distribution, share of tracks assigned.
 * Without ground truth (the Genius collection): per leaf, the share of its tracks whose facets hold the
-  leaf's genre filter values (genre purity), its scene values (scene tags, era, year range: scene
-  purity), and neither (a track "contradicting" its leaf); over all tracks and averaged per leaf.
+  leaf's genre filter values (genre purity) and its scene values (scene tags, era, year range: scene
+  purity), over all tracks and averaged per leaf. A track "contradicts" its leaf when it sits in
+  genre-tree leaves none of which is under the leaf's genre lineage (with the genre tree; without it,
+  when its genre values miss the leaf's genre filter): a scene or year match does not make a metal
+  leaf right for a pop track.
+* The curation figures of ``../shared/tools/curation.py``, computed by ``collection_tree.core.curation``:
+  cross-lineage share, category lineage purity, category and leaf title fit, repeated description
+  openings, broken titles, leaves outside the size bounds.
 
     python -m benchmarks.quality                                  # matrix: demo + genius x offline + fake
     python -m benchmarks.quality --collections demo --providers offline
@@ -31,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from collection_tree.core.clusters import ClusterSet
+from collection_tree.core.curation import curation_figures, genre_lineages, leaf_roots, rounded
 from collection_tree.core.search import FacetIndex
 
 SCENE_KEYS = ("scene_tags", "year_range", "era")
@@ -107,11 +114,14 @@ def against_ground_truth(tree: Mapping[str, Any], truth: pd.DataFrame) -> dict[s
             "inverse_purity": inverse_purity(true, pred), "niches": len(set(true))}
 
 
-def facet_agreement(leaves: ClusterSet, tracks: pd.DataFrame) -> dict[str, Any]:
-    """Share of assigned tracks matching their leaf's genre filter values, its scene values (scene tags,
-    era, year range), and neither (contradicting the leaf); over tracks, and as the mean over leaves."""
+def facet_agreement(leaves: ClusterSet, tracks: pd.DataFrame,
+                    genre_tree: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Share of assigned tracks matching their leaf's genre filter values and its scene values (scene
+    tags, era, year range), over tracks and as the mean over leaves; and the share contradicting their
+    leaf's genre (see the module docstring): a scene or year match never counts as agreement."""
     index = FacetIndex(tracks)
-    genre_ok = scene_ok = neither = total = 0
+    lineages = genre_lineages(genre_tree) if genre_tree is not None else None
+    genre_ok = scene_ok = contradicting = total = 0
     per_leaf: list[tuple[float, float]] = []
     for cluster in leaves.clusters:
         rows = index.rows_of(cluster.track_ids)
@@ -120,35 +130,47 @@ def facet_agreement(leaves: ClusterSet, tracks: pd.DataFrame) -> dict[str, Any]:
         genre_keys = {k: v for k, v in cluster.filters.items() if k == "genre"}
         scene_keys = {k: v for k, v in cluster.filters.items() if k in SCENE_KEYS}
         g = index.scores(genre_keys)[rows] > 0 if genre_keys else np.zeros(len(rows), bool)
-        s = index.scores(scene_keys)[rows] > 0 if scene_keys else np.zeros(len(rows), bool)
+        sc = index.scores(scene_keys)[rows] > 0 if scene_keys else np.zeros(len(rows), bool)
         genre_ok += int(g.sum())
-        scene_ok += int(s.sum())
-        neither += int((~g & ~s).sum())
+        scene_ok += int(sc.sum())
+        if lineages is not None:
+            leaf_root, title_roots, track_roots = lineages
+            roots = leaf_roots({"id": cluster.id, "genre_context": cluster.genre_title}, leaf_root, title_roots)
+            ids = tracks["track_id"].to_numpy()[rows]
+            contradicting += sum(1 for t in ids if roots and track_roots.get(int(t)) and
+                                 not track_roots[int(t)] & roots)
+        else:
+            contradicting += int((~g).sum()) if genre_keys else 0
         total += len(rows)
-        per_leaf.append((float(g.mean()), float(s.mean())))
+        per_leaf.append((float(g.mean()), float(sc.mean())))
     return {"genre_match_share": genre_ok / max(total, 1), "scene_match_share": scene_ok / max(total, 1),
-            "contradicting_share": neither / max(total, 1),
+            "contradicting_share": contradicting / max(total, 1),
             "leaf_genre_purity_mean": float(np.mean([p[0] for p in per_leaf])) if per_leaf else 0.0,
             "leaf_scene_purity_mean": float(np.mean([p[1] for p in per_leaf])) if per_leaf else 0.0}
 
 
 def evaluate_tree(tree: Mapping[str, Any], leaves: ClusterSet | None, tracks: pd.DataFrame,
-                  truth: pd.DataFrame | None = None) -> dict[str, Any]:
+                  truth: pd.DataFrame | None = None, genre_tree: Mapping[str, Any] | None = None) -> dict[str, Any]:
     result = structure(tree)
     if leaves is not None:
-        result.update(facet_agreement(leaves, tracks))
+        result.update(facet_agreement(leaves, tracks, genre_tree))
+    if genre_tree is not None:
+        result.update(rounded(curation_figures(tree, tracks, genre_tree)))
     if truth is not None:
         result.update(against_ground_truth(tree, truth))
     return result
 
 
 def evaluate(output_dir: Path, tracks: pd.DataFrame, ground_truth: Path | None = None) -> dict[str, Any]:
-    """Quality of a build's outputs: ``curated_collection.json`` and the stored ``collection_leaves``."""
+    """Quality of a build's outputs: ``curated_collection.json``, the stored ``collection_leaves`` and the
+    stored genre tree (for lineages)."""
     tree = json.loads((output_dir / "curated_collection.json").read_text())
     store_leaves = output_dir / "store" / "collection_leaves.json"
     leaves = ClusterSet.from_dict(json.loads(store_leaves.read_text())) if store_leaves.exists() else None
+    store_genre = output_dir / "store" / "genre_tree.json"
+    genre_tree = json.loads(store_genre.read_text()) if store_genre.exists() else None
     truth = pd.read_csv(ground_truth) if ground_truth is not None and ground_truth.exists() else None
-    return evaluate_tree(tree, leaves, tracks, truth)
+    return evaluate_tree(tree, leaves, tracks, truth, genre_tree)
 
 
 # ------------------------------------------------------------------------------ the matrix
@@ -200,11 +222,20 @@ def run_matrix(collections: Sequence[str], providers: Sequence[str], profiles: S
     return builds
 
 
+CURATION_COLUMNS = ["collection", "provider", "profile", "cross_lineage_share", "category_lineage_purity",
+                    "category_title_fit", "category_titles_over_5_words", "leaf_title_fit", "leaf_max",
+                    "leaves_out_of_bounds", "same_description_opening_share", "commonest_title_shape_share",
+                    "broken_titles"]
+
+
 def quality_tables(builds: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     from benchmarks.common import markdown_table
 
     rows = [quality_row(b) for b in builds]
     tables = {"Quality": markdown_table(rows, QUALITY_COLUMNS)}
+    curation = [{"collection": b["collection"], "provider": b["provider"], "profile": b["profile"],
+                 **{k: b.get("quality", {}).get(k, "") for k in CURATION_COLUMNS[3:]}} for b in builds]
+    tables["Curation (the figures of ../shared/tools/curation.py)"] = markdown_table(curation, CURATION_COLUMNS)
     hist = [{"collection": b["collection"], "provider": b["provider"], "profile": b["profile"],
              **b.get("quality", {}).get("leaf_size_histogram", {})} for b in builds]
     tables["Leaf size histogram (leaves per size bin)"] = markdown_table(

@@ -275,7 +275,8 @@ def test_full_build_writes_the_tree_and_checks_pass(tmp_path, leaf_collection):
     assert doc["assigned_tracks"] == 20 and sum(len(leaf["metadata_suggestions"])
                                                 for c in doc["categories"] for leaf in c["leaves"]) == 2
     assert check_results(result) == {"exemplars_are_members": True, "leaf_sizes": False,  # country has 4 tracks
-                                     "tree_validates": True, "suggestions_confident_and_members": True}
+                                     "tree_validates": True, "suggestions_confident_and_members": True,
+                                     "curation_bounds": False}  # ... and is below min_leaf_tracks
     meta = {e.asset_key: e.event_specific_data.materialization.metadata
             for e in result.get_asset_materialization_events()}
     tree_meta = meta[AssetKey("collection_tree")]
@@ -291,7 +292,8 @@ def test_full_build_writes_the_tree_and_checks_pass(tmp_path, leaf_collection):
     assert doc["build"] == {"provider": "offline", "models": [], "profile": "default",
                             "inputs": {"tracks": "", "genre_tree": "", "scene_tree": ""},  # stand-ins: no files
                             "version": package_version(), "run_id": result.run_id}
-    assert summary[1:] == lines and summary[-1] == f"tree: {path}"
+    assert summary[1] == f"curation: {tree_meta['curation_summary'].value}" and "category title fit" in summary[1]
+    assert summary[2:] == lines and summary[-1] == f"tree: {path}"
 
     # categories re-materialised without the leaves: the tree's assembly fails (a stored leaf is now in no
     # category) and the last complete tree stays in place

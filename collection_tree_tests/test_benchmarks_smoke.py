@@ -145,8 +145,18 @@ def test_facet_agreement_counts_matches_and_contradictions():
     result = quality.facet_agreement(leaves, tracks)
     assert result["genre_match_share"] == pytest.approx(0.5)
     assert result["scene_match_share"] == pytest.approx(0.5)
-    assert result["contradicting_share"] == pytest.approx(0.25)  # track 4: neither Rock nor Berlin
+    # tracks 3 and 4 are Jazz in a Rock leaf: a scene match (track 3, Berlin) is no agreement
+    assert result["contradicting_share"] == pytest.approx(0.5)
     assert result["leaf_genre_purity_mean"] == pytest.approx(0.5)
+    # with the genre tree: contradicting = in genre-tree leaves, none under the leaf's lineage
+    genre_tree = {"lineages": [
+        {"id": "rock", "title": "Rock", "track_ids": [1, 2], "children": [
+            {"id": "rock-metal", "title": "Metal", "track_ids": [1, 2], "children": []}]},
+        {"id": "jazz", "title": "Jazz", "track_ids": [3], "children": []}]}
+    metal = ClusterSet([Cluster(id="rock-metal__berlin", track_ids=[1, 2, 3, 4], genre_title="Metal",
+                                filters={"genre": ["Rock"], "scene_tags": ["Berlin"]})], [1, 2, 3, 4])
+    result = quality.facet_agreement(metal, tracks, genre_tree)
+    assert result["contradicting_share"] == pytest.approx(0.25)  # track 3 (Jazz); track 4 is in no genre leaf
 
 
 # ------------------------------------------------------------------------------------ LLM budget

@@ -171,8 +171,10 @@ def test_validator_accepts_sections_covering_every_leaf_once():
     category = tree["categories"][0]
     category["sections"] = [{"title": "One", "leaf_ids": ["a"]}, {"title": "Two", "leaf_ids": ["b"]}]
     assert validate_collection_tree(tree) == []
-    category["sections"] = [{"title": "One", "leaf_ids": ["a", "a"]}]
-    assert any("every leaf of the category in exactly one section" in p for p in validate_collection_tree(tree))
+    category["sections"] = [{"title": "One", "leaf_ids": ["a", "a"]}, {"title": "Two", "leaf_ids": []}]
+    problems = validate_collection_tree(tree)
+    assert any("leaves in two sections: ['a']" in p for p in problems)
+    assert any("leaf_ids: expected a non-empty list" in p for p in problems)
     category["sections"] = [{"title": "", "leaf_ids": ["a", "b"], "extra": 1}]
     assert validate_collection_tree(tree)
     del category["sections"]

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import pandas as pd
 from dagster import (
     AssetCheckResult,
     AssetChecksDefinition,
@@ -27,6 +28,7 @@ from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.progress import PhaseProgress
 from collection_tree.assets.versions import code_version
 from collection_tree.core.clusters import ClusterSet
+from collection_tree.core.inputs import tracks_from_storage
 from collection_tree.phases import grouping
 from collection_tree.phases.grouping import GroupingParams, category_problems, group_into_categories
 from collection_tree.resources.llm import LLMResource
@@ -52,7 +54,7 @@ def build_categories_asset(mode: BuildMode) -> AssetsDefinition:
         key=mode.key("categories"),
         code_version=code_version(grouping, GroupingParams),
         group_name=mode.group, io_manager_key="json_io_manager",
-        ins={"refined_clusters": AssetIn(mode.key("refined_clusters"))},
+        ins={"refined_clusters": AssetIn(mode.key("refined_clusters")), "tracks": AssetIn(mode.key("tracks"))},
         pool=LLM_POOL, kinds={"python", "json"},
         description="Phase 5: 8-12 top-level categories, every cluster in exactly one. Default: Clio-style "
                     "hierarchy (neighbourhoods -> proposed names -> 8-12 names -> enum-constrained assignment "
@@ -61,12 +63,13 @@ def build_categories_asset(mode: BuildMode) -> AssetsDefinition:
     )
     def categories(context: AssetExecutionContext, config: CategoriesConfig, inputs: CollectionInputs,
                    pipeline_settings: PipelineSettings, llm: LLMResource,
-                   refined_clusters: ClusterSet) -> dict[str, Any]:
+                   refined_clusters: ClusterSet, tracks: pd.DataFrame) -> dict[str, Any]:
         progress = PhaseProgress(context, "categories")
         profile, params = phase_params(config, pipeline_settings.profile, GroupingParams)
         with phase_llm(context, llm, inputs, "categories",
                        max_fallback_share=params.max_fallback_share) as bound:
-            result = group_into_categories(refined_clusters, bound, params, progress)
+            result = group_into_categories(refined_clusters, bound, params, progress,
+                                           tracks=tracks_from_storage(tracks))
         report = result["report"]
         if report["fallback_used"]:
             context.log.warning(f"[categories] fallback used: {report['fallbacks']}")
@@ -78,6 +81,10 @@ def build_categories_asset(mode: BuildMode) -> AssetsDefinition:
                                      for s in sizes]),
             "fallback_used": report["fallback_used"],
             "fallbacks": MetadataValue.json(report["fallbacks"]),
+            "lineage_groups": MetadataValue.json(report.get("lineage_groups", [])),
+            "lineage_guard": MetadataValue.json(report.get("guard", {})),
+            "categories_mixing_lineage_groups": report.get("categories_mixing_lineage_groups", 0),
+            "sections": report.get("sections", 0),
             "steps": markdown_table(report["steps"],
                                     ["step", "units", "calls", "retries", "failed_units", "serial_calls"]),
             "phase_calls": report["calls"],

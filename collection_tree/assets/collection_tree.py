@@ -29,6 +29,7 @@ from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.progress import PhaseProgress
 from collection_tree.core.atomic import atomic_write_json
 from collection_tree.core.clusters import ClusterSet
+from collection_tree.core.curation import MAX_CROSS_LINEAGE_SHARE, curation_figures, rounded, summary_line
 from collection_tree.core.inputs import tracks_from_storage
 from collection_tree.phases.assembly import (
     CollectionTreeError,
@@ -38,6 +39,7 @@ from collection_tree.phases.assembly import (
     validate_collection_tree,
 )
 from collection_tree.phases.playlist_order import ORDERS, PlaylistOrderParams, apply_orders, order_playlists
+from collection_tree.phases.refinement import RefineParams
 from collection_tree.resources.settings import PipelineSettings
 
 TREE_FILE = "curated_collection.json"
@@ -56,6 +58,15 @@ class CollectionTreeConfig(Config):
                                                          "BPM and an energy arc where tracks have them).")
     tempo_tolerance: float | None = Field(None, gt=0, lt=0.5, description="Tempo step two tracks may differ "
                                                                           "by and still mix (default 0.06).")
+CURATION_HEADLINES = ("cross_lineage_share", "category_lineage_purity", "category_title_fit", "leaf_title_fit",
+                      "leaf_max", "leaves_out_of_bounds", "same_description_opening_share", "broken_titles",
+                      "category_titles_over_5_words")
+
+
+def leaf_bounds() -> tuple[int, int]:
+    """(max, min) tracks per leaf: phase 4's parameters, which hold them after it."""
+    params = RefineParams()
+    return params.max_leaf_tracks, params.min_leaf_tracks
 
 
 def tree_path(mode: BuildMode, settings: PipelineSettings) -> Path:
@@ -104,7 +115,13 @@ def _materialise(context: AssetExecutionContext, config: CollectionTreeConfig, m
          "title": frame.at[t, "title"] if t in frame.index else "", "reason": reasons.get(t, "")}
         for t in doc["ungrouped_track_ids"][:20]
     ]
+    bounds = leaf_bounds()
+    figures = rounded(curation_figures(doc, frame.reset_index(drop=True), genre_tree, *bounds))
+    context.log.info(f"[collection_tree] curation: {summary_line(figures)}")
     context.add_output_metadata({
+        "curation": MetadataValue.json(figures),
+        "curation_summary": MetadataValue.text(summary_line(figures)),
+        **{f"curation_{k}": v for k, v in figures.items() if k in CURATION_HEADLINES},
         "tree_file": MetadataValue.path(str(path)),  # "path" is the IO manager's (the stored copy)
         "categories": len(doc["categories"]),
         "leaves": len(leaf_sizes),
@@ -225,7 +242,26 @@ def build_leaves_checks(mode: BuildMode) -> list[AssetChecksDefinition]:
             "total_tracks": collection_tree.get("total_tracks", 0),
             "assigned_tracks": collection_tree.get("assigned_tracks", 0)})
 
-    checks = [exemplars_are_members, leaf_sizes, tree_validates]
+    @asset_check(asset=mode.key("collection_tree"), name="curation_bounds",
+                 additional_ins={"tracks": AssetIn(mode.key("tracks")), "genre_tree": AssetIn(mode.key("genre_tree"))},
+                 description=f"Warns (does not block) when more than {MAX_CROSS_LINEAGE_SHARE:.1%} of the placed "
+                             "tracks sit in a leaf of a genre lineage none of theirs, or a leaf holds fewer than "
+                             "min_leaf_tracks or more than max_leaf_tracks tracks (phase 4's parameters).")
+    def curation_bounds(collection_tree: dict[str, Any], tracks: pd.DataFrame,
+                        genre_tree: dict[str, Any]) -> AssetCheckResult:
+        most, fewest = leaf_bounds()
+        figures = curation_figures(collection_tree, tracks_from_storage(tracks), genre_tree, most, fewest)
+        sizes = [(leaf["track_count"], leaf["title"]) for c in collection_tree["categories"] for leaf in c["leaves"]]
+        outside = sorted((s for s in sizes if not fewest <= s[0] <= most), reverse=True)
+        passed = figures["cross_lineage_share"] <= MAX_CROSS_LINEAGE_SHARE and not outside
+        return AssetCheckResult(passed=passed, severity=AssetCheckSeverity.WARN, metadata={
+            "cross_lineage_share": round(figures["cross_lineage_share"], 4),
+            "cross_lineage_tracks": figures["cross_lineage_tracks"],
+            "max_cross_lineage_share": MAX_CROSS_LINEAGE_SHARE,
+            "leaves_out_of_bounds": len(outside), "min_leaf_tracks": fewest, "max_leaf_tracks": most,
+            "examples": MetadataValue.json([{"tracks": n, "leaf": t} for n, t in outside[:10]])})
+
+    checks = [exemplars_are_members, leaf_sizes, tree_validates, curation_bounds]
     if mode.enrich:
         @asset_check(asset=mode.key("metadata_suggestions"), name="suggestions_confident_and_members",
                      additional_ins={"collection_leaves": AssetIn(mode.key("collection_leaves"))},

@@ -25,12 +25,13 @@ def print_summary(result: Any, *, test: bool, seconds: float) -> None:
 
 def build_summary_lines(result: Any) -> list[str]:
     """The finished tree as a person wants it: how it was made ("offline heuristics" or the models),
-    categories with leaf and track counts, tracks assigned/total, calls per phase and the tree file
-    (read back from the written file)."""
+    calls per phase, the curation figures, categories with leaf and track counts, tracks assigned/total
+    and the tree file (read back from the written file)."""
     calls: dict[str, int] = {}
     hits = 0
     cost = 0.0
     tree_file: str | None = None
+    curation = ""
     for event in result.get_asset_materialization_events():
         mat = event.event_specific_data.materialization
         name = mat.asset_key.path[-1]
@@ -40,6 +41,7 @@ def build_summary_lines(result: Any) -> list[str]:
             cost += float(mat.metadata["cost_usd"].value) if "cost_usd" in mat.metadata else 0.0
         if name == "collection_tree" and "tree_file" in mat.metadata:
             tree_file = str(mat.metadata["tree_file"].value)
+            curation = str(mat.metadata["curation_summary"].value) if "curation_summary" in mat.metadata else ""
     doc = _read_tree(Path(tree_file)) if tree_file is not None else None
     build = doc.get("build") if isinstance(doc, dict) else None
     lines: list[str] = []
@@ -52,6 +54,8 @@ def build_summary_lines(result: Any) -> list[str]:
             answers = "answer" if hits == 1 else "answers"
             lines.append(f"made by: {made_by}; {sum(calls.values())} API calls ({per_phase}), {hits} {answers} from "
                          f"the cache, ${cost:.2f} at list prices")
+    if curation:
+        lines.append(f"curation: {curation}")
     if tree_file is None:
         return lines
     return lines + tree_summary_lines(Path(tree_file))

@@ -2,8 +2,10 @@
 validator.
 
 Schema-exact: no key beyond the reference's at any level (examples carry only title, artist, year),
-except the additive top-level ``build`` object (DESIGN section 5: provider, models, profile, input
-hashes, version, run id), whose shape is checked as exactly.
+except the additive fields DESIGN section 5 names, each checked as exactly: the top-level ``build``
+object (provider, models, profile, input hashes, version, run id), a category's ``sections``
+(``[{"title", "leaf_ids"}]``, every leaf of the category in exactly one; only on big categories), a
+leaf's ``order`` (its play order) and ``transitions`` (the share of compatible adjacent pairs).
 Leaf ids are the cluster ids (``"{genre leaf}__{scene leaf}"`` for seeds; phase 4 gives merged and
 split clusters their own unique ids): unique, stable across rebuilds of the same inputs and traceable
 to the source leaves, so playlist exports and reviews can refer to them. Category ids are kebab-case,
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +26,7 @@ TOP_KEYS = ("id", "tree_type", "created_at", "total_tracks", "assigned_tracks", 
             "source_trees", "categories", "status")
 SOURCE_KEYS = ("id", "created_at")
 CATEGORY_KEYS = ("id", "title", "description", "track_ids", "track_count", "leaves")
+SECTION_KEYS = ("title", "leaf_ids")
 LEAF_KEYS = ("id", "title", "description", "track_ids", "track_count", "examples", "genre_context",
              "scene_context", "metadata_suggestions")
 # Additive fields (DESIGN section 5): readers of the reference schema ignore them.
@@ -76,6 +80,26 @@ def _suggestion(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _sections(raw: list[dict[str, Any]], members: list[str]) -> list[dict[str, Any]]:
+    """Phase 5's sections over the leaves the category actually has: ids it does not hold dropped,
+    each leaf in its first section, a leaf no section names added to the largest, empty sections
+    dropped. Fewer than two sections: none."""
+    held = set(members)
+    placed: set[str] = set()
+    out: list[dict[str, Any]] = []
+    for section in raw:
+        ids = [str(i) for i in section.get("leaf_ids", []) if str(i) in held and str(i) not in placed]
+        placed.update(ids)
+        if ids:
+            out.append({"title": str(section.get("title", "")).strip() or f"Section {len(out) + 1}", "leaf_ids": ids})
+    if len(out) < 2:
+        return []
+    missing = [m for m in members if m not in placed]
+    if missing:
+        max(out, key=lambda s: len(s["leaf_ids"]))["leaf_ids"].extend(missing)
+    return out
+
+
 def assemble_collection_tree(
     leaves: ClusterSet,
     categories: dict[str, Any],
@@ -127,11 +151,15 @@ def assemble_collection_tree(
                 "metadata_suggestions": [_suggestion(i) for i in per_leaf.get(cid, [])],
             })
         track_ids = [t for leaf in leaf_docs for t in leaf["track_ids"]]
-        out_categories.append({
+        doc_category: dict[str, Any] = {
             "id": category_id, "title": str(category.get("title", category_id)),
             "description": str(category.get("description", "")), "track_ids": track_ids,
             "track_count": len(track_ids), "leaves": leaf_docs,
-        })
+        }
+        sections = _sections(category.get("sections") or [], members)
+        if sections:
+            doc_category["sections"] = sections
+        out_categories.append(doc_category)
     orphans = [c.id for c in leaves.clusters if c.id not in placed and c.track_ids]
     if orphans:
         problems.append(f"{len(orphans)} leaves in no category: {orphans[:5]}")
@@ -276,7 +304,8 @@ def validate_collection_tree(doc: Any, *, min_confidence: float | None = None) -
         if sorted(ids) != sorted(leaf_tracks):
             problems.append(f"{where}.track_ids: not exactly its leaves' tracks")
         if "sections" in category:
-            _validate_sections(problems, where, category)
+            _validate_sections(problems, where, category["sections"],
+                               [leaf.get("id") for leaf in category["leaves"] if isinstance(leaf, dict)])
     ungrouped = _int_list(problems, "ungrouped_track_ids", doc["ungrouped_track_ids"])
     if ungrouped != sorted(set(ungrouped)):
         problems.append("ungrouped_track_ids: expected sorted, without duplicates")
@@ -289,6 +318,33 @@ def validate_collection_tree(doc: Any, *, min_confidence: float | None = None) -
         problems.append(f"total_tracks {doc['total_tracks']} != assigned {len(holder)} + ungrouped "
                         f"{len(set(ungrouped))}")
     return problems
+
+
+def _validate_sections(problems: list[str], where: str, sections: Any, leaf_ids: list[Any]) -> None:
+    """At least two sections, each ``{"title", "leaf_ids"}`` with a title and leaves; every leaf of
+    the category in exactly one section, no other ids."""
+    if not isinstance(sections, list) or len(sections) < 2:
+        problems.append(f"{where}.sections: expected a list of at least two sections")
+        return
+    seen: Counter[str] = Counter()
+    for k, section in enumerate(sections):
+        here = f"{where}.sections[{k}]"
+        if not _keys(problems, here, section, SECTION_KEYS):
+            continue
+        if not isinstance(section["title"], str) or not section["title"].strip():
+            problems.append(f"{here}.title: expected a non-empty string")
+        ids = section["leaf_ids"]
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+            problems.append(f"{here}.leaf_ids: expected a non-empty list of leaf ids")
+            continue
+        seen.update(ids)
+    twice = sorted(i for i, n in seen.items() if n > 1)
+    unknown = sorted(set(seen) - set(leaf_ids))
+    missing = sorted(str(i) for i in set(leaf_ids) - set(seen))
+    for label, ids in (("in two sections", twice), ("not leaves of the category", unknown),
+                       ("in no section", missing)):
+        if ids:
+            problems.append(f"{where}.sections: leaves {label}: {ids[:5]}")
 
 
 def _validate_leaf(problems: list[str], where: str, leaf: Any, leaf_ids: set[str], holder: dict[int, str],
@@ -356,21 +412,3 @@ def _validate_leaf(problems: list[str], where: str, leaf: Any, leaf_ids: set[str
     return ids
 
 
-def _validate_sections(problems: list[str], where: str, category: dict[str, Any]) -> None:
-    """``sections``: ``[{title, leaf_ids}]`` holding every leaf of the category exactly once."""
-    sections = category["sections"]
-    leaf_ids = [leaf.get("id") for leaf in category["leaves"] if isinstance(leaf, dict)]
-    if not isinstance(sections, list):
-        problems.append(f"{where}.sections: expected a list")
-        return
-    named: list[Any] = []
-    for k, section in enumerate(sections):
-        if _keys(problems, f"{where}.sections[{k}]", section, ("title", "leaf_ids")):
-            if not isinstance(section["title"], str) or not section["title"].strip():
-                problems.append(f"{where}.sections[{k}].title: expected a non-empty string")
-            if isinstance(section["leaf_ids"], list):
-                named += section["leaf_ids"]
-            else:
-                problems.append(f"{where}.sections[{k}].leaf_ids: expected a list of leaf ids")
-    if sorted(map(str, named)) != sorted(map(str, leaf_ids)) or len(named) != len(set(map(str, named))):
-        problems.append(f"{where}.sections: expected every leaf of the category in exactly one section")

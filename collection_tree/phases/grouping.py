@@ -1,9 +1,14 @@
 """Phase 5: the refined clusters grouped into 8-12 top-level categories, each cluster in exactly one.
 
-Default profile: Clio's hierarchy (Anthropic, "Clio", 2024, hierarchical clustering appendix).
+Default profile: Clio's hierarchy (Anthropic, "Clio", 2024, hierarchical clustering appendix) over a
+lineage-aware geometry (``neighbourhoods``):
 
-1. Each cluster becomes a deterministic TF-IDF vector of its text and lineages (``neighbourhoods``).
-2. Seeded k-means cuts the clusters into neighbourhoods of ~``neighbourhood_size``.
+1. Each cluster becomes a vector of its tracks' facets with the genre lineage as the strongest
+   signal. Lineages are gathered into lineage groups (a lineage too small for a category of its own,
+   or more lineages than categories, joins the lineage it shares most scenes and sound with), and a
+   structural partition cuts each group by bisecting k-means (the heaviest part halved by weighted
+   2-means, scikit-learn) into its share of the categories.
+2. The structural categories are the neighbourhoods (one above twice ``neighbourhood_size`` is cut).
 3. ``propose_categories`` (creative, parallel): a few candidate categories per neighbourhood, with
    its nearest outside clusters as contrast.
 4. ``consolidate_categories`` (creative): all candidates -> 8-12 distinct names. Out of range: asked
@@ -12,20 +17,27 @@ Default profile: Clio's hierarchy (Anthropic, "Clio", 2024, hierarchical cluster
 5. ``assign_categories`` (mechanical, parallel): clusters in seeded-shuffled batches, the names as a
    per-request schema ``enum``. A cluster left out, or given a name not offered, goes to the category
    whose vector (its assigned clusters' centroid) it is most similar to; never to "the largest".
-6. Count fix (split the largest / merge the smallest into its nearest, to land in [min, max]) and the
-   balance rule: no category above ``balance_cap`` (35%) of the clusters or of the tracks; an over-full
-   category gives up the clusters with the smallest similarity margin over their next-best category,
-   to it, while the receiver stays under the cap (a single cluster above the cap stays where it is).
-7. ``describe_category`` (creative, parallel): each category renamed and described from the clusters
-   it actually holds; titles made unique.
+6. The lineage guard: a category belongs to the lineage group holding most of its tracks; a cluster
+   of another group breaks the guard. The breaking clusters are asked once more, offered only the
+   categories of their own group (the ``enum`` says so); what still breaks it is repaired: the most
+   similar category of the cluster's group, or a new category for a group that has none (while
+   there is room), else it stays where it is and is counted.
+7. Count fix (split the largest / merge the smallest into its nearest of the same group, to land in
+   [min, max]) and the balance rule: no category above ``balance_cap`` (35%) of the clusters or of the
+   tracks; an over-full category gives up the clusters with the smallest similarity margin over their
+   next-best category of the same group, while the receiver stays under the cap.
+8. ``describe_category`` (creative, parallel): each category renamed and described from the clusters
+   it actually holds, with the facts of its tracks: their commonest tags, years and artists, and a
+   suggested title naming what most of them share (``core.facet_titles``); titles made unique. A
+   category of more than ``section_min_leaves`` clusters gets sections (bisecting k-means over its clusters), each
+   titled by what most of its tracks share.
 
 Every step is retried once on :class:`LLMError` (the client already re-asks once on an invalid
 answer). Fallbacks: a failed consolidation keeps the candidates themselves (merged to range); a failed
-assignment batch goes by vector; a failed description keeps the working title with a deterministic
-description. If no proposal succeeds (the LLM path failed entirely) the clusters are grouped by genre
-lineage root, the largest group split and the smallest merged by similarity until 8-12, named
-deterministically: never one category. Fewer clusters than ``min_categories``: one category each,
-without LLM calls.
+assignment batch goes by vector; a failed description keeps the suggested title with a deterministic
+description. If no proposal succeeds (the LLM path failed entirely) the structural partition is the
+grouping, named deterministically: never one category. Fewer clusters than ``min_categories``: one
+category each, without LLM calls.
 
 Seed profile: the reference's single ``group_clusters`` call; unassigned clusters join the largest
 category; on failure a single "All Collections" category (kept only to reproduce the reference).
@@ -44,23 +56,24 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from collection_tree.core.clusters import Cluster, ClusterSet
+from collection_tree.core.facet_titles import shelf_title
+from collection_tree.core.partition import balance, centroid, fit_count, nearest_group, nearest_outside
+from collection_tree.core.track_facets import TrackFacets
+from collection_tree.core.vectors import context_parts
 from collection_tree.llm.interface import LLMError, LLMRequest
 from collection_tree.llm.normalise import kebab_case
 from collection_tree.phases.common import PhaseParams, Progress, chunks, no_progress, run_batches
 from collection_tree.phases.neighbourhoods import (
-    balance,
-    centroid,
-    context_parts,
-    embed,
-    fit_count,
-    lineage_partition,
-    nearest_group,
-    nearest_outside,
+    ClusterSpace,
+    home_of_group,
+    lineage_groups,
     neighbourhoods,
-    normalise_rows,
-    text_features,
+    sections_of,
+    structural_partition,
 )
 from collection_tree.tasks import (
     assign_categories,
@@ -72,6 +85,7 @@ from collection_tree.tasks import (
 
 log = logging.getLogger(__name__)
 
+SECTION_SHARED = 0.8  # a value on this share of a category's tracks does not name one of its sections
 ALL_COLLECTIONS = {"id": "all-collections", "title": "All Collections",
                    "description": "Every playlist of the collection, in one category (the reference's fallback)."}
 
@@ -92,6 +106,10 @@ class GroupingParams(PhaseParams):
     seed: int = 5
     description_chars: int = 150
     describe_sample: int = 30
+    min_lineage_share: float = 0.3  # of one category's tracks: a smaller lineage joins its nearest lineage group
+    title_coverage: float = 0.9  # share of a category's tracks its suggested title should fit
+    section_min_leaves: int = 30  # a category of more clusters than this gets sections
+    section_size: int = 12  # clusters per section, about
 
     PHASE: ClassVar[str] = "grouping"
     # The seed profile uses only the reference's values: 8-12 categories, descriptions cut at 150.
@@ -108,6 +126,10 @@ class GroupingParams(PhaseParams):
                              "step_retries >= 0")
         if not 0.0 < self.balance_cap <= 1.0:
             raise ValueError("GroupingParams: balance_cap must be in (0, 1]")
+        if not 0.0 <= self.min_lineage_share <= 1.0 or not 0.0 < self.title_coverage <= 1.0:
+            raise ValueError("GroupingParams: min_lineage_share in [0, 1], title_coverage in (0, 1]")
+        if self.section_min_leaves < 2 or self.section_size < 2:
+            raise ValueError("GroupingParams: section_min_leaves >= 2 and section_size >= 2")
 
 
 def cluster_summary(cluster: Cluster, description_chars: int | None) -> dict[str, Any]:
@@ -220,8 +242,12 @@ class _Outcome:
 
 
 def group_into_categories(clusters: ClusterSet, llm: Any, params: GroupingParams,
-                          progress: Progress = no_progress) -> dict[str, Any]:
-    """``{"categories": [{"id", "title", "description", "cluster_ids"}], "report": {...}}``."""
+                          progress: Progress = no_progress,
+                          tracks: pd.DataFrame | TrackFacets | None = None) -> dict[str, Any]:
+    """``{"categories": [{"id", "title", "description", "cluster_ids", "sections"?}], "report": {...}}``.
+    ``tracks`` (the collection's tracks) give the vectors, titles and descriptions their facts; without
+    them each track is taken to carry its cluster's filter values. ``sections`` (``[{"title",
+    "leaf_ids"}]``, every cluster of the category in exactly one) only on big categories."""
     started = time.monotonic()
     items: list[Cluster] = []
     seen: set[str] = set()
@@ -238,7 +264,12 @@ def group_into_categories(clusters: ClusterSet, llm: Any, params: GroupingParams
         outcome = _Outcome([[i] for i in range(len(items))], texts, _Ledger(llm, 0),
                            {"one_category_per_cluster": bool(items)})
     else:
-        outcome = _Hierarchy(items, llm, params, progress).run()
+        facets = tracks if isinstance(tracks, TrackFacets) else TrackFacets(tracks) if tracks is not None \
+            else facets_from_filters(items)
+        # The geometry's many small scikit-learn fits run fastest on one BLAS/OpenMP thread (the LLM
+        # calls run on the phase's own threads); on a busy machine many threads each cost 40x.
+        with threadpool_limits(limits=1):
+            outcome = _Hierarchy(items, llm, params, progress, facets).run()
     categories = _assemble(items, outcome.groups, outcome.texts)
     progress(1.0, f"{len(categories)} categories")
     tracks = {c.id: c.track_count for c in items}
@@ -270,9 +301,27 @@ def _assemble(items: list[Cluster], groups: list[list[int]], texts: list[dict[st
         while cid in used:
             cid, n = f"{base}-{n}", n + 1
         used.add(cid)
-        out.append({"id": cid, "title": text["title"], "description": text["description"],
-                    "cluster_ids": [items[i].id for i in sorted(group)]})
+        category: dict[str, Any] = {"id": cid, "title": text["title"], "description": text["description"]}
+        sections = text.get("sections") or []
+        if sections:  # members listed section by section, so the flat leaves follow the sections
+            category["cluster_ids"] = [items[i].id for s in sections for i in s["members"]]
+            category["sections"] = [{"title": s["title"], "leaf_ids": [items[i].id for i in s["members"]]}
+                                    for s in sections]
+        else:
+            category["cluster_ids"] = [items[i].id for i in sorted(group)]
+        out.append(category)
     return out
+
+
+def facets_from_filters(items: Sequence[Cluster]) -> TrackFacets:
+    """Without the tracks table: each track carries its cluster's filter values (first cluster wins)."""
+    rows: dict[int, dict[str, Any]] = {}
+    for cluster in items:
+        values = {k: list(v) for k, v in cluster.filters.items() if k in ("genre", "scene_tags", "descriptors")
+                  and isinstance(v, list)}
+        for t in cluster.track_ids:
+            rows.setdefault(int(t), values)
+    return TrackFacets.from_values(rows)
 
 
 def _seed(items: list[Cluster], llm: Any, params: GroupingParams) -> _Outcome:
@@ -301,42 +350,59 @@ def _seed(items: list[Cluster], llm: Any, params: GroupingParams) -> _Outcome:
 
 
 class _Hierarchy:
-    def __init__(self, items: list[Cluster], llm: Any, params: GroupingParams, progress: Progress):
-        self.items, self.p, self.progress = items, params, progress
+    def __init__(self, items: list[Cluster], llm: Any, params: GroupingParams, progress: Progress,
+                 facets: TrackFacets):
+        self.items, self.p, self.progress, self.facets = items, params, progress, facets
         self.summaries = [cluster_summary(c, params.description_chars) for c in items]
-        self.vectoriser, self.vectors = embed([cluster_summary(c, None) for c in items])
-        self.weights = np.array([c.track_count for c in items], dtype=float)
-        self.index = {c.id: i for i, c in enumerate(items)}
-        self.ledger = _Ledger(llm, params.step_retries)
-        self.stop_event = getattr(llm, "stop_event", None)
         self.lo = params.min_categories
         self.hi = max(params.max_categories, params.min_categories)
+        self.target = min(max(params.target_categories, self.lo), self.hi)
+        self.space = ClusterSpace.build(items, facets)
+        self.vectors, self.weights = self.space.vectors, self.space.weights
+        self.lineage = lineage_groups(self.space, self.target, params.min_lineage_share)
+        self.home = self.lineage.home
+        self.structure = structural_partition(self.space, self.lineage, self.target)
+        self.index = {c.id: i for i, c in enumerate(items)}
+        self.rows = [facets.rows_of(c.track_ids) for c in items]
+        self.ledger = _Ledger(llm, params.step_retries)
+        self.stop_event = getattr(llm, "stop_event", None)
         self.fallbacks: dict[str, Any] = {"lineage_grouping": False, "consolidation": "llm",
                                           "assigned_by_vector": 0, "named_deterministically": 0}
-        self.figures: dict[str, Any] = {}
+        self.figures: dict[str, Any] = {
+            "lineage_groups": [{"group": name, "lineages": members} for name, members in self.lineage.members.items()],
+            "lineage_merges": self.lineage.merges}
 
     def run(self) -> _Outcome:
-        hoods = neighbourhoods(self.vectors, self.p.neighbourhood_size, self.p.seed)
+        hoods = neighbourhoods(self.space, self.structure, self.p.neighbourhood_size, self.home)
         self.figures["neighbourhood_sizes"] = [len(h) for h in hoods]
-        self.progress(0.05, f"{len(self.items)} clusters in {len(hoods)} neighbourhoods")
+        self.progress(0.05, f"{len(self.items)} clusters in {len(self.lineage.members)} lineage groups, "
+                            f"{len(hoods)} neighbourhoods")
         candidates = self.propose(hoods)
         self.figures["candidates"] = len(candidates)
-        if not candidates:  # the LLM path failed entirely: genre lineage, deterministic names
+        if not candidates:  # the LLM path failed entirely: the structural partition, deterministic names
             self.fallbacks["lineage_grouping"] = True
-            roots = [(context_parts(s["genre_context"]) or [""])[0] for s in self.summaries]
-            groups = lineage_partition(roots, self.vectors, self.weights, self.lo, self.hi, self.p.target_categories)
-            groups = self.balanced(groups)
+            fitted, moves = fit_count([list(g) for g in self.structure], self.vectors, self.weights, self.lo,
+                                      self.hi, home=self.home)
+            self.figures["count_fix"] = moves
+            groups = self.balanced(fitted)
             return self.outcome(groups, self.deterministic_texts(groups))
         cats = self.consolidate(candidates)
         groups, cats = self.assign(cats)
-        fitted, moves = fit_count(groups, self.vectors, self.weights, self.lo, self.hi)
+        groups, cats = self.guard(groups, cats)
+        fitted, moves = fit_count(groups, self.vectors, self.weights, self.lo, self.hi, home=self.home)
         self.figures["count_fix"] = moves
         cats = _inherit(fitted, groups, cats)
         groups = self.balanced(fitted)
-        self.progress(0.8, f"{len(groups)} categories after count fix and balance")
+        self.progress(0.8, f"{len(groups)} categories after the guard, count fix and balance")
         return self.outcome(groups, self.describe(groups, cats))
 
-    def outcome(self, groups: list[list[int]], texts: list[dict[str, str]]) -> _Outcome:
+    def outcome(self, groups: list[list[int]], texts: list[dict[str, Any]]) -> _Outcome:
+        homes = [home_of_group(g, self.home, self.weights) for g in groups]
+        self.figures["categories_mixing_lineage_groups"] = sum(
+            any(self.home[i] != h for i in g) for g, h in zip(groups, homes, strict=True))
+        for group, text in zip(groups, texts, strict=True):
+            text["sections"] = self.sections(group, text["title"])
+        self.figures["sections"] = sum(len(t["sections"]) for t in texts)
         return _Outcome(groups, texts, self.ledger, self.fallbacks, self.figures)
 
     # -- steps ------------------------------------------------------------------------------------
@@ -347,18 +413,19 @@ class _Hierarchy:
         return out
 
     def propose(self, hoods: list[list[int]]) -> list[dict[str, Any]]:
-        n, target = len(self.items), self.p.target_categories
+        n = len(self.items)
 
         def work(h: int) -> dict[str, Any] | None:
             members = hoods[h]
-            wanted = min(self.hi + 3, max(2, math.ceil(self.p.candidates_per_category * target * len(members) / n)))
+            wanted = min(self.hi + 3, max(2, math.ceil(self.p.candidates_per_category * self.target
+                                                       * len(members) / n)))
             contrast = nearest_outside(self.vectors, members, self.p.contrast_clusters)
             payload = {"wanted": wanted, "total_categories": [self.lo, self.hi],
                        "clusters": [self.summaries[i] for i in members],
                        "contrast": [self.summaries[i] for i in contrast]}
             return self.ledger.call("propose", propose_categories.TASK.request(payload), unit=h)
 
-        answers = self._run_wave("propose", len(hoods), work, 0.05, 0.35)
+        answers = self._run_wave("propose", len(hoods), work, 0.05, 0.3)
         candidates: list[dict[str, Any]] = []
         by_name: dict[str, dict[str, Any]] = {}
         for answer in answers:
@@ -373,12 +440,12 @@ class _Hierarchy:
                 by_name[key] = {"name": item["name"], "description": item.get("description", ""), "claimed": claimed}
                 candidates.append(by_name[key])
         for cand in candidates:
-            cand["vector"] = self.vector_of(cand["claimed"], f"{cand['name']} {cand['description']}")
+            cand["vector"] = self.vector_of(cand["claimed"])
         return candidates
 
     def consolidate(self, candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
         payload = {"min_categories": self.lo, "max_categories": self.hi, "total_clusters": len(self.items),
-                   "target_categories": min(max(self.p.target_categories, self.lo), self.hi),
+                   "target_categories": self.target,
                    "candidates": [{"name": c["name"], "description": c["description"],
                                    "cluster_count": len(c["claimed"]), **self.hints(c["claimed"])}
                                   for c in candidates]}
@@ -406,23 +473,27 @@ class _Hierarchy:
         for cat in cats:
             claimed = sorted({i for j in cat["sources"] for i in candidates[j]["claimed"]})
             cat["claimed"] = claimed
-            cat["vector"] = self.vector_of(claimed, f"{cat['name']} {cat['description']}")
+            cat["vector"] = self.vector_of(claimed)
         merged = 0
         while len(cats) > self.hi:  # still too many names: merge the smallest into its nearest
             vectors = np.stack([c["vector"] for c in cats])
             i = min(range(len(cats)), key=lambda j: (len(cats[j]["claimed"]), j))
             j = nearest_group([[k] for k in range(len(cats))], vectors, i)
             cats[j]["claimed"] = sorted(set(cats[j]["claimed"]) | set(cats[i]["claimed"]))
+            cats[j]["vector"] = self.vector_of(cats[j]["claimed"])
             cats.pop(i)
             merged += 1
         self.figures["names_merged"] = merged
-        self.progress(0.45, f"consolidated into {len(cats)} names")
+        self.progress(0.4, f"consolidated into {len(cats)} names")
         return cats
+
+    def category_payload(self, cats: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{"name": c["name"], "description": c["description"], **self.hints(c["claimed"])} for c in cats]
 
     def assign(self, cats: list[dict[str, Any]]) -> tuple[list[list[int]], list[dict[str, Any]]]:
         names = [c["name"] for c in cats]
         name_index = {name: j for j, name in enumerate(names)}
-        cat_payload = [{"name": c["name"], "description": c["description"], **self.hints(c["claimed"])} for c in cats]
+        cat_payload = self.category_payload(cats)
         order = list(range(len(self.items)))
         random.Random(self.p.seed).shuffle(order)  # no batch sees the clusters in their phase-4 order
         batches = chunks(order, self.p.assign_batch_size)
@@ -431,7 +502,7 @@ class _Hierarchy:
             payload = {"categories": cat_payload, "clusters": [self.summaries[i] for i in batches[b]]}
             return self.ledger.call("assign", assign_categories.request_for(payload), unit=b)
 
-        answers = self._run_wave("assign", len(batches), work, 0.45, 0.75)
+        answers = self._run_wave("assign", len(batches), work, 0.4, 0.6)
         chosen: dict[int, int] = {}
         for b, answer in enumerate(answers):
             allowed = set(batches[b])
@@ -451,23 +522,119 @@ class _Hierarchy:
         self.figures["empty_names_dropped"] = len(cats) - len(kept)
         return [sorted(groups[k]) for k in kept], [cats[k] for k in kept]
 
+    def guard(self, groups: list[list[int]],
+              cats: list[dict[str, Any]]) -> tuple[list[list[int]], list[dict[str, Any]]]:
+        """No category mixes lineage groups: each category belongs to the group holding most of its
+        tracks; the clusters of other groups are asked once more with only their own group's
+        categories offered, then repaired (see the module docstring)."""
+        homes = [home_of_group(g, self.home, self.weights) for g in groups]
+        where = {i: k for k, g in enumerate(groups) for i in g}
+        breaking = sorted(i for i, k in where.items() if self.home[i] != homes[k])
+        report = {"breaking_clusters": len(breaking), "breaking_tracks": int(self.weights[breaking].sum()),
+                  "moved_when_reasked": 0, "repaired": 0, "new_categories": 0, "left_across": 0}
+        self.figures["guard"] = report
+        if not breaking:
+            return groups, cats
+        by_home: dict[str, list[int]] = {}
+        for i in breaking:
+            by_home.setdefault(self.home[i], []).append(i)
+        units: list[tuple[list[int], list[int]]] = []  # (clusters, allowed categories)
+        for home in sorted(by_home):
+            allowed = [k for k, h in enumerate(homes) if h == home]
+            if allowed:
+                units += [(batch, allowed) for batch in chunks(by_home[home], self.p.assign_batch_size)]
+        payloads = self.category_payload(cats)
+
+        def work(u: int) -> dict[str, Any] | None:
+            batch, allowed = units[u]
+            payload = {"categories": [payloads[k] for k in allowed], "clusters": [self.summaries[i] for i in batch]}
+            return self.ledger.call("guard", assign_categories.request_for(payload), unit=u)
+
+        answers = self._run_wave("guard", len(units), work, 0.6, 0.7) if units else []
+        name_to_cat = {c["name"]: k for k, c in enumerate(cats)}
+        for (batch, allowed), answer in zip(units, answers, strict=True):
+            for item in (answer or {}).get("assignments", []):
+                i, k = self.index.get(item.get("cluster_id")), name_to_cat.get(item.get("category"))
+                if i in batch and k in allowed and where[i] != k:
+                    where[i] = k
+                    report["moved_when_reasked"] += 1
+        left = [i for i in breaking if self.home[i] != homes[where[i]]]
+        groups = [[i for i in sorted(where) if where[i] == k] for k in range(len(groups))]
+        for i in left:
+            allowed = [k for k, h in enumerate(homes) if h == self.home[i]]
+            if allowed:
+                sims = [float(self.vectors[i] @ centroid(self.vectors, groups[k] or [i])) for k in allowed]
+                k = allowed[int(np.argmax(sims))]
+                report["repaired"] += 1
+            elif len([g for g in groups if g]) < self.hi:  # a lineage group without a category gets one
+                homes.append(self.home[i])
+                groups.append([])
+                cats.append({"name": self.home[i] or "Other", "description": "", "claimed": [],
+                             "vector": self.vectors[i]})
+                k = len(groups) - 1
+                report["new_categories"] += 1
+            else:
+                report["left_across"] += 1
+                continue
+            groups[where[i]].remove(i)
+            groups[k].append(i)
+            where[i] = k
+        kept = [k for k, g in enumerate(groups) if g]
+        return [sorted(groups[k]) for k in kept], [cats[k] for k in kept]
+
     def balanced(self, groups: list[list[int]]) -> list[list[int]]:
-        groups, moves = balance(groups, self.vectors, self.weights, self.p.balance_cap)
+        groups, moves = balance(groups, self.vectors, self.weights, self.p.balance_cap, home=self.home)
         self.figures["balance_moves"] = moves
         return [sorted(g) for g in groups]
 
-    def describe(self, groups: list[list[int]], cats: list[dict[str, Any]]) -> list[dict[str, str]]:
+    # -- texts ------------------------------------------------------------------------------------
+    def shelf_titles(self, groups: list[list[int]]) -> list[str]:
+        """Suggested titles: what most of each category's tracks share, unique, biggest category first."""
+        counts = self.facets.counts("genre")
+        roots = {lin for lin in self.space.lineages if lin}
+        titles = [""] * len(groups)
+        taken: list[str] = []
+        for k in sorted(range(len(groups)), key=lambda k: (-self.weights[groups[k]].sum(), k)):
+            rows = [r for i in groups[k] for r in self.rows[i]]
+            found = shelf_title(self.facets.values("genre", rows), counts, roots=roots, taken=taken,
+                                coverage=self.p.title_coverage)
+            titles[k] = found.title if found else ""
+            taken.append(titles[k])
+        return titles
+
+    def facts(self, members: Sequence[int], top: int = 6) -> dict[str, Any]:
+        """What a category's tracks carry: commonest tags per facet with their share, years, artists."""
+        rows = [r for i in members for r in self.rows[i]]
+        n = max(1, len(rows))
+        out: dict[str, Any] = {}
+        for facet in ("genre", "scene_tags", "descriptors", "country"):
+            counts = self.facets.counts(facet, rows)
+            out[facet] = [[v, round(c / n, 2)] for v, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+                          if c / n >= 0.05]
+        years = self.facets.numbers("year", rows)
+        out["years"] = [int(years.min()), int(years.max())] if years.size else []
+        artists = self.facets.counts("artist", rows)
+        out["artists"] = [a for a, _ in sorted(artists.items(), key=lambda kv: (-kv[1], kv[0]))[:5]]
+        return out
+
+    def describe_payload(self, k: int, groups: list[list[int]], working: list[str], suggested: list[str],
+                         cats: list[dict[str, Any]] | None) -> dict[str, Any]:
+        members = groups[k]
+        sample = sorted(members, key=lambda i: (-self.weights[i], i))[: self.p.describe_sample]
+        return {"title": working[k], "description": cats[k]["description"] if cats else "",
+                "cluster_count": len(members), "track_count": int(sum(self.items[i].track_count for i in members)),
+                "suggested_title": suggested[k], "tags": self.facts(members),
+                "clusters": [self.summaries[i] for i in sample],
+                "other_titles": [t for j, t in enumerate(working) if j != k]}
+
+    def describe(self, groups: list[list[int]], cats: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        suggested = self.shelf_titles(groups)
         if self.ledger.successes == 0:
-            return self.deterministic_texts(groups)
-        titles = [c["name"] for c in cats]
+            return self.deterministic_texts(groups, suggested)
+        working = [c["name"] for c in cats]
 
         def work(k: int) -> dict[str, Any] | None:
-            members = groups[k]
-            sample = sorted(members, key=lambda i: (-self.weights[i], i))[: self.p.describe_sample]
-            payload = {"title": titles[k], "description": cats[k]["description"], "cluster_count": len(members),
-                       "track_count": int(self.weights[members].sum()),
-                       "clusters": [self.summaries[i] for i in sample],
-                       "other_titles": [t for j, t in enumerate(titles) if j != k]}
+            payload = self.describe_payload(k, groups, working, suggested, cats)
             return self.ledger.call("describe", describe_category.TASK.request(payload), unit=k)
 
         answers = self._run_wave("describe", len(groups), work, 0.8, 0.98)
@@ -477,40 +644,58 @@ class _Hierarchy:
                 texts.append({"title": answer["title"], "description": answer.get("description", "")})
             else:
                 self.fallbacks["named_deterministically"] += 1
-                own = describe_category.describe_group([self.summaries[i] for i in groups[k]])
-                texts.append({"title": titles[k], "description": own["description"]})
-        return self.unique_titles(groups, texts)
+                own = describe_category.solve_offline(self.describe_payload(k, groups, suggested, suggested, cats))
+                texts.append({"title": own["title"], "description": own["description"]})
+        return self.unique_titles(groups, texts, suggested)
 
-    # -- helpers ----------------------------------------------------------------------------------
-    def deterministic_texts(self, groups: list[list[int]]) -> list[dict[str, str]]:
-        texts: list[dict[str, str] | None] = [None] * len(groups)
-        taken: list[str] = []
-        for k in sorted(range(len(groups)), key=lambda k: (-self.weights[groups[k]].sum(), k)):
-            texts[k] = describe_category.describe_group([self.summaries[i] for i in groups[k]], avoid=taken)
-            taken.append(texts[k]["title"])
+    def deterministic_texts(self, groups: list[list[int]], suggested: list[str] | None = None) -> list[dict[str, Any]]:
+        suggested = suggested if suggested is not None else self.shelf_titles(groups)
+        texts = [describe_category.solve_offline(self.describe_payload(k, groups, suggested, suggested, None))
+                 for k in range(len(groups))]
         self.fallbacks["named_deterministically"] = len(groups)
-        return [t for t in texts if t is not None]
+        return self.unique_titles(groups, [{"title": t["title"], "description": t["description"]} for t in texts],
+                                  suggested)
 
-    def unique_titles(self, groups: list[list[int]], texts: list[dict[str, str]]) -> list[dict[str, str]]:
-        """A repeated title (case-insensitive) stays with the larger category; the other gets the
-        deterministic namer's first title not yet used."""
+    def unique_titles(self, groups: list[list[int]], texts: list[dict[str, Any]],
+                      suggested: list[str]) -> list[dict[str, Any]]:
+        """A repeated title (case-insensitive) stays with the larger category; the other gets its
+        suggested title when that is free, else the deterministic namer's first free title."""
         taken: set[str] = set()
         for k in sorted(range(len(groups)), key=lambda k: (-self.weights[groups[k]].sum(), k)):
             if texts[k]["title"].casefold() in taken:
                 others = [t["title"] for t in texts] + list(taken)
-                texts[k]["title"] = describe_category.describe_group(
-                    [self.summaries[i] for i in groups[k]], avoid=others)["title"]
+                if suggested[k] and suggested[k].casefold() not in {o.casefold() for o in others}:
+                    texts[k]["title"] = suggested[k]
+                else:
+                    texts[k]["title"] = describe_category.describe_group(
+                        [self.summaries[i] for i in groups[k]], avoid=others)["title"]
             taken.add(texts[k]["title"].casefold())
         return texts
 
-    def vector_of(self, members: list[int], text: str) -> np.ndarray:
-        """A category's vector: mostly its clusters' centroid, a little of its own words."""
-        words = normalise_rows(self.vectoriser.transform([text_features(text)]))[0]
-        if not members:
-            return words
-        blend = 0.8 * centroid(self.vectors, members) + 0.2 * words
-        norm = float(np.linalg.norm(blend))
-        return blend / norm if norm > 0 else blend
+    def sections(self, members: list[int], category_title: str) -> list[dict[str, Any]]:
+        """Sections of a big category, each titled by what most of its tracks share within the category."""
+        parts = sections_of(self.space, members, self.p.section_min_leaves, self.p.section_size)
+        if not parts:
+            return []
+        rows = [r for i in members for r in self.rows[i]]
+        counts = self.facets.counts("genre", rows)
+        # What nearly every track of the category carries tells its sections apart no better than a root.
+        shared = {v for v, c in counts.items() if c >= SECTION_SHARED * len(rows)} | set(self.space.lineages)
+        taken = [category_title]
+        out: list[dict[str, Any]] = []
+        for part in sorted(parts, key=lambda s: (-self.weights[s].sum(), s[0])):
+            part_rows = [r for i in part for r in self.rows[i]]
+            found = shelf_title(self.facets.values("genre", part_rows), counts, roots=shared, taken=taken,
+                                coverage=self.p.title_coverage, show_root=False)
+            title = found.title if found else f"{category_title}: part {len(out) + 1}"
+            taken.append(title)
+            out.append({"title": title, "members": sorted(part)})
+        return out
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def vector_of(self, members: list[int]) -> np.ndarray:
+        """A candidate's or category's vector: its clusters' centroid (zero when it claims none)."""
+        return centroid(self.vectors, members)
 
     def hints(self, members: list[int]) -> dict[str, list[str]]:
         """The genre lineages and example titles of a candidate's clusters, for the prompts."""

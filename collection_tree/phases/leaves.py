@@ -1,5 +1,12 @@
 """Phase 6: final titles, rich descriptions and seven exemplar tracks for every leaf.
 
+Each leaf's payload carries, besides its facet profile, what distinguishes it from the other leaves:
+its facet values ranked by c-TF-IDF (class-based TF-IDF, as BERTopic labels topics without an LLM:
+the share of the leaf's tracks carrying a value, times ``log(1 + A / f)`` where ``f`` is how often
+the value occurs over all leaves and ``A`` the average number of values per leaf). The offline
+solver titles a leaf from them; the model sees them as a hint. Titles are made unique over the
+whole phase afterwards (both providers), with the leaf's next distinguishing value or its years.
+
 Reference: clusters flattened in category order, batches of 5, 4 workers; per cluster the valid
 track ids, its own tracks ranked (the reference: ``scored_search`` with the cluster's filters; here:
 the track similarity model, each member's similarity to the leaf's centroid, so the exemplars are the
@@ -14,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,6 +37,10 @@ from collection_tree.phases.common import PhaseParams, Progress, chunks, no_prog
 from collection_tree.tasks.describe_leaves import DESCRIBE_LEAVES, offline_description, pick_exemplars
 
 PROFILE_FACETS = ("genre", "scene_tags", "descriptors")
+DISTINCTIVE_FACETS = ("genre", "scene_tags", "descriptors", "country")
+DISTINCTIVE_TOP = 4  # values per facet in the payload
+DISTINCTIVE_MIN_SHARE = 0.2  # of the leaf's tracks
+MIN_LIFT = 2.0  # a value distinguishes a leaf where it is at least this much commoner than overall
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,18 @@ class LeafParams(PhaseParams):
 
 
 # ------------------------------------------------------------------------------- track records
+def _text(value: Any) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value).strip()
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
 class TrackTable:
     """Per-track records (title, artist, year, facets, comment) by id, plus the track similarity
     model, built once per phase from the tracks frame."""
@@ -52,13 +76,15 @@ class TrackTable:
         ids = tracks["track_id"].astype("int64").tolist()
         years = [None if pd.isna(y) else int(y) for y in tracks["year"].tolist()]
         columns = {c: tracks[c].tolist() if c in tracks.columns else [None] * len(ids)
-                   for c in ("title", "artist", "era", "comment", *PROFILE_FACETS)}
+                   for c in ("title", "artist", "era", "comment", "country", "bpm", "energy", *PROFILE_FACETS)}
         self.records: dict[int, dict[str, Any]] = {}
         for i, track_id in enumerate(ids):
             self.records[track_id] = {
                 "track_id": track_id, "title": str(columns["title"][i] or ""),
                 "artist": str(columns["artist"][i] or ""), "year": years[i],
                 "era": str(columns["era"][i] or ""), "comment": str(columns["comment"][i] or ""),
+                "country": _text(columns["country"][i]), "bpm": _number(columns["bpm"][i]),
+                "energy": _number(columns["energy"][i]),
                 **{f: list(columns[f][i]) if isinstance(columns[f][i], list | tuple | np.ndarray) else []
                    for f in PROFILE_FACETS},
             }
@@ -106,6 +132,11 @@ def cluster_profile(records: list[dict[str, Any]], top: int = 8, min_share: floa
     eras = Counter(r["era"].strip() for r in records if r.get("era", "").strip())
     out["era"] = [[e, round(c / n, 2)] for e, c in sorted(eras.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
                   if c / n >= min_share]
+    for column in ("bpm", "energy"):  # only where the collection has them: medians and the middle half
+        values = sorted(r[column] for r in records if r.get(column) is not None)
+        if values:
+            out[column] = [round(values[len(values) // 4]), round(values[len(values) // 2]),
+                           round(values[(3 * len(values)) // 4])]
     if with_artists:
         years = [r["year"] for r in records if r.get("year") is not None]
         out["years"] = [min(years), max(years)] if years else []
@@ -179,6 +210,84 @@ def prepare_leaf(cluster: Cluster, table: TrackTable, params: LeafParams,
     return _Prepared(cluster, entry, pick_exemplars(candidates, params.examples))
 
 
+def facet_values(record: dict[str, Any], facet: str) -> list[str]:
+    if facet == "country":
+        return [record["country"]] if record.get("country") else []
+    return [str(v).strip() for v in record.get(facet) or [] if str(v).strip()]
+
+
+def distinctive_terms(leaves: list[list[dict[str, Any]]], top: int = DISTINCTIVE_TOP,
+                      min_share: float = DISTINCTIVE_MIN_SHARE) -> list[dict[str, list[list[Any]]]]:
+    """Per leaf (its tracks' records), per facet, the values that set it apart from the other leaves,
+    best first, as ``[value, share of the leaf's tracks]``: c-TF-IDF weight ``share * log(1 + A / f)``
+    (``f``: tracks carrying the value over all leaves, ``A``: average values per leaf). Values on fewer
+    than ``min_share`` of the leaf's tracks, or less than ``MIN_LIFT`` times commoner in the leaf than in
+    the whole collection, are left out. Ties by value (deterministic)."""
+    counts: list[Counter[tuple[str, str]]] = []
+    for records in leaves:
+        counter: Counter[tuple[str, str]] = Counter()
+        for record in records:
+            counter.update({(facet, value) for facet in DISTINCTIVE_FACETS for value in facet_values(record, facet)})
+        counts.append(counter)
+    frequency: Counter[tuple[str, str]] = Counter()
+    for counter in counts:
+        frequency.update(counter)
+    average = sum(sum(c.values()) for c in counts) / max(1, len(counts))
+    tracks = max(1, sum(len(records) for records in leaves))
+    out: list[dict[str, list[list[Any]]]] = []
+    for records, counter in zip(leaves, counts, strict=True):
+        n = max(1, len(records))
+        ranked: dict[str, list[tuple[float, str, float]]] = {f: [] for f in DISTINCTIVE_FACETS}
+        for (facet, value), count in counter.items():
+            share = count / n
+            # on twice its collection-wide share at least: "In English" everywhere tells nothing apart
+            if share >= min_share and share >= MIN_LIFT * frequency[(facet, value)] / tracks:
+                weight = share * math.log(1.0 + average / frequency[(facet, value)])
+                ranked[facet].append((-weight, value, share))
+        out.append({facet: [[value, round(share, 2)] for _, value, share in sorted(rows)[:top]]
+                    for facet, rows in ranked.items() if rows})
+    return out
+
+
+def unique_titles(leaves: list[Cluster], entries: list[dict[str, Any]]) -> int:
+    """A title repeated (case-insensitive) stays with the larger leaf; the others take their next
+    distinguishing value the title does not name yet, else their years. Returns the leaves renamed."""
+    taken: set[str] = set()
+    renamed = 0
+    order = sorted(range(len(leaves)), key=lambda k: (-leaves[k].track_count, leaves[k].id))
+    for k in order:
+        title = leaves[k].title
+        if title.casefold() in taken:
+            title = distinguished(title, entries[k], taken)
+            leaves[k] = dataclasses.replace(leaves[k], title=title)
+            renamed += 1
+        taken.add(title.casefold())
+    return renamed
+
+
+def distinguished(title: str, entry: dict[str, Any], taken: set[str]) -> str:
+    """``title`` with a value of the leaf it does not mention yet (or its years) that makes it free."""
+    words = title.casefold()
+    options = [value for facet in ("descriptors", "scene_tags", "country", "genre")
+               for value, _ in entry.get("distinctive", {}).get(facet, []) if value.casefold() not in words]
+    years = entry.get("profile", {}).get("years") or []
+    if len(years) == 2 and not re.search(r"\d", title):
+        options.append(f"{years[0]}-{years[1]}" if years[0] != years[1] else str(years[0]))
+    for option in options:
+        candidate = f"{title} ({option})"
+        if candidate.casefold() not in taken:
+            return candidate
+    n = 2
+    while f"{title} ({_ordinal(n)} shelf)".casefold() in taken:
+        n += 1
+    return f"{title} ({_ordinal(n)} shelf)"
+
+
+def _ordinal(n: int) -> str:
+    words = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"]
+    return words[n - 1] if n <= len(words) else f"{n}th"
+
+
 def describe_leaves(
     clusters: ClusterSet,
     tracks: pd.DataFrame | TrackTable,
@@ -192,6 +301,9 @@ def describe_leaves(
     table = tracks if isinstance(tracks, TrackTable) else TrackTable(tracks)
     prepared = [prepare_leaf(c, table, params, ranking)
                 for c, ranking in zip(clusters.clusters, member_rankings(clusters.clusters, table), strict=True)]
+    terms = distinctive_terms([[table.records[t] for t in table.valid(p.cluster.track_ids)] for p in prepared])
+    for prep, distinct in zip(prepared, terms, strict=True):
+        prep.entry["distinctive"] = distinct
     progress(0.02, f"{len(prepared)} leaves prepared")
     batches = chunks(prepared, params.batch_size) if prepared else []
 
@@ -216,11 +328,13 @@ def describe_leaves(
             elif len(item["examples"]) < min(params.examples, len(prep.entry["candidates"])):
                 refilled += 1
             out.append(finish_leaf(prep, item, table, params))
+    renamed = unique_titles(out, [p.entry for batch in batches for p in batch])
     report = {
         "leaves": len(out), "batches": len(batches), "llm_calls": len(batches),
         "serial_calls": math.ceil(len(batches) / params.workers) if batches else 0,
         "failed_batches": failed_batches, "fallback_leaves": fallback_leaves,
-        "examples_refilled": refilled, "batch_size": params.batch_size, "workers": params.workers,
+        "examples_refilled": refilled, "titles_made_unique": renamed,
+        "batch_size": params.batch_size, "workers": params.workers,
         "tracks_in_leaves": sum(c.track_count for c in out), "unplaced": len(clusters.unplaced),
     }
     progress(1.0, f"{len(out)} leaves described; {fallback_leaves} on the shortlist fallback")

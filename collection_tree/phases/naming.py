@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -89,6 +90,11 @@ def apply_fallback(cluster: Cluster, context_chars: int = 200) -> Cluster:
                    coherence=None, poor_fit_track_ids=[], named_by="fallback")
 
 
+def _without_years(text: str) -> str:
+    """"Berlin Dub Techno 1997-2001" -> "Berlin Dub Techno": a span beside the title's era could contradict it."""
+    return " ".join(re.sub(r"\b\d{4}(?:\s*[-–]\s*\d{4})?s?\b", " ", text).split())
+
+
 def distinct_titles(clusters: list[Cluster]) -> int:
     """Later clusters repeating an earlier title get their scene (else their id) appended, so no two
     playlists share a name; returns how many were retitled."""
@@ -97,7 +103,7 @@ def distinct_titles(clusters: list[Cluster]) -> int:
     for cluster in clusters:
         title = cluster.title
         if title.casefold() in seen:
-            for extra in (cluster.scene_title, cluster.genre_title, cluster.id):
+            for extra in (_without_years(cluster.scene_title), cluster.genre_title, cluster.id):
                 candidate = f"{cluster.title} ({extra})"
                 if extra and candidate.casefold() not in seen:
                     title = candidate

@@ -1,316 +1,268 @@
-"""Phase 5's geometry: a deterministic vector per cluster, neighbourhoods of similar clusters, and the
-partition moves (split, merge, balance) the grouping uses when the LLM's answer needs repair.
+"""Phase 5's geometry: a lineage-aware vector per cluster, the lineage groups that may share a
+category, a structural partition into categories, the neighbourhoods the LLM proposes names for,
+and the sections of a big category.
 
-Vectors are TF-IDF over a cluster summary's words (title, description, both contexts) plus its
-genre/scene lineage prefixes as whole features (``g0:rock``, ``g1:rock>metal``), L2-normalised, so
-cosine similarity is a dot product. numpy only: no model download, same input -> same vectors.
-Summaries are plain dicts (``title``, ``description``, ``genre_context``, ``scene_context``,
-``track_count``) so the offline solvers, which see only a payload, use the same code.
+Vectors (scikit-learn TF-IDF per block, blocks weighted, rows L2-normalised, reduced by LSA):
+- lineage (the genre root: the strongest signal), genre (branch, leaf and the tracks' genre values),
+  scene (scene lineage, the tracks' scene tags and countries) and sound (descriptors, era, BPM and
+  energy bands), all from the tracks themselves, so the LLM's working titles do not steer them.
+
+Lineage groups: each genre lineage is a group; while one holds too little of the collection for a
+category of its own (``min_lineage_share`` of one category's worth) or there are more groups than
+categories, the two groups that share most besides lineage (scenes and places, sound, genre words)
+merge, within a size and a lineage cap. Categories never mix lineage groups (the phase's guard).
+
+Structural partition: the target number of categories shared among the lineage groups by their
+tracks (largest remainder, at least one each), each group cut by bisecting k-means: the heaviest part
+halved by tracks-weighted 2-means until there are enough (a flat Ward or k-means cut of skewed
+lineages leaves one category holding most of them; measured on the Genius collections).
+It seeds the neighbourhoods and is the grouping when the LLM fails entirely.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy import sparse
+from sklearn.decomposition import TruncatedSVD
+from sklearn.preprocessing import normalize
 
-_WORD = re.compile(r"[^\W\d_]+(?:['’&-][^\W\d_]+)*", re.UNICODE)  # words, no digits (years say little here)
-_STOP_TEXT = """
-a an and are as at by for from in into is it its of on or the their this to under with without
-track tracks artist artists song songs released most top common styles style lineage branches
-playlist playlists cluster clusters collection music
-"""
-STOPWORDS = frozenset(_STOP_TEXT.split())
-# Feature weights: lineage prefixes carry the taxonomy, title words what a curator called it.
-W_ROOT, W_BRANCH, W_TITLE, W_TEXT = 3.0, 3.0, 2.0, 1.0
+from collection_tree.core.clusters import Cluster
+from collection_tree.core.partition import merge_small, split_two
+from collection_tree.core.track_facets import TrackFacets
+from collection_tree.core.vectors import Vectoriser, context_parts, normalise_rows, words
 
-
-def context_parts(context: Any) -> list[str]:
-    """``"Rock > Metal > Nu-Metal"`` -> ``["Rock", "Metal", "Nu-Metal"]`` (a bare title is one part)."""
-    return [p.strip() for p in str(context or "").split(">") if p.strip()]
-
-
-def words(text: Any) -> list[str]:
-    out: list[str] = []
-    for word in _WORD.findall(str(text or "").casefold()):
-        if word in STOPWORDS or len(word) < 2:
-            continue
-        out.append(word)
-        if "-" in word:  # "pop-punk" also counts as "pop" and "punk"
-            out.extend(p for p in word.split("-") if len(p) > 1 and p not in STOPWORDS)
-    return out
+# Block weights (shares of the squared norm). Within a lineage, clusters go together by what they are
+# (genre values, branch) far more than by scene; what joins two lineages is what they share besides
+# lineage: scenes and places, sound, genre values.
+BLOCK_WEIGHTS = {"lineage": 0.35, "genre": 0.55, "scene": 0.06, "sound": 0.04}
+CONTEXT_WEIGHTS = {"genre": 0.3, "scene": 0.5, "sound": 0.2}
+BPM_BAND, ENERGY_BAND = 10.0, 2.0
+SVD_DIMENSIONS = 128
+MIN_SECTION_LEAVES = 3
+MAX_GROUP_WORTH = 1.5  # a lineage joins a group that then still fits about one category
+MAX_GROUP_LINEAGES = 3  # ... and that a five-word title can still name
 
 
-def summary_features(summary: Mapping[str, Any]) -> Counter[str]:
-    feats: Counter[str] = Counter()
-    for word in words(summary.get("title")):
-        feats["w:" + word] += W_TITLE
-    for word in words(summary.get("description")):
-        feats["w:" + word] += W_TEXT
-    for prefix, key in (("g", "genre_context"), ("s", "scene_context")):
-        parts = context_parts(summary.get(key))
-        if parts:
-            feats[f"{prefix}0:{parts[0].casefold()}"] += W_ROOT
-        if len(parts) > 1:
-            feats[f"{prefix}1:{parts[0].casefold()}>{parts[1].casefold()}"] += W_BRANCH
-        for part in parts:
-            for word in words(part):
-                feats["w:" + word] += W_TEXT
-    return feats
+def lineage_of(cluster: Cluster) -> str:
+    """The genre root of a cluster ("Rock" for "Rock > Metal > Nu-Metal"); "" when unknown."""
+    parts = context_parts(cluster.genre_lineage or cluster.genre_title)
+    return parts[0] if parts else ""
 
 
-def text_features(text: str) -> Counter[str]:
-    """Free text (a category's name and description) in the same word space as the summaries."""
-    return Counter("w:" + w for w in words(text))
+def _shares(values: Sequence[tuple[str, ...]], prefix: str) -> Counter[str]:
+    n = max(1, len(values))
+    counts = Counter(v.casefold() for vals in values for v in set(vals))
+    return Counter({f"{prefix}{v}": c / n for v, c in counts.items()})
+
+
+def _bands(numbers: np.ndarray, width: float, prefix: str) -> Counter[str]:
+    if numbers.size == 0:
+        return Counter()
+    bands = Counter(int(x // width) for x in numbers)
+    return Counter({f"{prefix}{b}": c / numbers.size for b, c in bands.items()})
+
+
+def cluster_blocks(cluster: Cluster, facets: TrackFacets) -> dict[str, Counter[str]]:
+    """The cluster's features per block, from its context and its tracks' facets (shares of tracks)."""
+    rows = facets.rows_of(cluster.track_ids)
+    genre_parts = context_parts(cluster.genre_lineage or cluster.genre_title)
+    scene_parts = context_parts(cluster.scene_lineage or cluster.scene_title)
+    genre_values = facets.values("genre", rows)
+    # Whole values, and their words: "Dub Techno" and "Ambient Techno" are how lineages meet.
+    genre: Counter[str] = _shares(genre_values, "g:") + _shares(
+        [tuple(w for v in vals for w in words(v)) for vals in genre_values], "gw:")
+    if len(genre_parts) > 1:
+        genre[f"branch:{' > '.join(genre_parts[:2]).casefold()}"] += 1.0
+    if cluster.genre_title:
+        genre[f"leaf:{cluster.genre_title.casefold()}"] += 1.0
+    scene: Counter[str] = _shares(facets.values("scene_tags", rows), "t:") + _shares(
+        facets.values("country", rows), "c:")
+    for depth, part in enumerate(scene_parts[:2]):
+        scene[f"s{depth}:{part.casefold()}"] += 1.0
+    sound: Counter[str] = (_shares(facets.values("descriptors", rows), "d:") + _shares(facets.values("era", rows), "e:")
+                           + _bands(facets.numbers("bpm", rows), BPM_BAND, "bpm:")
+                           + _bands(facets.numbers("energy", rows), ENERGY_BAND, "energy:"))
+    return {"lineage": Counter({f"l:{lineage_of(cluster).casefold()}": 1.0}), "genre": genre, "scene": scene,
+            "sound": sound}
+
+
+def reduced(matrix: sparse.csr_matrix, dimensions: int = SVD_DIMENSIONS) -> np.ndarray:
+    """Dense rows: as they are when narrow, else projected on their ``dimensions`` leading singular
+    directions (LSA) and re-normalised, so the clusterings that run many times on them stay fast
+    (cosines barely move)."""
+    if matrix.shape[1] <= dimensions or matrix.shape[0] <= dimensions:
+        return normalise_rows(np.asarray(matrix.todense(), dtype=np.float64))
+    svd = TruncatedSVD(n_components=dimensions, algorithm="randomized", n_iter=2, random_state=0)
+    return normalise_rows(svd.fit_transform(matrix))
 
 
 @dataclass(frozen=True)
-class Vectoriser:
-    vocabulary: dict[str, int]
-    idf: np.ndarray
+class ClusterSpace:
+    """Rows: clusters. ``vectors`` hold every block; ``context`` every block but the lineage (what may
+    join two lineages). ``lineages``: each cluster's genre root; ``weights``: its tracks."""
+
+    vectors: np.ndarray
+    context: np.ndarray
+    lineages: list[str]
+    weights: np.ndarray
 
     @classmethod
-    def fit(cls, docs: Sequence[Mapping[str, float]], min_df: int = 2) -> Vectoriser:
-        """Features seen in at least ``min_df`` documents (a feature of one document links nothing);
-        when that leaves nothing, every feature."""
-        df: Counter[str] = Counter()
-        for doc in docs:
-            df.update(set(doc))
-        kept = sorted(f for f, n in df.items() if n >= min_df) or sorted(df)
-        vocabulary = {f: i for i, f in enumerate(kept)}
-        n = len(docs)
-        idf = np.array([math.log((1 + n) / (1 + df[f])) + 1.0 for f in kept], dtype=np.float64)
-        return cls(vocabulary, idf)
+    def build(cls, clusters: Sequence[Cluster], facets: TrackFacets) -> ClusterSpace:
+        blocks = [cluster_blocks(c, facets) for c in clusters]
+        matrices = {name: Vectoriser.fit(docs, min_df=1).transform_sparse(docs)
+                    for name in {*BLOCK_WEIGHTS, *CONTEXT_WEIGHTS} for docs in [[b[name] for b in blocks]]}
 
-    def transform(self, docs: Sequence[Mapping[str, float]]) -> np.ndarray:
-        out = np.zeros((len(docs), len(self.vocabulary)), dtype=np.float64)
-        for row, doc in enumerate(docs):
-            for feat, weight in doc.items():
-                col = self.vocabulary.get(feat)
-                if col is not None and weight > 0:
-                    out[row, col] = (1.0 + math.log(weight)) if weight >= 1 else weight
-        out *= self.idf
-        return normalise_rows(out)
+        def weighted(weights: Mapping[str, float]) -> sparse.csr_matrix:
+            return normalize(sparse.hstack([matrices[k] * math.sqrt(w) for k, w in sorted(weights.items())],
+                                           format="csr"))
+
+        if not clusters:
+            return cls(np.zeros((0, 1)), np.zeros((0, 1)), [], np.zeros(0))
+        vectors, context = reduced(weighted(BLOCK_WEIGHTS)), reduced(weighted(CONTEXT_WEIGHTS))
+        return cls(vectors, context, [lineage_of(c) for c in clusters],
+                   np.array([max(1, c.track_count) for c in clusters], dtype=float))
 
 
-def normalise_rows(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+# ------------------------------------------------------------------------------- lineage groups
+@dataclass(frozen=True)
+class LineageGroups:
+    """``home[i]``: the key of cluster i's lineage group ("House + Techno"); ``members``: lineage
+    keys per group, heaviest first; ``merges``: the lineages that joined another, for the report."""
+
+    home: list[str]
+    members: dict[str, list[str]]
+    merges: list[dict[str, Any]]
 
 
-def embed(summaries: Sequence[Mapping[str, Any]]) -> tuple[Vectoriser, np.ndarray]:
-    docs = [summary_features(s) for s in summaries]
-    vectoriser = Vectoriser.fit(docs)
-    return vectoriser, vectoriser.transform(docs)
+def lineage_groups(space: ClusterSpace, target: int, min_lineage_share: float) -> LineageGroups:
+    """Average-linkage merging of lineages by what they share besides lineage (cosine of their
+    tracks-weighted ``context`` centroids: scenes and places, sound, genre words): while a group holds
+    less than ``min_lineage_share`` of a category's worth of tracks, the most similar pair holding
+    such a group merges; then, while there are more groups than ``target``, the most similar pair.
+    Pairs that would pass ``MAX_GROUP_WORTH`` categories' worth or ``MAX_GROUP_LINEAGES`` lineages
+    merge only when no other pair is left."""
+    keys = sorted(set(space.lineages))
+    members_of = {k: [i for i, lin in enumerate(space.lineages) if lin == k] for k in keys}
+    weight = {k: float(space.weights[members_of[k]].sum()) for k in keys}
+    total = sum(weight.values()) or 1.0
+    groups: list[list[str]] = [[k] for k in keys]
 
+    def centre(group: list[str]) -> np.ndarray:
+        rows = [i for k in group for i in members_of[k]]
+        mean = (space.context[rows] * space.weights[rows, None]).sum(axis=0)
+        norm = float(np.linalg.norm(mean))
+        return mean / norm if norm > 0 else mean
 
-def centroid(vectors: np.ndarray, members: Iterable[int]) -> np.ndarray:
-    idx = list(members)
-    if not idx:
-        return np.zeros(vectors.shape[1])
-    mean = vectors[idx].mean(axis=0)
-    norm = float(np.linalg.norm(mean))
-    return mean / norm if norm > 0 else mean
+    def w(group: list[str]) -> float:
+        return sum(weight[k] for k in group)
 
+    merges: list[dict[str, Any]] = []
+    worth = total / max(1, target)  # one category's worth of tracks
 
-def spherical_kmeans(vectors: np.ndarray, k: int, seed: int, iterations: int = 30) -> np.ndarray:
-    """Labels from cosine k-means with a seeded k-means++ start (same seed -> same labels)."""
-    n = len(vectors)
-    k = max(1, min(k, n))
-    rng = np.random.default_rng(seed)
-    centres = [int(rng.integers(n))]
-    closest = 1.0 - vectors @ vectors[centres[0]]
-    for _ in range(1, k):
-        weights = np.clip(closest, 0.0, None) ** 2
-        pick = int(rng.choice(n, p=weights / weights.sum())) if weights.sum() > 0 else int(np.argmax(closest))
-        centres.append(pick)
-        closest = np.minimum(closest, 1.0 - vectors @ vectors[pick])
-    centre_vectors = vectors[centres].copy()
-    labels = np.full(n, -1)
-    for _ in range(iterations):
-        new = np.argmax(vectors @ centre_vectors.T, axis=1)
-        if np.array_equal(new, labels):
+    def fits(a: list[str], b: list[str]) -> bool:
+        return w(a) + w(b) <= MAX_GROUP_WORTH * worth and len(a) + len(b) <= MAX_GROUP_LINEAGES
+
+    while len(groups) > 1:
+        small = [g for g in groups if w(g) < min_lineage_share * worth]
+        if not small and len(groups) <= target:
             break
-        labels = new
-        for j in range(k):
-            members = np.flatnonzero(labels == j)
-            if len(members):
-                centre_vectors[j] = centroid(vectors, members)
-            else:  # an empty centre restarts at the point its own centre explains worst
-                own = np.einsum("ij,ij->i", vectors, centre_vectors[labels])
-                centre_vectors[j] = vectors[int(np.argmin(own))]
-    return labels
+        pairs = [(a, b) for x, a in enumerate(groups) for b in groups[x + 1:] if not small or a in small or b in small]
+        pairs = [p for p in pairs if fits(*p)] or pairs
+        centres = {id(g): centre(g) for g in groups}
+        similarity, a, b = max(((float(centres[id(a)] @ centres[id(b)]), a, b) for a, b in pairs),
+                               key=lambda p: (p[0], [-weight[k] for k in p[1] + p[2]]))
+        merges.append({"lineages": a, "joined": b, "similarity": round(similarity, 3)})
+        groups.remove(a)
+        groups.remove(b)
+        groups.append(sorted(a + b, key=lambda k: (-weight[k], k)))
+    groups.sort(key=lambda g: (-w(g), g))
+    members = {" + ".join(g): g for g in groups}
+    home_of = {k: name for name, g in members.items() for k in g}
+    return LineageGroups([home_of[lin] for lin in space.lineages], members, merges)
 
 
-def split_two(vectors: np.ndarray, members: Sequence[int], iterations: int = 20) -> tuple[list[int], list[int]]:
-    """Two non-empty halves of ``members`` by 2-means, started from the two most distant members."""
-    members = list(members)
-    if len(members) < 2:
-        raise ValueError("cannot split fewer than two members")
-    sub = vectors[members]
-    first = int(np.argmin(sub @ centroid(vectors, members)))
-    second = int(np.argmin(sub @ sub[first]))
-    if second == first:
-        second = (first + 1) % len(members)
-    centres = np.stack([sub[first], sub[second]])
-    side = np.zeros(len(members), dtype=int)
-    for _ in range(iterations):
-        new = np.argmax(sub @ centres.T, axis=1)
-        new[first], new[second] = 0, 1  # the seeds stay apart, so neither half empties
-        if np.array_equal(new, side):
+def allocate(weights: Mapping[str, float], seats: int) -> dict[str, int]:
+    """``seats`` shared among groups by weight (largest remainder), at least one each."""
+    total = sum(weights.values()) or 1.0
+    quota = {k: seats * w / total for k, w in weights.items()}
+    out = {k: max(1, math.floor(q)) for k, q in quota.items()}
+    order = sorted(weights, key=lambda k: (-(quota[k] - math.floor(quota[k])), -weights[k], k))
+    i = 0
+    while sum(out.values()) < seats and order:
+        out[order[i % len(order)]] += 1
+        i += 1
+    while sum(out.values()) > seats:  # more groups with a floor of one than seats: take from the largest
+        k = max((k for k in out if out[k] > 1), key=lambda k: (out[k] - quota[k], k), default=None)
+        if k is None:
             break
-        side = new
-        for j in (0, 1):
-            centres[j] = centroid(sub, np.flatnonzero(side == j))
-    return [m for m, s in zip(members, side, strict=True) if s == 0], [m for m, s in zip(members, side, strict=True)
-                                                                      if s == 1]
+        out[k] -= 1
+    return out
 
 
-def neighbourhoods(vectors: np.ndarray, size: int, seed: int) -> list[list[int]]:
-    """Groups of about ``size`` similar clusters (k = n / size): oversized groups are halved, tiny ones
-    join their nearest group. Ordered by their first member."""
-    n = len(vectors)
-    if n == 0:
-        return []
-    if n <= size * 1.5:
-        return [list(range(n))]
-    labels = spherical_kmeans(vectors, max(2, round(n / size)), seed)
-    groups = [list(np.flatnonzero(labels == j)) for j in range(labels.max() + 1)]
-    groups = [[int(i) for i in g] for g in groups if g]
-    out: list[list[int]] = []
-    while groups:
-        group = groups.pop()
-        if len(group) > 2 * size:
-            groups.extend(split_two(vectors, group))
+def bisect(space: ClusterSpace, rows: Sequence[int], parts: int | None = None,
+           max_size: int | None = None) -> list[list[int]]:
+    """``rows`` cut by bisection (weighted 2-means): the heaviest group (tracks) is halved until there
+    are ``parts`` groups, or the largest (clusters) until none holds more than ``max_size``; so no
+    group is left holding most of its rows, as one flat cut of skewed data would."""
+    groups = [list(rows)]
+    while True:
+        splittable = [g for g in groups if len(g) >= 2]
+        if parts is not None and len(groups) < parts and splittable:
+            pick = max(splittable, key=lambda g: (float(space.weights[g].sum()), -g[0]))
+        elif max_size is not None and any(len(g) > max_size for g in splittable):
+            pick = max(splittable, key=lambda g: (len(g), -g[0]))
         else:
-            out.append(group)
-    out = merge_small(out, vectors, min_size=max(2, size // 4), max_size=2 * size)
+            return groups
+        groups.remove(pick)
+        groups.extend(split_two(space.vectors, pick, space.weights))
+
+
+def structural_partition(space: ClusterSpace, groups: LineageGroups, seats: int) -> list[list[int]]:
+    """``seats`` categories (or one per lineage group when there are more groups), each inside one
+    lineage group, cut by bisection of the group's clusters. Ordered by first member."""
+    rows_of: dict[str, list[int]] = {}
+    for i, home in enumerate(groups.home):
+        rows_of.setdefault(home, []).append(i)
+    weights = {h: float(space.weights[rows].sum()) for h, rows in rows_of.items()}
+    seats_of = allocate(weights, max(seats, len(rows_of)))
+    out = [g for home in sorted(rows_of) for g in bisect(space, rows_of[home], seats_of[home])]
+    return sorted((sorted(g) for g in out if g), key=lambda g: g[0])
+
+
+def neighbourhoods(space: ClusterSpace, partition: Sequence[Sequence[int]], size: int,
+                   home: Sequence[str]) -> list[list[int]]:
+    """The structural categories as neighbourhoods: one above twice ``size`` is bisected into pieces
+    of at most twice ``size``; one under a quarter of ``size`` joins its nearest neighbourhood of the
+    same lineage group (while that stays within twice ``size``). Ordered by first member."""
+    out = [piece for group in partition for piece in bisect(space, group, max_size=2 * size)]
+    out = merge_small([g for g in out if g], space.vectors, min_size=max(2, size // 4), max_size=2 * size, home=home)
     return sorted((sorted(g) for g in out), key=lambda g: g[0])
 
 
-def merge_small(groups: list[list[int]], vectors: np.ndarray, min_size: int,
-                max_size: int | None = None) -> list[list[int]]:
-    """Groups below ``min_size`` join their nearest group (one that stays within ``max_size`` when any can)."""
-    groups = [list(g) for g in groups]
-    while len(groups) > 1:
-        small = [i for i, g in enumerate(groups) if len(g) < min_size]
-        if not small:
-            break
-        i = min(small, key=lambda j: (len(groups[j]), min(groups[j])))
-        fits = [k for k, g in enumerate(groups) if k != i and (max_size is None or len(g) + len(groups[i]) <= max_size)]
-        j = nearest_group(groups, vectors, i, among=fits or None)
-        groups[j].extend(groups.pop(i))
-    return groups
-
-
-def nearest_group(groups: Sequence[Sequence[int]], vectors: np.ndarray, index: int,
-                  among: Sequence[int] | None = None) -> int:
-    """The other group (of ``among``, default all) whose centroid is most similar to group ``index``'s
-    (ties: lower position)."""
-    own = centroid(vectors, groups[index])
-    best, best_sim = -1, -np.inf
-    for j in among if among is not None else range(len(groups)):
-        if j == index:
-            continue
-        sim = float(own @ centroid(vectors, groups[j]))
-        if sim > best_sim + 1e-12:
-            best, best_sim = j, sim
-    return best
-
-
-def nearest_outside(vectors: np.ndarray, members: Sequence[int], count: int) -> list[int]:
-    """The ``count`` clusters outside ``members`` most similar to their centroid (contrast examples)."""
-    if count <= 0:
+def sections_of(space: ClusterSpace, members: Sequence[int], min_leaves: int, section_size: int) -> list[list[int]]:
+    """A category of more than ``min_leaves`` clusters bisected into sections of about
+    ``section_size`` clusters (at least two sections); smaller categories have none."""
+    members = list(members)
+    if len(members) <= min_leaves:
         return []
-    inside = set(members)
-    sims = vectors @ centroid(vectors, members)
-    order = sorted((i for i in range(len(vectors)) if i not in inside), key=lambda i: (-sims[i], i))
-    return order[:count]
+    parts = max(2, round(len(members) / section_size))
+    sections = bisect(space, members, parts=parts)
+    # a section of one or two playlists is no shelf: it joins its nearest section
+    sections = merge_small([s for s in sections if s], space.vectors, min_size=MIN_SECTION_LEAVES)
+    if len(sections) < 2:
+        return []
+    return sorted((sorted(s) for s in sections), key=lambda s: s[0])
 
 
-def _size(group: Sequence[int], weights: np.ndarray) -> tuple[int, float]:
-    return len(group), float(weights[list(group)].sum()) if len(group) else 0.0
-
-
-def fit_count(groups: list[list[int]], vectors: np.ndarray, weights: np.ndarray, lo: int, hi: int,
-              target: int | None = None) -> tuple[list[list[int]], dict[str, int]]:
-    """Land the number of groups in [lo, hi]: while fewer than ``target`` (default ``lo``), halve the
-    largest splittable group; while more than ``hi``, merge the smallest into its nearest group.
-    ``weights`` (tracks per cluster) break ties on size. Returns the groups and the moves made."""
-    groups = [list(g) for g in groups if g]
-    goal = min(max(lo, target or lo), max(lo, hi))
-    moves = {"split": 0, "merged": 0}
-    while len(groups) < goal:
-        splittable = [i for i, g in enumerate(groups) if len(g) >= 2]
-        if not splittable:
-            break
-        i = max(splittable, key=lambda j: (*_size(groups[j], weights), -j))
-        a, b = split_two(vectors, groups[i])
-        groups[i:i + 1] = [a, b]
-        moves["split"] += 1
-    while len(groups) > hi:
-        i = min(range(len(groups)), key=lambda j: (*_size(groups[j], weights), j))
-        j = nearest_group(groups, vectors, i)
-        groups[j].extend(groups.pop(i))
-        moves["merged"] += 1
-    return groups, moves
-
-
-def balance(groups: list[list[int]], vectors: np.ndarray, weights: np.ndarray,
-            cap: float) -> tuple[list[list[int]], int]:
-    """No group above ``cap`` of all clusters or of all tracks (weights): the over-full group gives
-    up the member that fits it least relative to its next-best group (smallest similarity margin),
-    to that group, if the receiver stays within both caps. A group never gives up its last member
-    (one cluster holding more than ``cap`` of the tracks cannot be fixed). Returns groups, moves."""
-    groups = [list(g) for g in groups]
-    n, total = sum(len(g) for g in groups), float(weights.sum())
-    if len(groups) < 2 or n == 0:
-        return groups, 0
-    cap_count, cap_weight = max(1, math.floor(cap * n)), cap * total
-    moves = 0
-    stuck: set[int] = set()
-    for _ in range(n * len(groups)):
-        over = [i for i, g in enumerate(groups) if i not in stuck and len(g) > 1
-                and (len(g) > cap_count or _size(g, weights)[1] > cap_weight)]
-        if not over:
-            break
-        i = max(over, key=lambda j: (max(len(groups[j]) / n, _size(groups[j], weights)[1] / max(total, 1)), -j))
-        centres = np.stack([centroid(vectors, g) for g in groups])
-        best: tuple[float, int, int] | None = None
-        for member in groups[i]:
-            sims = centres @ vectors[member]
-            for j in np.argsort(-sims, kind="stable"):
-                j = int(j)
-                if j == i:
-                    continue
-                count, weight = _size(groups[j], weights)
-                if count + 1 <= cap_count and weight + weights[member] <= cap_weight:
-                    margin = float(sims[i] - sims[j])
-                    if best is None or (margin, member) < (best[0], best[1]):
-                        best = (margin, member, j)
-                    break
-        if best is None:
-            stuck.add(i)
-            continue
-        _, member, j = best
-        groups[i].remove(member)
-        groups[j].append(member)
-        moves += 1
-    return groups, moves
-
-
-def lineage_partition(keys: Sequence[str], vectors: np.ndarray, weights: np.ndarray, lo: int, hi: int,
-                      target: int | None = None) -> list[list[int]]:
-    """Group by a lineage key (e.g. the genre root), then split the largest / merge the smallest
-    groups by vector similarity until the count is in [lo, hi] (aiming at ``target``)."""
-    by_key: dict[str, list[int]] = {}
-    for i, key in enumerate(keys):
-        by_key.setdefault(key, []).append(i)
-    groups = [by_key[k] for k in sorted(by_key)]
-    groups, _ = fit_count(groups, vectors, weights, lo, hi, target)
-    return groups
+def home_of_group(group: Sequence[int], home: Sequence[str], weights: np.ndarray) -> str:
+    """The lineage group holding most of a group's tracks (ties: the name)."""
+    votes: Counter[str] = Counter()
+    for i in group:
+        votes[home[i]] += float(weights[i])
+    return min(votes, key=lambda h: (-votes[h], h)) if votes else ""

@@ -121,6 +121,8 @@ class RefineParams(PhaseParams):
     max_leaf_tracks: int = 150
     min_leaf_tracks: int = 5
     max_subclusters: int = 4
+    max_leaf_tracks: int = 150  # leaves above this are split (a playlist a DJ can still play through)
+    min_leaf_tracks: int = 5  # leaves below this are folded
     assign_min_score: float = 0.01
     description_chars: int = 200
     context_chars: int = 300

@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from collection_tree.core.vectors import Vectoriser, summary_features
 from collection_tree.llm.interface import LLMRequest
 from collection_tree.llm.normalise import as_choice, as_records, as_str_id
-from collection_tree.phases.neighbourhoods import Vectoriser, summary_features
 from collection_tree.tasks._schema import record_list
 from collection_tree.tasks.base import Answer, Payload, TaskSpec
 from collection_tree.tasks.consolidate_categories import candidate_features

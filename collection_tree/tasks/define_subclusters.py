@@ -246,6 +246,30 @@ def _value_candidate(facet: str, rows: list[list[Any]], n: int, own: set[str]
     return strength, subs
 
 
+_ERA_WORDS = re.compile(r",?\s*\b(?:(?:early|mid|late)\s+)?\d{4}s?(?:\s*[-–]\s*\d{4})?\b", re.IGNORECASE)
+
+
+def era_label(lo: int, hi: int) -> str:
+    """A year range as a label says it: "2003", "early 2000s" (within one part of a decade), "1997-2004"."""
+    if lo == hi:
+        return str(lo)
+    decade = lo // 10 * 10
+    for part, (a, b) in (("early", (0, 4)), ("mid", (3, 7)), ("late", (5, 9))):
+        if hi // 10 * 10 == decade and decade + a <= lo and hi <= decade + b:
+            return f"{part} {decade}s"
+    return f"{lo}-{hi}"
+
+
+def sub_title(parent: str, sub: dict[str, Any]) -> str:
+    """A part's title: the parent's without its era, and what sets the part apart. A year part says its
+    own era ("Skate Punk, early 2000s"), so it never contradicts the parent's; never cut."""
+    year_range = sub["filters"].get("year_range")
+    if year_range:
+        base = " ".join(_ERA_WORDS.sub("", parent).split()).strip(" ,:") or parent
+        return f"{base}, {era_label(int(year_range[0]), int(year_range[1]))}"
+    return f"{parent}: {sub['label']}"
+
+
 def solve_offline(payload: Payload) -> Answer:
     cluster = payload.get("cluster") or {}
     landscape = payload.get("landscape") or {}
@@ -272,7 +296,7 @@ def solve_offline(payload: Payload) -> Answer:
     for sub in subs[:MAX_SUBCLUSTERS]:
         filters = {key: [] for key in FILTER_KEYS}
         filters.update(sub["filters"])
-        out.append({"title": f"{parent}: {sub['label']}"[:TITLE_CHARS],
+        out.append({"title": sub_title(parent, sub),
                     "description": f"The part of '{parent}' with {sub['what']} "
                                    f"(about {sub['share']:.0%} of its {n} tracks).",
                     "filters": filters})

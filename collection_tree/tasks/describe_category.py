@@ -4,26 +4,34 @@ the clusters it actually received.
 Payload::
 
     {"title": "working name", "description": "working blurb", "cluster_count": 31, "track_count": 640,
+     "suggested_title": "Metal & Hard Rock",
+     "tags": {"genre": [["Metal", 0.71], ...], "scene_tags": [...], "descriptors": [...], "country": [...],
+              "years": [2000, 2010], "artists": ["most frequent artists"]},
      "clusters": [{"id", "title", "description", "track_count", "genre_context", "scene_context"}],
      "other_titles": ["the other categories' working names"]}
 
-``clusters`` is the category's largest clusters (up to the phase's sample size). The module also
-holds the deterministic namer (:func:`describe_group`) that the offline solvers of every phase-5
-task and the phase's fallbacks use: names come from the dominant genre branches, lineage roots and
-places of the clusters, weighted by tracks.
+``clusters`` is the category's largest clusters (up to the phase's sample size); ``tags`` what its
+tracks carry (share of its tracks per value); ``suggested_title`` names what most of its tracks
+share (``core.facet_titles``), unique among the categories. The offline solver takes the suggested
+title and writes the description from the tags. The module also holds the deterministic namer
+(:func:`describe_group`) that the other phase-5 offline solvers use for working names (and the seed
+profile's grouping): names from the dominant genre branches, lineage roots and places of the
+clusters, weighted by tracks.
 """
 
 from __future__ import annotations
 
 import math
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from collection_tree.core.partition import lineage_partition
+from collection_tree.core.vectors import context_parts, embed
 from collection_tree.llm.normalise import as_text
-from collection_tree.phases.neighbourhoods import context_parts, embed, lineage_partition
 from collection_tree.tasks._schema import strict_object
 from collection_tree.tasks.base import Answer, Payload, TaskSpec
 
@@ -42,12 +50,17 @@ You receive a JSON object with
 - "clusters": its largest playlists, each with "id", "title", "description" (shortened),
   "track_count", "genre_context" and "scene_context" (genre and scene lineage paths, broad to
   specific, e.g. "Rock > Metal > Nu-Metal" and "USA > USA 2000-2004");
-- "other_titles": the names of the other sections.
+- "other_titles": the names of the other sections;
+- "tags": what the section's tracks carry: per facet ("genre", "scene_tags", "descriptors",
+  "country") the commonest values with the share of tracks carrying them, the release "years" and
+  the most frequent "artists";
+- "suggested_title": a sign built from the tags most of its tracks share (a good default).
 
 Return:
-- "title": the section's sign, 2 to 5 words, the way a great record store labels a section: broad
-  enough for every playlist in it, specific enough to tell it apart from "other_titles" (never the
-  same as one of them). No "Miscellaneous", "Other", "Various", "Collection", "Mix" or "Vibes"; no
+- "title": the section's sign, 1 to 5 words, the way a great record store labels a section: broad
+  enough for every playlist in it (most of its tracks should carry a word of it in their tags),
+  specific enough to tell it apart from "other_titles" (never the same as one of them); never a bare
+  year range or a bare country. No "Miscellaneous", "Other", "Various", "Collection", "Mix" or "Vibes"; no
   quotes, no emoji, no counts.
 - "description": 2 to 3 sentences for a browsing listener: what the section holds (sounds, scenes,
   places, years) and what ties it together, naming a few of its playlists or styles. Ground every
@@ -233,9 +246,58 @@ def describe_partition(clusters: Sequence[Mapping[str, Any]], keys: Sequence[str
     return out
 
 
+def _values(tags: Mapping[str, Any], facet: str, min_share: float, limit: int, skip: Iterable[str] = ()) -> list[str]:
+    skipped = {str(v).casefold() for v in skip}
+    out = [str(v) for v, share in tags.get(facet) or []
+           if float(share) >= min_share and str(v).casefold() not in skipped]
+    return out[:limit]
+
+
+def describe_tags(title: str, tags: Mapping[str, Any], cluster_count: int, track_count: int) -> str:
+    """Two to four plain sentences from what the tracks carry: styles, places, sound, years, artists.
+    The opening varies with the title (a stable checksum, not Python's salted hash)."""
+    genre = [(str(v), float(share)) for v, share in tags.get("genre") or []]
+    everywhere = [v for v, share in genre if share >= 0.9]  # the lineage every track carries says little
+    styles = _values(tags, "genre", 0.1, 4, skip=[title, *everywhere]) or _values(tags, "genre", 0.1, 3)
+    places = _values(tags, "country", 0.15, 3)
+    sound = _values(tags, "descriptors", 0.15, 3)
+    years = tags.get("years") or []
+    artists = [str(a) for a in tags.get("artists") or []][:3]
+    size = f"{cluster_count} playlist{'s' if cluster_count != 1 else ''} and {track_count} tracks"
+    style_text = join_names(styles) or title
+    openings = [f"{style_text} across {size}.",
+                f"Here are {size}, mostly {style_text}.",
+                f"{size[0].upper()}{size[1:]} of {style_text}."]
+    sentences = [openings[zlib.crc32(title.encode()) % len(openings)]]
+    if places:
+        sentences.append(f"Most of it comes from {join_names(places)}.")
+    if sound:
+        sentences.append(f"Expect {join_names(sound)} records.")
+    if len(years) == 2 and years[0] != years[1]:
+        sentences.append(f"The releases run from {years[0]} to {years[1]}.")
+    elif len(years) == 2:
+        sentences.append(f"Everything here came out in {years[0]}.")
+    if artists:
+        sentences.append(f"Start with {join_names(artists)}.")
+    return " ".join(sentences[:4])
+
+
 def solve_offline(payload: Payload) -> Answer:
-    return describe_group(payload.get("clusters") or [], avoid=payload.get("other_titles") or [],
-                          cluster_count=payload.get("cluster_count"), track_count=payload.get("track_count"))
+    """The suggested title (when no other category has it) and a description from the tags; without
+    tags (an older payload), the deterministic namer over the clusters."""
+    others = {str(t).strip().casefold() for t in payload.get("other_titles") or []}
+    suggested = str(payload.get("suggested_title") or "").strip()
+    tags = payload.get("tags")
+    if not tags or not suggested or suggested.casefold() in others:
+        named = describe_group(payload.get("clusters") or [], avoid=payload.get("other_titles") or [],
+                               cluster_count=payload.get("cluster_count"), track_count=payload.get("track_count"))
+        if not tags:
+            return named
+        suggested = named["title"]
+    clusters = list(payload.get("clusters") or [])
+    cluster_count = int(payload.get("cluster_count") or len(clusters))
+    track_count = int(payload.get("track_count") or sum(int(c.get("track_count") or 0) for c in clusters))
+    return {"title": suggested, "description": describe_tags(suggested, tags, cluster_count, track_count)}
 
 
 def normalise(answer: Answer, payload: Payload) -> Answer:

@@ -79,6 +79,7 @@ _SECTION_FACET = {
     "mood": "descriptors", "moods": "descriptors", "tags": "descriptors", "vibe": "descriptors",
     "era": "era", "period": "era", "decade": "era",
 }
+_WHOLE_ERA = re.compile(r"(?:(?:early|mid|late) )?\d{3}0s", re.IGNORECASE)  # "late 2000s", not a cut "late 200"
 _YEAR_SPAN = re.compile(r"\b(\d{4})\s*[-–]\s*(\d{4})\b")
 _YEARISH = re.compile(r"\(?\b\d{4}(?:\s*[-–]\s*\d{4})?s?\b\)?")
 _TAG_KEYS = ("genre", "scene", "descriptors", "text")
@@ -238,7 +239,7 @@ def solve_cluster(cluster: dict[str, Any], comment_chars: int) -> dict[str, Any]
 
     parsed = [parse_comment(str(t.get("comment") or "")) for t in tracks]
     years = [t["year"] for t in tracks if isinstance(t.get("year"), int)]
-    eras = [p["era"][0] for p in parsed if p.get("era") and re.search(r"\d", p["era"][0])]  # not cut short
+    eras = [p["era"][0] for p in parsed if p.get("era") and _WHOLE_ERA.fullmatch(p["era"][0])]  # never cut short
     era = era_label(years, eras)
     descriptor = _dominant([re.sub(r"\s*\(.*?\)", "", d) for p in parsed for d in p.get("descriptors", [])[:1]],
                            len(tracks))
@@ -272,7 +273,7 @@ def solve_cluster(cluster: dict[str, Any], comment_chars: int) -> dict[str, Any]
         sentences.append("Beyond the shelf label the tracks share few tags.")
     if tracks:
         odd = {0: "", 1: "; one looks out of place"}.get(len(poor_fits), f"; {len(poor_fits)} look out of place")
-        sentences.append(f"{fits} of {len(tracks)} sampled tracks carry every tag that defines the cluster{odd}.")
+        sentences.append(f"{fits} of {len(tracks)} sampled tracks carry every tag of the shelf label{odd}.")
     return {"cluster_id": cluster["cluster_id"], "title": title, "description": " ".join(sentences),
             "coherence_score": coherence, "poor_fit_track_ids": poor_fits}
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from collection_tree.core.vectors import context_parts
 from collection_tree.llm.normalise import as_records, as_str_ids, as_text
-from collection_tree.phases.neighbourhoods import context_parts
 from collection_tree.tasks._schema import category_list
 from collection_tree.tasks.base import Answer, Payload, TaskSpec
 from collection_tree.tasks.describe_category import describe_partition

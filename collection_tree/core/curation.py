@@ -1,0 +1,200 @@
+"""Curation figures of a Collection Tree, computed by the project itself: the same definitions as the
+outside judge ``../shared/tools/curation.py`` (DESIGN section 7), so a build reports what it will be
+judged on.
+
+- cross-lineage: placed tracks whose leaf sits under a genre lineage (a root of the genre tree) that
+  holds none of the track's own genre-tree leaves. A leaf's lineage is that of its id's part before
+  ``__`` when that is a genre leaf id, else that of a genre leaf titled like its ``genre_context``.
+- category lineage purity: share of tracks (over all categories) that belong to their category's
+  dominant lineage (a track may belong to several).
+- title fit: share of tracks whose own facet words (genre, scene_tags, descriptors, era, country)
+  hold a content word of their category's (leaf's) title.
+- template: the largest share of leaf descriptions opening with the same three words, and of leaf
+  titles sharing a shape once letters and numbers are masked.
+- broken titles: leaf titles ending in a cut year ("late 200") or whose year span contradicts their
+  decade ("late 2000s: 2000-2004").
+
+The word rules (``words``, ``content_words``, ``STOP_WORDS``) are also what the phases use to pick
+titles that fit, so there is one definition of "a track carries a word of the title".
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+
+FACET_COLUMNS = ("genre", "scene_tags", "descriptors", "era", "country")
+STOP_WORDS = frozenset({
+    "and", "the", "of", "from", "with", "for", "music", "sound", "sounds", "early", "mid", "late", "era", "new",
+    "classics", "classic", "songs", "tracks", "collection", "essentials", "vibes", "mix"})
+_WORD = re.compile(r"[^\W_]+(?:[-'&][^\W_]+)*")
+_TITLE_WORD = re.compile(r"[^\W_]+")
+_CUT = re.compile(r"\b\d{1,3}$|\b(?:early|mid|late) \d{1,3}\b(?!\d)")
+_ERA_SPAN = re.compile(r"(early|late) (\d{3})0s.*?(\d{4})\s*[-–]\s*(\d{4})")
+MAX_TITLE_WORDS = 5
+MAX_CROSS_LINEAGE_SHARE = 0.005  # a tree a record shop would sign (DESIGN section 7)
+
+
+def words(text: Any) -> set[str]:
+    """Lower-case words; a hyphenated or ``&``-joined word also gives its parts ("hip-hop" -> hip, hop)."""
+    out: set[str] = set()
+    for word in _WORD.findall(str(text or "").casefold()):
+        out.add(word)
+        out.update(p for p in re.split(r"[-'&]", word) if p)
+    return out
+
+
+def content_words(title: Any) -> set[str]:
+    """The words of a title that can fit a track: at least 3 characters, not a stop word."""
+    return {w for w in words(title) if len(w) >= 3 and w not in STOP_WORDS}
+
+
+def title_word_count(title: str) -> int:
+    """Words as the judge counts them ("Hip-Hop" and "R&B" are two each)."""
+    return len(_TITLE_WORD.findall(title))
+
+
+def broken_title(title: str) -> bool:
+    """A cut year at the end or after an era word, or a year span contradicting the title's decade."""
+    if _CUT.search(title):
+        return True
+    match = _ERA_SPAN.search(title)
+    if not match:
+        return False
+    lo, hi, decade = int(match.group(3)), int(match.group(4)), int(match.group(2)) * 10
+    return (match.group(1) == "late" and hi < decade + 5) or (match.group(1) == "early" and lo > decade + 4)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return "; ".join(str(v) for v in value)
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    return str(value)
+
+
+def track_facet_words(tracks: pd.DataFrame) -> dict[int, set[str]]:
+    """Track id -> the words of its own facets (genre, scene_tags, descriptors, era, country)."""
+    columns = [c for c in FACET_COLUMNS if c in tracks.columns]
+    ids = tracks["track_id"].astype("int64").tolist()
+    values = [tracks[c].tolist() for c in columns]
+    return {t: words(" ".join(_text(col[i]) for col in values)) for i, t in enumerate(ids)}
+
+
+def genre_lineages(genre_tree: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, set[str]], dict[int, set[str]]]:
+    """Genre leaf id -> root id; leaf title (casefolded) -> root ids; track id -> root ids of its leaves."""
+    leaf_root: dict[str, str] = {}
+    title_roots: dict[str, set[str]] = defaultdict(set)
+    track_roots: dict[int, set[str]] = defaultdict(set)
+    for lineage in genre_tree.get("lineages", []):
+        root = str(lineage["id"])
+        stack = [lineage]
+        while stack:
+            node = stack.pop()
+            children = node.get("children") or []
+            if not children:
+                leaf_root[str(node["id"])] = root
+                title_roots[str(node.get("title", "")).casefold()].add(root)
+                for t in node.get("track_ids", []):
+                    track_roots[int(t)].add(root)
+            stack.extend(children)
+    return leaf_root, dict(title_roots), dict(track_roots)
+
+
+def leaf_roots(leaf: Mapping[str, Any], leaf_root: Mapping[str, str], title_roots: Mapping[str, set[str]]) -> set[str]:
+    """The lineage(s) of a tree leaf (or cluster): its id's genre-leaf part, else its genre context's title."""
+    genre_leaf = str(leaf.get("id", "")).split("__")[0]
+    if genre_leaf in leaf_root:
+        return {leaf_root[genre_leaf]}
+    return set(title_roots.get(str(leaf.get("genre_context", "")).casefold(), set()))
+
+
+def curation_figures(tree: Mapping[str, Any], tracks: pd.DataFrame, genre_tree: Mapping[str, Any],
+                     max_leaf_tracks: int = 150, min_leaf_tracks: int = 5) -> dict[str, Any]:
+    """The judge's figures of ``tree`` (plus the count of leaves outside the size bounds)."""
+    facet_words = track_facet_words(tracks)
+    leaf_root, title_roots, track_roots = genre_lineages(genre_tree)
+    leaves = [(c, leaf) for c in tree.get("categories", []) for leaf in c.get("leaves", [])]
+    placed = cross = unknown_root = cat_fit = leaf_fit = 0
+    purity_num = purity_den = 0
+    sizes: list[int] = []
+    for category in tree.get("categories", []):
+        category_words = content_words(category.get("title", ""))
+        roots_in_category: Counter[str] = Counter()
+        category_tracks: list[set[str]] = []
+        for leaf in category.get("leaves", []):
+            ids = [int(t) for t in leaf.get("track_ids", [])]
+            sizes.append(len(ids))
+            leaf_words = content_words(leaf.get("title", ""))
+            roots = leaf_roots(leaf, leaf_root, title_roots)
+            if not roots:
+                unknown_root += len(ids)
+            for t in ids:
+                placed += 1
+                own_words = facet_words.get(t, set())
+                cat_fit += bool(category_words & own_words)
+                leaf_fit += bool(leaf_words & own_words)
+                own = track_roots.get(t, set())
+                if roots and own and not own & roots:
+                    cross += 1
+                if own:
+                    roots_in_category.update(own)
+                    category_tracks.append(own)
+        if roots_in_category:
+            dominant = roots_in_category.most_common(1)[0][0]
+            purity_num += sum(dominant in own for own in category_tracks)
+            purity_den += len(category_tracks)
+    openings = Counter(" ".join(re.findall(r"\w+", str(leaf.get("description", "")).casefold())[:3])
+                       for _, leaf in leaves)
+    shapes = Counter(re.sub(r"\d+", "N", re.sub(r"[^,:;\d ]+", "w", str(leaf.get("title", "")))) for _, leaf in leaves)
+    n_leaves = max(1, len(leaves))
+    return {
+        "categories": len(tree.get("categories", [])),
+        "leaves": len(leaves),
+        "placed_tracks": placed,
+        "total_tracks": int(tree.get("total_tracks", len(facet_words))),
+        "cross_lineage_share": cross / max(1, placed),
+        "cross_lineage_tracks": cross,
+        "category_lineage_purity": purity_num / purity_den if purity_den else 1.0,
+        "category_titles_over_5_words": sum(title_word_count(str(c.get("title", ""))) > MAX_TITLE_WORDS
+                                            for c in tree.get("categories", [])),
+        "category_title_fit": cat_fit / max(1, placed),
+        "leaf_title_fit": leaf_fit / max(1, placed),
+        "leaf_max": max(sizes, default=0),
+        "max_leaf_tracks": max_leaf_tracks,
+        "tracks_in_big_leaves_share": sum(s for s in sizes if s > max_leaf_tracks) / max(1, placed),
+        "leaves_out_of_bounds": sum(not min_leaf_tracks <= s <= max_leaf_tracks for s in sizes),
+        "same_description_opening_share": max(openings.values(), default=0) / n_leaves,
+        "commonest_title_shape_share": max(shapes.values(), default=0) / n_leaves,
+        "broken_titles": sum(broken_title(str(leaf.get("title", ""))) for _, leaf in leaves),
+        "tracks_in_leaves_of_no_known_lineage": unknown_root,
+    }
+
+
+def summary_line(figures: Mapping[str, Any]) -> str:
+    """The figures as one line, in the judge's order and wording."""
+    f = figures
+    return (f"{f['categories']} categories, {f['leaves']} leaves; placed {f['placed_tracks']}/{f['total_tracks']}; "
+            f"cross-lineage {f['cross_lineage_share']:.2%} ({f['cross_lineage_tracks']} tracks); "
+            f"category lineage purity {f['category_lineage_purity']:.3f}; "
+            f"category titles over 5 words {f['category_titles_over_5_words']}; "
+            f"category title fit {f['category_title_fit']:.1%}, leaf title fit {f['leaf_title_fit']:.1%}; "
+            f"leaf max {f['leaf_max']}, tracks in leaves > {f['max_leaf_tracks']}: "
+            f"{f['tracks_in_big_leaves_share']:.1%}; "
+            f"same 3-word description opening {f['same_description_opening_share']:.0%}, "
+            f"commonest title shape {f['commonest_title_shape_share']:.0%}; broken titles {f['broken_titles']}")
+
+
+def rounded(figures: Mapping[str, Any], digits: int = 4) -> dict[str, Any]:
+    return {k: round(v, digits) if isinstance(v, float) else v for k, v in figures.items()}
+
+
+def fit_share(title: str, track_words: Iterable[set[str]]) -> float:
+    """Share of tracks (given by their facet words) that carry a content word of ``title``."""
+    wanted = content_words(title)
+    rows = list(track_words)
+    return sum(bool(wanted & w) for w in rows) / len(rows) if rows else 0.0

@@ -1,0 +1,72 @@
+"""The tracks' facets by id, read once per phase: what titles, descriptions and cluster vectors are
+built from. Every column except ``track_id`` is optional (a collection without bpm or energy simply
+has none); list facets are lists of strings, as ``core.inputs`` loads them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+LIST_FACETS = ("genre", "scene_tags", "descriptors")
+TEXT_FACETS = ("era", "country", "artist")
+NUMERIC = ("year", "bpm", "energy")
+
+
+def _as_list(value: Any) -> tuple[str, ...]:
+    if isinstance(value, list | tuple | np.ndarray):
+        items = [str(v).strip() for v in value]
+    elif isinstance(value, str):
+        items = [v.strip() for v in value.split(";")]
+    else:
+        items = []
+    return tuple(dict.fromkeys(v for v in items if v))
+
+
+class TrackFacets:
+    """Per-track facet values in column arrays, addressed by track id."""
+
+    def __init__(self, tracks: pd.DataFrame):
+        ids = tracks["track_id"].astype("int64").tolist()
+        self.ids = ids
+        self.row = {t: i for i, t in enumerate(ids)}
+        self.lists: dict[str, list[tuple[str, ...]]] = {
+            f: [_as_list(v) for v in tracks[f].tolist()] if f in tracks.columns else [()] * len(ids)
+            for f in LIST_FACETS}
+        self.text: dict[str, list[str]] = {
+            f: ["" if pd.isna(v) else str(v).strip() for v in tracks[f].tolist()] if f in tracks.columns
+            else [""] * len(ids) for f in TEXT_FACETS}
+        self.numeric: dict[str, np.ndarray] = {
+            f: pd.to_numeric(tracks[f], errors="coerce").to_numpy(dtype=float) if f in tracks.columns
+            else np.full(len(ids), np.nan) for f in NUMERIC}
+
+    @classmethod
+    def from_values(cls, rows: Mapping[int, Mapping[str, Any]]) -> TrackFacets:
+        """From ``{track_id: {facet: value}}`` (tests, or clusters' filter values when no tracks are given)."""
+        frame = pd.DataFrame([{"track_id": t, **dict(v)} for t, v in sorted(rows.items())])
+        if frame.empty:
+            frame = pd.DataFrame({"track_id": pd.Series([], dtype="int64")})
+        return cls(frame)
+
+    def rows_of(self, track_ids: Iterable[int]) -> list[int]:
+        return [self.row[int(t)] for t in track_ids if int(t) in self.row]
+
+    def values(self, facet: str, rows: Sequence[int]) -> list[tuple[str, ...]]:
+        """Each row's values of a list facet, or its one text value as a 1-tuple (empty: ())."""
+        if facet in self.lists:
+            column = self.lists[facet]
+            return [column[r] for r in rows]
+        column = self.text[facet]
+        return [(column[r],) if column[r] else () for r in rows]
+
+    def counts(self, facet: str, rows: Sequence[int] | None = None) -> Counter[str]:
+        """How many of the rows (default: all) carry each value."""
+        rows = range(len(self.ids)) if rows is None else rows
+        return Counter(v for vals in self.values(facet, list(rows)) for v in vals)
+
+    def numbers(self, column: str, rows: Sequence[int]) -> np.ndarray:
+        values = self.numeric[column][list(rows)] if len(rows) else np.array([], dtype=float)
+        return values[np.isfinite(values)]
