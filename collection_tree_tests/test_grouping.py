@@ -16,6 +16,7 @@ from collection_tree.assets.categories import build_categories_asset, build_cate
 from collection_tree.assets.modes import FULL
 from collection_tree.core.clusters import Cluster, ClusterSet, clusters_from_seeds
 from collection_tree.core.inputs import load_tracks, load_tree
+from collection_tree.core.neighbourhoods import balance, embed, neighbourhoods
 from collection_tree.llm.client import LLMClient, ProviderAnswer
 from collection_tree.llm.interface import LLMError, StopRequested
 from collection_tree.llm.offline import OfflineProvider
@@ -26,7 +27,6 @@ from collection_tree.phases.grouping import (
     has_problems,
     makespan,
 )
-from collection_tree.phases.neighbourhoods import balance, embed, neighbourhoods
 from collection_tree.phases.seed_clusters import build_seed_clusters
 from collection_tree.resources.io_managers import JsonIOManager, ParquetIOManager
 from collection_tree.resources.llm import LLMResource

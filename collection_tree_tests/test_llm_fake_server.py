@@ -16,7 +16,8 @@ import anthropic
 import pytest
 from fake_api import DUMMY_KEY, PROBE_TASK, probe_example
 
-from collection_tree.llm.fake_server import FakeAnthropicServer, LatencyModel
+from collection_tree.llm.fake_server import FakeAnthropicServer, LatencyModel, serve
+from collection_tree.tasks import solve_offline
 
 
 def sdk(server: FakeAnthropicServer, **kw: Any) -> anthropic.Anthropic:
@@ -157,7 +158,7 @@ def test_cli_serves_until_interrupted(probe_task: Any) -> None:
 
 
 def test_stop_releases_hanging_requests(probe_task: Any) -> None:
-    server = FakeAnthropicServer(hang_s=60).start()
+    server = FakeAnthropicServer(solver=solve_offline, hang_s=60).start()
     server.script(["hang"])
     with sdk(server, timeout=0.3) as client, pytest.raises(anthropic.APITimeoutError):
         client.messages.create(**message_args(probe_task))
@@ -167,9 +168,8 @@ def test_stop_releases_hanging_requests(probe_task: Any) -> None:
 
 
 def test_serve_yields_a_base_url() -> None:
-    from collection_tree.llm.fake_server import serve
-
-    with serve() as base_url, anthropic.Anthropic(api_key=DUMMY_KEY, base_url=base_url, max_retries=0) as client:
+    with serve(solver=solve_offline) as base_url, \
+            anthropic.Anthropic(api_key=DUMMY_KEY, base_url=base_url, max_retries=0) as client:
         assert base_url.startswith("http://127.0.0.1:")
         with pytest.raises(anthropic.BadRequestError, match="expected <task>"):
             client.messages.create(model="claude-haiku-5-5", max_tokens=5, messages=[{"role": "user", "content": "hi"}])

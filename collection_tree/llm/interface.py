@@ -11,15 +11,24 @@ import json
 import os
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 Tier = Literal["creative", "mechanical"]
+# A task's repair of an answer against its payload (drops ids the payload did not offer), and its
+# deterministic answer computed from the payload alone (the offline provider, the fake API server).
+Normaliser = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
+OfflineSolver = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class LLMRequest:
-    """One structured call: the answer must be a JSON object matching ``schema``."""
+    """One structured call: the answer must be a JSON object matching ``schema``.
+
+    ``normalise`` and ``solve_offline`` come from the task (``TaskSpec.request`` sets both), so the
+    client and the offline provider need no task registry; they are not part of the prompt, the
+    cache key or equality. Without ``normalise`` an answer is only checked against the schema."""
 
     task: str
     tier: Tier
@@ -27,6 +36,8 @@ class LLMRequest:
     payload: dict[str, Any]
     schema: dict[str, Any]
     max_tokens: int = 8192
+    normalise: Normaliser | None = field(default=None, compare=False, repr=False)
+    solve_offline: OfflineSolver | None = field(default=None, compare=False, repr=False)
 
     def user_message(self) -> str:
         """The payload travels as JSON in the user turn; the task name lets a server route it."""

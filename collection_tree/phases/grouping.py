@@ -46,10 +46,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from collection_tree.core.clusters import Cluster, ClusterSet
-from collection_tree.llm.interface import LLMError, LLMRequest
-from collection_tree.llm.normalise import kebab_case
-from collection_tree.phases.common import PhaseParams, Progress, chunks, no_progress, run_batches
-from collection_tree.phases.neighbourhoods import (
+from collection_tree.core.neighbourhoods import (
     balance,
     centroid,
     context_parts,
@@ -62,6 +59,9 @@ from collection_tree.phases.neighbourhoods import (
     normalise_rows,
     text_features,
 )
+from collection_tree.llm.interface import LLMError, LLMRequest
+from collection_tree.llm.normalise import kebab_case
+from collection_tree.phases.common import PhaseParams, Progress, chunks, no_progress, run_batches
 from collection_tree.tasks import (
     assign_categories,
     consolidate_categories,

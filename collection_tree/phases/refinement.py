@@ -60,6 +60,7 @@ from typing import Any, ClassVar
 import pandas as pd
 
 from collection_tree.core.clusters import Cluster, ClusterSet
+from collection_tree.core.features import TrackFeatures
 from collection_tree.core.search import FacetIndex, assign_tracks_to_branches
 from collection_tree.llm.interface import LLMError
 from collection_tree.phases.common import (
@@ -72,7 +73,6 @@ from collection_tree.phases.common import (
     sample_ids,
     track_lookup,
 )
-from collection_tree.phases.features import TrackFeatures
 from collection_tree.tasks import define_subclusters, rename_merged_cluster, score_clusters
 
 log = logging.getLogger(__name__)

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from collection_tree.core.neighbourhoods import Vectoriser, text_features
 from collection_tree.llm.normalise import as_records, as_text
-from collection_tree.phases.neighbourhoods import Vectoriser, text_features
 from collection_tree.tasks._schema import category_list
 from collection_tree.tasks.base import Answer, Payload, TaskSpec
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from collection_tree.core.neighbourhoods import context_parts, embed, lineage_partition
 from collection_tree.llm.normalise import as_text
-from collection_tree.phases.neighbourhoods import context_parts, embed, lineage_partition
 from collection_tree.tasks._schema import strict_object
 from collection_tree.tasks.base import Answer, Payload, TaskSpec
 
