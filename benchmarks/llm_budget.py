@@ -8,10 +8,9 @@ Anthropic server with a latency model.
 
 How a build runs: the fake server (``collection-tree fake-anthropic``, loopback, free port) runs in its
 own process; each build is a child process (``--child``) that calls ``dagster.materialize`` on every
-asset and check of the full build with ``LLMResource(provider="anthropic", base_url=<fake server>,
-cache_enabled=False)``, the profile from ``COLLECTION_TREE_PROFILE`` (read into
-``PipelineSettings(profile=...)``) and a dummy ``ANTHROPIC_API_KEY`` set in that child's environment
-only. The real API is never contacted.
+asset and check of the full build with the project's resources (``build_resources``): provider
+``anthropic`` at the fake server's URL, cache off, the profile from ``COLLECTION_TREE_PROFILE`` and a
+dummy ``ANTHROPIC_API_KEY`` set in that child's environment only. The real API is never contacted.
 
 What is measured, per phase (asset):
 
@@ -264,9 +263,8 @@ def child_build(spec: Mapping[str, Any]) -> dict[str, Any]:
     from collection_tree.assets.modes import FULL
     from collection_tree.assets.pipeline import build_assets, build_checks
     from collection_tree.core.inputs import load_tracks
-    from collection_tree.resources.io_managers import JsonIOManager, ParquetIOManager
+    from collection_tree.resources.factory import build_resources
     from collection_tree.resources.llm import LLMResource
-    from collection_tree.resources.settings import CollectionInputs, PipelineSettings
 
     made: list[Any] = []
 
@@ -285,15 +283,11 @@ def child_build(spec: Mapping[str, Any]) -> dict[str, Any]:
         base = spec["base_url"]
         if not base.startswith(("http://127.0.0.1:", "http://localhost:")):
             raise RuntimeError(f"refusing a non-loopback base URL: {base}")
-    resources = {
-        "inputs": CollectionInputs(tracks_path=paths["tracks"], genre_tree_path=paths["genre_tree"],
-                                   scene_tree_path=paths["scene_tree"]),
-        "pipeline_settings": PipelineSettings(output_dir=str(out),
-                                              profile=os.environ.get(settings.PROFILE_ENV, "default")),
-        "llm": RecordingLLMResource(provider=provider, base_url=spec.get("base_url", ""), cache_enabled=False),
-        "parquet_io_manager": ParquetIOManager(base_path=str(out / "store")),
-        "json_io_manager": JsonIOManager(base_path=str(out / "store")),
-    }
+    # The profile comes from the child's environment (COLLECTION_TREE_PROFILE); the rest is this build's.
+    cfg = settings.current().with_values(
+        output=str(out), store="", llm_cache_path="", tracks=paths["tracks"], genre_tree=paths["genre_tree"],
+        scene_tree=paths["scene_tree"], llm=provider, anthropic_base_url=spec.get("base_url", ""), llm_cache="off")
+    resources = build_resources(cfg, llm=RecordingLLMResource)
     started = time.perf_counter()
     result = materialize([*build_assets(FULL), *build_checks(FULL)], resources=resources,
                          instance=DagsterInstance.ephemeral(), raise_on_error=False)

@@ -891,6 +891,11 @@ def is_complete(out_dir: str | Path, n_tracks: int = settings.DEMO_TRACKS, seed:
     return True
 
 
+def input_paths(folder: Path) -> dict[str, Path]:
+    """The three input files (``tracks``, ``genre_tree``, ``scene_tree``) of the demo collection in ``folder``."""
+    return {name: Path(folder) / FILES[name] for name in settings.INPUTS}
+
+
 def ensure_demo_collection(out_dir: Path, n_tracks: int = settings.DEMO_TRACKS,
                            seed: int = settings.DEMO_SEED) -> Path:
     """``out_dir`` holding a complete demo collection: reused when intact, else (re)generated.

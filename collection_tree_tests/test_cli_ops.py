@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus, Definitions, materialize
 from dagster._core.instance.ref import InstanceRef
+from helpers import collection_resources
 
 from collection_tree import operations as ops
 from collection_tree.assets.llm_step import LLM_POOL
@@ -23,9 +24,8 @@ from collection_tree.assets.modes import FULL
 from collection_tree.assets.pipeline import build_assets
 from collection_tree.assets.progress import PhaseProgress
 from collection_tree.commands.build import ProgressBar
-from collection_tree.resources.io_managers import JsonIOManager, ParquetIOManager
-from collection_tree.resources.llm import LLMResource
-from collection_tree.resources.settings import CollectionInputs, PipelineSettings
+from collection_tree.demo import input_paths
+from collection_tree.settings import Places
 
 PROJECT = Path(__file__).resolve().parents[1]
 GENIUS = PROJECT.parent / "shared" / "data" / "genius-2000s"
@@ -59,38 +59,28 @@ def data(tmp_path: Path) -> Path:
 
 
 def foundation_defs(tmp_path: Path, data: Path) -> Definitions:
-    store = str(tmp_path / "out" / "store")
     assets = [a for a in build_assets(FULL) if a.key.path[-1] in FOUNDATION]
-    return Definitions(assets=assets, resources={
-        "inputs": CollectionInputs(tracks_path=str(data / "tracks.csv"), genre_tree_path=str(data / "genre_tree.json"),
-                                   scene_tree_path=str(data / "scene_tree.json")),
-        "pipeline_settings": PipelineSettings(output_dir=str(tmp_path / "out")),
-        "llm": LLMResource(provider="offline", cache_enabled=False),
-        "parquet_io_manager": ParquetIOManager(base_path=store),
-        "json_io_manager": JsonIOManager(base_path=store),
-    })
+    return Definitions(assets=assets, resources=collection_resources(tmp_path / "out", data, llm_cache="off"))
 
 
-def states(instance, defs) -> dict[str, tuple[str, str]]:
-    return {s.key: (s.state, s.detail) for s in ops.asset_states(instance, defs, FULL.group)}
+def states(instance, defs, out: Path, data: Path) -> dict[str, tuple[str, str]]:
+    inputs = input_paths(data)  # the demo's file names are the real collection's
+    return {s.key: (s.state, s.detail) for s in ops.asset_states(instance, defs, FULL.group, Places.at(out), inputs)}
 
 
 def test_asset_states_follow_dagster_staleness_and_the_store(tmp_path, monkeypatch, instance, data):
-    monkeypatch.setenv("COLLECTION_TREE_OUTPUT", str(tmp_path / "out"))
-    monkeypatch.delenv("COLLECTION_TREE_STORE", raising=False)
-    for name in ("tracks.csv", "genre_tree.json", "scene_tree.json"):  # what the assets read
-        monkeypatch.setenv(f"COLLECTION_TREE_{name.split('.')[0].upper()}", str(data / name))
     defs = foundation_defs(tmp_path, data)
-    assert set(states(instance, defs).values()) == {("missing", "never materialised")}
+    out = tmp_path / "out"
+    assert set(states(instance, defs, out, data).values()) == {("missing", "never materialised")}
 
     assets = list(defs.assets)
     resources = defs.resources
     assert materialize(assets, resources=resources, instance=instance).success
-    assert {s for s, _ in states(instance, defs).values()} == {"materialised"}
+    assert {s for s, _ in states(instance, defs, out, data).values()} == {"materialised"}
 
     # an input file edited after it was read: its asset is stale, and so is everything downstream
     os.utime(data / "scene_tree.json")
-    now = states(instance, defs)
+    now = states(instance, defs, out, data)
     assert now["scene_tree"][0] == "stale" and "scene_tree.json changed since" in now["scene_tree"][1]
     assert now["seed_clusters"] == ("stale", "upstream scene_tree is stale")
     assert now["genre_tree"] == now["tracks"] == ("materialised", "")
@@ -98,11 +88,11 @@ def test_asset_states_follow_dagster_staleness_and_the_store(tmp_path, monkeypat
     # a new genre tree materialisation makes seed_clusters stale (Dagster's own data-version logic)
     genre = [a for a in assets if a.key.path[-1] == "genre_tree"]
     assert materialize(assets, resources=resources, instance=instance, selection=genre).success
-    assert states(instance, defs)["seed_clusters"] == ("stale", "genre_tree has a new materialization")
+    assert states(instance, defs, out, data)["seed_clusters"] == ("stale", "genre_tree has a new materialization")
 
     # the stored output deleted behind Dagster's back
     (tmp_path / "out" / "store" / "seed_clusters.parquet").unlink()
-    assert states(instance, defs)["seed_clusters"] == ("missing", "stored output deleted")
+    assert states(instance, defs, out, data)["seed_clusters"] == ("missing", "stored output deleted")
 
 
 SLEEPER = textwrap.dedent("""

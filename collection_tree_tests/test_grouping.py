@@ -11,6 +11,7 @@ import jsonschema
 import numpy as np
 import pytest
 from dagster import AssetKey, DagsterInstance, SourceAsset, materialize
+from helpers import collection_resources
 
 from collection_tree.assets.categories import build_categories_asset, build_categories_checks
 from collection_tree.assets.modes import FULL
@@ -28,9 +29,6 @@ from collection_tree.phases.grouping import (
     makespan,
 )
 from collection_tree.phases.seed_clusters import build_seed_clusters
-from collection_tree.resources.io_managers import JsonIOManager, ParquetIOManager
-from collection_tree.resources.llm import LLMResource
-from collection_tree.resources.settings import CollectionInputs, PipelineSettings
 from collection_tree.tasks import assign_categories, describe_category
 
 GENIUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "genius-2000s"
@@ -398,15 +396,7 @@ def test_asset_materialises_with_passing_checks(tmp_path):
     upstream = SourceAsset(FULL.key("refined_clusters"), io_manager_key="json_io_manager")
     result = materialize(
         [upstream, build_categories_asset(FULL), *build_categories_checks(FULL)],
-        resources={
-            "inputs": CollectionInputs(tracks_path=str(GENIUS / "tracks.csv"),
-                                       genre_tree_path=str(GENIUS / "genre_tree.json"),
-                                       scene_tree_path=str(GENIUS / "scene_tree.json")),
-            "pipeline_settings": PipelineSettings(output_dir=str(tmp_path)),
-            "llm": LLMResource(provider="offline", cache_enabled=False),
-            "json_io_manager": JsonIOManager(base_path=str(store)),
-            "parquet_io_manager": ParquetIOManager(base_path=str(store)),
-        },
+        resources=collection_resources(tmp_path, GENIUS, llm_cache="off"),
         instance=DagsterInstance.ephemeral(),
     )
     assert result.success

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from helpers import collection_resources
 
 from collection_tree.core.clusters import Cluster, ClusterSet, clusters_from_seeds
 from collection_tree.core.inputs import load_tracks, load_tree
@@ -591,20 +592,8 @@ def test_genius_offline_run_is_sane(genius, profile):
 
 # ------------------------------------------------------------------------------------ the asset
 def asset_resources(tmp: Path, profile: str) -> dict:
-    from collection_tree.resources.io_managers import JsonIOManager, ParquetIOManager
-    from collection_tree.resources.llm import LLMResource
-    from collection_tree.resources.settings import CollectionInputs, PipelineSettings
 
-    store = str(tmp / "store")
-    return {
-        "inputs": CollectionInputs(tracks_path=str(GENIUS / "tracks.csv"),
-                                   genre_tree_path=str(GENIUS / "genre_tree.json"),
-                                   scene_tree_path=str(GENIUS / "scene_tree.json")),
-        "pipeline_settings": PipelineSettings(output_dir=str(tmp), profile=profile),
-        "llm": LLMResource(provider="offline", cache_enabled=False),
-        "parquet_io_manager": ParquetIOManager(base_path=store),
-        "json_io_manager": JsonIOManager(base_path=store),
-    }
+    return collection_resources(tmp, GENIUS, profile=profile, llm_cache="off")
 
 
 def test_asset_materialises_from_stored_assigned_clusters(tmp_path, genius):

@@ -28,13 +28,13 @@ from collection_tree.core.clusters import ClusterSet
 from collection_tree.core.inputs import tracks_from_storage
 from collection_tree.phases.assembly import assemble_collection_tree, validate_collection_tree
 from collection_tree.resources.settings import PipelineSettings
+from collection_tree.settings import TEST_RUN, TREE_FILE
 
-TREE_FILE = "curated_collection.json"
 MIN_CONFIDENCE = 0.7
 
 
 def tree_path(mode: BuildMode, settings: PipelineSettings) -> Path:
-    return mode.output_dir(settings.output_path()) / TREE_FILE
+    return mode.places(settings.places()).tree_file
 
 
 def _materialise(context: AssetExecutionContext, mode: BuildMode, settings: PipelineSettings,
@@ -80,7 +80,7 @@ def build_collection_tree_asset(mode: BuildMode) -> AssetsDefinition:
         kinds={"python", "json"},
         description="The Collection Tree JSON (categories of flat leaves with examples, contexts and "
                     "metadata suggestions), validated schema-exact, also written atomically to "
-                    f"{'test_run/' if mode.prefix else ''}{TREE_FILE} in the output folder.",
+                    f"{TEST_RUN + '/' if mode.prefix else ''}{TREE_FILE} in the output folder.",
     )
     ins = {"collection_leaves": AssetIn(mode.key("collection_leaves")),
            "categories": AssetIn(mode.key("categories")),

@@ -1,9 +1,9 @@
 """Exports downstream of the collection tree: M3U8 playlists, Rekordbox XML, the HTML browser and
 (full build only) the metadata-suggestion review table. Each reads only the stored tree and tracks,
 writes its files itself (atomically) and returns a MaterializeResult, so each can be
-re-materialised alone."""
+re-materialised alone. Stored documents arrive through declared inputs (the IO manager), so a
+store on object storage works too."""
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +21,12 @@ from pydantic import Field
 
 from collection_tree.assets.metadata import markdown_table
 from collection_tree.assets.modes import BuildMode
+from collection_tree.core.clusters import ClusterSet
 from collection_tree.core.inputs import tracks_from_storage
 from collection_tree.exports import iter_leaves
 from collection_tree.exports.html_browser import write_collection_html
 from collection_tree.exports.m3u import playlist_layout, write_leaf_playlists
-from collection_tree.exports.paths import MUSIC_ROOT_ENV, STORE_ENV, music_root_from_env
+from collection_tree.exports.paths import MUSIC_ROOT_ENV
 from collection_tree.exports.rekordbox import write_rekordbox_xml
 from collection_tree.exports.suggestions_review import (
     TABLE_NAME,
@@ -33,7 +34,7 @@ from collection_tree.exports.suggestions_review import (
     read_review_table,
     write_review_table,
 )
-from collection_tree.exports.ungrouped import NOT_RECORDED, ungrouped_tracks, unplaced_reasons
+from collection_tree.exports.ungrouped import NOT_RECORDED, reasons_of, ungrouped_tracks
 from collection_tree.resources.settings import CollectionInputs, PipelineSettings
 
 
@@ -45,7 +46,8 @@ class ExportConfig(Config):
 def _music_root(config: ExportConfig, inputs: CollectionInputs) -> str:
     """Relative locations are taken as relative to the tracks file unless told otherwise: a
     playlist or Rekordbox needs absolute paths, and a library usually sits beside its tag export."""
-    return config.music_root or music_root_from_env() or str(inputs.resolved()["tracks"].resolve().parent)
+    return (config.music_root or inputs.pipeline_settings.music_root
+            or str(inputs.resolved()["tracks"].resolve().parent))
 
 
 def _ins(mode: BuildMode) -> dict[str, AssetIn]:
@@ -55,8 +57,8 @@ def _ins(mode: BuildMode) -> dict[str, AssetIn]:
             "tracks": AssetIn(mode.key("tracks"), input_manager_key="parquet_io_manager")}
 
 
-def _store_dir(mode: BuildMode, settings: PipelineSettings) -> Path:
-    return Path(os.environ.get(STORE_ENV) or settings.output_path() / "store").joinpath(*mode.prefix)
+def _output_dir(mode: BuildMode, settings: PipelineSettings) -> Path:
+    return mode.places(settings.places()).output
 
 
 def _path_meta(path: Path) -> dict[str, Any]:
@@ -70,7 +72,7 @@ def build_export_assets(mode: BuildMode) -> list[AssetsDefinition]:
     def m3u_playlists(context: AssetExecutionContext, config: ExportConfig, pipeline_settings: PipelineSettings,
                       inputs: CollectionInputs, collection_tree: dict[str, Any],
                       tracks: pd.DataFrame) -> MaterializeResult:
-        out = mode.output_dir(pipeline_settings.output_path())
+        out = _output_dir(mode, pipeline_settings)
         report = write_leaf_playlists(collection_tree, tracks_from_storage(tracks), out, _music_root(config, inputs))
         if report.relative_paths:
             context.log.warning(f"{report.relative_paths} playlist entries are relative paths; set "
@@ -92,7 +94,7 @@ def build_export_assets(mode: BuildMode) -> list[AssetsDefinition]:
     def rekordbox_xml(context: AssetExecutionContext, config: ExportConfig, pipeline_settings: PipelineSettings,
                       inputs: CollectionInputs, collection_tree: dict[str, Any],
                       tracks: pd.DataFrame) -> MaterializeResult:
-        target = mode.output_dir(pipeline_settings.output_path()) / "rekordbox.xml"
+        target = _output_dir(mode, pipeline_settings) / "rekordbox.xml"
         report = write_rekordbox_xml(collection_tree, tracks_from_storage(tracks), target, _music_root(config, inputs))
         left_out = report.missing_location + report.relative_location
         if left_out:
@@ -105,15 +107,18 @@ def build_export_assets(mode: BuildMode) -> list[AssetsDefinition]:
             "left_out_missing_location": report.missing_location,
         })
 
-    @asset(key=mode.key("collection_html"), group_name=mode.group, ins=_ins(mode),
+    @asset(key=mode.key("collection_html"), group_name=mode.group,
+           ins={**_ins(mode), "collection_leaves": AssetIn(mode.key("collection_leaves"),
+                                                           input_manager_key="json_io_manager")},
            deps=[mode.key("m3u_playlists")], kinds={"html"},
            description="<output>/collection.html: a self-contained browser of the tree (category sidebar, "
                        "card grid, search, playlist links, ungrouped tracks with reasons); opens from disk.")
     def collection_html(context: AssetExecutionContext, pipeline_settings: PipelineSettings,
-                        collection_tree: dict[str, Any], tracks: pd.DataFrame) -> MaterializeResult:
-        out = mode.output_dir(pipeline_settings.output_path())
-        rows = ungrouped_tracks(collection_tree, tracks_from_storage(tracks),
-                                unplaced_reasons(_store_dir(mode, pipeline_settings)))
+                        collection_tree: dict[str, Any], tracks: pd.DataFrame,
+                        collection_leaves: ClusterSet) -> MaterializeResult:
+        out = _output_dir(mode, pipeline_settings)
+        # The leaves' unplaced list carries every earlier phase's reasons (each phase passes it on).
+        rows = ungrouped_tracks(collection_tree, tracks_from_storage(tracks), reasons_of(collection_leaves))
         target = write_collection_html(collection_tree, playlist_layout(collection_tree), rows,
                                        out / "collection.html")
         return MaterializeResult(metadata={
@@ -134,7 +139,7 @@ def build_export_assets(mode: BuildMode) -> list[AssetsDefinition]:
                        "show`, apply with `suggestions apply` (writes a new tracks file, never in place).")
     def metadata_suggestions_review(context: AssetExecutionContext, pipeline_settings: PipelineSettings,
                                     collection_tree: dict[str, Any], tracks: pd.DataFrame) -> MaterializeResult:
-        out = mode.output_dir(pipeline_settings.output_path())
+        out = _output_dir(mode, pipeline_settings)
         previous = None
         if (out / f"{TABLE_NAME}.parquet").exists():
             try:  # keep the statuses of an earlier review; an unreadable table only costs that

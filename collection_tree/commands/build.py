@@ -4,7 +4,6 @@ Dagster serves, in process, recorded in DAGSTER_HOME's history, then print a sum
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import time
@@ -27,14 +26,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--verbose", action="store_true",
                         help="Dagster's full event log on stderr instead of the progress bar")
     parser.set_defaults(func=run)
-
-
-def ensure_dagster_home() -> str:
-    """A project-local DAGSTER_HOME by default, so run history persists between commands."""
-    home = os.environ.get("DAGSTER_HOME") or str(settings.default_dagster_home())
-    os.makedirs(home, exist_ok=True)
-    os.environ["DAGSTER_HOME"] = home
-    return home
 
 
 # Dagster's console logger is silenced under the progress bar; the bar prints warnings itself.
@@ -106,7 +97,8 @@ class ProgressBar:
 
 
 def run(args: argparse.Namespace) -> int:
-    home = ensure_dagster_home()
+    cfg = settings.current()
+    home = settings.use_dagster_home(cfg)
     from dagster import DagsterInstance, RunsFilter
 
     from collection_tree import operations as ops
@@ -182,5 +174,5 @@ def run(args: argparse.Namespace) -> int:
         return 1
     from collection_tree.commands._summary import print_summary
 
-    print_summary(result, test=args.test, seconds=seconds)
+    print_summary(result, places=cfg.places(), test=args.test, seconds=seconds)
     return 0

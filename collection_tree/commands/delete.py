@@ -17,13 +17,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from collection_tree.commands.build import ensure_dagster_home
+    from collection_tree import settings
 
-    ensure_dagster_home()
+    cfg = settings.current()
+    settings.use_dagster_home(cfg)
     from dagster import DagsterInstance
 
     from collection_tree import operations as ops
-    from collection_tree import settings
 
     with DagsterInstance.get() as instance:
         busy = ops.active_runs(instance)
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: run {busy[0].run_id} ({busy[0].job_name}) is {busy[0].status}; delete after it ends",
               file=sys.stderr)
         return 1
-    paths = ops.deletable_paths(settings.output_dir(), ops.store_base(), include_cache=args.cache)
+    paths = ops.deletable_paths(cfg.places(), include_cache=args.cache)
     if not paths:
         print("nothing to delete")
         return 0

@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from collection_tree.demo import collection_stats, generate_demo_collection, save_demo_collection
 
-    out = args.out if args.out is not None else settings.demo_dir()
+    out = args.out if args.out is not None else settings.current().places().demo
     started = time.monotonic()
     try:
         collection = generate_demo_collection(args.tracks, args.seed)

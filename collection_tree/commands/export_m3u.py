@@ -9,7 +9,8 @@ import sys
 
 from collection_tree.exports import ExportError, load_tree_json
 from collection_tree.exports.m3u import export_node
-from collection_tree.exports.paths import MUSIC_ROOT_ENV, OutputPlaces, load_tracks_table, music_root_from_env
+from collection_tree.exports.paths import MUSIC_ROOT_ENV, load_tracks_table
+from collection_tree.settings import current
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,12 +26,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    places = OutputPlaces.for_mode(test=args.test)
+    cfg = current()
+    places = cfg.places().for_test_run(args.test)
     try:
-        tree = load_tree_json(places.tree_json)
-        tracks = load_tracks_table(places, args.tracks)
-        path, report = export_node(tree, tracks, args.node_id, places.output_dir, args.out,
-                                   args.music_root or music_root_from_env())
+        tree = load_tree_json(places.tree_file)
+        tracks = load_tracks_table(places, args.tracks, cfg.tracks)
+        path, report = export_node(tree, tracks, args.node_id, places.output, args.out,
+                                   args.music_root or cfg.music_root or None)
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -8,12 +8,13 @@ bound to their phase for accounting and to the build's stop event.
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
+
+from collection_tree.settings import secret_values
 
 Tier = Literal["creative", "mechanical"]
 # A task's repair of an answer against its payload (drops ids the payload did not offer), and its
@@ -48,14 +49,12 @@ class LLMRequest:
 # Error kinds that no retry or re-ask can fix: every later call fails the same way.
 FATAL_KINDS = frozenset({"auth", "permission", "quota"})
 
-_SECRET_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
 _KEY_PATTERN = re.compile(r"sk-ant-[A-Za-z0-9_\-]{4,}")
 
 
 def redact(text: str) -> str:
     """``text`` with API keys removed: the configured key(s) verbatim and anything shaped like one."""
-    for name in _SECRET_ENV:
-        secret = os.environ.get(name, "")
+    for secret in secret_values():
         if len(secret) >= 8:
             text = text.replace(secret, "[redacted]")
     return _KEY_PATTERN.sub("sk-ant-[redacted]", text)

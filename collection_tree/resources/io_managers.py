@@ -5,7 +5,6 @@ Writes go to a temporary sibling and are renamed into place: a crashed or stoppe
 leaves a half-written output behind, and the previous output stays until the new one is whole.
 """
 
-from __future__ import annotations
 
 import io
 import json
@@ -17,6 +16,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from dagster import ConfigurableIOManagerFactory, InputContext, OutputContext, UPathIOManager
 from upath import UPath
+
+from collection_tree.resources.settings import PipelineSettings
 
 
 def atomic_write_bytes(path: UPath, data: bytes) -> None:
@@ -71,18 +72,18 @@ class ParquetTableIOManager(UPathIOManager):
 
 
 class JsonIOManager(ConfigurableIOManagerFactory):
-    """Nested documents (trees, cluster sets, the collection tree) as JSON under ``base_path``."""
+    """Nested documents (trees, cluster sets, the collection tree) as JSON in the build's store."""
 
-    base_path: str
+    pipeline_settings: PipelineSettings
 
     def create_io_manager(self, context: Any) -> JsonDocumentIOManager:
-        return JsonDocumentIOManager(base_path=UPath(self.base_path))
+        return JsonDocumentIOManager(base_path=UPath(self.pipeline_settings.places().store))
 
 
 class ParquetIOManager(ConfigurableIOManagerFactory):
-    """Tables (tracks, seed clusters, suggestion tables) as Parquet under ``base_path``."""
+    """Tables (tracks, seed clusters, suggestion tables) as Parquet in the build's store."""
 
-    base_path: str
+    pipeline_settings: PipelineSettings
 
     def create_io_manager(self, context: Any) -> ParquetTableIOManager:
-        return ParquetTableIOManager(base_path=UPath(self.base_path))
+        return ParquetTableIOManager(base_path=UPath(self.pipeline_settings.places().store))
