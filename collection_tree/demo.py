@@ -43,6 +43,8 @@ import pandas as pd
 from collection_tree import demo_vocab as vocab
 from collection_tree import settings
 from collection_tree.core.atomic import atomic_write_bytes
+from collection_tree.core.inputs import collect_leaves
+from collection_tree.phases.seed_clusters import SeedParams, build_seed_clusters
 
 GENERATOR_VERSION = 1  # bump whenever the output for a given (n_tracks, seed) changes
 CREATED_AT = "2026-11-24T00:00:00Z"  # fixed so rebuilds are byte-identical
@@ -908,11 +910,8 @@ def ensure_demo_collection(out_dir: Path, n_tracks: int = settings.DEMO_TRACKS,
     return out
 
 
-def collection_stats(collection: DemoCollection, min_tracks: int = 5) -> dict[str, int]:
+def collection_stats(collection: DemoCollection, min_tracks: int = SeedParams.min_tracks) -> dict[str, int]:
     """The figures the demo is tuned for: leaves per tree, seed clusters (phase 1) and tracks in none."""
-    from collection_tree.core.inputs import collect_leaves
-    from collection_tree.phases.seed_clusters import build_seed_clusters
-
     seeds = build_seed_clusters(collection.genre_tree, collection.scene_tree, min_tracks)
     in_seed = {int(t) for ids in seeds["track_ids"].tolist() for t in ids}
     return {

@@ -248,7 +248,9 @@ def resume_run(instance: DagsterInstance, run_id: str, *, run_config: Mapping[st
     if run.status not in RESUMABLE:
         raise ValueError(f"run {run_id} is {run.status.value}: only failed or canceled runs can be resumed")
     job = build_reconstructable_job(__name__, "load_job", reconstructable_args=(run.job_name,))
-    return execute_job(job, instance, run_config=dict(run_config or {}), tags=tags,
+    # The run's own config (its parameters) carries over; ``run_config`` adds to it (e.g. loggers).
+    merged = {**run.run_config, **(run_config or {})}
+    return execute_job(job, instance, run_config=merged, tags=tags,
                        reexecution_options=ReexecutionOptions.from_failure(run_id, instance))
 
 

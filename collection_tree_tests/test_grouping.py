@@ -122,18 +122,18 @@ def test_default_profile_offline_on_300_real_clusters(clusters300):
     assert_contract(result, clusters300)
     assert_balanced(result, clusters300)
     report = result["report"]
-    assert not report["fallback_used"] and report["fallbacks"]["assigned_by_vector"] == 0
-    steps = {s["step"]: s for s in report["steps"]}
+    assert not report.fallback_used and report.fallbacks["assigned_by_vector"] == 0
+    steps = {s["step"]: s for s in report.steps}
     assert list(steps) == ["propose", "consolidate", "assign", "describe"]
-    hoods = report["neighbourhood_sizes"]
+    hoods = report.neighbourhood_sizes
     assert sum(hoods) == len(clusters300.clusters) and steps["propose"]["units"] == len(hoods)
     assert steps["assign"]["units"] == math.ceil(len(clusters300.clusters) / DEFAULT.assign_batch_size)
     assert steps["describe"]["units"] == len(result["categories"])
-    assert report["calls"] == sum(s["calls"] for s in steps.values())
+    assert report.calls == sum(s["calls"] for s in steps.values())
     # Critical path: one round per wave with 8 workers and <= 8 units per wave, plus consolidation.
     expected_serial = sum(math.ceil(s["units"] / DEFAULT.workers) for s in steps.values())
-    assert report["serial_calls"] == expected_serial < report["calls"]
-    sizes = {s["id"]: (s["clusters"], s["tracks"]) for s in report["category_sizes"]}
+    assert report.serial_calls == expected_serial < report.calls
+    sizes = {s["id"]: (s["clusters"], s["tracks"]) for s in report.category_sizes}
     assert sum(c for c, _ in sizes.values()) == len(clusters300.clusters)
     assert sum(t for _, t in sizes.values()) == sum(c.track_count for c in clusters300.clusters)
 
@@ -163,8 +163,8 @@ def test_failed_steps_still_give_8_to_12_categories(clusters300, failing):
     result = run(clusters300, provider)
     assert_contract(result, clusters300)
     assert_balanced(result, clusters300)
-    report, fallbacks = result["report"], result["report"]["fallbacks"]
-    steps = {s["step"]: s for s in report["steps"]}
+    report, fallbacks = result["report"], result["report"].fallbacks
+    steps = {s["step"]: s for s in report.steps}
     n = len(clusters300.clusters)
     if failing == ("consolidate_categories",):
         assert fallbacks["consolidation"] == "deterministic"
@@ -175,9 +175,9 @@ def test_failed_steps_still_give_8_to_12_categories(clusters300, failing):
         assert steps["assign"]["retries"] == steps["assign"]["units"]
     if failing == ("describe_category",):
         assert fallbacks["named_deterministically"] == len(result["categories"])
-        assert not report["fallback_used"]
+        assert not report.fallback_used
     if "propose_categories" in failing or failing == ("*",):
-        assert report["fallback_used"] and fallbacks["lineage_grouping"]
+        assert report.fallback_used and fallbacks["lineage_grouping"]
         # The LLM never answered: no consolidation, assignment or description calls are wasted.
         assert set(provider.calls) == {"propose_categories"}
         assert list(steps) == ["propose"]
@@ -187,10 +187,10 @@ def test_some_neighbourhoods_failing_is_not_a_fallback(clusters300):
     provider = Scripted(fail_when=lambda r: r.task == "propose_categories" and len(r.payload["clusters"]) % 2 == 0)
     result = run(clusters300, provider)
     assert_contract(result, clusters300)
-    steps = {s["step"]: s for s in result["report"]["steps"]}
+    steps = {s["step"]: s for s in result["report"].steps}
     assert 0 < steps["propose"]["failed_units"] < steps["propose"]["units"]
     assert steps["propose"]["calls"] == steps["propose"]["units"] + steps["propose"]["failed_units"]
-    assert not result["report"]["fallback_used"] and result["report"]["fallbacks"]["assigned_by_vector"] == 0
+    assert not result["report"].fallback_used and result["report"].fallbacks["assigned_by_vector"] == 0
 
 
 def test_invented_category_names_are_rejected_and_placed_by_vector(clusters300):
@@ -208,7 +208,7 @@ def test_invented_category_names_are_rejected_and_placed_by_vector(clusters300):
     result = run(clusters300, Scripted(rewrite={"assign_categories": invent}))
     assert_contract(result, clusters300)
     assert invented["n"] > 0
-    assert result["report"]["fallbacks"]["assigned_by_vector"] == invented["n"]
+    assert result["report"].fallbacks["assigned_by_vector"] == invented["n"]
 
 
 def test_assignment_schema_enumerates_names_and_ids():
@@ -244,7 +244,7 @@ def test_lazy_assignment_is_balanced(clusters300):
     result = run(clusters300, Scripted(rewrite={"assign_categories": lazy}))
     assert_contract(result, clusters300)
     assert_balanced(result, clusters300)
-    assert result["report"]["balance_moves"] > 0
+    assert result["report"].balance_moves > 0
 
 
 def test_everything_in_one_category_is_split_to_eight(clusters300):
@@ -255,7 +255,7 @@ def test_everything_in_one_category_is_split_to_eight(clusters300):
     result = run(clusters300, Scripted(rewrite={"assign_categories": all_in_one}))
     assert_contract(result, clusters300)
     assert_balanced(result, clusters300)
-    assert result["report"]["count_fix"]["split"] == DEFAULT.min_categories - 1
+    assert result["report"].count_fix["split"] == DEFAULT.min_categories - 1
 
 
 def test_consolidation_out_of_range_is_reasked_then_repaired(clusters300):
@@ -275,11 +275,11 @@ def test_consolidation_out_of_range_is_reasked_then_repaired(clusters300):
         assert_contract(result, clusters300)
         assert provider.calls["consolidate_categories"] == 2
         report = result["report"]
-        assert report["fallbacks"]["consolidation"] == "llm_reasked"
+        assert report.fallbacks["consolidation"] == "llm_reasked"
         if key == "names_merged":
-            assert report["names_merged"] > 0
+            assert report.names_merged > 0
         else:
-            assert report["count_fix"]["split"] >= 6
+            assert report.count_fix["split"] >= 6
 
 
 def test_small_inputs():
@@ -308,7 +308,7 @@ def test_seed_profile_is_one_call(clusters300):
     provider = Scripted()
     result = run(clusters300, provider, SEED)
     assert dict(provider.calls) == {"group_clusters": 1}
-    assert result["report"]["calls"] == result["report"]["serial_calls"] == 1
+    assert result["report"].calls == result["report"].serial_calls == 1
     assert_contract(result, clusters300)
 
 
@@ -316,7 +316,7 @@ def test_seed_profile_falls_back_to_all_collections(clusters300):
     result = run(clusters300, Scripted(fail=("group_clusters",)), SEED)
     assert [c["title"] for c in result["categories"]] == ["All Collections"]
     assert result["categories"][0]["cluster_ids"] == [c.id for c in clusters300.clusters]
-    assert result["report"]["fallback_used"]
+    assert result["report"].fallback_used
     # ...which is exactly what the default profile never does
     assert category_problems(result["categories"], [c.id for c in clusters300.clusters])["count_out_of_range"]
 
@@ -329,7 +329,7 @@ def test_seed_profile_puts_unassigned_clusters_in_the_largest_category(clusters3
 
     result = run(clusters300, Scripted(rewrite={"group_clusters": drop_some}), SEED)
     assert not has_problems(category_problems(result["categories"], [c.id for c in clusters300.clusters]))
-    left_out = result["report"]["fallbacks"]["unassigned_to_largest"]
+    left_out = result["report"].fallbacks["unassigned_to_largest"]
     assert left_out == len(result["categories"])
     biggest = max(result["categories"], key=lambda c: len(c["cluster_ids"]))
     offline = run(clusters300, None, SEED)["categories"]

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 from dagster import (
+    AssetCheckExecutionContext,
     AssetCheckResult,
     AssetChecksDefinition,
     AssetCheckSeverity,
@@ -20,17 +21,17 @@ from dagster import (
     asset_check,
 )
 
-from collection_tree.assets.metadata import markdown_table, size_stats
+from collection_tree.assets.checks import run_params
+from collection_tree.assets.metadata import markdown_table
 from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.progress import PhaseProgress
 from collection_tree.core.atomic import atomic_write_json
 from collection_tree.core.clusters import ClusterSet
 from collection_tree.core.inputs import tracks_from_storage
+from collection_tree.core.report import size_stats
 from collection_tree.phases.assembly import assemble_collection_tree, validate_collection_tree
 from collection_tree.resources.settings import PipelineSettings
 from collection_tree.settings import TEST_RUN, TREE_FILE
-
-MIN_CONFIDENCE = 0.7
 
 
 def tree_path(mode: BuildMode, settings: PipelineSettings) -> Path:
@@ -149,19 +150,24 @@ def build_leaves_checks(mode: BuildMode) -> list[AssetChecksDefinition]:
                                                                "examples": MetadataValue.json(problems[:20])})
 
     @asset_check(asset=mode.key("collection_leaves"), name="leaf_sizes",
-                 description="Leaf sizes (min/median/max); warns about leaves under 5 tracks.")
-    def leaf_sizes(collection_leaves: dict[str, Any]) -> AssetCheckResult:
+                 description="Leaf sizes (min/median/max); warns about leaves smaller than the run's "
+                             "seed_clusters min_tracks (the smallest a playlist starts at).")
+    def leaf_sizes(context: AssetCheckExecutionContext, collection_leaves: dict[str, Any]) -> AssetCheckResult:
+        min_tracks = run_params(context, mode.key("seed_clusters"), "seed_clusters").min_tracks
         sizes = [len(c["track_ids"]) for c in collection_leaves["clusters"]]
-        small = sum(s < 5 for s in sizes)
+        small = sum(s < min_tracks for s in sizes)
         return AssetCheckResult(passed=bool(sizes) and small == 0, severity=AssetCheckSeverity.WARN,
                                 metadata={**size_stats(sizes, "leaf_size"), "leaves": len(sizes),
-                                          "leaves_under_5": small})
+                                          "min_tracks": min_tracks, "leaves_under_min_tracks": small})
 
     @asset_check(asset=mode.key("collection_tree"), name="tree_validates",
                  description="Schema-exact keys at every level, counts consistent (total = assigned + "
-                             "ungrouped), each track in at most one leaf, suggestions on their own leaf.")
-    def tree_validates(collection_tree: dict[str, Any]) -> AssetCheckResult:
-        problems = validate_collection_tree(collection_tree, min_confidence=MIN_CONFIDENCE)
+                             "ungrouped), each track in at most one leaf, suggestions on their own leaf (and, "
+                             "in the full build, at or above the run's min_confidence).")
+    def tree_validates(context: AssetCheckExecutionContext, collection_tree: dict[str, Any]) -> AssetCheckResult:
+        min_confidence = (run_params(context, mode.key("metadata_suggestions"), "metadata_suggestions").min_confidence
+                          if mode.enrich else None)
+        problems = validate_collection_tree(collection_tree, min_confidence=min_confidence)
         return AssetCheckResult(passed=not problems, metadata={
             "problems": len(problems), "examples": MetadataValue.json(problems[:20]),
             "total_tracks": collection_tree.get("total_tracks", 0),
@@ -171,14 +177,17 @@ def build_leaves_checks(mode: BuildMode) -> list[AssetChecksDefinition]:
     if mode.enrich:
         @asset_check(asset=mode.key("metadata_suggestions"), name="suggestions_confident_and_members",
                      additional_ins={"collection_leaves": AssetIn(mode.key("collection_leaves"))},
-                     description=f"Every kept suggestion has confidence >= {MIN_CONFIDENCE} and names a "
+                     description="Every kept suggestion has confidence >= the run's min_confidence and names a "
                                  "track of its own leaf.")
-        def suggestions_confident_and_members(metadata_suggestions: dict[str, Any],
+        def suggestions_confident_and_members(context: AssetCheckExecutionContext, metadata_suggestions: dict[str, Any],
                                               collection_leaves: dict[str, Any]) -> AssetCheckResult:
-            problems = suggestion_problems(metadata_suggestions, collection_leaves, MIN_CONFIDENCE)
+            min_confidence = run_params(context, mode.key("metadata_suggestions"),
+                                        "metadata_suggestions").min_confidence
+            problems = suggestion_problems(metadata_suggestions, collection_leaves, min_confidence)
             count = sum(len(v) for v in metadata_suggestions["suggestions"].values())
             return AssetCheckResult(passed=not problems, metadata={
-                "suggestions": count, "problems": len(problems), "examples": MetadataValue.json(problems[:20])})
+                "suggestions": count, "min_confidence": min_confidence, "problems": len(problems),
+                "examples": MetadataValue.json(problems[:20])})
 
         checks.append(suggestions_confident_and_members)
     return checks

@@ -17,10 +17,10 @@ from dagster import (
     MetadataValue,
     asset,
 )
-from pydantic import Field
 
 from collection_tree.assets.metadata import markdown_table
 from collection_tree.assets.modes import BuildMode
+from collection_tree.assets.parameters import asset_config, asset_params
 from collection_tree.core.clusters import ClusterSet
 from collection_tree.core.inputs import tracks_from_storage
 from collection_tree.exports import iter_leaves
@@ -37,16 +37,14 @@ from collection_tree.exports.suggestions_review import (
 from collection_tree.exports.ungrouped import NOT_RECORDED, reasons_of, ungrouped_tracks
 from collection_tree.resources.settings import CollectionInputs, PipelineSettings
 
-
-class ExportConfig(Config):
-    music_root: str = Field("", description=f"Folder that relative track locations are under (empty: "
-                                            f"{MUSIC_ROOT_ENV}, else the tracks file's folder).")
+ExportConfig = asset_config("m3u_playlists")  # the same ExportParams as rekordbox_xml
 
 
-def _music_root(config: ExportConfig, inputs: CollectionInputs) -> str:
+def _music_root(config: Config, inputs: CollectionInputs) -> str:
     """Relative locations are taken as relative to the tracks file unless told otherwise: a
     playlist or Rekordbox needs absolute paths, and a library usually sits beside its tag export."""
-    return (config.music_root or inputs.pipeline_settings.music_root
+    _, params = asset_params(config, "", "m3u_playlists")
+    return (params.music_root or inputs.pipeline_settings.music_root
             or str(inputs.resolved()["tracks"].resolve().parent))
 
 

@@ -8,7 +8,10 @@ import shutil
 import sys
 import time
 import uuid
-from typing import TYPE_CHECKING, TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+import yaml
 
 from collection_tree import settings
 
@@ -25,7 +28,24 @@ def register(sub: argparse._SubParsersAction) -> None:
                              "finished phases load from storage, finished LLM batches from the cache")
     parser.add_argument("--verbose", action="store_true",
                         help="Dagster's full event log on stderr instead of the progress bar")
+    parser.add_argument("--config", type=Path, default=None, metavar="RUN_YAML",
+                        help="run config: the phases' parameters by asset name, e.g. 'metadata_suggestions: "
+                             "{min_confidence: 0.5}' (README, 'Run config')")
     parser.set_defaults(func=run)
+
+
+def read_run_config(path: Path, test: bool) -> dict[str, Any]:
+    """The ``ops`` run config of a run.yaml, checked (``ValueError`` naming the file and the entry)."""
+    from collection_tree.assets.modes import FULL, TEST
+    from collection_tree.assets.parameters import run_config_from_file
+
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the run config ({exc.strerror or exc})") from exc
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: expected YAML, got a parse error ({exc})") from exc
+    return run_config_from_file(doc, str(path), (TEST if test else FULL).prefix)
 
 
 # Dagster's console logger is silenced under the progress bar; the bar prints warnings itself.
@@ -97,6 +117,15 @@ class ProgressBar:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.config is not None and args.resume:
+        print("error: --config starts a new build; --resume re-executes a run with the config it had",
+              file=sys.stderr)
+        return 2
+    try:
+        ops_config = read_run_config(args.config, args.test) if args.config is not None else {}
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     cfg = settings.current()
     home = settings.use_dagster_home(cfg)
     from dagster import DagsterInstance, RunsFilter
@@ -105,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     from collection_tree.definitions import defs
 
     job_name = ops.TEST_JOB if args.test else ops.FULL_JOB
-    run_config = {} if args.verbose else QUIET_RUN_CONFIG
+    run_config = {**ops_config, **({} if args.verbose else QUIET_RUN_CONFIG)}
     bar = None if args.verbose else ProgressBar()
     started = time.monotonic()
     result = None

@@ -7,7 +7,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import fields, replace
+from dataclasses import field, fields, replace
 from typing import Any, ClassVar, Self, TypeVar
 
 import pandas as pd
@@ -45,16 +45,33 @@ def check_profile(profile: str) -> str:
     return profile
 
 
+def param(default: Any, help: str) -> Any:
+    """A phase parameter: ``default`` is the default profile's value, ``help`` what it does (the
+    asset's run config description; the default and the seed profile's value are appended)."""
+    return field(default=default, metadata={"help": help})
+
+
 class PhaseParams:
     """Base of every phase's frozen params dataclass: one way to pick a profile and apply overrides.
 
-    A subclass (a ``@dataclass(frozen=True)`` whose field defaults are the default profile) sets
-    ``PHASE`` (its name in error messages), ``SEED`` (the fields the seed profile, i.e. the
-    reference, sets otherwise) and overrides ``validate()`` with its bounds.
+    A subclass (a ``@dataclass(frozen=True)`` of ``param(default, help)`` fields whose defaults are
+    the default profile) sets ``PHASE`` (its name in error messages), ``SEED`` (the fields the seed
+    profile, i.e. the reference, sets otherwise) and overrides ``validate()`` with its bounds. Each
+    field is also the asset's run config (``assets/parameters.py`` derives it): declare it here only.
     """
 
     PHASE: ClassVar[str] = "phase"
     SEED: ClassVar[Mapping[str, Any]] = {}
+
+    @classmethod
+    def describe(cls, name: str) -> str:
+        """A parameter's help with its default (and the seed profile's value when it differs)."""
+        spec = next(f for f in fields(cls) if f.name == name)  # type: ignore[arg-type]
+        text = spec.metadata.get("help", "").rstrip(".")
+        values = f"default {spec.default!r}"
+        if name in cls.SEED and cls.SEED[name] != spec.default:
+            values += f"; seed {cls.SEED[name]!r}"
+        return f"{text} ({values})." if text else f"({values})"
 
     @classmethod
     def for_profile(cls, profile: str = "default", **overrides: Any) -> Self:

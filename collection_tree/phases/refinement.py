@@ -61,6 +61,7 @@ import pandas as pd
 
 from collection_tree.core.clusters import Cluster, ClusterSet
 from collection_tree.core.features import TrackFeatures
+from collection_tree.core.report import PhaseReport, figure
 from collection_tree.core.search import FacetIndex, assign_tracks_to_branches
 from collection_tree.llm.interface import LLMError
 from collection_tree.phases.common import (
@@ -69,6 +70,7 @@ from collection_tree.phases.common import (
     briefs,
     chunks,
     no_progress,
+    param,
     run_batches,
     sample_ids,
     track_lookup,
@@ -78,32 +80,36 @@ from collection_tree.tasks import define_subclusters, rename_merged_cluster, sco
 log = logging.getLogger(__name__)
 
 SCORE_SHARE = 0.7  # of an iteration's progress band: scoring; the rest: merges and splits
+ITERATION_COLUMNS = ("iteration", "clusters_in", "clusters_scored", "mean_score", "min_score", "below_stop_score",
+                     "merge_suggestions", "split_suggestions", "merges", "splits", "split_attempts", "calls",
+                     "serial_calls", "clusters_out")
 ITERATION_COUNTS = ("merges", "rename_failures", "split_attempts", "splits", "split_failures", "splits_void")
 
 
 @dataclass(frozen=True)
 class RefineParams(PhaseParams):
-    batch_size: int = 60  # clusters per scoring call
-    max_iterations: int = 3
-    max_merges: int = 5  # per iteration
-    max_splits: int = 3  # split attempts per iteration
-    min_split_size: int = 30  # only clusters with MORE tracks than this are split
-    stop_score: float = 7.0
-    rename_sample: int = 20  # sampled tracks for a merged cluster's new name
-    workers: int = 8
-    features: bool = True  # genre/scene context and track-level features in the scoring payload
-    group_batches: bool = True  # scoring batches cut from clusters sorted by genre, then scene lineage
-    prioritise: bool = True  # merges: smallest groups first; splits: largest clusters first
-    stop_when_unchanged: bool = True
-    retry_failed_splits: bool = False
-    actionable_suggestions_only: bool = True  # for the stop rule
-    score_new_clusters: bool = True  # after the last iteration, score the clusters it created (no suggestions)
-    min_subcluster_size: int = 5
-    max_subclusters: int = 4
-    assign_min_score: float = 0.01
-    description_chars: int = 200
-    context_chars: int = 300
-    comment_chars: int = 150
+    batch_size: int = param(60, "Clusters per scoring call")
+    max_iterations: int = param(3, "Score/merge/split rounds at most")
+    max_merges: int = param(5, "Merges per iteration at most")
+    max_splits: int = param(3, "Split attempts per iteration at most")
+    min_split_size: int = param(30, "Only clusters with more tracks than this are split")
+    stop_score: float = param(7.0, "Stop when every score reaches this and nothing is suggested")
+    rename_sample: int = param(20, "Sampled tracks a merged cluster's new name is written from")
+    workers: int = param(8, "Parallel calls (1: serial)")
+    features: bool = param(True, "Genre/scene context and track-level features in the scoring payload")
+    group_batches: bool = param(True, "Scoring batches cut from clusters sorted by genre, then scene lineage")
+    prioritise: bool = param(True, "Merges: smallest groups first; splits: largest clusters first")
+    stop_when_unchanged: bool = param(True, "Stop when an iteration neither merges nor splits")
+    retry_failed_splits: bool = param(False, "Offer a cluster whose split failed again in the next iteration")
+    actionable_suggestions_only: bool = param(True, "The stop rule counts only suggestions that can be acted on")
+    score_new_clusters: bool = param(True, "After the last iteration, score the clusters it created (no "
+                                           "suggestions)")
+    min_subcluster_size: int = param(5, "Sub-playlists smaller than this are folded back into the parent")
+    max_subclusters: int = param(4, "Sub-playlists per split at most")
+    assign_min_score: float = param(0.01, "Filter score a track needs to join a sub-playlist")
+    description_chars: int = param(200, "Characters of each cluster description in the scoring payload")
+    context_chars: int = param(300, "Characters of the genre/scene context in the payloads")
+    comment_chars: int = param(150, "Comment characters per sampled track")
 
     PHASE: ClassVar[str] = "refinement"
     # The reference: 15 per call, serial, compact summaries only.
@@ -116,6 +122,25 @@ class RefineParams(PhaseParams):
         self.require_at_least(0, "max_iterations", "max_merges", "max_splits", "min_split_size")
         if not 2 <= self.max_subclusters <= define_subclusters.MAX_SUBCLUSTERS:
             raise ValueError(f"max_subclusters must be 2-{define_subclusters.MAX_SUBCLUSTERS}")
+
+
+@dataclass(frozen=True)
+class RefineReport(PhaseReport):
+    clusters_in: int
+    clusters_out: int
+    iterations: list[dict[str, Any]] = figure(table=ITERATION_COLUMNS)  # one row per iteration
+    iterations_run: int
+    converged: bool
+    stop_reason: str  # converged | unchanged | max_iterations
+    merges: int
+    splits: int
+    final_scoring_calls: int
+    calls: int
+    serial_calls: int
+    score_distribution: dict[str, int]  # final score (or "unscored") -> clusters
+    merged: list[dict[str, Any]] = figure(table=("iteration", "into", "from", "tracks", "title", "renamed"))
+    split: list[dict[str, Any]] = figure(table=("iteration", "parent", "tracks", "into"))
+    params: dict[str, Any] = figure(hidden=True)  # the run's parameters, kept with the stored output
 
 
 def answer_source(llm: Any) -> str:
@@ -499,24 +524,24 @@ def refine_clusters(
 
     final_scores = Counter(str(int(c.quality_score)) if c.quality_score is not None else "unscored"
                            for c in clusters)
-    report = {
-        "clusters_in": len(assigned.clusters),
-        "clusters_out": len(clusters),
-        "iterations": iterations,
-        "iterations_run": len(iterations),
-        "converged": converged,
-        "stop_reason": stop_reason,
-        "merges": sum(r["merges"] for r in iterations),
-        "splits": sum(r["splits"] for r in iterations),
-        "final_scoring_calls": final_calls,
-        "calls": sum(r["calls"] for r in iterations) + final_calls,
-        "serial_calls": sum(r["serial_calls"] for r in iterations) + math.ceil(final_calls / workers),
-        "score_distribution": dict(sorted(final_scores.items(),
-                                          key=lambda kv: (kv[0] == "unscored", int(kv[0]) if kv[0].isdigit() else 0))),
-        "merged": run.merged_log,
-        "split": run.split_log,
-        "params": {f.name: getattr(params, f.name) for f in fields(params)},
-    }
+    report = RefineReport(
+        clusters_in=len(assigned.clusters),
+        clusters_out=len(clusters),
+        iterations=iterations,
+        iterations_run=len(iterations),
+        converged=converged,
+        stop_reason=stop_reason,
+        merges=sum(r["merges"] for r in iterations),
+        splits=sum(r["splits"] for r in iterations),
+        final_scoring_calls=final_calls,
+        calls=sum(r["calls"] for r in iterations) + final_calls,
+        serial_calls=sum(r["serial_calls"] for r in iterations) + math.ceil(final_calls / workers),
+        score_distribution=dict(sorted(final_scores.items(),
+                                       key=lambda kv: (kv[0] == "unscored", int(kv[0]) if kv[0].isdigit() else 0))),
+        merged=run.merged_log,
+        split=run.split_log,
+        params={f.name: getattr(params, f.name) for f in fields(params)},
+    )
     progress(1.0, f"{len(assigned.clusters)} -> {len(clusters)} clusters in {len(iterations)} iteration(s) "
                   f"({stop_reason})")
     return ClusterSet(clusters=clusters, all_track_ids=list(assigned.all_track_ids),
