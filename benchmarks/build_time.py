@@ -17,9 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import markdown_table, write_results
+from benchmarks.harness import SHARED, markdown_table, write_results
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 COLLECTIONS = {
     "demo (6,303)": None,  # generated demo collection
     "genius-2000s (6,303)": SHARED / "genius-2000s",
