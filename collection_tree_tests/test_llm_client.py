@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
@@ -187,3 +188,27 @@ def test_llm_error_survives_pickling() -> None:
     copy = pickle.loads(pickle.dumps(error))
     assert (copy.task, copy.reason, copy.kind, copy.retries, copy.fatal, str(copy)) == (
         "t", "spend limit", "quota", 2, True, str(error))
+
+
+def test_a_request_carries_its_tasks_normaliser_and_offline_solver() -> None:
+    spec = TASKS["name_clusters"]
+    request = spec.request(spec.example())
+    assert request.normalise is spec.normalise and request.solve_offline is spec.solve_offline
+    bare = LLMRequest(request.task, request.tier, request.system, request.payload, request.schema)
+    assert bare == request and cache_key(bare, "m") == cache_key(request, "m")  # not part of the prompt or key
+    answer = OfflineProvider().complete(request, "m")
+    assert parse_json_answer(answer.text) == spec.solve_offline(spec.example())
+    with pytest.raises(LLMError, match="no offline solver"):
+        OfflineProvider().complete(bare, "m")
+    # The client repairs an answer with the request's own normaliser: ids the payload did not offer go.
+    raw = spec.solve_offline(spec.example())
+    raw["clusters"].append({**raw["clusters"][0], "cluster_id": "invented__id"})
+
+    class Echo:
+        name = "echo"
+
+        def complete(self, req: LLMRequest, model: str) -> ProviderAnswer:
+            return ProviderAnswer(text=json.dumps(raw), priced=False)
+
+    got = LLMClient(Echo()).call(request, "named_clusters")
+    assert "invented__id" not in {c["cluster_id"] for c in got["clusters"]}

@@ -85,3 +85,10 @@ def test_launching_with_another_output_folder_moves_everything(tmp_path):
     for place in ("demo_collection/tracks.csv", "store/collection_leaves.json", "llm_cache.sqlite",
                   "curated_collection.json", "collection.html", "rekordbox.xml", "playlists"):
         assert (launched / place).exists(), place
+
+
+def test_the_readme_lists_every_setting():
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("| variable | default | meaning |"):].split("\n\n")[0]
+    listed = {line.split("`")[1] for line in table.splitlines()[2:]}
+    assert listed == {f.metadata["env"] for f in Settings.settings()} | {"ANTHROPIC_API_KEY"}

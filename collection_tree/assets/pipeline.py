@@ -15,7 +15,6 @@ from collection_tree.assets.named_clusters import build_named_clusters_asset
 from collection_tree.assets.refined_clusters import build_refined_clusters_asset, build_refined_clusters_checks
 from collection_tree.assets.seed_clusters import build_seed_clusters_asset
 
-
 # Who answers for the assets (shown in the UI and by `dg list defs`).
 OWNERS = ("team:collection-tree",)
 
