@@ -7,10 +7,11 @@ Anthropic server with a latency model.
     python -m benchmarks.llm_budget --scale 0.01 --fixed 5 --per-token 0.03
 
 How a build runs: the fake server (``collection-tree fake-anthropic``, loopback, free port) runs in its
-own process; each build is a child process (``--child``) that calls ``dagster.materialize`` on every
-asset and check of the full build with the project's resources (``build_resources``): provider
-``anthropic`` at the fake server's URL, cache off, the profile from ``COLLECTION_TREE_PROFILE`` and a
-dummy ``ANTHROPIC_API_KEY`` set in that child's environment only. The real API is never contacted.
+own process; each build is a child process (``python -m benchmarks.harness --child``) that calls
+``dagster.materialize`` on every asset and check of the full build with the project's resources
+(``build_resources``): provider ``anthropic`` at the fake server's URL, cache off, the profile from
+``COLLECTION_TREE_PROFILE`` and a dummy ``ANTHROPIC_API_KEY`` set in that child's environment only. The
+real API is never contacted.
 
 What is measured, per phase (asset):
 
