@@ -31,9 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import RESULTS, markdown_table, write_results
+from benchmarks.harness import RESULTS, SHARED, markdown_table, write_results
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 DEMO_SEED = 42
 
 

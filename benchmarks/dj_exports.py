@@ -30,9 +30,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import markdown_table, write_results
+from benchmarks.harness import markdown_table, write_results
 from collection_tree.core.mix import camelot_codes, transition_flags
 from collection_tree.exports.paths import absolute_form, track_path
+from collection_tree.settings import current
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TOLERANCE = 0.06
@@ -59,7 +60,7 @@ def _tracks_file(output: Path) -> Path:
     demo = output / "demo_collection" / "tracks.csv"
     if demo.exists() and len(pd.read_csv(demo, usecols=["track_id"])) == len(stored):
         return demo
-    return Path(os.environ.get("COLLECTION_TREE_TRACKS", DATA / "genius-2000s-full" / "tracks.csv"))
+    return Path(current().tracks or DATA / "genius-2000s-full" / "tracks.csv")
 
 
 def playlist_shares(output: Path, tracks_file: Path | None = None) -> dict[str, Any]:

@@ -7,11 +7,11 @@ Anthropic server with a latency model.
     python -m benchmarks.llm_budget --scale 0.01 --fixed 5 --per-token 0.03
 
 How a build runs: the fake server (``collection-tree fake-anthropic``, loopback, free port) runs in its
-own process; each build is a child process (``--child``) that calls ``dagster.materialize`` on every
-asset and check of the full build with ``LLMResource(provider="anthropic", base_url=<fake server>,
-cache_enabled=False)``, the profile from ``COLLECTION_TREE_PROFILE`` (read into
-``PipelineSettings(profile=...)``) and a dummy ``ANTHROPIC_API_KEY`` set in that child's environment
-only. The real API is never contacted.
+own process; each build is a child process (``python -m benchmarks.harness --child``) that calls
+``dagster.materialize`` on every asset and check of the full build with the project's resources
+(``build_resources``): provider ``anthropic`` at the fake server's URL, cache off, the profile from
+``COLLECTION_TREE_PROFILE`` and a dummy ``ANTHROPIC_API_KEY`` set in that child's environment only. The
+real API is never contacted.
 
 What is measured, per phase (asset):
 
@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import bisect
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -49,14 +48,20 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import RESULTS, markdown_table, write_results
+from benchmarks import quality
+from benchmarks.harness import (
+    COLLECTIONS,
+    RESULTS,
+    FakeServerProcess,
+    failed_build,
+    markdown_table,
+    run_build,
+    write_results,
+)
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-COLLECTIONS = {"demo": None, "genius": SHARED / "genius-2000s", "genius-full": SHARED / "genius-2000s-full"}
 LLM_PHASES = ("named_clusters", "assigned_clusters", "refined_clusters", "categories", "collection_leaves",
               "metadata_suggestions")
 PROFILES = ("seed", "default")
-DUMMY_KEY = "sk-ant-dummy-benchmark-key-never-valid"
 # Latency model: a seed-profile reassignment answer (80 tracks, ~1,700 output tokens on the demo) takes
 # ~55 s, as the first version's Phase 3 calls did. Calibrated from this benchmark's own seed run: the
 # "calibration" table shows the modelled latency per task. Run 100x faster: at 1000x the scaled calls
@@ -223,231 +228,13 @@ def latency_by_task(requests: Sequence[Mapping[str, Any]], scale: float,
     return rows
 
 
-def task_breakdown(records: Iterable[Any]) -> list[dict[str, Any]]:
-    """Provider calls, tokens and cost per (phase, task, model) from the clients' call records."""
-    out: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for r in records:
-        if r.cached:
-            continue
-        row = out.setdefault((r.phase, r.task, r.model), {"phase": r.phase, "task": r.task, "model": r.model,
-                                                          "calls": 0, "input_tokens": 0, "output_tokens": 0,
-                                                          "cost_usd": 0.0})
-        row["calls"] += 1
-        row["input_tokens"] += r.usage.input_tokens + r.usage.cache_read_input_tokens \
-            + r.usage.cache_creation_input_tokens
-        row["output_tokens"] += r.usage.output_tokens
-        row["cost_usd"] = round(row["cost_usd"] + r.cost_usd, 6)
-    return list(out.values())
-
-
-# ------------------------------------------------------------------------------ one build (child)
-def collection_paths(name: str, data: Path | None, work: Path) -> dict[str, str]:
-    """Input files of a collection; the demo is generated (with its ground truth) under ``work``."""
-    if data is None:
-        from collection_tree.demo import write_demo_collection
-
-        out = work / "demo_collection"
-        if not (out / "ground_truth.csv").exists():
-            write_demo_collection(out)
-        data = out
-    paths = {"tracks": data / "tracks.csv", "genre_tree": data / "genre_tree.json",
-             "scene_tree": data / "scene_tree.json", "ground_truth": data / "ground_truth.csv"}
-    return {k: str(v) for k, v in paths.items() if k != "ground_truth" or v.exists()}
-
-
-def child_build(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """Materialise every asset and check of the full build in this process; return its figures."""
-    from dagster import DagsterInstance, materialize
-
-    from benchmarks.quality import evaluate, leaf_sizes
-    from collection_tree import settings
-    from collection_tree.assets.modes import FULL
-    from collection_tree.assets.pipeline import build_assets, build_checks
-    from collection_tree.core.inputs import load_tracks
-    from collection_tree.resources.io_managers import JsonIOManager, ParquetIOManager
-    from collection_tree.resources.llm import LLMResource
-    from collection_tree.resources.settings import CollectionInputs, PipelineSettings
-
-    made: list[Any] = []
-
-    class RecordingLLMResource(LLMResource):
-        """The project's LLM resource, keeping each client it makes so the benchmark can read its timeline."""
-
-        def make_client(self, model_config: dict[str, Any] | None = None, stop_event: Any = None) -> Any:
-            client = super().make_client(model_config=model_config, stop_event=stop_event)
-            made.append(client)
-            return client
-
-    out = Path(spec["output"])
-    paths = spec["paths"]
-    provider = spec["provider"]
-    if provider == "anthropic":
-        base = spec["base_url"]
-        if not base.startswith(("http://127.0.0.1:", "http://localhost:")):
-            raise RuntimeError(f"refusing a non-loopback base URL: {base}")
-    resources = {
-        "inputs": CollectionInputs(tracks_path=paths["tracks"], genre_tree_path=paths["genre_tree"],
-                                   scene_tree_path=paths["scene_tree"]),
-        "pipeline_settings": PipelineSettings(output_dir=str(out),
-                                              profile=os.environ.get(settings.PROFILE_ENV, "default")),
-        "llm": RecordingLLMResource(provider=provider, base_url=spec.get("base_url", ""), cache_enabled=False),
-        "parquet_io_manager": ParquetIOManager(base_path=str(out / "store")),
-        "json_io_manager": JsonIOManager(base_path=str(out / "store")),
-    }
-    started = time.perf_counter()
-    result = materialize([*build_assets(FULL), *build_checks(FULL)], resources=resources,
-                         instance=DagsterInstance.ephemeral(), raise_on_error=False)
-    elapsed = time.perf_counter() - started
-    meta: dict[str, dict[str, Any]] = {}
-    for event in result.get_asset_materialization_events():
-        name = event.asset_key.path[-1]
-        values = {k: v.value for k, v in event.event_specific_data.materialization.metadata.items()}
-        meta[name] = {k: v for k, v in values.items() if isinstance(v, int | float | str) and len(str(v)) < 200}
-    stats: dict[str, dict[str, Any]] = {}
-    timelines: dict[str, list[dict[str, Any]]] = {}
-    for client in made:
-        for row in client.timeline():
-            timelines.setdefault(row["phase"], []).append(row)
-        for phase in {r.phase for r in client.records}:
-            stats[phase] = {k: v for k, v in client.stats(phase).items() if not isinstance(v, dict)}
-    by_task = task_breakdown([r for client in made for r in client.records])
-    checks = [{"asset": c.asset_key.path[-1], "check": c.check_name, "passed": c.passed}
-              for c in result.get_asset_check_evaluations()]
-    failures = [_failure_text(e) for e in result.all_events if e.is_step_failure]
-    quality: dict[str, Any] = {}
-    sizes: list[int] = []
-    tree_file = out / "curated_collection.json"
-    if tree_file.exists():
-        truth = Path(paths["ground_truth"]) if paths.get("ground_truth") else None
-        quality = evaluate(out, load_tracks(Path(paths["tracks"])), truth)
-        sizes = leaf_sizes(json.loads(tree_file.read_text()))
-    return {"ok": bool(result.success), "elapsed_s": round(elapsed, 2), "meta": meta, "stats": stats,
-            "timelines": timelines, "by_task": by_task, "checks": checks,
-            "step_failures": [f[-1500:] for f in failures], "quality": quality, "leaf_sizes": sizes}
-
-
-def _failure_text(event: Any) -> str:
-    """A failed step's message with the error's own message and the end of its stack."""
-    error = getattr(getattr(event, "step_failure_data", None), "error", None)
-    if error is None:
-        return event.message or ""
-    cause = error.cause or error
-    stack = "".join(cause.stack[-3:]) if cause.stack else ""
-    return f"{event.step_key}: {cause.message.strip()}\n{stack}"
-
-
 # ------------------------------------------------------------------------------ driver
-class FakeServerProcess:
-    """``collection-tree fake-anthropic`` on a free loopback port, in its own process with a fixed
-    ``PYTHONHASHSEED`` (its offline solvers answer exactly as an offline build's would), controlled over
-    its ``/_control`` endpoints. Use as a context manager; stopped with SIGINT (then killed)."""
-
-    def __init__(self, latency: Mapping[str, float] | None = None, start_timeout: float = 60.0):
-        self.latency = dict(latency or {})
-        self.start_timeout = start_timeout
-        self.proc: subprocess.Popen[str] | None = None
-        self.base_url = ""
-
-    def __enter__(self) -> FakeServerProcess:
-        import re
-        import select
-
-        spec = ",".join(f"{k}={v}" for k, v in (("fixed", self.latency.get("fixed_s", 0.0)),
-                                                 ("per_token", self.latency.get("per_output_token_s", 0.0)),
-                                                 ("scale", self.latency.get("scale", 1.0))))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
-        env["PYTHONHASHSEED"] = "0"
-        self.proc = subprocess.Popen([sys.executable, "-m", "collection_tree.cli", "fake-anthropic", "--port", "0",
-                                      "--latency", spec], env=env, stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None
-        ready, _, _ = select.select([self.proc.stdout], [], [], self.start_timeout)
-        line = self.proc.stdout.readline() if ready else ""
-        match = re.search(r"(http://127\.0\.0\.1:\d+)", line)
-        if match is None:
-            self.__exit__()
-            raise RuntimeError(f"the fake Anthropic server did not start: {line!r}")
-        self.base_url = match.group(1)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        import signal
-
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def _call(self, method: str, path: str) -> dict[str, Any]:
-        import urllib.request
-
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never via a proxy
-        data = b"{}" if method == "POST" else None
-        request = urllib.request.Request(self.base_url + path, data=data, method=method,
-                                         headers={"content-type": "application/json"})
-        with opener.open(request, timeout=30) as response:
-            return json.loads(response.read() or b"{}")
-
-    def reset(self) -> None:
-        self._call("POST", "/_control/reset")
-
-    def log(self) -> tuple[list[dict[str, Any]], int]:
-        """The ``/v1/messages`` requests served since the last reset, and the most in flight at once."""
-        body = self._call("GET", "/_control/log")
-        return [r for r in body["requests"] if r["path"] == "/v1/messages"], int(body.get("max_in_flight", 0))
-
-
-def child_env(profile: str, provider: str, base_url: str, home: Path) -> dict[str, str]:
-    """The child's environment: the profile; for the fake server a dummy key and its URL, for the
-    offline provider no key at all. Other Anthropic credential sources are removed. A fixed
-    ``PYTHONHASHSEED``: some offline answers depend on set iteration order (ties), so without it two
-    builds of the same inputs can differ and provider or profile comparisons would mix in that noise."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
-    env.update({"COLLECTION_TREE_PROFILE": profile, "COLLECTION_TREE_LLM_CACHE": "off", "DAGSTER_HOME": str(home),
-                "PYTHONHASHSEED": "0",
-                "COLLECTION_TREE_LLM": "anthropic" if provider == "anthropic" else "offline"})
-    if provider == "anthropic":
-        env.update({"ANTHROPIC_API_KEY": DUMMY_KEY, "ANTHROPIC_BASE_URL": base_url})
-    return env
-
-
-def run_build(collection: str, profile: str, provider: str, *, work: Path, base_url: str = "",
-              timeout: float = 1800, latency: Callable[[Mapping[str, Any]], float] | None = None) -> dict[str, Any]:
-    """One full build in a child process. ``provider``: ``anthropic`` (the fake server at ``base_url``)
-    or ``offline``. Returns the build's per-phase rows, totals, quality and leaf sizes."""
-    data = COLLECTIONS[collection]
-    paths = collection_paths(collection, data, work)
-    with tempfile.TemporaryDirectory(prefix=f"ct-{collection}-{profile}-", dir=work) as tmp:
-        home = Path(tmp) / "home"
-        home.mkdir()
-        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-        spec = {"output": str(Path(tmp) / "output"), "paths": paths, "provider": provider, "base_url": base_url}
-        proc = subprocess.run([sys.executable, "-m", "benchmarks.llm_budget", "--child", json.dumps(spec)],
-                              env=child_env(profile, provider, base_url, home), capture_output=True, text=True,
-                              timeout=timeout)
-    if proc.returncode != 0 or not proc.stdout.strip():
-        raise RuntimeError(f"build {collection}/{profile}/{provider} failed:\n{proc.stderr[-3000:]}")
-    raw = json.loads(proc.stdout.strip().splitlines()[-1])
-    weigh = latency or call_latency(FIXED_S, PER_TOKEN_S)
-    rows = [phase_row(p, raw["meta"].get(p, {}), raw["stats"].get(p, {}), raw["timelines"].get(p, []), weigh)
-            for p in LLM_PHASES if p in raw["meta"]]
-    return {"collection": collection, "profile": profile, "provider": "fake-anthropic" if provider == "anthropic"
-            else provider, "ok": raw["ok"], "elapsed_s": raw["elapsed_s"], "phases": rows,
-            "total": total_row(rows), "quality": raw["quality"], "leaf_sizes": raw["leaf_sizes"],
-            "by_task": raw["by_task"], "timelines": raw["timelines"], "meta": raw["meta"],
-            "checks": raw["checks"], "step_failures": raw["step_failures"],
-            "checks_failed": [f"{c['asset']}.{c['check']}" for c in raw["checks"] if not c["passed"]]}
-
-
-def failed_build(collection: str, profile: str, provider: str, error: BaseException) -> dict[str, Any]:
-    """A build that did not finish, in the shape of :func:`run_build`'s result."""
-    return {"collection": collection, "profile": profile,
-            "provider": "fake-anthropic" if provider == "anthropic" else provider, "ok": False, "elapsed_s": 0.0,
-            "phases": [], "total": total_row([]), "quality": {}, "leaf_sizes": [], "by_task": [], "timelines": {},
-            "checks": [], "step_failures": [str(error)[-1500:]], "checks_failed": []}
+def with_phase_rows(build: Mapping[str, Any], weigh: Callable[[Mapping[str, Any]], float]) -> dict[str, Any]:
+    """A build (``harness.run_build``) with its per-phase rows and their total."""
+    meta, stats, timelines = build.get("meta", {}), build.get("stats", {}), build.get("timelines", {})
+    rows = [phase_row(p, meta.get(p, {}), stats.get(p, {}), timelines.get(p, []), weigh)
+            for p in LLM_PHASES if p in meta]
+    return {**build, "phases": rows, "total": total_row(rows)}
 
 
 PHASE_COLUMNS = ["phase", "calls", "serial_rep", "serial", "crit_calls", "input_tokens", "output_tokens",
@@ -471,9 +258,10 @@ def run(collections: Sequence[str], *, fixed_s: float = FIXED_S, per_token_s: fl
                     started = time.perf_counter()
                     try:
                         build = run_build(collection, profile, "anthropic", work=tmp, base_url=server.base_url,
-                                          timeout=timeout, latency=weigh)
+                                          timeout=timeout, evaluate=quality.evaluate_build)
                     except (RuntimeError, subprocess.TimeoutExpired) as exc:
                         build = failed_build(collection, profile, "anthropic", exc)
+                    build = with_phase_rows(build, weigh)
                     requests, in_flight = server.log()
                     build["server_requests"] = len(requests)
                     build["server_max_in_flight"] = in_flight
@@ -549,11 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-token", type=float, default=PER_TOKEN_S, help="latency model: seconds per output token")
     parser.add_argument("--scale", type=float, default=SCALE, help="the fake server sleeps this share of it")
     parser.add_argument("--timeout", type=float, default=1800)
-    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.child:
-        print(json.dumps(child_build(json.loads(args.child)), default=str))
-        return 0
     collections = [c.strip() for c in args.collections.split(",") if c.strip()]
     unknown = [c for c in collections if c not in COLLECTIONS]
     if unknown:

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import markdown_table, peak_rss_mib, run_child, write_results
+from benchmarks.harness import markdown_table, peak_rss_mib, run_child, write_results
 
 CASES = {  # name: (tracks, genre leaves, scene leaves)
     "6K": (6_303, 233, 275),

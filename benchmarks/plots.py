@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import RESULTS
+from benchmarks.harness import RESULTS
 
 COLOURS = {"seed": "#c0504d", "default": "#4f81bd"}
 PHASE_LABELS = {"named_clusters": "2 naming", "assigned_clusters": "3 reassign", "refined_clusters": "4 refine",

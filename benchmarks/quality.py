@@ -18,7 +18,7 @@
     python -m benchmarks.quality --collections demo --providers offline
     python -m benchmarks.quality OUTPUT_DIR --tracks T.csv [--ground-truth G.csv]   # one built output
 
-Builds run as in ``benchmarks.llm_budget`` (a child process per build, ``dagster.materialize``); the
+Builds run through ``benchmarks.harness`` (a child process per build, ``dagster.materialize``); the
 "fake" provider is the real Anthropic SDK against the loopback fake server (no latency here).
 """
 
@@ -27,7 +27,10 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import subprocess
 import sys
+import tempfile
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -36,8 +39,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmarks.harness import FakeServerProcess, failed_build, markdown_table, run_build, write_results
 from collection_tree.core.clusters import ClusterSet
 from collection_tree.core.curation import curation_figures, genre_lineages, leaf_roots, rounded
+from collection_tree.core.inputs import load_tracks
 from collection_tree.core.search import FacetIndex
 
 SCENE_KEYS = ("scene_tags", "year_range", "era")
@@ -173,6 +178,16 @@ def evaluate(output_dir: Path, tracks: pd.DataFrame, ground_truth: Path | None =
     return evaluate_tree(tree, leaves, tracks, truth, genre_tree)
 
 
+def evaluate_build(output_dir: Path, paths: Mapping[str, str]) -> dict[str, Any]:
+    """``quality`` and ``leaf_sizes`` of a finished build (``harness.run_build``'s ``evaluate``)."""
+    tree_file = output_dir / "curated_collection.json"
+    if not tree_file.exists():
+        return {"quality": {}, "leaf_sizes": []}
+    truth = Path(paths["ground_truth"]) if paths.get("ground_truth") else None
+    return {"quality": evaluate(output_dir, load_tracks(Path(paths["tracks"])), truth),
+            "leaf_sizes": leaf_sizes(json.loads(tree_file.read_text()))}
+
+
 # ------------------------------------------------------------------------------ the matrix
 QUALITY_COLUMNS = ["collection", "provider", "profile", "ok", "categories", "leaves", "leaf_size_p10",
                    "leaf_size_median", "leaf_size_p90", "leaf_size_max", "assigned_share", "ungrouped", "ami",
@@ -192,12 +207,6 @@ def run_matrix(collections: Sequence[str], providers: Sequence[str], profiles: S
                log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> list[dict[str, Any]]:
     """Build every (collection, provider, profile) not already in ``known`` (builds from
     ``benchmarks.llm_budget``: same shape) and return all builds."""
-    import subprocess
-    import tempfile
-    import time
-
-    from benchmarks.llm_budget import FakeServerProcess, failed_build, run_build
-
     label = {"offline": "offline", "fake": "fake-anthropic"}
     have = {(b["collection"], b["provider"], b["profile"]): b for b in known}
     builds: list[dict[str, Any]] = []
@@ -213,7 +222,7 @@ def run_matrix(collections: Sequence[str], providers: Sequence[str], profiles: S
                     started = time.perf_counter()
                     try:
                         build = run_build(collection, profile, PROVIDERS[provider], work=Path(tmp),
-                                          base_url=server.base_url, timeout=timeout)
+                                          base_url=server.base_url, timeout=timeout, evaluate=evaluate_build)
                     except (RuntimeError, subprocess.TimeoutExpired) as exc:
                         build = failed_build(collection, profile, PROVIDERS[provider], exc)
                     builds.append(build)
@@ -229,8 +238,6 @@ CURATION_COLUMNS = ["collection", "provider", "profile", "cross_lineage_share", 
 
 
 def quality_tables(builds: Sequence[Mapping[str, Any]]) -> dict[str, str]:
-    from benchmarks.common import markdown_table
-
     rows = [quality_row(b) for b in builds]
     tables = {"Quality": markdown_table(rows, QUALITY_COLUMNS)}
     curation = [{"collection": b["collection"], "provider": b["provider"], "profile": b["profile"],
@@ -244,8 +251,6 @@ def quality_tables(builds: Sequence[Mapping[str, Any]]) -> dict[str, str]:
 
 
 def write(builds: Sequence[Mapping[str, Any]], tables: Mapping[str, str]) -> Path:
-    from benchmarks.common import write_results
-
     keep = ("collection", "provider", "profile", "ok", "quality", "leaf_sizes", "checks_failed")
     return write_results("quality", "Curation quality: both profiles, both providers", dict(tables),
                          {"builds": [{k: b.get(k) for k in keep} for b in builds]})
@@ -261,8 +266,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profiles", default="seed,default")
     args = parser.parse_args(argv)
     if args.output_dir is not None:
-        from collection_tree.core.inputs import load_tracks
-
         if args.tracks is None:
             parser.error("--tracks is required with output_dir")
         print(json.dumps(evaluate(args.output_dir, load_tracks(args.tracks), args.ground_truth), indent=1))

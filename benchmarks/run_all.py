@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks.common import RESULTS, markdown_table, write_results
+from benchmarks.harness import RESULTS, markdown_table, write_results
 
 
 def _step(name: str, timings: list[dict[str, Any]], fn: Callable[[], Any]) -> Any:

@@ -49,7 +49,7 @@ import pandas as pd
 from collection_tree import demo_vocab as vocab
 from collection_tree import settings
 from collection_tree.core.atomic import atomic_write_bytes
-from collection_tree.core.inputs import split_facet
+from collection_tree.core.inputs import collect_leaves, split_facet
 from collection_tree.demo_taxonomy import (  # noqa: F401 (slug, era_slices: part of this module's interface)
     REFERENCE_TRACKS,
     Genres,
@@ -59,6 +59,7 @@ from collection_tree.demo_taxonomy import (  # noqa: F401 (slug, era_slices: par
     slug,
     vocabulary,
 )
+from collection_tree.phases.seed_clusters import SeedParams, build_seed_clusters
 
 # 2: the vocabulary grows above the reference size (collections up to it are byte-identical to 1's).
 GENERATOR_VERSION = 2  # bump whenever the output for a given (n_tracks, seed) changes
@@ -789,6 +790,11 @@ def is_complete(out_dir: str | Path, n_tracks: int = settings.DEMO_TRACKS, seed:
     return True
 
 
+def input_paths(folder: Path) -> dict[str, Path]:
+    """The three input files (``tracks``, ``genre_tree``, ``scene_tree``) of the demo collection in ``folder``."""
+    return {name: Path(folder) / FILES[name] for name in settings.INPUTS}
+
+
 def ensure_demo_collection(out_dir: Path, n_tracks: int = settings.DEMO_TRACKS,
                            seed: int = settings.DEMO_SEED) -> Path:
     """``out_dir`` holding a complete demo collection: reused when intact, else (re)generated.
@@ -801,11 +807,8 @@ def ensure_demo_collection(out_dir: Path, n_tracks: int = settings.DEMO_TRACKS,
     return out
 
 
-def collection_stats(collection: DemoCollection, min_tracks: int = 5) -> dict[str, int]:
+def collection_stats(collection: DemoCollection, min_tracks: int = SeedParams.min_tracks) -> dict[str, int]:
     """The figures the demo is tuned for: leaves per tree, seed clusters (phase 1) and tracks in none."""
-    from collection_tree.core.inputs import collect_leaves
-    from collection_tree.phases.seed_clusters import build_seed_clusters
-
     seeds = build_seed_clusters(collection.genre_tree, collection.scene_tree, min_tracks)
     in_seed = {int(t) for ids in seeds["track_ids"].tolist() for t in ids}
     return {

@@ -11,16 +11,21 @@ it starts a run (``execute_in_process`` bypasses the job's executor), and refuse
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from dagster import executor, in_process_executor
-from dagster._core.events import DagsterEvent, EngineEventData
-from dagster._core.execution.retries import RetryMode
-from dagster._core.execution.step_dependency_config import StepDependencyConfig
-from dagster._core.executor.base import Executor
+from dagster import DagsterEvent, Executor, executor, in_process_executor
 
 from collection_tree import settings
 from collection_tree.core.build_lock import BuildLock, BuildLockBusy
+
+
+def output_folder(run_config: Any) -> Path:
+    """The run's output folder: ``pipeline_settings.output_dir`` when the run configures it (a launch
+    with another output folder), else the settings' (the environment's)."""
+    resources = (run_config or {}).get("resources") or {}
+    configured = ((resources.get("pipeline_settings") or {}).get("config") or {}).get("output_dir")
+    return Path(configured) if isinstance(configured, str) and configured else settings.current().output_dir()
 
 
 class BuildLockedExecutor(Executor):
@@ -30,26 +35,24 @@ class BuildLockedExecutor(Executor):
         self.inner = inner
 
     @property
-    def retries(self) -> RetryMode:
+    def retries(self) -> Any:
         return self.inner.retries
 
     @property
-    def step_dependency_config(self) -> StepDependencyConfig:
+    def step_dependency_config(self) -> Any:
         return self.inner.step_dependency_config
 
     def execute(self, plan_context: Any, execution_plan: Any) -> Iterator[DagsterEvent]:
-        lock = BuildLock(settings.output_dir())
+        lock = BuildLock(output_folder(plan_context.run_config))
         command = f"Dagster run of {plan_context.job_name}"
         try:
             lock.acquire(run_id=plan_context.run_id, command=command, wait=False)
         except BuildLockBusy as busy:  # say who holds it, then wait for it
             who = busy.holder.describe() if busy.holder else "another build"
-            yield DagsterEvent.engine_event(plan_context, f"waiting for the build lock on {lock.folder}: held by "
-                                                          f"{who}", EngineEventData())
+            plan_context.log.info(f"waiting for the build lock on {lock.folder}: held by {who}")
             lock.acquire(run_id=plan_context.run_id, command=command, wait=True)
         try:
-            yield DagsterEvent.engine_event(plan_context, f"build lock on {lock.folder} held by this run",
-                                            EngineEventData())
+            plan_context.log.info(f"build lock on {lock.folder} held by this run")
             yield from self.inner.execute(plan_context, execution_plan)
         finally:
             lock.release()

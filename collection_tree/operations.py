@@ -1,7 +1,8 @@
 """Operating the build from outside a run (the CLI's ``status``, ``delete`` and ``build --resume``).
 
-- which assets of a build are materialised, stale or missing (Dagster's own staleness, plus: the
-  stored file is gone, or an input file changed after it was read);
+- which assets of a build are materialised, stale or missing (from public Dagster APIs: the asset
+  specs' dependencies and code versions, each asset's latest materialisation and the data versions
+  it recorded; plus: the stored file is gone, or an input file changed after it was read);
 - the latest run of a build job, whether it can be resumed, and whether its process is gone (a
   SIGKILLed run stays STARTED in the instance for ever; we mark it failed and free its pool slots);
 - re-executing a failed, canceled or orphaned run from failure (``ReexecutionOptions.from_failure``);
@@ -17,6 +18,7 @@ import shutil
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from dagster import (
     DagsterRun,
     DagsterRunStatus,
     Definitions,
+    EventLogEntry,
     JobDefinition,
     JobExecutionResult,
     PathMetadataValue,
@@ -35,29 +38,26 @@ from dagster import (
     build_reconstructable_job,
     execute_job,
 )
-from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
-from dagster._core.loader import LoadingContext
 from upath import UPath
 
-from collection_tree import settings
+from collection_tree.definitions import defs as code_location
+from collection_tree.settings import INPUTS, TREE_FILE, Places
 
 FULL_JOB = "collection_tree_build"
 TEST_JOB = "collection_tree_test"
 ASSET_JOB = "__ASSET_JOB"  # ad-hoc materialisations (`dagster asset materialize`, UI "Materialize")
-STORE_ENV = "COLLECTION_TREE_STORE"
 IN_PROGRESS = frozenset({DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
                          DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING})
 RESUMABLE = frozenset({DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED})
-INPUT_ASSETS = ("tracks", "genre_tree", "scene_tree")
 # What a build writes into the output folder besides the store (the full build's; the test run's
 # live under test_run/). The demo collection (inputs) and, unless asked, the LLM cache are kept.
-OUTPUT_FILES = ("curated_collection.json", "playlists", "collection.html", "rekordbox.xml", "collection.nml",
-                "Subcrates", "metadata_suggestions.csv", "metadata_suggestions.parquet", "test_run")
-CACHE_FILES = ("llm_cache.sqlite", "llm_cache.sqlite-wal", "llm_cache.sqlite-shm")
-
-
-def store_base() -> UPath:
-    return UPath(os.environ.get(STORE_ENV) or str(settings.output_dir() / "store"))
+OUTPUT_FILES = (TREE_FILE, "playlists", "collection.html", "rekordbox.xml", "collection.nml", "Subcrates",
+                "metadata_suggestions.csv", "metadata_suggestions.parquet", "test_run")
+CACHE_SUFFIXES = ("", "-wal", "-shm")  # SQLite's file and its write-ahead log
+# Tags Dagster writes on every materialisation (its data-version bookkeeping).
+DATA_VERSION_TAG = "dagster/data_version"
+INPUT_DATA_VERSION_TAG = "dagster/input_data_version/"
+CODE_VERSION_TAG = "dagster/code_version"
 
 
 # -- asset states -------------------------------------------------------------------------------
@@ -71,22 +71,6 @@ class AssetState:
     run_id: str | None
 
 
-class _LoadingContext(LoadingContext):
-    """The request scope Dagster's stale-status resolver batches its queries in."""
-
-    def __init__(self, instance: DagsterInstance):
-        self._instance = instance
-        self._loaders: dict[type, Any] = {}
-
-    @property
-    def instance(self) -> DagsterInstance:
-        return self._instance
-
-    @property
-    def loaders(self) -> dict[type, Any]:
-        return self._loaders
-
-
 def stored_output_exists(base: UPath, key: AssetKey, metadata: Mapping[str, Any]) -> bool:
     """Where the materialisation said it wrote (its ``path`` metadata: the IO managers' file, or the
     file an export wrote itself), else ``<base>/<key path>.parquet`` or ``.json``."""
@@ -95,15 +79,6 @@ def stored_output_exists(base: UPath, key: AssetKey, metadata: Mapping[str, Any]
         return UPath(str(entry.value)).exists()
     stem = base.joinpath(*key.path)
     return any(stem.with_name(stem.name + ext).exists() for ext in (".parquet", ".json"))
-
-
-def input_paths() -> dict[str, Path]:
-    """The input files the assets read (the same environment variables; else the demo collection)."""
-    env = {"tracks": settings.TRACKS_ENV, "genre_tree": settings.GENRE_TREE_ENV, "scene_tree": settings.SCENE_TREE_ENV}
-    demo = {"tracks": "tracks.csv", "genre_tree": "genre_tree.json", "scene_tree": "scene_tree.json"}
-    if any(os.environ.get(name) for name in env.values()):
-        return {key: Path(os.environ[name]) for key, name in env.items() if os.environ.get(name)}
-    return {key: settings.demo_dir() / name for key, name in demo.items()}
 
 
 def input_file_changed(path: Path | None, metadata: Mapping[str, Any], materialised_at: float) -> str:
@@ -130,37 +105,54 @@ def input_file_changed(path: Path | None, metadata: Mapping[str, Any], materiali
     return f"input file {path} changed since (sha256 {digest[:12]} != {str(built_hash.value)[:12]})"
 
 
-def asset_states(instance: DagsterInstance, defs: Definitions, group: str) -> list[AssetState]:
-    """Every asset of ``group`` in dependency order, with its state and why: Dagster's stale status
-    (a parent has a new data version, the asset's code version changed), plus the configured input file
-    differing in content from the one built, the stored output gone, and an upstream asset stale or
-    missing (Dagster only looks one level up)."""
-    inputs = input_paths()
-    graph = defs.resolve_asset_graph()
-    keys = [k for k in graph.toposorted_asset_keys if graph.get(k).group_name == group]
-    resolver = CachingStaleStatusResolver(instance, graph, _LoadingContext(instance))
-    latest = instance.get_latest_materialization_events(keys)
-    base = store_base()
+def asset_states(instance: DagsterInstance, defs: Definitions, group: str, places: Places,
+                 inputs: Mapping[str, Path]) -> list[AssetState]:
+    """Every asset of ``group`` in dependency order, with its state and why: stale when a parent's
+    current data version differs from the one this materialisation read (or, without recorded
+    versions, the parent was materialised after it), when its code version changed, when an input
+    file changed after it was read, or when an upstream asset is stale or missing; missing when never
+    materialised or its stored output is gone. ``inputs``: the input files by asset name."""
+    specs = {spec.key: spec for spec in defs.resolve_all_asset_specs() if spec.group_name == group}
+    parents = {key: [d.asset_key for d in spec.deps if d.asset_key in specs] for key, spec in specs.items()}
+    order = list(TopologicalSorter({k: sorted(v, key=str) for k, v in sorted(parents.items(), key=str)})
+                 .static_order())
+    latest = {key: instance.get_latest_materialization_event(key) for key in order}
+    base = UPath(places.store)
     states: dict[AssetKey, AssetState] = {}
-    for key in keys:
-        name, event = key.to_user_string(), latest.get(key)
-        if event is None or resolver.get_status(key) == StaleStatus.MISSING:
+    for key in order:
+        name, event = key.to_user_string(), latest[key]
+        if event is None or event.asset_materialization is None:
             states[key] = AssetState(name, "missing", "never materialised", None, None)
             continue
         at, run_id = event.timestamp, event.run_id
-        mat = event.asset_materialization
-        if not stored_output_exists(base, key, mat.metadata if mat is not None else {}):
+        if not stored_output_exists(base, key, event.asset_materialization.metadata):
             states[key] = AssetState(name, "missing", "stored output deleted", at, run_id)
             continue
-        causes = [f"{c.key.asset_key.to_user_string()} {c.reason}" for c in resolver.get_stale_root_causes(key)]
-        if key.path[-1] in INPUT_ASSETS:
-            changed = input_file_changed(inputs.get(key.path[-1]), mat.metadata if mat is not None else {}, at)
+        causes = [f"{p.to_user_string()} {why}" for p in parents[key]
+                  if (why := _parent_change(event, p, latest[p]))]
+        recorded_code = event.asset_materialization.tags.get(CODE_VERSION_TAG)
+        code = specs[key].code_version
+        if code is not None and recorded_code is not None and recorded_code != code:
+            causes.append(f"code version changed ({recorded_code} -> {code})")
+        if key.path[-1] in INPUTS:
+            changed = input_file_changed(inputs.get(key.path[-1]), event.asset_materialization.metadata, at)
             causes += [changed] if changed else []
         if not causes:
-            causes = [f"upstream {p.to_user_string()} is {states[p].state}" for p in sorted(graph.get(key).parent_keys)
-                      if p in states and states[p].state != "materialised"][:1]
+            causes = [f"upstream {p.to_user_string()} is {states[p].state}" for p in sorted(parents[key], key=str)
+                      if states[p].state != "materialised"][:1]
         states[key] = AssetState(name, "stale" if causes else "materialised", "; ".join(causes), at, run_id)
     return list(states.values())
+
+
+def _parent_change(event: EventLogEntry, parent: AssetKey, parent_event: EventLogEntry | None) -> str:
+    """Why ``parent`` makes the materialisation ``event`` out of date ("" when it does not)."""
+    if parent_event is None or parent_event.asset_materialization is None:
+        return ""  # the parent is missing: reported as "upstream ... is missing"
+    read = event.asset_materialization.tags.get(INPUT_DATA_VERSION_TAG + parent.to_user_string())
+    now = parent_event.asset_materialization.tags.get(DATA_VERSION_TAG)
+    if read is not None and now is not None:
+        return "has a new materialization" if read != now else ""
+    return "has a new materialization" if parent_event.timestamp > event.timestamp else ""
 
 
 # -- runs ---------------------------------------------------------------------------------------
@@ -255,11 +247,9 @@ def recover_orphaned_run(instance: DagsterInstance, run: DagsterRun) -> DagsterR
 def load_job(job_name: str) -> JobDefinition:
     """Reconstructs a job of the code location (used by :func:`resume_run` through a reconstructable
     pointer; re-execution needs one)."""
-    from collection_tree.definitions import defs
-
     if job_name == ASSET_JOB:
-        return defs.resolve_implicit_global_asset_job_def()
-    return defs.resolve_job_def(job_name)
+        return code_location.resolve_implicit_global_asset_job_def()
+    return code_location.resolve_job_def(job_name)
 
 
 def resume_run(instance: DagsterInstance, run_id: str, *, run_config: Mapping[str, Any] | None = None,
@@ -274,17 +264,20 @@ def resume_run(instance: DagsterInstance, run_id: str, *, run_config: Mapping[st
     if run.status not in RESUMABLE:
         raise ValueError(f"run {run_id} is {run.status.value}: only failed or canceled runs can be resumed")
     job = build_reconstructable_job(__name__, "load_job", reconstructable_args=(run.job_name,))
-    return execute_job(job, instance, run_config=dict(run_config or {}), tags=tags,
+    # The run's own config (its parameters) carries over; ``run_config`` adds to it (e.g. loggers).
+    merged = {**run.run_config, **(run_config or {})}
+    return execute_job(job, instance, run_config=merged, tags=tags,
                        reexecution_options=ReexecutionOptions.from_failure(run_id, instance))
 
 
 # -- delete -------------------------------------------------------------------------------------
 
-def deletable_paths(output_dir: Path, store: UPath, *, include_cache: bool) -> list[Any]:
+def deletable_paths(places: Places, *, include_cache: bool) -> list[Any]:
     """Existing paths ``delete`` removes: the tree, the exports, the store (and the LLM cache)."""
-    names = OUTPUT_FILES + (CACHE_FILES if include_cache else ())
-    paths: list[Any] = [output_dir / name for name in names]
-    paths.append(store)
+    paths: list[Any] = [places.output / name for name in OUTPUT_FILES]
+    paths.append(UPath(places.store))
+    if include_cache:
+        paths += [places.llm_cache.with_name(places.llm_cache.name + suffix) for suffix in CACHE_SUFFIXES]
     return [p for p in paths if p.exists()]
 
 

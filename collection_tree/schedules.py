@@ -3,22 +3,21 @@
 schedule: turn it on in the UI or with ``dagster schedule start weekly_rebuild``. Unchanged inputs
 make the rebuild cheap: every LLM answer comes from the response cache."""
 
-import os
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dagster import DagsterInvalidDefinitionError, DefaultScheduleStatus, ScheduleDefinition
 
 from collection_tree.jobs import collection_tree_job
+from collection_tree.settings import Settings, current
 
-CRON_ENV = "COLLECTION_TREE_REBUILD_CRON"
-TIMEZONE_ENV = "COLLECTION_TREE_TIMEZONE"
-DEFAULT_CRON = "0 3 * * 1"
-DEFAULT_TIMEZONE = "UTC"
+CRON_ENV = Settings.env_name("rebuild_cron")
+TIMEZONE_ENV = Settings.env_name("timezone")
 
 
-def build_weekly_rebuild(cron: str | None = None, timezone: str | None = None) -> ScheduleDefinition:
-    cron = (cron or os.environ.get(CRON_ENV) or DEFAULT_CRON).strip()
-    timezone = (timezone or os.environ.get(TIMEZONE_ENV) or DEFAULT_TIMEZONE).strip()
+def build_weekly_rebuild(cfg: Settings | None = None) -> ScheduleDefinition:
+    """The schedule on ``cfg``'s (default: the environment's) cron and time zone."""
+    cfg = cfg or current()
+    cron, timezone = cfg.rebuild_cron.strip(), cfg.timezone.strip()
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -26,7 +25,8 @@ def build_weekly_rebuild(cron: str | None = None, timezone: str | None = None) -
     try:
         return _schedule(cron, timezone)
     except DagsterInvalidDefinitionError as exc:
-        raise ValueError(f"{CRON_ENV}: expected a cron expression like '{DEFAULT_CRON}', got {cron!r}") from exc
+        raise ValueError(f"{CRON_ENV}: expected a cron expression like '{Settings.rebuild_cron}', "
+                         f"got {cron!r}") from exc
 
 
 def _schedule(cron: str, timezone: str) -> ScheduleDefinition:
@@ -39,6 +39,3 @@ def _schedule(cron: str, timezone: str) -> ScheduleDefinition:
         tags={"collection_tree/trigger": "weekly_rebuild"},
         description=f"Full rebuild on cron '{cron}' ({timezone}); set {CRON_ENV} / {TIMEZONE_ENV} to change.",
     )
-
-
-weekly_rebuild = build_weekly_rebuild()

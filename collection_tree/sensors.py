@@ -22,7 +22,6 @@ from dagster import (
     sensor,
 )
 
-from collection_tree import settings
 from collection_tree.assets.modes import FULL
 from collection_tree.jobs import collection_tree_job
 from collection_tree.resources.settings import CollectionInputs
@@ -49,10 +48,8 @@ class NotReady(Exception):
 def tree_paths(inputs: CollectionInputs) -> dict[str, Path]:
     """The tree files the assets will read: the configured ones, else the demo collection's
     (not generated here: a sensor tick must stay cheap)."""
-    if any((inputs.tracks_path, inputs.genre_tree_path, inputs.scene_tree_path)):
-        resolved = inputs.resolved()  # raises when only some inputs are set, as the assets would
-        return {tree: resolved[f"{tree}_tree"] for tree in TREES}
-    return {tree: settings.demo_dir() / f"{tree}_tree.json" for tree in TREES}
+    paths = inputs.resolved() if inputs.configured() else inputs.demo_paths()  # resolved() raises when only
+    return {tree: paths[f"{tree}_tree"] for tree in TREES}                      # some are set, as the assets would
 
 
 def read_tree_version(path: Path, now: float | None = None) -> TreeVersion:

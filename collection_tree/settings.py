@@ -1,36 +1,40 @@
-"""Environment variables, their defaults and the project's local folders.
+"""Every setting the project takes from the environment, and the places a build's files go.
 
-Every setting is read from the environment through these names, so the Dagster resources
-(bound with ``EnvVar``), the CLI and the tests agree on one set of defaults.
+This is the only module that reads ``os.environ``. :class:`Settings` is a frozen object with one
+field per setting, each declared with its environment variable, default and meaning (the README's
+table is this list); adding a setting is one line there. ``current()`` builds it from the
+environment: an entry point (the code location, a CLI command) asks once and passes it on; the
+Dagster resources are bound to the same variables as ``EnvVar``s (``resources/factory.py``).
+
+:class:`Places` derives every path from the output folder (store, LLM cache, demo collection, the
+test run's corner), so moving the output folder moves everything unless a place is set on its own.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-
-TRACKS_ENV = "COLLECTION_TREE_TRACKS"
-GENRE_TREE_ENV = "COLLECTION_TREE_GENRE_TREE"
-SCENE_TREE_ENV = "COLLECTION_TREE_SCENE_TREE"
-OUTPUT_ENV = "COLLECTION_TREE_OUTPUT"
-CONFIG_ENV = "COLLECTION_TREE_CONFIG"
-PROFILE_ENV = "COLLECTION_TREE_PROFILE"  # "default" (ours) or "seed" (the reference's parameters)
-LLM_ENV = "COLLECTION_TREE_LLM"  # "offline" | "anthropic" | unset (auto: anthropic when a key is set)
-LLM_CACHE_ENV = "COLLECTION_TREE_LLM_CACHE"  # "0"/"off" disables the response cache
-ANTHROPIC_BASE_URL_ENV = "ANTHROPIC_BASE_URL"
-ANTHROPIC_KEY_ENV = "ANTHROPIC_API_KEY"
-LLM_TIMEOUT_ENV = "COLLECTION_TREE_LLM_TIMEOUT"  # seconds one API request may take (default 120)
-LLM_MAX_RETRIES_ENV = "COLLECTION_TREE_LLM_MAX_RETRIES"  # SDK retries of a failed request (default 4)
-INPUT_ENVS = {"tracks": TRACKS_ENV, "genre_tree": GENRE_TREE_ENV, "scene_tree": SCENE_TREE_ENV}
-
-DEFAULT_LLM_TIMEOUT_S = 120.0
-DEFAULT_LLM_MAX_RETRIES = 4
+from typing import Any
 
 # The checkout (or the current directory for an installed package run elsewhere).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 DEMO_TRACKS = 6303
 DEMO_SEED = 42
+TEST_RUN = "test_run"  # the test run's outputs and stored phases live in this sub-folder of each place
+TREE_FILE = "curated_collection.json"
+INPUTS = ("tracks", "genre_tree", "scene_tree")
+ANTHROPIC_KEY_ENV = "ANTHROPIC_API_KEY"
+# Read by the Anthropic SDK; here only to redact them from messages and to tell whether a key is set.
+SECRET_ENV = (ANTHROPIC_KEY_ENV, "ANTHROPIC_AUTH_TOKEN")
+_OFF = ("0", "off", "false", "no", "disabled")
+
+
+def setting(env: str, default: str = "", help: str = "") -> Any:
+    """One setting: its environment variable, its default (when unset or empty) and what it means."""
+    return field(default=default, metadata={"env": env, "help": help})
 
 
 def project_dir() -> Path:
@@ -40,42 +44,151 @@ def project_dir() -> Path:
     return Path.cwd()
 
 
-def output_dir() -> Path:
-    return Path(os.environ.get(OUTPUT_ENV) or project_dir() / "output")
+def default_output_dir() -> Path:
+    return project_dir() / "output"
 
 
-def demo_dir() -> Path:
-    """The demo collection is generated here on first use when no inputs are configured."""
-    return output_dir() / "demo_collection"
+@dataclass(frozen=True)
+class Places:
+    """Where one build's files go: outputs (tree, exports, demo collection), the phase store (a path
+    or a URL such as ``s3://bucket/store``) and the LLM response cache."""
+
+    output: Path
+    store: str
+    llm_cache: Path
+
+    @classmethod
+    def at(cls, output: str | Path, *, store: str = "", llm_cache: str = "") -> Places:
+        """Everything under ``output`` unless ``store`` / ``llm_cache`` are given."""
+        out = Path(output)
+        return cls(output=out, store=store or str(out / "store"),
+                   llm_cache=Path(llm_cache) if llm_cache else out / "llm_cache.sqlite")
+
+    @property
+    def tree_file(self) -> Path:
+        """The Collection Tree JSON people use (the store keeps its own copy)."""
+        return self.output / TREE_FILE
+
+    @property
+    def demo(self) -> Path:
+        """The demo collection is generated here on first use when no inputs are configured."""
+        return self.output / "demo_collection"
+
+    def for_test_run(self, test: bool = True) -> Places:
+        """The test run's corner: outputs and stored phases in a ``test_run`` sub-folder (the LLM
+        cache is shared: the same question has the same answer)."""
+        if not test:
+            return self
+        return replace(self, output=self.output / TEST_RUN, store=self.store.rstrip("/") + "/" + TEST_RUN)
 
 
-def default_dagster_home() -> Path:
-    return project_dir() / ".dagster_home"
+@dataclass(frozen=True)
+class Settings:
+    """The project's settings. Empty means unset: the default applies."""
+
+    tracks: str = setting("COLLECTION_TREE_TRACKS", "", "tracks file, CSV or Parquet (DESIGN section 1)")
+    genre_tree: str = setting("COLLECTION_TREE_GENRE_TREE", "", "genre tree JSON")
+    scene_tree: str = setting("COLLECTION_TREE_SCENE_TREE", "", "scene tree JSON")
+    config: str = setting("COLLECTION_TREE_CONFIG", "", "optional `config.json`: `creative_model`, `mechanical_model`")
+    output: str = setting("COLLECTION_TREE_OUTPUT", "", "output folder: the tree, the exports, the phase store, "
+                                                        "the LLM cache and the demo collection (default `output/`)")
+    store: str = setting("COLLECTION_TREE_STORE", "", "the phase store as a URL (`s3://...` works through "
+                                                      "universal-pathlib; default `<output>/store`)")
+    llm_cache_path: str = setting("COLLECTION_TREE_LLM_CACHE_PATH", "", "the LLM response cache file "
+                                                                        "(default `<output>/llm_cache.sqlite`)")
+    llm_cache: str = setting("COLLECTION_TREE_LLM_CACHE", "on", "`off` disables the LLM response cache")
+    profile: str = setting("COLLECTION_TREE_PROFILE", "default", "parameter profile: `default` (ours) or `seed` "
+                                                                  "(the reference's values exactly)")
+    llm: str = setting("COLLECTION_TREE_LLM", "auto", "`offline`, `anthropic`, `anthropic-batch`, or `auto` "
+                                                      "(anthropic when a key is set)")
+    anthropic_base_url: str = setting("ANTHROPIC_BASE_URL", "", "the Anthropic API's URL, e.g. the loopback fake "
+                                                                "server (default: the API's own)")
+    music_root: str = setting("COLLECTION_TREE_MUSIC_ROOT", "", "folder that relative track `location`s are under "
+                                                                "(playlists, Rekordbox; default the tracks file's)")
+    rebuild_cron: str = setting("COLLECTION_TREE_REBUILD_CRON", "0 3 * * 1", "cron of the `weekly_rebuild` schedule")
+    timezone: str = setting("COLLECTION_TREE_TIMEZONE", "UTC", "its time zone (IANA name)")
+    llm_timeout: str = setting("COLLECTION_TREE_LLM_TIMEOUT", "120", "seconds one API request may take before the "
+                                                                     "SDK gives up on it (and retries)")
+    llm_max_retries: str = setting("COLLECTION_TREE_LLM_MAX_RETRIES", "4", "SDK retries of a failed request (429, "
+                                                                         "5xx, 529, timeouts, connection errors)")
+    dagster_home: str = setting("DAGSTER_HOME", "", "the Dagster instance, so run history persists between "
+                                                    "commands (default `.dagster_home/`)")
+    # Not a setting: whether the SDK will find a key (``auto`` picks the Anthropic API then). Never the key.
+    anthropic_key_set: bool = field(default=False, compare=False)
+    # The fields whose value came from the environment (the resources bind those as EnvVar).
+    env_set: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values = {f.name: env[f.metadata["env"]].strip() for f in cls.settings()
+                  if env.get(f.metadata["env"], "").strip()}
+        return cls(**values, anthropic_key_set=bool(env.get(ANTHROPIC_KEY_ENV)), env_set=frozenset(values))
+
+    @classmethod
+    def settings(cls) -> list[Any]:
+        """The declared settings (dataclass fields with an environment variable), in order."""
+        return [f for f in fields(cls) if "env" in f.metadata]
+
+    @classmethod
+    def env_name(cls, name: str) -> str:
+        """The environment variable of setting ``name`` (for messages: "set COLLECTION_TREE_...")."""
+        return next(f.metadata["env"] for f in cls.settings() if f.name == name)
+
+    def with_values(self, **values: str) -> Settings:
+        """A copy with some settings given in code (they no longer count as from the environment)."""
+        return replace(self, **values, env_set=self.env_set - set(values))
+
+    # -- derived ---------------------------------------------------------------------------------
+    def output_dir(self) -> Path:
+        return Path(self.output) if self.output else default_output_dir()
+
+    def places(self) -> Places:
+        return Places.at(self.output_dir(), store=self.store, llm_cache=self.llm_cache_path)
+
+    @property
+    def llm_cache_enabled(self) -> bool:
+        return self.llm_cache.strip().lower() not in _OFF
+
+    def input_paths(self) -> dict[str, str]:
+        """The configured input files (``tracks``, ``genre_tree``, ``scene_tree``), only those set."""
+        return {name: getattr(self, name) for name in INPUTS if getattr(self, name)}
+
+    def llm_timeout_s(self) -> float:
+        return float(self._number("llm_timeout", float, 0.001))
+
+    def llm_retries(self) -> int:
+        return int(self._number("llm_max_retries", int, 0))
+
+    def _number(self, name: str, kind: type, minimum: float) -> float:
+        raw = getattr(self, name)
+        problem = f"{self.env_name(name)}: expected a {kind.__name__} >= {minimum:g}, got {raw!r}"
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise ValueError(problem) from None
+        if value < minimum:
+            raise ValueError(problem)
+        return value
+
+    def dagster_home_dir(self) -> Path:
+        return Path(self.dagster_home) if self.dagster_home else project_dir() / ".dagster_home"
 
 
-def configured_inputs() -> dict[str, str]:
-    """The three input paths as configured (empty strings when unset)."""
-    return {name: os.environ.get(env) or "" for name, env in INPUT_ENVS.items()}
+def current() -> Settings:
+    """The settings of this process's environment, read now."""
+    return Settings.from_env()
 
 
-def _number(env: str, default: float, kind: type, minimum: float) -> float:
-    raw = (os.environ.get(env) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise ValueError(f"{env}: expected a {kind.__name__} >= {minimum:g}, got {raw!r}") from None
-    if value < minimum:
-        raise ValueError(f"{env}: expected a {kind.__name__} >= {minimum:g}, got {raw!r}")
-    return value
+def use_dagster_home(settings: Settings) -> Path:
+    """Create the Dagster instance folder and point this process at it (``DagsterInstance.get()``
+    reads ``DAGSTER_HOME``): the CLI and ``dagster dev`` then share one run history."""
+    home = settings.dagster_home_dir()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
 
 
-def llm_timeout_s() -> float:
-    """Seconds one API request may take before the SDK gives up on it (and retries)."""
-    return float(_number(LLM_TIMEOUT_ENV, DEFAULT_LLM_TIMEOUT_S, float, 0.001))
-
-
-def llm_max_retries() -> int:
-    """How often the SDK retries a failed request (429, 5xx, 529, timeouts, connection errors)."""
-    return int(_number(LLM_MAX_RETRIES_ENV, DEFAULT_LLM_MAX_RETRIES, int, 0))
+def secret_values() -> list[str]:
+    """The API credentials set in the environment, so messages can be scrubbed of them."""
+    return [os.environ[name] for name in SECRET_ENV if os.environ.get(name)]

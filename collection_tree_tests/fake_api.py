@@ -16,7 +16,7 @@ from collection_tree.llm.anthropic_provider import AnthropicProvider
 from collection_tree.llm.client import LLMClient
 from collection_tree.llm.fake_server import FakeAnthropicServer
 from collection_tree.llm.normalise import as_int, as_int_ids, as_score, as_str_id, as_text
-from collection_tree.tasks import TASKS
+from collection_tree.tasks import TASKS, solve_offline
 from collection_tree.tasks.base import TaskSpec
 
 # Recognisable, so a test can prove it never shows up in logs, errors or metadata.
@@ -88,7 +88,7 @@ def probe_task(monkeypatch: pytest.MonkeyPatch) -> TaskSpec:
 @pytest.fixture
 def fake_anthropic() -> Iterator[FakeAnthropicServer]:
     """A running fake API (127.0.0.1, free port); a hanging request is released after 5 s."""
-    with FakeAnthropicServer(hang_s=5.0) as server:
+    with FakeAnthropicServer(solver=solve_offline, hang_s=5.0) as server:
         yield server
 
 

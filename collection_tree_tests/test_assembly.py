@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from dagster import AssetKey, DagsterInstance, asset, materialize
+from helpers import collection_resources
 
 from collection_tree import package_version
 from collection_tree.assets.collection_leaves import build_collection_leaves_asset
@@ -31,9 +32,6 @@ from collection_tree.phases.assembly import (
 )
 from collection_tree.phases.enrichment import EnrichParams, suggest_metadata
 from collection_tree.phases.leaves import LeafParams, describe_leaves, order_by_categories
-from collection_tree.resources.io_managers import JsonIOManager, ParquetIOManager
-from collection_tree.resources.llm import LLMResource
-from collection_tree.resources.settings import CollectionInputs, PipelineSettings
 
 NU = "rock-nu-metal__usa-metal-2000-2004"
 SOUTH = "rap-dirty-south__dirty-south-2000-2004"
@@ -253,10 +251,7 @@ def mine(mode: BuildMode) -> list:
 
 
 def resources(tmp: Path) -> dict:
-    store = str(tmp / "store")
-    return {"inputs": CollectionInputs(), "pipeline_settings": PipelineSettings(output_dir=str(tmp / "output")),
-            "llm": LLMResource(provider="offline", cache_enabled=False),
-            "parquet_io_manager": ParquetIOManager(base_path=store), "json_io_manager": JsonIOManager(base_path=store)}
+    return collection_resources(tmp / "output", store=str(tmp / "store"), llm_cache="off")
 
 
 def check_results(result: Any) -> dict[str, bool]:

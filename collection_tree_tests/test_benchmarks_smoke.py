@@ -6,8 +6,8 @@ import json
 import pandas as pd
 import pytest
 
-from benchmarks import build_time, llm_budget, phase1_scale, quality
-from benchmarks.common import markdown_table
+from benchmarks import build_time, harness, llm_budget, phase1_scale, quality
+from benchmarks.harness import markdown_table
 from collection_tree.core.clusters import Cluster, ClusterSet
 from collection_tree.phases.seed_clusters import build_seed_clusters
 
@@ -222,10 +222,10 @@ def test_latency_by_task_and_child_env():
                                        {"task": "a", "output_tokens": 300, "latency_s": 0.02}], 0.001, latency)
     assert rows == [{"task": "a", "requests": 2, "median_output_tokens": 200, "median_model_latency_s": 11.0,
                      "median_measured_over_scale_s": 15.0}]
-    env = llm_budget.child_env("seed", "anthropic", "http://127.0.0.1:1", __import__("pathlib").Path("/tmp/h"))
-    assert env["ANTHROPIC_API_KEY"] == llm_budget.DUMMY_KEY and env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:1"
+    env = harness.child_env("seed", "anthropic", "http://127.0.0.1:1", __import__("pathlib").Path("/tmp/h"))
+    assert env["ANTHROPIC_API_KEY"] == harness.DUMMY_KEY and env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:1"
     assert env["COLLECTION_TREE_PROFILE"] == "seed" and env["COLLECTION_TREE_LLM_CACHE"] == "off"
-    offline = llm_budget.child_env("default", "offline", "", __import__("pathlib").Path("/tmp/h"))
+    offline = harness.child_env("default", "offline", "", __import__("pathlib").Path("/tmp/h"))
     assert not any(k.startswith("ANTHROPIC_") for k in offline)
 
 

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus, Definitions, materialize
 from dagster._core.instance.ref import InstanceRef
+from helpers import collection_resources
 
 from collection_tree import operations as ops
 from collection_tree.assets.llm_step import LLM_POOL
@@ -23,9 +24,8 @@ from collection_tree.assets.modes import FULL
 from collection_tree.assets.pipeline import build_assets
 from collection_tree.assets.progress import PhaseProgress
 from collection_tree.commands.build import ProgressBar
-from collection_tree.resources.io_managers import JsonIOManager, ParquetIOManager
-from collection_tree.resources.llm import LLMResource
-from collection_tree.resources.settings import CollectionInputs, PipelineSettings
+from collection_tree.demo import input_paths
+from collection_tree.settings import Places
 
 PROJECT = Path(__file__).resolve().parents[1]
 GENIUS = PROJECT.parent / "shared" / "data" / "genius-2000s"
@@ -59,43 +59,33 @@ def data(tmp_path: Path) -> Path:
 
 
 def foundation_defs(tmp_path: Path, data: Path) -> Definitions:
-    store = str(tmp_path / "out" / "store")
     assets = [a for a in build_assets(FULL) if a.key.path[-1] in FOUNDATION]
-    return Definitions(assets=assets, resources={
-        "inputs": CollectionInputs(tracks_path=str(data / "tracks.csv"), genre_tree_path=str(data / "genre_tree.json"),
-                                   scene_tree_path=str(data / "scene_tree.json")),
-        "pipeline_settings": PipelineSettings(output_dir=str(tmp_path / "out")),
-        "llm": LLMResource(provider="offline", cache_enabled=False),
-        "parquet_io_manager": ParquetIOManager(base_path=store),
-        "json_io_manager": JsonIOManager(base_path=store),
-    })
+    return Definitions(assets=assets, resources=collection_resources(tmp_path / "out", data, llm_cache="off"))
 
 
-def states(instance, defs) -> dict[str, tuple[str, str]]:
-    return {s.key: (s.state, s.detail) for s in ops.asset_states(instance, defs, FULL.group)}
+def states(instance, defs, out: Path, data: Path) -> dict[str, tuple[str, str]]:
+    inputs = input_paths(data)  # the demo's file names are the real collection's
+    return {s.key: (s.state, s.detail) for s in ops.asset_states(instance, defs, FULL.group, Places.at(out), inputs)}
 
 
 def test_asset_states_follow_dagster_staleness_and_the_store(tmp_path, monkeypatch, instance, data):
-    monkeypatch.setenv("COLLECTION_TREE_OUTPUT", str(tmp_path / "out"))
-    monkeypatch.delenv("COLLECTION_TREE_STORE", raising=False)
-    for name in ("tracks.csv", "genre_tree.json", "scene_tree.json"):  # what the assets read
-        monkeypatch.setenv(f"COLLECTION_TREE_{name.split('.')[0].upper()}", str(data / name))
     defs = foundation_defs(tmp_path, data)
-    assert set(states(instance, defs).values()) == {("missing", "never materialised")}
+    out = tmp_path / "out"
+    assert set(states(instance, defs, out, data).values()) == {("missing", "never materialised")}
 
     assets = list(defs.assets)
     resources = defs.resources
     assert materialize(assets, resources=resources, instance=instance).success
-    assert {s for s, _ in states(instance, defs).values()} == {"materialised"}
+    assert {s for s, _ in states(instance, defs, out, data).values()} == {"materialised"}
 
     # a file touched but not changed is not stale: inputs are compared by content, not by time
     os.utime(data / "scene_tree.json")
-    assert {s for s, _ in states(instance, defs).values()} == {"materialised"}
+    assert {s for s, _ in states(instance, defs, out, data).values()} == {"materialised"}
 
     # an input file edited after it was read: its asset is stale, and so is everything downstream
     scene = data / "scene_tree.json"
     scene.write_text(scene.read_text(encoding="utf-8") + "\n", encoding="utf-8")
-    now = states(instance, defs)
+    now = states(instance, defs, out, data)
     assert now["scene_tree"][0] == "stale" and "scene_tree.json changed since (sha256" in now["scene_tree"][1]
     assert now["seed_clusters"] == ("stale", "upstream scene_tree is stale")
     assert now["genre_tree"] == now["tracks"] == ("materialised", "")
@@ -103,16 +93,17 @@ def test_asset_states_follow_dagster_staleness_and_the_store(tmp_path, monkeypat
     # the genre tree read again, same content: same data version, nothing downstream stale
     genre = [a for a in assets if a.key.path[-1] == "genre_tree"]
     assert materialize(assets, resources=resources, instance=instance, selection=genre).success
-    assert states(instance, defs)["seed_clusters"] == ("stale", "upstream scene_tree is stale")
+    # the genre tree read again with the same content: the same data version, nothing new downstream
+    assert states(instance, defs, out, data)["seed_clusters"] == ("stale", "upstream scene_tree is stale")
     # the scene tree read again with its new content: a new data version makes seed_clusters stale
     scene_asset = [a for a in assets if a.key.path[-1] == "scene_tree"]
     assert materialize(assets, resources=resources, instance=instance, selection=scene_asset).success
-    assert states(instance, defs)["scene_tree"] == ("materialised", "")
-    assert states(instance, defs)["seed_clusters"] == ("stale", "scene_tree has a new data version")
+    assert states(instance, defs, out, data)["scene_tree"] == ("materialised", "")
+    assert states(instance, defs, out, data)["seed_clusters"] == ("stale", "scene_tree has a new materialization")
 
     # the stored output deleted behind Dagster's back
     (tmp_path / "out" / "store" / "seed_clusters.parquet").unlink()
-    assert states(instance, defs)["seed_clusters"] == ("missing", "stored output deleted")
+    assert states(instance, defs, out, data)["seed_clusters"] == ("missing", "stored output deleted")
 
 
 def test_status_tells_another_collection_from_the_built_one(tmp_path, monkeypatch, instance, data):
@@ -130,7 +121,7 @@ def test_status_tells_another_collection_from_the_built_one(tmp_path, monkeypatc
     os.utime(other / "tracks.csv", (past, past))
     for name in ("tracks.csv", "genre_tree.json", "scene_tree.json"):
         monkeypatch.setenv(f"COLLECTION_TREE_{name.split('.')[0].upper()}", str(other / name))
-    now = states(instance, defs)
+    now = states(instance, defs, tmp_path / "out", other)
     assert now["tracks"][0] == "stale"
     assert now["tracks"][1].startswith(f"configured input {other / 'tracks.csv'} is not the built one "
                                        f"({data / 'tracks.csv'}): sha256 ")

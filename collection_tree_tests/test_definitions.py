@@ -2,6 +2,7 @@
 sensor and the schedule, LLM assets in the shared pool, and the project's dagster.yaml is a valid
 instance config with the run queue and pool limits we rely on."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ from dagster._core.run_coordinator import QueuedRunCoordinator
 
 from collection_tree.assets.llm_step import LLM_POOL
 from collection_tree.assets.modes import FULL, TEST
+from collection_tree.assets.pipeline import OWNERS
 from collection_tree.definitions import defs
 from collection_tree.jobs import BUILD_TAG
 from collection_tree.operations import FULL_JOB, TEST_JOB
@@ -93,11 +95,31 @@ def test_llm_pool_gets_the_configured_limit(project_instance):
     assert storage.get_concurrency_info(LLM_POOL).slot_count == 1
 
 
+def test_every_asset_has_owners():
+    specs = defs.resolve_all_asset_specs()
+    assert specs and all(spec.owners == list(OWNERS) for spec in specs)
+
+
+def dg(*args: str, home: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DAGSTER_HOME": str(home), "VIRTUAL_ENV": str(Path(sys.executable).parents[1])}
+    shutil.copy(PROJECT / ".dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    return subprocess.run([str(Path(sys.executable).with_name("dg")), *args], cwd=PROJECT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
 @pytest.mark.dagster_instance
-def test_code_location_loads_from_the_cli(tmp_path):
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
-    shutil.copy(PROJECT / ".dagster_home" / "dagster.yaml", tmp_path / "dagster.yaml")
-    dagster = Path(sys.executable).with_name("dagster")
-    proc = subprocess.run([str(dagster), "definitions", "validate", "-w", "workspace.yaml"], cwd=PROJECT,
-                          env=env, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+def test_dg_checks_and_lists_the_definitions(tmp_path):
+    """The project is a dg project ([tool.dg] in pyproject.toml): `dg check defs` passes and `dg list defs`
+    shows the assets, checks, jobs, sensor and schedule."""
+    check = dg("check", "defs", home=tmp_path)
+    assert check.returncode == 0 and "All definitions loaded successfully" in check.stdout, check.stdout + check.stderr
+    listed = dg("list", "defs", "--json", home=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    found = json.loads(listed.stdout)
+    graph = defs.resolve_asset_graph()
+    assert {a["asset_key"] for a in found["assets"]} == {k.to_user_string() for k in graph.toposorted_asset_keys}
+    assert all(a["owners"] == [{"team": "collection-tree"}] for a in found["assets"])
+    assert len(found["asset_checks"]) == sum(len(c.check_keys) for c in defs.asset_checks)
+    assert {j["name"] for j in found["jobs"]} == {FULL_JOB, TEST_JOB}
+    assert [s["name"] for s in found["sensors"]] == ["tree_version_sensor"]
+    assert [s["name"] for s in found["schedules"]] == ["weekly_rebuild"]

@@ -309,15 +309,19 @@ def test_ensure_reuses_a_complete_collection_and_regenerates_a_broken_one(tmp_pa
 
 
 def test_ensure_defaults_and_the_input_resource_use_the_settings(tmp_path, monkeypatch):
-    from collection_tree.resources.settings import CollectionInputs
+    import dagster
 
-    monkeypatch.setenv(settings.OUTPUT_ENV, str(tmp_path))
-    paths = CollectionInputs().resolved()
-    assert paths["tracks"] == settings.demo_dir() / "tracks.csv"
-    manifest = json.loads((settings.demo_dir() / demo.MANIFEST).read_text())
+    from collection_tree.resources.factory import build_resources
+
+    monkeypatch.setenv(settings.Settings.env_name("output"), str(tmp_path))
+    with dagster.build_resources(build_resources()) as resources:  # as a run initialises them
+        paths = resources.inputs.resolved()
+    demo_dir = tmp_path / "demo_collection"
+    assert paths["tracks"] == demo_dir / "tracks.csv"
+    manifest = json.loads((demo_dir / demo.MANIFEST).read_text())
     assert (manifest["n_tracks"], manifest["seed"], manifest["version"]) == (
         settings.DEMO_TRACKS, settings.DEMO_SEED, demo.GENERATOR_VERSION)
-    assert demo.is_complete(settings.demo_dir())
+    assert demo.is_complete(demo_dir)
     assert all(p.exists() for p in paths.values())
 
 

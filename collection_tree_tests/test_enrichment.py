@@ -81,8 +81,8 @@ def test_seed_profile_is_one_creative_call_per_leaf_and_keeps_only_confident(lea
     assert by_track[10]["suggestions"]["scene_tags"] == ["USA"] and by_track[10]["confidence"] == 0.8
     assert suggestions[SOUTH] == [] and suggestions[COUNTRY] == []
     assert all(i["confidence"] >= 0.7 for items in suggestions.values() for i in items)
-    assert result["report"]["calls_by_tier"] == {"mechanical": 0, "creative": 3}
-    assert result["report"]["dropped_low_confidence"] == 4
+    assert result["report"].calls_by_tier == {"mechanical": 0, "creative": 3}
+    assert result["report"].dropped_low_confidence == 4
     assert_nothing_already_present(result, leaf_collection.tracks)
 
 
@@ -128,10 +128,10 @@ def test_default_profile_needs_far_fewer_calls_mechanical_first():
     sent = {t["track_id"] for r in default.requests for c in r.payload["clusters"] for t in c["tracks"]}
     assert len(sent) == 150  # the 9 complete tracks of each leaf were skipped
     report = default_result["report"]
-    assert report["tracks_skipped_complete"] == 450 and report["calls_by_tier"] == {"mechanical": 2, "creative": 0}
+    assert report.tracks_skipped_complete == 450 and report.calls_by_tier == {"mechanical": 2, "creative": 0}
     # the same suggestions as the reference pattern, from 2 mechanical calls instead of 50 creative ones
     assert default_result["suggestions"] == seed_result["suggestions"]
-    assert report["suggestions"] == 150 and report["by_field"]["genre_refinement"] == 150
+    assert report.suggestions == 150 and report.by_field["genre_refinement"] == 150
 
 
 def test_grey_zone_is_escalated_to_the_creative_tier_only(leaf_collection):
@@ -157,8 +157,8 @@ def test_grey_zone_is_escalated_to_the_creative_tier_only(leaf_collection):
         9: (0.9, "mechanical"), 10: (0.8, "creative"), 15: (0.75, "creative"), 16: (0.7, "creative")}
     assert [i["track_id"] for i in result["suggestions"][SOUTH]] == [15, 16]
     report = result["report"]
-    assert report["tracks_escalated"] == 4 and report["dropped_low_confidence"] == 2
-    assert report["rounds"] == 2 and report["confidence_histogram"] == {"0.7-0.8": 2, "0.8-0.9": 1, "0.9-1.0": 1}
+    assert report.tracks_escalated == 4 and report.dropped_low_confidence == 2
+    assert report.rounds == 2 and report.confidence_histogram == {"0.7-0.8": 2, "0.8-0.9": 1, "0.9-1.0": 1}
 
 
 def test_escalation_keeps_to_its_budget_most_confident_grey_answers_first(leaf_collection):
@@ -180,8 +180,8 @@ def test_escalation_keeps_to_its_budget_most_confident_grey_answers_first(leaf_c
     kept = sorted(i["track_id"] for items in result["suggestions"].values() for i in items)
     assert kept == [9, 15, 16]
     report = result["report"]
-    assert report["tracks_escalated"] == 2 and report["grey_not_escalated"] == 2
-    assert report["dropped_low_confidence"] == 3  # 8 (0.3) and the two grey answers over the budget
+    assert report.tracks_escalated == 2 and report.grey_not_escalated == 2
+    assert report.dropped_low_confidence == 3  # 8 (0.3) and the two grey answers over the budget
     with pytest.raises(ValueError, match="max_escalated_share"):
         EnrichParams.for_profile("default", max_escalated_share=1.5)
 
@@ -203,7 +203,7 @@ def test_low_coherence_leaf_goes_straight_to_creative_and_failed_mechanical_call
     escalation = provider.requests[2]
     assert escalation.tier == "creative" and [c["cluster_id"] for c in escalation.payload["clusters"]] == [NU]
     assert [i["track_id"] for i in result["suggestions"][NU]] == [9, 10]  # recovered by the creative tier
-    assert result["report"]["failed_calls"] == {"mechanical": 1, "creative": 0}
+    assert result["report"].failed_calls == {"mechanical": 1, "creative": 0}
 
 
 def test_normalise_drops_foreign_ids_and_values_the_track_has():
@@ -241,7 +241,7 @@ def test_offline_default_profile_on_the_small_collection(leaf_collection):
     result = run(leaf_collection.clusters, leaf_collection.tracks, OfflineProvider(),
                  EnrichParams.for_profile("default"))
     assert [i["track_id"] for i in result["suggestions"][NU]] == [9, 10]
-    assert result["report"]["leaves_reviewed"] == 2 and result["report"]["tracks_skipped_complete"] == 14
+    assert result["report"].leaves_reviewed == 2 and result["report"].tracks_skipped_complete == 14
     assert_nothing_already_present(result, leaf_collection.tracks)
 
 

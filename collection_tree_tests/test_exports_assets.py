@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import GENIUS_DIR, genius_like_tree, write_tree
 from dagster import AssetKey, AssetSpec, DagsterInstance, materialize
+from helpers import collection_resources
 from pyrekordbox.rbxml import RekordboxXml
 
 from collection_tree.assets.exports import build_export_assets
@@ -20,26 +21,19 @@ from collection_tree.assets.pipeline import build_assets
 from collection_tree.cli import main
 from collection_tree.core.inputs import load_tree
 from collection_tree.exports.m3u import playlist_layout
-from collection_tree.resources.io_managers import JsonIOManager, ParquetIOManager
-from collection_tree.resources.settings import CollectionInputs, PipelineSettings
+from collection_tree.settings import Places
 
 EXPORTS = ("m3u_playlists", "rekordbox_xml", "traktor_nml", "serato_crates", "collection_html",
            "metadata_suggestions_review")
 
 
-def resources(tmp, data=None) -> dict:
-    store = str(tmp / "store")
-    out = {"pipeline_settings": PipelineSettings(output_dir=str(tmp)),
-           "parquet_io_manager": ParquetIOManager(base_path=store), "json_io_manager": JsonIOManager(base_path=store)}
+def resources(tmp, data=None, **values) -> dict:
+    if data is not None:
+        return collection_resources(tmp, data, **values)
     # Without a collection the inputs only say where the tracks file is (the default music root).
     lib = tmp / "lib"
-    out["inputs"] = CollectionInputs(tracks_path=str(lib / "tracks.csv"), genre_tree_path=str(lib / "g.json"),
-                                     scene_tree_path=str(lib / "s.json"))
-    if data is not None:
-        out["inputs"] = CollectionInputs(tracks_path=str(data / "tracks.csv"),
-                                         genre_tree_path=str(data / "genre_tree.json"),
-                                         scene_tree_path=str(data / "scene_tree.json"))
-    return out
+    return collection_resources(tmp, tracks=str(lib / "tracks.csv"), genre_tree=str(lib / "g.json"),
+                                scene_tree=str(lib / "s.json"), **values)
 
 
 def store_upstream(tmp, mode, tree, tracks, unplaced=()):
@@ -52,13 +46,13 @@ def store_upstream(tmp, mode, tree, tracks, unplaced=()):
         {"clusters": [], "all_track_ids": [], "unplaced": list(unplaced), "report": {}}))
 
 
-def run(tmp, mode, only=None, config=None):
+def run(tmp, mode, only=None, config=None, **settings):
     """Materialise the exports (or one of them) alone: upstream assets are external, read from the store."""
     assets = [a for a in build_export_assets(mode) if only is None or a.key == mode.key(only)]
     defined = {a.key for a in assets}
-    upstream = [AssetSpec(mode.key(name)) for name in ("collection_tree", "tracks", "m3u_playlists")
-                if mode.key(name) not in defined]
-    result = materialize([*assets, *upstream], selection=[a.key for a in assets], resources=resources(tmp),
+    upstream = [AssetSpec(mode.key(name)) for name in ("collection_tree", "tracks", "collection_leaves",
+                                                       "m3u_playlists") if mode.key(name) not in defined]
+    result = materialize([*assets, *upstream], selection=[a.key for a in assets], resources=resources(tmp, **settings),
                          instance=DagsterInstance.ephemeral(), run_config={"ops": config or {}})
     assert result.success
     return {e.asset_key: e.event_specific_data.materialization.metadata
@@ -127,9 +121,8 @@ def test_test_run_writes_beside_the_full_build(export_fixture, tmp_path):
     assert sorted(p.name for p in (tmp_path / "test_run").iterdir()) == written
 
 
-def test_real_collection_end_to_end(tmp_path, monkeypatch):
+def test_real_collection_end_to_end(tmp_path):
     """The tracks asset on the real Genius collection, then the exports over a tree of its genre leaves."""
-    monkeypatch.setenv("COLLECTION_TREE_MUSIC_ROOT", "/media/music")
     tracks_asset = build_input_assets(FULL)[0]
     instance = DagsterInstance.ephemeral()
     assert materialize([tracks_asset], resources=resources(tmp_path, GENIUS_DIR), instance=instance).success
@@ -137,8 +130,8 @@ def test_real_collection_end_to_end(tmp_path, monkeypatch):
     from collection_tree.core.inputs import tracks_from_storage
 
     tree = genius_like_tree(tracks_from_storage(tracks), load_tree(GENIUS_DIR / "genre_tree.json", "genre").doc)
-    (tmp_path / "store" / "collection_tree.json").write_text(json.dumps(tree))
-    meta = run(tmp_path, FULL)
+    store_upstream(tmp_path, FULL, tree, tracks)
+    meta = run(tmp_path, FULL, music_root="/media/music")  # the setting (COLLECTION_TREE_MUSIC_ROOT)
     leaves = sum(len(c["leaves"]) for c in tree["categories"])
     assert meta[AssetKey("m3u_playlists")]["playlists"].value == leaves
     assert meta[AssetKey("m3u_playlists")]["tracks_written"].value == tree["assigned_tracks"]
@@ -171,7 +164,7 @@ def test_ungrouped_command_lists_reasons(export_fixture, tmp_path, monkeypatch, 
 @pytest.mark.parametrize("test_flag", [False, True])
 def test_ungrouped_command_follows_the_mode(export_fixture, tmp_path, monkeypatch, capsys, test_flag):
     mode = TEST if test_flag else FULL
-    write_tree(mode.output_dir(tmp_path), export_fixture.tree)
+    write_tree(mode.places(Places.at(tmp_path)).output, export_fixture.tree)
     store_upstream(tmp_path, mode, export_fixture.tree, export_fixture.tracks)
     monkeypatch.setenv("COLLECTION_TREE_OUTPUT", str(tmp_path))
     assert main(["ungrouped", *(["--test"] if test_flag else [])]) == 0

@@ -18,7 +18,7 @@ from collection_tree.exports.paths import OUTSIDE_ROOT, UNREPRESENTABLE, absolut
 from collection_tree.exports.rekordbox import write_rekordbox_xml
 from collection_tree.exports.serato import crate_bytes, drive_relative, write_serato_crates
 from collection_tree.exports.traktor import traktor_key_value, traktor_location, write_traktor_nml
-from collection_tree.resources.settings import CollectionInputs
+from collection_tree.resources.settings import CollectionInputs, PipelineSettings
 
 OFFLINE = {"provider": "offline", "models": [], "profile": "default", "version": "0.1.0", "run_id": "r1"}
 
@@ -179,10 +179,11 @@ def test_music_root_keeps_the_users_path_form_through_a_symlink(tmp_path, monkey
     (real / "tracks.csv").write_text("")
     (tmp_path / "Music").symlink_to(real, target_is_directory=True)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("COLLECTION_TREE_MUSIC_ROOT", raising=False)
-    inputs = CollectionInputs(tracks_path="Music/tracks.csv", genre_tree_path="g.json", scene_tree_path="s.json")
-    assert _music_root(ExportConfig(), inputs) == f"{tmp_path}/Music"  # not .../disk/library
-    assert _music_root(ExportConfig(music_root="Music/../Music"), inputs) == f"{tmp_path}/Music"
-    monkeypatch.setenv("COLLECTION_TREE_MUSIC_ROOT", "Music")
-    assert _music_root(ExportConfig(), inputs) == f"{tmp_path}/Music"
+    def inputs(music_root: str = "") -> CollectionInputs:
+        return CollectionInputs(tracks_path="Music/tracks.csv", genre_tree_path="g.json", scene_tree_path="s.json",
+                                pipeline_settings=PipelineSettings(music_root=music_root))
+
+    assert _music_root(ExportConfig(), inputs()) == f"{tmp_path}/Music"  # not .../disk/library
+    assert _music_root(ExportConfig(music_root="Music/../Music"), inputs()) == f"{tmp_path}/Music"
+    assert _music_root(ExportConfig(), inputs(music_root="Music")) == f"{tmp_path}/Music"  # the setting
     assert absolute_form("C:\\Music") == "C:/Music" and os.path.realpath(tmp_path / "Music") == str(real)

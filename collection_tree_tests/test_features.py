@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from collection_tree.core.features import TrackFeatures, histogram, two_modes
 from collection_tree.core.inputs import load_tracks
-from collection_tree.phases.features import TrackFeatures, histogram, two_modes
 
 GENIUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "genius-2000s"
 

@@ -9,29 +9,20 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from dagster import AssetKey, DagsterInstance, materialize
+from helpers import collection_resources
 from upath import UPath
 
 from collection_tree.assets.modes import FULL, TEST
 from collection_tree.assets.pipeline import build_assets
 from collection_tree.core.clusters import Cluster, ClusterSet
-from collection_tree.resources.io_managers import JsonIOManager, ParquetIOManager, atomic_write_bytes
-from collection_tree.resources.llm import LLMResource
-from collection_tree.resources.settings import CollectionInputs, PipelineSettings
+from collection_tree.resources.io_managers import atomic_write_bytes
 
 GENIUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "genius-2000s"
 FOUNDATION = ("tracks", "genre_tree", "scene_tree", "seed_clusters")
 
 
 def resources(tmp: Path, data: Path = GENIUS) -> dict:
-    store = str(tmp / "store")
-    return {
-        "inputs": CollectionInputs(tracks_path=str(data / "tracks.csv"), genre_tree_path=str(data / "genre_tree.json"),
-                                   scene_tree_path=str(data / "scene_tree.json")),
-        "pipeline_settings": PipelineSettings(output_dir=str(tmp)),
-        "llm": LLMResource(provider="offline", cache_path=str(tmp / "cache.sqlite")),
-        "parquet_io_manager": ParquetIOManager(base_path=store),
-        "json_io_manager": JsonIOManager(base_path=store),
-    }
+    return collection_resources(tmp, data)
 
 
 def foundation_assets(mode=FULL):

@@ -12,12 +12,14 @@ import jsonschema
 import numpy as np
 import pytest
 from dagster import AssetKey, DagsterInstance, SourceAsset, materialize
+from helpers import collection_resources
 
 from collection_tree.assets.categories import build_categories_asset, build_categories_checks
 from collection_tree.assets.modes import FULL
 from collection_tree.core.clusters import Cluster, ClusterSet, clusters_from_seeds
 from collection_tree.core.curation import fit_share, title_word_count, track_facet_words
 from collection_tree.core.inputs import load_tracks, load_tree
+from collection_tree.core.neighbourhoods import ClusterSpace, lineage_groups, neighbourhoods, structural_partition
 from collection_tree.core.partition import balance
 from collection_tree.llm.client import LLMClient, ProviderAnswer
 from collection_tree.llm.interface import LLMError, StopRequested
@@ -30,11 +32,7 @@ from collection_tree.phases.grouping import (
     has_problems,
     makespan,
 )
-from collection_tree.phases.neighbourhoods import ClusterSpace, lineage_groups, neighbourhoods, structural_partition
 from collection_tree.phases.seed_clusters import build_seed_clusters
-from collection_tree.resources.io_managers import JsonIOManager, ParquetIOManager
-from collection_tree.resources.llm import LLMResource
-from collection_tree.resources.settings import CollectionInputs, PipelineSettings
 from collection_tree.tasks import assign_categories, describe_category
 
 GENIUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "genius-2000s"
@@ -128,22 +126,22 @@ def test_default_profile_offline_on_300_real_clusters(clusters300):
     assert_contract(result, clusters300)
     assert_balanced(result, clusters300)
     report = result["report"]
-    assert not report["fallback_used"] and report["fallbacks"]["assigned_by_vector"] == 0
-    steps = {s["step"]: s for s in report["steps"]}
+    assert not report.fallback_used and report.fallbacks["assigned_by_vector"] == 0
+    steps = {s["step"]: s for s in report.steps}
     # the offline chain breaks the lineage guard for a few clusters: asked once more, all moved home
     assert list(steps) == ["propose", "consolidate", "assign", "guard", "describe"]
-    guard = report["guard"]
+    guard = report.guard
     assert guard["breaking_clusters"] > 0 and guard["moved_when_reasked"] == guard["breaking_clusters"]
-    assert report["categories_mixing_lineage_groups"] == 0
-    hoods = report["neighbourhood_sizes"]
+    assert report.categories_mixing_lineage_groups == 0
+    hoods = report.neighbourhood_sizes
     assert sum(hoods) == len(clusters300.clusters) and steps["propose"]["units"] == len(hoods)
     assert steps["assign"]["units"] == math.ceil(len(clusters300.clusters) / DEFAULT.assign_batch_size)
     assert steps["describe"]["units"] == len(result["categories"])
-    assert report["calls"] == sum(s["calls"] for s in steps.values())
+    assert report.calls == sum(s["calls"] for s in steps.values())
     # Critical path: one round per wave with 8 workers and <= 8 units per wave, plus consolidation.
     expected_serial = sum(math.ceil(s["units"] / DEFAULT.workers) for s in steps.values())
-    assert report["serial_calls"] == expected_serial < report["calls"]
-    sizes = {s["id"]: (s["clusters"], s["tracks"]) for s in report["category_sizes"]}
+    assert report.serial_calls == expected_serial < report.calls
+    sizes = {s["id"]: (s["clusters"], s["tracks"]) for s in report.category_sizes}
     assert sum(c for c, _ in sizes.values()) == len(clusters300.clusters)
     assert sum(t for _, t in sizes.values()) == sum(c.track_count for c in clusters300.clusters)
 
@@ -173,8 +171,8 @@ def test_failed_steps_still_give_8_to_12_categories(clusters300, failing):
     result = run(clusters300, provider)
     assert_contract(result, clusters300)
     assert_balanced(result, clusters300)
-    report, fallbacks = result["report"], result["report"]["fallbacks"]
-    steps = {s["step"]: s for s in report["steps"]}
+    report, fallbacks = result["report"], result["report"].fallbacks
+    steps = {s["step"]: s for s in report.steps}
     n = len(clusters300.clusters)
     if failing == ("consolidate_categories",):
         assert fallbacks["consolidation"] == "deterministic"
@@ -185,9 +183,9 @@ def test_failed_steps_still_give_8_to_12_categories(clusters300, failing):
         assert steps["assign"]["retries"] == steps["assign"]["units"]
     if failing == ("describe_category",):
         assert fallbacks["named_deterministically"] == len(result["categories"])
-        assert not report["fallback_used"]
+        assert not report.fallback_used
     if "propose_categories" in failing or failing == ("*",):
-        assert report["fallback_used"] and fallbacks["lineage_grouping"]
+        assert report.fallback_used and fallbacks["lineage_grouping"]
         # The LLM never answered: no consolidation, assignment or description calls are wasted.
         assert set(provider.calls) == {"propose_categories"}
         assert list(steps) == ["propose"]
@@ -197,10 +195,10 @@ def test_some_neighbourhoods_failing_is_not_a_fallback(clusters300):
     provider = Scripted(fail_when=lambda r: r.task == "propose_categories" and len(r.payload["clusters"]) % 2 == 0)
     result = run(clusters300, provider)
     assert_contract(result, clusters300)
-    steps = {s["step"]: s for s in result["report"]["steps"]}
+    steps = {s["step"]: s for s in result["report"].steps}
     assert 0 < steps["propose"]["failed_units"] < steps["propose"]["units"]
     assert steps["propose"]["calls"] == steps["propose"]["units"] + steps["propose"]["failed_units"]
-    assert not result["report"]["fallback_used"] and result["report"]["fallbacks"]["assigned_by_vector"] == 0
+    assert not result["report"].fallback_used and result["report"].fallbacks["assigned_by_vector"] == 0
 
 
 def test_invented_category_names_are_rejected_and_placed_by_vector(clusters300):
@@ -219,8 +217,8 @@ def test_invented_category_names_are_rejected_and_placed_by_vector(clusters300):
     assert_contract(result, clusters300)
     first_wave = invented[max(invented)]
     assert first_wave > 0
-    assert result["report"]["fallbacks"]["assigned_by_vector"] == first_wave
-    assert result["report"]["categories_mixing_lineage_groups"] == 0
+    assert result["report"].fallbacks["assigned_by_vector"] == first_wave
+    assert result["report"].categories_mixing_lineage_groups == 0
 
 
 def test_assignment_schema_enumerates_names_and_ids():
@@ -256,7 +254,7 @@ def test_lazy_assignment_is_balanced(clusters300):
     result = run(clusters300, Scripted(rewrite={"assign_categories": lazy}))
     assert_contract(result, clusters300)
     assert_balanced(result, clusters300)
-    assert result["report"]["balance_moves"] > 0
+    assert result["report"].balance_moves > 0
 
 
 def test_everything_in_one_category_is_split_to_eight(clusters300):
@@ -270,10 +268,10 @@ def test_everything_in_one_category_is_split_to_eight(clusters300):
     report = result["report"]
     # the other lineage groups' clusters break the guard: re-asked, they answer the one category
     # offered them again, so each such group gets a category of its own; the rest is split
-    lineage_groups = len(report["lineage_groups"])
-    assert report["guard"]["new_categories"] == lineage_groups - 1 > 0
-    assert report["count_fix"]["split"] == DEFAULT.min_categories - lineage_groups
-    assert report["categories_mixing_lineage_groups"] == 0
+    lineage_groups = len(report.lineage_groups)
+    assert report.guard["new_categories"] == lineage_groups - 1 > 0
+    assert report.count_fix["split"] == DEFAULT.min_categories - lineage_groups
+    assert report.categories_mixing_lineage_groups == 0
 
 
 def test_consolidation_out_of_range_is_reasked_then_repaired(clusters300):
@@ -293,11 +291,11 @@ def test_consolidation_out_of_range_is_reasked_then_repaired(clusters300):
         assert_contract(result, clusters300)
         assert provider.calls["consolidate_categories"] == 2
         report = result["report"]
-        assert report["fallbacks"]["consolidation"] == "llm_reasked"
+        assert report.fallbacks["consolidation"] == "llm_reasked"
         if key == "names_merged":
-            assert report["names_merged"] > 0
+            assert report.names_merged > 0
         else:  # two names: the lineage groups without a category get one, the rest is split
-            assert report["count_fix"]["split"] + report["guard"]["new_categories"] >= 6
+            assert report.count_fix["split"] + report.guard["new_categories"] >= 6
 
 
 def test_small_inputs():
@@ -326,7 +324,7 @@ def test_seed_profile_is_one_call(clusters300):
     provider = Scripted()
     result = run(clusters300, provider, SEED)
     assert dict(provider.calls) == {"group_clusters": 1}
-    assert result["report"]["calls"] == result["report"]["serial_calls"] == 1
+    assert result["report"].calls == result["report"].serial_calls == 1
     assert_contract(result, clusters300)
 
 
@@ -334,7 +332,7 @@ def test_seed_profile_falls_back_to_all_collections(clusters300):
     result = run(clusters300, Scripted(fail=("group_clusters",)), SEED)
     assert [c["title"] for c in result["categories"]] == ["All Collections"]
     assert result["categories"][0]["cluster_ids"] == [c.id for c in clusters300.clusters]
-    assert result["report"]["fallback_used"]
+    assert result["report"].fallback_used
     # ...which is exactly what the default profile never does
     assert category_problems(result["categories"], [c.id for c in clusters300.clusters])["count_out_of_range"]
 
@@ -347,7 +345,7 @@ def test_seed_profile_puts_unassigned_clusters_in_the_largest_category(clusters3
 
     result = run(clusters300, Scripted(rewrite={"group_clusters": drop_some}), SEED)
     assert not has_problems(category_problems(result["categories"], [c.id for c in clusters300.clusters]))
-    left_out = result["report"]["fallbacks"]["unassigned_to_largest"]
+    left_out = result["report"].fallbacks["unassigned_to_largest"]
     assert left_out == len(result["categories"])
     biggest = max(result["categories"], key=lambda c: len(c["cluster_ids"]))
     offline = run(clusters300, None, SEED)["categories"]
@@ -422,15 +420,7 @@ def test_asset_materialises_with_passing_checks(tmp_path):
                 SourceAsset(FULL.key("tracks"), io_manager_key="parquet_io_manager")]
     result = materialize(
         [*upstream, build_categories_asset(FULL), *build_categories_checks(FULL)],
-        resources={
-            "inputs": CollectionInputs(tracks_path=str(GENIUS / "tracks.csv"),
-                                       genre_tree_path=str(GENIUS / "genre_tree.json"),
-                                       scene_tree_path=str(GENIUS / "scene_tree.json")),
-            "pipeline_settings": PipelineSettings(output_dir=str(tmp_path)),
-            "llm": LLMResource(provider="offline", cache_enabled=False),
-            "json_io_manager": JsonIOManager(base_path=str(store)),
-            "parquet_io_manager": ParquetIOManager(base_path=str(store)),
-        },
+        resources=collection_resources(tmp_path, GENIUS, llm_cache="off"),
         instance=DagsterInstance.ephemeral(),
     )
     assert result.success
@@ -477,15 +467,15 @@ def test_a_grouping_that_breaks_the_lineage_guard_is_reasked_once_then_repaired(
     result = run(clusters300, provider)
     assert_contract(result, clusters300)
     report = result["report"]
-    guard = report["guard"]
-    steps = {s["step"]: s for s in report["steps"]}
+    guard = report.guard
+    steps = {s["step"]: s for s in report.steps}
     rap = sum(c.genre_lineage.startswith("Rap") for c in clusters300.clusters)
     assert guard["breaking_clusters"] >= rap > 0
     assert steps["guard"]["calls"] == steps["guard"]["units"] >= 1  # asked once more, no further
     assert guard["moved_when_reasked"] + guard["repaired"] + guard["new_categories"] == guard["breaking_clusters"]
     assert guard["repaired"] >= rap - 1 and guard["left_across"] == 0
     assert all(len(homes) == 1 for homes in _homes(result, clusters300))
-    assert report["categories_mixing_lineage_groups"] == 0
+    assert report.categories_mixing_lineage_groups == 0
 
 
 def test_offline_categories_never_mix_lineage_groups_and_titles_fit(clusters300):
@@ -495,7 +485,7 @@ def test_offline_categories_never_mix_lineage_groups_and_titles_fit(clusters300)
     llm = LLMClient(OfflineProvider()).for_phase("categories")
     result = group_into_categories(clusters300, llm, DEFAULT, tracks=tracks)
     assert_contract(result, clusters300)
-    assert result["report"]["categories_mixing_lineage_groups"] == 0
+    assert result["report"].categories_mixing_lineage_groups == 0
     own = track_facet_words(tracks)
     by_id = {c.id: c for c in clusters300.clusters}
     countries = {str(v).casefold() for v in tracks["country"] if str(v).strip()}
@@ -522,7 +512,7 @@ def test_big_categories_get_sections_covering_each_cluster_once(clusters300):
         assert cat["cluster_ids"] == listed  # the flat list follows the sections
         titles = [s["title"] for s in sections]
         assert all(titles) and len({t.casefold() for t in titles}) == len(titles) and cat["title"] not in titles
-    assert result["report"]["sections"] == sum(len(c["sections"]) for c in big)
+    assert result["report"].sections == sum(len(c["sections"]) for c in big)
 
 
 def test_categories_do_not_depend_on_the_hash_seed(clusters300):

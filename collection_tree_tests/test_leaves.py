@@ -83,7 +83,7 @@ def test_offline_leaves_have_members_as_exemplars_and_readable_descriptions(leaf
     assert len({e["artist"] for e in nu.examples[:6]}) == 6
     assert result.unplaced == leaf_collection.clusters.unplaced
     assert result.all_track_ids == leaf_collection.clusters.all_track_ids
-    assert result.report["fallback_leaves"] == 0 and result.report["leaves"] == 3
+    assert result.report.fallback_leaves == 0 and result.report.leaves == 3
 
 
 def test_candidates_are_the_leafs_own_tracks_ranked_by_score(leaf_collection):
@@ -126,7 +126,7 @@ def test_hallucinated_and_foreign_ids_are_dropped_and_refilled_from_the_shortlis
         assert ids[3:] == refill[: len(ids) - 3]
         assert len(ids) == min(7, original.track_count) and set(ids) <= set(original.track_ids)
         assert cluster.title.startswith("New ")
-    assert result.report["examples_refilled"] == 3 and result.report["fallback_leaves"] == 0
+    assert result.report.examples_refilled == 3 and result.report.fallback_leaves == 0
 
 
 def test_failed_batch_falls_back_to_the_shortlist_and_keeps_the_text(leaf_collection):
@@ -142,7 +142,7 @@ def test_failed_batch_falls_back_to_the_shortlist_and_keeps_the_text(leaf_collec
         assert [e["track_id"] for e in by_id[cid].examples] == shortlist
     # the blank phase 4 description of the answered leaf got the LLM's text
     assert by_id[SOUTH].description and by_id[SOUTH].description != ""
-    assert result.report["failed_batches"] == 2 and result.report["fallback_leaves"] == 2
+    assert result.report.failed_batches == 2 and result.report.fallback_leaves == 2
 
 
 def test_fallback_leaf_with_blank_description_gets_the_deterministic_card(leaf_collection):
@@ -165,10 +165,10 @@ def test_call_pattern_per_profile(leaf_collection, profile, batch, workers, cand
     assert (params.batch_size, params.workers, params.max_candidates) == (batch, workers, candidates)
     result = describe_leaves(many_clusters(23), leaf_collection.tracks, phase(provider), params)
     sizes = sorted(len(r.payload["clusters"]) for r in provider.requests)
-    assert len(provider.requests) == math.ceil(23 / batch) == result.report["llm_calls"]
+    assert len(provider.requests) == math.ceil(23 / batch) == result.report.llm_calls
     assert max(sizes) == batch and sum(sizes) == 23
     assert all(r.tier == "creative" and r.task == "describe_leaves" for r in provider.requests)
-    assert result.report["serial_calls"] == math.ceil(math.ceil(23 / batch) / workers)
+    assert result.report.serial_calls == math.ceil(math.ceil(23 / batch) / workers)
 
 
 def test_stop_raises_before_new_calls(leaf_collection):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
@@ -14,7 +15,7 @@ from collection_tree.llm.interface import LLMError, LLMRequest, StopRequested, T
 from collection_tree.llm.models import cost_usd, get_tiered_model
 from collection_tree.llm.normalise import parse_json_answer
 from collection_tree.llm.offline import OfflineProvider
-from collection_tree.tasks import TASKS
+from collection_tree.tasks import TASKS, solve_offline
 
 
 def example_requests() -> list[LLMRequest]:
@@ -84,7 +85,7 @@ def test_two_endpoints_do_not_share_answers(make_client: Any, probe_task: Any, a
     cache = SQLiteResponseCache(tmp_path / "cache.sqlite")
     request = probe_task.request(probe_example())
     make_client(cache=cache).call(request, "p")
-    with FakeAnthropicServer() as other:
+    with FakeAnthropicServer(solver=solve_offline) as other:
         client = LLMClient(AnthropicProvider(base_url=other.base_url + "/", max_retries=0), cache=cache)
         try:
             client.call(request, "p")
@@ -238,3 +239,28 @@ def test_llm_error_survives_pickling() -> None:
     copy = pickle.loads(pickle.dumps(error))
     assert (copy.task, copy.reason, copy.kind, copy.retries, copy.fatal, str(copy)) == (
         "t", "spend limit", "quota", 2, True, str(error))
+
+
+def test_a_request_carries_its_tasks_normaliser_and_offline_solver() -> None:
+    spec = TASKS["name_clusters"]
+    request = spec.request(spec.example())
+    assert request.normalise is spec.normalise and request.solve_offline is spec.solve_offline
+    bare = LLMRequest(request.task, request.tier, request.system, request.payload, request.schema)
+    key = {"provider": "offline", "endpoint": ""}
+    assert bare == request and cache_key(bare, "m", **key) == cache_key(request, "m", **key)  # not in the key
+    answer = OfflineProvider().complete(request, "m")
+    assert parse_json_answer(answer.text) == spec.solve_offline(spec.example())
+    with pytest.raises(LLMError, match="no offline solver"):
+        OfflineProvider().complete(bare, "m")
+    # The client repairs an answer with the request's own normaliser: ids the payload did not offer go.
+    raw = spec.solve_offline(spec.example())
+    raw["clusters"].append({**raw["clusters"][0], "cluster_id": "invented__id"})
+
+    class Echo:
+        name = "echo"
+
+        def complete(self, req: LLMRequest, model: str) -> ProviderAnswer:
+            return ProviderAnswer(text=json.dumps(raw), priced=False)
+
+    got = LLMClient(Echo()).call(request, "named_clusters")
+    assert "invented__id" not in {c["cluster_id"] for c in got["clusters"]}

@@ -15,7 +15,10 @@ import anthropic
 import pytest
 from fake_api import DUMMY_KEY, PROBE_TASK, probe_example
 
-from collection_tree.llm.fake_server import FakeAnthropicServer, LatencyModel
+from collection_tree.llm.fake_server import FakeAnthropicServer, LatencyModel, serve
+from collection_tree.resources.factory import build_resources
+from collection_tree.settings import current
+from collection_tree.tasks import solve_offline
 
 
 def sdk(server: FakeAnthropicServer, **kw: Any) -> anthropic.Anthropic:
@@ -157,7 +160,7 @@ def test_cli_serves_until_interrupted(probe_task: Any) -> None:
 
 
 def test_stop_releases_hanging_requests(probe_task: Any) -> None:
-    server = FakeAnthropicServer(hang_s=3600).start()
+    server = FakeAnthropicServer(solver=solve_offline, hang_s=3600).start()
     server.script(["hang"])
     with sdk(server, timeout=0.3) as client, pytest.raises(anthropic.APITimeoutError):
         client.messages.create(**message_args(probe_task))
@@ -171,9 +174,8 @@ def test_stop_releases_hanging_requests(probe_task: Any) -> None:
 
 
 def test_serve_yields_a_base_url() -> None:
-    from collection_tree.llm.fake_server import serve
-
-    with serve() as base_url, anthropic.Anthropic(api_key=DUMMY_KEY, base_url=base_url, max_retries=0) as client:
+    with serve(solver=solve_offline) as base_url, \
+            anthropic.Anthropic(api_key=DUMMY_KEY, base_url=base_url, max_retries=0) as client:
         assert base_url.startswith("http://127.0.0.1:")
         with pytest.raises(anthropic.BadRequestError, match="expected <task>"):
             client.messages.create(model="claude-haiku-5-5", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
@@ -184,7 +186,6 @@ def test_a_real_timeout_with_the_configured_hang_and_client_timeout(probe_task: 
     settings: a hang longer than the timeout is a real timeout, ended by the client while the server still
     holds the request."""
     from collection_tree.llm.interface import LLMError
-    from collection_tree.resources.llm import LLMResource
     from collection_tree.tasks import TASKS
 
     proc = subprocess.Popen([sys.executable, "-m", "collection_tree.cli", "fake-anthropic", "--port", "0",
@@ -195,7 +196,8 @@ def test_a_real_timeout_with_the_configured_hang_and_client_timeout(probe_task: 
         monkeypatch.setenv("ANTHROPIC_API_KEY", DUMMY_KEY)
         monkeypatch.setenv("COLLECTION_TREE_LLM_TIMEOUT", "0.5")
         monkeypatch.setenv("COLLECTION_TREE_LLM_MAX_RETRIES", "0")
-        client = LLMResource(provider="anthropic", base_url=base_url, cache_enabled=False).make_client()
+        cfg = current().with_values(llm="anthropic", anthropic_base_url=base_url, llm_cache="off")
+        client = build_resources(cfg)["llm"].make_client()  # the settings reach the SDK through the resource
         assert (client.provider.timeout_s, client.provider.max_retries) == (0.5, 0)
         _, spec = next((n, s) for n, s in sorted(TASKS.items()) if s.example and n != PROBE_TASK)
         try:

@@ -5,12 +5,11 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 from fake_api import DUMMY_KEY
+from helpers import collection_settings
 
 from collection_tree.assets.modes import FULL
 from collection_tree.assets.pipeline import build_assets
-from collection_tree.resources.io_managers import JsonIOManager, ParquetIOManager
-from collection_tree.resources.llm import LLMResource
-from collection_tree.resources.settings import CollectionInputs, PipelineSettings
+from collection_tree.resources.factory import build_resources
 
 UP_TO_NAMING = ("tracks", "genre_tree", "scene_tree", "seed_clusters", "named_clusters")
 
@@ -19,17 +18,9 @@ UP_TO_NAMING = ("tracks", "genre_tree", "scene_tree", "seed_clusters", "named_cl
 def test_fatal_refusal_fails_the_phase(tmp_path: Path, small_collection: Path, anthropic_env, fault: str,
                                        kind: str) -> None:
     anthropic_env.add_rule(fault, task="name_clusters")
-    store = str(tmp_path / "store")
-    resources = {
-        "inputs": CollectionInputs(tracks_path=str(small_collection / "tracks.csv"),
-                                   genre_tree_path=str(small_collection / "genre_tree.json"),
-                                   scene_tree_path=str(small_collection / "scene_tree.json")),
-        "pipeline_settings": PipelineSettings(output_dir=str(tmp_path)),
-        "llm": LLMResource(provider="anthropic", base_url=anthropic_env.base_url, cache_enabled=False,
-                           timeout_s=2.0, max_retries=1, max_concurrency=1),
-        "parquet_io_manager": ParquetIOManager(base_path=store),
-        "json_io_manager": JsonIOManager(base_path=store),
-    }
+    resources = build_resources(collection_settings(tmp_path, small_collection, llm="anthropic",
+                                                    anthropic_base_url=anthropic_env.base_url, llm_cache="off"),
+                                timeout_s=2.0, max_retries=1, max_concurrency=1)
     assets = [a for a in build_assets(FULL) if a.key in {FULL.key(n) for n in UP_TO_NAMING}]
     result = materialize(assets, resources=resources, instance=DagsterInstance.ephemeral(), raise_on_error=False)
 

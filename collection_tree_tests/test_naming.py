@@ -96,7 +96,7 @@ def test_seed_profile_call_pattern_is_the_references():
     assert len(payload_cluster["genre_context"]["description"]) == 200
     assert len(payload_cluster["scene_context"]["description"]) == 200
     assert payload_cluster["facets"]["genre"] == ["Nu-Metal"]
-    assert named.report["batches"] == 3 and named.report["serial_calls"] == 1  # 3 batches, 4 workers
+    assert named.report.batches == 3 and named.report.serial_calls == 1  # 3 batches, 4 workers
     assert [c.id for c in named.clusters] == [c.id for c in clusters]
 
 
@@ -105,7 +105,7 @@ def test_default_profile_uses_bigger_batches_and_shorter_serial_chain():
     provider = Recording()
     named, _ = run(clusters, tracks, provider, NamingParams.for_profile("default"))
     assert sorted(len(r.payload["clusters"]) for r in provider.requests) == [5, 20, 20]
-    assert named.report["serial_calls"] == 1
+    assert named.report.serial_calls == 1
     seed = NamingParams.for_profile("seed")
     assert (seed.batch_size, seed.workers, seed.sample_tracks, seed.comment_chars, seed.context_chars) == (
         8, 4, 20, 150, 200)
@@ -136,7 +136,7 @@ def test_failed_batch_falls_back_to_genre_x_scene():
         assert cluster.genre_title in cluster.description and "description" in cluster.description
     others = [c for c in named.clusters if c.id not in failed_batch]
     assert all(c.named_by == "llm" and c.coherence is not None and "×" not in c.title for c in others)
-    assert named.report["failed_batches"] == 1 and named.report["named_by"] == {"llm": 12, "fallback": 8}
+    assert named.report.failed_batches == 1 and named.report.named_by == {"llm": 12, "fallback": 8}
     assert client.stats("named_clusters")["llm_failures"] == 1
 
 
@@ -169,7 +169,7 @@ def test_duplicate_titles_are_made_distinct():
         {"cluster_id": c["cluster_id"], "title": "Same Name", "description": "d", "coherence_score": 7,
          "poor_fit_track_ids": []} for c in r.payload["clusters"]]}), NamingParams.for_profile("seed"))
     titles = [c.title for c in named.clusters]
-    assert titles[0] == "Same Name" and len(set(titles)) == 3 and named.report["retitled_duplicates"] == 2
+    assert titles[0] == "Same Name" and len(set(titles)) == 3 and named.report.retitled_duplicates == 2
 
 
 class StoppingLLM:

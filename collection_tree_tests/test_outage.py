@@ -4,7 +4,6 @@ phase fails naming itself, the count and the last API error (never the key), not
 written, the last good tree stays byte for byte, and a resume once the API is back continues with the
 answers that did arrive taken from the cache."""
 
-import os
 import socket
 import subprocess
 import sys
@@ -28,9 +27,7 @@ from collection_tree.assets.modes import TEST
 from collection_tree.assets.pipeline import build_assets, build_checks
 from collection_tree.jobs import collection_tree_test_job
 from collection_tree.operations import TEST_JOB
-from collection_tree.resources.io_managers import JsonIOManager, ParquetIOManager
-from collection_tree.resources.llm import LLMResource
-from collection_tree.resources.settings import CollectionInputs, PipelineSettings
+from collection_tree.resources.factory import build_resources
 
 pytestmark = pytest.mark.dagster_instance
 BIN = Path(sys.executable).parent
@@ -83,17 +80,7 @@ def test_an_outage_fails_the_build_and_leaves_the_last_tree(build_env, outage):
 
 def job_under_test() -> JobDefinition:
     """The test run wired as definitions.py wires it, from the environment (reconstructable)."""
-    out = settings.output_dir()
-    store = str(out / "store")
-    resources = {
-        "inputs": CollectionInputs(tracks_path=os.environ[settings.TRACKS_ENV],
-                                   genre_tree_path=os.environ[settings.GENRE_TREE_ENV],
-                                   scene_tree_path=os.environ[settings.SCENE_TREE_ENV]),
-        "pipeline_settings": PipelineSettings(output_dir=str(out)),
-        "llm": LLMResource(provider="anthropic"),
-        "parquet_io_manager": ParquetIOManager(base_path=store),
-        "json_io_manager": JsonIOManager(base_path=store),
-    }
+    resources = build_resources(settings.current().with_values(llm="anthropic"))
     defs = Definitions(assets=build_assets(TEST), asset_checks=build_checks(TEST), jobs=[collection_tree_test_job],
                        resources=resources, executor=in_process_executor)
     return defs.resolve_job_def(TEST_JOB)
@@ -144,4 +131,4 @@ def test_a_looser_max_fallback_share_lets_the_degraded_phase_through(build_env, 
         with result:
             assert result.success
         mat = instance.get_latest_materialization_event(TEST.key("named_clusters")).asset_materialization
-        assert mat.metadata["named_by_fallback"].value == mat.metadata["clusters"].value == 20
+        assert mat.metadata["named_by"].value["fallback"] == mat.metadata["clusters"].value == 20

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, Definitions, materialize
 from dagster._core.instance.ref import InstanceRef
+from helpers import collection_resources
 
 from collection_tree import operations as ops
 from collection_tree import package_version
@@ -20,12 +21,11 @@ from collection_tree.assets.modes import FULL, TEST
 from collection_tree.assets.pipeline import build_assets
 from collection_tree.assets.versions import code_version, phase_tasks
 from collection_tree.core.inputs import file_sha256
+from collection_tree.demo import input_paths
 from collection_tree.phases import naming, reassignment
 from collection_tree.phases.naming import NamingParams
 from collection_tree.phases.reassignment import ReassignParams
-from collection_tree.resources.io_managers import JsonIOManager, ParquetIOManager
-from collection_tree.resources.llm import LLMResource
-from collection_tree.resources.settings import CollectionInputs, PipelineSettings
+from collection_tree.settings import Places
 
 BIN = Path(sys.executable).parent
 PROJECT = Path(__file__).resolve().parents[1]
@@ -104,14 +104,8 @@ def test_status_marks_exactly_the_phase_whose_code_version_changed(tmp_path, mon
     for name in ("tracks.csv", "genre_tree.json", "scene_tree.json"):
         monkeypatch.setenv(f"COLLECTION_TREE_{name.split('.')[0].upper()}", str(GENIUS / name))
     (tmp_path / "home").mkdir()
-    store = str(tmp_path / "out" / "store")
-    resources = {
-        "inputs": CollectionInputs(tracks_path=str(GENIUS / "tracks.csv"),
-                                   genre_tree_path=str(GENIUS / "genre_tree.json"),
-                                   scene_tree_path=str(GENIUS / "scene_tree.json")),
-        "pipeline_settings": PipelineSettings(output_dir=str(tmp_path / "out")),
-        "llm": LLMResource(provider="offline", cache_enabled=False),
-        "parquet_io_manager": ParquetIOManager(base_path=store), "json_io_manager": JsonIOManager(base_path=store)}
+    resources = collection_resources(tmp_path / "out", GENIUS, llm_cache="off")
+    places, inputs = Places.at(tmp_path / "out"), input_paths(GENIUS)
     wanted = ("tracks", "genre_tree", "scene_tree", "seed_clusters")
 
     def defs() -> Definitions:
@@ -120,10 +114,12 @@ def test_status_marks_exactly_the_phase_whose_code_version_changed(tmp_path, mon
     with DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path / "home"))) as instance:
         first = defs()
         assert materialize(list(first.assets), resources=resources, instance=instance).success
-        states = {s.key: (s.state, s.detail) for s in ops.asset_states(instance, first, FULL.group)}
+        states = {s.key: (s.state, s.detail) for s in ops.asset_states(instance, first, FULL.group, places, inputs)}
         assert {state for state, _ in states.values()} == {"materialised"}
         # phase 1's default changes (as a prompt or a parameter default would for an LLM phase)
         monkeypatch.setattr(seed_clusters_asset, "code_version", lambda *a, **k: "a-new-version")
-        states = {s.key: (s.state, s.detail) for s in ops.asset_states(instance, defs(), FULL.group)}
-    assert states["seed_clusters"] == ("stale", "seed_clusters has a new code version")
+        states = {s.key: (s.state, s.detail) for s in ops.asset_states(instance, defs(), FULL.group, places, inputs)}
+    assert states["seed_clusters"][0] == "stale"
+    assert states["seed_clusters"][1].startswith("code version changed (") and "-> a-new-version)" in states[
+        "seed_clusters"][1]
     assert states["tracks"] == states["genre_tree"] == states["scene_tree"] == ("materialised", "")

@@ -147,7 +147,7 @@ def test_poor_fits_leave_the_cluster_that_flagged_them_and_are_placed_again():
 
     result, _ = run(named, tracks, Recording(script), ReassignParams.for_profile("seed"))
     assert seen == [1]
-    assert result.report["poor_fits"] == 1 and result.report["orphans"] == 0
+    assert result.report.poor_fits == 1 and result.report.orphans == 0
     by_id = {c.id: c for c in result.clusters}
     assert 1 in by_id[metal_uk.id].track_ids and 1 not in by_id[metal_usa.id].track_ids
     assert 6 in by_id[metal_uk.id].track_ids
@@ -176,7 +176,7 @@ def test_seed_profile_call_pattern_is_the_references():
                           for a in TASK.solve_offline(provider.requests[0].payload)["assignments"])
     assert placed_by_first > 0
     assert sum(second_counts.values()) == sum(first_counts.values()) + placed_by_first
-    assert result.report["passes"][0]["serial_calls"] == 3 == result.report["passes"][0]["calls"]
+    assert result.report.passes[0]["serial_calls"] == 3 == result.report.passes[0]["calls"]
     assert result.membership_problems() == NO_PROBLEMS and not result.unplaced
 
 
@@ -187,10 +187,10 @@ def test_seed_profile_stops_after_three_passes():
     when = {t: 1 for t in orphans[:40]} | {t: 2 for t in orphans[40:70]} | {t: 3 for t in orphans[70:85]}
     when |= {t: 4 for t in orphans[85:]}
     result, _ = run(named, tracks, Recording(Schedule(when)), ReassignParams.for_profile("seed"))
-    passes = result.report["passes"]
+    passes = result.report.passes
     assert [(p["tracks_sent"], p["moved"], p["calls"]) for p in passes] == [(100, 40, 2), (60, 30, 1), (30, 15, 1)]
     assert [p["pct_moved"] for p in passes] == [40.0, 50.0, 50.0]
-    assert result.report["fallback_assigned"] == 15 and result.report["llm_assigned"] == 85
+    assert result.report.fallback_assigned == 15 and result.report.llm_assigned == 85
     assert result.membership_problems() == NO_PROBLEMS and not result.unplaced
 
 
@@ -200,8 +200,8 @@ def test_seed_profile_stops_when_fewer_than_5_percent_move():
     when = {t: 1 for t in orphans[:50]} | {orphans[50]: 2}  # pass 2: 1 of 50 = 2% -> converged
     when |= {t: 3 for t in orphans[51:]}  # would move in pass 3, which must not run
     result, _ = run(named, tracks, Recording(Schedule(when)), ReassignParams.for_profile("seed"))
-    assert [(p["tracks_sent"], p["moved"]) for p in result.report["passes"]] == [(100, 50), (50, 1)]
-    assert result.report["fallback_assigned"] == 49
+    assert [(p["tracks_sent"], p["moved"]) for p in result.report.passes] == [(100, 50), (50, 1)]
+    assert result.report.fallback_assigned == 49
 
 
 # ------------------------------------------------------------------------------ default profile (ours)
@@ -215,7 +215,7 @@ def test_default_profile_preassigns_clear_cases_and_offers_candidates():
     result, client = run(named, tracks, provider, params)
     by_track = {t: c.id for c in result.clusters for t in c.track_ids}
     assert by_track[9001] == "metal__uk" and by_track[9002] == "bluegrass__jamaica"
-    assert result.report["preassigned"] == 2
+    assert result.report.preassigned == 2
     sent = [t["track_id"] for r in provider.requests for t in r.payload["tracks"]]
     assert 9001 not in sent and 9002 not in sent and len(sent) == len(set(sent)) == 80
     for request in provider.requests:
@@ -226,7 +226,7 @@ def test_default_profile_preassigns_clear_cases_and_offers_candidates():
             assert len(item["candidates"]) == 2 and set(item["candidates"]) <= offered
             style = tracks.set_index("track_id").loc[item["track_id"], "genre"][1]
             assert all(c.startswith(style.lower()) for c in item["candidates"])  # the style's clusters first
-    first = result.report["passes"][0]
+    first = result.report.passes[0]
     assert first["calls"] == 3 and first["serial_calls"] == math.ceil(3 / 2)
     assert client.max_in_flight <= 2
     assert result.membership_problems() == NO_PROBLEMS
@@ -248,7 +248,7 @@ def test_rejected_tracks_get_their_next_candidates():
         flat = [c for r in rounds for c in r]
         assert len(flat) == len(set(flat))  # never the same candidate twice
     assert max(len(r) for r in offers.values()) == 3  # up to three passes
-    assert result.report["fallback_assigned"] == 8 and result.membership_problems() == NO_PROBLEMS
+    assert result.report.fallback_assigned == 8 and result.membership_problems() == NO_PROBLEMS
 
 
 def test_exactly_once_on_both_profiles_with_hard_tracks():
@@ -284,8 +284,8 @@ def test_fallback_places_by_similarity_when_the_llm_places_nothing():
     assert by_track[8001].startswith("bluegrass__")  # only the bluegrass tracks carry "Country"
     assert by_track[8002] == "bluegrass__jamaica"  # the Jamaica scene; ties: dedup order (same size: id)
     assert by_track[8004].startswith("metal__")  # the specific end of the genre path weighs most
-    assert result.report["fallback_by"] == {"similarity": 4}  # 8003 shares its era with every cluster
-    assert result.report["passes"][0]["failed_batches"] == result.report["passes"][0]["calls"] == 1
+    assert result.report.fallback_by == {"similarity": 4}  # 8003 shares its era with every cluster
+    assert result.report.passes[0]["failed_batches"] == result.report.passes[0]["calls"] == 1
     assert result.membership_problems() == NO_PROBLEMS and not result.unplaced
 
 
@@ -361,7 +361,7 @@ def test_a_bare_llm_cannot_put_unknown_tracks_or_clusters_into_the_result():
                                                                             "cluster_id": named.clusters[0].id}]}
 
     result = reassign_tracks(named, tracks, Bare(), ReassignParams.for_profile("seed"))
-    assert result.report["llm_assigned"] == 0 and result.report["fallback_assigned"] == 12
+    assert result.report.llm_assigned == 0 and result.report.fallback_assigned == 12
     assert result.membership_problems() == NO_PROBLEMS
     assert "invented" not in {c.id for c in result.clusters}
 
@@ -433,14 +433,14 @@ def test_the_guard_refuses_llm_answers_across_lineages():
 
     result = run_guarded(named, tracks, Recording(everything_to_dancehall), ReassignParams.for_profile("seed"), doc)
     by_track = {t: c for c in result.clusters for t in c.track_ids}
-    assert lineages.violations(result.clusters) == [] and result.report["lineage_guard"]["violations"] == 0
+    assert lineages.violations(result.clusters) == [] and result.report.lineage_guard["violations"] == 0
     dancehall = [t for t in tracks["track_id"] if "Dancehall" in tracks.set_index("track_id").loc[t, "genre"]]
     seeded = {t for c in named.clusters for t in c.track_ids}
     orphans = [t for t in tracks["track_id"] if t not in seeded]
     assert all(by_track[t].id == "dancehall__jamaica" for t in orphans if t in dancehall)
-    refused = result.report["lineage_guard"]["refused"]
+    refused = result.report.lineage_guard["refused"]
     assert refused["llm"] >= 60  # the 60 orphans of the other three styles, once per pass at least
-    assert result.report["llm_assigned"] == 20 and result.report["fallback_assigned"] == 60
+    assert result.report.llm_assigned == 20 and result.report.fallback_assigned == 60
     assert result.membership_problems() == NO_PROBLEMS and not result.unplaced
 
 
@@ -478,7 +478,7 @@ def test_a_lineage_without_clusters_leaves_its_tracks_unplaced_with_a_reason():
         result = run_guarded(named, tracks, Recording(), ReassignParams.for_profile(profile), doc)
         assert result.unplaced == [{"track_id": 7001,
                                     "reason": "no playlist of its genre lineage (Jazz) to place it in"}]
-        assert result.report["lineage_guard"]["unplaced_no_cluster_of_lineage"] == 1
+        assert result.report.lineage_guard["unplaced_no_cluster_of_lineage"] == 1
         assert result.membership_problems() == NO_PROBLEMS
 
 
@@ -504,7 +504,7 @@ def test_similarity_poor_fits_move_to_the_cluster_they_resemble():
     tracks = frame(rows)
     doc = world_tree(tracks)
     result = run_guarded(named, tracks, Recording(), ReassignParams.for_profile("default"), doc)
-    assert result.report["similarity_poor_fits"] == 1
+    assert result.report.similarity_poor_fits == 1
     assert 3 in {c.id: c for c in result.clusters}["metal__uk"].track_ids
     seed = run_guarded(named, tracks, Recording(), ReassignParams.for_profile("seed"), doc)
-    assert seed.report["similarity_poor_fits"] == 0 and 3 in {c.id: c for c in seed.clusters}["metal__usa"].track_ids
+    assert seed.report.similarity_poor_fits == 0 and 3 in {c.id: c for c in seed.clusters}["metal__usa"].track_ids

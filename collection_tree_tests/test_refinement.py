@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from helpers import collection_resources
 
 from collection_tree.core.clusters import Cluster, ClusterSet, clusters_from_seeds
 from collection_tree.core.inputs import load_tracks, load_tree
@@ -134,12 +135,12 @@ def test_offline_run_merges_splits_and_keeps_every_track_once(small_world):
     assert {tuple(c.filters["year_range"]) for c in subs} == {(2000, 2001), (2008, 2009)}
     assert by_id["dance"].track_ids == cs.clusters[1].track_ids  # uniform: untouched
     report = out.report
-    assert report["merges"] == 1 and report["splits"] == 1
-    assert report["clusters_in"] == 4 and report["clusters_out"] == len(out.clusters) == 4
-    first = report["iterations"][0]
+    assert report.merges == 1 and report.splits == 1
+    assert report.clusters_in == 4 and report.clusters_out == len(out.clusters) == 4
+    first = report.iterations[0]
     assert first["clusters_scored"] == 4 and first["merges"] == 1 and first["splits"] == 1
     assert first["calls"] == 1 + 2  # one scoring batch, one rename, one split definition
-    assert report["calls"] == sum(r["calls"] for r in report["iterations"])
+    assert report.calls == sum(r["calls"] for r in report.iterations)
 
 
 def test_default_scores_the_last_iterations_new_clusters(small_world):
@@ -150,9 +151,9 @@ def test_default_scores_the_last_iterations_new_clusters(small_world):
     final = [r for r in provider.requests if r.task == "score_clusters"][-1]
     assert sorted(c["cluster_id"] for c in final.payload["clusters"]) == ["nu-early", "punk~1", "punk~2"]
     assert all(c.quality_score is not None for c in out.clusters)
-    assert out.report["final_scoring_calls"] == 1 and out.report["calls"] == 1 + 2 + 1
+    assert out.report.final_scoring_calls == 1 and out.report.calls == 1 + 2 + 1
     seed = run(cs, tracks, OfflineProvider(), "seed", max_iterations=1)  # the reference leaves them unscored
-    assert seed.report["final_scoring_calls"] == 0 and "unscored" in seed.report["score_distribution"]
+    assert seed.report.final_scoring_calls == 0 and "unscored" in seed.report.score_distribution
 
 
 def test_stops_early_when_all_scores_good_and_nothing_suggested(small_world):
@@ -160,8 +161,8 @@ def test_stops_early_when_all_scores_good_and_nothing_suggested(small_world):
     provider = Scripted(score_clusters=lambda r: scores_answer(r, 8))
     out = run(cs, tracks, provider, "seed")
     assert provider.tasks() == ["score_clusters"]
-    assert out.report["converged"] is True and out.report["stop_reason"] == "converged"
-    assert out.report["iterations_run"] == 1
+    assert out.report.converged is True and out.report.stop_reason == "converged"
+    assert out.report.iterations_run == 1
     assert [c.quality_score for c in out.clusters] == [8.0] * 4
     assert [c.track_ids for c in out.clusters] == [c.track_ids for c in cs.clusters]
 
@@ -172,13 +173,13 @@ def test_low_score_or_suggestion_keeps_iterating_up_to_the_limit(small_world):
     provider = Scripted(score_clusters=lambda r: scores_answer(r, 9, splits=[{"cluster_id": "nu-early",
                                                                              "reason": "x"}]))
     out = run(cs, tracks, provider, "seed")
-    assert provider.tasks() == ["score_clusters"] * 3 and out.report["converged"] is False
-    assert out.report["stop_reason"] == "max_iterations" and out.report["splits"] == 0
+    assert provider.tasks() == ["score_clusters"] * 3 and out.report.converged is False
+    assert out.report.stop_reason == "max_iterations" and out.report.splits == 0
     # Default profile: nothing changed in an iteration, so re-scoring would repeat itself: stop.
     provider = Scripted(score_clusters=lambda r: scores_answer(r, 4))
     out = run(cs, tracks, provider, "default")
-    assert provider.tasks() == ["score_clusters"] and out.report["stop_reason"] == "unchanged"
-    assert out.report["iterations"][0]["below_stop_score"] == 4
+    assert provider.tasks() == ["score_clusters"] and out.report.stop_reason == "unchanged"
+    assert out.report.iterations[0]["below_stop_score"] == 4
 
 
 def test_seed_profile_call_pattern_batches_of_15_serial():
@@ -197,7 +198,7 @@ def test_seed_profile_call_pattern_batches_of_15_serial():
     first = provider.requests[0].payload["clusters"][0]
     assert set(first) == {"cluster_id", "title", "description", "track_count"} and len(first["description"]) == 200
     assert client.max_in_flight == 1  # serial
-    assert out.report["serial_calls"] == out.report["calls"] == 3
+    assert out.report.serial_calls == out.report.calls == 3
 
 
 def test_default_profile_payload_has_features_and_bigger_parallel_batches():
@@ -215,7 +216,7 @@ def test_default_profile_payload_has_features_and_bigger_parallel_batches():
         "clusters"][0]
     assert first["features"]["filter_agreement"] == {"genre": 0.0, "scene_tags": 0.0}
     assert first["features"]["year"]["median"] == 2001
-    assert out.report["calls"] == 2 and out.report["serial_calls"] == 1  # 2 batches on 8 workers
+    assert out.report.calls == 2 and out.report.serial_calls == 1  # 2 batches on 8 workers
 
 
 # ---------------------------------------------------------------------------- limits and rules
@@ -230,7 +231,7 @@ def test_at_most_five_merges_per_iteration():
         r, 6, merges=[{"cluster_ids": p, "reason": "same"} for p in pairs]))
     out = run(cs, tracks, provider, "seed", max_iterations=1)
     assert provider.tasks().count("rename_merged_cluster") == 5
-    assert out.report["merges"] == 5 and len(out.clusters) == 24 - 5
+    assert out.report.merges == 5 and len(out.clusters) == 24 - 5
     merged = [c for c in out.clusters if c.origin == "merged"]
     assert [c.id for c in merged] == [p[0] for p in pairs[:5]]
     assert all(c.track_count == 10 for c in merged)
@@ -253,7 +254,7 @@ def test_at_most_three_splits_and_only_above_min_split_size():
     seed = run(cs, tracks, provider, "seed", max_iterations=1)
     split_payloads = [r.payload["cluster"]["cluster_id"] for r in provider.requests if r.task == "define_subclusters"]
     assert split_payloads == ["c4", "c3", "c2"]  # the reference: in suggestion order, > 30 only, 3 at most
-    assert seed.report["splits"] == 3
+    assert seed.report.splits == 3
     provider = Scripted(score_clusters=provider.scripts["score_clusters"])
     run(cs, tracks, provider, "default", max_iterations=1)
     split_payloads = [r.payload["cluster"]["cluster_id"] for r in provider.requests if r.task == "define_subclusters"]
@@ -272,8 +273,8 @@ def test_parts_of_a_split_are_not_merged_back(small_world):
 
     out = run(cs, tracks, Scripted(score_clusters=scorer), "seed", max_iterations=2)
     assert {"punk~1", "punk~2"} <= {c.id for c in out.clusters}
-    assert out.report["merged"] == [{"iteration": 2, "into": "punk~1", "from": ["dance"], "tracks": 70,
-                                     "title": out.report["merged"][0]["title"], "renamed": True}]
+    assert out.report.merged == [{"iteration": 2, "into": "punk~1", "from": ["dance"], "tracks": 70,
+                                     "title": out.report.merged[0]["title"], "renamed": True}]
     assert out.membership_problems() == NO_PROBLEMS
 
 
@@ -302,7 +303,7 @@ def test_scores_as_nested_dicts_and_unknown_ids_are_normalised(small_world):
     out = run(cs, tracks, provider, "seed", max_iterations=1)
     scores = {c.id: c.quality_score for c in out.clusters}
     assert scores["punk~1"] is None  # split after scoring: not scored yet
-    assert scores["dance"] == 5.0 and out.report["merges"] == 1
+    assert scores["dance"] == 5.0 and out.report.merges == 1
     assert out.membership_problems() == NO_PROBLEMS
 
 
@@ -320,7 +321,7 @@ def test_failed_rename_keeps_first_title_and_failed_split_keeps_cluster(small_wo
     assert by_id["nu-early"].title == cs.clusters[2].title and by_id["nu-early"].origin == "merged"
     assert by_id["nu-early"].track_ids == list(range(1, 12))
     assert by_id["punk"].track_ids == cs.clusters[0].track_ids and by_id["punk"].origin == "seed"
-    row = out.report["iterations"][0]
+    row = out.report.iterations[0]
     assert row["rename_failures"] == 1 and row["split_failures"] == 1 and row["splits"] == 0
     assert out.membership_problems() == NO_PROBLEMS
 
@@ -336,9 +337,9 @@ def test_failed_scoring_batch_keeps_scores_and_blocks_convergence(small_world):
         return scores_answer(request, 9)
 
     out = run(cs, tracks, Scripted(score_clusters=flaky), "seed")
-    rows = out.report["iterations"]
+    rows = out.report.iterations
     assert rows[0]["scoring_failures"] == 1 and rows[0]["clusters_scored"] == 0
-    assert len(rows) == 2 and out.report["converged"] is True  # the second round scored everything >= 7
+    assert len(rows) == 2 and out.report.converged is True  # the second round scored everything >= 7
 
 
 def test_stop_requested_propagates(small_world):
@@ -428,11 +429,11 @@ def test_void_split_from_llm_keeps_cluster_and_is_not_retried_in_default(small_w
         splits=[{"cluster_id": "punk", "reason": "x"}]), define_subclusters=lambda r: useless)
     seed = run(cs, tracks, provider, "seed")
     assert provider.tasks().count("define_subclusters") == 3  # the reference tries again each iteration
-    assert [r["splits_void"] for r in seed.report["iterations"]] == [1, 1, 1]
+    assert [r["splits_void"] for r in seed.report.iterations] == [1, 1, 1]
     assert {c.id: c.track_ids for c in seed.clusters}["punk"] == cs.clusters[0].track_ids
     provider.requests.clear()
     default = run(cs, tracks, provider, "default")
-    assert default.report["iterations_run"] == 2  # the merge changed something: a second round ran ...
+    assert default.report.iterations_run == 2  # the merge changed something: a second round ran ...
     assert provider.tasks().count("define_subclusters") == 1  # ... without asking for the same split again
 
 
@@ -571,7 +572,7 @@ def test_genius_offline_run_is_sane(genius, profile):
                           genre_tree=genre)
     report = out.report
     assert out.membership_problems() == NO_PROBLEMS
-    assert lineages.violations(out.clusters) == [] and report["lineage_guard"]["violations"] == 0
+    assert lineages.violations(out.clusters) == [] and report.lineage_guard["violations"] == 0
     # Crossing tracks moved to a cluster of their own lineage, or unplaced when it has none (the stand-in
     # has no Country cluster left), with the reason.
     rootless = {t for t, _ in crossing if not {lineages.of_cluster(c) for c in cs.clusters} & set(lineages.of_track(t))}
@@ -579,53 +580,41 @@ def test_genius_offline_run_is_sane(genius, profile):
     extra = out.unplaced[len(cs.unplaced):]
     assert {u["track_id"] for u in extra} == rootless
     assert all(u["reason"].startswith("no playlist of its genre lineage (Country") for u in extra)
-    assert report["lineage_guard"]["repaired_on_entry"] == len({t for t, _ in crossing}) - len(rootless)
+    assert report.lineage_guard["repaired_on_entry"] == len({t for t, _ in crossing}) - len(rootless)
     assert sum(c.track_count for c in out.clusters) + len(extra) == sum(c.track_count for c in cs.clusters)
     assert len({c.id for c in out.clusters}) == len(out.clusters)
-    assert 1 <= report["iterations_run"] <= 3 and report["clusters_in"] == len(cs.clusters)
-    assert report["clusters_out"] == len(out.clusters)
-    bounds = report["bounds"]
-    assert report["clusters_out"] == report["clusters_in"] - sum(len(m["from"]) for m in report["merged"]) + sum(
-        len(s["into"]) - 1 for s in report["split"]) - bounds.get("small_folded", 0) - bounds.get(
-        "small_merged", 0) + sum(len(s["into"]) - 1 for s in bounds.get("split_log", []))
-    for row in report["iterations"]:
+    assert 1 <= report.iterations_run <= 3 and report.clusters_in == len(cs.clusters)
+    assert report.clusters_out == len(out.clusters)
+    bounds = report.bounds
+    assert report.clusters_out == report.clusters_in - sum(len(m["from"]) for m in report.merged) + sum(
+        len(s["into"]) - 1 for s in report.split) - bounds.get("small_folded", 0) - bounds.get(
+        "small_merged", 0) + sum(len(s["into"]) - 1 for s in report.bound_splits)
+    for row in report.iterations:
         assert row["merges"] <= 5 and row["split_attempts"] <= 3
-    assert all(s["tracks"] > 30 for s in report["split"])
+    assert all(s["tracks"] > 30 for s in report.split)
     assert all(c.track_count >= 5 for c in out.clusters if c.origin == "split")
-    assert report["merges"] >= 1  # the collection has small era slices of one genre x scene
+    assert report.merges >= 1  # the collection has small era slices of one genre x scene
     stats = client.stats()
-    assert stats["llm_calls"] == report["calls"] and stats["llm_failures"] == 0
+    assert stats["llm_calls"] == report.calls and stats["llm_failures"] == 0
     sizes = [c.track_count for c in out.clusters]
     if profile == "seed":  # the reference: no bounds
         assert bounds == {} and max(sizes) > 150 and min(sizes) < 5
-        assert report["serial_calls"] == report["calls"]
-        assert stats["calls_by_task"]["score_clusters"] == sum(-(-r["clusters_in"] // 15) for r in report["iterations"])
+        assert report.serial_calls == report.calls
+        assert stats["calls_by_task"]["score_clusters"] == sum(-(-r["clusters_in"] // 15) for r in report.iterations)
         assert client.max_in_flight == 1
     else:
         assert min(sizes) >= 5 and max(sizes) <= 150
-        assert report["leaves_over_max"] == report["leaves_under_min"] == 0 and report["largest_leaf"] == max(sizes)
+        assert report.leaves_over_max == report.leaves_under_min == 0 and report.largest_leaf == max(sizes)
         assert bounds["similarity_splits"] >= 1 and bounds["small_folded"] >= 1
-        assert report["serial_calls"] < report["calls"]
-        assert report["splits"] >= 1  # features expose two-mode clusters
-    assert sum(report["score_distribution"].values()) == len(out.clusters)
+        assert report.serial_calls < report.calls
+        assert report.splits >= 1  # features expose two-mode clusters
+    assert sum(report.score_distribution.values()) == len(out.clusters)
 
 
 # ------------------------------------------------------------------------------------ the asset
 def asset_resources(tmp: Path, profile: str) -> dict:
-    from collection_tree.resources.io_managers import JsonIOManager, ParquetIOManager
-    from collection_tree.resources.llm import LLMResource
-    from collection_tree.resources.settings import CollectionInputs, PipelineSettings
 
-    store = str(tmp / "store")
-    return {
-        "inputs": CollectionInputs(tracks_path=str(GENIUS / "tracks.csv"),
-                                   genre_tree_path=str(GENIUS / "genre_tree.json"),
-                                   scene_tree_path=str(GENIUS / "scene_tree.json")),
-        "pipeline_settings": PipelineSettings(output_dir=str(tmp), profile=profile),
-        "llm": LLMResource(provider="offline", cache_enabled=False),
-        "parquet_io_manager": ParquetIOManager(base_path=store),
-        "json_io_manager": JsonIOManager(base_path=store),
-    }
+    return collection_resources(tmp, GENIUS, profile=profile, llm_cache="off")
 
 
 def test_asset_materialises_from_stored_assigned_clusters(tmp_path, genius):
@@ -690,7 +679,7 @@ def test_an_llm_suggesting_a_merge_across_lineages_is_refused(small_world):
     client = LLMClient(provider, invalid_answer_retries=0)
     out = refine_clusters(cs, tracks, client.for_phase("refined_clusters"), RefineParams(max_iterations=1),
                           genre_tree=genre)
-    assert out.report["merges"] == 0 and out.report["lineage_guard"]["merges_refused_cross_lineage"] == 1
+    assert out.report.merges == 0 and out.report.lineage_guard["merges_refused_cross_lineage"] == 1
     by_id = {c.id: c for c in out.clusters}
     assert by_id["dance"].track_ids == list(range(200, 240))
-    assert out.report["lineage_guard"]["violations"] == 0 and out.membership_problems() == NO_PROBLEMS
+    assert out.report.lineage_guard["violations"] == 0 and out.membership_problems() == NO_PROBLEMS

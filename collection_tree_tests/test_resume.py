@@ -30,9 +30,8 @@ from collection_tree.assets.pipeline import build_assets, build_checks
 from collection_tree.jobs import collection_tree_job
 from collection_tree.llm.client import LLMClient
 from collection_tree.operations import FULL_JOB
-from collection_tree.resources.io_managers import JsonIOManager, ParquetIOManager
+from collection_tree.resources.factory import build_resources
 from collection_tree.resources.llm import LLMResource
-from collection_tree.resources.settings import CollectionInputs, PipelineSettings
 
 pytestmark = pytest.mark.dagster_instance
 BIN = Path(sys.executable).parent
@@ -76,17 +75,8 @@ class CrashingLLMResource(LLMResource):
 
 def job_under_test(crash_after: int) -> JobDefinition:
     """The full build wired as definitions.py wires it, from the environment (reconstructable)."""
-    out = settings.output_dir()
-    store = str(out / "store")
-    resources = {
-        "inputs": CollectionInputs(tracks_path=os.environ[settings.TRACKS_ENV],
-                                   genre_tree_path=os.environ[settings.GENRE_TREE_ENV],
-                                   scene_tree_path=os.environ[settings.SCENE_TREE_ENV]),
-        "pipeline_settings": PipelineSettings(output_dir=str(out)),
-        "llm": CrashingLLMResource(provider="anthropic", crash_task="score_clusters", crash_after=crash_after),
-        "parquet_io_manager": ParquetIOManager(base_path=store),
-        "json_io_manager": JsonIOManager(base_path=store),
-    }
+    resources = build_resources(settings.current(), llm=CrashingLLMResource, crash_task="score_clusters",
+                                crash_after=crash_after)
     defs = Definitions(assets=build_assets(FULL), asset_checks=build_checks(FULL), jobs=[collection_tree_job],
                        resources=resources, executor=in_process_executor)
     return defs.resolve_job_def(FULL_JOB)

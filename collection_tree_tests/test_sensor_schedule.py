@@ -16,8 +16,8 @@ from dagster import (
     build_sensor_context,
 )
 from dagster._utils.schedules import cron_string_iterator
+from helpers import collection_resources
 
-from collection_tree.resources.settings import CollectionInputs
 from collection_tree.schedules import CRON_ENV, TIMEZONE_ENV, build_weekly_rebuild
 from collection_tree.sensors import CHANGED_TAG, TRIGGER_TAG, tree_version_sensor
 
@@ -47,14 +47,17 @@ def trees(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def inputs_for(folder: Path) -> CollectionInputs:
-    return CollectionInputs(tracks_path=str(folder / "tracks.csv"), genre_tree_path=str(folder / "genre_tree.json"),
-                            scene_tree_path=str(folder / "scene_tree.json"))
+def sensor_resources(output: Path, folder: Path | None = None, **values: str) -> dict:
+    """The resources the sensor needs (``inputs`` and the settings it depends on), as the code
+    location builds them for these settings."""
+    resources = collection_resources(output, folder, **values)
+    return {key: resources[key] for key in ("inputs", "pipeline_settings")}
 
 
 def tick(instance: DagsterInstance, folder: Path, cursor: str | None):
-    context = build_sensor_context(cursor=cursor, instance=instance, resources={"inputs": inputs_for(folder)})
-    return tree_version_sensor.evaluate_tick(context)
+    with build_sensor_context(cursor=cursor, instance=instance,
+                              resources=sensor_resources(folder / "out", folder)) as context:
+        return tree_version_sensor.evaluate_tick(context)
 
 
 def test_first_tick_builds_then_unchanged_skips(trees):
@@ -153,16 +156,15 @@ def test_first_tick_after_a_build_of_the_same_trees_does_not_rebuild(trees):
 
 
 def test_demo_default_and_partial_configuration(tmp_path, monkeypatch):
-    monkeypatch.setenv("COLLECTION_TREE_OUTPUT", str(tmp_path / "out"))
     instance = DagsterInstance.ephemeral()
-    context = build_sensor_context(instance=instance, resources={"inputs": CollectionInputs()})
-    result = tree_version_sensor.evaluate_tick(context)
+    with build_sensor_context(instance=instance, resources=sensor_resources(tmp_path / "out")) as context:
+        result = tree_version_sensor.evaluate_tick(context)
     assert str(tmp_path / "out" / "demo_collection" / "genre_tree.json") in result.skip_message
     assert not (tmp_path / "out" / "demo_collection").exists()  # a tick never generates the demo
 
-    partial = CollectionInputs(genre_tree_path=str(GENIUS / "genre_tree.json"))
-    context = build_sensor_context(instance=instance, resources={"inputs": partial})
-    result = tree_version_sensor.evaluate_tick(context)
+    partial = sensor_resources(tmp_path / "out", genre_tree=str(GENIUS / "genre_tree.json"))
+    with build_sensor_context(instance=instance, resources=partial) as context:
+        result = tree_version_sensor.evaluate_tick(context)
     assert result.run_requests == [] and "COLLECTION_TREE_TRACKS" in result.skip_message
 
 

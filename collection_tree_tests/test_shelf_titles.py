@@ -6,8 +6,8 @@ from collections import Counter
 from collection_tree.core.clusters import Cluster
 from collection_tree.core.curation import fit_share, title_word_count, words
 from collection_tree.core.facet_titles import render, shelf_title
+from collection_tree.core.neighbourhoods import ClusterSpace, lineage_groups
 from collection_tree.core.track_facets import TrackFacets
-from collection_tree.phases.neighbourhoods import ClusterSpace, lineage_groups
 
 
 def rows(*spec: tuple[int, list[str]]) -> list[list[str]]:

@@ -1,29 +1,15 @@
 """Phase 3 asset: dedup and reassignment, so every track sits in exactly one cluster (or is explained)."""
 
-from collections import Counter
 from typing import Any
 
 import pandas as pd
-from dagster import (
-    AssetChecksDefinition,
-    AssetExecutionContext,
-    AssetIn,
-    AssetsDefinition,
-    MetadataValue,
-    asset,
-)
-from pydantic import Field
+from dagster import AssetChecksDefinition, AssetExecutionContext, AssetIn, AssetsDefinition, asset
 
-from collection_tree.assets.checks import exactly_once_check, exactly_once_summary
-from collection_tree.assets.llm_step import (
-    LLM_POOL,
-    LLMPhaseConfig,
-    llm_step_metadata,
-    phase_llm,
-    phase_params,
-)
-from collection_tree.assets.metadata import markdown_table, size_stats
+from collection_tree.assets.checks import exactly_once_check
+from collection_tree.assets.llm_step import LLM_POOL, phase_llm
+from collection_tree.assets.metadata import cluster_entries, phase_metadata
 from collection_tree.assets.modes import BuildMode
+from collection_tree.assets.parameters import asset_config, asset_params
 from collection_tree.assets.progress import PhaseProgress
 from collection_tree.assets.versions import code_version
 from collection_tree.core.clusters import ClusterSet
@@ -33,23 +19,7 @@ from collection_tree.phases.reassignment import ReassignParams, reassign_tracks
 from collection_tree.resources.llm import LLMResource
 from collection_tree.resources.settings import CollectionInputs, PipelineSettings
 
-
-class AssignedClustersConfig(LLMPhaseConfig):
-    profile: str = Field("", description="'default' or 'seed' (the reference: serial, 80 per call, every "
-                                         "cluster offered); empty: PipelineSettings.profile. Fields below override.")
-    batch_size: int | None = Field(None, description="Tracks per LLM call (default 150, seed 80).")
-    max_passes: int | None = Field(None, description="LLM passes at most (3).")
-    stop_below: float | None = Field(None, description="Stop when a pass moves fewer than this share (0.05).")
-    workers: int | None = Field(None, description="Parallel calls per pass (default 8, seed 1 = serial).")
-    preassign: bool | None = Field(None, description="Place clear cases by track similarity, without the LLM.")
-    preassign_min_score: float | None = Field(None, description="Similarity (0-1) the best cluster needs (0.5).")
-    preassign_margin: float | None = Field(None, description="Lead over the runner-up it needs (0.05).")
-    candidates: int | None = Field(None, description="Clusters offered per track (8; 0 = all, as the reference).")
-    include_context: bool | None = Field(None, description="Genre/scene titles in the cluster summaries.")
-    comment_chars: int | None = Field(None, description="Comment characters per track (100).")
-    max_tokens: int | None = Field(None, description="Answer token limit per call (8192).")
-    min_cluster_size: int | None = Field(None, description="Fold clusters left smaller than this into their "
-                                                           "tracks' best other clusters (default 5; seed 0 = keep).")
+AssignedClustersConfig = asset_config("assigned_clusters")
 
 
 def build_assigned_clusters_asset(mode: BuildMode) -> AssetsDefinition:
@@ -70,44 +40,14 @@ def build_assigned_clusters_asset(mode: BuildMode) -> AssetsDefinition:
                           pipeline_settings: PipelineSettings, llm: LLMResource, named_clusters: ClusterSet,
                           tracks: pd.DataFrame, genre_tree: dict[str, Any]) -> ClusterSet:
         progress = PhaseProgress(context, "assigned_clusters")
-        profile, params = phase_params(config, pipeline_settings.profile, ReassignParams)
-        frame = tracks_from_storage(tracks)
+        profile, params = asset_params(config, pipeline_settings.profile, "assigned_clusters")
         with phase_llm(context, llm, inputs, "assigned_clusters",
                        max_fallback_share=params.max_fallback_share) as bound:
-            assigned = reassign_tracks(named_clusters, frame, bound, params, progress, genre_tree=genre_tree)
-        report = assigned.report
-        reasons = Counter(u["reason"] for u in assigned.unplaced)
-        context.add_output_metadata({
-            "clusters_before_dedup": report["clusters_in"],
-            "clusters_after_dedup": report["clusters_after_dedup"],
-            "clusters": report["clusters_out"],
-            "small_clusters_folded": report["small_clusters_folded"],
-            "tracks_in_scope": len(assigned.all_track_ids),
-            "orphans": report["orphans"],
-            "poor_fits": report["poor_fits"],
-            "similarity_poor_fits": report["similarity_poor_fits"],
-            "lineage_guard": MetadataValue.json(report["lineage_guard"]),
-            "preassigned": report["preassigned"],
-            "llm_assigned": report["llm_assigned"],
-            "fallback_assigned": report["fallback_assigned"],
-            "fallback_by": MetadataValue.json(report["fallback_by"]),
-            "unplaced": report["unplaced"],
-            "unplaced_reasons": markdown_table([{"reason": r, "tracks": n} for r, n in reasons.most_common()]),
-            "unplaced_preview": markdown_table(assigned.unplaced[:10]),
-            "convergence": markdown_table(report["passes"], ["pass", "tracks_sent", "moved", "pct_moved", "calls",
-                                                              "serial_calls", "failed_batches"]),
-            "passes": len(report["passes"]),
-            "serial_calls": report["serial_calls"],
-            "exactly_once": exactly_once_summary(assigned),
-            **llm_step_metadata(bound),
-            **size_stats([c.track_count for c in assigned.clusters], "cluster_size"),
-            "preview": markdown_table([{"id": c.id, "title": c.title, "size": c.track_count,
-                                        "coherence": c.coherence} for c in assigned.clusters[:20]]),
-            "profile": profile,
-            "params": MetadataValue.json(report["params"]),
-            "seconds": progress.elapsed(),
-            "mode": MetadataValue.text(mode.name),
-        })
+            assigned = reassign_tracks(named_clusters, tracks_from_storage(tracks), bound, params, progress,
+                                       genre_tree=genre_tree)
+        context.add_output_metadata(phase_metadata(
+            mode, progress, params, profile=profile, report=assigned.report, llm=bound,
+            **cluster_entries(assigned, ("id", "title", "size", "coherence"))))
         return assigned
 
     return assigned_clusters

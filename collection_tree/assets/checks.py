@@ -1,18 +1,32 @@
-"""Reusable asset checks for cluster-set assets (phases 3 and later)."""
+"""What asset checks share: the parameters the run used, and the exactly-once check of cluster sets."""
 
-from dagster import AssetCheckResult, AssetChecksDefinition, AssetCheckSeverity, MetadataValue, asset_check
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    AssetKey,
+    MetadataValue,
+    asset_check,
+)
 
 from collection_tree.assets.metadata import markdown_table
 from collection_tree.assets.modes import BuildMode
+from collection_tree.assets.parameters import PARAMETERS, recorded_params
 from collection_tree.core.clusters import ClusterSet
+from collection_tree.phases.common import PhaseParams
 
 
-def exactly_once_summary(cluster_set: ClusterSet) -> MetadataValue:
-    """One line for an asset's metadata: "ok: ..." or the count of each membership problem."""
-    problems = cluster_set.membership_problems()
-    if not any(problems.values()):
-        return MetadataValue.text("ok: every in-scope track in exactly one cluster or explained in unplaced")
-    return MetadataValue.text(", ".join(f"{k}: {len(v)}" for k, v in problems.items() if v))
+def run_params(context: AssetCheckExecutionContext | AssetExecutionContext, key: AssetKey, asset: str) -> PhaseParams:
+    """The parameters the latest materialisation of ``key`` ran with (its ``params`` metadata, which
+    every phase asset records), so a check holds a run to the thresholds it was given. A
+    materialisation without them (none yet, or from before they were recorded): the profile's."""
+    event = context.instance.get_latest_materialization_event(key)
+    metadata = event.asset_materialization.metadata if event and event.asset_materialization else {}
+    params, profile = metadata.get("params"), metadata.get("profile")
+    return recorded_params(PARAMETERS[asset], params.value if params is not None else None,
+                           str(profile.value) if profile is not None else "")
 
 
 def exactly_once_check(mode: BuildMode, asset_name: str) -> AssetChecksDefinition:

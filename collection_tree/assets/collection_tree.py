@@ -4,33 +4,35 @@ replaced atomically and only after assembly and validation succeed, so a failed 
 leaves the last complete tree in place. Also the asset checks of phases 6, 7 and the tree."""
 
 from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 from dagster import (
+    AssetCheckExecutionContext,
     AssetCheckResult,
     AssetChecksDefinition,
     AssetCheckSeverity,
     AssetExecutionContext,
     AssetIn,
     AssetsDefinition,
-    Config,
     MetadataValue,
     asset,
     asset_check,
 )
-from pydantic import Field
 
 from collection_tree import package_version
-from collection_tree.assets.llm_step import phase_params, resolve_profile
-from collection_tree.assets.metadata import markdown_table, size_stats
+from collection_tree.assets.checks import run_params
+from collection_tree.assets.metadata import markdown_table
 from collection_tree.assets.modes import BuildMode
+from collection_tree.assets.parameters import asset_config, asset_params, resolve_profile
 from collection_tree.assets.progress import PhaseProgress
 from collection_tree.core.atomic import atomic_write_json
 from collection_tree.core.clusters import ClusterSet
 from collection_tree.core.curation import MAX_CROSS_LINEAGE_SHARE, curation_figures, rounded, summary_line
 from collection_tree.core.inputs import tracks_from_storage
+from collection_tree.core.report import size_stats
 from collection_tree.phases.assembly import (
     CollectionTreeError,
     assemble_collection_tree,
@@ -38,39 +40,28 @@ from collection_tree.phases.assembly import (
     describe_build,
     validate_collection_tree,
 )
-from collection_tree.phases.playlist_order import ORDERS, PlaylistOrderParams, apply_orders, order_playlists
+from collection_tree.phases.playlist_order import apply_orders, order_playlists
 from collection_tree.phases.refinement import RefineParams
 from collection_tree.resources.settings import PipelineSettings
+from collection_tree.settings import INPUTS, TEST_RUN, TREE_FILE
 
-TREE_FILE = "curated_collection.json"
-MIN_CONFIDENCE = 0.7
-# The assets whose LLM accounting the tree's provenance is made of, and the inputs whose hashes it records.
+# The assets whose LLM accounting the tree's provenance is made of.
 LLM_PHASES = ("named_clusters", "assigned_clusters", "refined_clusters", "categories", "collection_leaves",
               "metadata_suggestions")
-INPUTS = ("tracks", "genre_tree", "scene_tree")
-
-
-class CollectionTreeConfig(Config):
-    profile: str = Field("", description="'default' or 'seed' (the reference: exemplars first); empty: the "
-                                         "pipeline setting.")
-    playlist_order: str | None = Field(None, description=f"Order of every leaf's tracks in every export: "
-                                                         f"{' | '.join(ORDERS)} (default mix: Camelot key, "
-                                                         "BPM and an energy arc where tracks have them).")
-    tempo_tolerance: float | None = Field(None, gt=0, lt=0.5, description="Tempo step two tracks may differ "
-                                                                          "by and still mix (default 0.06).")
 CURATION_HEADLINES = ("cross_lineage_share", "category_lineage_purity", "category_title_fit", "leaf_title_fit",
                       "leaf_max", "leaves_out_of_bounds", "same_description_opening_share", "broken_titles",
                       "category_titles_over_5_words")
+CollectionTreeConfig = asset_config("collection_tree")
 
 
-def leaf_bounds() -> tuple[int, int]:
-    """(max, min) tracks per leaf: phase 4's parameters, which hold them after it."""
-    params = RefineParams()
+def leaf_bounds(context: Any, mode: BuildMode) -> tuple[int, int]:
+    """(max, min) tracks per leaf: the parameters phase 4 ran with, which hold them after it."""
+    params = cast(RefineParams, run_params(context, mode.key("refined_clusters"), "refined_clusters"))
     return params.max_leaf_tracks, params.min_leaf_tracks
 
 
 def tree_path(mode: BuildMode, settings: PipelineSettings) -> Path:
-    return mode.output_dir(settings.output_path()) / TREE_FILE
+    return mode.places(settings.places()).tree_file
 
 
 def _latest_metadata(context: AssetExecutionContext, mode: BuildMode, name: str) -> dict[str, Any]:
@@ -98,7 +89,7 @@ def _materialise(context: AssetExecutionContext, config: CollectionTreeConfig, m
     doc = assemble_collection_tree(leaves, categories, suggestions, genre_tree, scene_tree,
                                    total_tracks=len(set(leaves.all_track_ids)),
                                    build=build)  # raises when inconsistent
-    _, order_params = phase_params(config, settings.profile, PlaylistOrderParams)
+    _, order_params = asset_params(config, settings.profile, "collection_tree")
     orders, order_report = order_playlists(leaves, tracks_from_storage(tracks), order_params,
                                            lambda f, m: progress(0.9 * f, m))
     problems = validate_collection_tree(apply_orders(doc, orders))
@@ -115,7 +106,7 @@ def _materialise(context: AssetExecutionContext, config: CollectionTreeConfig, m
          "title": frame.at[t, "title"] if t in frame.index else "", "reason": reasons.get(t, "")}
         for t in doc["ungrouped_track_ids"][:20]
     ]
-    bounds = leaf_bounds()
+    bounds = leaf_bounds(context, mode)
     figures = rounded(curation_figures(doc, frame.reset_index(drop=True), genre_tree, *bounds))
     context.log.info(f"[collection_tree] curation: {summary_line(figures)}")
     context.add_output_metadata({
@@ -142,6 +133,7 @@ def _materialise(context: AssetExecutionContext, config: CollectionTreeConfig, m
             ({"leaf": leaf["title"], "tracks": leaf["track_count"], "transitions": leaf["transitions"]}
              for c in doc["categories"] for leaf in c["leaves"] if "transitions" in leaf),
             key=lambda row: row["transitions"])[:15]),  # the leaves that mix worst first
+        "params": MetadataValue.json(asdict(order_params)),
         "made_by": describe_build(build),
         "build": MetadataValue.json(build),
     })
@@ -154,7 +146,7 @@ def build_collection_tree_asset(mode: BuildMode) -> AssetsDefinition:
         kinds={"python", "json"},
         description="The Collection Tree JSON (categories of flat leaves with examples, contexts and "
                     "metadata suggestions), validated schema-exact, also written atomically to "
-                    f"{'test_run/' if mode.prefix else ''}{TREE_FILE} in the output folder.",
+                    f"{TEST_RUN + '/' if mode.prefix else ''}{TREE_FILE} in the output folder.",
     )
     ins = {"collection_leaves": AssetIn(mode.key("collection_leaves")),
            "categories": AssetIn(mode.key("categories")),
@@ -224,19 +216,24 @@ def build_leaves_checks(mode: BuildMode) -> list[AssetChecksDefinition]:
                                                                "examples": MetadataValue.json(problems[:20])})
 
     @asset_check(asset=mode.key("collection_leaves"), name="leaf_sizes",
-                 description="Leaf sizes (min/median/max); warns about leaves under 5 tracks.")
-    def leaf_sizes(collection_leaves: dict[str, Any]) -> AssetCheckResult:
+                 description="Leaf sizes (min/median/max); warns about leaves smaller than the run's "
+                             "seed_clusters min_tracks (the smallest a playlist starts at).")
+    def leaf_sizes(context: AssetCheckExecutionContext, collection_leaves: dict[str, Any]) -> AssetCheckResult:
+        min_tracks = run_params(context, mode.key("seed_clusters"), "seed_clusters").min_tracks
         sizes = [len(c["track_ids"]) for c in collection_leaves["clusters"]]
-        small = sum(s < 5 for s in sizes)
+        small = sum(s < min_tracks for s in sizes)
         return AssetCheckResult(passed=bool(sizes) and small == 0, severity=AssetCheckSeverity.WARN,
                                 metadata={**size_stats(sizes, "leaf_size"), "leaves": len(sizes),
-                                          "leaves_under_5": small})
+                                          "min_tracks": min_tracks, "leaves_under_min_tracks": small})
 
     @asset_check(asset=mode.key("collection_tree"), name="tree_validates",
                  description="Schema-exact keys at every level, counts consistent (total = assigned + "
-                             "ungrouped), each track in at most one leaf, suggestions on their own leaf.")
-    def tree_validates(collection_tree: dict[str, Any]) -> AssetCheckResult:
-        problems = validate_collection_tree(collection_tree, min_confidence=MIN_CONFIDENCE)
+                             "ungrouped), each track in at most one leaf, suggestions on their own leaf (and, "
+                             "in the full build, at or above the run's min_confidence).")
+    def tree_validates(context: AssetCheckExecutionContext, collection_tree: dict[str, Any]) -> AssetCheckResult:
+        min_confidence = (run_params(context, mode.key("metadata_suggestions"), "metadata_suggestions").min_confidence
+                          if mode.enrich else None)
+        problems = validate_collection_tree(collection_tree, min_confidence=min_confidence)
         return AssetCheckResult(passed=not problems, metadata={
             "problems": len(problems), "examples": MetadataValue.json(problems[:20]),
             "total_tracks": collection_tree.get("total_tracks", 0),
@@ -247,9 +244,9 @@ def build_leaves_checks(mode: BuildMode) -> list[AssetChecksDefinition]:
                  description=f"Warns (does not block) when more than {MAX_CROSS_LINEAGE_SHARE:.1%} of the placed "
                              "tracks sit in a leaf of a genre lineage none of theirs, or a leaf holds fewer than "
                              "min_leaf_tracks or more than max_leaf_tracks tracks (phase 4's parameters).")
-    def curation_bounds(collection_tree: dict[str, Any], tracks: pd.DataFrame,
+    def curation_bounds(context: AssetCheckExecutionContext, collection_tree: dict[str, Any], tracks: pd.DataFrame,
                         genre_tree: dict[str, Any]) -> AssetCheckResult:
-        most, fewest = leaf_bounds()
+        most, fewest = leaf_bounds(context, mode)
         figures = curation_figures(collection_tree, tracks_from_storage(tracks), genre_tree, most, fewest)
         sizes = [(leaf["track_count"], leaf["title"]) for c in collection_tree["categories"] for leaf in c["leaves"]]
         outside = sorted((s for s in sizes if not fewest <= s[0] <= most), reverse=True)
@@ -265,14 +262,17 @@ def build_leaves_checks(mode: BuildMode) -> list[AssetChecksDefinition]:
     if mode.enrich:
         @asset_check(asset=mode.key("metadata_suggestions"), name="suggestions_confident_and_members",
                      additional_ins={"collection_leaves": AssetIn(mode.key("collection_leaves"))},
-                     description=f"Every kept suggestion has confidence >= {MIN_CONFIDENCE} and names a "
+                     description="Every kept suggestion has confidence >= the run's min_confidence and names a "
                                  "track of its own leaf.")
-        def suggestions_confident_and_members(metadata_suggestions: dict[str, Any],
+        def suggestions_confident_and_members(context: AssetCheckExecutionContext, metadata_suggestions: dict[str, Any],
                                               collection_leaves: dict[str, Any]) -> AssetCheckResult:
-            problems = suggestion_problems(metadata_suggestions, collection_leaves, MIN_CONFIDENCE)
+            min_confidence = run_params(context, mode.key("metadata_suggestions"),
+                                        "metadata_suggestions").min_confidence
+            problems = suggestion_problems(metadata_suggestions, collection_leaves, min_confidence)
             count = sum(len(v) for v in metadata_suggestions["suggestions"].values())
             return AssetCheckResult(passed=not problems, metadata={
-                "suggestions": count, "problems": len(problems), "examples": MetadataValue.json(problems[:20])})
+                "suggestions": count, "min_confidence": min_confidence, "problems": len(problems),
+                "examples": MetadataValue.json(problems[:20])})
 
         checks.append(suggestions_confident_and_members)
     return checks

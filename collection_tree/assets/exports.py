@@ -2,9 +2,9 @@
 crates, the HTML browser and (full build only) the metadata-suggestion review table. Every export
 plays a leaf in the tree's play order (leaf ``order``) and shows categories (and sections) as
 folders. Each reads only the stored tree and tracks, writes its files itself (atomically) and
-returns a MaterializeResult, so each can be re-materialised alone."""
+returns a MaterializeResult, so each can be re-materialised alone. Stored documents arrive through
+declared inputs (the IO manager), so a store on object storage works too."""
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,20 +13,20 @@ from dagster import (
     AssetExecutionContext,
     AssetIn,
     AssetsDefinition,
-    Config,
     MaterializeResult,
     MetadataValue,
     asset,
 )
-from pydantic import Field
 
 from collection_tree.assets.metadata import markdown_table
 from collection_tree.assets.modes import BuildMode
+from collection_tree.assets.parameters import asset_config, asset_params
+from collection_tree.core.clusters import ClusterSet
 from collection_tree.core.inputs import tracks_from_storage
 from collection_tree.exports import iter_leaves, provenance
 from collection_tree.exports.html_browser import write_collection_html
 from collection_tree.exports.m3u import playlist_layout, write_leaf_playlists
-from collection_tree.exports.paths import MUSIC_ROOT_ENV, STORE_ENV, absolute_form, music_root_from_env
+from collection_tree.exports.paths import MUSIC_ROOT_ENV, absolute_form
 from collection_tree.exports.rekordbox import top_folder_name, write_rekordbox_xml
 from collection_tree.exports.serato import SUBCRATES_DIR, write_serato_crates
 from collection_tree.exports.suggestions_review import (
@@ -35,27 +35,20 @@ from collection_tree.exports.suggestions_review import (
     read_review_table,
     write_review_table,
 )
-from collection_tree.exports.traktor import SYSTEM_VOLUME, write_traktor_nml
-from collection_tree.exports.ungrouped import NOT_RECORDED, ungrouped_tracks, unplaced_reasons
+from collection_tree.exports.traktor import write_traktor_nml
+from collection_tree.exports.ungrouped import NOT_RECORDED, reasons_of, ungrouped_tracks
 from collection_tree.resources.settings import CollectionInputs, PipelineSettings
 
-
-class ExportConfig(Config):
-    music_root: str = Field("", description=f"Folder that relative track locations are under (empty: "
-                                            f"{MUSIC_ROOT_ENV}, else the tracks file's folder).")
+ExportConfig = asset_config("m3u_playlists")  # the same ExportParams as rekordbox_xml and serato_crates
+TraktorConfig = asset_config("traktor_nml")
 
 
-class TraktorConfig(ExportConfig):
-    system_volume: str = Field(SYSTEM_VOLUME, description="Traktor's name for the start-up disk (macOS); "
-                                                          "paths under /Volumes/<name>/ and Windows drives "
-                                                          "name their own volume.")
-
-
-def _music_root(config: ExportConfig, inputs: CollectionInputs) -> str:
+def _music_root(config: Any, inputs: CollectionInputs, asset: str = "m3u_playlists") -> str:
     """Relative locations are taken as relative to the tracks file unless told otherwise: a
     playlist or Rekordbox needs absolute paths, and a library usually sits beside its tag export.
     Made absolute in the user's own form (never resolving symlinks: the DJ library holds that form)."""
-    root = config.music_root or music_root_from_env()
+    _, params = asset_params(config, "", asset)
+    root = params.music_root or inputs.pipeline_settings.music_root
     return absolute_form(root) if root else str(Path(absolute_form(inputs.resolved()["tracks"])).parent)
 
 
@@ -74,8 +67,8 @@ def _ins(mode: BuildMode) -> dict[str, AssetIn]:
             "tracks": AssetIn(mode.key("tracks"), input_manager_key="parquet_io_manager")}
 
 
-def _store_dir(mode: BuildMode, settings: PipelineSettings) -> Path:
-    return Path(os.environ.get(STORE_ENV) or settings.output_path() / "store").joinpath(*mode.prefix)
+def _output_dir(mode: BuildMode, settings: PipelineSettings) -> Path:
+    return mode.places(settings.places()).output
 
 
 def _path_meta(path: Path) -> dict[str, Any]:
@@ -89,7 +82,7 @@ def build_export_assets(mode: BuildMode) -> list[AssetsDefinition]:
     def m3u_playlists(context: AssetExecutionContext, config: ExportConfig, pipeline_settings: PipelineSettings,
                       inputs: CollectionInputs, collection_tree: dict[str, Any],
                       tracks: pd.DataFrame) -> MaterializeResult:
-        out = mode.output_dir(pipeline_settings.output_path())
+        out = _output_dir(mode, pipeline_settings)
         report = write_leaf_playlists(collection_tree, tracks_from_storage(tracks), out, _music_root(config, inputs))
         if report.relative_paths:
             context.log.warning(f"{report.relative_paths} playlist entries are relative paths; set "
@@ -116,7 +109,7 @@ def build_export_assets(mode: BuildMode) -> list[AssetsDefinition]:
     def rekordbox_xml(context: AssetExecutionContext, config: ExportConfig, pipeline_settings: PipelineSettings,
                       inputs: CollectionInputs, collection_tree: dict[str, Any],
                       tracks: pd.DataFrame) -> MaterializeResult:
-        target = mode.output_dir(pipeline_settings.output_path()) / "rekordbox.xml"
+        target = _output_dir(mode, pipeline_settings) / "rekordbox.xml"
         report = write_rekordbox_xml(collection_tree, tracks_from_storage(tracks), target, _music_root(config, inputs))
         _left_out(context, "rekordbox.xml", report.missing_location, report.relative_location,
                   report.refused_location)
@@ -134,9 +127,10 @@ def build_export_assets(mode: BuildMode) -> list[AssetsDefinition]:
     def traktor_nml(context: AssetExecutionContext, config: TraktorConfig, pipeline_settings: PipelineSettings,
                     inputs: CollectionInputs, collection_tree: dict[str, Any],
                     tracks: pd.DataFrame) -> MaterializeResult:
-        target = mode.output_dir(pipeline_settings.output_path()) / "collection.nml"
-        report = write_traktor_nml(collection_tree, tracks_from_storage(tracks), target, _music_root(config, inputs),
-                                   config.system_volume)
+        target = _output_dir(mode, pipeline_settings) / "collection.nml"
+        _, params = asset_params(config, "", "traktor_nml")
+        report = write_traktor_nml(collection_tree, tracks_from_storage(tracks), target,
+                                   _music_root(config, inputs, "traktor_nml"), params.system_volume)
         _left_out(context, "collection.nml", report.missing_location, report.relative_location,
                   report.refused_location)
         return MaterializeResult(metadata={
@@ -154,7 +148,7 @@ def build_export_assets(mode: BuildMode) -> list[AssetsDefinition]:
     def serato_crates(context: AssetExecutionContext, config: ExportConfig, pipeline_settings: PipelineSettings,
                       inputs: CollectionInputs, collection_tree: dict[str, Any], tracks: pd.DataFrame
                       ) -> MaterializeResult:
-        out = mode.output_dir(pipeline_settings.output_path())
+        out = _output_dir(mode, pipeline_settings)
         report = write_serato_crates(collection_tree, tracks_from_storage(tracks), out, _music_root(config, inputs))
         _left_out(context, "the Serato crates", report.missing_location, report.relative_location,
                   report.refused_location)
@@ -169,16 +163,20 @@ def build_export_assets(mode: BuildMode) -> list[AssetsDefinition]:
             "left_out_missing_location": report.missing_location, "left_out_refused_location": report.refused_location,
         })
 
-    @asset(key=mode.key("collection_html"), group_name=mode.group, ins=_ins(mode),
+    @asset(key=mode.key("collection_html"), group_name=mode.group,
+           ins={**_ins(mode), "collection_leaves": AssetIn(mode.key("collection_leaves"),
+                                                           input_manager_key="json_io_manager")},
            deps=[mode.key("m3u_playlists")], kinds={"html"},
            description="<output>/collection.html: a self-contained, paged browser of the tree (categories and "
                        "sections, search over every track, sorting, full track lists in play order with BPM, key "
                        "and energy, provenance, inline suggestion review with a decisions CSV); opens from disk.")
     def collection_html(context: AssetExecutionContext, pipeline_settings: PipelineSettings,
-                        collection_tree: dict[str, Any], tracks: pd.DataFrame) -> MaterializeResult:
-        out = mode.output_dir(pipeline_settings.output_path())
+                        collection_tree: dict[str, Any], tracks: pd.DataFrame,
+                        collection_leaves: ClusterSet) -> MaterializeResult:
+        out = _output_dir(mode, pipeline_settings)
         table = tracks_from_storage(tracks)
-        rows = ungrouped_tracks(collection_tree, table, unplaced_reasons(_store_dir(mode, pipeline_settings)))
+        # The leaves' unplaced list carries every earlier phase's reasons (each phase passes it on).
+        rows = ungrouped_tracks(collection_tree, table, reasons_of(collection_leaves))
         review = build_review_table(collection_tree, table) if mode.enrich else None
         target = write_collection_html(collection_tree, table, playlist_layout(collection_tree), rows,
                                        out / "collection.html", review)
@@ -204,7 +202,7 @@ def build_export_assets(mode: BuildMode) -> list[AssetsDefinition]:
                        "show`, apply with `suggestions apply` (writes a new tracks file, never in place).")
     def metadata_suggestions_review(context: AssetExecutionContext, pipeline_settings: PipelineSettings,
                                     collection_tree: dict[str, Any], tracks: pd.DataFrame) -> MaterializeResult:
-        out = mode.output_dir(pipeline_settings.output_path())
+        out = _output_dir(mode, pipeline_settings)
         previous = None
         if (out / f"{TABLE_NAME}.parquet").exists():
             try:  # keep the statuses of an earlier review; an unreadable table only costs that

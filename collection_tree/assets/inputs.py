@@ -24,6 +24,7 @@ from collection_tree.assets.metadata import markdown_table
 from collection_tree.assets.modes import BuildMode
 from collection_tree.core.inputs import collect_leaves, file_sha256, load_tracks, load_tree, tracks_from_storage
 from collection_tree.resources.settings import CollectionInputs
+from collection_tree.settings import Settings
 
 MAX_LOGGED_WARNINGS = 20  # per tree in the run log; the metadata lists up to 100
 
@@ -32,7 +33,7 @@ def build_input_assets(mode: BuildMode) -> list[AssetsDefinition]:
     @asset(
         key=mode.key("tracks"), group_name=mode.group, io_manager_key="parquet_io_manager",
         description="The collection's tracks (CSV or Parquet), validated: one row per track, list "
-                    "facets parsed. Source: COLLECTION_TREE_TRACKS, else the demo collection.",
+                    f"facets parsed. Source: {Settings.env_name('tracks')}, else the demo collection.",
         kinds={"pandas", "parquet"},
     )
     def tracks(context: AssetExecutionContext, inputs: CollectionInputs) -> Output[pd.DataFrame]:
@@ -51,7 +52,7 @@ def build_input_assets(mode: BuildMode) -> list[AssetsDefinition]:
         })
 
     def tree_asset(tree_type: str) -> AssetsDefinition:
-        env = "COLLECTION_TREE_GENRE_TREE" if tree_type == "genre" else "COLLECTION_TREE_SCENE_TREE"
+        env = Settings.env_name(f"{tree_type}_tree")
 
         @asset(
             name=f"{tree_type}_tree", key_prefix=list(mode.prefix) or None, group_name=mode.group,

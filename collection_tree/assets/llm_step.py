@@ -1,31 +1,19 @@
-"""What an LLM-calling asset needs around its phase: its parameters from config and profile, a client
-bound to the phase, stop on Terminate, and the accounting as metadata."""
+"""What an LLM-calling asset needs around its phase: a client bound to the phase, stop on Terminate,
+and a clear failure when the API refused the build."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
-from dagster import Config, Failure
-from pydantic import Field
+from dagster import Failure
 
 from collection_tree.assets.metadata import llm_metadata
 from collection_tree.llm.client import PhaseLLM
-from collection_tree.phases.common import PhaseParams, check_profile
 from collection_tree.resources.llm import LLMResource
 from collection_tree.resources.settings import CollectionInputs
 
 # Every LLM-calling asset sits in this Dagster pool, so the API concurrency limit holds across runs.
 LLM_POOL = "anthropic_api"
-
-P = TypeVar("P", bound=PhaseParams)
-
-
-class LLMPhaseConfig(Config):
-    """Run config every LLM phase has (the fields of the ``PhaseParams`` base)."""
-
-    max_fallback_share: float | None = Field(
-        None, ge=0.0, le=1.0, description="Fail the phase (nothing stored, the last good outputs kept) when more "
-                                          "than this share of its LLM calls ended in a fallback (0.2).")
 
 
 @contextmanager
@@ -73,16 +61,3 @@ def phase_llm(context: Any, llm: LLMResource, inputs: CollectionInputs, phase: s
 
 def llm_step_metadata(bound: PhaseLLM) -> dict[str, Any]:
     return llm_metadata(bound.stats())
-
-
-def resolve_profile(config_profile: str, settings_profile: str) -> str:
-    """The asset config's profile; when empty, ``PipelineSettings.profile``; when that is empty too, "default"."""
-    return check_profile(config_profile or settings_profile or "default")
-
-
-def phase_params(config: Config, settings_profile: str, params_cls: type[P]) -> tuple[str, P]:
-    """The resolved profile and the phase's params: the profile's values, overridden by every other
-    field of the asset's config that has a value (``None`` keeps the profile's value)."""
-    profile = resolve_profile(config.profile, settings_profile)  # type: ignore[attr-defined]
-    overrides = {k: v for k, v in config.model_dump().items() if k != "profile"}
-    return profile, params_cls.for_profile(profile, **overrides)

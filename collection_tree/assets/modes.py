@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from dagster import AssetKey
+
+from collection_tree.settings import TEST_RUN, Places
 
 
 @dataclass(frozen=True)
@@ -19,11 +20,11 @@ class BuildMode:
     def key(self, name: str) -> AssetKey:
         return AssetKey([*self.prefix, name])
 
-    def output_dir(self, base: Path) -> Path:
-        """Final outputs (tree JSON, playlists...): the test run writes beside, never over, the full build."""
-        return base.joinpath(*self.prefix) if self.prefix else base
+    def places(self, places: Places) -> Places:
+        """This mode's places: the test run writes beside, never over, the full build."""
+        return places.for_test_run(bool(self.prefix))
 
 
 FULL = BuildMode(name="full", prefix=(), group="collection_tree", max_seeds=None, enrich=True)
-TEST = BuildMode(name="test", prefix=("test_run",), group="test_run", max_seeds=20, enrich=False)
+TEST = BuildMode(name="test", prefix=(TEST_RUN,), group="test_run", max_seeds=20, enrich=False)
 MODES = (FULL, TEST)

@@ -1,7 +1,7 @@
 """All assets (and asset checks) of one build mode, in phase order. Each phase module adds its
-builder here."""
+builder here; the shared attributes of every asset (its owners) are set here once."""
 
-from dagster import AssetChecksDefinition, AssetsDefinition
+from dagster import AssetChecksDefinition, AssetsDefinition, AssetSpec, map_asset_specs
 
 from collection_tree.assets.assigned_clusters import build_assigned_clusters_asset, build_phase2_3_checks
 from collection_tree.assets.categories import build_categories_asset, build_categories_checks
@@ -15,9 +15,16 @@ from collection_tree.assets.named_clusters import build_named_clusters_asset
 from collection_tree.assets.refined_clusters import build_refined_clusters_asset, build_refined_clusters_checks
 from collection_tree.assets.seed_clusters import build_seed_clusters_asset
 
+# Who answers for the assets (shown in the UI and by `dg list defs`).
+OWNERS = ("team:collection-tree",)
+
+
+def _owned(spec: AssetSpec) -> AssetSpec:
+    return spec.replace_attributes(owners=list(OWNERS))
+
 
 def build_assets(mode: BuildMode) -> list[AssetsDefinition]:
-    return [
+    return list(map_asset_specs(_owned, [
         *build_input_assets(mode),
         build_seed_clusters_asset(mode),
         build_named_clusters_asset(mode),
@@ -30,7 +37,7 @@ def build_assets(mode: BuildMode) -> list[AssetsDefinition]:
         build_collection_tree_asset(mode),
         # Exports (M3U8, Rekordbox XML, HTML, suggestion review), downstream of collection_tree.
         *build_export_assets(mode),
-    ]
+    ]))
 
 
 def build_checks(mode: BuildMode) -> list[AssetChecksDefinition]:

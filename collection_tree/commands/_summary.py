@@ -6,16 +6,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from collection_tree import settings
 from collection_tree.phases.assembly import describe_build
+from collection_tree.settings import Places
 
 
-def print_summary(result: Any, *, test: bool, seconds: float) -> None:
-    out = settings.output_dir()
+def print_summary(result: Any, *, places: Places, test: bool, seconds: float) -> None:
     print(f"collection-tree {'test run' if test else 'build'} finished in {seconds:.1f}s (run {result.run_id})")
     for line in build_summary_lines(result):
         print(line)
-    base = out / "test_run" if test else out
+    base = places.for_test_run(test).output
     print(f"outputs: {base}")
     for name in ("curated_collection.json", "collection.html", "playlists", "rekordbox.xml", "collection.nml",
                  "Subcrates", "metadata_suggestions.csv"):

@@ -4,7 +4,6 @@ Dagster serves, in process, recorded in DAGSTER_HOME's history, then print a sum
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import time
@@ -13,7 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+import yaml
+
 from collection_tree import settings
+from collection_tree.commands._home import ensure_dagster_home
 
 if TYPE_CHECKING:
     from collection_tree.operations import RunEvent
@@ -31,43 +33,48 @@ def register(sub: argparse._SubParsersAction) -> None:
                              "playlist_order; default mix: Camelot key, BPM and an energy arc where tracks have them)")
     parser.add_argument("--verbose", action="store_true",
                         help="Dagster's full event log on stderr instead of the progress bar")
+    parser.add_argument("--config", type=Path, default=None, metavar="RUN_YAML",
+                        help="run config: the phases' parameters by asset name, e.g. 'metadata_suggestions: "
+                             "{min_confidence: 0.5}' (README, 'Run config')")
     parser.add_argument("--wait", action="store_true",
                         help="when another build is using the output folder, wait for it instead of refusing")
     parser.set_defaults(func=run)
 
 
-def ensure_dagster_home() -> str:
-    """A project-local DAGSTER_HOME by default, so run history persists between commands. A home without
-    a dagster.yaml gets the project's (run queue, LLM pool limit, no telemetry): Dagster would otherwise
-    warn on every command and run without those limits."""
-    home = os.environ.get("DAGSTER_HOME") or str(settings.default_dagster_home())
-    os.makedirs(home, exist_ok=True)
-    os.environ["DAGSTER_HOME"] = home
-    config = Path(home) / "dagster.yaml"
-    template = settings.default_dagster_home() / "dagster.yaml"
-    if not config.exists():
-        from collection_tree.core.atomic import atomic_write_bytes
-
-        text = template.read_bytes() if template.exists() else b"telemetry:\n  enabled: false\n"
-        atomic_write_bytes(config, text)
-    return home
 
 
-def check_settings() -> None:
+def read_run_config(path: Path, test: bool) -> dict[str, Any]:
+    """The ``ops`` run config of a run.yaml, checked (``ValueError`` naming the file and the entry)."""
+    from collection_tree.assets.modes import FULL, TEST
+    from collection_tree.assets.parameters import run_config_from_file
+
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the run config ({exc.strerror or exc})") from exc
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: expected YAML, got a parse error ({exc})") from exc
+    return run_config_from_file(doc, str(path), (TEST if test else FULL).prefix)
+
+
+def check_settings(cfg: settings.Settings) -> None:
     """Settings a run would only trip over in one of its steps, checked before anything starts: the
-    inputs (all three or none), config.json, the profile, the LLM provider and its credentials.
-    Raises ``InputError`` or ``ValueError`` with the message a person needs."""
+    inputs (all three or none), config.json, the profile, the LLM settings, the provider and its
+    credentials. Raises ``InputError`` or ``ValueError`` with the message a person needs."""
     from collection_tree.core.inputs import load_config
     from collection_tree.llm.factory import choose_provider_name, make_provider
     from collection_tree.phases.common import check_profile
-    from collection_tree.resources.settings import check_inputs_given
 
-    check_inputs_given(settings.configured_inputs())
-    load_config(os.environ.get(settings.CONFIG_ENV) or None)
-    check_profile(os.environ.get(settings.PROFILE_ENV) or "default")
-    settings.llm_timeout_s()
-    settings.llm_max_retries()
-    provider = make_provider(choose_provider_name(None), base_url=os.environ.get(settings.ANTHROPIC_BASE_URL_ENV))
+    given = cfg.input_paths()
+    missing = [name for name in settings.INPUTS if name not in given]
+    if given and missing:
+        raise ValueError("set all three inputs or none (the demo collection); missing: "
+                         + ", ".join(settings.Settings.env_name(m) for m in missing))
+    load_config(cfg.config or None)
+    check_profile(cfg.profile or "default")
+    cfg.llm_timeout_s()
+    cfg.llm_retries()
+    provider = make_provider(choose_provider_name(None, cfg), base_url=cfg.anthropic_base_url or None)
     close = getattr(provider, "close", None)
     if callable(close):
         close()
@@ -146,25 +153,36 @@ class ProgressBar:
             self.stream.flush()
 
 
-def build_run_config(args: argparse.Namespace) -> dict:
-    """Dagster run config from the flags: quiet console logging, the tree asset's playlist_order."""
-    run_config: dict = {} if args.verbose else dict(QUIET_RUN_CONFIG)
+def build_run_config(args: argparse.Namespace, ops_config: dict[str, Any] | None = None) -> dict:
+    """Dagster run config: the run.yaml's (``ops_config``), quiet console logging, and the flags
+    (``--playlist-order`` wins over the file's value for the tree asset)."""
+    run_config: dict = {**(ops_config or {}), **({} if args.verbose else QUIET_RUN_CONFIG)}
     if getattr(args, "playlist_order", None):
         tree_op = "test_run__collection_tree" if args.test else "collection_tree"
-        run_config["ops"] = {tree_op: {"config": {"playlist_order": args.playlist_order}}}
+        ops = dict(run_config.get("ops") or {})
+        tree = dict(ops.get(tree_op) or {})
+        tree["config"] = {**(tree.get("config") or {}), "playlist_order": args.playlist_order}
+        ops[tree_op] = tree
+        run_config["ops"] = ops
     return run_config
 
 
 def run(args: argparse.Namespace) -> int:
-    home = ensure_dagster_home()
+    if args.config is not None and args.resume:
+        print("error: --config starts a new build; --resume re-executes a run with the config it had",
+              file=sys.stderr)
+        return 2
+    cfg = settings.current()
     try:
-        check_settings()
+        home = str(ensure_dagster_home(cfg))
+        ops_config = read_run_config(args.config, args.test) if args.config is not None else {}
+        check_settings(cfg)
     except ValueError as exc:  # InputError is a ValueError: file, field, expected, got
         print(f"error: {exc}", file=sys.stderr)
         return 2
     from collection_tree.core.build_lock import BuildLock, BuildLockBusy
 
-    lock = BuildLock(settings.output_dir())
+    lock = BuildLock(cfg.places().output)
 
     def say_waiting(holder: Any) -> None:
         print(f"waiting for {holder.describe() if holder else 'another build'} to finish with {lock.folder} ...",
@@ -180,19 +198,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {busy}", file=sys.stderr)
         return 1
     try:
-        return _build_holding_the_lock(args, home, lock, run_id)
+        return _build_holding_the_lock(args, cfg, home, lock, run_id, ops_config)
     finally:
         lock.release()
 
 
-def _build_holding_the_lock(args: argparse.Namespace, home: str, lock: Any, run_id: str) -> int:
+def _build_holding_the_lock(args: argparse.Namespace, cfg: settings.Settings, home: str, lock: Any, run_id: str,
+                            ops_config: dict[str, Any]) -> int:
     from dagster import DagsterInstance, RunsFilter
 
     from collection_tree import operations as ops
     from collection_tree.definitions import defs
 
     job_name = ops.TEST_JOB if args.test else ops.FULL_JOB
-    run_config = build_run_config(args)
+    run_config = build_run_config(args, ops_config)
     bar = None if args.verbose else ProgressBar()
     started = time.monotonic()
     result = None
@@ -266,7 +285,7 @@ def _build_holding_the_lock(args: argparse.Namespace, home: str, lock: Any, run_
         return 2 if cause.input_error else 1
     from collection_tree.commands._summary import print_summary
 
-    print_summary(result, test=args.test, seconds=seconds)  # while the lock is held: our own tree
+    print_summary(result, places=cfg.places(), test=args.test, seconds=seconds)  # under the lock: our own tree
     return 0
 
 
@@ -287,7 +306,7 @@ def failure_cause(events: Any) -> FailureCause:
     events = list(events)
     failure = next((e for e in events if e.is_step_failure), None)
     if failure is None:
-        run_failure = next((e for e in events if e.is_pipeline_failure), None)
+        run_failure = next((e for e in events if e.is_run_failure), None)
         error = getattr(run_failure.event_specific_data, "error", None) if run_failure is not None else None
         if error is None:
             return FailureCause("", "the run failed; see its logs (`--verbose`, or the Dagster UI)", False)

@@ -18,13 +18,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from collection_tree.commands.build import ensure_dagster_home
+    from collection_tree import settings
 
-    ensure_dagster_home()
+    cfg = settings.current()
+    from collection_tree.commands._home import ensure_dagster_home
+
+    ensure_dagster_home(cfg)
     from dagster import DagsterInstance
 
     from collection_tree import operations as ops
-    from collection_tree import settings
 
     with DagsterInstance.get() as instance:
         busy = ops.active_runs(instance)
@@ -34,20 +36,20 @@ def run(args: argparse.Namespace) -> int:
         return 1
     from collection_tree.core.build_lock import BuildLock, BuildLockBusy
 
-    lock = BuildLock(settings.output_dir())
+    lock = BuildLock(cfg.places().output)
     try:
         lock.acquire(command="collection-tree delete")  # never delete under a running build
     except BuildLockBusy as busy:
         print(f"error: {busy}", file=sys.stderr)
         return 1
     try:
-        return _delete(args, ops, settings)
+        return _delete(args, ops, cfg)
     finally:
         lock.release()
 
 
-def _delete(args: argparse.Namespace, ops: Any, settings: Any) -> int:
-    paths = ops.deletable_paths(settings.output_dir(), ops.store_base(), include_cache=args.cache)
+def _delete(args: argparse.Namespace, ops: Any, cfg: Any) -> int:
+    paths = ops.deletable_paths(cfg.places(), include_cache=args.cache)
     if not paths:
         print("nothing to delete")
         return 0

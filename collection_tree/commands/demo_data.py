@@ -25,8 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from collection_tree.demo import collection_stats, generate_demo_collection, save_demo_collection
+    from collection_tree.phases.seed_clusters import SeedParams
 
-    out = args.out if args.out is not None else settings.demo_dir()
+    out = args.out if args.out is not None else settings.current().places().demo
     started = time.monotonic()
     try:
         collection = generate_demo_collection(args.tracks, args.seed)
@@ -41,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {key:<13} {path}")
     share = stats["tracks_in_no_seed"] / stats["tracks"]
     print(f"tracks {stats['tracks']:,} | artists {stats['artists']:,} | genre leaves {stats['genre_leaves']} | "
-          f"scene leaves {stats['scene_leaves']} | seed clusters >= 5: {stats['seed_clusters']} | "
+          f"scene leaves {stats['scene_leaves']} | "
+          f"seed clusters >= {SeedParams.min_tracks}: {stats['seed_clusters']} | "
           f"tracks in no seed: {stats['tracks_in_no_seed']:,} ({share:.0%})")
     return 0

@@ -7,7 +7,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from collection_tree.commands.build import QUIET_RUN_CONFIG, ensure_dagster_home
+from collection_tree.commands._home import ensure_dagster_home
+from collection_tree.commands.build import QUIET_RUN_CONFIG
 
 # Format name on the command line -> export asset.
 FORMATS = {"playlists": "m3u_playlists", "rekordbox": "rekordbox_xml", "traktor": "traktor_nml",
@@ -36,7 +37,24 @@ def asset_names(formats: list[str], test: bool) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    ensure_dagster_home()
+    from collection_tree import settings
+    from collection_tree.core.build_lock import BuildLock, BuildLockBusy
+
+    cfg = settings.current()
+    ensure_dagster_home(cfg)
+    lock = BuildLock(cfg.places().output)
+    try:
+        lock.acquire(command="collection-tree export")  # never rewrite exports under a running build
+    except BuildLockBusy as busy:
+        print(f"error: {busy}", file=sys.stderr)
+        return 1
+    try:
+        return _export(args)
+    finally:
+        lock.release()
+
+
+def _export(args: argparse.Namespace) -> int:
     from dagster import AssetKey, DagsterInstance
 
     from collection_tree import operations as ops

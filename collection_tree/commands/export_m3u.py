@@ -11,7 +11,8 @@ import sys
 
 from collection_tree.exports import ExportError, load_tree_json
 from collection_tree.exports.m3u import export_node
-from collection_tree.exports.paths import MUSIC_ROOT_ENV, OutputPlaces, default_music_root, load_tracks_table
+from collection_tree.exports.paths import MUSIC_ROOT_ENV, default_music_root, load_tracks_table
+from collection_tree.settings import current
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,12 +29,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    places = OutputPlaces.for_mode(test=args.test)
+    cfg = current()
+    places = cfg.places().for_test_run(args.test)
     try:
-        tree = load_tree_json(places.tree_json)
-        tracks = load_tracks_table(places, args.tracks)
-        path, report = export_node(tree, tracks, args.node_id, places.output_dir, args.out,
-                                   default_music_root(args.music_root, args.tracks))
+        tree = load_tree_json(places.tree_file)
+        tracks = load_tracks_table(places, args.tracks, cfg.tracks)
+        demo_tracks = places.demo / "tracks.csv"
+        tracks_file = args.tracks or cfg.tracks or (demo_tracks if demo_tracks.exists() else None)
+        path, report = export_node(tree, tracks, args.node_id, places.output, args.out,
+                                   default_music_root(args.music_root or cfg.music_root, tracks_file))
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

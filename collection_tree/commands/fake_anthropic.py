@@ -32,11 +32,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from collection_tree.llm.fake_server import FakeAnthropicServer, LatencyModel
+    from collection_tree.tasks import solve_offline
 
     try:
         latency = LatencyModel.parse(args.latency) if args.latency else LatencyModel()
-        server = FakeAnthropicServer(args.host, args.port, latency=latency, retry_after_s=args.retry_after,
-                                     cache_min_tokens=args.cache_min_tokens, hang_s=args.hang)
+        server = FakeAnthropicServer(args.host, args.port, solver=solve_offline, latency=latency,
+                                     retry_after_s=args.retry_after, cache_min_tokens=args.cache_min_tokens,
+                                     hang_s=args.hang)
         server.script([f.strip() for f in args.faults.split(",") if f.strip()])
         for rule in args.fail_task:
             task, sep, fault = rule.partition(":")

@@ -7,19 +7,19 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from collection_tree import settings
+from collection_tree.settings import current
 
 
 def default_cache_path() -> Path:
-    """Where builds keep the cache unless the LLM resource says otherwise."""
-    return settings.output_dir() / "llm_cache.sqlite"
+    """Where builds keep the cache (the settings' places)."""
+    return current().places().llm_cache
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("llm-cache", help="show or clear the LLM response cache")
     parser.add_argument("action", choices=("stats", "clear"))
     parser.add_argument("--path", type=Path, default=None,
-                        help="cache file (default: $COLLECTION_TREE_OUTPUT/llm_cache.sqlite, i.e. output/)")
+                        help="cache file (default: <output>/llm_cache.sqlite, or COLLECTION_TREE_LLM_CACHE_PATH)")
     parser.add_argument("--task", default=None, help="clear only this task's entries")
     parser.add_argument("--json", action="store_true", help="stats as JSON")
     parser.set_defaults(func=run)

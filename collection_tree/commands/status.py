@@ -7,7 +7,11 @@ import argparse
 import json
 from dataclasses import asdict
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+from collection_tree.commands._home import ensure_dagster_home
+from collection_tree.settings import Settings, current
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,16 +21,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def collect(test: bool) -> dict[str, Any]:
+def collect(test: bool, cfg: Settings) -> dict[str, Any]:
     from dagster import DagsterInstance
 
     from collection_tree import operations as ops
     from collection_tree.assets.modes import FULL, TEST
     from collection_tree.definitions import defs
+    from collection_tree.demo import input_paths
 
     mode, job = (TEST, ops.TEST_JOB) if test else (FULL, ops.FULL_JOB)
+    places = cfg.places()
+    given = cfg.input_paths()
+    inputs = {k: Path(v) for k, v in given.items()} if given else input_paths(places.demo)
     with DagsterInstance.get() as instance:
-        states = ops.asset_states(instance, defs, mode.group)
+        states = ops.asset_states(instance, defs, mode.group, places, inputs)
         last = ops.latest_run(instance, (job,))
         run_state = ops.run_state(instance, last) if last is not None else None
     return {"job": job, "assets": [asdict(s) for s in states],
@@ -38,10 +46,9 @@ def _when(timestamp: float | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from collection_tree.commands.build import ensure_dagster_home
-
-    home = ensure_dagster_home()
-    report = collect(args.test)
+    cfg = current()
+    home = ensure_dagster_home(cfg)
+    report = collect(args.test, cfg)
     if args.json:
         print(json.dumps(report, indent=1))
         return 0

@@ -4,21 +4,20 @@ accepted ones to a NEW tracks file next to the original (``<name>.curated.<ext>`
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 import pandas as pd
 
-from collection_tree import settings
 from collection_tree.exports import ExportError
-from collection_tree.exports.paths import OutputPlaces, strip_control
+from collection_tree.exports.paths import strip_control
 from collection_tree.exports.suggestions_review import (
     apply_suggestions,
     read_review_table,
     select_rows,
     write_review_table,
 )
+from collection_tree.settings import Settings, current
 
 STATUSES = ("pending", "accepted", "applied", "skipped")
 
@@ -73,7 +72,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     apply = actions.add_parser("apply", help="write <tracks>.curated.<ext> with the accepted suggestions")
     _selection_arguments(apply)
-    apply.add_argument("--tracks", default=None, help=f"the original tracks file (default: {settings.TRACKS_ENV})")
+    apply.add_argument("--tracks", default=None,
+                       help=f"the original tracks file (default: {Settings.env_name('tracks')})")
     apply.add_argument("--dry-run", action="store_true",
                        help="show what would change; write nothing (no tracks file, no change to the review table)")
     apply.set_defaults(func=run_apply)
@@ -101,9 +101,9 @@ def print_diff(table: pd.DataFrame, limit: int | None = None) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    places = OutputPlaces.for_mode()
+    places = current().places()
     try:
-        table = read_review_table(places.output_dir)
+        table = read_review_table(places.output)
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -117,13 +117,14 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_apply(args: argparse.Namespace) -> int:
-    places = OutputPlaces.for_mode()
-    tracks_path = args.tracks or os.environ.get(settings.TRACKS_ENV)
+    cfg = current()
+    places = cfg.places()
+    tracks_path = args.tracks or cfg.tracks
     try:
         if not tracks_path:
-            raise ExportError(f"no tracks file: pass --tracks or set {settings.TRACKS_ENV} "
-                              f"(the demo collection's is {settings.demo_dir() / 'tracks.csv'})")
-        table = read_review_table(places.output_dir)
+            raise ExportError(f"no tracks file: pass --tracks or set {Settings.env_name('tracks')} "
+                              f"(the demo collection's is {places.demo / 'tracks.csv'})")
+        table = read_review_table(places.output)
         selected = select_rows(table, args.accept, args.min_confidence, args.accept_csv)
         updated, result = apply_suggestions(table, selected, Path(tracks_path), dry_run=args.dry_run)
     except ExportError as exc:
@@ -147,23 +148,23 @@ def run_apply(args: argparse.Namespace) -> int:
         for row_id, why in result.skipped:
             print(f"  {row_id}: {_clean(why)}")
     if not args.dry_run:
-        _, csv_path = write_review_table(updated, places.output_dir)
+        _, csv_path = write_review_table(updated, places.output)
         print(f"review table updated: {csv_path}")
     return 0
 
 
 def run_accept(args: argparse.Namespace) -> int:
     """Mark the selected pending rows 'accepted' (a review step: no tracks file is read or written)."""
-    places = OutputPlaces.for_mode()
+    places = current().places()
     try:
-        table = read_review_table(places.output_dir)
+        table = read_review_table(places.output)
         selected = select_rows(table, args.accept, args.min_confidence, args.accept_csv)
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     marked = selected & (table["status"] == "pending")
     table.loc[marked, ["status", "accepted"]] = ["accepted", "yes"]
-    _, csv_path = write_review_table(table, places.output_dir)
+    _, csv_path = write_review_table(table, places.output)
     print(f"{int(marked.sum())} suggestions marked accepted ({int(selected.sum() - marked.sum())} selected rows "
           f"were not pending); apply them with: collection-tree suggestions apply --accept accepted")
     print(f"review table updated: {csv_path}")

@@ -6,8 +6,9 @@ import argparse
 import sys
 
 from collection_tree.exports import ExportError, load_tree_json
-from collection_tree.exports.paths import OutputPlaces, load_tracks_table, strip_control
+from collection_tree.exports.paths import load_tracks_table, strip_control
 from collection_tree.exports.ungrouped import ungrouped_tracks, unplaced_reasons
+from collection_tree.settings import current
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,10 +19,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    places = OutputPlaces.for_mode(test=args.test)
+    cfg = current()
+    places = cfg.places().for_test_run(args.test)
     try:
-        tree = load_tree_json(places.tree_json)
-        rows = ungrouped_tracks(tree, load_tracks_table(places, args.tracks), unplaced_reasons(places.store_dir))
+        tree = load_tree_json(places.tree_file)
+        rows = ungrouped_tracks(tree, load_tracks_table(places, args.tracks, cfg.tracks),
+                                unplaced_reasons(places.store))
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

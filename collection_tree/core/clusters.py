@@ -8,6 +8,8 @@ from typing import Any
 
 import pandas as pd
 
+from collection_tree.core.report import PhaseReport
+
 
 @dataclass
 class Cluster:
@@ -76,19 +78,20 @@ class ClusterSet:
     """A phase's clusters with the tracks in scope (``all_track_ids``) and what could not be placed.
 
     ``unplaced`` lists ``{"track_id", "reason"}`` for every in-scope track that no cluster holds;
-    ``report`` carries the phase's own figures (convergence tables, counts) for metadata."""
+    ``report`` carries the phase's own figures (convergence tables, counts): the phase's typed
+    report (a :class:`PhaseReport`) as the phase returns it, its dict form once stored and loaded."""
 
     clusters: list[Cluster]
     all_track_ids: list[int]
     unplaced: list[dict[str, Any]] = field(default_factory=list)
-    report: dict[str, Any] = field(default_factory=dict)
+    report: PhaseReport | dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "clusters": [c.to_dict() for c in self.clusters],
             "all_track_ids": [int(t) for t in self.all_track_ids],
             "unplaced": self.unplaced,
-            "report": self.report,
+            "report": self.report.to_dict() if isinstance(self.report, PhaseReport) else self.report,
         }
 
     @classmethod

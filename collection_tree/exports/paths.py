@@ -14,19 +14,18 @@ import shutil
 import unicodedata
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pandas as pd
+from upath import UPath
 
-from collection_tree import settings
 from collection_tree.core.atomic import atomic_write_bytes
 from collection_tree.core.inputs import load_tracks, tracks_from_storage
 from collection_tree.exports import ExportError
+from collection_tree.settings import Places, Settings
 
-MUSIC_ROOT_ENV = "COLLECTION_TREE_MUSIC_ROOT"
-STORE_ENV = "COLLECTION_TREE_STORE"  # same variable definitions.py binds the IO managers to
+MUSIC_ROOT_ENV = Settings.env_name("music_root")
 MAX_NAME_BYTES = 120  # well under the 255-byte limit of common filesystems, room for " (2).m3u8"
 
 # Separators and what Windows refuses in names: separators become "-", the rest a look-alike or nothing.
@@ -114,10 +113,6 @@ def resolve_inside(base: Path, target: str | Path) -> Path:
 
 
 # ------------------------------------------------------------------------------------ track paths
-def music_root_from_env() -> str | None:
-    return os.environ.get(MUSIC_ROOT_ENV) or None
-
-
 def _uri_to_path(location: str) -> str:
     """``file://localhost/C:/a%20b.mp3`` or ``file:///home/a.mp3`` -> a plain path."""
     parts = urlsplit(location)
@@ -181,30 +176,6 @@ def track_path(location: object, music_root: str | None) -> str | None:
     return locate_track(location, music_root)[0]
 
 
-# ---------------------------------------------------------------------------------- output places
-@dataclass(frozen=True)
-class OutputPlaces:
-    """Where one build mode's outputs and stored phase documents are."""
-
-    output_dir: Path
-    store_dir: Path
-
-    @classmethod
-    def for_mode(cls, test: bool = False, output_dir: str | Path | None = None) -> OutputPlaces:
-        base = Path(output_dir) if output_dir else settings.output_dir()
-        store = Path(os.environ.get(STORE_ENV) or base / "store")
-        # Same layout as BuildMode.output_dir and the IO managers' key prefix for the test run.
-        return cls(output_dir=base / "test_run" if test else base, store_dir=store / "test_run" if test else store)
-
-    @property
-    def tree_json(self) -> Path:
-        return self.output_dir / "curated_collection.json"
-
-    @property
-    def stored_tracks(self) -> Path:
-        return self.store_dir / "tracks.parquet"
-
-
 # ------------------------------------------------------------------------------------ atomic files
 def atomic_write(path: Path, data: bytes) -> None:
     """Write to a temporary sibling and rename: readers never see a half-written file."""
@@ -225,35 +196,31 @@ def replace_dir(final: Path, build: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def default_tracks_file(tracks_path: str | Path | None = None) -> Path | None:
-    """The tracks file a build reads: ``tracks_path``, else ``COLLECTION_TREE_TRACKS``, else the demo
-    collection's (when it exists)."""
-    if tracks_path:
-        return Path(tracks_path)
-    if os.environ.get(settings.TRACKS_ENV):
-        return Path(os.environ[settings.TRACKS_ENV])
-    demo = settings.demo_dir() / "tracks.csv"
-    return demo if demo.exists() else None
+def default_music_root(music_root: str | None, tracks_file: str | Path | None) -> str | None:
+    """The folder relative locations are under, as the build's exports use it: ``music_root`` (the
+    option, else the music_root setting), else the tracks file's folder; absolute in the user's own
+    form (never resolved through symlinks)."""
+    if music_root:
+        return absolute_form(music_root)
+    return str(Path(absolute_form(tracks_file)).parent) if tracks_file else None
 
 
-def default_music_root(music_root: str | None = None, tracks_path: str | Path | None = None) -> str | None:
-    """The folder relative locations are under, as the build's exports use it: ``music_root``, else
-    ``COLLECTION_TREE_MUSIC_ROOT``, else the tracks file's folder; absolute in the user's own form."""
-    root = music_root or music_root_from_env()
-    if root:
-        return absolute_form(root)
-    tracks = default_tracks_file(tracks_path)
-    return str(Path(absolute_form(tracks)).parent) if tracks else None
+def stored_tracks(places: Places) -> UPath:
+    """The build's stored (validated) tracks table in the phase store (a path or a URL)."""
+    return UPath(places.store) / "tracks.parquet"
 
 
-def load_tracks_table(places: OutputPlaces, tracks_path: str | Path | None = None) -> pd.DataFrame:
+def load_tracks_table(places: Places, tracks_path: str | Path | None = None,
+                      configured_tracks: str = "") -> pd.DataFrame:
     """The tracks for an export: ``tracks_path`` when given, else the build's stored (validated)
-    table, else ``COLLECTION_TREE_TRACKS``."""
+    table, else ``configured_tracks`` (the tracks setting)."""
     if tracks_path:
         return load_tracks(tracks_path)
-    if places.stored_tracks.exists():
-        return tracks_from_storage(pd.read_parquet(places.stored_tracks))
-    if os.environ.get(settings.TRACKS_ENV):
-        return load_tracks(os.environ[settings.TRACKS_ENV])
-    raise ExportError(f"no tracks table: {places.stored_tracks} does not exist; pass --tracks or set "
-                      f"{settings.TRACKS_ENV}")
+    stored = stored_tracks(places)
+    if stored.exists():
+        with stored.open("rb") as handle:
+            return tracks_from_storage(pd.read_parquet(handle))
+    if configured_tracks:
+        return load_tracks(configured_tracks)
+    raise ExportError(f"no tracks table: {stored} does not exist; pass --tracks or set "
+                      f"{Settings.env_name('tracks')}")

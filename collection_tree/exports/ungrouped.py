@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from upath import UPath
 
 from collection_tree.exports import track_index
 
@@ -19,22 +20,35 @@ NOT_RECORDED = "reason not recorded"
 CLUSTER_SET_DOCS = ("collection_leaves.json", "refined_clusters.json", "assigned_clusters.json")
 
 
-def unplaced_reasons(store_dir: Path) -> dict[int, str]:
-    """Track id -> reason, from whichever stored ClusterSets exist (a missing or unreadable one is
-    skipped: reasons are an explanation, not a requirement)."""
+def unplaced_reasons(store: str | Path) -> dict[int, str]:
+    """Track id -> reason, from whichever stored ClusterSets exist in the store (a path or a URL;
+    a missing or unreadable one is skipped: reasons are an explanation, not a requirement)."""
     reasons: dict[int, str] = {}
     for name in CLUSTER_SET_DOCS:
-        path = Path(store_dir) / name
+        path = UPath(store) / name
         if not path.exists():
             continue
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
-            for item in doc.get("unplaced", []) or []:
-                reason = str(item.get("reason") or "").strip()
-                if reason:
-                    reasons.setdefault(int(item["track_id"]), reason)
-        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        except (OSError, ValueError) as exc:
             log.warning("%s: could not read unplaced reasons (%s)", path, exc)
+            continue
+        for track_id, reason in reasons_of(doc).items():
+            reasons.setdefault(track_id, reason)
+    return reasons
+
+
+def reasons_of(cluster_set: Any) -> dict[int, str]:
+    """Track id -> reason from one ClusterSet's ``unplaced`` list (its dict form or the object)."""
+    unplaced = cluster_set.get("unplaced", []) if isinstance(cluster_set, dict) else cluster_set.unplaced
+    reasons: dict[int, str] = {}
+    try:
+        for item in unplaced or []:
+            reason = str(item.get("reason") or "").strip()
+            if reason:
+                reasons.setdefault(int(item["track_id"]), reason)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        log.warning("could not read unplaced reasons (%s)", exc)
     return reasons
 
 

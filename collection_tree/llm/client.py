@@ -200,11 +200,8 @@ class LLMClient:
 
     # -- one call --------------------------------------------------------------------------------
     def call(self, request: LLMRequest, phase: str) -> dict[str, Any]:
-        from collection_tree.tasks import get_task  # late: tasks import the interface
-
         if self.stop_event.is_set():
             raise StopRequested(f"stop requested before {request.task}")
-        spec = get_task(request.task)
         model, _ = get_tiered_model(request.tier, self.model_config)
         provider, endpoint = self.provider.name, provider_endpoint(self.provider)
         key = cache_key(request, model, provider=provider, endpoint=endpoint)
@@ -213,7 +210,7 @@ class LLMClient:
             text = self.cache.get(key)
             if text is not None:
                 try:
-                    answer = self._validate(spec, request, text)
+                    answer = self._validate(request, text)
                 except LLMError:
                     answer = None  # a stale or corrupt entry: ask again
                 if answer is not None:
@@ -256,7 +253,7 @@ class LLMClient:
                                            reply.usage.cache_creation_input_tokens,
                                            reply.usage.cache_read_input_tokens, batch=reply.batch)
             try:
-                answer = self._check(spec, asked, reply)
+                answer = self._check(asked, reply)
             except LLMError as exc:
                 record.failed, record.error_kind, record.error = True, exc.kind, exc.reason
                 last_error = exc
@@ -276,13 +273,13 @@ class LLMClient:
         assert last_error is not None
         raise last_error
 
-    def _check(self, spec: Any, request: LLMRequest, reply: ProviderAnswer) -> dict[str, Any]:
+    def _check(self, request: LLMRequest, reply: ProviderAnswer) -> dict[str, Any]:
         if reply.stop_reason in ("max_tokens", "model_context_window_exceeded"):
             raise LLMError(request.task, f"answer truncated ({reply.stop_reason}, max_tokens "
                                          f"{request.max_tokens})", kind="truncated")
         if reply.stop_reason == "refusal":
             raise LLMError(request.task, "the model refused to answer", kind="refused")
-        return self._validate(spec, request, reply.text)
+        return self._validate(request, reply.text)
 
     def _raise_if_fatal(self, request: LLMRequest, phase: str, model: str) -> None:
         if self.fatal_error is None:
@@ -294,7 +291,7 @@ class LLMClient:
                                 error_kind=error.kind, error=error.reason, started=now, ended=now))
         raise error
 
-    def _validate(self, spec: Any, request: LLMRequest, text: str) -> dict[str, Any]:
+    def _validate(self, request: LLMRequest, text: str) -> dict[str, Any]:
         try:
             raw = parse_json_answer(text)
         except ValueError as exc:
@@ -302,7 +299,7 @@ class LLMClient:
         if not isinstance(raw, dict):
             raise LLMError(request.task, "answer is not a JSON object", kind="malformed")
         try:
-            answer = spec.normalise(raw, request.payload)
+            answer = request.normalise(raw, request.payload) if request.normalise else raw
             error = jsonschema.exceptions.best_match(_validator(request.schema).iter_errors(answer))
             if error is not None:
                 raise error

@@ -3,40 +3,35 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from collection_tree import settings
 from collection_tree.llm.client import LLMClient, Provider
 from collection_tree.llm.offline import OfflineProvider
+from collection_tree.settings import Settings, current
 
 log = logging.getLogger(__name__)
 
 PROVIDERS = ("offline", "anthropic", "anthropic-batch")
-_OFF = ("0", "off", "false", "no", "disabled")
 
 
-def choose_provider_name(requested: str | None = None) -> str:
+def choose_provider_name(requested: str | None = None, cfg: Settings | None = None) -> str:
     """``offline``, ``anthropic`` or ``anthropic-batch`` (Message Batches, half price, slow).
 
-    ``requested`` wins, then ``COLLECTION_TREE_LLM``; unset or ``auto``: anthropic when
-    ``ANTHROPIC_API_KEY`` is set, else offline (a build with no key completes offline)."""
+    ``requested`` wins, then the ``llm`` setting (default: the environment's); unset or ``auto``:
+    anthropic when an API key is set, else offline (a build with no key completes offline)."""
+    cfg = cfg or current()
     name = (requested or "").strip().lower()
     if name in ("", "auto"):
-        name = (os.environ.get(settings.LLM_ENV) or "auto").strip().lower()
+        name = (cfg.llm or "auto").strip().lower()
     if name == "auto":
-        return "anthropic" if os.environ.get(settings.ANTHROPIC_KEY_ENV) else "offline"
+        return "anthropic" if cfg.anthropic_key_set else "offline"
     if name not in PROVIDERS:
-        raise ValueError(f"{settings.LLM_ENV}: expected 'auto' or one of {', '.join(PROVIDERS)}; got {name!r}")
+        raise ValueError(f"{Settings.env_name('llm')}: expected 'auto' or one of {', '.join(PROVIDERS)}; "
+                         f"got {name!r}")
     return name
-
-
-def cache_disabled_by_env() -> bool:
-    """``COLLECTION_TREE_LLM_CACHE=off`` (or 0/false/no) turns the response cache off."""
-    return (os.environ.get(settings.LLM_CACHE_ENV) or "").strip().lower() in _OFF
 
 
 def make_provider(name: str, *, base_url: str | None = None, max_concurrency: int = 4,
@@ -66,10 +61,10 @@ def build_client(
     max_retries: int = 4,
     stop_event: threading.Event | None = None,
 ) -> LLMClient:
-    """The client a run uses. ``cache_path`` None (or ``COLLECTION_TREE_LLM_CACHE=off``) disables the
-    response cache. ``base_url`` None: ``ANTHROPIC_BASE_URL`` if set, else Anthropic's API."""
+    """The client a run uses. ``cache_path`` None (or the ``llm_cache`` setting off) disables the
+    response cache. ``base_url`` None: the SDK's own (``ANTHROPIC_BASE_URL`` if set, else the API)."""
     cache = None
-    if cache_path is not None and not cache_disabled_by_env():
+    if cache_path is not None and current().llm_cache_enabled:
         import sqlite3
 
         from collection_tree.llm.cache import SQLiteResponseCache

@@ -1,12 +1,14 @@
 """A loopback fake of the Anthropic Messages API, for tests and benchmarks (stdlib only).
 
 It speaks the real HTTP surface the SDK uses: ``POST /v1/messages`` (structured JSON answers computed
-by the task's offline solver), ``POST /v1/messages/count_tokens``, the Message Batches endpoints
+by the ``solver(task, payload)`` it is given, normally the tasks' offline solvers,
+``collection_tree.tasks.solve_offline``), ``POST /v1/messages/count_tokens``, the Message Batches endpoints
 (create, retrieve, results as JSONL, cancel), usage with prompt-cache tokens, ``request-id`` headers,
 and Anthropic error JSON with ``retry-after`` / ``retry-after-ms``. Faults are injected per request
 (a FIFO script, or rules per task / per call number) and a latency model slows answers down::
 
-    with FakeAnthropicServer(latency=LatencyModel(fixed_s=2, per_output_token_s=0.03, scale=0.001)) as server:
+    with FakeAnthropicServer(solver=solve_offline, latency=LatencyModel(fixed_s=2, per_output_token_s=0.03,
+                                                                          scale=0.001)) as server:
         server.script(["429", "ok"])
         ...  # point the SDK at server.base_url with any key
         server.requests  # per-request log: task, model, fault, status, retry count, in-flight, latency
@@ -132,12 +134,6 @@ class RequestLog:
     simulated_delay_s: float = 0.0  # what the latency model made this answer wait
 
 
-def _default_solver(task: str, payload: dict[str, Any]) -> dict[str, Any]:
-    from collection_tree.tasks import get_task
-
-    return get_task(task).solve_offline(payload)
-
-
 class _Reply(Exception):
     """An HTTP error answer, raised inside request handling."""
 
@@ -151,15 +147,16 @@ class _Reply(Exception):
 
 
 class FakeAnthropicServer:
-    """The fake API on ``host:port`` (port 0: any free one). Use as a context manager or start()/stop()."""
+    """The fake API on ``host:port`` (port 0: any free one). Use as a context manager or start()/stop().
+    ``solver(task, payload)`` answers a request (given by the caller: this layer knows no tasks)."""
 
     def __init__(
         self,
         host: str = "127.0.0.1",
         port: int = 0,
         *,
+        solver: Solver,
         latency: LatencyModel | None = None,
-        solver: Solver | None = None,
         retry_after_s: float = 0.01,
         hang_s: float = 30.0,
         cache_min_tokens: int = 1024,
@@ -168,7 +165,7 @@ class FakeAnthropicServer:
         self.host = host
         self.port = port
         self.latency = latency or LatencyModel()
-        self.solver = solver or _default_solver
+        self.solver = solver
         self.retry_after_s = retry_after_s
         self.hang_s = hang_s
         self.cache_min_tokens = cache_min_tokens

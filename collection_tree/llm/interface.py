@@ -8,18 +8,28 @@ bound to their phase for accounting and to the build's stop event.
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from collection_tree.settings import secret_values
+
 Tier = Literal["creative", "mechanical"]
+# A task's repair of an answer against its payload (drops ids the payload did not offer), and its
+# deterministic answer computed from the payload alone (the offline provider, the fake API server).
+Normaliser = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
+OfflineSolver = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class LLMRequest:
-    """One structured call: the answer must be a JSON object matching ``schema``."""
+    """One structured call: the answer must be a JSON object matching ``schema``.
+
+    ``normalise`` and ``solve_offline`` come from the task (``TaskSpec.request`` sets both), so the
+    client and the offline provider need no task registry; they are not part of the prompt, the
+    cache key or equality. Without ``normalise`` an answer is only checked against the schema."""
 
     task: str
     tier: Tier
@@ -27,6 +37,8 @@ class LLMRequest:
     payload: dict[str, Any]
     schema: dict[str, Any]
     max_tokens: int = 8192
+    normalise: Normaliser | None = field(default=None, compare=False, repr=False)
+    solve_offline: OfflineSolver | None = field(default=None, compare=False, repr=False)
 
     def user_message(self) -> str:
         """The payload travels as JSON in the user turn; the task name lets a server route it."""
@@ -37,14 +49,12 @@ class LLMRequest:
 # Error kinds that no retry or re-ask can fix: every later call fails the same way.
 FATAL_KINDS = frozenset({"auth", "permission", "quota"})
 
-_SECRET_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
 _KEY_PATTERN = re.compile(r"sk-ant-[A-Za-z0-9_\-]{4,}")
 
 
 def redact(text: str) -> str:
     """``text`` with API keys removed: the configured key(s) verbatim and anything shaped like one."""
-    for name in _SECRET_ENV:
-        secret = os.environ.get(name, "")
+    for secret in secret_values():
         if len(secret) >= 8:
             text = text.replace(secret, "[redacted]")
     return _KEY_PATTERN.sub("sk-ant-[redacted]", text)

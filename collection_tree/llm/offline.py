@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from collection_tree.llm.client import ProviderAnswer
-from collection_tree.llm.interface import LLMRequest, TokenUsage
+from collection_tree.llm.interface import LLMError, LLMRequest, TokenUsage
 
 
 def estimate_tokens(text: str) -> int:
@@ -17,9 +17,10 @@ class OfflineProvider:
     name = "offline"
 
     def complete(self, request: LLMRequest, model: str) -> ProviderAnswer:
-        from collection_tree.tasks import get_task
-
-        answer = get_task(request.task).solve_offline(request.payload)
+        if request.solve_offline is None:
+            raise LLMError(request.task, "the request carries no offline solver (build it with TaskSpec.request)",
+                           kind="bad_request")
+        answer = request.solve_offline(request.payload)
         text = json.dumps(answer, ensure_ascii=False)
         usage = TokenUsage(input_tokens=estimate_tokens(request.system + request.user_message()),
                            output_tokens=estimate_tokens(text))

@@ -50,23 +50,35 @@ def check_profile(profile: str) -> str:
 DEFAULT_MAX_FALLBACK_SHARE = 0.2
 
 
+def param(default: Any, help: str, **options: Any) -> Any:
+    """A phase parameter: ``default`` is the default profile's value, ``help`` what it does (the
+    asset's run config description; the default and the seed profile's value are appended)."""
+    return field(default=default, metadata={"help": help}, **options)
+
+
 @dataclass(frozen=True)
 class PhaseParams:
     """Base of every phase's frozen params dataclass: one way to pick a profile and apply overrides.
 
-    A subclass (a ``@dataclass(frozen=True)`` whose field defaults are the default profile) sets
-    ``PHASE`` (its name in error messages), ``SEED`` (the fields the seed profile, i.e. the
-    reference, sets otherwise) and overrides ``validate()`` with its bounds.
-
-    ``max_fallback_share`` (every phase, keyword-only so subclasses order their own fields freely):
-    the largest share of the phase's LLM calls that may end in their fallback before the phase fails
-    rather than store a degraded result (the offline provider never falls back).
+    A subclass (a ``@dataclass(frozen=True)`` of ``param(default, help)`` fields whose defaults are
+    the default profile) sets ``PHASE`` (its name in error messages), ``SEED`` (the fields the seed
+    profile, i.e. the reference, sets otherwise) and overrides ``validate()`` with its bounds. Each
+    field is also the asset's run config (``assets/parameters.py`` derives it): declare it here only.
     """
 
-    max_fallback_share: float = field(default=DEFAULT_MAX_FALLBACK_SHARE, kw_only=True)
 
     PHASE: ClassVar[str] = "phase"
     SEED: ClassVar[Mapping[str, Any]] = {}
+
+    @classmethod
+    def describe(cls, name: str) -> str:
+        """A parameter's help with its default (and the seed profile's value when it differs)."""
+        spec = next(f for f in fields(cls) if f.name == name)  # type: ignore[arg-type]
+        text = spec.metadata.get("help", "").rstrip(".")
+        values = f"default {spec.default!r}"
+        if name in cls.SEED and cls.SEED[name] != spec.default:
+            values += f"; seed {cls.SEED[name]!r}"
+        return f"{text} ({values})." if text else f"({values})"
 
     @classmethod
     def for_profile(cls, profile: str = "default", **overrides: Any) -> Self:
@@ -81,14 +93,8 @@ class PhaseParams:
         if unknown:
             raise ValueError(f"unknown {self.PHASE} parameters: {sorted(unknown)}")
         params = replace(self, **{k: v for k, v in overrides.items() if v is not None})
-        params.check_common()
         params.validate()
         return params
-
-    def check_common(self) -> None:
-        """The bounds of the fields every phase has."""
-        if not 0.0 <= self.max_fallback_share <= 1.0:
-            raise ValueError(f"max_fallback_share must be between 0 and 1, got {self.max_fallback_share}")
 
     def validate(self) -> None:
         """Raise ``ValueError`` when a value is out of bounds (none are checked by default)."""
@@ -99,6 +105,23 @@ class PhaseParams:
         for name in names:
             if getattr(self, name) < minimum:
                 raise ValueError(f"{name} must be >= {minimum}")
+
+
+@dataclass(frozen=True)
+class LLMPhaseParams(PhaseParams):
+    """A phase that calls the LLM. ``max_fallback_share`` (keyword-only, so subclasses order their own
+    fields freely): the largest share of the phase's LLM calls that may end in their fallback before
+    the phase fails rather than store a degraded result (the offline provider never falls back)."""
+
+    max_fallback_share: float = param(DEFAULT_MAX_FALLBACK_SHARE, "Fail the phase (nothing stored, the last "
+                                      "good outputs kept) when a larger share of its LLM calls ended in their "
+                                      "fallback (the API failing)", kw_only=True)
+
+    def with_overrides(self, **overrides: Any) -> Self:
+        params = super().with_overrides(**overrides)
+        if not 0.0 <= params.max_fallback_share <= 1.0:
+            raise ValueError(f"max_fallback_share must be between 0 and 1, got {params.max_fallback_share}")
+        return params
 
 
 def no_progress(_fraction: float, _message: str) -> None:

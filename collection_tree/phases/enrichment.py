@@ -24,8 +24,9 @@ from typing import Any, ClassVar
 import pandas as pd
 
 from collection_tree.core.clusters import Cluster, ClusterSet
+from collection_tree.core.report import PhaseReport, figure
 from collection_tree.llm.interface import LLM, LLMError, Tier
-from collection_tree.phases.common import PhaseParams, Progress, no_progress, run_batches
+from collection_tree.phases.common import LLMPhaseParams, Progress, no_progress, param, run_batches
 from collection_tree.phases.leaves import TrackTable, cluster_profile
 from collection_tree.tasks.suggest_metadata import SUGGEST_METADATA, has_gap
 
@@ -34,20 +35,24 @@ HISTOGRAM_BINS = ((0.7, 0.8), (0.8, 0.9), (0.9, 1.0001))
 
 
 @dataclass(frozen=True)
-class EnrichParams(PhaseParams):
-    tiered: bool = True  # False: the reference's one creative call per leaf
-    workers: int = 8
-    tracks_per_cluster: int = 30
-    comment_chars: int = 200
-    min_confidence: float = 0.7
-    grey_floor: float = 0.5  # [grey_floor, min_confidence): ask the creative tier again
-    dominant_share: float = 0.5
-    max_tracks_per_call: int = 160
-    max_clusters_per_call: int = 40  # tiny leaves: the track cap, not this, should bound a call
-    low_coherence: float = 5.0
-    # Grey-zone answers re-asked of the creative tier, at most this share of the reviewed tracks (the
-    # most confident first): escalation is where the phase's money goes. Failed calls always escalate.
-    max_escalated_share: float = 0.1
+class EnrichParams(LLMPhaseParams):
+    tiered: bool = param(True, "Mechanical tier first, creative only for the grey zone (false: the reference's "
+                               "one creative call per leaf)")
+    workers: int = param(8, "Parallel LLM calls")
+    tracks_per_cluster: int = param(30, "Tracks reviewed per leaf at most")
+    comment_chars: int = param(200, "Comment characters per track")
+    min_confidence: float = param(0.7, "Keep suggestions at or above this confidence")
+    grey_floor: float = param(0.5, "Mechanical answers from this confidence up to min_confidence are asked "
+                                   "again of the creative tier")
+    dominant_share: float = param(0.5, "Share of a leaf's tracks that makes a facet value dominant (tracks "
+                                       "carrying every dominant value are skipped)")
+    max_tracks_per_call: int = param(160, "Tracks packed into one call")
+    # Tiny leaves: the track cap, not this, should bound a call.
+    max_clusters_per_call: int = param(40, "Leaves packed into one call at most")
+    low_coherence: float = param(5.0, "Leaves scored below this go straight to the creative tier")
+    # Escalation is where the phase's money goes; failed calls always escalate.
+    max_escalated_share: float = param(0.1, "Grey-zone answers re-asked of the creative tier, at most this share "
+                                            "of the reviewed tracks (the most confident first)")
 
     PHASE: ClassVar[str] = "enrichment"
     SEED: ClassVar[dict[str, Any]] = {"tiered": False, "workers": 4}  # the reference's values
@@ -57,6 +62,28 @@ class EnrichParams(PhaseParams):
         for name in ("min_confidence", "grey_floor", "dominant_share", "max_escalated_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
+
+
+@dataclass(frozen=True)
+class EnrichReport(PhaseReport):
+    profile: str = figure(hidden=True)
+    leaves: int
+    leaves_reviewed: int
+    leaves_with_suggestions: int
+    tracks_reviewed: int
+    tracks_skipped_complete: int  # carried every dominant facet of their leaf already
+    tracks_escalated: int  # asked again of the creative tier
+    grey_not_escalated: int  # grey-zone answers over the escalation budget (dropped)
+    llm_calls: int = figure(hidden=True)  # the asset shows the client's own count
+    calls_by_tier: dict[str, int]
+    rounds: int
+    serial_calls: int
+    failed_calls: dict[str, int]
+    suggestions: int
+    dropped_low_confidence: int
+    by_field: dict[str, int]
+    confidence_histogram: dict[str, int]
+    min_confidence: float = figure(hidden=True)
 
 
 @dataclass
@@ -111,7 +138,7 @@ def suggest_metadata(
     progress: Progress = no_progress,
 ) -> dict[str, Any]:
     """``{"suggestions": {cluster_id: [{track_id, suggestions{...}, confidence, reasoning}]},
-    "report": {...}}``; every leaf id is a key (an empty list when nothing passed)."""
+    "report": EnrichReport}``; every leaf id is a key (an empty list when nothing passed)."""
     table = tracks if isinstance(tracks, TrackTable) else TrackTable(tracks)
     prepared: list[_Leaf] = []
     skipped_tracks = 0
@@ -183,7 +210,7 @@ def suggest_metadata(
     for items in out.values():
         items.sort(key=lambda i: i["track_id"])
     report = _report(out, stats, prepared, (len(first), len(second)), grey, skipped_tracks, params)
-    progress(1.0, f"{report['suggestions']} suggestions kept from {report['llm_calls']} calls")
+    progress(1.0, f"{report.suggestions} suggestions kept from {report.llm_calls} calls")
     return {"suggestions": out, "report": report}
 
 
@@ -201,23 +228,23 @@ def _caller(llm: LLM, table: TrackTable, params: EnrichParams) -> Callable[[_Cal
 
 
 def _report(out: dict[str, list[dict[str, Any]]], stats: Counter[str], prepared: list[_Leaf],
-            rounds: tuple[int, int], grey: dict[str, list[int]], skipped: int, params: EnrichParams) -> dict[str, Any]:
+            rounds: tuple[int, int], grey: dict[str, list[int]], skipped: int, params: EnrichParams) -> EnrichReport:
     items = [i for group in out.values() for i in group]
     by_field = {f: sum(bool(i["suggestions"][f]) for i in items) for f in FIELDS}
     histogram = {f"{lo:.1f}-{min(hi, 1.0):.1f}": sum(lo <= i["confidence"] < hi for i in items)
                  for lo, hi in HISTOGRAM_BINS}
     calls_by_tier = {"mechanical": stats["calls_mechanical"], "creative": stats["calls_creative"]}
-    return {
-        "profile": "default" if params.tiered else "seed",
-        "leaves": len(out), "leaves_reviewed": len(prepared),
-        "leaves_with_suggestions": sum(bool(v) for v in out.values()),
-        "tracks_reviewed": sum(len(p.track_ids) for p in prepared), "tracks_skipped_complete": skipped,
-        "tracks_escalated": sum(len(v) for v in grey.values()),
-        "grey_not_escalated": stats["grey_over_budget"],
-        "llm_calls": sum(calls_by_tier.values()), "calls_by_tier": calls_by_tier,
-        "rounds": sum(1 for n in rounds if n),
-        "serial_calls": sum(math.ceil(n / params.workers) for n in rounds),
-        "failed_calls": {"mechanical": stats["failed_mechanical"], "creative": stats["failed_creative"]},
-        "suggestions": len(items), "dropped_low_confidence": stats["dropped_low_confidence"],
-        "by_field": by_field, "confidence_histogram": histogram, "min_confidence": params.min_confidence,
-    }
+    return EnrichReport(
+        profile="default" if params.tiered else "seed",
+        leaves=len(out), leaves_reviewed=len(prepared),
+        leaves_with_suggestions=sum(bool(v) for v in out.values()),
+        tracks_reviewed=sum(len(p.track_ids) for p in prepared), tracks_skipped_complete=skipped,
+        tracks_escalated=sum(len(v) for v in grey.values()),
+        grey_not_escalated=stats["grey_over_budget"],
+        llm_calls=sum(calls_by_tier.values()), calls_by_tier=calls_by_tier,
+        rounds=sum(1 for n in rounds if n),
+        serial_calls=sum(math.ceil(n / params.workers) for n in rounds),
+        failed_calls={"mechanical": stats["failed_mechanical"], "creative": stats["failed_creative"]},
+        suggestions=len(items), dropped_low_confidence=stats["dropped_low_confidence"],
+        by_field=by_field, confidence_histogram=histogram, min_confidence=params.min_confidence,
+    )

@@ -61,13 +61,7 @@ from threadpoolctl import threadpool_limits
 
 from collection_tree.core.clusters import Cluster, ClusterSet
 from collection_tree.core.facet_titles import shelf_title
-from collection_tree.core.partition import balance, centroid, fit_count, nearest_group, nearest_outside
-from collection_tree.core.track_facets import TrackFacets
-from collection_tree.core.vectors import context_parts
-from collection_tree.llm.interface import LLMError, LLMRequest
-from collection_tree.llm.normalise import kebab_case
-from collection_tree.phases.common import PhaseParams, Progress, chunks, no_progress, run_batches
-from collection_tree.phases.neighbourhoods import (
+from collection_tree.core.neighbourhoods import (
     ClusterSpace,
     home_of_group,
     lineage_groups,
@@ -75,6 +69,13 @@ from collection_tree.phases.neighbourhoods import (
     sections_of,
     structural_partition,
 )
+from collection_tree.core.partition import balance, centroid, fit_count, nearest_group, nearest_outside
+from collection_tree.core.report import PhaseReport, figure, size_stats
+from collection_tree.core.track_facets import TrackFacets
+from collection_tree.core.vectors import context_parts
+from collection_tree.llm.interface import LLMError, LLMRequest
+from collection_tree.llm.normalise import kebab_case
+from collection_tree.phases.common import LLMPhaseParams, Progress, chunks, no_progress, param, run_batches
 from collection_tree.tasks import (
     assign_categories,
     consolidate_categories,
@@ -91,25 +92,26 @@ ALL_COLLECTIONS = {"id": "all-collections", "title": "All Collections",
 
 
 @dataclass(frozen=True)
-class GroupingParams(PhaseParams):
-    profile: str = "default"
-    min_categories: int = 8
-    max_categories: int = 12
-    target_categories: int = 10  # the lineage fallback and the consolidation aim here
-    neighbourhood_size: int = 40
-    contrast_clusters: int = 5
-    candidates_per_category: float = 2.0  # candidates proposed overall, per wanted category
-    assign_batch_size: int = 40
-    workers: int = 8  # phase 5 runs alone; the client's concurrency bound still holds
-    balance_cap: float = 0.35
-    step_retries: int = 1
-    seed: int = 5
-    description_chars: int = 150
-    describe_sample: int = 30
-    min_lineage_share: float = 0.3  # of one category's tracks: a smaller lineage joins its nearest lineage group
-    title_coverage: float = 0.9  # share of a category's tracks its suggested title should fit
-    section_min_leaves: int = 30  # a category of more clusters than this gets sections
-    section_size: int = 12  # clusters per section, about
+class GroupingParams(LLMPhaseParams):
+    profile: str = param("default", "The profile (the seed profile runs the reference's single call)")
+    min_categories: int = param(8, "Fewest categories")
+    max_categories: int = param(12, "Most categories")
+    target_categories: int = param(10, "Count the consolidation and the lineage fallback aim at")
+    neighbourhood_size: int = param(40, "Clusters per neighbourhood")
+    contrast_clusters: int = param(5, "Nearby clusters of other neighbourhoods shown as contrast")
+    candidates_per_category: float = param(2.0, "Candidate categories proposed overall, per wanted category")
+    assign_batch_size: int = param(40, "Clusters per assignment call")
+    workers: int = param(8, "Parallel calls per wave (the client's concurrency bound still holds)")
+    balance_cap: float = param(0.35, "Largest share of clusters or tracks per category")
+    step_retries: int = param(1, "Retries of a failed step")
+    seed: int = param(5, "Seed of the neighbourhood k-means and the assignment shuffle")
+    description_chars: int = param(150, "Characters of each cluster description in the prompts")
+    describe_sample: int = param(30, "Clusters shown when a category is described")
+    min_lineage_share: float = param(0.3, "Share of one category's tracks a genre lineage needs for a category of "
+                                          "its own (smaller ones join their nearest lineage group)")
+    title_coverage: float = param(0.9, "Share of a category's tracks its title should fit")
+    section_min_leaves: int = param(30, "A category of more leaves than this gets sections")
+    section_size: int = param(12, "Leaves per section, about")
 
     PHASE: ClassVar[str] = "grouping"
     # The seed profile uses only the reference's values: 8-12 categories, descriptions cut at 150.
@@ -132,6 +134,42 @@ class GroupingParams(PhaseParams):
             raise ValueError("GroupingParams: section_min_leaves >= 2 and section_size >= 2")
 
 
+@dataclass(frozen=True)
+class GroupingReport(PhaseReport):
+    profile: str = figure(hidden=True)
+    clusters: int
+    tracks: int
+    categories: int
+    # Calls per step (the ledger): propose, consolidate, assign, describe ...
+    steps: list[dict[str, Any]] = figure(table=("step", "units", "calls", "retries", "failed_units", "serial_calls"))
+    calls: int
+    serial_calls: int
+    retries: int
+    failed_calls: int
+    fallback_used: bool
+    fallbacks: dict[str, Any]
+    category_sizes: list[dict[str, Any]] = figure(table=("title", "clusters", "tracks"))
+    seconds: float = figure(hidden=True)
+    # The hierarchy's own figures (absent when it did not run: the seed profile, too few clusters).
+    neighbourhood_sizes: list[int] = figure(default_factory=list)
+    candidates: int = 0
+    count_fix: dict[str, Any] = figure(default_factory=dict)
+    consolidation_counts: Any = None
+    names_merged: int = 0
+    empty_names_dropped: int = 0
+    balance_moves: int = 0
+    lineage_groups: list[dict[str, Any]] = figure(table=("group", "lineages"), default_factory=list)
+    lineage_merges: list[Any] = figure(default_factory=list)
+    guard: dict[str, Any] = figure(default_factory=dict)  # categories breaking lineage groups: re-asked, repaired
+    categories_mixing_lineage_groups: int = 0
+    sections: int = 0
+
+    def to_metadata(self) -> dict[str, Any]:
+        sizes = self.category_sizes
+        return {**super().to_metadata(), **size_stats([s["clusters"] for s in sizes], "category_clusters"),
+                **size_stats([s["tracks"] for s in sizes], "category_tracks")}
+
+
 def cluster_summary(cluster: Cluster, description_chars: int | None) -> dict[str, Any]:
     """What the prompts see of a cluster (the reference's compact summary)."""
     description = cluster.description or ""
@@ -146,8 +184,10 @@ def cluster_summary(cluster: Cluster, description_chars: int | None) -> dict[str
 
 
 def category_problems(categories: Sequence[Mapping[str, Any]], cluster_ids: Iterable[str],
-                      min_categories: int = 8, max_categories: int = 12) -> dict[str, Any]:
-    """What breaks the phase's contract: the count (8-12, or one per cluster below 8 clusters),
+                      min_categories: int = GroupingParams.min_categories,
+                      max_categories: int = GroupingParams.max_categories) -> dict[str, Any]:
+    """What breaks the phase's contract: the count (``min_categories``-``max_categories``, or one per
+    cluster below ``min_categories`` clusters),
     clusters held twice, held by none, unknown, empty categories and bad or repeated category ids."""
     ids = list(dict.fromkeys(cluster_ids))
     held = Counter(cid for c in categories for cid in c.get("cluster_ids", []))
@@ -244,10 +284,10 @@ class _Outcome:
 def group_into_categories(clusters: ClusterSet, llm: Any, params: GroupingParams,
                           progress: Progress = no_progress,
                           tracks: pd.DataFrame | TrackFacets | None = None) -> dict[str, Any]:
-    """``{"categories": [{"id", "title", "description", "cluster_ids", "sections"?}], "report": {...}}``.
-    ``tracks`` (the collection's tracks) give the vectors, titles and descriptions their facts; without
-    them each track is taken to carry its cluster's filter values. ``sections`` (``[{"title",
-    "leaf_ids"}]``, every cluster of the category in exactly one) only on big categories."""
+    """``{"categories": [{"id", "title", "description", "cluster_ids", "sections"?}], "report":
+    GroupingReport}``. ``tracks`` (the collection's tracks) give the vectors, titles and descriptions
+    their facts; without them each track is taken to carry its cluster's filter values. ``sections``
+    (``[{"title", "leaf_ids"}]``, every cluster of the category in exactly one) only on big categories."""
     started = time.monotonic()
     items: list[Cluster] = []
     seen: set[str] = set()
@@ -273,19 +313,19 @@ def group_into_categories(clusters: ClusterSet, llm: Any, params: GroupingParams
     categories = _assemble(items, outcome.groups, outcome.texts)
     progress(1.0, f"{len(categories)} categories")
     tracks = {c.id: c.track_count for c in items}
-    report = {
-        "profile": params.profile,
-        "clusters": len(items),
-        "tracks": sum(tracks.values()),
-        "categories": len(categories),
+    report = GroupingReport(
+        profile=params.profile,
+        clusters=len(items),
+        tracks=sum(tracks.values()),
+        categories=len(categories),
         **outcome.ledger.totals(),
-        "fallback_used": bool(outcome.fallbacks.get("lineage_grouping") or outcome.fallbacks.get("all_collections")),
-        "fallbacks": outcome.fallbacks,
+        fallback_used=bool(outcome.fallbacks.get("lineage_grouping") or outcome.fallbacks.get("all_collections")),
+        fallbacks=outcome.fallbacks,
         **outcome.figures,
-        "category_sizes": [{"id": c["id"], "title": c["title"], "clusters": len(c["cluster_ids"]),
-                            "tracks": sum(tracks[cid] for cid in c["cluster_ids"])} for c in categories],
-        "seconds": round(time.monotonic() - started, 3),
-    }
+        category_sizes=[{"id": c["id"], "title": c["title"], "clusters": len(c["cluster_ids"]),
+                         "tracks": sum(tracks[cid] for cid in c["cluster_ids"])} for c in categories],
+        seconds=round(time.monotonic() - started, 3),
+    )
     return {"categories": categories, "report": report}
 
 

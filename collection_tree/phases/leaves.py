@@ -31,9 +31,10 @@ import numpy as np
 import pandas as pd
 
 from collection_tree.core.clusters import Cluster, ClusterSet
+from collection_tree.core.report import PhaseReport, figure
 from collection_tree.core.similarity import TrackSimilarity
 from collection_tree.llm.interface import LLM, LLMError
-from collection_tree.phases.common import PhaseParams, Progress, chunks, no_progress, run_batches
+from collection_tree.phases.common import LLMPhaseParams, Progress, chunks, no_progress, param, run_batches
 from collection_tree.tasks.describe_leaves import DESCRIBE_LEAVES, offline_description, pick_exemplars
 
 PROFILE_FACETS = ("genre", "scene_tags", "descriptors")
@@ -44,14 +45,31 @@ MIN_LIFT = 2.0  # a value distinguishes a leaf where it is at least this much co
 
 
 @dataclass(frozen=True)
-class LeafParams(PhaseParams):
-    batch_size: int = 20
-    workers: int = 8
-    max_candidates: int = 20  # 7 exemplars from the 20 best-matching members (the reference showed 30)
-    examples: int = 7
+class LeafParams(LLMPhaseParams):
+    batch_size: int = param(20, "Leaves per LLM call")
+    workers: int = param(8, "Parallel LLM calls")
+    max_candidates: int = param(20, "Candidate tracks shown per leaf: its members most similar to its centroid "
+                                    "(the exemplars are picked from these; the reference showed 30)")
+    examples: int = param(7, "Exemplar tracks per leaf")
 
     PHASE: ClassVar[str] = "leaves"
     SEED: ClassVar[dict[str, Any]] = {"batch_size": 5, "workers": 4, "max_candidates": 30}  # the reference's values
+
+
+@dataclass(frozen=True)
+class LeafReport(PhaseReport):
+    leaves: int
+    batches: int
+    llm_calls: int = figure(hidden=True)  # the asset shows the client's own count
+    serial_calls: int
+    failed_batches: int
+    fallback_leaves: int  # leaves on the shortlist fallback (their batch failed or left them out)
+    examples_refilled: int  # leaves whose picks were topped up from the shortlist
+    titles_made_unique: int  # leaves whose title repeated another's and got a distinguishing word
+    batch_size: int = figure(hidden=True)
+    workers: int = figure(hidden=True)
+    tracks_in_leaves: int
+    unplaced: int
 
 
 # ------------------------------------------------------------------------------- track records
@@ -170,7 +188,7 @@ def order_by_categories(clusters: ClusterSet, categories: dict[str, Any]) -> Clu
             unplaced += [{"track_id": t, "reason": f"its cluster {cluster.id} is in no category"}
                          for t in cluster.track_ids]
     return ClusterSet(clusters=ordered, all_track_ids=list(clusters.all_track_ids), unplaced=unplaced,
-                      report=dict(clusters.report))
+                      report=clusters.report)
 
 
 def member_rankings(clusters: list[Cluster], table: TrackTable) -> list[list[tuple[int, float]]]:
@@ -329,14 +347,13 @@ def describe_leaves(
                 refilled += 1
             out.append(finish_leaf(prep, item, table, params))
     renamed = unique_titles(out, [p.entry for batch in batches for p in batch])
-    report = {
-        "leaves": len(out), "batches": len(batches), "llm_calls": len(batches),
-        "serial_calls": math.ceil(len(batches) / params.workers) if batches else 0,
-        "failed_batches": failed_batches, "fallback_leaves": fallback_leaves,
-        "examples_refilled": refilled, "titles_made_unique": renamed,
-        "batch_size": params.batch_size, "workers": params.workers,
-        "tracks_in_leaves": sum(c.track_count for c in out), "unplaced": len(clusters.unplaced),
-    }
+    report = LeafReport(
+        leaves=len(out), batches=len(batches), llm_calls=len(batches),
+        serial_calls=math.ceil(len(batches) / params.workers) if batches else 0,
+        failed_batches=failed_batches, fallback_leaves=fallback_leaves,
+        examples_refilled=refilled, titles_made_unique=renamed, batch_size=params.batch_size,
+        workers=params.workers, tracks_in_leaves=sum(c.track_count for c in out), unplaced=len(clusters.unplaced),
+    )
     progress(1.0, f"{len(out)} leaves described; {fallback_leaves} on the shortlist fallback")
     return ClusterSet(clusters=out, all_track_ids=list(clusters.all_track_ids),
                       unplaced=list(clusters.unplaced), report=report)

@@ -24,13 +24,15 @@ from typing import Any, ClassVar
 import pandas as pd
 
 from collection_tree.core.clusters import Cluster, ClusterSet
+from collection_tree.core.report import PhaseReport, figure
 from collection_tree.llm.interface import LLM, LLMError
 from collection_tree.phases.common import (
-    PhaseParams,
+    LLMPhaseParams,
     Progress,
     briefs,
     chunks,
     no_progress,
+    param,
     run_batches,
     sample_ids,
     track_lookup,
@@ -43,19 +45,34 @@ FACET_VALUES = 8  # per filter key in the payload: enough to read the cluster, s
 
 
 @dataclass(frozen=True)
-class NamingParams(PhaseParams):
-    batch_size: int = 20
-    workers: int = 8
-    sample_tracks: int = 20
-    comment_chars: int = 150
-    context_chars: int = 200
-    max_tokens: int = 8192
+class NamingParams(LLMPhaseParams):
+    batch_size: int = param(20, "Clusters per LLM call")
+    workers: int = param(8, "Parallel calls")
+    sample_tracks: int = param(20, "Sample tracks shown per cluster")
+    comment_chars: int = param(150, "Comment characters per sample track")
+    context_chars: int = param(200, "Characters of each leaf description")
+    max_tokens: int = param(8192, "Answer token limit per call")
 
     PHASE: ClassVar[str] = "naming"
     SEED: ClassVar[dict[str, Any]] = {"batch_size": 8, "workers": 4}  # the reference's values
 
     def validate(self) -> None:
         self.require_at_least(1, "batch_size", "workers", "sample_tracks", "max_tokens")
+
+
+@dataclass(frozen=True)
+class NamingReport(PhaseReport):
+    clusters: int
+    batch_size: int = figure(hidden=True)
+    workers: int = figure(hidden=True)
+    batches: int
+    calls: int
+    serial_calls: int
+    failed_batches: int
+    named_by: dict[str, int]  # llm | offline | fallback -> clusters
+    coherence: dict[str, int]  # coherence score (or "none") -> clusters
+    poor_fits: int
+    retitled_duplicates: int
 
 
 def answer_source(llm: Any) -> str:
@@ -167,18 +184,18 @@ def name_clusters(
     retitled = distinct_titles(named)
     all_ids = sorted({int(t) for t in tracks["track_id"].tolist()})
     coherence = Counter(str(int(c.coherence)) if c.coherence is not None else "none" for c in named)
-    report = {
-        "clusters": len(named),
-        "batch_size": params.batch_size,
-        "workers": params.workers,
-        "batches": len(batches),
-        "calls": len(batches) - sum(1 for _, error in results if error.startswith("skipped")),
-        "serial_calls": math.ceil(len(batches) / max(params.workers, 1)),
-        "failed_batches": failed_batches,
-        "named_by": dict(Counter(c.named_by for c in named)),
-        "coherence": dict(sorted(coherence.items(), key=lambda kv: (kv[0] == "none", kv[0].zfill(2)))),
-        "poor_fits": sum(len(c.poor_fit_track_ids) for c in named),
-        "retitled_duplicates": retitled,
-    }
-    progress(1.0, f"{len(named)} clusters named ({report['named_by']}), {failed_batches} batches fell back")
+    report = NamingReport(
+        clusters=len(named),
+        batch_size=params.batch_size,
+        workers=params.workers,
+        batches=len(batches),
+        calls=len(batches) - sum(1 for _, error in results if error.startswith("skipped")),
+        serial_calls=math.ceil(len(batches) / max(params.workers, 1)),
+        failed_batches=failed_batches,
+        named_by=dict(Counter(c.named_by for c in named)),
+        coherence=dict(sorted(coherence.items(), key=lambda kv: (kv[0] == "none", kv[0].zfill(2)))),
+        poor_fits=sum(len(c.poor_fit_track_ids) for c in named),
+        retitled_duplicates=retitled,
+    )
+    progress(1.0, f"{len(named)} clusters named ({report.named_by}), {failed_batches} batches fell back")
     return ClusterSet(clusters=named, all_track_ids=all_ids, report=report)

@@ -26,7 +26,7 @@ import pandas as pd
 
 from collection_tree.core.clusters import ClusterSet
 from collection_tree.core.mix import camelot_codes, compatible_share, mix_order, mixable, transition_flags
-from collection_tree.phases.common import PhaseParams, Progress, no_progress
+from collection_tree.phases.common import PhaseParams, Progress, no_progress, param
 
 ORDERS = ("mix", "exemplars", "library")
 
@@ -36,9 +36,13 @@ class PlaylistOrderParams(PhaseParams):
     PHASE: ClassVar[str] = "playlist_order"
     SEED: ClassVar[dict[str, Any]] = {"playlist_order": "exemplars"}  # the reference: exemplars first
 
-    playlist_order: str = "mix"
-    tempo_tolerance: float = 0.06  # +-6%: what a pitch fader covers; half and double time count
-    energy_weight: float = 0.03  # per energy point off the arc, against 1 per incompatible transition
+    playlist_order: str = param("mix", "Order of every leaf's tracks in every export: mix (Camelot key, BPM "
+                                       "and an energy arc where tracks have them), exemplars (exemplars first, "
+                                       "then by year) or library (the tracks file's order)")
+    # +-6%: what a pitch fader covers; half and double time count.
+    tempo_tolerance: float = param(0.06, "Tempo step two consecutive tracks may differ by and still mix")
+    energy_weight: float = param(0.03, "Cost per energy point off the warm-up/peak/release arc, against 1 per "
+                                       "incompatible transition")
 
     def validate(self) -> None:
         if self.playlist_order not in ORDERS:

@@ -45,9 +45,19 @@ import pandas as pd
 
 from collection_tree.core.clusters import Cluster, ClusterSet
 from collection_tree.core.lineage import GenreLineages
+from collection_tree.core.report import PhaseReport, figure
 from collection_tree.core.similarity import Ranked, TrackSimilarity
 from collection_tree.llm.interface import LLM, LLMError
-from collection_tree.phases.common import PhaseParams, Progress, briefs, chunks, no_progress, run_batches, track_lookup
+from collection_tree.phases.common import (
+    LLMPhaseParams,
+    Progress,
+    briefs,
+    chunks,
+    no_progress,
+    param,
+    run_batches,
+    track_lookup,
+)
 from collection_tree.phases.placement import Guard, fold_small_clusters, no_cluster_reason
 from collection_tree.tasks.reassign_tracks import TASK, UNASSIGNED
 
@@ -57,24 +67,26 @@ NEUTRAL_COHERENCE = 5.0
 
 
 @dataclass(frozen=True)
-class ReassignParams(PhaseParams):
-    batch_size: int = 150
-    max_passes: int = 3
-    stop_below: float = 0.05
-    workers: int = 8
-    preassign: bool = True
-    preassign_min_score: float = 0.5  # similarity in [0, 1] of the best allowed cluster
-    preassign_margin: float = 0.05  # over the runner-up (less: ambiguous, the LLM decides)
-    candidates: int = 8  # per track; 0 = the compact summary of every cluster (the reference)
-    include_context: bool = True  # genre/scene titles in the cluster summaries
-    comment_chars: int = 100
-    max_tokens: int = 8192
-    # A member whose best other allowed cluster beats its own by this much (similarity) is re-placed.
-    similarity_poor_fits: bool = True
-    poor_fit_margin: float = 0.1
-    # Clusters left smaller than this after placement are folded into their tracks' best other
-    # clusters (a playlist of 1-4 tracks is not a playlist). 0 keeps them, as the reference did.
-    min_cluster_size: int = 5
+class ReassignParams(LLMPhaseParams):
+    batch_size: int = param(150, "Tracks per LLM call")
+    max_passes: int = param(3, "LLM passes at most")
+    stop_below: float = param(0.05, "Stop when a pass moves fewer than this share of its tracks")
+    workers: int = param(8, "Parallel calls per pass (1: serial)")
+    preassign: bool = param(True, "Place clear cases by similarity, without the LLM")
+    preassign_min_score: float = param(0.5, "Similarity in [0, 1] the best allowed cluster needs for a track to be "
+                                            "placed without the LLM")
+    preassign_margin: float = param(0.05, "Lead over the runner-up it needs (less: ambiguous, the LLM decides)")
+    candidates: int = param(8, "Clusters offered per track (0: the compact summary of every cluster, as the "
+                               "reference)")
+    include_context: bool = param(True, "Genre/scene titles in the cluster summaries")
+    comment_chars: int = param(100, "Comment characters per track")
+    max_tokens: int = param(8192, "Answer token limit per call")
+    similarity_poor_fits: bool = param(True, "Also re-place members whose best other allowed cluster is more "
+                                             "similar than their own by poor_fit_margin")
+    poor_fit_margin: float = param(0.1, "Similarity lead that makes a member a poor fit")
+    # A playlist of 1-4 tracks is not a playlist; 0 keeps them, as the reference did.
+    min_cluster_size: int = param(5, "Fold clusters left smaller than this into their tracks' best other "
+                                     "clusters (0: keep them)")
 
     PHASE: ClassVar[str] = "reassignment"
     # The reference: serial, 80 per call, every cluster, no pre-assignment.
@@ -88,6 +100,35 @@ class ReassignParams(PhaseParams):
             raise ValueError("max_passes, candidates and min_cluster_size must be >= 0")
         if self.poor_fit_margin < 0:
             raise ValueError("poor_fit_margin must be >= 0")
+
+
+@dataclass(frozen=True)
+class ReassignReport(PhaseReport):
+    clusters_in: int
+    clusters_after_dedup: int
+    clusters_out: int
+    emptied_removed: int
+    memberships_dropped_by_dedup: int
+    orphans: int
+    poor_fits: int
+    similarity_poor_fits: int  # of poor_fits: found by the similarity model, not the LLM
+    to_reassign: int
+    preassigned: int
+    # One row per LLM pass: the convergence table.
+    passes: list[dict[str, Any]] = figure(table=("pass", "tracks_sent", "moved", "pct_moved", "calls", "serial_calls",
+                                                 "failed_batches"))
+    llm_assigned: int
+    fallback_assigned: int
+    fallback_by: dict[str, int]  # tier method -> tracks
+    unplaced: int
+    small_clusters_folded: int
+    tracks_moved_by_fold: int
+    # lineages, refused proposals by source, tracks left unplaced for want of a cluster of their lineage,
+    # violations left (0).
+    lineage_guard: dict[str, Any]
+    calls: int
+    serial_calls: int
+    params: dict[str, Any] = figure(hidden=True)  # the run's parameters, kept with the stored output
 
 
 # ----------------------------------------------------------------------------------- step 1
@@ -271,34 +312,34 @@ def reassign_tracks(
     fold = fold_small_clusters(state.result(), model, lineages, params.min_cluster_size)
     final = fold.clusters
     violations = len(lineages.violations(final)) if lineages else 0
-    report = {
-        "clusters_in": len(named.clusters),
-        "clusters_after_dedup": len(clusters),
-        "clusters_out": len(final),
-        "emptied_removed": len(clusters) - len(final),
-        "memberships_dropped_by_dedup": memberships_in - kept_memberships,
-        "orphans": len(orphans),
-        "poor_fits": len(poor),
-        "similarity_poor_fits": len(by_similarity),
-        "to_reassign": len(to_reassign),
-        "preassigned": len(preassigned),
-        "passes": passes,
-        "llm_assigned": llm_placed,
-        "fallback_assigned": sum(fallback_by.values()),
-        "fallback_by": fallback_by,
-        "unplaced": len(unplaced),
-        "small_clusters_folded": fold.folded_clusters,
-        "tracks_moved_by_fold": fold.moved_tracks,
-        "lineage_guard": {"lineages": len(lineages.roots) if lineages else 0,
-                          "refused": dict(sorted(state.refused.items())),
-                          "unplaced_no_cluster_of_lineage": no_lineage_cluster,
-                          "violations": violations},
-        "calls": sum(p["calls"] for p in passes),
-        "serial_calls": sum(p["serial_calls"] for p in passes),
-        "params": {f.name: getattr(params, f.name) for f in fields(params)},
-    }
+    report = ReassignReport(
+        clusters_in=len(named.clusters),
+        clusters_after_dedup=len(clusters),
+        clusters_out=len(final),
+        emptied_removed=len(clusters) - len(final),
+        memberships_dropped_by_dedup=memberships_in - kept_memberships,
+        orphans=len(orphans),
+        poor_fits=len(poor),
+        similarity_poor_fits=len(by_similarity),
+        to_reassign=len(to_reassign),
+        preassigned=len(preassigned),
+        passes=passes,
+        llm_assigned=llm_placed,
+        fallback_assigned=sum(fallback_by.values()),
+        fallback_by=fallback_by,
+        unplaced=len(unplaced),
+        small_clusters_folded=fold.folded_clusters,
+        tracks_moved_by_fold=fold.moved_tracks,
+        lineage_guard={"lineages": len(lineages.roots) if lineages else 0,
+                       "refused": dict(sorted(state.refused.items())),
+                       "unplaced_no_cluster_of_lineage": no_lineage_cluster,
+                       "violations": violations},
+        calls=sum(p["calls"] for p in passes),
+        serial_calls=sum(p["serial_calls"] for p in passes),
+        params={f.name: getattr(params, f.name) for f in fields(params)},
+    )
     progress(1.0, f"{len(final)} clusters; preassigned {len(preassigned)}, by LLM {llm_placed}, "
-                  f"fallback {report['fallback_assigned']}, unplaced {len(unplaced)}")
+                  f"fallback {report.fallback_assigned}, unplaced {len(unplaced)}")
     return ClusterSet(clusters=final, all_track_ids=scope_ids, unplaced=unplaced, report=report)
 
 

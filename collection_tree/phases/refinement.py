@@ -8,7 +8,7 @@ Each iteration:
    offer dropped). Seed profile: the reference's batches of 15 compact summaries (id, title,
    description[:200], track_count), one call after another. Default profile: batches of 40 sorted
    by genre then scene lineage (clusters that might merge share a batch), each summary carrying the
-   genre/scene context and track-level features (``phases.features``: year spread and modes, era
+   genre/scene context and track-level features (``core.features``: year spread and modes, era
    spread, filter agreement, other frequent tags, bpm / key / energy when present); batches run in
    parallel (they are independent).
 2. Stop when every cluster scored >= ``stop_score`` and there is no suggestion (seed: any
@@ -73,21 +73,23 @@ import numpy as np
 import pandas as pd
 
 from collection_tree.core.clusters import Cluster, ClusterSet
+from collection_tree.core.features import TrackFeatures
 from collection_tree.core.lineage import GenreLineages
+from collection_tree.core.report import PhaseReport, figure
 from collection_tree.core.search import FacetIndex, assign_tracks_to_branches
 from collection_tree.core.similarity import TrackSimilarity
 from collection_tree.llm.interface import LLMError
 from collection_tree.phases.common import (
-    PhaseParams,
+    LLMPhaseParams,
     Progress,
     briefs,
     chunks,
     no_progress,
+    param,
     run_batches,
     sample_ids,
     track_lookup,
 )
-from collection_tree.phases.features import TrackFeatures
 from collection_tree.phases.placement import Guard, bound_leaves, no_cluster_reason, size_figures
 from collection_tree.tasks import define_subclusters, rename_merged_cluster, score_clusters
 
@@ -95,38 +97,41 @@ log = logging.getLogger(__name__)
 
 SCORE_SHARE = 0.7  # of an iteration's progress band: scoring; the rest: merges and splits
 ITERATIONS_SHARE = 0.9  # of the phase's progress: the iterations; the rest: the bounds pass
+ITERATION_COLUMNS = ("iteration", "clusters_in", "clusters_scored", "mean_score", "min_score", "below_stop_score",
+                     "merge_suggestions", "split_suggestions", "merges", "splits", "split_attempts", "calls",
+                     "serial_calls", "clusters_out")
 ITERATION_COUNTS = ("merges", "rename_failures", "split_attempts", "splits", "split_failures", "splits_void")
 
 
 @dataclass(frozen=True)
-class RefineParams(PhaseParams):
-    batch_size: int = 60  # clusters per scoring call
-    max_iterations: int = 3
-    max_merges: int = 5  # per iteration
-    max_splits: int = 3  # split attempts per iteration
-    min_split_size: int = 30  # only clusters with MORE tracks than this are split
-    stop_score: float = 7.0
-    rename_sample: int = 20  # sampled tracks for a merged cluster's new name
-    workers: int = 8
-    features: bool = True  # genre/scene context and track-level features in the scoring payload
-    group_batches: bool = True  # scoring batches cut from clusters sorted by genre, then scene lineage
-    prioritise: bool = True  # merges: smallest groups first; splits: largest clusters first
-    stop_when_unchanged: bool = True
-    retry_failed_splits: bool = False
-    actionable_suggestions_only: bool = True  # for the stop rule
-    score_new_clusters: bool = True  # after the last iteration, score the clusters it created (no suggestions)
-    # Leaf size bounds holding after this phase: smaller leaves folded, larger ones split by similarity.
-    # max_leaf_tracks 0: no bounds pass and no size limit on merges (the reference). min_leaf_tracks is
-    # also the smallest sub-cluster an LLM split may leave.
-    max_leaf_tracks: int = 150
-    min_leaf_tracks: int = 5
-    max_subclusters: int = 4
-    max_leaf_tracks: int = 150  # leaves above this are split (a playlist a DJ can still play through)
-    min_leaf_tracks: int = 5  # leaves below this are folded
-    assign_min_score: float = 0.01
-    description_chars: int = 200
-    context_chars: int = 300
-    comment_chars: int = 150
+class RefineParams(LLMPhaseParams):
+    batch_size: int = param(60, "Clusters per scoring call")
+    max_iterations: int = param(3, "Score/merge/split rounds at most")
+    max_merges: int = param(5, "Merges per iteration at most")
+    max_splits: int = param(3, "Split attempts per iteration at most")
+    min_split_size: int = param(30, "Only clusters with more tracks than this are split")
+    stop_score: float = param(7.0, "Stop when every score reaches this and nothing is suggested")
+    rename_sample: int = param(20, "Sampled tracks a merged cluster's new name is written from")
+    workers: int = param(8, "Parallel calls (1: serial)")
+    features: bool = param(True, "Genre/scene context and track-level features in the scoring payload")
+    group_batches: bool = param(True, "Scoring batches cut from clusters sorted by genre, then scene lineage")
+    prioritise: bool = param(True, "Merges: smallest groups first; splits: largest clusters first")
+    stop_when_unchanged: bool = param(True, "Stop when an iteration neither merges nor splits")
+    retry_failed_splits: bool = param(False, "Offer a cluster whose split failed again in the next iteration")
+    actionable_suggestions_only: bool = param(True, "The stop rule counts only suggestions that can be acted on")
+    score_new_clusters: bool = param(True, "After the last iteration, score the clusters it created (no "
+                                           "suggestions)")
+    # Leaf size bounds holding after this phase: a playlist a DJ can still play through, and no playlist
+    # of 1-4 tracks.
+    max_leaf_tracks: int = param(150, "Leaves above this are split by similarity after the iterations, and "
+                                      "merges may not exceed it (0: no bounds pass, no limit, as the reference)")
+    min_leaf_tracks: int = param(5, "Leaves below this are folded into their tracks' best other leaves; also "
+                                    "the smallest sub-playlist a split may leave")
+    max_subclusters: int = param(4, "Sub-playlists per split at most")
+    assign_min_score: float = param(0.01, "Filter score a track needs to join a sub-playlist")
+    description_chars: int = param(200, "Characters of each cluster description in the scoring payload")
+    context_chars: int = param(300, "Characters of the genre/scene context in the payloads")
+    comment_chars: int = param(150, "Comment characters per sampled track")
 
     PHASE: ClassVar[str] = "refinement"
     # The reference: 15 per call, serial, compact summaries only.
@@ -142,6 +147,32 @@ class RefineParams(PhaseParams):
             raise ValueError("max_leaf_tracks must be 0 (no bound) or at least twice min_leaf_tracks")
         if not 2 <= self.max_subclusters <= define_subclusters.MAX_SUBCLUSTERS:
             raise ValueError(f"max_subclusters must be 2-{define_subclusters.MAX_SUBCLUSTERS}")
+
+
+@dataclass(frozen=True)
+class RefineReport(PhaseReport):
+    clusters_in: int
+    clusters_out: int
+    iterations: list[dict[str, Any]] = figure(table=ITERATION_COLUMNS)  # one row per iteration
+    iterations_run: int
+    converged: bool
+    stop_reason: str  # converged | unchanged | max_iterations
+    merges: int
+    splits: int
+    final_scoring_calls: int
+    calls: int
+    serial_calls: int
+    score_distribution: dict[str, int]  # final score (or "unscored") -> clusters
+    merged: list[dict[str, Any]] = figure(table=("iteration", "into", "from", "tracks", "title", "renamed"))
+    split: list[dict[str, Any]] = figure(table=("iteration", "parent", "tracks", "into"))
+    lineage_guard: dict[str, Any]  # refused proposals and re-placed tracks by source
+    bounds: dict[str, Any]  # the bounds pass: leaves split and folded, tracks moved
+    bound_splits: list[dict[str, Any]] = figure(table=("parent", "tracks", "into"))
+    leaves_over_max: int
+    leaves_under_min: int
+    largest_leaf: int
+    unplaced: int
+    params: dict[str, Any] = figure(hidden=True)  # the run's parameters, kept with the stored output
 
 
 def answer_source(llm: Any) -> str:
@@ -576,28 +607,32 @@ def refine_clusters(
 
     final_scores = Counter(str(int(c.quality_score)) if c.quality_score is not None else "unscored"
                            for c in clusters)
-    report = {
-        "clusters_in": len(assigned.clusters),
-        "clusters_out": len(clusters),
-        "iterations": iterations,
-        "iterations_run": len(iterations),
-        "converged": converged,
-        "stop_reason": stop_reason,
-        "merges": sum(r["merges"] for r in iterations),
-        "splits": sum(r["splits"] for r in iterations),
-        "final_scoring_calls": final_calls,
-        "calls": sum(r["calls"] for r in iterations) + final_calls,
-        "serial_calls": sum(r["serial_calls"] for r in iterations) + math.ceil(final_calls / workers),
-        "score_distribution": dict(sorted(final_scores.items(),
-                                          key=lambda kv: (kv[0] == "unscored", int(kv[0]) if kv[0].isdigit() else 0))),
-        "merged": run.merged_log,
-        "split": run.split_log,
-        "lineage_guard": guard,
-        "bounds": bounds,
-        **size_figures(clusters, params.max_leaf_tracks, params.min_leaf_tracks),
-        "unplaced": len(unplaced),
-        "params": {f.name: getattr(params, f.name) for f in fields(params)},
-    }
+    sizes = size_figures(clusters, params.max_leaf_tracks, params.min_leaf_tracks)
+    report = RefineReport(
+        clusters_in=len(assigned.clusters),
+        clusters_out=len(clusters),
+        iterations=iterations,
+        iterations_run=len(iterations),
+        converged=converged,
+        stop_reason=stop_reason,
+        merges=sum(r["merges"] for r in iterations),
+        splits=sum(r["splits"] for r in iterations),
+        final_scoring_calls=final_calls,
+        calls=sum(r["calls"] for r in iterations) + final_calls,
+        serial_calls=sum(r["serial_calls"] for r in iterations) + math.ceil(final_calls / workers),
+        score_distribution=dict(sorted(final_scores.items(),
+                                       key=lambda kv: (kv[0] == "unscored", int(kv[0]) if kv[0].isdigit() else 0))),
+        merged=run.merged_log,
+        split=run.split_log,
+        lineage_guard=guard,
+        bounds={k: v for k, v in bounds.items() if k != "split_log"},
+        bound_splits=bounds.get("split_log", []),
+        leaves_over_max=sizes["leaves_over_max"],
+        leaves_under_min=sizes["leaves_under_min"],
+        largest_leaf=sizes["largest_leaf"],
+        unplaced=len(unplaced),
+        params={f.name: getattr(params, f.name) for f in fields(params)},
+    )
     progress(1.0, f"{len(assigned.clusters)} -> {len(clusters)} clusters in {len(iterations)} iteration(s) "
                   f"({stop_reason})")
     return ClusterSet(clusters=clusters, all_track_ids=list(assigned.all_track_ids), unplaced=unplaced,

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import chain
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -18,8 +19,19 @@ import pyarrow as pa
 
 from collection_tree.core.inputs import collect_leaves
 from collection_tree.core.search import merge_filters
+from collection_tree.phases.common import PhaseParams, param
 
 Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class SeedParams(PhaseParams):
+    min_tracks: int = param(5, "Keep genre x scene pairs sharing at least this many tracks")
+
+    PHASE: ClassVar[str] = "seed clusters"
+
+    def validate(self) -> None:
+        self.require_at_least(1, "min_tracks")
 
 SEED_COLUMNS = (
     "id", "track_count", "track_ids", "genre_leaf_id", "scene_leaf_id", "genre_title", "scene_title",
@@ -82,7 +94,7 @@ def intersect_leaves(
 def build_seed_clusters(
     genre_tree: dict[str, Any],
     scene_tree: dict[str, Any],
-    min_tracks: int = 5,
+    min_tracks: int = SeedParams.min_tracks,
     max_seeds: int | None = None,
     progress: Progress | None = None,
 ) -> pd.DataFrame:

@@ -5,7 +5,6 @@ Writes go to a temporary sibling and are renamed into place: a crashed or stoppe
 leaves a half-written output behind, and the previous output stays until the new one is whole.
 """
 
-from __future__ import annotations
 
 import io
 import json
@@ -17,6 +16,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from dagster import ConfigurableIOManagerFactory, InputContext, OutputContext, UPathIOManager
 from upath import UPath
+
+from collection_tree.core.report import PhaseReport
+from collection_tree.resources.settings import PipelineSettings
 
 
 def atomic_write_bytes(path: UPath, data: bytes) -> None:
@@ -31,6 +33,13 @@ def atomic_write_bytes(path: UPath, data: bytes) -> None:
             tmp.unlink()
 
 
+def _as_dict(value: Any) -> Any:
+    """A typed report (or any record with ``to_dict``) inside a stored document, in its dict form."""
+    if isinstance(value, PhaseReport):
+        return value.to_dict()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
 def _loads_as(context: InputContext, data: Any) -> Any:
     """Rebuild a record type (e.g. ``ClusterSet``) when the consuming asset annotates its input so."""
     typing_type = getattr(context.dagster_type, "typing_type", None)
@@ -43,7 +52,7 @@ class JsonDocumentIOManager(UPathIOManager):
 
     def dump_to_path(self, context: OutputContext, obj: Any, path: UPath) -> None:
         data = obj.to_dict() if hasattr(obj, "to_dict") and not isinstance(obj, pd.DataFrame) else obj
-        text = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=False)
+        text = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=False, default=_as_dict)
         atomic_write_bytes(path, text.encode("utf-8"))
 
     def load_from_path(self, context: InputContext, path: UPath) -> Any:
@@ -71,18 +80,18 @@ class ParquetTableIOManager(UPathIOManager):
 
 
 class JsonIOManager(ConfigurableIOManagerFactory):
-    """Nested documents (trees, cluster sets, the collection tree) as JSON under ``base_path``."""
+    """Nested documents (trees, cluster sets, the collection tree) as JSON in the build's store."""
 
-    base_path: str
+    pipeline_settings: PipelineSettings
 
     def create_io_manager(self, context: Any) -> JsonDocumentIOManager:
-        return JsonDocumentIOManager(base_path=UPath(self.base_path))
+        return JsonDocumentIOManager(base_path=UPath(self.pipeline_settings.places().store))
 
 
 class ParquetIOManager(ConfigurableIOManagerFactory):
-    """Tables (tracks, seed clusters, suggestion tables) as Parquet under ``base_path``."""
+    """Tables (tracks, seed clusters, suggestion tables) as Parquet in the build's store."""
 
-    base_path: str
+    pipeline_settings: PipelineSettings
 
     def create_io_manager(self, context: Any) -> ParquetTableIOManager:
-        return ParquetTableIOManager(base_path=UPath(self.base_path))
+        return ParquetTableIOManager(base_path=UPath(self.pipeline_settings.places().store))

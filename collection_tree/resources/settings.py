@@ -1,15 +1,34 @@
-"""Resources bound to environment variables (see README "Configuration")."""
+"""The build-wide settings and the inputs as Dagster resources (see README "Configuration")."""
 
-from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-from dagster import ConfigurableResource, EnvVar
+from dagster import ConfigurableResource
 
 from collection_tree import settings
 from collection_tree.core.inputs import load_config
+from collection_tree.demo import ensure_demo_collection, input_paths
+
+
+class PipelineSettings(ConfigurableResource):
+    """Where a build's files go and the default parameter profile. The store, the LLM cache and
+    the demo collection follow ``output_dir`` unless set on their own (``settings.Places``); the
+    IO managers, the LLM resource and the inputs depend on this resource, so configuring it (in
+    the environment or at launch) moves all of them."""
+
+    output_dir: str = ""
+    store: str = ""
+    llm_cache_path: str = ""
+    profile: str = "default"  # "default" (ours) or "seed" (the reference's parameters)
+    music_root: str = ""
+
+    def places(self) -> settings.Places:
+        return settings.Places.at(self.output_dir or settings.default_output_dir(), store=self.store,
+                                  llm_cache=self.llm_cache_path)
+
+    def output_path(self) -> Path:
+        return self.places().output
 
 
 class CollectionInputs(ConfigurableResource):
@@ -20,45 +39,27 @@ class CollectionInputs(ConfigurableResource):
     genre_tree_path: str = ""
     scene_tree_path: str = ""
     config_path: str = ""
+    pipeline_settings: PipelineSettings
+
+    def configured(self) -> dict[str, str]:
+        given = {"tracks": self.tracks_path, "genre_tree": self.genre_tree_path, "scene_tree": self.scene_tree_path}
+        return {k: v for k, v in given.items() if v}
+
+    def demo_paths(self) -> dict[str, Path]:
+        """The demo collection's files (not generated here)."""
+        return input_paths(self.pipeline_settings.places().demo)
 
     def resolved(self) -> dict[str, Path]:
         """The three input paths; generates the demo collection when none is configured."""
-        given = check_inputs_given({"tracks": self.tracks_path, "genre_tree": self.genre_tree_path,
-                                    "scene_tree": self.scene_tree_path})
-        if given is None:
-            from collection_tree.demo import ensure_demo_collection
-
-            demo = ensure_demo_collection(settings.demo_dir())
-            return {"tracks": demo / "tracks.csv", "genre_tree": demo / "genre_tree.json",
-                    "scene_tree": demo / "scene_tree.json"}
-        return given
+        given = self.configured()
+        if not given:
+            ensure_demo_collection(self.pipeline_settings.places().demo)
+            return self.demo_paths()
+        missing = [name for name in settings.INPUTS if name not in given]
+        if missing:
+            raise ValueError("set all three inputs or none (demo collection); missing: "
+                             + ", ".join(settings.Settings.env_name(m) for m in missing))
+        return {k: Path(v) for k, v in given.items()}
 
     def model_config_values(self) -> dict[str, Any]:
         return load_config(self.config_path or None)
-
-
-def check_inputs_given(given: dict[str, str]) -> dict[str, Path] | None:
-    """The three configured input paths, None when none is set (the demo collection), else
-    ``ValueError`` naming the variables missing: all three or none."""
-    if not any(given.values()):
-        return None
-    missing = [k for k, v in given.items() if not v]
-    if missing:
-        raise ValueError("set all three inputs or none (the demo collection); missing: "
-                         + ", ".join(settings.INPUT_ENVS[m] for m in missing))
-    return {k: Path(v) for k, v in given.items()}
-
-
-class PipelineSettings(ConfigurableResource):
-    """Build-wide settings: the output folder and the default parameter profile."""
-
-    output_dir: str = ""
-    profile: str = "default"  # "default" (ours) or "seed" (the reference's parameters)
-
-    def output_path(self) -> Path:
-        return Path(self.output_dir) if self.output_dir else settings.output_dir()
-
-
-def env_or(name: str, default: Any) -> Any:
-    """Bind a field to the env var when it is set (shown as such in the UI), else the default."""
-    return EnvVar(name) if os.environ.get(name) else default

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from typing import Any
 
 from collection_tree.tasks.base import TaskSpec
 
@@ -24,6 +25,11 @@ def _discover() -> dict[str, TaskSpec]:
 
 
 TASKS: dict[str, TaskSpec] = _discover()
+
+
+def solve_offline(task: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The named task's deterministic answer (what the fake API server answers with)."""
+    return get_task(task).solve_offline(payload)
 
 
 def get_task(name: str) -> TaskSpec:

@@ -24,6 +24,7 @@ from collection_tree.llm.normalise import as_choice, as_records, as_str_id
 from collection_tree.tasks._schema import record_list
 from collection_tree.tasks.base import Answer, Payload, TaskSpec
 from collection_tree.tasks.consolidate_categories import candidate_features
+from collection_tree.tasks.describe_category import example as describe_example
 
 SYSTEM = """\
 You are a record-store clerk shelving playlists. The store's top-level sections are fixed; you put
@@ -95,8 +96,6 @@ def normalise(answer: Answer, payload: Payload) -> Answer:
 
 
 def example() -> Payload:
-    from collection_tree.tasks.describe_category import example as describe_example
-
     return {
         "categories": [
             {"name": "Metal & Metalcore", "description": "Heavy guitars from nu-metal to metalcore.",

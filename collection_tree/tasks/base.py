@@ -42,4 +42,5 @@ class TaskSpec:
         """A request for this task. ``schema`` may be specialised per call (e.g. an ``enum`` of
         the category names a batch may choose from)."""
         return LLMRequest(task=self.name, tier=tier or self.tier, system=self.system, payload=payload,
-                          schema=schema or self.schema, max_tokens=self.max_tokens)
+                          schema=schema or self.schema, max_tokens=self.max_tokens, normalise=self.normalise,
+                          solve_offline=self.solve_offline)

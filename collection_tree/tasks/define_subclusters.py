@@ -19,8 +19,8 @@ import json
 import re
 from typing import Any
 
+from collection_tree.core.features import MODE_GAP, MODE_MIN_SHARE, two_modes
 from collection_tree.llm.normalise import as_records, as_text
-from collection_tree.phases.features import MODE_GAP, MODE_MIN_SHARE, two_modes
 from collection_tree.tasks._schema import record_list, strict_object
 from collection_tree.tasks.base import Answer, Payload, TaskSpec
 

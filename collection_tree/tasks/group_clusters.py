@@ -22,6 +22,7 @@ from collection_tree.llm.normalise import as_records, as_str_ids, as_text, kebab
 from collection_tree.tasks._schema import category_list
 from collection_tree.tasks.base import Answer, Payload, TaskSpec
 from collection_tree.tasks.describe_category import describe_partition
+from collection_tree.tasks.describe_category import example as describe_example
 
 TITLE_CHARS = 80
 DESCRIPTION_CHARS = 700
@@ -77,8 +78,6 @@ def normalise(answer: Answer, payload: Payload) -> Answer:
 
 
 def example() -> Payload:
-    from collection_tree.tasks.describe_category import example as describe_example
-
     return {"min_categories": 2, "max_categories": 3, "clusters": describe_example()["clusters"]}
 
 

@@ -22,6 +22,7 @@ from collection_tree.llm.normalise import as_records, as_str_ids, as_text
 from collection_tree.tasks._schema import category_list
 from collection_tree.tasks.base import Answer, Payload, TaskSpec
 from collection_tree.tasks.describe_category import describe_partition
+from collection_tree.tasks.describe_category import example as describe_example
 
 NAME_CHARS = 60
 DESCRIPTION_CHARS = 500
@@ -88,8 +89,6 @@ def normalise(answer: Answer, payload: Payload) -> Answer:
 
 
 def example() -> Payload:
-    from collection_tree.tasks.describe_category import example as describe_example
-
     clusters = describe_example()["clusters"]
     contrast = [{"id": "rock-pop-punk__pop-punk-2005-2010", "title": "Pop-Punk Summers",
                  "description": "Fast, bright pop-punk.", "track_count": 128, "genre_context": "Rock > Pop-Punk",

@@ -3,7 +3,7 @@ split suggestions, for one batch of cluster summaries.
 
 Seed profile payload (the reference): ``cluster_id``, ``title``, ``description`` (200 chars),
 ``track_count``. The default profile adds the genre/scene context and track-level ``features``
-(``collection_tree.phases.features.TrackFeatures.summary``): year spread and modes, era spread,
+(``collection_tree.core.features.TrackFeatures.summary``): year spread and modes, era spread,
 agreement with the cluster's own filters, other frequent tags, and bpm / key / energy when the
 collection has them.
 
