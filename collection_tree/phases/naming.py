@@ -1,5 +1,6 @@
-"""Phase 2: name every seed cluster (title, description, coherence 1-10, poor fits) with the creative
-model, in parallel batches.
+"""Phase 2: name every seed cluster (working title, description, coherence 1-10, poor fits) in parallel
+batches: on the mechanical tier by default (phase 6 writes the public titles and descriptions on the
+creative tier), on the creative tier in the seed profile (the reference).
 
 Reference behaviour (seed profile): batches of 8 clusters, 4 workers, 20 sample tracks per cluster
 (title, artist, year, comment[:150]), genre/scene context[:200], max_tokens 8192. A batch whose call
@@ -50,12 +51,16 @@ class NamingParams(PhaseParams):
     comment_chars: int = 150
     context_chars: int = 200
     max_tokens: int = 8192
+    # Working titles, coherence and poor fits: phase 6 writes the public titles and descriptions on the
+    # creative tier, so the creative model writing them here too was paid twice (issue 17).
+    tier: str = "mechanical"
 
     PHASE: ClassVar[str] = "naming"
-    SEED: ClassVar[dict[str, Any]] = {"batch_size": 8, "workers": 4}  # the reference's values
+    SEED: ClassVar[dict[str, Any]] = {"batch_size": 8, "workers": 4, "tier": "creative"}  # the reference's values
 
     def validate(self) -> None:
         self.require_at_least(1, "batch_size", "workers", "sample_tracks", "max_tokens")
+        self.require_tier("tier")
 
 
 def answer_source(llm: Any) -> str:
@@ -134,7 +139,7 @@ def name_clusters(
             return {}, "skipped after a fatal LLM error"
         payload = {"comment_chars": params.comment_chars,
                    "clusters": [cluster_payload(c, lookup, params) for c in batch]}
-        request = replace(TASK.request(payload), max_tokens=params.max_tokens)
+        request = replace(TASK.request(payload, tier=params.tier), max_tokens=params.max_tokens)
         try:
             answer = llm.call(request)
         except LLMError as exc:  # StopRequested is not an LLMError: it propagates
