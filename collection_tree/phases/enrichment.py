@@ -9,8 +9,13 @@ Default profile, tiered and packed (the reference's own "Phase 7 Cost" fix list)
    leaves left with no such track;
 2. pack several leaves into one call (up to ~120 tracks) and ask the mechanical tier first; leaves
    with low coherence (phase 4 quality or phase 2 coherence below 5) go straight to the creative tier;
-3. escalate to the creative tier only the tracks whose mechanical answer landed in the grey zone
-   [0.5, 0.7), or whose mechanical call failed. Round 2 is the only serial wait after round 1.
+3. escalate to the creative tier only the tracks whose mechanical answer landed just below the threshold
+   ([0.6, 0.7), at most 5% of the reviewed tracks), or whose mechanical call failed. Round 2 is the only
+   serial wait after round 1.
+
+Answers are lean in every profile (issue 17): groups of track ids sharing one suggestion, no reasoning,
+``max_tokens`` sized from the request; the evidence shown to reviewers is written here from the leaf's
+profile (``tasks.suggest_metadata.evidence``).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import pandas as pd
@@ -27,7 +32,7 @@ from collection_tree.core.clusters import Cluster, ClusterSet
 from collection_tree.llm.interface import LLM, LLMError, Tier
 from collection_tree.phases.common import PhaseParams, Progress, no_progress, run_batches
 from collection_tree.phases.leaves import TrackTable, cluster_profile
-from collection_tree.tasks.suggest_metadata import SUGGEST_METADATA, has_gap
+from collection_tree.tasks.suggest_metadata import SUGGEST_METADATA, evidence, has_gap, max_tokens_for, per_track
 
 FIELDS = ("genre_refinement", "scene_tags", "descriptors", "era_refinement")
 HISTOGRAM_BINS = ((0.7, 0.8), (0.8, 0.9), (0.9, 1.0001))
@@ -40,14 +45,16 @@ class EnrichParams(PhaseParams):
     tracks_per_cluster: int = 30
     comment_chars: int = 200
     min_confidence: float = 0.7
-    grey_floor: float = 0.5  # [grey_floor, min_confidence): ask the creative tier again
+    # [grey_floor, min_confidence): ask the creative tier again. A re-read by the stronger model moves a
+    # confidence by a few points, not by 0.2: answers further below the threshold stay dropped.
+    grey_floor: float = 0.6
     dominant_share: float = 0.5
     max_tracks_per_call: int = 160
     max_clusters_per_call: int = 40  # tiny leaves: the track cap, not this, should bound a call
     low_coherence: float = 5.0
     # Grey-zone answers re-asked of the creative tier, at most this share of the reviewed tracks (the
     # most confident first): escalation is where the phase's money goes. Failed calls always escalate.
-    max_escalated_share: float = 0.1
+    max_escalated_share: float = 0.05
 
     PHASE: ClassVar[str] = "enrichment"
     SEED: ClassVar[dict[str, Any]] = {"tiered": False, "workers": 4}  # the reference's values
@@ -154,12 +161,14 @@ def suggest_metadata(
                     for leaf in call.leaves:
                         grey.setdefault(leaf.cluster.id, []).extend(leaf.track_ids)
                 continue
-            owner = {t: leaf.cluster.id for leaf in call.leaves for t in leaf.track_ids}
+            owner = {t: leaf for leaf in call.leaves for t in leaf.track_ids}
             for item in items:
                 if item["confidence"] >= params.min_confidence:
-                    kept[item["track_id"]] = item
+                    # the evidence is the phase's own reading of the leaf, not model prose (lean answers)
+                    kept[item["track_id"]] = {**item, "reasoning": evidence(item["suggestions"],
+                                                                            owner[item["track_id"]].profile)}
                 elif call.tier == "mechanical" and params.tiered and item["confidence"] >= params.grey_floor:
-                    maybe.append((item["confidence"], item["track_id"], owner[item["track_id"]]))
+                    maybe.append((item["confidence"], item["track_id"], owner[item["track_id"]].cluster.id))
                 else:
                     stats["dropped_low_confidence"] += 1
 
@@ -191,11 +200,12 @@ def _caller(llm: LLM, table: TrackTable, params: EnrichParams) -> Callable[[_Cal
     def work(call: _Call) -> tuple[list[dict[str, Any]], bool]:
         payload = {"min_confidence": params.min_confidence,
                    "clusters": [_entry(leaf, table, params, leaf.track_ids) for leaf in call.leaves]}
+        request = replace(SUGGEST_METADATA.request(payload, tier=call.tier), max_tokens=max_tokens_for(payload))
         try:
-            answer = llm.call(SUGGEST_METADATA.request(payload, tier=call.tier))
+            answer = llm.call(request)
         except LLMError:
             return [], False
-        return answer["tracks"], True
+        return per_track(answer), True
 
     return work
 
