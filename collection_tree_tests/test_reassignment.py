@@ -242,13 +242,27 @@ def test_rejected_tracks_get_their_next_candidates():
         return {"assignments": [{"track_id": t["track_id"], "cluster_id": "unassigned"}
                                 for t in request.payload["tracks"]]}
 
-    params = ReassignParams.for_profile("default").with_overrides(candidates=2, stop_below=0.0)
+    params = ReassignParams.for_profile("default").with_overrides(candidates=2, stop_below=0.0,
+                                                                  stop_below_batch=False)
     result, _ = run(named, tracks, Recording(script), params)
     for rounds in offers.values():
         flat = [c for r in rounds for c in r]
         assert len(flat) == len(set(flat))  # never the same candidate twice
     assert max(len(r) for r in offers.values()) == 3  # up to three passes
     assert result.report["fallback_assigned"] == 8 and result.membership_problems() == NO_PROBLEMS
+
+    # Default: no second pass for fewer tracks than one batch (8 < 150): a round-trip for a handful of
+    # tracks; the similarity model places them.
+    offers.clear()
+    provider = Recording(script)
+    params = ReassignParams.for_profile("default").with_overrides(candidates=2, stop_below=0.0)
+    result, _ = run(named, tracks, provider, params)
+    assert len(provider.requests) == 1 and len(result.report["passes"]) == 1
+    assert result.report["fallback_assigned"] == 8 and result.membership_problems() == NO_PROBLEMS
+    # ... while a pass of at least a batch's worth still goes out
+    provider = Recording(script)
+    result, _ = run(named, tracks, provider, params.with_overrides(batch_size=8))
+    assert len(result.report["passes"]) == 3
 
 
 def test_exactly_once_on_both_profiles_with_hard_tracks():

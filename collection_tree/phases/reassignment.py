@@ -15,7 +15,8 @@ proposes it):
    may well come back). Clusters emptied by this stay available as targets until the end. Cluster
    centroids are taken once, from the members after the dedup.
 3. LLM passes (at most ``max_passes``), each sending the tracks still unplaced; stop early when fewer
-   than ``stop_below`` of a pass's tracks moved.
+   than ``stop_below`` of a pass's tracks moved, or (default profile) before a pass after the first
+   that would send fewer tracks than one batch.
    * seed profile (the reference): serial batches of 80, each with the compact summary of ALL
      clusters (id, title, current track_count), tracks as title/artist/year/comment[:100]; an answer
      naming a cluster of another lineage is refused (the track stays for the next pass).
@@ -61,6 +62,9 @@ class ReassignParams(PhaseParams):
     batch_size: int = 150
     max_passes: int = 3
     stop_below: float = 0.05
+    # No further pass (after the first) for fewer tracks than one batch: a whole round-trip for a handful
+    # of tracks (issue 17: passes 2 and 3 placed 4 and 2); step 4 places them by similarity.
+    stop_below_batch: bool = True
     workers: int = 8
     preassign: bool = True
     preassign_min_score: float = 0.5  # similarity in [0, 1] of the best allowed cluster
@@ -80,7 +84,7 @@ class ReassignParams(PhaseParams):
     # The reference: serial, 80 per call, every cluster, no pre-assignment.
     SEED: ClassVar[dict[str, Any]] = {"batch_size": 80, "workers": 1, "preassign": False, "candidates": 0,
                                       "include_context": False, "min_cluster_size": 0,
-                                      "similarity_poor_fits": False}
+                                      "similarity_poor_fits": False, "stop_below_batch": False}
 
     def validate(self) -> None:
         self.require_at_least(1, "batch_size", "workers", "max_tokens")
@@ -356,6 +360,8 @@ class _Passes:
                 # Grouped by the genre lineage of the best remaining candidate: a batch shares few clusters.
                 todo.sort(key=self._group_key)
             if not todo or not self.clusters:
+                break
+            if number > 1 and params.stop_below_batch and len(todo) < params.batch_size:
                 break
             record, rejected = self._one_pass(number, todo)
             passes.append(record)
