@@ -13,9 +13,10 @@ Default profile, tiered and packed (the reference's own "Phase 7 Cost" fix list)
    ([0.6, 0.7), at most 5% of the reviewed tracks), or whose mechanical call failed. Round 2 is the only
    serial wait after round 1.
 
-Answers are lean in every profile (issue 17): groups of track ids sharing one suggestion, no reasoning,
+Default answers are lean (issue 17): groups of track ids sharing one suggestion, no reasoning,
 ``max_tokens`` sized from the request; the evidence shown to reviewers is written here from the leaf's
-profile (``tasks.suggest_metadata.evidence``).
+profile (``tasks.suggest_metadata.evidence``). The seed profile keeps the first version's per-track answers
+with the model's reasoning (``suggest_metadata_reference``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,14 @@ from collection_tree.core.clusters import Cluster, ClusterSet
 from collection_tree.llm.interface import LLM, LLMError, Tier
 from collection_tree.phases.common import PhaseParams, Progress, no_progress, run_batches
 from collection_tree.phases.leaves import TrackTable, cluster_profile
-from collection_tree.tasks.suggest_metadata import SUGGEST_METADATA, evidence, has_gap, max_tokens_for, per_track
+from collection_tree.tasks.suggest_metadata import (
+    SUGGEST_METADATA,
+    SUGGEST_METADATA_REFERENCE,
+    evidence,
+    has_gap,
+    max_tokens_for,
+    per_track,
+)
 
 FIELDS = ("genre_refinement", "scene_tags", "descriptors", "era_refinement")
 HISTOGRAM_BINS = ((0.7, 0.8), (0.8, 0.9), (0.9, 1.0001))
@@ -55,9 +63,12 @@ class EnrichParams(PhaseParams):
     # Grey-zone answers re-asked of the creative tier, at most this share of the reviewed tracks (the
     # most confident first): escalation is where the phase's money goes. Failed calls always escalate.
     max_escalated_share: float = 0.05
+    # Groups of track ids sharing a suggestion, no model reasoning, max_tokens sized from the request; False:
+    # the first version's per-track answers with a sentence of reasoning each (~70 output tokens a track).
+    lean_answers: bool = True
 
     PHASE: ClassVar[str] = "enrichment"
-    SEED: ClassVar[dict[str, Any]] = {"tiered": False, "workers": 4}  # the reference's values
+    SEED: ClassVar[dict[str, Any]] = {"tiered": False, "workers": 4, "lean_answers": False}  # the reference's values
 
     def validate(self) -> None:
         self.require_at_least(1, "workers", "tracks_per_cluster", "max_tracks_per_call", "max_clusters_per_call")
@@ -164,9 +175,9 @@ def suggest_metadata(
             owner = {t: leaf for leaf in call.leaves for t in leaf.track_ids}
             for item in items:
                 if item["confidence"] >= params.min_confidence:
-                    # the evidence is the phase's own reading of the leaf, not model prose (lean answers)
-                    kept[item["track_id"]] = {**item, "reasoning": evidence(item["suggestions"],
-                                                                            owner[item["track_id"]].profile)}
+                    # lean answers: the evidence is the phase's own reading of the leaf, not model prose
+                    kept[item["track_id"]] = item if "reasoning" in item else {
+                        **item, "reasoning": evidence(item["suggestions"], owner[item["track_id"]].profile)}
                 elif call.tier == "mechanical" and params.tiered and item["confidence"] >= params.grey_floor:
                     maybe.append((item["confidence"], item["track_id"], owner[item["track_id"]].cluster.id))
                 else:
@@ -200,12 +211,15 @@ def _caller(llm: LLM, table: TrackTable, params: EnrichParams) -> Callable[[_Cal
     def work(call: _Call) -> tuple[list[dict[str, Any]], bool]:
         payload = {"min_confidence": params.min_confidence,
                    "clusters": [_entry(leaf, table, params, leaf.track_ids) for leaf in call.leaves]}
-        request = replace(SUGGEST_METADATA.request(payload, tier=call.tier), max_tokens=max_tokens_for(payload))
+        if params.lean_answers:
+            request = replace(SUGGEST_METADATA.request(payload, tier=call.tier), max_tokens=max_tokens_for(payload))
+        else:
+            request = SUGGEST_METADATA_REFERENCE.request(payload, tier=call.tier)
         try:
             answer = llm.call(request)
         except LLMError:
             return [], False
-        return per_track(answer), True
+        return (per_track(answer) if params.lean_answers else answer["tracks"]), True
 
     return work
 

@@ -16,6 +16,8 @@ The answer is lean (issue 17: the first version's per-track answers were ~70 out
 of it free-text reasoning): groups of track ids sharing one suggestion and one confidence, no reasoning.
 The tracks of a leaf that lack its dominant facet mostly need the same values, so a group holds many ids.
 The phase writes each kept suggestion's evidence itself (:func:`evidence`) from the leaf's profile.
+The seed profile keeps the first version's answer (``suggest_metadata_reference``: one item per track with
+a sentence of reasoning), so the seed stays the reference the default is measured against.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ DOMINANT_SHARE = 0.5  # "held by most of the leaf"
 MAX_VALUES = 5
 _NULLS = {"", "none", "null", "n/a", "na", "-", "unknown"}
 
-SYSTEM = """\
+_SYSTEM_HEAD = """\
 You are a meticulous music librarian reviewing the tags of tracks in a curated playlist ("leaf").
 Each leaf groups tracks that share a genre lineage and a cultural scene. Your job is to suggest
 metadata improvements for individual tracks, in the context of the leaf they now sit in. Nothing you
@@ -63,6 +65,8 @@ Never repeat a value the track already carries. Use the leaf's profile as eviden
 most of the leaf that a track lacks is a good candidate when the track's artist, title, year and
 comment agree; a track that clearly does not share it should not get it.
 
+"""
+SYSTEM = _SYSTEM_HEAD + """\
 Answer in groups: one group per distinct suggestion, holding the ids of every track it applies to
 (tracks that need exactly the same values at the same confidence share a group), with the four
 fields and "confidence" in [0, 1] (how sure you are that every suggested value is right for each of
@@ -71,6 +75,14 @@ List only tracks for which you have at least one suggestion; skip the rest. Use 
 exactly as given and in at most one group. Return only the JSON object described by the schema:
 {"groups": [{"track_ids", "genre_refinement", "scene_tags", "descriptors", "era_refinement",
 "confidence"}]}."""
+# The first version's answer (the seed profile): one item per track, with a sentence of reasoning.
+SYSTEM_REFERENCE = _SYSTEM_HEAD + """\
+For each suggestion give "confidence" in [0, 1] (how sure you are that every suggested value is
+right for this track; below "min_confidence" means it will be discarded) and "reasoning": one short
+sentence of evidence. List only tracks for which you have at least one suggestion; skip the rest.
+Use each "track_id" exactly as given and at most once. Return only the JSON object described by the
+schema: {"tracks": [{"track_id", "suggestions": {"genre_refinement", "scene_tags", "descriptors",
+"era_refinement"}, "confidence", "reasoning"}]}."""
 
 _NULLABLE_STRING = {"anyOf": [{"type": "string"}, {"type": "null"}]}
 SUGGESTIONS_SCHEMA: dict[str, Any] = strict_object({
@@ -83,6 +95,12 @@ SCHEMA: dict[str, Any] = record_list("groups", {
     "track_ids": {"type": "array", "items": {"type": "integer"}},
     **SUGGESTIONS_SCHEMA["properties"],
     "confidence": {"type": "number"},
+})
+SCHEMA_REFERENCE: dict[str, Any] = record_list("tracks", {
+    "track_id": {"type": "integer"},
+    "suggestions": SUGGESTIONS_SCHEMA,
+    "confidence": {"type": "number"},
+    "reasoning": {"type": "string"},
 })
 # Output tokens of a group without its ids, and of one id: sizes max_tokens from the request.
 GROUP_TOKENS = 60
@@ -177,6 +195,37 @@ def max_tokens_for(payload: Payload) -> int:
     return min(16384, 2 * (GROUP_TOKENS * min(tracks, 4 * len(payload["clusters"]) + 8) + ID_TOKENS * tracks) + 256)
 
 
+def normalise_reference(answer: Answer, payload: Payload) -> Answer:
+    """The first version's per-track answer: keep one entry per offered track; strip values the track
+    already carries; drop entries left
+    with nothing to suggest. Confidence filtering is the phase's job (it escalates a grey zone)."""
+    offered = {int(t["track_id"]): t for c in payload["clusters"] for t in c["tracks"]}
+    items = answer.get("tracks", answer.get("suggestions", []))
+    if isinstance(items, dict):  # {"<track_id>": {...}}
+        items = [{"track_id": k, **v} for k, v in items.items() if isinstance(v, dict)]
+    if not isinstance(items, list):
+        raise ValueError("'tracks' is not a list")
+    out: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        track_id = as_int(item.get("track_id"))
+        if track_id is None or track_id not in offered or track_id in seen:
+            continue
+        seen.add(track_id)
+        track = offered[track_id]
+        raw = item.get("suggestions")
+        raw = raw if isinstance(raw, dict) else item  # flat answers carry the fields on the item
+        suggestions = clean_suggestions(raw, track)
+        if not has_suggestion(suggestions):
+            continue
+        out.append({"track_id": track_id, "suggestions": suggestions,
+                    "confidence": round(as_confidence(item.get("confidence")), 3),
+                    "reasoning": as_text(item.get("reasoning"), limit=300)})
+    return {"tracks": out}
+
+
 def clean_suggestions(raw: dict[str, Any], track: dict[str, Any]) -> dict[str, Any]:
     """The four fields, each without what the track already has."""
     genre = _nullable_text(raw.get("genre_refinement"), 80)
@@ -263,6 +312,20 @@ def solve_offline(payload: Payload) -> Answer:
     return {"groups": list(groups.values())}
 
 
+def solve_offline_reference(payload: Payload) -> Answer:
+    out = []
+    for cluster in payload["clusters"]:
+        title = cluster.get("title") or cluster["cluster_id"]
+        for track in cluster["tracks"]:
+            suggestions, confidence, reasons = offline_suggestion(
+                track, cluster.get("profile", {}), min_confidence=float(payload.get("min_confidence", MIN_CONFIDENCE)))
+            if not has_suggestion(suggestions):
+                continue
+            out.append({"track_id": int(track["track_id"]), "suggestions": suggestions, "confidence": confidence,
+                        "reasoning": f"Most of '{title}' shares this: " + "; ".join(reasons) + "."})
+    return {"tracks": out}
+
+
 def example() -> Payload:
     profile = {"genre": [["Rap", 1.0, 1.0], ["Hip-Hop", 0.8, 2.0], ["Dirty South", 0.8, 3.0]],
                "scene_tags": [["Dirty South", 0.8], ["USA", 0.6]], "descriptors": [],
@@ -285,8 +348,13 @@ def example() -> Payload:
     }
 
 
-# The reference's 8192 fits 30 tracks; a packed call holds up to ~120 at ~70 output tokens each.
+# max_tokens is sized per request (max_tokens_for); this is its ceiling.
 SUGGEST_METADATA = TaskSpec(
     name="suggest_metadata", tier="creative", system=SYSTEM, schema=SCHEMA, normalise=normalise,
     solve_offline=solve_offline, max_tokens=16384, example=example,
+)
+# The seed profile's: the first version's answers, ~70 output tokens a track (the reference's 8192 fits 30).
+SUGGEST_METADATA_REFERENCE = TaskSpec(
+    name="suggest_metadata_reference", tier="creative", system=SYSTEM_REFERENCE, schema=SCHEMA_REFERENCE,
+    normalise=normalise_reference, solve_offline=solve_offline_reference, max_tokens=16384, example=example,
 )
