@@ -126,14 +126,17 @@ def test_default_profile_needs_far_fewer_calls_mechanical_first():
     seed_result = run(leaves, frame, seed, EnrichParams.for_profile("seed"))
     default_result = run(leaves, frame, default, EnrichParams.for_profile("default"))
     assert len(seed.requests) == 50
-    # 50 leaves x 3 tracks with gaps = 150 tracks, packed <= 120 tracks and <= 40 leaves per mechanical call
-    assert sorted(sum(len(c["tracks"]) for c in r.payload["clusters"]) for r in default.requests) == [30, 120]
+    # 50 leaves x 3 tracks with gaps = 150 tracks, packed <= 480 tracks and <= 120 leaves per mechanical call
+    assert sorted(sum(len(c["tracks"]) for c in r.payload["clusters"]) for r in default.requests) == [150]
+    capped = Scripted()
+    run(leaves, frame, capped, EnrichParams.for_profile("default", max_tracks_per_call=120, max_clusters_per_call=40))
+    assert sorted(sum(len(c["tracks"]) for c in r.payload["clusters"]) for r in capped.requests) == [30, 120]
     assert all(r.tier == "mechanical" for r in default.requests)
     sent = {t["track_id"] for r in default.requests for c in r.payload["clusters"] for t in c["tracks"]}
     assert len(sent) == 150  # the 9 complete tracks of each leaf were skipped
     report = default_result["report"]
-    assert report["tracks_skipped_complete"] == 450 and report["calls_by_tier"] == {"mechanical": 2, "creative": 0}
-    # the same suggestions as the reference pattern, from 2 mechanical calls instead of 50 creative ones
+    assert report["tracks_skipped_complete"] == 450 and report["calls_by_tier"] == {"mechanical": 1, "creative": 0}
+    # the same suggestions as the reference pattern, from 1 mechanical call instead of 50 creative ones
     def without_reasoning(suggestions: dict) -> dict:  # the seed's is the model's, the default's the phase's
         return {cid: [{k: v for k, v in i.items() if k != "reasoning"} for i in items]
                 for cid, items in suggestions.items()}

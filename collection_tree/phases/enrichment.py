@@ -57,8 +57,9 @@ class EnrichParams(PhaseParams):
     # confidence by a few points, not by 0.2: answers further below the threshold stay dropped.
     grey_floor: float = 0.6
     dominant_share: float = 0.5
-    max_tracks_per_call: int = 160
-    max_clusters_per_call: int = 40  # tiny leaves: the track cap, not this, should bound a call
+    # Lean answers (a few output tokens a track) let a call hold many tracks: fewer calls and waves of calls.
+    max_tracks_per_call: int = 480
+    max_clusters_per_call: int = 120  # tiny leaves: the track cap, not this, should bound a call
     low_coherence: float = 5.0
     # Grey-zone answers re-asked of the creative tier, at most this share of the reviewed tracks (the
     # most confident first): escalation is where the phase's money goes. Failed calls always escalate.
