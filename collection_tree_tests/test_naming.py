@@ -104,7 +104,7 @@ def test_default_profile_uses_bigger_batches_and_shorter_serial_chain():
     clusters, tracks = collection(45, per_cluster=6)
     provider = Recording()
     named, _ = run(clusters, tracks, provider, NamingParams.for_profile("default"))
-    assert sorted(len(r.payload["clusters"]) for r in provider.requests) == [5, 20, 20]
+    assert sorted(len(r.payload["clusters"]) for r in provider.requests) == [5, 40]
     # working titles on the mechanical tier: phase 6 writes the public ones on the creative tier
     assert {r.tier for r in provider.requests} == {"mechanical"}
     assert named.report["serial_calls"] == 1
