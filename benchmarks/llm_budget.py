@@ -576,6 +576,7 @@ def summarise(builds: Sequence[dict[str, Any]], calibration: Sequence[dict[str, 
         tables["Calls, tokens and cost by task"] = markdown_table(
             task_rows, ["collection", "profile", "phase", "task", "model", "calls", "serial", "input_tokens",
                         "cache_read_tokens", "cache_write_tokens", "output_tokens", "cost_usd"])
+    tables["README table"] = readme_table(builds)
     tables["Calibration: simulated latency per task"] = (
         f"Latency model: {latency['fixed_s']} s + {latency['per_output_token_s']} s per output token, "
         f"scale {latency['scale']}.\n\n"
@@ -583,6 +584,28 @@ def summarise(builds: Sequence[dict[str, Any]], calibration: Sequence[dict[str, 
                                        "median_model_latency_s", "median_measured_over_scale_s"]))
     return {"builds": list(builds), "targets": target_rows, "calibration": list(calibration), "latency": dict(latency),
             "tables": tables}
+
+
+def readme_table(builds: Sequence[Mapping[str, Any]]) -> str:
+    """The README's LLM budget table, one row per build (an untrustworthy build says so in its row)."""
+    names = {"genius": "genius-2000s", "genius-full": "genius-2000s-full"}
+    rows = []
+    for b in builds:
+        t = b["total"]
+        problems = b.get("problems", build_problems(b))
+        rows.append({"collection": names.get(b["collection"], b["collection"]),
+                     "profile": b["profile"] + (" (the reference)" if b["profile"] == "seed" else ""),
+                     "calls": t["calls"], "serial": t["serial"],
+                     "input / output tokens": f"{_short(t['input_tokens'])} / {_short(t['output_tokens'])}",
+                     "cache read tokens": _short(t["cache_read_tokens"]), "cost": f"${t['cost_usd']:.2f}",
+                     "simulated LLM wait": f"{t['sim_wait_s'] / 60:.1f} min"
+                     + (f" (NOT TRUSTWORTHY: {'; '.join(problems)})" if problems else "")})
+    return markdown_table(rows, ["collection", "profile", "calls", "serial", "input / output tokens",
+                                 "cache read tokens", "cost", "simulated LLM wait"])
+
+
+def _short(n: int) -> str:
+    return f"{n / 1e6:.2f}M" if n >= 1_000_000 else f"{round(n / 1000)}K" if n >= 1000 else str(n)
 
 
 def print_tables(tables: Mapping[str, str]) -> None:

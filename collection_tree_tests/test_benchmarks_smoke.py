@@ -218,6 +218,9 @@ def test_phase_rows_totals_targets_and_tables():
     assert {"demo: default profile (fake-anthropic)", "Targets: default vs seed"} <= set(report["tables"])
     assert "| demo | seed | t |" not in report["tables"]["Targets: default vs seed"]
     assert "| demo | seed | 6 | 6 | 6 | yes |" in report["tables"]["Requests: reported vs counting proxy vs server log"]
+    assert "| demo | seed (the reference) | 6 | 4 | 2K / 4K | 0 | $1.00 | 1.8 min |" in report["tables"]["README table"]
+    untrusted = llm_budget.readme_table([{**build, "ok": False}])
+    assert "NOT TRUSTWORTHY: build failed" in untrusted
 
 
 def test_targets_are_never_met_on_missing_data():
