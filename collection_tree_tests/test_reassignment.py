@@ -242,8 +242,7 @@ def test_rejected_tracks_get_their_next_candidates():
         return {"assignments": [{"track_id": t["track_id"], "cluster_id": "unassigned"}
                                 for t in request.payload["tracks"]]}
 
-    params = ReassignParams.for_profile("default").with_overrides(candidates=2, stop_below=0.0,
-                                                                  stop_below_batch=False)
+    params = ReassignParams.for_profile("default").with_overrides(candidates=2, stop_below=0.0)
     result, _ = run(named, tracks, Recording(script), params)
     for rounds in offers.values():
         flat = [c for r in rounds for c in r]
@@ -251,11 +250,11 @@ def test_rejected_tracks_get_their_next_candidates():
     assert max(len(r) for r in offers.values()) == 3  # up to three passes
     assert result.report["fallback_assigned"] == 8 and result.membership_problems() == NO_PROBLEMS
 
-    # Default: no second pass for fewer tracks than one batch (8 < 150): a round-trip for a handful of
-    # tracks; the similarity model places them.
+    # stop_below_batch: no second pass for fewer tracks than one batch (8 < 150); the similarity model
+    # places them.
     offers.clear()
     provider = Recording(script)
-    params = ReassignParams.for_profile("default").with_overrides(candidates=2, stop_below=0.0)
+    params = params.with_overrides(stop_below_batch=True)
     result, _ = run(named, tracks, provider, params)
     assert len(provider.requests) == 1 and len(result.report["passes"]) == 1
     assert result.report["fallback_assigned"] == 8 and result.membership_problems() == NO_PROBLEMS
