@@ -28,7 +28,7 @@ from collection_tree.resources.settings import CollectionInputs, PipelineSetting
 class NamedClustersConfig(LLMPhaseConfig):
     profile: str = Field("", description="'default' or 'seed' (the reference's values); empty: "
                                          "PipelineSettings.profile. The fields below override the profile.")
-    batch_size: int | None = Field(None, description="Clusters per LLM call (default 20, seed 8).")
+    batch_size: int | None = Field(None, description="Clusters per LLM call (default 40, seed 8).")
     workers: int | None = Field(None, description="Parallel calls (default 8, seed 4).")
     sample_tracks: int | None = Field(None, description="Sample tracks per cluster (20).")
     comment_chars: int | None = Field(None, description="Comment characters per sample track (150).")
