@@ -55,8 +55,8 @@ def test_full_build_places_every_track_exactly_once(tmp_path):
     meta = metadata(result)
     m2, m3 = meta[AssetKey("named_clusters")], meta[AssetKey("assigned_clusters")]
     assert m2["clusters"] == 562 and "fallback" not in m2["named_by"]
-    assert m2["llm_calls"] == m2["batches"] == 29  # ceil(562 / 20)
-    assert m2["serial_calls"] == 4  # 29 batches over 8 workers
+    assert m2["llm_calls"] == m2["batches"] == 15  # ceil(562 / 40)
+    assert m2["serial_calls"] == 2  # 15 batches over 8 workers
     passes = stored["report"]["passes"]
     assert 1 <= len(passes) <= 3
     assert m3["llm_calls"] == sum(p["calls"] for p in passes)

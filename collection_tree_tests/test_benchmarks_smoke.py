@@ -197,23 +197,81 @@ def test_phase_rows_totals_targets_and_tables():
     assert (total["calls"], total["serial"], total["serial_rep"], total["cost_usd"]) == (6, 4, 4, 1.0)
     _is_table(markdown_table([row, total], llm_budget.PHASE_COLUMNS), llm_budget.PHASE_COLUMNS, 2)
 
-    seed = {"total": {**total, "calls": 100, "cost_usd": 8.0, "serial": 80, "serial_rep": 70},
+    seed = {"profile": "seed", "ok": True, "proxy_requests": 100,
+            "total": {**total, "calls": 100, "cost_usd": 8.0, "serial": 80, "serial_rep": 70},
             "quality": {"ami": 0.8, "categories": 12, "contradicting_share": 0.05}}
-    default = {"total": total, "quality": {"ami": 0.81, "categories": 10, "contradicting_share": 0.02}}
+    default = {"profile": "default", "ok": True, "proxy_requests": 6, "total": total,
+               "quality": {"ami": 0.81, "categories": 10, "contradicting_share": 0.02}}
     rows = {r["target"]: r for r in llm_budget.targets(seed, default)}
     assert rows["calls <= 0.25 x seed"]["met"] == "yes" and rows["cost <= 0.25 x seed"]["met"] == "yes"
-    assert rows["serial call latencies <= 20 (measured)"]["met"] == "yes"
+    assert rows["serial call latencies <= 15 (measured)"]["met"] == "yes"
+    assert rows["simulated LLM wait <= 15.0 min"]["met"] == "yes"  # 110 s
     assert rows["quality: ami (no loss)"]["met"] == "yes" and rows["quality: categories (8-12)"]["met"] == "yes"
     worse = llm_budget.targets(seed, {**default, "quality": {"ami": 0.7}})
     assert next(r for r in worse if r["target"] == "quality: ami (no loss)")["met"] == "NO"
 
     build = {"collection": "demo", "profile": "default", "provider": "fake-anthropic", "ok": True,
              "phases": [row], "total": total, "by_task": [], "checks_failed": [], "step_failures": [],
-             "quality": {"ami": 0.8}, "leaf_sizes": [5, 9, 30]}
+             "quality": {"ami": 0.8}, "leaf_sizes": [5, 9, 30], "proxy_requests": 6, "server_requests": 6}
     report = llm_budget.summarise([build, {**build, "profile": "seed"}], [], {"fixed_s": 5, "per_output_token_s": 0.03,
                                                                              "scale": 0.001})
     assert {"demo: default profile (fake-anthropic)", "Targets: default vs seed"} <= set(report["tables"])
     assert "| demo | seed | t |" not in report["tables"]["Targets: default vs seed"]
+    assert "| demo | seed | 6 | 6 | 6 | yes |" in report["tables"]["Requests: reported vs counting proxy vs server log"]
+    assert "| demo | seed (the reference) | 6 | 4 | 2K / 4K | 0 | $1.00 | 1.8 min |" in report["tables"]["README table"]
+    untrusted = llm_budget.readme_table([{**build, "ok": False}])
+    assert "NOT TRUSTWORTHY: build failed" in untrusted
+
+
+def test_targets_are_never_met_on_missing_data():
+    """Two failed builds with 0 calls each (the old benchmark printed "yes" for 0 <= 0.25 x 0)."""
+    failed = {**llm_budget.failed_build("demo", "seed", "anthropic", RuntimeError("no quality step")),
+              "proxy_requests": 0}
+    assert llm_budget.build_problems(failed) == ["build failed", "0 LLM calls", "no quality figures"]
+    rows = llm_budget.targets(failed, {**failed, "profile": "default"})
+    assert rows and all(r["met"].startswith("NO (no data: seed: build failed") for r in rows)
+    # a build whose calls the counting proxy does not confirm is not trusted either
+    ok = {"profile": "default", "ok": True, "total": {"calls": 5}, "quality": {"ami": 0.8}, "proxy_requests": 7}
+    assert llm_budget.build_problems(ok) == ["the counting proxy saw 7 /v1/messages requests, the project reported 5"]
+    assert llm_budget.build_problems({**ok, "proxy_requests": 5}) == []
+
+
+def test_task_serial_depth_and_cache_tokens():
+    from types import SimpleNamespace as NS
+
+    usage = NS(input_tokens=100, output_tokens=10, cache_read_input_tokens=1000, cache_creation_input_tokens=0)
+    records = [NS(cached=False, phase="p", task="t", model="m", usage=usage, cost_usd=0.01) for _ in range(3)]
+    hit = NS(cached=True, phase="p", task="t", model="m", usage=usage, cost_usd=0.0)
+    rows = harness.task_breakdown([*records, hit])
+    assert rows == [{"phase": "p", "task": "t", "model": "m", "calls": 3, "input_tokens": 300,
+                     "cache_read_tokens": 3000, "cache_write_tokens": 0, "output_tokens": 30, "cost_usd": 0.03}]
+    timeline = {"p": [{**_call(0, 1), "model": "m"}, {**_call(0, 1), "model": "m"}, {**_call(1, 2), "model": "m"},
+                      {**_call(0, 5), "task": "other", "model": "m"}]}
+    assert llm_budget.with_task_serial(rows, timeline)[0]["serial"] == 2
+
+
+def test_counting_proxy_counts_what_the_sdk_sends():
+    import anthropic
+
+    from benchmarks.counting_proxy import CountingProxy
+    from collection_tree.llm.fake_server import FakeAnthropicServer
+    from collection_tree.tasks import TASKS, solve_offline
+
+    task = TASKS["name_clusters"]
+    request = task.request(task.example())
+    with FakeAnthropicServer(solver=solve_offline) as server, CountingProxy(server.base_url) as proxy:
+        client = anthropic.Anthropic(api_key="sk-ant-dummy", base_url=proxy.base_url, max_retries=0)
+        for _ in range(3):
+            message = client.messages.create(
+                model="claude-haiku-5-5", max_tokens=4096, system=request.system,
+                messages=[{"role": "user", "content": request.user_message()}],
+                output_config={"format": {"type": "json_schema", "schema": request.schema}})
+            assert json.loads(message.content[0].text)
+        client.messages.count_tokens(model="claude-haiku-5-5", messages=[{"role": "user", "content": "x"}])
+        assert proxy.messages() == 3 == len([r for r in server.requests if r.path == "/v1/messages"])
+        assert proxy.counts()[("POST", "/v1/messages/count_tokens")] == 1
+        proxy.reset()
+        assert proxy.messages() == 0
 
 
 def test_latency_by_task_and_child_env():

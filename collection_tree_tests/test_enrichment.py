@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import jsonschema
 import pandas as pd
 import pytest
 
@@ -16,7 +17,8 @@ from collection_tree.llm.client import LLMClient, ProviderAnswer
 from collection_tree.llm.interface import LLMError, LLMRequest, StopRequested
 from collection_tree.llm.offline import OfflineProvider
 from collection_tree.phases.enrichment import EnrichParams, suggest_metadata
-from collection_tree.tasks.suggest_metadata import SUGGEST_METADATA, normalise
+from collection_tree.tasks import get_task
+from collection_tree.tasks.suggest_metadata import SUGGEST_METADATA, evidence, max_tokens_for, normalise, per_track
 
 NU = "rock-nu-metal__usa-metal-2000-2004"
 SOUTH = "rap-dirty-south__dirty-south-2000-2004"
@@ -29,7 +31,7 @@ class Scripted:
     name = "scripted"
 
     def __init__(self, answer: Callable[[LLMRequest], dict | None] | None = None):
-        self.answer = answer or (lambda request: SUGGEST_METADATA.solve_offline(request.payload))
+        self.answer = answer or (lambda request: get_task(request.task).solve_offline(request.payload))
         self.requests: list[LLMRequest] = []
         self.lock = threading.Lock()
 
@@ -67,6 +69,8 @@ def test_seed_profile_is_one_creative_call_per_leaf_and_keeps_only_confident(lea
     result = run(leaf_collection.clusters, leaf_collection.tracks, provider, EnrichParams.for_profile("seed"))
     assert len(provider.requests) == 3
     assert all(r.tier == "creative" and len(r.payload["clusters"]) == 1 for r in provider.requests)
+    # the first version's answer: one item per track with the model's sentence of reasoning
+    assert {r.task for r in provider.requests} == {"suggest_metadata_reference"}
     sent = {r.payload["clusters"][0]["cluster_id"]: [t["track_id"] for t in r.payload["clusters"][0]["tracks"]]
             for r in provider.requests}
     assert sent == {NU: list(range(1, 11)), SOUTH: list(range(11, 17)), COUNTRY: list(range(17, 21))}
@@ -122,15 +126,22 @@ def test_default_profile_needs_far_fewer_calls_mechanical_first():
     seed_result = run(leaves, frame, seed, EnrichParams.for_profile("seed"))
     default_result = run(leaves, frame, default, EnrichParams.for_profile("default"))
     assert len(seed.requests) == 50
-    # 50 leaves x 3 tracks with gaps = 150 tracks, packed <= 120 tracks and <= 40 leaves per mechanical call
-    assert sorted(sum(len(c["tracks"]) for c in r.payload["clusters"]) for r in default.requests) == [30, 120]
+    # 50 leaves x 3 tracks with gaps = 150 tracks, packed <= 480 tracks and <= 120 leaves per mechanical call
+    assert sorted(sum(len(c["tracks"]) for c in r.payload["clusters"]) for r in default.requests) == [150]
+    capped = Scripted()
+    run(leaves, frame, capped, EnrichParams.for_profile("default", max_tracks_per_call=120, max_clusters_per_call=40))
+    assert sorted(sum(len(c["tracks"]) for c in r.payload["clusters"]) for r in capped.requests) == [30, 120]
     assert all(r.tier == "mechanical" for r in default.requests)
     sent = {t["track_id"] for r in default.requests for c in r.payload["clusters"] for t in c["tracks"]}
     assert len(sent) == 150  # the 9 complete tracks of each leaf were skipped
     report = default_result["report"]
-    assert report.tracks_skipped_complete == 450 and report.calls_by_tier == {"mechanical": 2, "creative": 0}
-    # the same suggestions as the reference pattern, from 2 mechanical calls instead of 50 creative ones
-    assert default_result["suggestions"] == seed_result["suggestions"]
+    assert report.tracks_skipped_complete == 450 and report.calls_by_tier == {"mechanical": 1, "creative": 0}
+    # the same suggestions as the reference pattern, from 1 mechanical call instead of 50 creative ones
+    def without_reasoning(suggestions: dict) -> dict:  # the seed's is the model's, the default's the phase's
+        return {cid: [{k: v for k, v in i.items() if k != "reasoning"} for i in items]
+                for cid, items in suggestions.items()}
+
+    assert without_reasoning(default_result["suggestions"]) == without_reasoning(seed_result["suggestions"])
     assert report.suggestions == 150 and report.by_field["genre_refinement"] == 150
 
 
@@ -145,7 +156,7 @@ def test_grey_zone_is_escalated_to_the_creative_tier_only(leaf_collection):
                             "confidence": conf[t], "reasoning": request.tier} for t in tracks if t in conf]}
 
     provider = Scripted(answer)
-    params = EnrichParams.for_profile("default", max_escalated_share=1.0)
+    params = EnrichParams.for_profile("default", max_escalated_share=1.0, grey_floor=0.5)
     result = run(leaf_collection.clusters, leaf_collection.tracks, provider, params)
     tiers = [r.tier for r in provider.requests]
     assert tiers == ["mechanical", "creative"]
@@ -153,8 +164,9 @@ def test_grey_zone_is_escalated_to_the_creative_tier_only(leaf_collection):
     assert sorted(t["track_id"] for c in mech.payload["clusters"] for t in c["tracks"]) == [7, 8, 9, 10, 15, 16]
     assert sorted(t["track_id"] for c in creative.payload["clusters"] for t in c["tracks"]) == [7, 10, 15, 16]
     kept = {i["track_id"]: i for items in result["suggestions"].values() for i in items}
-    assert {t: (i["confidence"], i["reasoning"]) for t, i in kept.items()} == {
-        9: (0.9, "mechanical"), 10: (0.8, "creative"), 15: (0.75, "creative"), 16: (0.7, "creative")}
+    # 10, 15 and 16 kept at the creative tier's confidence; the evidence is the phase's, not model prose
+    assert {t: i["confidence"] for t, i in kept.items()} == {9: 0.9, 10: 0.8, 15: 0.75, 16: 0.7}
+    assert {i["reasoning"] for i in kept.values()} == {"new: not in the leaf's profile."}
     assert [i["track_id"] for i in result["suggestions"][SOUTH]] == [15, 16]
     report = result["report"]
     assert report.tracks_escalated == 4 and report.dropped_low_confidence == 2
@@ -173,7 +185,7 @@ def test_escalation_keeps_to_its_budget_most_confident_grey_answers_first(leaf_c
 
     provider = Scripted(answer)
     # 6 tracks reviewed, a third of them may be escalated: the two most confident grey answers (15, 16)
-    params = EnrichParams.for_profile("default", max_escalated_share=1 / 3)
+    params = EnrichParams.for_profile("default", max_escalated_share=1 / 3, grey_floor=0.5)
     result = run(leaf_collection.clusters, leaf_collection.tracks, provider, params)
     creative = [r for r in provider.requests if r.tier == "creative"]
     assert [sorted(t["track_id"] for c in r.payload["clusters"] for t in c["tracks"]) for r in creative] == [[15, 16]]
@@ -219,10 +231,46 @@ def test_normalise_drops_foreign_ids_and_values_the_track_has():
                                            "era_refinement": None}, "confidence": 0.99, "reasoning": "invented"},
         {"track_id": {"track_id": 41}, "suggestions": {}, "confidence": 1, "reasoning": "duplicate"},
     ]}
+    out = normalise(answer, payload)  # the first version's per-track shape is read as one-track groups
+    assert out == {"groups": [{"track_ids": [41], "genre_refinement": None, "scene_tags": ["Dirty South", "Atlanta"],
+                               "descriptors": ["crunk"], "era_refinement": None, "confidence": 0.85}]}
+    jsonschema.validate(out, SUGGEST_METADATA.schema)
+
+
+def test_lean_groups_are_split_where_a_track_already_has_a_value():
+    payload = SUGGEST_METADATA.example()
+    answer = {"groups": [
+        {"track_ids": [41, 42, 4242, 41], "genre_refinement": None, "scene_tags": ["Dirty South", "Atlanta"],
+         "descriptors": [], "era_refinement": None, "confidence": 0.8},
+        {"track_ids": [42], "genre_refinement": "Crunk", "scene_tags": [], "descriptors": [], "era_refinement": None,
+         "confidence": 0.9},  # 42 was answered by the first group already: each track once
+    ]}
     out = normalise(answer, payload)
-    assert out == {"tracks": [{"track_id": 41, "suggestions": {
-        "genre_refinement": None, "scene_tags": ["Dirty South", "Atlanta"], "descriptors": ["crunk"],
-        "era_refinement": None}, "confidence": 0.85, "reasoning": "fits the leaf"}]}
+    # 42 has Dirty South already: its copy of the group keeps Atlanta alone, so the group splits
+    assert out == {"groups": [
+        {"track_ids": [41], "genre_refinement": None, "scene_tags": ["Dirty South", "Atlanta"], "descriptors": [],
+         "era_refinement": None, "confidence": 0.8},
+        {"track_ids": [42], "genre_refinement": None, "scene_tags": ["Atlanta"], "descriptors": [],
+         "era_refinement": None, "confidence": 0.8}]}
+    assert [i["track_id"] for i in per_track(out)] == [41, 42]
+    assert "reasoning" not in SUGGEST_METADATA.schema["properties"]["groups"]["items"]["properties"]
+
+
+def test_offline_answer_groups_tracks_and_max_tokens_follow_the_request(leaf_collection):
+    provider = Scripted()
+    result = run(leaf_collection.clusters, leaf_collection.tracks, provider, EnrichParams.for_profile("default"))
+    request = provider.requests[0]  # the mechanical round (15-16 at 0.67 are escalated after it)
+    answer = SUGGEST_METADATA.solve_offline(request.payload)
+    jsonschema.validate(answer, SUGGEST_METADATA.schema)
+    assert all(len(g["track_ids"]) >= 1 for g in answer["groups"])
+    tracks = sum(len(c["tracks"]) for c in request.payload["clusters"])
+    assert request.max_tokens == max_tokens_for(request.payload) < SUGGEST_METADATA.max_tokens
+    assert len(json.dumps(answer)) // 4 < request.max_tokens and tracks == 6
+    # the evidence reviewers see is the leaf's support for each value, written by the phase
+    by_track = {i["track_id"]: i for i in result["suggestions"][NU]}
+    assert by_track[9]["reasoning"] == "80% of the leaf is tagged Nu-Metal."
+    assert evidence({"genre_refinement": None, "scene_tags": ["Mars"], "descriptors": [], "era_refinement": None},
+                    {"scene_tags": [["USA", 0.9]]}) == "Mars: not in the leaf's profile."
 
 
 @pytest.mark.parametrize(("confidence", "kept"), [(0.7, True), (0.69, False), (70, True), ("bad", False)])

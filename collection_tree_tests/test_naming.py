@@ -104,8 +104,12 @@ def test_default_profile_uses_bigger_batches_and_shorter_serial_chain():
     clusters, tracks = collection(45, per_cluster=6)
     provider = Recording()
     named, _ = run(clusters, tracks, provider, NamingParams.for_profile("default"))
-    assert sorted(len(r.payload["clusters"]) for r in provider.requests) == [5, 20, 20]
+    assert sorted(len(r.payload["clusters"]) for r in provider.requests) == [5, 40]
+    # working titles on the mechanical tier: phase 6 writes the public ones on the creative tier
+    assert {r.tier for r in provider.requests} == {"mechanical"}
     assert named.report.serial_calls == 1
+    with pytest.raises(ValueError, match="tier must be one of creative, mechanical"):
+        NamingParams.for_profile("default", tier="opus")
     seed = NamingParams.for_profile("seed")
     assert (seed.batch_size, seed.workers, seed.sample_tracks, seed.comment_chars, seed.context_chars) == (
         8, 4, 20, 150, 200)

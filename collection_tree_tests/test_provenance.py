@@ -93,7 +93,7 @@ def test_code_versions_follow_prompts_schemas_and_parameter_defaults(monkeypatch
 
     @dataclasses.dataclass(frozen=True)
     class BiggerBatches(NamingParams):
-        batch_size: int = 40
+        batch_size: int = 60
 
     assert code_version(naming, BiggerBatches) != naming_version
 

@@ -250,6 +250,19 @@ def test_rejected_tracks_get_their_next_candidates():
     assert max(len(r) for r in offers.values()) == 3  # up to three passes
     assert result.report.fallback_assigned == 8 and result.membership_problems() == NO_PROBLEMS
 
+    # stop_below_batch: no second pass for fewer tracks than one batch (8 < 150); the similarity model
+    # places them.
+    offers.clear()
+    provider = Recording(script)
+    params = params.with_overrides(stop_below_batch=True)
+    result, _ = run(named, tracks, provider, params)
+    assert len(provider.requests) == 1 and len(result.report.passes) == 1
+    assert result.report.fallback_assigned == 8 and result.membership_problems() == NO_PROBLEMS
+    # ... while a pass of at least a batch's worth still goes out
+    provider = Recording(script)
+    result, _ = run(named, tracks, provider, params.with_overrides(batch_size=8))
+    assert len(result.report.passes) == 3
+
 
 def test_exactly_once_on_both_profiles_with_hard_tracks():
     named, tracks = world(orphans_per_cluster=10)

@@ -231,11 +231,23 @@ def test_at_most_five_merges_per_iteration():
         r, 6, merges=[{"cluster_ids": p, "reason": "same"} for p in pairs]))
     out = run(cs, tracks, provider, "seed", max_iterations=1)
     assert provider.tasks().count("rename_merged_cluster") == 5
+    assert {r.tier for r in provider.requests if r.task == "rename_merged_cluster"} == {"creative"}  # the reference
     assert out.report.merges == 5 and len(out.clusters) == 24 - 5
     merged = [c for c in out.clusters if c.origin == "merged"]
     assert [c.id for c in merged] == [p[0] for p in pairs[:5]]
     assert all(c.track_count == 10 for c in merged)
     assert out.membership_problems() == NO_PROBLEMS
+
+
+def test_default_renames_merged_clusters_on_the_mechanical_tier():
+    """A merged cluster's name is a working title: phase 6 writes the public one on the creative tier."""
+    tracks = make_tracks([{"track_id": t, "year": 2001, "genre": ["Rock"]} for t in range(1, 21)])
+    clusters = [cluster(f"c{i:02d}", list(range(5 * i + 1, 5 * i + 6)), genre=f"G{i}", scene=f"S{i}") for i in range(4)]
+    cs = ClusterSet(clusters, all_track_ids=tracks["track_id"].tolist())
+    provider = Scripted(score_clusters=lambda r: scores_answer(
+        r, 6, merges=[{"cluster_ids": ["c00", "c01"], "reason": "same"}]))
+    run(cs, tracks, provider, "default", max_iterations=1, max_leaf_tracks=0)
+    assert [r.tier for r in provider.requests if r.task == "rename_merged_cluster"] == ["mechanical"]
 
 
 def test_at_most_three_splits_and_only_above_min_split_size():

@@ -8,11 +8,11 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar, get_args
 
 import pandas as pd
 
-from collection_tree.llm.interface import StopRequested
+from collection_tree.llm.interface import StopRequested, Tier
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,12 @@ class PhaseParams:
         for name in names:
             if getattr(self, name) < minimum:
                 raise ValueError(f"{name} must be >= {minimum}")
+
+    def require_tier(self, *names: str) -> None:
+        """``ValueError`` for the first of the fields ``names`` that is not a model tier."""
+        for name in names:
+            if getattr(self, name) not in get_args(Tier):
+                raise ValueError(f"{name} must be one of {', '.join(get_args(Tier))}, not {getattr(self, name)!r}")
 
 
 @dataclass(frozen=True)

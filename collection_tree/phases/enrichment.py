@@ -9,8 +9,14 @@ Default profile, tiered and packed (the reference's own "Phase 7 Cost" fix list)
    leaves left with no such track;
 2. pack several leaves into one call (up to ~120 tracks) and ask the mechanical tier first; leaves
    with low coherence (phase 4 quality or phase 2 coherence below 5) go straight to the creative tier;
-3. escalate to the creative tier only the tracks whose mechanical answer landed in the grey zone
-   [0.5, 0.7), or whose mechanical call failed. Round 2 is the only serial wait after round 1.
+3. escalate to the creative tier only the tracks whose mechanical answer landed just below the threshold
+   ([0.6, 0.7), at most 5% of the reviewed tracks), or whose mechanical call failed. Round 2 is the only
+   serial wait after round 1.
+
+Default answers are lean (issue 17): groups of track ids sharing one suggestion, no reasoning,
+``max_tokens`` sized from the request; the evidence shown to reviewers is written here from the leaf's
+profile (``tasks.suggest_metadata.evidence``). The seed profile keeps the first version's per-track answers
+with the model's reasoning (``suggest_metadata_reference``).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import pandas as pd
@@ -28,7 +34,14 @@ from collection_tree.core.report import PhaseReport, figure
 from collection_tree.llm.interface import LLM, LLMError, Tier
 from collection_tree.phases.common import LLMPhaseParams, Progress, no_progress, param, run_batches
 from collection_tree.phases.leaves import TrackTable, cluster_profile
-from collection_tree.tasks.suggest_metadata import SUGGEST_METADATA, has_gap
+from collection_tree.tasks.suggest_metadata import (
+    SUGGEST_METADATA,
+    SUGGEST_METADATA_REFERENCE,
+    evidence,
+    has_gap,
+    max_tokens_for,
+    per_track,
+)
 
 FIELDS = ("genre_refinement", "scene_tags", "descriptors", "era_refinement")
 HISTOGRAM_BINS = ((0.7, 0.8), (0.8, 0.9), (0.9, 1.0001))
@@ -42,20 +55,26 @@ class EnrichParams(LLMPhaseParams):
     tracks_per_cluster: int = param(30, "Tracks reviewed per leaf at most")
     comment_chars: int = param(200, "Comment characters per track")
     min_confidence: float = param(0.7, "Keep suggestions at or above this confidence")
-    grey_floor: float = param(0.5, "Mechanical answers from this confidence up to min_confidence are asked "
+    # A re-read by the stronger model moves a confidence by a few points, not by 0.2: answers further
+    # below the threshold stay dropped.
+    grey_floor: float = param(0.6, "Mechanical answers from this confidence up to min_confidence are asked "
                                    "again of the creative tier")
     dominant_share: float = param(0.5, "Share of a leaf's tracks that makes a facet value dominant (tracks "
                                        "carrying every dominant value are skipped)")
-    max_tracks_per_call: int = param(160, "Tracks packed into one call")
+    # Lean answers (a few output tokens a track) let a call hold many tracks: fewer calls and waves of calls.
+    max_tracks_per_call: int = param(480, "Tracks packed into one call")
     # Tiny leaves: the track cap, not this, should bound a call.
-    max_clusters_per_call: int = param(40, "Leaves packed into one call at most")
+    max_clusters_per_call: int = param(120, "Leaves packed into one call at most")
     low_coherence: float = param(5.0, "Leaves scored below this go straight to the creative tier")
     # Escalation is where the phase's money goes; failed calls always escalate.
-    max_escalated_share: float = param(0.1, "Grey-zone answers re-asked of the creative tier, at most this share "
-                                            "of the reviewed tracks (the most confident first)")
+    max_escalated_share: float = param(0.05, "Grey-zone answers re-asked of the creative tier, at most this share "
+                                             "of the reviewed tracks (the most confident first)")
+    lean_answers: bool = param(True, "Answers as groups of track ids sharing a suggestion, no model reasoning, "
+                                     "max_tokens sized from the request (false: the first version's per-track "
+                                     "answers with a sentence of reasoning each)")
 
     PHASE: ClassVar[str] = "enrichment"
-    SEED: ClassVar[dict[str, Any]] = {"tiered": False, "workers": 4}  # the reference's values
+    SEED: ClassVar[dict[str, Any]] = {"tiered": False, "workers": 4, "lean_answers": False}  # the reference's values
 
     def validate(self) -> None:
         self.require_at_least(1, "workers", "tracks_per_cluster", "max_tracks_per_call", "max_clusters_per_call")
@@ -181,12 +200,14 @@ def suggest_metadata(
                     for leaf in call.leaves:
                         grey.setdefault(leaf.cluster.id, []).extend(leaf.track_ids)
                 continue
-            owner = {t: leaf.cluster.id for leaf in call.leaves for t in leaf.track_ids}
+            owner = {t: leaf for leaf in call.leaves for t in leaf.track_ids}
             for item in items:
                 if item["confidence"] >= params.min_confidence:
-                    kept[item["track_id"]] = item
+                    # lean answers: the evidence is the phase's own reading of the leaf, not model prose
+                    kept[item["track_id"]] = item if "reasoning" in item else {
+                        **item, "reasoning": evidence(item["suggestions"], owner[item["track_id"]].profile)}
                 elif call.tier == "mechanical" and params.tiered and item["confidence"] >= params.grey_floor:
-                    maybe.append((item["confidence"], item["track_id"], owner[item["track_id"]]))
+                    maybe.append((item["confidence"], item["track_id"], owner[item["track_id"]].cluster.id))
                 else:
                     stats["dropped_low_confidence"] += 1
 
@@ -218,11 +239,15 @@ def _caller(llm: LLM, table: TrackTable, params: EnrichParams) -> Callable[[_Cal
     def work(call: _Call) -> tuple[list[dict[str, Any]], bool]:
         payload = {"min_confidence": params.min_confidence,
                    "clusters": [_entry(leaf, table, params, leaf.track_ids) for leaf in call.leaves]}
+        if params.lean_answers:
+            request = replace(SUGGEST_METADATA.request(payload, tier=call.tier), max_tokens=max_tokens_for(payload))
+        else:
+            request = SUGGEST_METADATA_REFERENCE.request(payload, tier=call.tier)
         try:
-            answer = llm.call(SUGGEST_METADATA.request(payload, tier=call.tier))
+            answer = llm.call(request)
         except LLMError:
             return [], False
-        return answer["tracks"], True
+        return (per_track(answer) if params.lean_answers else answer["tracks"]), True
 
     return work
 

@@ -1,5 +1,6 @@
-"""Phase 2: name every seed cluster (title, description, coherence 1-10, poor fits) with the creative
-model, in parallel batches.
+"""Phase 2: name every seed cluster (working title, description, coherence 1-10, poor fits) in parallel
+batches: on the mechanical tier by default (phase 6 writes the public titles and descriptions on the
+creative tier), on the creative tier in the seed profile (the reference).
 
 Reference behaviour (seed profile): batches of 8 clusters, 4 workers, 20 sample tracks per cluster
 (title, artist, year, comment[:150]), genre/scene context[:200], max_tokens 8192. A batch whose call
@@ -46,18 +47,24 @@ FACET_VALUES = 8  # per filter key in the payload: enough to read the cluster, s
 
 @dataclass(frozen=True)
 class NamingParams(LLMPhaseParams):
-    batch_size: int = param(20, "Clusters per LLM call")
+    batch_size: int = param(40, "Clusters per LLM call (working titles on the mechanical tier: one wave of 8 "
+                                "calls on ~300 clusters)")
     workers: int = param(8, "Parallel calls")
     sample_tracks: int = param(20, "Sample tracks shown per cluster")
     comment_chars: int = param(150, "Comment characters per sample track")
     context_chars: int = param(200, "Characters of each leaf description")
     max_tokens: int = param(8192, "Answer token limit per call")
+    # Phase 6 writes the public titles and descriptions on the creative tier, so the creative model
+    # writing them here too was paid twice (issue 17).
+    tier: str = param("mechanical", "Model tier of the working titles, coherence and poor fits: mechanical or "
+                                    "creative")
 
     PHASE: ClassVar[str] = "naming"
-    SEED: ClassVar[dict[str, Any]] = {"batch_size": 8, "workers": 4}  # the reference's values
+    SEED: ClassVar[dict[str, Any]] = {"batch_size": 8, "workers": 4, "tier": "creative"}  # the reference's values
 
     def validate(self) -> None:
         self.require_at_least(1, "batch_size", "workers", "sample_tracks", "max_tokens")
+        self.require_tier("tier")
 
 
 @dataclass(frozen=True)
@@ -151,7 +158,7 @@ def name_clusters(
             return {}, "skipped after a fatal LLM error"
         payload = {"comment_chars": params.comment_chars,
                    "clusters": [cluster_payload(c, lookup, params) for c in batch]}
-        request = replace(TASK.request(payload), max_tokens=params.max_tokens)
+        request = replace(TASK.request(payload, tier=params.tier), max_tokens=params.max_tokens)
         try:
             answer = llm.call(request)
         except LLMError as exc:  # StopRequested is not an LLMError: it propagates

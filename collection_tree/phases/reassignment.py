@@ -15,7 +15,8 @@ proposes it):
    may well come back). Clusters emptied by this stay available as targets until the end. Cluster
    centroids are taken once, from the members after the dedup.
 3. LLM passes (at most ``max_passes``), each sending the tracks still unplaced; stop early when fewer
-   than ``stop_below`` of a pass's tracks moved.
+   than ``stop_below`` of a pass's tracks moved, or (``stop_below_batch``, off by default) before a
+   pass after the first that would send fewer tracks than one batch.
    * seed profile (the reference): serial batches of 80, each with the compact summary of ALL
      clusters (id, title, current track_count), tracks as title/artist/year/comment[:100]; an answer
      naming a cluster of another lineage is refused (the track stays for the next pass).
@@ -71,6 +72,10 @@ class ReassignParams(LLMPhaseParams):
     batch_size: int = param(150, "Tracks per LLM call")
     max_passes: int = param(3, "LLM passes at most")
     stop_below: float = param(0.05, "Stop when a pass moves fewer than this share of its tracks")
+    # Measured on genius-2000s (offline): on, it cost 2 leaves and category lineage purity 0.992 -> 0.991,
+    # because the fallback then places tracks the model turned down into the cluster it rejected.
+    stop_below_batch: bool = param(False, "No further pass (after the first) for fewer tracks than one batch; "
+                                          "they are placed by similarity")
     workers: int = param(8, "Parallel calls per pass (1: serial)")
     preassign: bool = param(True, "Place clear cases by similarity, without the LLM")
     preassign_min_score: float = param(0.5, "Similarity in [0, 1] the best allowed cluster needs for a track to be "
@@ -397,6 +402,8 @@ class _Passes:
                 # Grouped by the genre lineage of the best remaining candidate: a batch shares few clusters.
                 todo.sort(key=self._group_key)
             if not todo or not self.clusters:
+                break
+            if number > 1 and params.stop_below_batch and len(todo) < params.batch_size:
                 break
             record, rejected = self._one_pass(number, todo)
             passes.append(record)

@@ -112,6 +112,8 @@ class RefineParams(LLMPhaseParams):
     min_split_size: int = param(30, "Only clusters with more tracks than this are split")
     stop_score: float = param(7.0, "Stop when every score reaches this and nothing is suggested")
     rename_sample: int = param(20, "Sampled tracks a merged cluster's new name is written from")
+    # A merged cluster's name is a working title (phase 6 writes the public one on the creative tier).
+    rename_tier: str = param("mechanical", "Model tier of merged clusters' names: mechanical or creative")
     workers: int = param(8, "Parallel calls (1: serial)")
     features: bool = param(True, "Genre/scene context and track-level features in the scoring payload")
     group_batches: bool = param(True, "Scoring batches cut from clusters sorted by genre, then scene lineage")
@@ -138,10 +140,11 @@ class RefineParams(LLMPhaseParams):
     SEED: ClassVar[dict[str, Any]] = {"batch_size": 15, "workers": 1, "features": False, "group_batches": False,
                                       "prioritise": False, "stop_when_unchanged": False, "retry_failed_splits": True,
                                       "actionable_suggestions_only": False, "score_new_clusters": False,
-                                      "max_leaf_tracks": 0}
+                                      "max_leaf_tracks": 0, "rename_tier": "creative"}
 
     def validate(self) -> None:
         self.require_at_least(1, "batch_size", "workers", "rename_sample", "min_leaf_tracks")
+        self.require_tier("rename_tier")
         self.require_at_least(0, "max_iterations", "max_merges", "max_splits", "min_split_size", "max_leaf_tracks")
         if self.max_leaf_tracks and self.max_leaf_tracks < 2 * self.min_leaf_tracks:
             raise ValueError("max_leaf_tracks must be 0 (no bound) or at least twice min_leaf_tracks")
@@ -448,7 +451,8 @@ class _Refiner:
         if kind == "merge":
             members = [by_id[i] for i in target]
             combined = sorted({t for c in members for t in c.track_ids})
-            request = rename_merged_cluster.TASK.request(rename_payload(members, combined, self.lookup, self.params))
+            request = rename_merged_cluster.TASK.request(rename_payload(members, combined, self.lookup, self.params),
+                                                         tier=self.params.rename_tier)
             try:
                 answer = self.llm.call(request)
                 return answer["title"], answer["description"], self.named_by, False

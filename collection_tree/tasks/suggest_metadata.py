@@ -11,6 +11,13 @@ Payload (built by ``collection_tree.phases.enrichment``)::
 
 ``profile`` is computed over all of the leaf's tracks (the payload may carry only some of them).
 Track ids are unique across the payload's clusters, so answers are keyed by track id alone.
+
+The answer is lean (issue 17: the first version's per-track answers were ~70 output tokens a track, 40-45%
+of it free-text reasoning): groups of track ids sharing one suggestion and one confidence, no reasoning.
+The tracks of a leaf that lack its dominant facet mostly need the same values, so a group holds many ids.
+The phase writes each kept suggestion's evidence itself (:func:`evidence`) from the leaf's profile.
+The seed profile keeps the first version's answer (``suggest_metadata_reference``: one item per track with
+a sentence of reasoning), so the seed stays the reference the default is measured against.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ DOMINANT_SHARE = 0.5  # "held by most of the leaf"
 MAX_VALUES = 5
 _NULLS = {"", "none", "null", "n/a", "na", "-", "unknown"}
 
-SYSTEM = """\
+_SYSTEM_HEAD = """\
 You are a meticulous music librarian reviewing the tags of tracks in a curated playlist ("leaf").
 Each leaf groups tracks that share a genre lineage and a cultural scene. Your job is to suggest
 metadata improvements for individual tracks, in the context of the leaf they now sit in. Nothing you
@@ -58,6 +65,18 @@ Never repeat a value the track already carries. Use the leaf's profile as eviden
 most of the leaf that a track lacks is a good candidate when the track's artist, title, year and
 comment agree; a track that clearly does not share it should not get it.
 
+"""
+SYSTEM = _SYSTEM_HEAD + """\
+Answer in groups: one group per distinct suggestion, holding the ids of every track it applies to
+(tracks that need exactly the same values at the same confidence share a group), with the four
+fields and "confidence" in [0, 1] (how sure you are that every suggested value is right for each of
+these tracks; below "min_confidence" means it will be discarded). No reasoning: ids and values only.
+List only tracks for which you have at least one suggestion; skip the rest. Use each "track_id"
+exactly as given and in at most one group. Return only the JSON object described by the schema:
+{"groups": [{"track_ids", "genre_refinement", "scene_tags", "descriptors", "era_refinement",
+"confidence"}]}."""
+# The first version's answer (the seed profile): one item per track, with a sentence of reasoning.
+SYSTEM_REFERENCE = _SYSTEM_HEAD + """\
 For each suggestion give "confidence" in [0, 1] (how sure you are that every suggested value is
 right for this track; below "min_confidence" means it will be discarded) and "reasoning": one short
 sentence of evidence. List only tracks for which you have at least one suggestion; skip the rest.
@@ -72,12 +91,20 @@ SUGGESTIONS_SCHEMA: dict[str, Any] = strict_object({
     "descriptors": {"type": "array", "items": {"type": "string"}},
     "era_refinement": _NULLABLE_STRING,
 })
-SCHEMA: dict[str, Any] = record_list("tracks", {
+SCHEMA: dict[str, Any] = record_list("groups", {
+    "track_ids": {"type": "array", "items": {"type": "integer"}},
+    **SUGGESTIONS_SCHEMA["properties"],
+    "confidence": {"type": "number"},
+})
+SCHEMA_REFERENCE: dict[str, Any] = record_list("tracks", {
     "track_id": {"type": "integer"},
     "suggestions": SUGGESTIONS_SCHEMA,
     "confidence": {"type": "number"},
     "reasoning": {"type": "string"},
 })
+# Output tokens of a group without its ids, and of one id: sizes max_tokens from the request.
+GROUP_TOKENS = 60
+ID_TOKENS = 3
 
 
 def _folded(values: Sequence[str] | None) -> set[str]:
@@ -100,7 +127,77 @@ def has_suggestion(suggestions: dict[str, Any]) -> bool:
 
 # ------------------------------------------------------------------------------------ normalise
 def normalise(answer: Answer, payload: Payload) -> Answer:
-    """Keep one entry per offered track; strip values the track already carries; drop entries left
+    """Groups of offered track ids, each track once (its first group); values a track already carries are
+    stripped per track (which may split a group); tracks left with nothing to suggest are dropped.
+    Per-track answers (``{"tracks": [{"track_id", "suggestions", "confidence"}]}``, the first version's
+    shape) are accepted as one-track groups. Confidence filtering is the phase's job (it escalates a grey
+    zone)."""
+    offered = {int(t["track_id"]): t for c in payload["clusters"] for t in c["tracks"]}
+    items = answer.get("groups", answer.get("tracks", answer.get("suggestions", [])))
+    if isinstance(items, dict):  # {"<track_id>": {...}}
+        items = [{"track_id": k, **v} for k, v in items.items() if isinstance(v, dict)]
+    if not isinstance(items, list):
+        raise ValueError("'groups' is not a list")
+    grouped: dict[tuple[Any, ...], dict[str, Any]] = {}
+    seen: set[int] = set()
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        ids = item.get("track_ids", [item.get("track_id")])
+        raw = item.get("suggestions")
+        raw = raw if isinstance(raw, dict) else item  # flat answers carry the fields on the item
+        confidence = round(as_confidence(item.get("confidence")), 3)
+        for value in ids if isinstance(ids, list) else [ids]:
+            track_id = as_int(value)
+            if track_id is None or track_id not in offered or track_id in seen:
+                continue
+            seen.add(track_id)
+            suggestions = clean_suggestions(raw, offered[track_id])
+            if not has_suggestion(suggestions):
+                continue
+            key = (suggestions["genre_refinement"], tuple(suggestions["scene_tags"]),
+                   tuple(suggestions["descriptors"]), suggestions["era_refinement"], confidence)
+            group = grouped.setdefault(key, {"track_ids": [], **suggestions, "confidence": confidence})
+            group["track_ids"].append(track_id)
+    return {"groups": list(grouped.values())}
+
+
+def per_track(answer: Answer) -> list[dict[str, Any]]:
+    """A normalised answer as one ``{"track_id", "suggestions", "confidence"}`` item per track."""
+    return [{"track_id": t, "suggestions": {f: group[f] for f in SUGGESTIONS_SCHEMA["properties"]},
+             "confidence": group["confidence"]} for group in answer["groups"] for t in group["track_ids"]]
+
+
+def evidence(suggestions: dict[str, Any], profile: dict[str, Any]) -> str:
+    """The leaf's support for each suggested value ("80% of the leaf is tagged Nu-Metal"), or that the
+    leaf does not carry it: written by the phase, so reviewers see facts rather than the model's prose."""
+    shares = {str(g[0]).casefold(): float(g[1]) for g in profile.get("genre", [])}
+    for key in ("scene_tags", "descriptors", "era"):
+        shares.update({f"{key}:{str(v).casefold()}": float(s) for v, s in profile.get(key, [])})
+    parts = []
+    for key, values, what in (("genre", [suggestions["genre_refinement"]], "is tagged"),
+                              ("scene_tags", suggestions["scene_tags"], "has the scene tag"),
+                              ("descriptors", suggestions["descriptors"], "is described as"),
+                              ("era", [suggestions["era_refinement"]], "dates from the")):
+        for value in values:
+            if not value:
+                continue
+            share = shares.get(str(value).casefold() if key == "genre" else f"{key}:{str(value).casefold()}")
+            parts.append(f"{_pct(share)} of the leaf {what} {value}" if share
+                         else f"{value}: not in the leaf's profile")
+    return "; ".join(parts) + "." if parts else ""
+
+
+def max_tokens_for(payload: Payload) -> int:
+    """Room for every offered track in its own group (the worst case), twice over: a lean answer's size
+    is bounded by the request, so max_tokens need not be the first version's fixed 16,384."""
+    tracks = sum(len(c["tracks"]) for c in payload["clusters"])
+    return min(16384, 2 * (GROUP_TOKENS * min(tracks, 4 * len(payload["clusters"]) + 8) + ID_TOKENS * tracks) + 256)
+
+
+def normalise_reference(answer: Answer, payload: Payload) -> Answer:
+    """The first version's per-track answer: keep one entry per offered track; strip values the track
+    already carries; drop entries left
     with nothing to suggest. Confidence filtering is the phase's job (it escalates a grey zone)."""
     offered = {int(t["track_id"]): t for c in payload["clusters"] for t in c["tracks"]}
     items = answer.get("tracks", answer.get("suggestions", []))
@@ -201,6 +298,21 @@ def _pct(share: float) -> str:
 
 
 def solve_offline(payload: Payload) -> Answer:
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for cluster in payload["clusters"]:
+        for track in cluster["tracks"]:
+            suggestions, confidence, _reasons = offline_suggestion(
+                track, cluster.get("profile", {}), min_confidence=float(payload.get("min_confidence", MIN_CONFIDENCE)))
+            if not has_suggestion(suggestions):
+                continue
+            key = (cluster["cluster_id"], suggestions["genre_refinement"], tuple(suggestions["scene_tags"]),
+                   tuple(suggestions["descriptors"]), suggestions["era_refinement"], confidence)
+            group = groups.setdefault(key, {"track_ids": [], **suggestions, "confidence": confidence})
+            group["track_ids"].append(int(track["track_id"]))
+    return {"groups": list(groups.values())}
+
+
+def solve_offline_reference(payload: Payload) -> Answer:
     out = []
     for cluster in payload["clusters"]:
         title = cluster.get("title") or cluster["cluster_id"]
@@ -236,8 +348,13 @@ def example() -> Payload:
     }
 
 
-# The reference's 8192 fits 30 tracks; a packed call holds up to ~120 at ~70 output tokens each.
+# max_tokens is sized per request (max_tokens_for); this is its ceiling.
 SUGGEST_METADATA = TaskSpec(
     name="suggest_metadata", tier="creative", system=SYSTEM, schema=SCHEMA, normalise=normalise,
     solve_offline=solve_offline, max_tokens=16384, example=example,
+)
+# The seed profile's: the first version's answers, ~70 output tokens a track (the reference's 8192 fits 30).
+SUGGEST_METADATA_REFERENCE = TaskSpec(
+    name="suggest_metadata_reference", tier="creative", system=SYSTEM_REFERENCE, schema=SCHEMA_REFERENCE,
+    normalise=normalise_reference, solve_offline=solve_offline_reference, max_tokens=16384, example=example,
 )
