@@ -2,18 +2,22 @@
 carried by ``phases/identity.carry_identity`` (so equal ids mean the same leaf).
 
 ``diff_trees(previous, current)`` -> a JSON-ready dict: ``added`` / ``removed`` leaf ids, ``renamed``
-(``{"id", "from", "to"}``), ``merged`` (a leaf taking at least ``PART_SHARE`` of its tracks from each of two or more old leaves: ``{"into",
-"from": [...]}``, the kept id may be one of them), ``split`` (an old leaf whose tracks went in shares
-of at least ``PART_SHARE`` to two or more leaves: ``{"from",
-"into": [...]}``), ``moved`` tracks (``{"track_id", "from", "to"}``, ``None`` for ungrouped/absent) and
-counts. ``markdown(changes)`` renders the summary table for asset metadata.
+(``{"id", "from", "to"}``), ``merged`` (a leaf taking at least ``PART_SHARE`` of its tracks from each of
+two or more old leaves: ``{"into", "from": [...]}``; the kept id may be one of them), ``split`` (an old
+leaf whose tracks went in shares of at least ``PART_SHARE`` to two or more leaves: ``{"from", "into":
+[...]}``), ``moved`` tracks (``{"track_id", "from", "to"}``, ``None`` for ungrouped/absent) and counts.
+``markdown(changes)`` renders the summary table for asset metadata; ``write_changes(path, changes)``
+writes ``changes.json`` atomically.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
+
+from collection_tree.core.atomic import atomic_write_json
 
 # A leaf counts as a merge/split part when it gives/takes at least this share of the other's tracks.
 PART_SHARE = 0.25
@@ -77,3 +81,8 @@ def markdown(changes: Mapping[str, Any]) -> str:
         shown = ", ".join(str(item) for item in items[:5]) + (" ..." if len(items) > 5 else "")
         rows.append(f"| {kind} | {len(items)} | {shown.replace('|', '/')} |")
     return "\n".join(rows)
+
+
+def write_changes(path: str | Path, changes: Mapping[str, Any]) -> Path:
+    """Write ``changes.json`` atomically (a reader never sees half a file)."""
+    return atomic_write_json(path, dict(changes))

@@ -12,7 +12,8 @@ incremental ``update`` share it. Interface:
 - ``carry_identity(previous, current, min_jaccard=0.5)`` -> ``(tree, IdentityReport)``: a new tree
   whose matched leaves and categories carry the previous id and title (descriptions stay fresh),
   every reference to a leaf id (category ``leaves``, ``sections``) rewritten. ``previous=None`` returns
-  the tree unchanged. An id taken by a matched leaf is never reused by an unmatched one.
+  the tree unchanged. An unmatched leaf or category never takes a previous build's id
+  (it gets a ``-2``, ``-3`` suffix).
 """
 
 from __future__ import annotations
@@ -116,7 +117,8 @@ def carry_identity(previous: Mapping[str, Any] | None, current: Mapping[str, Any
     leaf_match = match_leaves(previous, tree, min_jaccard)
     category_match = match_categories(previous, tree, leaf_match, min_jaccard)
 
-    taken = set(leaf_match.values())
+    # An unmatched leaf never takes a previous id: equal ids must mean the same leaf to the diff and the exports.
+    taken = set(leaf_match.values()) | set(prev_leaves)
     new_leaf_id: dict[str, str] = {}
     titles_kept = 0
     for key in sorted(cur_leaves):
@@ -126,7 +128,7 @@ def carry_identity(previous: Mapping[str, Any] | None, current: Mapping[str, Any
         else:
             new_leaf_id[key] = _free_id(key, taken)
             taken.add(new_leaf_id[key])
-    cat_taken = set(category_match.values())
+    cat_taken = set(category_match.values()) | set(prev_categories)
     for category in tree.get("categories", []):
         old = category_match.get(category["id"])
         if old is not None:
