@@ -66,3 +66,11 @@ def test_invalid_overrides_name_file_entry_and_expectation(tmp_path):
     with pytest.raises(OverridesError, match="not JSON"):
         load_overrides(path)
     assert load_overrides(tmp_path / "absent.json") == {}
+
+
+def test_overrides_path_follows_the_output_unless_set(tmp_path):
+    from collection_tree.settings import Settings
+
+    assert Settings.from_env({"COLLECTION_TREE_OUTPUT": str(tmp_path)}).overrides_file() == tmp_path / "overrides.json"
+    own = tmp_path / "edits.json"
+    assert Settings.from_env({"COLLECTION_TREE_OVERRIDES": str(own)}).overrides_file() == own
