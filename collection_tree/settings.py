@@ -112,7 +112,8 @@ class Settings:
     llm_max_retries: str = setting("COLLECTION_TREE_LLM_MAX_RETRIES", "4", "SDK retries of a failed request (429, "
                                                                          "5xx, 529, timeouts, connection errors)")
     overrides: str = setting("COLLECTION_TREE_OVERRIDES", "", "the user's edits applied to every build "
-                                                              "(`phases/overrides.py`; default `<output>/overrides.json`)")
+                                                              "(`phases/overrides.py`; default "
+                                                              "`<output>/overrides.json`)")
     dagster_home: str = setting("DAGSTER_HOME", "", "the Dagster instance, so run history persists between "
                                                     "commands (default `.dagster_home/`)")
     # Not a setting: whether the SDK will find a key (``auto`` picks the Anthropic API then). Never the key.

@@ -71,3 +71,19 @@ def test_merge_is_reported():
     changes = diff_trees(PREVIOUS, tree)
     assert changes["merged"] == [{"into": "m", "from": ["a", "b"]}]
     assert changes["removed"] == ["a", "b"] and changes["added"] == ["m"]
+
+
+def test_diff_command_matches_by_membership_then_lists_moves(tmp_path, capsys):
+    import json
+
+    from collection_tree.cli import main
+
+    old = {"id": "x", "tree_type": "collection", **_tree({"h": {"a": ["1", "2", "3"]}})}
+    new = {"id": "y", "tree_type": "collection", **_tree({"h": {"z": ["1", "2", "4"]}})}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    (tmp_path / "new.json").write_text(json.dumps(new))
+    assert main(["diff", str(tmp_path / "old.json"), str(tmp_path / "new.json"), "--json"]) == 0
+    changes = json.loads(capsys.readouterr().out)
+    assert changes["added"] == changes["removed"] == []  # z (Jaccard 0.5 with a) carries a's id
+    assert changes["moved"] == [{"track_id": "3", "from": "a", "to": None}, {"track_id": "4", "from": None, "to": "a"}]
+    assert main(["diff", str(tmp_path / "old.json"), str(tmp_path / "missing.json")]) == 2
