@@ -111,6 +111,9 @@ class Settings:
                                                                      "SDK gives up on it (and retries)")
     llm_max_retries: str = setting("COLLECTION_TREE_LLM_MAX_RETRIES", "4", "SDK retries of a failed request (429, "
                                                                          "5xx, 529, timeouts, connection errors)")
+    overrides: str = setting("COLLECTION_TREE_OVERRIDES", "", "the user's edits applied to every build "
+                                                              "(`phases/overrides.py`; default "
+                                                              "`<output>/overrides.json`)")
     dagster_home: str = setting("DAGSTER_HOME", "", "the Dagster instance, so run history persists between "
                                                     "commands (default `.dagster_home/`)")
     # Not a setting: whether the SDK will find a key (``auto`` picks the Anthropic API then). Never the key.
@@ -142,6 +145,10 @@ class Settings:
     # -- derived ---------------------------------------------------------------------------------
     def output_dir(self) -> Path:
         return Path(self.output) if self.output else default_output_dir()
+
+    def overrides_file(self) -> Path:
+        """``overrides.json``: the user's edits (issue 15 part 4); a missing file means none."""
+        return Path(self.overrides) if self.overrides else self.output_dir() / "overrides.json"
 
     def places(self) -> Places:
         return Places.at(self.output_dir(), store=self.store, llm_cache=self.llm_cache_path)

@@ -24,6 +24,7 @@ from dagster import (
 
 from collection_tree import package_version
 from collection_tree.assets.checks import run_params
+from collection_tree.assets.evolution import evolve
 from collection_tree.assets.metadata import markdown_table
 from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.parameters import asset_config, asset_params, resolve_profile
@@ -95,6 +96,10 @@ def _materialise(context: AssetExecutionContext, config: CollectionTreeConfig, m
     problems = validate_collection_tree(apply_orders(doc, orders))
     if problems:
         raise CollectionTreeError("; ".join(problems[:10]))
+    doc, evolution = evolve(context, mode, settings, doc)  # previous ids/titles, overrides, the diff
+    problems = validate_collection_tree(doc)
+    if problems:
+        raise CollectionTreeError("after overrides: " + "; ".join(problems[:10]))
     path = atomic_write_json(tree_path(mode, settings), doc)
     progress(1.0, f"{len(doc['categories'])} categories, {doc['assigned_tracks']}/{doc['total_tracks']} tracks "
                   f"-> {path}")
@@ -136,6 +141,7 @@ def _materialise(context: AssetExecutionContext, config: CollectionTreeConfig, m
         "params": MetadataValue.json(asdict(order_params)),
         "made_by": describe_build(build),
         "build": MetadataValue.json(build),
+        **evolution,
     })
     return doc
 

@@ -30,7 +30,7 @@ def build_resources(cfg: Settings | None = None, *, llm: type[LLMResource] = LLM
     cfg = cfg or current()
     pipeline = PipelineSettings.configure_at_launch(
         output_dir=bound(cfg, "output"), store=bound(cfg, "store"), llm_cache_path=bound(cfg, "llm_cache_path"),
-        profile=bound(cfg, "profile"), music_root=bound(cfg, "music_root"))
+        profile=bound(cfg, "profile"), music_root=bound(cfg, "music_root"), overrides=bound(cfg, "overrides"))
     return {
         "pipeline_settings": pipeline,
         "inputs": CollectionInputs(tracks_path=bound(cfg, "tracks"), genre_tree_path=bound(cfg, "genre_tree"),

@@ -22,6 +22,10 @@ class PipelineSettings(ConfigurableResource):
     llm_cache_path: str = ""
     profile: str = "default"  # "default" (ours) or "seed" (the reference's parameters)
     music_root: str = ""
+    overrides: str = ""  # overrides.json (default <output>/overrides.json)
+
+    def overrides_file(self) -> Path:
+        return Path(self.overrides) if self.overrides else self.output_path() / "overrides.json"
 
     def places(self) -> settings.Places:
         return settings.Places.at(self.output_dir or settings.default_output_dir(), store=self.store,

@@ -1,0 +1,52 @@
+"""The tree asset's link to the previous build (issue 15 parts 2-4): keep the previous leaves' and
+categories' ids and titles (``phases/identity.py``), apply ``overrides.json`` (``phases/overrides.py``),
+and record the diff (``phases/changes.py``) as metadata and ``<output>/changes.json``. The previous
+tree is the stored value of this asset's latest materialisation (Dagster's own history: its ``path``
+metadata, written by the JSON IO manager), read before this run replaces it."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from dagster import AssetExecutionContext, MetadataValue
+
+from collection_tree.assets.modes import BuildMode
+from collection_tree.core.atomic import atomic_write_json
+from collection_tree.phases.changes import diff_trees, markdown
+from collection_tree.phases.identity import carry_identity
+from collection_tree.phases.overrides import apply_overrides, load_overrides
+from collection_tree.resources.settings import PipelineSettings
+
+
+def previous_tree(context: AssetExecutionContext, mode: BuildMode) -> dict[str, Any] | None:
+    event = context.instance.get_latest_materialization_event(mode.key("collection_tree"))
+    materialization = event.asset_materialization if event is not None else None
+    stored = materialization.metadata.get("path") if materialization is not None else None
+    if stored is None or not Path(str(stored.value)).exists():
+        return None
+    try:
+        tree = json.loads(Path(str(stored.value)).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        context.log.warning(f"[collection_tree] previous tree at {stored.value} unreadable ({exc}); new ids")
+        return None
+    return tree if isinstance(tree, dict) and isinstance(tree.get("categories"), list) else None
+
+
+def evolve(context: AssetExecutionContext, mode: BuildMode, settings: PipelineSettings,
+           doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The tree with the previous ids/titles and the user's overrides, and the metadata saying so."""
+    previous = previous_tree(context, mode)
+    carried, identity = carry_identity(previous, doc)
+    overridden, overrides = apply_overrides(carried, load_overrides(settings.overrides_file()))
+    changes = diff_trees(previous, overridden)
+    path = atomic_write_json(mode.places(settings.places()).output / "changes.json", changes)
+    for line in overrides.stale:
+        context.log.warning(f"[collection_tree] override no longer applies: {line}")
+    return overridden, {
+        "identity": MetadataValue.json(identity.to_dict()),
+        "overrides_applied": MetadataValue.json(overrides.applied),
+        "overrides_stale": MetadataValue.json(overrides.stale),
+        "changes": MetadataValue.md(markdown(changes)),
+        "changes_file": MetadataValue.path(str(path)),
+        "tracks_moved": changes["counts"]["moved"],
+    }

@@ -1,0 +1,147 @@
+"""Stable identity across builds (issue 15 part 2): a new tree's leaves and categories keep the ids and
+titles of the previous build's ones they continue.
+
+Pure, on the Collection Tree JSON (``phases/assembly.py``'s dict), so the full build and the
+incremental ``update`` share it. Interface:
+
+- ``match_leaves(previous, current, min_jaccard)`` -> ``{current leaf id: previous leaf id}``: one-to-one,
+  best total overlap (scipy's ``linear_sum_assignment`` on the pairs that share tracks), a pair kept only
+  when its membership Jaccard is at least ``min_jaccard``.
+- ``match_categories(previous, current, leaf_match, min_jaccard)``: the same on categories, with each
+  category's membership being its (previous-id-mapped) leaves.
+- ``carry_identity(previous, current, min_jaccard=0.5)`` -> ``(tree, IdentityReport)``: a new tree
+  whose matched leaves and categories carry the previous id and title (descriptions stay fresh),
+  every reference to a leaf id (category ``leaves``, ``sections``) rewritten. ``previous=None`` returns
+  the tree unchanged. An unmatched leaf or category never takes a previous build's id
+  (it gets a ``-2``, ``-3`` suffix).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix
+
+from collection_tree.core.report import PhaseReport
+
+MIN_JACCARD = 0.5
+
+
+@dataclasses.dataclass(frozen=True)
+class IdentityReport(PhaseReport):
+    leaves: int
+    leaves_kept: int
+    categories: int
+    categories_kept: int
+    titles_kept: int
+
+
+def _leaves(tree: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    return {leaf["id"]: leaf for category in tree.get("categories", []) for leaf in category.get("leaves", [])}
+
+
+def match_sets(previous: Mapping[str, Iterable[str]], current: Mapping[str, Iterable[str]],
+               min_jaccard: float = MIN_JACCARD) -> dict[str, str]:
+    """One-to-one matching of ``current`` sets to ``previous`` sets maximising total Jaccard, keeping
+    only pairs with Jaccard >= ``min_jaccard``. Keys are set ids, values their members."""
+    prev_ids, cur_ids = sorted(previous), sorted(current)
+    if not prev_ids or not cur_ids:
+        return {}
+    prev_sets = [set(previous[key]) for key in prev_ids]
+    cur_sets = [set(current[key]) for key in cur_ids]
+    owner: dict[str, list[int]] = {}
+    for row, members in enumerate(prev_sets):
+        for member in members:
+            owner.setdefault(member, []).append(row)
+    overlap: dict[tuple[int, int], int] = {}
+    for col, members in enumerate(cur_sets):
+        for member in members:
+            for row in owner.get(member, ()):
+                overlap[(row, col)] = overlap.get((row, col), 0) + 1
+    if not overlap:
+        return {}
+    rows, cols, scores = [], [], []
+    for (row, col), shared in overlap.items():
+        union = len(prev_sets[row]) + len(cur_sets[col]) - shared
+        jaccard = shared / union if union else 0.0
+        if jaccard >= min_jaccard:
+            rows.append(row)
+            cols.append(col)
+            scores.append(jaccard)
+    if not scores:
+        return {}
+    # Only pairs over the threshold enter; with Jaccard >= 0.5 each set has at most one such partner
+    # on most data, but the assignment keeps it one-to-one and best in total when it does not.
+    dense = coo_matrix((scores, (rows, cols)), shape=(len(prev_sets), len(cur_sets))).toarray()
+    picked_rows, picked_cols = linear_sum_assignment(dense, maximize=True)
+    return {cur_ids[col]: prev_ids[row] for row, col in zip(picked_rows, picked_cols, strict=True)
+            if dense[row, col] >= min_jaccard and not np.isclose(dense[row, col], 0.0)}
+
+
+def match_leaves(previous: Mapping[str, Any], current: Mapping[str, Any],
+                 min_jaccard: float = MIN_JACCARD) -> dict[str, str]:
+    prev = {key: leaf["track_ids"] for key, leaf in _leaves(previous).items()}
+    cur = {key: leaf["track_ids"] for key, leaf in _leaves(current).items()}
+    return match_sets(prev, cur, min_jaccard)
+
+
+def match_categories(previous: Mapping[str, Any], current: Mapping[str, Any], leaf_match: Mapping[str, str],
+                     min_jaccard: float = MIN_JACCARD) -> dict[str, str]:
+    prev = {cat["id"]: [leaf["id"] for leaf in cat.get("leaves", [])] for cat in previous.get("categories", [])}
+    cur = {cat["id"]: [leaf_match.get(leaf["id"], "new:" + leaf["id"]) for leaf in cat.get("leaves", [])]
+           for cat in current.get("categories", [])}
+    return match_sets(prev, cur, min_jaccard)
+
+
+def _free_id(wanted: str, taken: set[str]) -> str:
+    candidate, n = wanted, 2
+    while candidate in taken:
+        candidate, n = f"{wanted}-{n}", n + 1
+    return candidate
+
+
+def carry_identity(previous: Mapping[str, Any] | None, current: Mapping[str, Any],
+                   min_jaccard: float = MIN_JACCARD) -> tuple[dict[str, Any], IdentityReport]:
+    tree = copy.deepcopy(dict(current))
+    cur_leaves = _leaves(tree)
+    n_categories = len(tree.get("categories", []))
+    if not previous:
+        return tree, IdentityReport(len(cur_leaves), 0, n_categories, 0, 0)
+    prev_leaves = _leaves(previous)
+    prev_categories = {cat["id"]: cat for cat in previous.get("categories", [])}
+    leaf_match = match_leaves(previous, tree, min_jaccard)
+    category_match = match_categories(previous, tree, leaf_match, min_jaccard)
+
+    # An unmatched leaf never takes a previous id: equal ids must mean the same leaf to the diff and the exports.
+    taken = set(leaf_match.values()) | set(prev_leaves)
+    new_leaf_id: dict[str, str] = {}
+    titles_kept = 0
+    for key in sorted(cur_leaves):
+        if key in leaf_match:
+            new_leaf_id[key] = leaf_match[key]
+            titles_kept += 1
+        else:
+            new_leaf_id[key] = _free_id(key, taken)
+            taken.add(new_leaf_id[key])
+    cat_taken = set(category_match.values()) | set(prev_categories)
+    for category in tree.get("categories", []):
+        old = category_match.get(category["id"])
+        if old is not None:
+            category["id"], category["title"] = old, prev_categories[old]["title"]
+        else:
+            category["id"] = _free_id(category["id"], cat_taken)
+            cat_taken.add(category["id"])
+        for leaf in category.get("leaves", []):
+            old_leaf = leaf_match.get(leaf["id"])
+            leaf["id"] = new_leaf_id[leaf["id"]]
+            if old_leaf is not None:
+                leaf["title"] = prev_leaves[old_leaf]["title"]
+        for section in category.get("sections", []) or []:
+            section["leaf_ids"] = [new_leaf_id.get(key, key) for key in section["leaf_ids"]]
+    report = IdentityReport(len(cur_leaves), len(leaf_match), n_categories, len(category_match), titles_kept)
+    return tree, report

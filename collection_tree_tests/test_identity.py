@@ -1,0 +1,89 @@
+"""Stable identity across builds and the build-to-build diff (issue 15 parts 2-3)."""
+
+import copy
+
+from collection_tree.phases.changes import diff_trees, markdown
+from collection_tree.phases.identity import carry_identity, match_sets
+
+
+def _tree(categories: dict[str, dict[str, list[str]]], titles: dict[str, str] | None = None) -> dict:
+    titles = titles or {}
+    return {"id": "t", "categories": [
+        {"id": cat, "title": cat.title(), "leaves": [
+            {"id": leaf, "title": titles.get(leaf, leaf.upper()), "track_ids": tracks}
+            for leaf, tracks in leaves.items()]}
+        for cat, leaves in categories.items()]}
+
+
+def _ids(prefix: str, n: int, start: int = 0) -> list[str]:
+    return [f"{prefix}{i}" for i in range(start, start + n)]
+
+
+PREVIOUS = _tree({"house": {"a": _ids("a", 10), "b": _ids("b", 10)}, "techno": {"c": _ids("c", 10)}})
+
+
+def test_unchanged_rebuild_keeps_every_id_and_title():
+    current = _tree({"dance": {"x": _ids("a", 10), "y": _ids("b", 10)}, "hard": {"z": _ids("c", 10)}},
+                    titles={"x": "New", "y": "Other", "z": "Third"})
+    tree, report = carry_identity(PREVIOUS, current)
+    assert diff_trees(PREVIOUS, tree)["counts"] == {"added": 0, "removed": 0, "renamed": 0, "merged": 0,
+                                                    "split": 0, "moved": 0}
+    assert (report.leaves_kept, report.categories_kept, report.titles_kept) == (3, 2, 3)
+    assert [c["title"] for c in tree["categories"]] == ["House", "Techno"]
+
+
+def test_low_overlap_gets_no_old_id_and_new_ids_do_not_collide():
+    # new "b" shares 4 tracks with old "a" (Jaccard 0.25 < 0.5): unmatched; new "a" is old "b".
+    current = _tree({"house": {"b": _ids("a", 4) + _ids("n", 6), "a": _ids("b", 10)}})
+    tree, _ = carry_identity(PREVIOUS, current)
+    leaves = {leaf["id"]: leaf["track_ids"] for leaf in tree["categories"][0]["leaves"]}
+    assert leaves["b"] == _ids("b", 10)  # matched by membership, not by its old raw id
+    assert len(leaves) == 2 and "a" not in leaves
+
+
+def test_one_to_one_best_match():
+    assert match_sets({"p": ["1", "2", "3", "4"]}, {"q": ["1", "2", "3"], "r": ["1", "2", "3", "4"]}) == {"r": "p"}
+
+
+def test_diff_lists_moves_merges_splits_and_renames():
+    current = _tree({"house": {"ab": _ids("a", 10) + _ids("b", 10)},
+                     "techno": {"c1": _ids("c", 6), "c2": _ids("c", 4, 6)}})
+    tree, report = carry_identity(PREVIOUS, current)
+    # "ab" has Jaccard 0.5 with a and with b (one keeps its id), c1 0.6 with c (keeps "c"), c2 is new
+    assert report.leaves_kept == 2
+    changes = diff_trees(PREVIOUS, tree)
+    kept = next(leaf["id"] for leaf in tree["categories"][0]["leaves"])
+    lost = ({"a", "b"} - {kept}).pop()
+    assert changes["split"] == [{"from": "c", "into": ["c", "c2"]}]
+    assert changes["merged"] == [{"into": kept, "from": ["a", "b"]}]
+    assert changes["added"] == ["c2"] and changes["removed"] == [lost]
+    assert changes["moved"] == [{"track_id": t, "from": lost, "to": kept} for t in sorted(_ids(lost, 10))] + [
+        {"track_id": t, "from": "c", "to": "c2"} for t in sorted(_ids("c", 4, 6))]
+    renamed = copy.deepcopy(tree)
+    renamed["categories"][0]["leaves"][0]["title"] = "Renamed"
+    assert diff_trees(tree, renamed)["renamed"] == [{"id": kept, "from": kept.upper(), "to": "Renamed"}]
+    assert "| moved | 0 |" in markdown(diff_trees(tree, renamed))
+
+
+def test_merge_is_reported():
+    current = _tree({"house": {"m": _ids("a", 10) + _ids("b", 10) + _ids("n", 2)}, "techno": {"c": _ids("c", 10)}})
+    tree, _ = carry_identity(PREVIOUS, current)
+    changes = diff_trees(PREVIOUS, tree)
+    assert changes["merged"] == [{"into": "m", "from": ["a", "b"]}]
+    assert changes["removed"] == ["a", "b"] and changes["added"] == ["m"]
+
+
+def test_diff_command_matches_by_membership_then_lists_moves(tmp_path, capsys):
+    import json
+
+    from collection_tree.cli import main
+
+    old = {"id": "x", "tree_type": "collection", **_tree({"h": {"a": ["1", "2", "3"]}})}
+    new = {"id": "y", "tree_type": "collection", **_tree({"h": {"z": ["1", "2", "4"]}})}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    (tmp_path / "new.json").write_text(json.dumps(new))
+    assert main(["diff", str(tmp_path / "old.json"), str(tmp_path / "new.json"), "--json"]) == 0
+    changes = json.loads(capsys.readouterr().out)
+    assert changes["added"] == changes["removed"] == []  # z (Jaccard 0.5 with a) carries a's id
+    assert changes["moved"] == [{"track_id": "3", "from": "a", "to": None}, {"track_id": "4", "from": None, "to": "a"}]
+    assert main(["diff", str(tmp_path / "old.json"), str(tmp_path / "missing.json")]) == 2
