@@ -56,7 +56,8 @@ def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, execution: dict | None
     monkeypatch.setenv("COLLECTION_TREE_OUTPUT", str(out))
     run_config = {"execution": {"config": execution}} if execution is not None else {}
     with DagsterInstance.local_temp(str(tmp_path / "home")) as instance:
-        result = execute_job(ReconstructableJob.for_file(__file__, "two_exports"), instance=instance, run_config=run_config)
+        job_by_file = ReconstructableJob.for_file(__file__, "two_exports")
+        result = execute_job(job_by_file, instance=instance, run_config=run_config)
         assert result.success
     return {name: json.loads((out / f"{name}.json").read_text()) for name in ("export_a", "export_b", "after_exports")}
 
