@@ -7,7 +7,7 @@ from dagster import Definitions
 
 from collection_tree.assets.modes import MODES
 from collection_tree.assets.pipeline import build_assets, build_checks
-from collection_tree.executor import in_process_with_build_lock
+from collection_tree.executor import build_locked_executor
 from collection_tree.jobs import collection_tree_job, collection_tree_test_job
 from collection_tree.resources.factory import build_resources
 from collection_tree.schedules import build_weekly_rebuild
@@ -25,5 +25,5 @@ defs = Definitions(
     resources=build_resources(_settings),
     # Steps share one process: no ~2 s process start per step (DESIGN section 4); every run holds the
     # output folder's build lock (collection_tree/executor.py).
-    executor=in_process_with_build_lock,
+    executor=build_locked_executor,
 )

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from dagster import DagsterEvent, Executor, executor, in_process_executor
+from dagster import DagsterEvent, Executor, Field, Selector, executor, in_process_executor, multiprocess_executor
 
 from collection_tree import settings
 from collection_tree.core.build_lock import BuildLock, BuildLockBusy
@@ -58,7 +58,27 @@ class BuildLockedExecutor(Executor):
             lock.release()
 
 
-@executor(name="in_process_with_build_lock", config_schema=in_process_executor.config_schema)
-def in_process_with_build_lock(init_context: Any) -> BuildLockedExecutor:
-    """Steps in one process (no ~2 s process start per step) under the output folder's build lock."""
-    return BuildLockedExecutor(in_process_executor.executor_creation_fn(init_context))
+# ``execution: {config: {in_process: {}}}`` (the default) or ``{multiprocess: {max_concurrent: N}}``:
+# the same choice as Dagster's ``multi_or_in_process_executor``, but in-process unless asked.
+EXECUTION_CONFIG = Field(
+    Selector({"in_process": in_process_executor.config_schema.as_field(),
+              "multiprocess": multiprocess_executor.config_schema.as_field()}),
+    default_value={"in_process": {}},
+    description="in_process (default: one process, no process start per step) or multiprocess (independent "
+                "steps such as the exports run in parallel child processes, max_concurrent at a time)",
+)
+
+
+def _inner_executor(init_context: Any) -> Executor:
+    """Dagster's own executor for the chosen mode, built from its own config."""
+    mode, config = next(iter(init_context.executor_config.items()))
+    inner = multiprocess_executor if mode == "multiprocess" else in_process_executor
+    return inner.executor_creation_fn(init_context._replace(executor_config=config or {}))
+
+
+@executor(name="build_locked_executor", config_schema=EXECUTION_CONFIG)
+def build_locked_executor(init_context: Any) -> BuildLockedExecutor:
+    """The run under the output folder's build lock, its steps in one process (default) or, with
+    ``multiprocess``, in child processes. Only this orchestrating process takes the lock: a child runs
+    one step and never enters ``BuildLockedExecutor.execute``, so it cannot wait on its parent's lock."""
+    return BuildLockedExecutor(_inner_executor(init_context))
