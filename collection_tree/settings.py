@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from upath import UPath
+
 # The checkout (or the current directory for an installed package run elsewhere).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,21 +50,29 @@ def default_output_dir() -> Path:
     return project_dir() / "output"
 
 
+def local_or_url(location: str) -> Path | UPath:
+    """A local path as a ``Path``; ``s3://``, ``gs://``, ``memory://``... as a ``UPath``."""
+    if "://" in location and not location.startswith("file://"):
+        return UPath(location)
+    return Path(location.removeprefix("file://"))
+
+
 @dataclass(frozen=True)
 class Places:
     """Where one build's files go: outputs (tree, exports, demo collection), the phase store (a path
-    or a URL such as ``s3://bucket/store``) and the LLM response cache."""
+    or a URL such as ``s3://bucket/store``) and the LLM response cache (a SQLite file, or on a URL
+    such as ``s3://bucket/llm-cache`` one object per answer)."""
 
     output: Path
     store: str
-    llm_cache: Path
+    llm_cache: Path | UPath
 
     @classmethod
     def at(cls, output: str | Path, *, store: str = "", llm_cache: str = "") -> Places:
         """Everything under ``output`` unless ``store`` / ``llm_cache`` are given."""
         out = Path(output)
         return cls(output=out, store=store or str(out / "store"),
-                   llm_cache=Path(llm_cache) if llm_cache else out / "llm_cache.sqlite")
+                   llm_cache=local_or_url(llm_cache) if llm_cache else out / "llm_cache.sqlite")
 
     @property
     def tree_file(self) -> Path:
@@ -95,7 +105,9 @@ class Settings:
     store: str = setting("COLLECTION_TREE_STORE", "", "the phase store as a URL (`s3://...` works through "
                                                       "universal-pathlib; default `<output>/store`)")
     llm_cache_path: str = setting("COLLECTION_TREE_LLM_CACHE_PATH", "", "the LLM response cache file "
-                                                                        "(default `<output>/llm_cache.sqlite`)")
+                                                                        "(default `<output>/llm_cache.sqlite`), or "
+                                                                        "a URL (`s3://bucket/llm-cache`: one "
+                                                                        "object per answer)")
     llm_cache: str = setting("COLLECTION_TREE_LLM_CACHE", "on", "`off` disables the LLM response cache")
     profile: str = setting("COLLECTION_TREE_PROFILE", "default", "parameter profile: `default` (ours) or `seed` "
                                                                   "(the reference's values exactly)")

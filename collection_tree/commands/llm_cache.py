@@ -7,10 +7,12 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from collection_tree.settings import current
+from upath import UPath
+
+from collection_tree.settings import current, local_or_url
 
 
-def default_cache_path() -> Path:
+def default_cache_path() -> Path | UPath:
     """Where builds keep the cache (the settings' places)."""
     return current().places().llm_cache
 
@@ -18,21 +20,21 @@ def default_cache_path() -> Path:
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("llm-cache", help="show or clear the LLM response cache")
     parser.add_argument("action", choices=("stats", "clear"))
-    parser.add_argument("--path", type=Path, default=None,
-                        help="cache file (default: <output>/llm_cache.sqlite, or COLLECTION_TREE_LLM_CACHE_PATH)")
+    parser.add_argument("--path", type=local_or_url, default=None,
+                        help="cache file or URL (default: <output>/llm_cache.sqlite or COLLECTION_TREE_LLM_CACHE_PATH)")
     parser.add_argument("--task", default=None, help="clear only this task's entries")
     parser.add_argument("--json", action="store_true", help="stats as JSON")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from collection_tree.llm.cache import SQLiteResponseCache
+    from collection_tree.llm.cache import open_response_cache
 
     path = args.path or default_cache_path()
     if not path.exists():
         print(f"no LLM cache at {path} (nothing cached yet)")
         return 0
-    cache = SQLiteResponseCache(path)
+    cache = open_response_cache(path)
     try:
         if args.action == "clear":
             removed = cache.clear(task=args.task)

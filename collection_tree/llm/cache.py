@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from upath import UPath
+
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_S = 30.0
@@ -126,3 +128,13 @@ class SQLiteResponseCache:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def open_response_cache(location: Path | UPath) -> SQLiteResponseCache | Any:
+    """The cache at ``location``: a SQLite file on a local path, one object per answer on a URL
+    (``s3://bucket/llm-cache``: :mod:`collection_tree.llm.object_cache`)."""
+    if isinstance(location, Path):
+        return SQLiteResponseCache(location)
+    from collection_tree.llm.object_cache import ObjectStoreResponseCache
+
+    return ObjectStoreResponseCache(location)

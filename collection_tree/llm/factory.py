@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from upath import UPath
+
 from collection_tree.llm.client import LLMClient, Provider
 from collection_tree.llm.offline import OfflineProvider
 from collection_tree.settings import Settings, current
@@ -55,7 +57,7 @@ def build_client(
     provider: str | None = None,
     base_url: str | None = None,
     model_config: Mapping[str, Any] | None = None,
-    cache_path: Path | None = None,
+    cache_path: Path | UPath | None = None,
     max_concurrency: int = 4,
     timeout_s: float = 120.0,
     max_retries: int = 4,
@@ -67,10 +69,10 @@ def build_client(
     if cache_path is not None and current().llm_cache_enabled:
         import sqlite3
 
-        from collection_tree.llm.cache import SQLiteResponseCache
+        from collection_tree.llm.cache import open_response_cache
 
         try:
-            cache = SQLiteResponseCache(cache_path)
+            cache = open_response_cache(cache_path)
         except (sqlite3.Error, OSError) as exc:  # a broken cache must not stop a build
             log.warning("LLM response cache %s unusable (%s): running without it", cache_path, exc)
     return LLMClient(

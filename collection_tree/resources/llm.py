@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from dagster import ConfigurableResource
+from upath import UPath
 
 from collection_tree.llm.client import LLMClient
 from collection_tree.llm.factory import build_client
@@ -25,7 +26,7 @@ class LLMResource(ConfigurableResource):
     max_retries: int = 4
     pipeline_settings: PipelineSettings
 
-    def resolved_cache_path(self) -> Path | None:
+    def resolved_cache_path(self) -> Path | UPath | None:
         return self.pipeline_settings.places().llm_cache if self.cache_enabled else None
 
     def make_client(self, model_config: dict[str, Any] | None = None,
