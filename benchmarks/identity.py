@@ -1,25 +1,30 @@
-"""Stable identity across full rebuilds (issue 15 part 2): prints the share of leaf ids and titles a
-rebuild keeps, for unchanged inputs and with 5% of the tracks replaced.
+"""Stable identity across full rebuilds (issue 15 part 2), on the user's own path: ``collection-tree build``
+three times into one output folder and one Dagster instance (so each build sees the previous one in
+Dagster's history): the base collection, the same again, then with 5% of its tracks replaced. Prints
+the share of the previous build's leaves whose id (and title) the next build keeps, and what moved.
 
-    python -m benchmarks.identity [--tracks 6000] [--replace 0.05]
+    python -m benchmarks.identity [--tracks 6000] [--replace 0.05] [--fresh]
 
+``--fresh`` turns off ``keep_previous`` (run config), to measure what identity matching alone keeps.
 The collection is a seeded sample of genius-2000s-full (its trees name every track id, so replaced
-tracks come from the same trees); each build is a full offline build in a child process.
+tracks come from the same trees); every build is offline, in a child process.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from benchmarks import harness
-from collection_tree.phases.changes import diff_trees
-from collection_tree.phases.identity import carry_identity
 
 
 def _collection(folder: Path, tracks: pd.DataFrame) -> Path:
@@ -31,36 +36,47 @@ def _collection(folder: Path, tracks: pd.DataFrame) -> Path:
     return folder
 
 
-def _build(name: str, folder: Path, work: Path) -> dict:
-    harness.COLLECTIONS[name] = folder
-    trees: dict = {}
-
-    def keep(output: Path, _paths: dict) -> dict:
-        trees["tree"] = json.loads((output / "curated_collection.json").read_text())
-        return {}
-
-    result = harness.run_build(name, "default", "offline", work=work, evaluate=keep)
-    if not result["ok"]:
-        raise RuntimeError(f"build {name} failed: {result['step_failures']}")
-    return trees["tree"]
+def _build(collection: Path, work: Path, fresh: bool) -> dict:
+    """``collection-tree build`` on ``collection`` into ``work``'s output and Dagster home."""
+    home = work / "home"
+    home.mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "COLLECTION_TREE_"))}
+    env.update({"DAGSTER_HOME": str(home), "PYTHONHASHSEED": "0", "COLLECTION_TREE_LLM": "offline",
+                "COLLECTION_TREE_LLM_CACHE": "off", "COLLECTION_TREE_OUTPUT": str(work / "output"),
+                "COLLECTION_TREE_TRACKS": str(collection / "tracks.csv"),
+                "COLLECTION_TREE_GENRE_TREE": str(collection / "genre_tree.json"),
+                "COLLECTION_TREE_SCENE_TREE": str(collection / "scene_tree.json")})
+    command = [sys.executable, "-m", "collection_tree.cli", "build"]
+    if fresh:
+        run_yaml = work / "run.yaml"
+        run_yaml.write_text(yaml.safe_dump({"assigned_clusters": {"keep_previous": False}}))
+        command += ["--config", str(run_yaml)]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        raise RuntimeError(f"build of {collection} failed:\n{proc.stderr[-3000:]}")
+    tree = json.loads((work / "output" / "curated_collection.json").read_text())
+    tree["_changes"] = json.loads((work / "output" / "changes.json").read_text())["counts"]
+    return tree
 
 
 def _kept(previous: dict, rebuilt: dict) -> dict:
-    tree, report = carry_identity(previous, rebuilt)
+    """The rebuilt tree already carries the ids it matched (the build did it): count what it kept."""
     old = {leaf["id"]: leaf["title"] for c in previous["categories"] for leaf in c["leaves"]}
-    new = {leaf["id"]: leaf["title"] for c in tree["categories"] for leaf in c["leaves"]}
-    same_title = sum(1 for key, title in new.items() if old.get(key) == title)
-    counts = diff_trees(previous, tree)["counts"]
-    return {"leaves_before": len(old), "leaves_after": len(new), "ids_kept": report.leaves_kept,
-            "ids_kept_share": round(report.leaves_kept / max(len(old), 1), 4),
-            "titles_kept_share": round(same_title / max(len(old), 1), 4),
-            "categories_kept": f"{report.categories_kept}/{len(previous['categories'])}", **counts}
+    new = {leaf["id"]: leaf["title"] for c in rebuilt["categories"] for leaf in c["leaves"]}
+    kept = [key for key in new if key in old]
+    old_categories = {c["id"] for c in previous["categories"]}
+    return {"leaves_before": len(old), "leaves_after": len(new), "ids_kept": len(kept),
+            "ids_kept_share": round(len(kept) / max(len(old), 1), 4),
+            "titles_kept_share": round(sum(new[k] == old[k] for k in kept) / max(len(old), 1), 4),
+            "categories_kept": f"{sum(c['id'] in old_categories for c in rebuilt['categories'])}/{len(old_categories)}",
+            **rebuilt["_changes"]}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tracks", type=int, default=6000)
     parser.add_argument("--replace", type=float, default=0.05)
+    parser.add_argument("--fresh", action="store_true", help="keep_previous off: identity matching alone")
     args = parser.parse_args(argv)
     full = pd.read_csv(harness.COLLECTIONS["genius-full"] / "tracks.csv", dtype=str, keep_default_na=False)
     shuffled = full.sample(frac=1.0, random_state=15).reset_index(drop=True)
@@ -69,11 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     replaced = pd.concat([base.iloc[n:], shuffled.iloc[args.tracks: args.tracks + n]])
     with tempfile.TemporaryDirectory(prefix="ct-identity-") as tmp:
         work = Path(tmp)
-        first = _build("identity-base", _collection(work / "base", base), work)
-        again = _build("identity-base", _collection(work / "base", base), work)
-        changed = _build("identity-replaced", _collection(work / "replaced", replaced), work)
+        base_dir, replaced_dir = _collection(work / "base", base), _collection(work / "replaced", replaced)
+        first = _build(base_dir, work, args.fresh)
+        again = _build(base_dir, work, args.fresh)
+        changed = _build(replaced_dir, work, args.fresh)
     rows = [{"case": "unchanged rebuild", **_kept(first, again)},
-            {"case": f"{args.replace:.0%} of {args.tracks} tracks replaced", **_kept(first, changed)}]
+            {"case": f"{args.replace:.0%} of {args.tracks} tracks replaced", **_kept(again, changed)}]
+    print(f"keep_previous: {'off' if args.fresh else 'on'}")
     print(harness.markdown_table(rows, list(rows[0])))
     return 0
 

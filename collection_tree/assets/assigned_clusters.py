@@ -6,6 +6,7 @@ import pandas as pd
 from dagster import AssetChecksDefinition, AssetExecutionContext, AssetIn, AssetsDefinition, asset
 
 from collection_tree.assets.checks import exactly_once_check
+from collection_tree.assets.evolution import previous_placement
 from collection_tree.assets.llm_step import LLM_POOL, phase_llm
 from collection_tree.assets.metadata import cluster_entries, phase_metadata
 from collection_tree.assets.modes import BuildMode
@@ -43,8 +44,9 @@ def build_assigned_clusters_asset(mode: BuildMode) -> AssetsDefinition:
         profile, params = asset_params(config, pipeline_settings.profile, "assigned_clusters")
         with phase_llm(context, llm, inputs, "assigned_clusters",
                        max_fallback_share=params.max_fallback_share) as bound:
+            previous = previous_placement(context, mode) if params.keep_previous else None
             assigned = reassign_tracks(named_clusters, tracks_from_storage(tracks), bound, params, progress,
-                                       genre_tree=genre_tree)
+                                       genre_tree=genre_tree, previous=previous)
         context.add_output_metadata(phase_metadata(
             mode, progress, params, profile=profile, report=assigned.report, llm=bound,
             **cluster_entries(assigned, ("id", "title", "size", "coherence"))))

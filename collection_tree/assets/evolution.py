@@ -5,31 +5,46 @@ tree is the stored value of this asset's latest materialisation (Dagster's own h
 metadata, written by the JSON IO manager), read before this run replaces it."""
 
 import json
-from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, MetadataValue
+from dagster import AssetExecutionContext, AssetKey, MetadataValue
+from upath import UPath
 
 from collection_tree.assets.modes import BuildMode
 from collection_tree.core.atomic import atomic_write_json
 from collection_tree.phases.changes import diff_trees, markdown
 from collection_tree.phases.identity import carry_identity
 from collection_tree.phases.overrides import apply_overrides, load_overrides
+from collection_tree.phases.reassignment import PreviousPlacement
 from collection_tree.resources.settings import PipelineSettings
 
 
-def previous_tree(context: AssetExecutionContext, mode: BuildMode) -> dict[str, Any] | None:
-    event = context.instance.get_latest_materialization_event(mode.key("collection_tree"))
+def previous_stored(context: AssetExecutionContext, key: AssetKey) -> dict[str, Any] | None:
+    """The stored value of ``key``'s latest materialisation (its IO manager's ``path`` metadata, a
+    local path or an object-store URL), read before this run replaces it; None when there is none."""
+    event = context.instance.get_latest_materialization_event(key)
     materialization = event.asset_materialization if event is not None else None
     stored = materialization.metadata.get("path") if materialization is not None else None
-    if stored is None or not Path(str(stored.value)).exists():
+    if stored is None or not UPath(str(stored.value)).exists():
         return None
     try:
-        tree = json.loads(Path(str(stored.value)).read_text(encoding="utf-8"))
+        value = json.loads(UPath(str(stored.value)).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        context.log.warning(f"[collection_tree] previous tree at {stored.value} unreadable ({exc}); new ids")
+        context.log.warning(f"[{key.to_user_string()}] previous output at {stored.value} unreadable ({exc})")
         return None
-    return tree if isinstance(tree, dict) and isinstance(tree.get("categories"), list) else None
+    return value if isinstance(value, dict) else None
+
+
+def previous_tree(context: AssetExecutionContext, mode: BuildMode) -> dict[str, Any] | None:
+    tree = previous_stored(context, mode.key("collection_tree"))
+    return tree if tree is not None and isinstance(tree.get("categories"), list) else None
+
+
+def previous_placement(context: AssetExecutionContext, mode: BuildMode) -> PreviousPlacement | None:
+    """Phase 3's decisions in the previous build (``ReassignParams.keep_previous``)."""
+    stored = previous_stored(context, mode.key("assigned_clusters"))
+    report = stored.get("report") if stored is not None else None
+    return PreviousPlacement.from_report(report) if isinstance(report, dict) else None
 
 
 def evolve(context: AssetExecutionContext, mode: BuildMode, settings: PipelineSettings,

@@ -37,7 +37,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, ClassVar
 
@@ -92,12 +92,18 @@ class ReassignParams(LLMPhaseParams):
     # A playlist of 1-4 tracks is not a playlist; 0 keeps them, as the reference did.
     min_cluster_size: int = param(5, "Fold clusters left smaller than this into their tracks' best other "
                                      "clusters (0: keep them)")
+    # Measured (benchmarks/identity.py, 6,000 genius tracks, 5% replaced): leaves keeping their id
+    # 74.8% -> 93%; an unchanged rebuild stays identical (the previous placement is a fixed point).
+    keep_previous: bool = param(True, "A track keeps the seed cluster the previous build's dedup gave it, and a "
+                                      "track to place the cluster the previous build placed it in, while that "
+                                      "cluster still holds it or is among its candidates (playlists stay stable "
+                                      "as the collection changes; off: every build from scratch)")
 
     PHASE: ClassVar[str] = "reassignment"
     # The reference: serial, 80 per call, every cluster, no pre-assignment.
     SEED: ClassVar[dict[str, Any]] = {"batch_size": 80, "workers": 1, "preassign": False, "candidates": 0,
                                       "include_context": False, "min_cluster_size": 0,
-                                      "similarity_poor_fits": False}
+                                      "similarity_poor_fits": False, "keep_previous": False}
 
     def validate(self) -> None:
         self.require_at_least(1, "batch_size", "workers", "max_tokens")
@@ -134,6 +140,27 @@ class ReassignReport(PhaseReport):
     calls: int
     serial_calls: int
     params: dict[str, Any] = figure(hidden=True)  # the run's parameters, kept with the stored output
+    # Tracks the previous build's placement decided: kept in their dedup cluster / placed where it placed them.
+    kept_previous: dict[str, int] = figure(default_factory=dict)
+    # What the next build keeps (PreviousPlacement): track id -> cluster id, stored, not shown.
+    dedup_owners: dict[str, str] = figure(hidden=True, default_factory=dict)
+    placed_owners: dict[str, str] = figure(hidden=True, default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PreviousPlacement:
+    """The previous build's phase-3 decisions: the seed cluster dedup kept each multi-cluster track in,
+    and the cluster each track to place was placed in (before folding). Given back to an unchanged
+    collection they reproduce the previous result exactly; on a changed one they keep tracks where they
+    were unless their cluster is gone or no longer a candidate."""
+
+    dedup: Mapping[int, str]
+    placed: Mapping[int, str]
+
+    @classmethod
+    def from_report(cls, report: Mapping[str, Any]) -> PreviousPlacement:
+        return cls(dedup={int(t): str(c) for t, c in (report.get("dedup_owners") or {}).items()},
+                   placed={int(t): str(c) for t, c in (report.get("placed_owners") or {}).items()})
 
 
 # ----------------------------------------------------------------------------------- step 1
@@ -146,10 +173,14 @@ def dedup_order(clusters: Sequence[Cluster]) -> list[Cluster]:
     return sorted(clusters, key=key)
 
 
-def greedy_dedup(clusters: Sequence[Cluster], scope: set[int]) -> tuple[list[Cluster], dict[int, str]]:
-    """Each in-scope track kept by the first cluster (in dedup order) holding it; empties removed."""
+def greedy_dedup(clusters: Sequence[Cluster], scope: set[int],
+                 ranked_as: Sequence[Cluster] | None = None) -> tuple[list[Cluster], dict[int, str]]:
+    """Each in-scope track kept by the first cluster (in dedup order) holding it; empties removed.
+    ``ranked_as``: the clusters whose dedup order to follow (the seeds before ``keep_previous_dedup``
+    took tracks out, so the order, which later phases see, does not change with it)."""
     owner: dict[int, str] = {}
-    ordered = dedup_order(clusters)
+    rank = {c.id: i for i, c in enumerate(dedup_order(ranked_as if ranked_as is not None else clusters))}
+    ordered = sorted(clusters, key=lambda c: rank[c.id])
     for cluster in ordered:
         for t in cluster.track_ids:
             t = int(t)
@@ -161,6 +192,23 @@ def greedy_dedup(clusters: Sequence[Cluster], scope: set[int]) -> tuple[list[Clu
         if mine:
             kept.append(replace(cluster, track_ids=mine))
     return kept, owner
+
+
+def keep_previous_dedup(clusters: Sequence[Cluster], previous: Mapping[int, str]) -> tuple[list[Cluster], int]:
+    """A track several seed clusters hold stays only in the one the previous build's dedup kept it in,
+    when that cluster holds it again; returns the clusters and how many tracks that decided."""
+    if not previous:
+        return list(clusters), 0
+    holders: dict[int, set[str]] = {}
+    for c in clusters:
+        for t in c.track_ids:
+            holders.setdefault(int(t), set()).add(c.id)
+    home = {t: previous[t] for t, ids in holders.items() if len(ids) > 1 and previous.get(t) in ids}
+    out = []
+    for c in clusters:
+        keep = [t for t in c.track_ids if home.get(int(t), c.id) == c.id]
+        out.append(replace(c, track_ids=keep) if len(keep) != len(c.track_ids) else c)
+    return out, len(home)
 
 
 # ------------------------------------------------------------------------------- reasons
@@ -249,9 +297,11 @@ def reassign_tracks(
     params: ReassignParams | None = None,
     progress: Progress = no_progress,
     genre_tree: dict[str, Any] | None = None,
+    previous: PreviousPlacement | None = None,
 ) -> ClusterSet:
     """Phase 3 (see the module docstring). ``genre_tree`` gives the lineages the guard enforces
-    (without it, nothing is guarded: tests of the mechanics)."""
+    (without it, nothing is guarded: tests of the mechanics). ``previous``: the last build's placement,
+    kept where it still fits (``keep_previous``)."""
     params = params or ReassignParams.for_profile("default")
     scope_ids = list(dict.fromkeys(int(t) for t in named.all_track_ids))
     scope = set(scope_ids)
@@ -260,7 +310,11 @@ def reassign_tracks(
 
     # Step 1: greedy dedup.
     memberships_in = sum(len(c.track_ids) for c in named.clusters)
-    clusters, owner = greedy_dedup(named.clusters, scope)
+    previous = previous if params.keep_previous and previous is not None else PreviousPlacement({}, {})
+    seeds, kept_in_dedup = keep_previous_dedup(named.clusters, previous.dedup)
+    clusters, owner = greedy_dedup(seeds, scope, ranked_as=named.clusters)
+    multi = _held_by_several(named.clusters)
+    dedup_owners = {str(t): owner[t] for t in multi if t in owner}
     kept_memberships = len(owner)
     model = TrackSimilarity(tracks)
     centroids = model.centroids([c.track_ids for c in clusters])
@@ -287,7 +341,8 @@ def reassign_tracks(
     ranked = guard.ranked(model, np.array(placeable, dtype=np.int64), centroids, depth)
     progress(0.08, f"similarity of {len(placeable)} tracks to {len(clusters)} clusters")
 
-    # Step 3a (default): clear cases by similarity.
+    # Step 3a: the previous build's placements that still fit; then (default) clear cases by similarity.
+    placed_as_before = _keep_previous(ranked, state, previous.placed)
     preassigned = _preassign(ranked, state, params) if params.preassign and clusters else []
     pending = [t for t in placeable if t not in state.owner]
 
@@ -314,6 +369,7 @@ def reassign_tracks(
         else:
             unplaced.append({"track_id": t, "reason": unplaced_reason(lookup.loc[t])})
 
+    placed_owners = {str(t): state.owner[t] for t in placeable if t in state.owner}
     fold = fold_small_clusters(state.result(), model, lineages, params.min_cluster_size)
     final = fold.clusters
     violations = len(lineages.violations(final)) if lineages else 0
@@ -342,10 +398,35 @@ def reassign_tracks(
         calls=sum(p["calls"] for p in passes),
         serial_calls=sum(p["serial_calls"] for p in passes),
         params={f.name: getattr(params, f.name) for f in fields(params)},
+        kept_previous={"dedup": kept_in_dedup, "placed": len(placed_as_before)},
+        dedup_owners=dedup_owners,
+        placed_owners=placed_owners,
     )
     progress(1.0, f"{len(final)} clusters; preassigned {len(preassigned)}, by LLM {llm_placed}, "
                   f"fallback {report.fallback_assigned}, unplaced {len(unplaced)}")
     return ClusterSet(clusters=final, all_track_ids=scope_ids, unplaced=unplaced, report=report)
+
+
+def _held_by_several(clusters: Sequence[Cluster]) -> list[int]:
+    seen: dict[int, int] = {}
+    for c in clusters:
+        for t in set(int(x) for x in c.track_ids):
+            seen[t] = seen.get(t, 0) + 1
+    return sorted(t for t, n in seen.items() if n > 1)
+
+
+def _keep_previous(ranked: Ranked, state: _Placement, previous: Mapping[int, str]) -> list[int]:
+    """Tracks to place go back to the cluster the previous build placed them in, when it is still
+    one of their (guarded) candidates."""
+    kept: list[int] = []
+    if not previous:
+        return kept
+    for i, t in enumerate(ranked.track_ids.tolist()):
+        col = state.column.get(previous.get(int(t), ""))
+        if col is not None and col in ranked.columns[i] and state.place(int(t), state.clusters[col].id,
+                                                                        "previous", allowed=True):
+            kept.append(int(t))
+    return kept
 
 
 def _preassign(ranked: Ranked, state: _Placement, params: ReassignParams) -> list[int]:
