@@ -39,3 +39,30 @@ def test_rebuild_keeps_ids_and_applies_overrides(tmp_path, small_collection):
             for m in changes["moved"]] == [(pinned, donor, keep)]
     event = instance.get_latest_materialization_event(FULL.key("collection_tree")).asset_materialization
     assert event.metadata["overrides_stale"].value == ["exclude track 999999999: not in this build"]
+
+
+def test_a_locked_leaf_survives_a_rebuild_that_splits_it(tmp_path):
+    """The second build's bounds split the largest leaf; locked, it comes back whole with its title."""
+    from collection_tree.assets.parameters import run_config_from_file
+    from collection_tree.demo import write_demo_collection
+
+    folder = tmp_path / "demo"
+    write_demo_collection(folder, 1000, 7)
+    out = tmp_path / "out"
+    instance = DagsterInstance.ephemeral()
+    resources = collection_resources(out, folder, llm_cache="off")
+    assert materialize(build_assets(FULL), resources=resources, instance=instance).success
+    first = _leaves(json.loads((out / "curated_collection.json").read_text()))
+    largest = max(first, key=lambda key: (len(first[key]["track_ids"]), key))
+    size = len(first[largest]["track_ids"])
+    (out / "overrides.json").write_text(json.dumps({"lock_leaves": [largest]}))
+    tighter = run_config_from_file({"refined_clusters": {"max_leaf_tracks": size // 2 + 1,
+                                                         "min_leaf_tracks": 2}}, "run.yaml")
+    assert materialize(build_assets(FULL), resources=resources, instance=instance, run_config=tighter).success
+    second = _leaves(json.loads((out / "curated_collection.json").read_text()))
+    assert sorted(second[largest]["track_ids"]) == sorted(first[largest]["track_ids"])
+    assert second[largest]["title"] == first[largest]["title"]
+    assert max(len(leaf["track_ids"]) for key, leaf in second.items() if key != largest) <= size // 2 + 1
+    event = instance.get_latest_materialization_event(FULL.key("collection_tree")).asset_materialization
+    line = next(line for line in event.metadata["overrides_applied"].value if line.startswith(f"lock leaf {largest}: "))
+    assert int(line.split(": ")[1].split(" ")[0]) >= size // 2 - 1  # the split half came back

@@ -6,7 +6,7 @@ import pytest
 
 from collection_tree.phases.changes import diff_trees
 from collection_tree.phases.identity import carry_identity
-from collection_tree.phases.overrides import OverridesError, apply_overrides, load_overrides, locked_leaves
+from collection_tree.phases.overrides import OverridesError, apply_overrides, load_overrides
 
 
 def _tree(a: list[str], b: list[str], c: list[str]) -> dict:
@@ -30,9 +30,8 @@ def test_apply_reports_applied_and_stale():
     assert "b9" not in leaves["b"]["track_ids"] and tree["ungrouped_track_ids"] == ["b9"]
     assert [c["id"] for c in tree["categories"]] == ["house"]  # techno emptied by the move
     assert tree["categories"][0]["track_count"] == 29 == tree["assigned_tracks"]
-    assert report.stale == ["pin track gone to a: track not in this build", "lock leaf zz: no such leaf"]
+    assert report.stale == ["lock leaf zz: no such leaf", "pin track gone to a: track not in this build"]
     assert len(report.applied) == 6
-    assert locked_leaves(OVERRIDES) == {"b", "zz"}
 
 
 def test_overrides_survive_a_rebuild_and_the_diff_lists_exactly_what_moved():
@@ -74,3 +73,50 @@ def test_overrides_path_follows_the_output_unless_set(tmp_path):
     assert Settings.from_env({"COLLECTION_TREE_OUTPUT": str(tmp_path)}).overrides_file() == tmp_path / "overrides.json"
     own = tmp_path / "edits.json"
     assert Settings.from_env({"COLLECTION_TREE_OVERRIDES": str(own)}).overrides_file() == own
+
+
+def _leaves(tree: dict) -> dict:
+    return {leaf["id"]: leaf for cat in tree["categories"] for leaf in cat["leaves"]}
+
+
+def test_a_locked_leaf_the_new_build_split_comes_back_whole_with_its_title():
+    previous, _ = apply_overrides(_tree(A, B, C), {})
+    # The new build split "b" in two and named the halves its own way; one new track joined.
+    rebuilt = _tree(A, B[:5], C)
+    rebuilt["categories"][0]["leaves"][1]["title"] = "B, first half"
+    rebuilt["categories"][1]["leaves"].append({"id": "b-2", "title": "B, second half", "track_ids": [*B[5:], "n1"],
+                                               "track_count": 6})
+    tree, report = apply_overrides(rebuilt, {"lock_leaves": ["b"], "exclude_tracks": ["b9"]}, previous)
+    leaves = _leaves(tree)
+    assert leaves["b"]["title"] == "B" and sorted(leaves["b"]["track_ids"]) == sorted(B[:9])  # b9: excluded
+    assert leaves["b-2"]["track_ids"] == ["n1"]  # the new track stays where the build put it
+    assert report.applied == ["exclude track b9", "lock leaf b: 4 track(s) brought back, 0 sent back to their leaves"]
+
+
+def test_a_locked_leaf_gives_back_the_tracks_a_merge_brought_in_and_is_rebuilt_when_gone():
+    previous, _ = apply_overrides(_tree(A, B, C), {})
+    merged = _tree(A, [*B, *C[:7]], C[7:])  # the new build merged most of "c" into "b"
+    tree, report = apply_overrides(merged, {"lock_leaves": ["b"]}, previous)
+    assert sorted(_leaves(tree)["b"]["track_ids"]) == sorted(B)
+    assert sorted(_leaves(tree)["c"]["track_ids"]) == sorted(C)  # back with their leaf-mates
+    assert report.applied == ["lock leaf b: 0 track(s) brought back, 7 sent back to their leaves"]
+
+    gone = _tree(A, [], C)  # "b" merged into "a" entirely: the locked leaf is rebuilt from the previous one
+    gone["categories"][0]["leaves"] = [{"id": "a", "title": "A", "track_ids": [*A, *B], "track_count": 20}]
+    tree, report = apply_overrides(gone, {"lock_leaves": ["b"]}, previous)
+    leaves = _leaves(tree)
+    assert sorted(leaves["b"]["track_ids"]) == sorted(B) and sorted(leaves["a"]["track_ids"]) == sorted(A)
+    assert next(c["id"] for c in tree["categories"] if any(lf["id"] == "b" for lf in c["leaves"])) == "house"
+    assert tree["assigned_tracks"] == 30
+
+
+def test_a_pinned_track_takes_its_suggestions_along_and_leaves_the_exemplars():
+    tree = _tree(A, B, C)
+    for leaf in _leaves(tree).values():
+        leaf["examples"] = [{"track_id": t, "title": t, "artist": "x", "year": None} for t in leaf["track_ids"][:3]]
+        leaf["metadata_suggestions"] = [{"track_id": leaf["track_ids"][0], "field": "genre", "confidence": 0.9}]
+    out, _ = apply_overrides(tree, {"pin_tracks": {"b0": "a"}})
+    leaves = _leaves(out)
+    assert [e["track_id"] for e in leaves["b"]["examples"]] == ["b1", "b2"]
+    assert leaves["b"]["metadata_suggestions"] == []
+    assert [s["track_id"] for s in leaves["a"]["metadata_suggestions"]] == ["a0", "b0"]

@@ -52,7 +52,7 @@ def evolve(context: AssetExecutionContext, mode: BuildMode, settings: PipelineSe
     """The tree with the previous ids/titles and the user's overrides, and the metadata saying so."""
     previous = previous_tree(context, mode)
     carried, identity = carry_identity(previous, doc)
-    overridden, overrides = apply_overrides(carried, load_overrides(settings.overrides_file()))
+    overridden, overrides = apply_overrides(carried, load_overrides(settings.overrides_file()), previous)
     changes = diff_trees(previous, overridden)
     path = atomic_write_json(mode.places(settings.places()).output / "changes.json", changes)
     for line in overrides.stale:
