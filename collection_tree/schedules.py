@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dagster import DagsterInvalidDefinitionError, DefaultScheduleStatus, ScheduleDefinition
 
 from collection_tree.jobs import collection_tree_job
+from collection_tree.resources.llm import UNATTENDED_TAG
 from collection_tree.settings import Settings, current
 
 CRON_ENV = Settings.env_name("rebuild_cron")
@@ -36,6 +37,6 @@ def _schedule(cron: str, timezone: str) -> ScheduleDefinition:
         cron_schedule=cron,
         execution_timezone=timezone,
         default_status=DefaultScheduleStatus.STOPPED,
-        tags={"collection_tree/trigger": "weekly_rebuild"},
+        tags={"collection_tree/trigger": "weekly_rebuild", UNATTENDED_TAG: "true"},
         description=f"Full rebuild on cron '{cron}' ({timezone}); set {CRON_ENV} / {TIMEZONE_ENV} to change.",
     )

@@ -24,6 +24,7 @@ from dagster import (
 
 from collection_tree.assets.modes import FULL
 from collection_tree.jobs import collection_tree_job
+from collection_tree.resources.llm import UNATTENDED_TAG
 from collection_tree.resources.settings import CollectionInputs
 
 TREES = ("genre", "scene")
@@ -146,7 +147,7 @@ def tree_version_sensor(context: SensorEvaluationContext, inputs: CollectionInpu
     # and reverting a tree to an earlier file still triggers a build.
     previous = ",".join(seen.get(tree, {}).get("sha256", "none")[:12] for tree in TREES)
     run_key = ",".join(f"{tree}={current[tree].sha256[:16]}" for tree in TREES) + f";after={previous}"
-    tags = {TRIGGER_TAG: "tree_version_sensor", CHANGED_TAG: which}
+    tags = {TRIGGER_TAG: "tree_version_sensor", CHANGED_TAG: which, UNATTENDED_TAG: "true"}
     for tree in TREES:
         tags[f"collection_tree/{tree}_tree"] = f"{current[tree].id} sha256:{current[tree].sha256[:16]}"
     context.log.info(f"{which} tree changed: " + "; ".join(

@@ -113,6 +113,10 @@ class Settings:
                                                                   "(the reference's values exactly)")
     llm: str = setting("COLLECTION_TREE_LLM", "auto", "`offline`, `anthropic`, `anthropic-batch`, or `auto` "
                                                       "(anthropic when a key is set)")
+    unattended_llm: str = setting("COLLECTION_TREE_UNATTENDED_LLM", "anthropic-batch",
+                                  "how builds nobody waits for (the `weekly_rebuild` schedule, the sensors) use "
+                                  "the API: `anthropic-batch` (Message Batches: half price, minutes to hours) or "
+                                  "`anthropic` (as interactive builds)")
     anthropic_base_url: str = setting("ANTHROPIC_BASE_URL", "", "the Anthropic API's URL, e.g. the loopback fake "
                                                                 "server (default: the API's own)")
     music_root: str = setting("COLLECTION_TREE_MUSIC_ROOT", "", "folder that relative track `location`s are under "

@@ -18,6 +18,7 @@ from dagster import (
 from dagster._utils.schedules import cron_string_iterator
 from helpers import collection_resources
 
+from collection_tree.resources.llm import UNATTENDED_TAG
 from collection_tree.schedules import CRON_ENV, TIMEZONE_ENV, build_weekly_rebuild
 from collection_tree.sensors import CHANGED_TAG, TRIGGER_TAG, tree_version_sensor
 
@@ -66,6 +67,7 @@ def test_first_tick_builds_then_unchanged_skips(trees):
     assert len(first.run_requests) == 1
     request = first.run_requests[0]
     assert request.tags[CHANGED_TAG] == "both" and request.tags[TRIGGER_TAG] == "tree_version_sensor"
+    assert request.tags[UNATTENDED_TAG] == "true"
     assert request.tags["collection_tree/genre_tree"].startswith("genre-bea9a5cf sha256:")
     cursor = json.loads(first.cursor)
     assert cursor["genre"]["id"] == "genre-bea9a5cf" and len(cursor["genre"]["sha256"]) == 64
@@ -192,6 +194,7 @@ def test_weekly_rebuild_from_the_environment(monkeypatch):
     context = build_schedule_context(scheduled_execution_time=fire)
     requests = schedule.evaluate_tick(context).run_requests
     assert len(requests) == 1 and requests[0].tags["collection_tree/trigger"] == "weekly_rebuild"
+    assert requests[0].tags[UNATTENDED_TAG] == "true"  # nobody waits: batches at half price
 
 
 @pytest.mark.parametrize(("env", "value"), [(CRON_ENV, "every monday"), (TIMEZONE_ENV, "Mars/Olympus")])

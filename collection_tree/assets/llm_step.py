@@ -9,7 +9,7 @@ from dagster import Failure
 
 from collection_tree.assets.metadata import llm_metadata
 from collection_tree.llm.client import PhaseLLM
-from collection_tree.resources.llm import LLMResource
+from collection_tree.resources.llm import UNATTENDED_TAG, LLMResource
 from collection_tree.resources.settings import CollectionInputs
 
 # Every LLM-calling asset sits in this Dagster pool, so the API concurrency limit holds across runs.
@@ -24,7 +24,8 @@ def phase_llm(context: Any, llm: LLMResource, inputs: CollectionInputs, phase: s
 
     After the phase: a fatal API refusal, or more than ``max_fallback_share`` of the calls ending in a
     fallback, fails the step (a Dagster ``Failure``) so the degraded result is never stored."""
-    client = llm.make_client(model_config=inputs.model_config_values())
+    client = llm.make_client(model_config=inputs.model_config_values(),
+                             unattended=context.run.tags.get(UNATTENDED_TAG) == "true")
     bound = client.for_phase(phase)
     context.log.info(f"[{phase}] LLM provider: {client.provider.name}; cache: "
                      f"{'on' if client.cache is not None else 'off'}")

@@ -13,19 +13,21 @@ about credit, billing or limits) is not retried: a middleware stops it at the fi
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 import threading
 import time
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import anthropic
 from anthropic import Middleware
 
+from collection_tree.llm.batch_journal import BatchJournal
 from collection_tree.llm.client import ProviderAnswer
 from collection_tree.llm.interface import LLMError, LLMRequest, TokenUsage, redact
 
@@ -270,15 +272,18 @@ class AnthropicBatchProvider(AnthropicProvider):
 
     ``complete`` is called concurrently by the phases' worker threads, as with the plain provider; calls
     arriving within ``linger_s`` of each other (up to ``max_batch`` of them) travel in one batch, which
-    is polled every ``poll_s`` until it ends (``max_wait_s`` at most, then cancelled). A batch takes
-    minutes to hours: use it where nobody waits for the build."""
+    is polled after 1, 2, 4... seconds, then every ``poll_s``, until it ends (``max_wait_s`` at most,
+    then cancelled). A batch takes minutes to hours: use it where nobody waits for the build. With a
+    ``journal``, batches in flight survive the process (:mod:`collection_tree.llm.batch_journal`)."""
 
     name = "anthropic-batch"
 
     def __init__(self, *, linger_s: float = 2.0, max_batch: int = 1000, poll_s: float = 30.0,
-                 max_wait_s: float = 24 * 3600.0, **kwargs: Any):
+                 max_wait_s: float = 24 * 3600.0, journal: BatchJournal | None = None, **kwargs: Any):
         kwargs.setdefault("max_concurrency", max_batch)
         super().__init__(**kwargs)
+        self.journal = journal
+        self._collected: dict[str, _Collected] = {}  # batch id -> results of a batch an earlier process sent
         self.linger_s = linger_s
         self.max_batch = max_batch
         self.poll_s = poll_s
@@ -288,8 +293,23 @@ class AnthropicBatchProvider(AnthropicProvider):
         self._flusher: threading.Timer | None = None
         self.batches_sent = 0
 
+    def poll_delay(self, polls: int) -> float:
+        """1 s, 2 s, 4 s... up to ``poll_s``: a small batch often ends in seconds, a large one in hours."""
+        return min(self.poll_s, 2.0 ** polls)
+
+    def custom_id(self, request: LLMRequest, model: str) -> str:
+        """The same for the same request in any process: what finds it in a batch sent before a restart."""
+        params = json.dumps(self.params(request, model), sort_keys=True, default=str)
+        return "r" + hashlib.sha256(params.encode("utf-8")).hexdigest()[:40]
+
     def complete(self, request: LLMRequest, model: str) -> ProviderAnswer:
-        pending = _Pending(request, model, f"r{uuid.uuid4().hex[:20]}")
+        custom_id = self.custom_id(request, model)
+        earlier = self.journal.batch_of(custom_id) if self.journal is not None else None
+        if earlier is not None:
+            answer = self._collect(earlier, custom_id, request.task)
+            if answer is not None:
+                return answer
+        pending = _Pending(request, model, custom_id)
         with self._queue_lock:
             self._pending.append(pending)
             if len(self._pending) >= self.max_batch:
@@ -306,7 +326,7 @@ class AnthropicBatchProvider(AnthropicProvider):
 
     def complete_many(self, requests: Sequence[tuple[LLMRequest, str]]) -> list[ProviderAnswer | LLMError]:
         """One batch for ``(request, model)`` pairs; an answer or an LLMError for each, in order."""
-        items = [_Pending(request, model, f"r{i:06d}") for i, (request, model) in enumerate(requests)]
+        items = _unique_ids([_Pending(request, model, self.custom_id(request, model)) for request, model in requests])
         if items:
             self._run_batch(items)
         return [item.answer if item.error is None else item.error for item in items]  # type: ignore[misc]
@@ -315,11 +335,49 @@ class AnthropicBatchProvider(AnthropicProvider):
         with self._queue_lock:
             self._flush_locked()
 
+    def _collect(self, batch_id: str, custom_id: str, task: str) -> ProviderAnswer | None:
+        """The answer to ``custom_id`` from batch ``batch_id``, sent by an earlier process: polled to its
+        end once (the first caller polls, the others wait), its results read once. None when it holds
+        no usable answer for this request (errored, expired, canceled, gone): then it is sent again."""
+        with self._queue_lock:
+            collected = self._collected.get(batch_id)
+            first = collected is None
+            if first:
+                collected = self._collected[batch_id] = _Collected()
+        assert collected is not None
+        if first:
+            log.info("collecting message batch %s sent before a restart", batch_id)
+            try:
+                collected.results = self._wait_and_read(batch_id, task)
+            except Exception as exc:  # a batch we cannot read back is sent again, not a failed build
+                log.warning("message batch %s could not be collected (%s): sending its requests again",
+                            batch_id, type(exc).__name__)
+            finally:
+                if self.journal is not None:
+                    self.journal.done(batch_id)
+                collected.done.set()
+        collected.done.wait()
+        return collected.results.get(custom_id)
+
+    def _wait_and_read(self, batch_id: str, task: str) -> dict[str, ProviderAnswer]:
+        started = time.monotonic()
+        batch = self._client.messages.batches.retrieve(batch_id)
+        polls = 0
+        while batch.processing_status != "ended":
+            if time.monotonic() - started > self.max_wait_s:
+                raise LLMError(task, f"batch {batch_id} did not end within {self.max_wait_s:.0f}s", kind="timeout")
+            time.sleep(self.poll_delay(polls))
+            polls += 1
+            batch = self._client.messages.batches.retrieve(batch_id)
+        latency = time.monotonic() - started
+        return {line.custom_id: answer_from_message(line.result.message, latency_s=latency, batch=True)
+                for line in self._client.messages.batches.results(batch_id) if line.result.type == "succeeded"}
+
     def _flush_locked(self) -> None:
         if self._flusher is not None:
             self._flusher.cancel()
             self._flusher = None
-        items, self._pending = self._pending, []
+        items, self._pending = _unique_ids(self._pending), []
         if items:
             threading.Thread(target=self._run_batch, args=(items,), daemon=True, name="anthropic-batch").start()
 
@@ -331,12 +389,16 @@ class AnthropicBatchProvider(AnthropicProvider):
                 requests=[{"custom_id": item.custom_id, "params": self.params(item.request, item.model)}
                           for item in items])
             self.batches_sent += 1
+            if self.journal is not None:  # from here on a restart collects this batch instead of paying again
+                self.journal.record(batch.id, [item.custom_id for item in items])
+            polls = 0
             while batch.processing_status != "ended":
                 if time.monotonic() - started > self.max_wait_s:
                     self._client.messages.batches.cancel(batch.id)
                     raise LLMError(task, f"batch {batch.id} did not end within {self.max_wait_s:.0f}s",
                                    kind="timeout")
-                time.sleep(self.poll_s)
+                time.sleep(self.poll_delay(polls))
+                polls += 1
                 batch = self._client.messages.batches.retrieve(batch.id)
             by_id = {item.custom_id: item for item in items}
             latency = time.monotonic() - started
@@ -359,6 +421,8 @@ class AnthropicBatchProvider(AnthropicProvider):
                 if item.answer is None and item.error is None:
                     item.error = LLMError(item.request.task, "batch returned no result for this request",
                                           kind="unavailable")
+            if self.journal is not None:
+                self.journal.done(batch.id)
         except LLMError as exc:
             for item in items:
                 item.error = LLMError(item.request.task, exc.reason, kind=exc.kind)
@@ -369,6 +433,23 @@ class AnthropicBatchProvider(AnthropicProvider):
         finally:
             for item in items:
                 item.done.set()
+
+
+def _unique_ids(items: list[_Pending]) -> list[_Pending]:
+    """The same request twice in one batch: custom ids must differ within a batch."""
+    seen: dict[str, int] = {}
+    for item in items:
+        n = seen.get(item.custom_id, 0)
+        seen[item.custom_id] = n + 1
+        if n:
+            item.custom_id = f"{item.custom_id}-{n}"
+    return items
+
+
+@dataclass
+class _Collected:
+    results: dict[str, ProviderAnswer] = field(default_factory=dict)
+    done: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass

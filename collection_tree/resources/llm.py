@@ -12,6 +12,9 @@ from collection_tree.llm.client import LLMClient
 from collection_tree.llm.factory import build_client
 from collection_tree.resources.settings import PipelineSettings
 
+# Set on runs nobody waits for (the schedule, the sensors): they use the ``unattended_llm`` provider.
+UNATTENDED_TAG = "collection_tree/unattended"
+
 
 class LLMResource(ConfigurableResource):
     """``provider``: auto | offline | anthropic | anthropic-batch. The API key is never a field: the
@@ -30,10 +33,11 @@ class LLMResource(ConfigurableResource):
         return self.pipeline_settings.places().llm_cache if self.cache_enabled else None
 
     def make_client(self, model_config: dict[str, Any] | None = None,
-                    stop_event: threading.Event | None = None) -> LLMClient:
+                    stop_event: threading.Event | None = None, *, unattended: bool = False) -> LLMClient:
         return build_client(
             provider=self.provider, base_url=self.base_url or None, model_config=model_config,
             cache_path=self.resolved_cache_path(), max_concurrency=self.max_concurrency,
             timeout_s=self.timeout_s, max_retries=self.max_retries,
-            stop_event=stop_event,
+            stop_event=stop_event, unattended=unattended,
+            batch_journal=self.pipeline_settings.places().output / "llm_batches.json",
         )
