@@ -5,21 +5,26 @@ tree is the stored value of this asset's latest materialisation (Dagster's own h
 metadata, written by the JSON IO manager), read before this run replaces it."""
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, MetadataValue
+from dagster import AssetExecutionContext, DagsterInstance, MetadataValue
 
 from collection_tree.assets.modes import BuildMode
 from collection_tree.core.atomic import atomic_write_json
 from collection_tree.phases.changes import diff_trees, markdown
 from collection_tree.phases.identity import carry_identity
 from collection_tree.phases.overrides import apply_overrides, load_overrides
+from collection_tree.phases.update import kept_identity
 from collection_tree.resources.settings import PipelineSettings
 
 
-def previous_tree(context: AssetExecutionContext, mode: BuildMode) -> dict[str, Any] | None:
-    event = context.instance.get_latest_materialization_event(mode.key("collection_tree"))
+def stored_tree(instance: DagsterInstance, mode: BuildMode, warn: Callable[[str], Any] | None = None, *,
+                asset: str = "collection_tree") -> dict[str, Any] | None:
+    """The stored value of ``asset``'s latest materialisation (its ``path`` metadata, written by the JSON
+    IO manager): the previous tree, or the genre/scene tree the previous build read."""
+    event = instance.get_latest_materialization_event(mode.key(asset))
     materialization = event.asset_materialization if event is not None else None
     stored = materialization.metadata.get("path") if materialization is not None else None
     if stored is None or not Path(str(stored.value)).exists():
@@ -27,16 +32,23 @@ def previous_tree(context: AssetExecutionContext, mode: BuildMode) -> dict[str, 
     try:
         tree = json.loads(Path(str(stored.value)).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        context.log.warning(f"[collection_tree] previous tree at {stored.value} unreadable ({exc}); new ids")
+        if warn is not None:
+            warn(f"[{asset}] previous value at {stored.value} unreadable ({exc})")
         return None
-    return tree if isinstance(tree, dict) and isinstance(tree.get("categories"), list) else None
+    key = "categories" if asset == "collection_tree" else "lineages"
+    return tree if isinstance(tree, dict) and isinstance(tree.get(key), list) else None
+
+
+def previous_tree(context: AssetExecutionContext, mode: BuildMode) -> dict[str, Any] | None:
+    return stored_tree(context.instance, mode, context.log.warning)
 
 
 def evolve(context: AssetExecutionContext, mode: BuildMode, settings: PipelineSettings,
-           doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The tree with the previous ids/titles and the user's overrides, and the metadata saying so."""
+           doc: dict[str, Any], *, carry_ids: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The tree with the previous ids/titles and the user's overrides, and the metadata saying so.
+    ``carry_ids=False``: the tree kept them by construction (an incremental update), only checked."""
     previous = previous_tree(context, mode)
-    carried, identity = carry_identity(previous, doc)
+    carried, identity = carry_identity(previous, doc) if carry_ids else (doc, kept_identity(previous, doc))
     overridden, overrides = apply_overrides(carried, load_overrides(settings.overrides_file()))
     changes = diff_trees(previous, overridden)
     path = atomic_write_json(mode.places(settings.places()).output / "changes.json", changes)
