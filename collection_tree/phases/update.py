@@ -91,6 +91,7 @@ class UpdateReport(PhaseReport):
     kept_text_leaves: int = 0
     leaves_over_max: int = 0  # grew past max_leaf_tracks: a full build would split them
     ungrouped_reasons: dict[str, int] = figure(default_factory=dict)
+    ungrouped_new: list[dict[str, Any]] = figure(table=("track_id", "reason"), default_factory=list)  # with why
     calls: dict[str, int] = figure(default_factory=dict)  # LLM calls per reused phase
     reassignment: dict[str, Any] = figure(hidden=True, default_factory=dict)
 
@@ -304,6 +305,8 @@ def update_tree(previous: Mapping[str, Any], tracks: pd.DataFrame, genre_tree: M
         folded_leaves=folded, refreshed_leaves=len(refresh), kept_text_leaves=len(clusters) - len(refresh),
         leaves_over_max=sum(1 for c in clusters if len(c.track_ids) > steps.refine.max_leaf_tracks),
         ungrouped_reasons=dict(Counter(str(u.get("reason", "")) for u in unplaced).most_common(10)),
+        ungrouped_new=[{"track_id": int(u["track_id"]), "reason": str(u.get("reason", ""))} for u in unplaced
+                       if int(u["track_id"]) in change.added],
         calls={"naming": getattr(named.report, "calls", 0) if named else 0,
                "reassignment": placed.report.calls if placed.report else 0},
         reassignment=placed.report.to_dict() if placed.report else {},
