@@ -63,6 +63,33 @@ def grown(tmp_path_factory):
     return work, env, first, added
 
 
+def _sensor_tick(work, env):
+    from dagster import build_sensor_context
+    from helpers import collection_resources
+
+    from collection_tree.sensors import tracks_change_sensor
+
+    data = work / "data"
+    resources = collection_resources(work / "out", data)
+    with DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance, build_sensor_context(
+            instance=instance, resources={k: resources[k] for k in ("inputs", "pipeline_settings")}) as context:
+        return tracks_change_sensor.evaluate_tick(context)
+
+
+def _settle(path):
+    os.utime(path, (path.stat().st_atime - 60, path.stat().st_mtime - 60))
+
+
+def test_tracks_sensor_requests_the_update_for_appended_tracks(grown):
+    work, env, _, added = grown
+    _settle(work / "data" / "tracks.csv")
+    result = _sensor_tick(work, env)
+    [request] = result.run_requests
+    assert request.job_name == "collection_tree_update"
+    assert request.run_config["ops"]["collection_tree"]["config"]["update"] is True
+    assert request.tags["collection_tree/choice"] == f"update: {len(added)} tracks added, none removed"
+
+
 def test_update_places_new_tracks_keeps_ids_and_overrides(grown):
     work, env, first, added = grown
     out = work / "out"
@@ -122,6 +149,9 @@ def test_a_removal_runs_the_full_build(grown):
     data = work / "data"
     tracks = pd.read_csv(data / "tracks.csv", dtype=str, keep_default_na=False)
     tracks.iloc[20:].to_csv(data / "tracks.csv", index=False)
+    _settle(data / "tracks.csv")
+    [request] = _sensor_tick(work, env).run_requests
+    assert request.job_name == "collection_tree_build"
     told = cli(env, "update", "--dry-run")
     assert told.returncode == 0, told.stderr
     assert "full build: 20 tracks were removed" in told.stderr
