@@ -131,25 +131,36 @@ def restrict_tree(tree: Mapping[str, Any], keep: set[int]) -> dict[str, Any]:
     return out
 
 
-def _dominant_genre_leaves(genre_tree: Mapping[str, Any], leaves: list[list[int]]) -> list[str]:
-    """Per group of tracks: the genre-tree leaf most of them sit in (ties: the first in tree order),
-    which gives a previous leaf its lineage for the guard (the tree JSON does not record it)."""
-    where: dict[int, list[int]] = {}
+def _dominant_genre_leaves(genre_tree: Mapping[str, Any], lineages: GenreLineages | None,
+                           groups: list[list[int]]) -> list[str]:
+    """Per group of tracks: the genre-tree leaf most of them sit in, within the lineage most of them
+    have (the full build's guard held every member to its leaf's lineage, so that lineage is shared by
+    all members with one). It gives a previous leaf its lineage for the guard: the tree JSON does not
+    record it. Ties: the first in tree order."""
     genre_leaves = collect_leaves(dict(genre_tree)) if genre_tree.get("lineages") else []
+    where: dict[int, list[int]] = {}
     for j, leaf in enumerate(genre_leaves):
         for t in leaf.get("track_ids", []):
             where.setdefault(int(t), []).append(j)
     out = []
-    for members in leaves:
-        votes = Counter(j for t in members for j in where.get(int(t), ()))
+    for members in groups:
+        root = None
+        if lineages is not None and members:
+            rows = lineages.position.get_indexer(np.asarray(members, dtype=np.int64))
+            counts = lineages.mask[rows[rows >= 0]].sum(axis=0)
+            root = lineages.roots[int(np.argmax(counts))] if counts.size and counts.max() > 0 else None
+        votes = Counter(j for t in members for j in where.get(int(t), ())
+                        if root is None or lineages is None
+                        or lineages.leaf_root.get(str(genre_leaves[j]["id"])) == root)
         out.append(str(genre_leaves[min(votes, key=lambda j: (-votes[j], j))]["id"]) if votes else "")
     return out
 
 
-def _carried(previous: Mapping[str, Any], genre_tree: Mapping[str, Any], removed: frozenset[int]) -> list[Cluster]:
+def _carried(previous: Mapping[str, Any], genre_tree: Mapping[str, Any], lineages: GenreLineages | None,
+             removed: frozenset[int]) -> list[Cluster]:
     leaves = [leaf for _, leaf in _previous_leaves(previous)]
     members = [[int(t) for t in leaf["track_ids"] if int(t) not in removed] for leaf in leaves]
-    genre_ids = _dominant_genre_leaves(genre_tree, members)
+    genre_ids = _dominant_genre_leaves(genre_tree, lineages, members)
     return [Cluster(id=leaf["id"], track_ids=sorted(kept), genre_leaf_id=genre_id,
                     genre_title=str(leaf.get("genre_context", "")), scene_title=str(leaf.get("scene_context", "")),
                     title=leaf["title"], description=leaf.get("description", ""),
@@ -180,14 +191,13 @@ def _candidates(genre_tree: Mapping[str, Any], scene_tree: Mapping[str, Any], po
     return _free_ids(kept, {c.id for c in carried}), len(seeds) - len(kept)
 
 
-def _flag_weak_members(carried: list[Cluster], named: list[Cluster], tracks: pd.DataFrame,
+def _flag_weak_members(carried: list[Cluster], named: list[Cluster], model: TrackSimilarity,
                        lineages: GenreLineages | None, margin: float) -> list[Cluster]:
     """Each candidate with ``poor_fit_track_ids``: its members a previous leaf holds better (phase 3's
     ``similarity_poor_fits`` over the candidates' members only; the previous members stay put)."""
     if not named or not carried:
         return named
     clusters = carried + named
-    model = TrackSimilarity(tracks)
     centroids = model.centroids([c.track_ids for c in clusters])
     owner: dict[int, str] = {}
     for cluster in named:
@@ -198,7 +208,7 @@ def _flag_weak_members(carried: list[Cluster], named: list[Cluster], tracks: pd.
             for c in named]
 
 
-def _fold_changed(clusters: list[Cluster], before: Mapping[str, list[int]], tracks: pd.DataFrame,
+def _fold_changed(clusters: list[Cluster], before: Mapping[str, list[int]], model: TrackSimilarity,
                   lineages: GenreLineages | None,
                   min_size: int) -> tuple[list[Cluster], list[dict[str, Any]], list[str]]:
     """Phase 4's folding for the leaves that are new or shrank; a previous leaf that did not shrink
@@ -209,19 +219,18 @@ def _fold_changed(clusters: list[Cluster], before: Mapping[str, list[int]], trac
     rest = [c for c in clusters if c.id not in skip]
     if not any(len(c.track_ids) < min_size for c in rest):
         return clusters, [], []
-    fold = fold_small_clusters(rest, TrackSimilarity(tracks), lineages, min_size, merge_leftovers=True)
+    fold = fold_small_clusters(rest, model, lineages, min_size, merge_leftovers=True)
     kept_ids = {c.id for c in fold.clusters}
     folded = sorted(c.id for c in rest if c.id not in kept_ids)
     return fold.clusters + untouched, fold.unplaced, folded
 
 
 def _categories_for(new: list[Cluster], carried: list[Cluster], category_of: Mapping[str, str],
-                    tracks: pd.DataFrame, lineages: GenreLineages | None) -> dict[str, str]:
+                    model: TrackSimilarity, lineages: GenreLineages | None) -> dict[str, str]:
     """New leaf id -> the category where most of its tracks' best (guarded) previous leaves are."""
     targets = [c for c in carried if c.track_ids]
     if not new or not targets:
         return {}
-    model = TrackSimilarity(tracks)
     centroids = model.centroids([c.track_ids for c in targets])
     guard = Guard(lineages, targets)
     out = {}
@@ -247,7 +256,7 @@ def update_tree(previous: Mapping[str, Any], tracks: pd.DataFrame, genre_tree: M
     current = [int(t) for t in tracks["track_id"].tolist()]
     change = tracks_change(previous_track_ids(previous), current)
     lineages = GenreLineages.from_tree(dict(genre_tree)) if genre_tree.get("lineages") else None
-    carried = _carried(previous, genre_tree, change.removed)
+    carried = _carried(previous, genre_tree, lineages, change.removed)
     before = {leaf["id"]: [int(t) for t in leaf["track_ids"]] for _, leaf in _previous_leaves(previous)}
     category_of = {leaf["id"]: category for category, leaf in _previous_leaves(previous)}
     ungrouped_before = {int(t) for t in previous.get("ungrouped_track_ids", [])} - change.removed
@@ -257,7 +266,8 @@ def update_tree(previous: Mapping[str, Any], tracks: pd.DataFrame, genre_tree: M
 
     candidates, repeats = _candidates(genre_tree, scene_tree, pool, carried, steps.seeds.min_tracks)
     named = name_clusters(candidates, tracks, llm, steps.naming, _band(progress, 0.05, 0.15)) if candidates else None
-    fresh = _flag_weak_members(carried, list(named.clusters) if named else [], tracks, lineages,
+    model = TrackSimilarity(tracks)  # the helpers' one model (phase 3 builds its own, as in a full build)
+    fresh = _flag_weak_members(carried, list(named.clusters) if named else [], model, lineages,
                                steps.reassign.poor_fit_margin)
 
     scope = sorted({t for c in carried for t in c.track_ids} | pool)
@@ -265,7 +275,7 @@ def update_tree(previous: Mapping[str, Any], tracks: pd.DataFrame, genre_tree: M
     placing = replace(steps.reassign, similarity_poor_fits=False)
     placed = reassign_tracks(ClusterSet(clusters=[c for c in carried if c.track_ids] + fresh, all_track_ids=scope),
                              tracks, llm, placing, _band(progress, 0.15, 0.5), genre_tree=dict(genre_tree))
-    clusters, fold_unplaced, folded = _fold_changed(placed.clusters, before, tracks, lineages,
+    clusters, fold_unplaced, folded = _fold_changed(placed.clusters, before, model, lineages,
                                                     steps.refine.min_leaf_tracks)
     unplaced = [u for u in placed.unplaced if int(u["track_id"]) not in {t for c in clusters for t in c.track_ids}]
     unplaced += fold_unplaced
@@ -274,7 +284,7 @@ def update_tree(previous: Mapping[str, Any], tracks: pd.DataFrame, genre_tree: M
     after = {c.id: list(c.track_ids) for c in clusters}
     refresh = set(leaves_to_refresh(before, after, steps.incremental.refresh_share))
     new = [c for c in clusters if c.id not in before]
-    placement = _categories_for(new, carried, category_of, tracks, lineages)
+    placement = _categories_for(new, carried, category_of, model, lineages)
     to_describe = ClusterSet(clusters=[c for c in clusters if c.id in refresh], all_track_ids=scope)
     described = {c.id: c for c in describe_leaves(to_describe, tracks, llm, steps.leaves,
                                                   _band(progress, 0.5, 0.75)).clusters} if refresh else {}
