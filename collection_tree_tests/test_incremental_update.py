@@ -204,3 +204,51 @@ def test_restrict_tree_keeps_only_the_given_tracks():
     assert small["lineages"][0]["track_ids"] == [2]
     assert small["lineages"][0]["children"][0]["track_ids"] == [2]
     assert tree["lineages"][0]["track_ids"] == [1, 2]  # the original is not changed
+
+
+def test_update_tree_drops_removed_tracks_folds_and_keeps_unchanged_text(grown):
+    """The pure update on the built tree: removed tracks leave their leaves, a leaf left under
+    min_leaf_tracks is folded, a leaf that lost one track keeps its text, nothing else moves."""
+    from collection_tree.core.inputs import load_tracks, load_tree
+    from collection_tree.llm.client import LLMClient
+    from collection_tree.llm.offline import OfflineProvider
+    from collection_tree.phases.enrichment import EnrichParams
+    from collection_tree.phases.incremental import TreeParams
+    from collection_tree.phases.leaves import LeafParams
+    from collection_tree.phases.naming import NamingParams
+    from collection_tree.phases.reassignment import ReassignParams
+    from collection_tree.phases.refinement import RefineParams
+    from collection_tree.phases.seed_clusters import SeedParams
+    from collection_tree.phases.update import UpdateSteps, previous_track_ids, update_tree
+
+    _, _, first, _ = grown
+    leaves = _leaves(first)
+    refine = RefineParams.for_profile("default")
+    by_size = sorted(leaves, key=lambda key: (-len(leaves[key]["track_ids"]), key))
+    big, shrunk = by_size[0], by_size[1]
+    removed = {leaves[big]["track_ids"][0], *leaves[shrunk]["track_ids"][: len(leaves[shrunk]["track_ids"]) - 2]}
+    tracks = load_tracks(GENIUS / "tracks.csv")
+    tracks = tracks[tracks["track_id"].isin(previous_track_ids(first) - removed)].reset_index(drop=True)
+    known = set(tracks["track_id"].astype(int))
+    trees = {name: load_tree(GENIUS / f"{name}_tree.json", name, known, set(tracks.columns)).doc
+             for name in ("genre", "scene")}
+    params = TreeParams.for_profile("default")
+    steps = UpdateSteps(seeds=SeedParams.for_profile("default"), naming=NamingParams.for_profile("default"),
+                        reassign=ReassignParams.for_profile("default"), refine=refine,
+                        leaves=LeafParams.for_profile("default"), enrich=EnrichParams.for_profile("default"),
+                        order=params, incremental=params)
+    llm = LLMClient(OfflineProvider(), max_concurrency=8).for_phase("collection_tree")
+    result = update_tree(first, tracks, trees["genre"], trees["scene"], llm, steps)
+
+    after = _leaves(result.tree)
+    assert result.report.tracks_removed == len(removed) and result.report.tracks_added == 0
+    assert shrunk not in after and shrunk in result.report.folded_leaves
+    assert after[big]["description"] == leaves[big]["description"]  # changed by 1 track: text kept
+    assert after[big]["title"] == leaves[big]["title"]
+    assert set(after[big]["track_ids"]) == set(leaves[big]["track_ids"]) - removed
+    placed = [int(t) for leaf in after.values() for t in leaf["track_ids"]]
+    assert len(placed) == len(set(placed)) and not set(placed) & removed
+    assert result.tree["total_tracks"] == len(tracks)
+    before = _placement(first)
+    moved = {t for t, key in _placement(result.tree).items() if before.get(t) != key}
+    assert moved <= set(leaves[shrunk]["track_ids"])  # only the folded leaf's tracks moved

@@ -210,7 +210,7 @@ def _flag_weak_members(carried: list[Cluster], named: list[Cluster], model: Trac
 
 def _fold_changed(clusters: list[Cluster], before: Mapping[str, list[int]], model: TrackSimilarity,
                   lineages: GenreLineages | None,
-                  min_size: int) -> tuple[list[Cluster], list[dict[str, Any]], list[str]]:
+                  min_size: int) -> tuple[list[Cluster], list[dict[str, Any]]]:
     """Phase 4's folding for the leaves that are new or shrank; a previous leaf that did not shrink
     stays whatever its size (the full build kept it)."""
     untouched = [c for c in clusters if c.id in before and len(c.track_ids) >= len(before[c.id])
@@ -218,11 +218,9 @@ def _fold_changed(clusters: list[Cluster], before: Mapping[str, list[int]], mode
     skip = {c.id for c in untouched}
     rest = [c for c in clusters if c.id not in skip]
     if not any(len(c.track_ids) < min_size for c in rest):
-        return clusters, [], []
+        return clusters, []
     fold = fold_small_clusters(rest, model, lineages, min_size, merge_leftovers=True)
-    kept_ids = {c.id for c in fold.clusters}
-    folded = sorted(c.id for c in rest if c.id not in kept_ids)
-    return fold.clusters + untouched, fold.unplaced, folded
+    return fold.clusters + untouched, fold.unplaced
 
 
 def _categories_for(new: list[Cluster], carried: list[Cluster], category_of: Mapping[str, str],
@@ -275,11 +273,11 @@ def update_tree(previous: Mapping[str, Any], tracks: pd.DataFrame, genre_tree: M
     placing = replace(steps.reassign, similarity_poor_fits=False)
     placed = reassign_tracks(ClusterSet(clusters=[c for c in carried if c.track_ids] + fresh, all_track_ids=scope),
                              tracks, llm, placing, _band(progress, 0.15, 0.5), genre_tree=dict(genre_tree))
-    clusters, fold_unplaced, folded = _fold_changed(placed.clusters, before, model, lineages,
+    clusters, fold_unplaced = _fold_changed(placed.clusters, before, model, lineages,
                                                     steps.refine.min_leaf_tracks)
     unplaced = [u for u in placed.unplaced if int(u["track_id"]) not in {t for c in clusters for t in c.track_ids}]
     unplaced += fold_unplaced
-    folded += sorted(c.id for c in carried if c.track_ids == [] and c.id in before)
+    folded = sorted(set(before) - {c.id for c in clusters})  # by phase 3's fold (under min_cluster_size) or ours
 
     after = {c.id: list(c.track_ids) for c in clusters}
     refresh = set(leaves_to_refresh(before, after, steps.incremental.refresh_share))
