@@ -48,7 +48,7 @@ from collection_tree.phases.common import Progress, no_progress
 from collection_tree.phases.enrichment import EnrichParams, suggest_metadata
 from collection_tree.phases.identity import IdentityReport
 from collection_tree.phases.incremental import IncrementalParams, leaves_to_refresh, tracks_change
-from collection_tree.phases.leaves import LeafParams, describe_leaves
+from collection_tree.phases.leaves import LeafParams, TrackTable, describe_leaves
 from collection_tree.phases.naming import NamingParams, name_clusters
 from collection_tree.phases.placement import Guard, fold_small_clusters
 from collection_tree.phases.playlist_order import LeafOrder, PlaylistOrderParams, apply_orders, order_playlists
@@ -284,10 +284,11 @@ def update_tree(previous: Mapping[str, Any], tracks: pd.DataFrame, genre_tree: M
     new = [c for c in clusters if c.id not in before]
     placement = _categories_for(new, carried, category_of, model, lineages)
     to_describe = ClusterSet(clusters=[c for c in clusters if c.id in refresh], all_track_ids=scope)
-    described = {c.id: c for c in describe_leaves(to_describe, tracks, llm, steps.leaves,
+    table = TrackTable(tracks)  # phases 6 and 7 share it
+    described = {c.id: c for c in describe_leaves(to_describe, table, llm, steps.leaves,
                                                   _band(progress, 0.5, 0.75)).clusters} if refresh else {}
     clusters = [_refreshed(c, described.get(c.id), c.id in before) for c in clusters]
-    suggestions = _suggestions(previous, clusters, refresh, tracks, llm, steps.enrich, _band(progress, 0.75, 0.9))
+    suggestions = _suggestions(previous, clusters, refresh, table, llm, steps.enrich, _band(progress, 0.75, 0.9))
 
     categories = _categories(previous, clusters, placement)
     doc = assemble_collection_tree(ClusterSet(clusters=clusters, all_track_ids=current, unplaced=unplaced),
@@ -345,7 +346,7 @@ def _refreshed(cluster: Cluster, described: Cluster | None, carried: bool) -> Cl
                    examples=list(described.examples))
 
 
-def _suggestions(previous: Mapping[str, Any], clusters: list[Cluster], refresh: set[str], tracks: pd.DataFrame,
+def _suggestions(previous: Mapping[str, Any], clusters: list[Cluster], refresh: set[str], tracks: TrackTable,
                  llm: LLM, params: EnrichParams | None, progress: Progress) -> dict[str, Any]:
     """Phase 7 for the refreshed leaves; every other leaf keeps its previous suggestions."""
     kept = {leaf["id"]: list(leaf.get("metadata_suggestions", [])) for _, leaf in _previous_leaves(previous)}
