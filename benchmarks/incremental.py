@@ -43,6 +43,23 @@ def _cli(env: dict[str, str], *args: str) -> float:
     return float(match.group(1))
 
 
+EXPORTS = ("m3u_playlists", "rekordbox_xml", "traktor_nml", "serato_crates", "collection_html",
+           "metadata_suggestions_review")
+
+
+def _steps(home: Path) -> dict[str, float]:
+    """Seconds per step of the latest run in ``home`` (the tree step, the exports, everything else)."""
+    from dagster import DagsterInstance
+
+    with DagsterInstance.from_config(str(home)) as instance:
+        run = instance.get_runs(limit=1)[0]
+        stats = {s.step_key: (s.end_time or 0.0) - (s.start_time or 0.0)
+                 for s in instance.get_run_step_stats(run.run_id)}
+    exports = sum(v for k, v in stats.items() if k in EXPORTS)
+    tree = stats.get("collection_tree", 0.0)
+    return {"tree_step_s": tree, "exports_s": exports, "other_steps_s": sum(stats.values()) - tree - exports}
+
+
 def _placement(tree: dict[str, Any]) -> dict[int, str]:
     return {int(t): leaf["id"] for c in tree["categories"] for leaf in c["leaves"] for t in leaf["track_ids"]}
 
@@ -69,6 +86,7 @@ def _scenario(work: Path, source: Path, base: pd.DataFrame, extra: pd.DataFrame,
     if server is not None:
         server.reset()
     full_s = _cli(env, "build")
+    full_steps = _steps(home)
     if server is not None:
         calls["full"] = len(server.log()[0])
         server.reset()
@@ -77,17 +95,23 @@ def _scenario(work: Path, source: Path, base: pd.DataFrame, extra: pd.DataFrame,
     past = os.stat(data / "tracks.csv").st_mtime - 60
     os.utime(data / "tracks.csv", (past, past))
     update_s = _cli(env, "update")
+    update_steps = _steps(home)
     if server is not None:
         calls["update"] = len(server.log()[0])
     second = json.loads((folder / "out" / "curated_collection.json").read_text())
     before, after = _placement(first), _placement(second)
     added = {int(t) for t in extra["track_id"]}
     ungrouped = {int(t) for t in second["ungrouped_track_ids"]}
-    return {"full_s": full_s, "update_s": update_s, "calls": calls,
+    return {"full_s": full_s, "update_s": update_s, "calls": calls, "full_steps": full_steps,
+            "update_steps": update_steps,
             "new_placed": sum(1 for t in added if t in after), "new_ungrouped": sum(1 for t in added if t in ungrouped),
             "new": len(added), "old_placed": len(before),
             "old_same_leaf": sum(1 for t, key in before.items() if after.get(t) == key),
             "leaves_before": len({v for v in before.values()}), "leaves_after": len({v for v in after.values()})}
+
+
+def _split(steps: dict[str, float]) -> str:
+    return f"{steps['tree_step_s']:.1f}s / {steps['exports_s']:.1f}s / {steps['other_steps_s']:.1f}s"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,6 +142,11 @@ def main(argv: list[str] | None = None) -> int:
         {"figure": "wall, offline: full build / update",
          "value": f"{offline['full_s']:.1f}s / {offline['update_s']:.1f}s "
                   f"({offline['update_s'] / offline['full_s']:.1%} of the full build)"},
+        {"figure": "steps, offline: full build (phases 1-7 + tree / exports / rest)",
+         "value": _split(offline["full_steps"])},
+        {"figure": "steps, offline: update (tree step / exports / rest)", "value": _split(offline["update_steps"])},
+        {"figure": "update's tree step / full build wall",
+         "value": f"{offline['update_steps']['tree_step_s'] / offline['full_s']:.1%}"},
     ]
     if fake:
         rows.append({"figure": "LLM calls (fake server): full build / update",
