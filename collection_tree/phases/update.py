@@ -273,15 +273,16 @@ def update_tree(previous: Mapping[str, Any], tracks: pd.DataFrame, genre_tree: M
     placing = replace(steps.reassign, similarity_poor_fits=False)
     placed = reassign_tracks(ClusterSet(clusters=[c for c in carried if c.track_ids] + fresh, all_track_ids=scope),
                              tracks, llm, placing, _band(progress, 0.15, 0.5), genre_tree=dict(genre_tree))
-    clusters, fold_unplaced = _fold_changed(placed.clusters, before, model, lineages,
-                                                    steps.refine.min_leaf_tracks)
-    unplaced = [u for u in placed.unplaced if int(u["track_id"]) not in {t for c in clusters for t in c.track_ids}]
+    clusters, fold_unplaced = _fold_changed(placed.clusters, before, model, lineages, steps.refine.min_leaf_tracks)
+    held = {t for c in clusters for t in c.track_ids}
+    unplaced = [u for u in placed.unplaced if int(u["track_id"]) not in held]
     unplaced += fold_unplaced
     folded = sorted(set(before) - {c.id for c in clusters})  # by phase 3's fold (under min_cluster_size) or ours
 
     after = {c.id: list(c.track_ids) for c in clusters}
-    refresh = set(leaves_to_refresh(before, after, steps.incremental.refresh_share))
     new = [c for c in clusters if c.id not in before]
+    # a new leaf always gets its text and exemplars, whatever the share
+    refresh = set(leaves_to_refresh(before, after, steps.incremental.refresh_share)) | {c.id for c in new}
     placement = _categories_for(new, carried, category_of, model, lineages)
     to_describe = ClusterSet(clusters=[c for c in clusters if c.id in refresh], all_track_ids=scope)
     table = TrackTable(tracks)  # phases 6 and 7 share it
