@@ -252,3 +252,12 @@ def test_update_tree_drops_removed_tracks_folds_and_keeps_unchanged_text(grown):
     before = _placement(first)
     moved = {t for t, key in _placement(result.tree).items() if before.get(t) != key}
     assert moved <= set(leaves[shrunk]["track_ids"])  # only the folded leaf's tracks moved
+
+
+def test_tree_run_config_takes_the_update_switch_and_refresh_share():
+    from collection_tree.assets.parameters import RunConfigError, run_config_from_file
+
+    config = run_config_from_file({"collection_tree": {"update": True, "refresh_share": 0.3}}, "run.yaml")
+    assert config == {"ops": {"collection_tree": {"config": {"update": True, "refresh_share": 0.3}}}}
+    with pytest.raises(RunConfigError, match="refresh_share must be in"):
+        run_config_from_file({"collection_tree": {"refresh_share": 2.0}}, "run.yaml")
