@@ -22,3 +22,17 @@ collection_tree_test_job = define_asset_job(
                 "Its outputs and history live under test_run/ and never touch the full build.",
     tags={BUILD_TAG: "test"},
 )
+
+# The tree asset updates its previous materialisation (run config ``update``); the inputs are re-read
+# (their data versions show what changed), the phase assets are not re-run; the exports follow the tree.
+UPDATE_RUN_CONFIG = {"ops": {FULL.key("collection_tree").to_python_identifier(): {"config": {"update": True}}}}
+
+collection_tree_update_job = define_asset_job(
+    "collection_tree_update",
+    selection=(AssetSelection.assets(*(FULL.key(name) for name in ("tracks", "genre_tree", "scene_tree")))
+               | AssetSelection.assets(FULL.key("collection_tree")).downstream()),
+    config=UPDATE_RUN_CONFIG,
+    description="Incremental update (collection-tree update): new tracks placed into the previous build's leaves, "
+                "new genre x scene pairs as new leaves, changed leaves re-described; then the exports.",
+    tags={BUILD_TAG: "update"},
+)

@@ -45,6 +45,7 @@ from collection_tree.settings import INPUTS, TREE_FILE, Places
 
 FULL_JOB = "collection_tree_build"
 TEST_JOB = "collection_tree_test"
+UPDATE_JOB = "collection_tree_update"  # collection-tree update: the incremental update
 ASSET_JOB = "__ASSET_JOB"  # ad-hoc materialisations (`dagster asset materialize`, UI "Materialize")
 IN_PROGRESS = frozenset({DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
                          DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING})
@@ -223,7 +224,7 @@ def _created(instance: DagsterInstance, run: DagsterRun) -> float:
 def active_runs(instance: DagsterInstance) -> list[RunState]:
     """Runs of the build jobs (or ad-hoc materialisations) still in progress with a live process."""
     runs = instance.get_runs(RunsFilter(statuses=list(IN_PROGRESS)))
-    states = [run_state(instance, r) for r in runs if r.job_name in (FULL_JOB, TEST_JOB, ASSET_JOB)]
+    states = [run_state(instance, r) for r in runs if r.job_name in (FULL_JOB, TEST_JOB, UPDATE_JOB, ASSET_JOB)]
     return [s for s in states if not s.orphaned]
 
 

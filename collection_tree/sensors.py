@@ -1,10 +1,14 @@
-"""``tree_version_sensor``: a new version of the genre or scene tree file requests one full build.
+"""``tree_version_sensor``: a new version of the genre or scene tree file requests one build;
+``tracks_change_sensor``: a new version (sha256) of the tracks file does. Both make the choice
+``collection-tree update`` makes (``assets/incremental.choose``): the incremental update job when tracks
+were only added and the trees only gained track ids, else the full build (tag ``collection_tree/choice``).
 
 A version is the file's sha256 plus the tree's ``id`` and ``created_at``; the cursor (JSON) holds
 the last version seen of each tree. A file modified in the last ``SETTLE_SECONDS`` or that does not
 parse is treated as half-written: the tick skips and the cursor stays, so the next tick retries.
 Off by default (a build may spend LLM money): turn it on in the UI or with
-``dagster sensor start tree_version_sensor -m collection_tree.definitions``.
+``dagster sensor start tree_version_sensor -m collection_tree.definitions`` (likewise
+``tracks_change_sensor``).
 """
 
 import hashlib
@@ -22,8 +26,11 @@ from dagster import (
     sensor,
 )
 
+from collection_tree.assets.incremental import choose
 from collection_tree.assets.modes import FULL
-from collection_tree.jobs import collection_tree_job
+from collection_tree.core.inputs import file_sha256
+from collection_tree.jobs import UPDATE_RUN_CONFIG, collection_tree_job, collection_tree_update_job
+from collection_tree.phases.incremental import BuildChoice
 from collection_tree.resources.llm import UNATTENDED_TAG
 from collection_tree.resources.settings import CollectionInputs
 
@@ -32,6 +39,7 @@ SETTLE_SECONDS = 2.0
 MINIMUM_INTERVAL_SECONDS = 60
 TRIGGER_TAG = "collection_tree/trigger"
 CHANGED_TAG = "collection_tree/changed"
+CHOICE_TAG = "collection_tree/choice"  # update or full, and why
 
 
 @dataclass(frozen=True)
@@ -116,13 +124,31 @@ def describe_change(changed: list[str]) -> str:
     return "both" if len(changed) == len(TREES) else changed[0]
 
 
+def build_choice(context: SensorEvaluationContext, paths: dict[str, Path]) -> BuildChoice:
+    """``collection-tree update``'s choice; an unreadable input asks for the full build, which reports it."""
+    try:
+        return choose(context.instance, paths)
+    except ValueError as exc:
+        return BuildChoice("full", f"could not compare the inputs with the previous build ({exc})")
+
+
+def request_for(choice: BuildChoice, run_key: str, tags: dict[str, str]) -> RunRequest:
+    """The run ``choice`` names: the incremental update job (with its run config) or the full build."""
+    tags = {**tags, CHOICE_TAG: f"{choice.kind}: {choice.reason}"[:200], UNATTENDED_TAG: "true"}  # nobody waits
+    if choice.kind == "update":
+        return RunRequest(run_key=run_key, job_name=collection_tree_update_job.name, run_config=UPDATE_RUN_CONFIG,
+                          tags=tags)
+    return RunRequest(run_key=run_key, job_name=collection_tree_job.name, tags=tags)
+
+
 @sensor(
-    job=collection_tree_job,
+    jobs=[collection_tree_job, collection_tree_update_job],
     minimum_interval_seconds=MINIMUM_INTERVAL_SECONDS,
     default_status=DefaultSensorStatus.STOPPED,
-    description="Requests one full build when the genre or scene tree file has a new version (sha256, "
-                "id, created_at). Half-written or missing files skip the tick. Off by default: a build "
-                "may call the LLM API.",
+    description="Requests one build when the genre or scene tree file has a new version (sha256, id, "
+                "created_at): the incremental update when the trees only gained track ids and no track was "
+                "removed (as collection-tree update decides), else the full build. Half-written or missing "
+                "files skip the tick. Off by default: a build may call the LLM API.",
 )
 def tree_version_sensor(context: SensorEvaluationContext, inputs: CollectionInputs) -> SensorResult | SkipReason:
     try:
@@ -147,9 +173,47 @@ def tree_version_sensor(context: SensorEvaluationContext, inputs: CollectionInpu
     # and reverting a tree to an earlier file still triggers a build.
     previous = ",".join(seen.get(tree, {}).get("sha256", "none")[:12] for tree in TREES)
     run_key = ",".join(f"{tree}={current[tree].sha256[:16]}" for tree in TREES) + f";after={previous}"
-    tags = {TRIGGER_TAG: "tree_version_sensor", CHANGED_TAG: which, UNATTENDED_TAG: "true"}
+    tags = {TRIGGER_TAG: "tree_version_sensor", CHANGED_TAG: which}
     for tree in TREES:
         tags[f"collection_tree/{tree}_tree"] = f"{current[tree].id} sha256:{current[tree].sha256[:16]}"
     context.log.info(f"{which} tree changed: " + "; ".join(
         f"{t} {seen.get(t, built.get(t, {})).get('id', '?')} -> {current[t].id}" for t in changed))
-    return SensorResult(run_requests=[RunRequest(run_key=run_key, tags=tags)], cursor=cursor)
+    choice = build_choice(context, inputs.resolved() if inputs.configured() else inputs.demo_paths())
+    return SensorResult(run_requests=[request_for(choice, run_key, tags)], cursor=cursor)
+
+
+@sensor(
+    jobs=[collection_tree_job, collection_tree_update_job],
+    minimum_interval_seconds=MINIMUM_INTERVAL_SECONDS,
+    default_status=DefaultSensorStatus.STOPPED,
+    description="Requests one build when the tracks file has a new version (sha256): the incremental update "
+                "when tracks were only added (and the trees only gained track ids), else the full build, as "
+                "collection-tree update decides. A file modified in the last seconds skips the tick. Off by "
+                "default: a build may call the LLM API.",
+)
+def tracks_change_sensor(context: SensorEvaluationContext, inputs: CollectionInputs) -> SensorResult | SkipReason:
+    try:
+        paths = inputs.resolved() if inputs.configured() else inputs.demo_paths()
+    except ValueError as exc:
+        return SkipReason(f"inputs misconfigured: {exc}")
+    path = paths["tracks"]
+    try:
+        age = time.time() - path.stat().st_mtime
+        digest = file_sha256(path)
+    except OSError as exc:
+        return SkipReason(f"tracks file not ready: {path}: {exc.strerror or exc}")
+    if age < SETTLE_SECONDS:
+        return SkipReason(f"tracks file not ready: {path}: modified {max(age, 0):.1f}s ago")
+    seen = parse_cursor(context.cursor).get("tracks", {}).get("sha256")
+    if seen is None:  # first tick: the tracks the last build read (the tracks asset's sha256)
+        event = context.instance.get_latest_materialization_event(FULL.key("tracks"))
+        mat = event.asset_materialization if event else None
+        seen = str(mat.metadata["sha256"].value) if mat is not None and "sha256" in mat.metadata else None
+    cursor = json.dumps({"tracks": {"path": str(path), "sha256": digest}}, sort_keys=True)
+    if seen == digest:
+        return SensorResult(skip_reason=SkipReason("tracks file unchanged"), cursor=cursor)
+    choice = build_choice(context, paths)
+    context.log.info(f"tracks file changed ({(seen or 'none')[:12]} -> {digest[:12]}): {choice.kind}, {choice.reason}")
+    tags = {TRIGGER_TAG: "tracks_change_sensor", CHANGED_TAG: "tracks"}
+    return SensorResult(run_requests=[request_for(choice, f"tracks={digest[:16]};after={(seen or 'none')[:12]}", tags)],
+                        cursor=cursor)

@@ -59,14 +59,16 @@ def test_llm_assets_share_the_api_pool():
             f"{assets_def.key.to_user_string()}: pool {assets_def.op.pool!r}, uses llm: {uses_llm}")
 
 
-def test_sensor_and_schedule_target_the_full_build():
-    sensor = defs.resolve_sensor_def("tree_version_sensor")
+def test_sensors_target_full_build_and_update_schedule_the_full_build():
     schedule = defs.resolve_schedule_def("weekly_rebuild")
-    assert sensor.job_name == FULL_JOB and schedule.job_name == FULL_JOB
-    assert sensor.minimum_interval_seconds == 60
-    assert sensor.required_resource_keys == {"inputs"}
-    # both opt-in: a build may spend LLM money
-    assert sensor.default_status.value == "STOPPED" and schedule.default_status.value == "STOPPED"
+    assert schedule.job_name == FULL_JOB
+    for name in ("tree_version_sensor", "tracks_change_sensor"):
+        sensor = defs.resolve_sensor_def(name)
+        assert sorted(job.name for job in sensor.jobs) == [FULL_JOB, "collection_tree_update"]
+        assert sensor.minimum_interval_seconds == 60
+        assert sensor.required_resource_keys == {"inputs"}
+        assert sensor.default_status.value == "STOPPED"  # opt-in: a build may spend LLM money
+    assert schedule.default_status.value == "STOPPED"
 
 
 @pytest.fixture
@@ -120,6 +122,6 @@ def test_dg_checks_and_lists_the_definitions(tmp_path):
     assert {a["asset_key"] for a in found["assets"]} == {k.to_user_string() for k in graph.toposorted_asset_keys}
     assert all(a["owners"] == [{"team": "collection-tree"}] for a in found["assets"])
     assert len(found["asset_checks"]) == sum(len(c.check_keys) for c in defs.asset_checks)
-    assert {j["name"] for j in found["jobs"]} == {FULL_JOB, TEST_JOB}
-    assert [s["name"] for s in found["sensors"]] == ["tree_version_sensor"]
+    assert {j["name"] for j in found["jobs"]} == {FULL_JOB, TEST_JOB, "collection_tree_update"}
+    assert sorted(s["name"] for s in found["sensors"]) == ["tracks_change_sensor", "tree_version_sensor"]
     assert [s["name"] for s in found["schedules"]] == ["weekly_rebuild"]

@@ -25,6 +25,8 @@ from dagster import (
 from collection_tree import package_version
 from collection_tree.assets.checks import run_params
 from collection_tree.assets.evolution import evolve
+from collection_tree.assets.incremental import run_update
+from collection_tree.assets.llm_step import LLM_POOL
 from collection_tree.assets.metadata import markdown_table
 from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.parameters import asset_config, asset_params, resolve_profile
@@ -41,9 +43,11 @@ from collection_tree.phases.assembly import (
     describe_build,
     validate_collection_tree,
 )
+from collection_tree.phases.incremental import TreeParams
 from collection_tree.phases.playlist_order import apply_orders, order_playlists
 from collection_tree.phases.refinement import RefineParams
-from collection_tree.resources.settings import PipelineSettings
+from collection_tree.resources.llm import LLMResource
+from collection_tree.resources.settings import CollectionInputs, PipelineSettings
 from collection_tree.settings import INPUTS, TEST_RUN, TREE_FILE
 
 # The assets whose LLM accounting the tree's provenance is made of.
@@ -84,19 +88,28 @@ def provenance(context: AssetExecutionContext, mode: BuildMode, settings: Pipeli
 def _materialise(context: AssetExecutionContext, config: CollectionTreeConfig, mode: BuildMode,
                  settings: PipelineSettings, leaves: ClusterSet, categories: dict[str, Any],
                  suggestions: dict[str, Any] | None, genre_tree: dict[str, Any], scene_tree: dict[str, Any],
-                 tracks: pd.DataFrame) -> dict[str, Any]:
+                 tracks: pd.DataFrame, llm: LLMResource, inputs: CollectionInputs) -> dict[str, Any]:
     progress = PhaseProgress(context, "collection_tree")
     build = provenance(context, mode, settings)
-    doc = assemble_collection_tree(leaves, categories, suggestions, genre_tree, scene_tree,
-                                   total_tracks=len(set(leaves.all_track_ids)),
-                                   build=build)  # raises when inconsistent
-    _, order_params = asset_params(config, settings.profile, "collection_tree")
-    orders, order_report = order_playlists(leaves, tracks_from_storage(tracks), order_params,
-                                           lambda f, m: progress(0.9 * f, m))
-    problems = validate_collection_tree(apply_orders(doc, orders))
+    _, asset_params_ = asset_params(config, settings.profile, "collection_tree")
+    params = cast(TreeParams, asset_params_)
+    update: dict[str, Any] = {}
+    if params.update:  # the collection_tree_update job: the previous tree plus the tracks' change
+        result, update = run_update(context, mode, llm, inputs, params, tracks, genre_tree, scene_tree, build,
+                                    progress)
+        doc, leaves, order_entries = result.tree, result.leaves, {}
+    else:
+        doc = assemble_collection_tree(leaves, categories, suggestions, genre_tree, scene_tree,
+                                       total_tracks=len(set(leaves.all_track_ids)),
+                                       build=build)  # raises when inconsistent
+        orders, order_report = order_playlists(leaves, tracks_from_storage(tracks), params,
+                                               lambda f, m: progress(0.9 * f, m))
+        doc, order_entries = apply_orders(doc, orders), order_report.to_metadata()
+    problems = validate_collection_tree(doc)
     if problems:
         raise CollectionTreeError("; ".join(problems[:10]))
-    doc, evolution = evolve(context, mode, settings, doc)  # previous ids/titles, overrides, the diff
+    # previous ids/titles (an update kept them), overrides, the diff
+    doc, evolution = evolve(context, mode, settings, doc, carry_ids=not params.update)
     problems = validate_collection_tree(doc)
     if problems:
         raise CollectionTreeError("after overrides: " + "; ".join(problems[:10]))
@@ -133,15 +146,16 @@ def _materialise(context: AssetExecutionContext, config: CollectionTreeConfig, m
         "ungrouped_preview": markdown_table(ungrouped),
         "tree_id": doc["id"],
         "status": doc["status"],
-        **order_report.to_metadata(),
+        **order_entries,
         "transitions_preview": markdown_table(sorted(
             ({"leaf": leaf["title"], "tracks": leaf["track_count"], "transitions": leaf["transitions"]}
              for c in doc["categories"] for leaf in c["leaves"] if "transitions" in leaf),
             key=lambda row: row["transitions"])[:15]),  # the leaves that mix worst first
-        "params": MetadataValue.json(asdict(order_params)),
+        "params": MetadataValue.json(asdict(params)),
         "made_by": describe_build(build),
         "build": MetadataValue.json(build),
         **evolution,
+        **update,
     })
     return doc
 
@@ -149,7 +163,7 @@ def _materialise(context: AssetExecutionContext, config: CollectionTreeConfig, m
 def build_collection_tree_asset(mode: BuildMode) -> AssetsDefinition:
     common = dict(
         key=mode.key("collection_tree"), group_name=mode.group, io_manager_key="json_io_manager",
-        kinds={"python", "json"},
+        kinds={"python", "json"}, pool=LLM_POOL,  # an update (config ``update``) calls the LLM
         description="The Collection Tree JSON (categories of flat leaves with examples, contexts and "
                     "metadata suggestions), validated schema-exact, also written atomically to "
                     f"{TEST_RUN + '/' if mode.prefix else ''}{TREE_FILE} in the output folder.",
@@ -162,22 +176,24 @@ def build_collection_tree_asset(mode: BuildMode) -> AssetsDefinition:
         @asset(**common, ins={**ins, "metadata_suggestions": AssetIn(mode.key("metadata_suggestions"))})
         def collection_tree(
             context: AssetExecutionContext, config: CollectionTreeConfig, pipeline_settings: PipelineSettings,
+            llm: LLMResource, inputs: CollectionInputs,
             collection_leaves: ClusterSet, categories: dict[str, Any], metadata_suggestions: dict[str, Any],
             genre_tree: dict[str, Any], scene_tree: dict[str, Any], tracks: pd.DataFrame,
         ) -> dict[str, Any]:
             return _materialise(context, config, mode, pipeline_settings, collection_leaves, categories,
-                                metadata_suggestions, genre_tree, scene_tree, tracks)
+                                metadata_suggestions, genre_tree, scene_tree, tracks, llm, inputs)
 
         return collection_tree
 
     @asset(**common, ins=ins)
     def collection_tree_without_suggestions(
         context: AssetExecutionContext, config: CollectionTreeConfig, pipeline_settings: PipelineSettings,
+        llm: LLMResource, inputs: CollectionInputs,
         collection_leaves: ClusterSet, categories: dict[str, Any], genre_tree: dict[str, Any],
         scene_tree: dict[str, Any], tracks: pd.DataFrame,
     ) -> dict[str, Any]:
         return _materialise(context, config, mode, pipeline_settings, collection_leaves, categories, None,
-                            genre_tree, scene_tree, tracks)
+                            genre_tree, scene_tree, tracks, llm, inputs)
 
     return collection_tree_without_suggestions
 

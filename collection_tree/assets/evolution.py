@@ -5,9 +5,10 @@ tree is the stored value of this asset's latest materialisation (Dagster's own h
 metadata, written by the JSON IO manager), read before this run replaces it."""
 
 import json
+from collections.abc import Callable
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, MetadataValue
+from dagster import AssetExecutionContext, AssetKey, DagsterInstance, MetadataValue
 from upath import UPath
 
 from collection_tree.assets.modes import BuildMode
@@ -16,13 +17,15 @@ from collection_tree.phases.changes import diff_trees, markdown
 from collection_tree.phases.identity import carry_identity
 from collection_tree.phases.overrides import apply_overrides, load_overrides
 from collection_tree.phases.reassignment import PreviousPlacement
+from collection_tree.phases.update import kept_identity
 from collection_tree.resources.settings import PipelineSettings
 
 
-def previous_stored(context: AssetExecutionContext, key: AssetKey) -> dict[str, Any] | None:
+def previous_stored(instance: DagsterInstance, key: AssetKey,
+                    warn: Callable[[str], Any] | None = None) -> dict[str, Any] | None:
     """The stored value of ``key``'s latest materialisation (its IO manager's ``path`` metadata, a
     local path or an object-store URL), read before this run replaces it; None when there is none."""
-    event = context.instance.get_latest_materialization_event(key)
+    event = instance.get_latest_materialization_event(key)
     materialization = event.asset_materialization if event is not None else None
     stored = materialization.metadata.get("path") if materialization is not None else None
     if stored is None or not UPath(str(stored.value)).exists():
@@ -30,28 +33,37 @@ def previous_stored(context: AssetExecutionContext, key: AssetKey) -> dict[str, 
     try:
         value = json.loads(UPath(str(stored.value)).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        context.log.warning(f"[{key.to_user_string()}] previous output at {stored.value} unreadable ({exc})")
+        if warn is not None:
+            warn(f"[{key.to_user_string()}] previous value at {stored.value} unreadable ({exc})")
         return None
     return value if isinstance(value, dict) else None
 
 
+def stored_tree(instance: DagsterInstance, mode: BuildMode, warn: Callable[[str], Any] | None = None, *,
+                asset: str = "collection_tree") -> dict[str, Any] | None:
+    """The previous tree, or the genre/scene tree the previous build read (``asset``)."""
+    tree = previous_stored(instance, mode.key(asset), warn)
+    key = "categories" if asset == "collection_tree" else "lineages"
+    return tree if tree is not None and isinstance(tree.get(key), list) else None
+
+
 def previous_tree(context: AssetExecutionContext, mode: BuildMode) -> dict[str, Any] | None:
-    tree = previous_stored(context, mode.key("collection_tree"))
-    return tree if tree is not None and isinstance(tree.get("categories"), list) else None
+    return stored_tree(context.instance, mode, context.log.warning)
 
 
 def previous_placement(context: AssetExecutionContext, mode: BuildMode) -> PreviousPlacement | None:
     """Phase 3's decisions in the previous build (``ReassignParams.keep_previous``)."""
-    stored = previous_stored(context, mode.key("assigned_clusters"))
+    stored = previous_stored(context.instance, mode.key("assigned_clusters"), context.log.warning)
     report = stored.get("report") if stored is not None else None
     return PreviousPlacement.from_report(report) if isinstance(report, dict) else None
 
 
 def evolve(context: AssetExecutionContext, mode: BuildMode, settings: PipelineSettings,
-           doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The tree with the previous ids/titles and the user's overrides, and the metadata saying so."""
+           doc: dict[str, Any], *, carry_ids: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The tree with the previous ids/titles and the user's overrides, and the metadata saying so.
+    ``carry_ids=False``: the tree kept them by construction (an incremental update), only checked."""
     previous = previous_tree(context, mode)
-    carried, identity = carry_identity(previous, doc)
+    carried, identity = carry_identity(previous, doc) if carry_ids else (doc, kept_identity(previous, doc))
     overridden, overrides = apply_overrides(carried, load_overrides(settings.overrides_file()), previous)
     changes = diff_trees(previous, overridden)
     path = atomic_write_json(mode.places(settings.places()).output / "changes.json", changes)

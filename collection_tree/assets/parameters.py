@@ -24,9 +24,9 @@ from collection_tree.exports.params import ExportParams, TraktorParams
 from collection_tree.phases.common import PhaseParams, check_profile
 from collection_tree.phases.enrichment import EnrichParams
 from collection_tree.phases.grouping import GroupingParams
+from collection_tree.phases.incremental import TreeParams
 from collection_tree.phases.leaves import LeafParams
 from collection_tree.phases.naming import NamingParams
-from collection_tree.phases.playlist_order import PlaylistOrderParams
 from collection_tree.phases.reassignment import ReassignParams
 from collection_tree.phases.refinement import RefineParams
 from collection_tree.phases.seed_clusters import SeedParams
@@ -41,7 +41,7 @@ PARAMETERS: dict[str, type[PhaseParams]] = {
     "categories": GroupingParams,
     "collection_leaves": LeafParams,
     "metadata_suggestions": EnrichParams,
-    "collection_tree": PlaylistOrderParams,
+    "collection_tree": TreeParams,  # the play order (PlaylistOrderParams) and the update switch
     "m3u_playlists": ExportParams,
     "rekordbox_xml": ExportParams,
     "serato_crates": ExportParams,

@@ -204,20 +204,21 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _build_holding_the_lock(args: argparse.Namespace, cfg: settings.Settings, home: str, lock: Any, run_id: str,
-                            ops_config: dict[str, Any]) -> int:
+                            ops_config: dict[str, Any], job_name: str | None = None) -> int:
+    """Run ``job_name`` (default: the full build, or the test run with ``--test``) and print its summary."""
     from dagster import DagsterInstance, RunsFilter
 
     from collection_tree import operations as ops
     from collection_tree.definitions import defs
 
-    job_name = ops.TEST_JOB if args.test else ops.FULL_JOB
+    job_name = job_name or (ops.TEST_JOB if args.test else ops.FULL_JOB)
     run_config = build_run_config(args, ops_config)
     bar = None if args.verbose else ProgressBar()
     started = time.monotonic()
     result = None
     command = "collection-tree build" + (" --test" if args.test else "")
     with DagsterInstance.get() as instance:
-        busy = [s for s in ops.active_runs(instance) if s.job_name in (ops.FULL_JOB, ops.TEST_JOB)]
+        busy = [s for s in ops.active_runs(instance) if s.job_name in (ops.FULL_JOB, ops.TEST_JOB, job_name)]
         if busy:
             print(f"error: run {busy[0].run_id} ({busy[0].job_name}) is {busy[0].status}: one build at a time. "
                   "Wait for it, or terminate it in the UI.", file=sys.stderr)
