@@ -141,7 +141,7 @@ def test_failed_write_keeps_previous_playlists(export_fixture, tmp_path, monkeyp
     def disk_full(path, data):
         raise OSError("disk full")
 
-    monkeypatch.setattr("collection_tree.exports.paths.atomic_write_bytes", disk_full)
+    monkeypatch.setattr("collection_tree.exports.paths.write_unpublished", disk_full)
     with pytest.raises(OSError, match="disk full"):
         write_leaf_playlists(export_fixture.tree, export_fixture.tracks, out)
     monkeypatch.undo()

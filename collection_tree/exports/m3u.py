@@ -35,6 +35,7 @@ from collection_tree.exports.paths import (
     resolve_inside,
     safe_name,
     unique_names,
+    write_in_build,
 )
 
 PLAYLISTS_DIR = "playlists"
@@ -140,7 +141,7 @@ def write_leaf_playlists(tree: dict[str, Any], tracks: pd.DataFrame, output_dir:
             relative = layout[str(leaf.get("id"))]
             target = resolve_inside(build, relative.removeprefix(f"{PLAYLISTS_DIR}/"))
             entries = playlist_entries(play_order(leaf, index), index, music_root, report)
-            atomic_write(target, m3u8_text(leaf.get("title") or "", entries).encode("utf-8"))
+            write_in_build(target, m3u8_text(leaf.get("title") or "", entries).encode("utf-8"))
             report.files.append(final / relative.removeprefix(f"{PLAYLISTS_DIR}/"))
         replace_dir(final, build)
     finally:

@@ -10,9 +10,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-import shutil
 import unicodedata
-import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -20,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 import pandas as pd
 from upath import UPath
 
-from collection_tree.core.atomic import atomic_write_bytes
+from collection_tree.core.atomic import atomic_write_bytes, publish_folder, write_unpublished
 from collection_tree.core.inputs import load_tracks, tracks_from_storage
 from collection_tree.exports import ExportError
 from collection_tree.settings import Places, Settings
@@ -184,16 +182,12 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 def replace_dir(final: Path, build: Path) -> None:
     """Swap a freshly written folder into place so no stale files from an older tree survive."""
-    old = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
-    if final.exists():
-        os.replace(final, old)
-    try:
-        os.replace(build, final)
-    except OSError:
-        if old.exists():
-            os.replace(old, final)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+    publish_folder(build, final)
+
+
+def write_in_build(path: Path, data: bytes) -> None:
+    """A file of a build folder that ``replace_dir`` swaps in whole (no per-file rename or fsync)."""
+    write_unpublished(path, data)
 
 
 def default_music_root(music_root: str | None, tracks_file: str | Path | None) -> str | None:

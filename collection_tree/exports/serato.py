@@ -30,13 +30,13 @@ import pandas as pd
 from collection_tree.exports import category_sections, iter_leaves, play_order, track_index
 from collection_tree.exports.paths import (
     MISSING,
-    atomic_write,
     is_absolute,
     locate_track,
     replace_dir,
     resolve_inside,
     safe_name,
     unique_names,
+    write_in_build,
 )
 
 SUBCRATES_DIR = "Subcrates"
@@ -143,11 +143,11 @@ def write_serato_crates(tree: dict[str, Any], tracks: pd.DataFrame, output_dir: 
     try:
         build.mkdir(parents=True)
         for name in parents:
-            atomic_write(resolve_inside(build, name), crate_bytes([]))
+            write_in_build(resolve_inside(build, name), crate_bytes([]))
             report.parent_crates += 1
         for _, leaf in iter_leaves(tree):
             paths = [relative[t] for t in play_order(leaf, index) if t in relative]
-            atomic_write(resolve_inside(build, layout[str(leaf.get("id"))]), crate_bytes(paths))
+            write_in_build(resolve_inside(build, layout[str(leaf.get("id"))]), crate_bytes(paths))
             report.crates += 1
             report.tracks_written += len(paths)
         replace_dir(final, build)
