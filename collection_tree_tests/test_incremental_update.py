@@ -102,6 +102,7 @@ def test_update_places_new_tracks_keeps_ids_and_overrides(grown):
     done = cli(env, "update")
     assert done.returncode == 0, done.stderr
     assert f"incremental update: {len(added)} tracks added, none removed" in done.stderr
+    assert "collection-tree update finished in" in done.stdout
 
     second = json.loads((out / "curated_collection.json").read_text())
     after = _leaves(second)
@@ -160,6 +161,7 @@ def test_a_removal_runs_the_full_build(grown):
     with DagsterInstance.from_config(str(work / "dagster_home")) as instance:
         latest = instance.get_runs(limit=1)[0]
     assert latest.job_name == "collection_tree_build" and latest.status == DagsterRunStatus.SUCCESS
+    assert "collection-tree build finished in" in done.stdout
     tree = json.loads((work / "out" / "curated_collection.json").read_text())
     assert tree["total_tracks"] == len(tracks) - 20
 

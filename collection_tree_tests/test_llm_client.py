@@ -264,3 +264,35 @@ def test_a_request_carries_its_tasks_normaliser_and_offline_solver() -> None:
 
     got = LLMClient(Echo()).call(request, "named_clusters")
     assert "invented__id" not in {c["cluster_id"] for c in got["clusters"]}
+
+
+# ------------------------------------------------------------- concurrency from the published limits
+def _provider_after_calls(anthropic_env: Any, task: Any, rpm: int, adapt: bool = True) -> Any:
+    """A provider (8 slots) after one call, which tells it the limits, then 8 calls at once."""
+    from fake_api import probe_example, run_parallel
+
+    from collection_tree.llm.anthropic_provider import AnthropicProvider
+    from collection_tree.llm.fake_server import LatencyModel
+
+    anthropic_env.rate_limits = {"requests": rpm}
+    anthropic_env.latency = LatencyModel(fixed_s=0.05)
+    provider = AnthropicProvider(base_url=anthropic_env.base_url, timeout_s=5.0, max_retries=1, max_concurrency=8,
+                                 adapt_concurrency=adapt)
+    provider.complete(task.request(probe_example(4)), "claude-haiku-5-5")
+    anthropic_env.reset()
+    run_parallel(lambda i: provider.complete(task.request(probe_example(5 + i)), "claude-haiku-5-5"), 8)
+    provider.close()
+    return provider
+
+
+def test_a_tight_request_limit_brings_the_calls_in_flight_down_to_what_it_sustains(
+        probe_task: Any, anthropic_env: Any) -> None:
+    # 6 requests a minute at ~0.05 s each sustain far less than one call in flight: one at a time.
+    provider = _provider_after_calls(anthropic_env, probe_task, rpm=6)
+    assert provider.concurrency_limit == 1 and anthropic_env.max_in_flight == 1
+
+
+def test_a_generous_limit_or_adapting_off_keeps_the_configured_concurrency(probe_task: Any,
+                                                                            anthropic_env: Any) -> None:
+    assert _provider_after_calls(anthropic_env, probe_task, rpm=10_000_000).concurrency_limit == 8
+    assert _provider_after_calls(anthropic_env, probe_task, rpm=6, adapt=False).concurrency_limit == 8

@@ -6,12 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from collection_tree.operations import UPDATE_JOB
 from collection_tree.phases.assembly import describe_build
 from collection_tree.settings import Places
 
 
 def print_summary(result: Any, *, places: Places, test: bool, seconds: float) -> None:
-    print(f"collection-tree {'test run' if test else 'build'} finished in {seconds:.1f}s (run {result.run_id})")
+    what = "test run" if test else "update" if result.dagster_run.job_name == UPDATE_JOB else "build"
+    print(f"collection-tree {what} finished in {seconds:.1f}s (run {result.run_id})")
     for line in build_summary_lines(result):
         print(line)
     base = places.for_test_run(test).output

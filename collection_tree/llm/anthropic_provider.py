@@ -65,6 +65,58 @@ def normalise_endpoint(url: str) -> str:
 @dataclass
 class _CallState:
     attempts: int = 0
+    limits: dict[str, int] = field(default_factory=dict)  # the last response's published per-minute limits
+
+
+RATE_LIMIT_HEADERS = {"requests": "anthropic-ratelimit-requests-limit",
+                      "input_tokens": "anthropic-ratelimit-input-tokens-limit",
+                      "output_tokens": "anthropic-ratelimit-output-tokens-limit"}
+
+
+class ConcurrencyGovernor:
+    """How many calls may be in flight: ``ceiling`` (the configured ``max_concurrency``), lowered to
+    what the account's published per-minute limits sustain (the ``anthropic-ratelimit-*-limit``
+    headers of each answer): a limit L per minute sustains L x latency / 60 calls in flight, in
+    requests, and in input or output tokens divided by the tokens a call uses (running means).
+    Sending more only buys 429s and retries."""
+
+    def __init__(self, ceiling: int, adapt: bool = True):
+        self.ceiling = max(1, int(ceiling))
+        self.adapt = adapt
+        self.limit = self.ceiling
+        self.in_flight = 0
+        self._cond = threading.Condition()
+        self._calls = 0
+        self._mean = {"latency": 0.0, "input_tokens": 0.0, "output_tokens": 0.0}
+
+    def __enter__(self) -> ConcurrencyGovernor:
+        with self._cond:
+            while self.in_flight >= self.limit:
+                self._cond.wait()
+            self.in_flight += 1
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        with self._cond:
+            self.in_flight -= 1
+            self._cond.notify_all()
+
+    def observe(self, limits: dict[str, int], latency_s: float, input_tokens: int, output_tokens: int) -> None:
+        """One answered call: its latency, tokens and the limits its response published."""
+        if not self.adapt:
+            return
+        with self._cond:
+            self._calls += 1
+            for key, value in (("latency", latency_s), ("input_tokens", input_tokens),
+                               ("output_tokens", output_tokens)):
+                self._mean[key] += (value - self._mean[key]) / self._calls
+            sustained = [self.ceiling]
+            for name, per_minute in limits.items():
+                per_call = 1.0 if name == "requests" else self._mean.get(name, 0.0)
+                if per_minute > 0 and per_call > 0:
+                    sustained.append(int(per_minute * self._mean["latency"] / 60.0 / per_call))
+            self.limit = max(1, min(sustained))
+            self._cond.notify_all()
 
 
 class _QuotaExceeded(Exception):
@@ -104,6 +156,10 @@ class _Watch(Middleware):
         if state is not None:
             state.attempts = request.retries_taken + 1
         response = call_next(request)
+        if state is not None and response.status_code == 200:
+            headers = response.http_response.headers
+            state.limits = {name: int(headers[header]) for name, header in RATE_LIMIT_HEADERS.items()
+                            if str(headers.get(header, "")).isdigit()}
         if response.status_code in (402, 429):
             http = response.http_response
             try:
@@ -123,14 +179,15 @@ class AnthropicProvider:
     name = "anthropic"
 
     def __init__(self, *, base_url: str | None = None, timeout_s: float = 120.0, max_retries: int = 4,
-                 max_concurrency: int = 4, cache_system_prompt: bool = True):
+                 max_concurrency: int = 4, cache_system_prompt: bool = True, adapt_concurrency: bool = True):
         self.base_url = base_url
         self.timeout_s = float(timeout_s)
         self.max_retries = int(max_retries)
         self.max_concurrency = max(1, int(max_concurrency))
         self.cache_system_prompt = cache_system_prompt
         self._local = threading.local()
-        self._slots = threading.BoundedSemaphore(self.max_concurrency)
+        # At most max_concurrency calls at once, fewer when the API's published limits say so.
+        self._slots = ConcurrencyGovernor(self.max_concurrency, adapt_concurrency)
         self._lock = threading.Lock()
         self._in_flight = 0
         self.max_in_flight = 0
@@ -179,6 +236,7 @@ class AnthropicProvider:
         state = _CallState()
         started = time.monotonic()
         with self._slots:
+            sent = time.monotonic()  # the API's own time, not the wait for a slot, sizes the concurrency
             self._enter()
             self._local.state = state
             try:
@@ -191,8 +249,15 @@ class AnthropicProvider:
             finally:
                 self._local.state = None
                 self._leave()
-        return answer_from_message(message, retries=max(0, state.attempts - 1),
-                                   latency_s=time.monotonic() - started)
+        answer = answer_from_message(message, retries=max(0, state.attempts - 1), latency_s=time.monotonic() - started)
+        self._slots.observe(state.limits, time.monotonic() - sent, answer.usage.input_tokens,
+                            answer.usage.output_tokens)
+        return answer
+
+    @property
+    def concurrency_limit(self) -> int:
+        """Calls allowed in flight now (``max_concurrency`` unless the API's limits lowered it)."""
+        return self._slots.limit
 
     def count_tokens(self, request: LLMRequest, model: str) -> int:
         """Input tokens of ``request`` as the API counts them (free endpoint)."""

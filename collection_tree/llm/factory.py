@@ -46,7 +46,8 @@ def choose_provider_name(requested: str | None = None, cfg: Settings | None = No
 
 
 def make_provider(name: str, *, base_url: str | None = None, max_concurrency: int = 4,
-                  timeout_s: float = 120.0, max_retries: int = 4, batch_journal: Path | None = None) -> Provider:
+                  timeout_s: float = 120.0, max_retries: int = 4, batch_journal: Path | None = None,
+                  adapt_concurrency: bool = True) -> Provider:
     if name == "offline":
         return OfflineProvider()
     if name == "anthropic-batch":
@@ -59,7 +60,7 @@ def make_provider(name: str, *, base_url: str | None = None, max_concurrency: in
         from collection_tree.llm.anthropic_provider import AnthropicProvider
 
         return AnthropicProvider(base_url=base_url, timeout_s=timeout_s, max_retries=max_retries,
-                                 max_concurrency=max_concurrency)
+                                 max_concurrency=max_concurrency, adapt_concurrency=adapt_concurrency)
     raise ValueError(f"unknown LLM provider {name!r}; expected one of {', '.join(PROVIDERS)}")
 
 
@@ -75,6 +76,7 @@ def build_client(
     stop_event: threading.Event | None = None,
     batch_journal: Path | None = None,
     unattended: bool = False,
+    adapt_concurrency: bool = True,
 ) -> LLMClient:
     """The client a run uses. ``cache_path`` None (or the ``llm_cache`` setting off) disables the
     response cache. ``base_url`` None: the SDK's own (``ANTHROPIC_BASE_URL`` if set, else the API)."""
@@ -91,6 +93,6 @@ def build_client(
     return LLMClient(
         make_provider(choose_provider_name(provider, unattended=unattended), base_url=base_url,
                       max_concurrency=max_concurrency, timeout_s=timeout_s, max_retries=max_retries,
-                      batch_journal=batch_journal),
+                      batch_journal=batch_journal, adapt_concurrency=adapt_concurrency),
         model_config=model_config, cache=cache, max_concurrency=max_concurrency, stop_event=stop_event,
     )

@@ -161,6 +161,7 @@ class FakeAnthropicServer:
         hang_s: float = 30.0,
         cache_min_tokens: int = 1024,
         batch_poll_delay_s: float = 0.0,
+        rate_limits: dict[str, int] | None = None,
     ):
         self.host = host
         self.port = port
@@ -170,6 +171,9 @@ class FakeAnthropicServer:
         self.hang_s = hang_s
         self.cache_min_tokens = cache_min_tokens
         self.batch_poll_delay_s = batch_poll_delay_s
+        # Published per-minute limits, sent as the API's ``anthropic-ratelimit-<name>-limit`` headers
+        # (e.g. {"requests": 50, "output-tokens": 10000}); the server does not enforce them.
+        self.rate_limits = dict(rate_limits or {})
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)  # notified when the last request in flight ends
         self._in_flight = 0
@@ -602,7 +606,8 @@ class _Handler(BaseHTTPRequestHandler):
                 entry.simulated_delay_s = delay
                 if delay:
                     fake._stopping.wait(delay)
-                self._send(200, message, request_id=request_id)
+                limits = {f"anthropic-ratelimit-{name}-limit": str(value) for name, value in fake.rate_limits.items()}
+                self._send(200, message, request_id=request_id, headers=limits)
             except _Reply as reply:
                 entry.status = reply.status
                 self._send_error(reply, request_id)

@@ -25,6 +25,9 @@ class LLMResource(ConfigurableResource):
     base_url: str = ""
     cache_enabled: bool = True
     max_concurrency: int = 8
+    # Fewer calls in flight when the API's anthropic-ratelimit-*-limit headers say the account's
+    # per-minute limits cannot sustain max_concurrency (off: always max_concurrency).
+    adapt_to_rate_limits: bool = True
     timeout_s: float = 120.0
     max_retries: int = 4
     pipeline_settings: PipelineSettings
@@ -38,6 +41,6 @@ class LLMResource(ConfigurableResource):
             provider=self.provider, base_url=self.base_url or None, model_config=model_config,
             cache_path=self.resolved_cache_path(), max_concurrency=self.max_concurrency,
             timeout_s=self.timeout_s, max_retries=self.max_retries,
-            stop_event=stop_event, unattended=unattended,
+            stop_event=stop_event, unattended=unattended, adapt_concurrency=self.adapt_to_rate_limits,
             batch_journal=self.pipeline_settings.places().output / "llm_batches.json",
         )
