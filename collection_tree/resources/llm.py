@@ -35,6 +35,12 @@ class LLMResource(ConfigurableResource):
     def resolved_cache_path(self) -> Path | UPath | None:
         return self.pipeline_settings.places().llm_cache if self.cache_enabled else None
 
+    def batch_journal_path(self) -> Path | None:
+        """Where message batches in flight are kept (a resource used outside a run, its settings not
+        yet configured, has no output folder and keeps none)."""
+        settings = self.pipeline_settings
+        return settings.places().output / "llm_batches.json" if isinstance(settings, PipelineSettings) else None
+
     def make_client(self, model_config: dict[str, Any] | None = None,
                     stop_event: threading.Event | None = None, *, unattended: bool = False) -> LLMClient:
         return build_client(
@@ -42,5 +48,5 @@ class LLMResource(ConfigurableResource):
             cache_path=self.resolved_cache_path(), max_concurrency=self.max_concurrency,
             timeout_s=self.timeout_s, max_retries=self.max_retries,
             stop_event=stop_event, unattended=unattended, adapt_concurrency=self.adapt_to_rate_limits,
-            batch_journal=self.pipeline_settings.places().output / "llm_batches.json",
+            batch_journal=self.batch_journal_path(),
         )
