@@ -132,8 +132,9 @@ def child_build(spec: Mapping[str, Any]) -> dict[str, Any]:
     class RecordingLLMResource(LLMResource):
         """The project's LLM resource, keeping each client it makes so the benchmark can read its timeline."""
 
-        def make_client(self, model_config: dict[str, Any] | None = None, stop_event: Any = None) -> Any:
-            client = super().make_client(model_config=model_config, stop_event=stop_event)
+        def make_client(self, model_config: dict[str, Any] | None = None, stop_event: Any = None,
+                        **options: Any) -> Any:
+            client = super().make_client(model_config=model_config, stop_event=stop_event, **options)
             made.append(client)
             return client
 

@@ -66,8 +66,9 @@ class CrashingLLMResource(LLMResource):
     crash_task: str = ""
     crash_after: int = -1  # < 0: never
 
-    def make_client(self, model_config: dict[str, Any] | None = None, stop_event: Any = None) -> LLMClient:
-        client = super().make_client(model_config=model_config, stop_event=stop_event)
+    def make_client(self, model_config: dict[str, Any] | None = None, stop_event: Any = None,
+                    **options: Any) -> LLMClient:
+        client = super().make_client(model_config=model_config, stop_event=stop_event, **options)
         if self.crash_after >= 0:
             client.provider = _CrashingProvider(client.provider, self.crash_task, self.crash_after)
         return client
