@@ -230,3 +230,16 @@ def test_real_file_names_kept_and_line_breaking_paths_left_out(export_fixture, t
     assert lines_of(tmp_path / "out" / RAP / "_CON.m3u8") == [
         "#EXTM3U", "#PLAYLIST:CON", "#EXTINF:100,Artist 6 - One\u200b-\u200bWinged Angel", zwsp]
     assert report.unrepresentable == 1
+
+
+def test_strip_control_matches_the_unicode_categories_on_every_code_point():
+    """The compiled class replaces exactly the characters of the breaking categories (and U+FFFE/FFFF)."""
+    import unicodedata
+
+    from collection_tree.exports.paths import _BREAKING, strip_control
+
+    every = "".join(chr(c) for c in range(0x110000))
+    expected = "".join("?" if unicodedata.category(ch) in _BREAKING or ch in "\ufffe\uffff" else ch for ch in every)
+    assert strip_control(every, "?") == expected
+    assert strip_control("a\r\nb\u2028c", "\\1") == "a\\1\\1b\\1c"  # the replacement is taken literally
+    assert strip_control("plain title") == "plain title"
