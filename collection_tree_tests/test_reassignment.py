@@ -527,9 +527,9 @@ def test_guard_allows_one_pair_as_the_matrix_does():
     """``Guard.allows`` (one track, one cluster, O(1)) agrees with ``Guard.allowed`` (the tracks x clusters
     matrix) on every pair: tracks of each lineage, a branch-only track, a track the tree does not name;
     clusters of each lineage and one of unknown lineage."""
-    from collection_tree.core.lineage import GenreLineages
     import numpy as np
 
+    from collection_tree.core.lineage import GenreLineages
     from collection_tree.phases.placement import Guard
 
     named, tracks = world(orphans_per_cluster=3)
