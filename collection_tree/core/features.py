@@ -152,6 +152,11 @@ class TrackFeatures:
                 self.lists[column] = [list(v) if isinstance(v, list | tuple | np.ndarray) else [] for v in
                                       tracks[column].tolist()]
         self.collection_iqr = {c: _iqr(v[np.isfinite(v)]) for c, v in self.numeric.items()}
+        # Per track, its values by normalised key (the last spelling of a key wins, as a dict literal
+        # over the list does): summaries read them instead of normalising every value of every cluster.
+        self.normed: dict[str, list[dict[str, str]]] = {
+            column: [{_norm(v): v for v in values} for values in facet] for column, facet in self.lists.items()}
+        self._normed_text: dict[str, np.ndarray] = {}
 
     def rows(self, track_ids: Iterable[int]) -> np.ndarray:
         positions = self.position.get_indexer(np.asarray(list(track_ids), dtype=np.int64))
@@ -198,11 +203,13 @@ class TrackFeatures:
                 continue
             values = {_norm(v) for v in (wanted if isinstance(wanted, list | tuple) else [wanted])}
             if key in self.lists:
-                facet = self.lists[key]
-                hits = sum(1 for r in rows.tolist() if any(_norm(v) in values for v in facet[r]))
+                normed = self.normed[key]
+                hits = sum(1 for r in rows.tolist() if not values.isdisjoint(normed[r]))
                 out[key] = _r(hits / rows.size)
             elif key in self.text:
-                out[key] = _r(sum(1 for v in self.text[key][rows].tolist() if _norm(v) in values) / rows.size)
+                if key not in self._normed_text:
+                    self._normed_text[key] = np.array([_norm(v) for v in self.text[key].tolist()], dtype=object)
+                out[key] = _r(sum(1 for v in self._normed_text[key][rows].tolist() if v in values) / rows.size)
         return out
 
     def _numeric_summary(self, column: str, rows: np.ndarray) -> dict[str, Any]:
@@ -230,8 +237,8 @@ class TrackFeatures:
     def _other_values(self, column: str, rows: np.ndarray, own: set[str]) -> dict[str, Any]:
         """The top values other than the cluster's own, how many tracks carry any value, and how
         often the top two come together (two frequent tags that rarely meet are two groups)."""
-        facet = self.lists[column]
-        sets = [{_norm(v): v for v in facet[r]} for r in rows.tolist()]
+        normed = self.normed[column]
+        sets = [normed[r] for r in rows.tolist()]
         counts = Counter(k for s in sets for k in s if k not in own)
         shown = {k: v for s in sets for k, v in s.items()}
         n = len(sets)
@@ -252,11 +259,12 @@ class TrackFeatures:
         rows = self.rows(track_ids)
         n = int(rows.size)
         values: dict[str, list[list[Any]]] = {}
-        for column, facet in self.lists.items():
+        for column in self.lists:
             counts: Counter[str] = Counter()
             shown: dict[str, str] = {}
+            normed = self.normed[column]
             for r in rows.tolist():
-                for key, value in {_norm(v): v for v in facet[r]}.items():
+                for key, value in normed[r].items():
                     counts[key] += 1
                     shown.setdefault(key, value)
             values[column] = [[shown[k], c] for k, c in _most_common(counts, LANDSCAPE_TOP.get(column, 10))]
