@@ -243,3 +243,12 @@ def test_strip_control_matches_the_unicode_categories_on_every_code_point():
     assert strip_control(every, "?") == expected
     assert strip_control("a\r\nb\u2028c", "\\1") == "a\\1\\1b\\1c"  # the replacement is taken literally
     assert strip_control("plain title") == "plain title"
+
+
+def test_display_text_and_has_control_drop_every_bidi_control():
+    from collection_tree.exports.paths import _BIDI, display_text, has_control
+
+    for ch in sorted(_BIDI):
+        assert display_text(f"evil{ch}gnp  .mp3\n") == "evilgnp .mp3"
+        assert has_control(f"a{ch}b") and safe_name(f"a{ch}b") == "ab"
+    assert has_control("a\rb") and not has_control("plain \u200b zero-width")

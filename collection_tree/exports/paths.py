@@ -43,6 +43,7 @@ _BREAKING_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\ufffe
 # Bidi embeddings, overrides, isolates and marks: they can make text display as something it is not
 # ("evil\u202egnp.mp3" shows as "evilpmg.exe"-style spoofs), so no export shows them.
 _BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+_BIDI_CHARS = re.compile(f"[{''.join(sorted(_BIDI))}]")
 
 
 def strip_control(text: str, replacement: str = " ") -> str:
@@ -55,7 +56,7 @@ def strip_control(text: str, replacement: str = " ") -> str:
 
 def has_control(text: str) -> bool:
     """Control or bidi characters: a path holding them cannot be shown or written safely."""
-    return strip_control(text) != text or any(ch in _BIDI for ch in text)
+    return _BREAKING_CHARS.search(text) is not None or _BIDI_CHARS.search(text) is not None
 
 
 def display_text(value: object) -> str:
@@ -63,7 +64,7 @@ def display_text(value: object) -> str:
     go, runs of whitespace become one space. Missing values (None, NaN) are empty."""
     if value is None or (isinstance(value, float) and value != value):
         return ""
-    text = "".join(ch for ch in strip_control(str(value)) if ch not in _BIDI)
+    text = _BIDI_CHARS.sub("", strip_control(str(value)))
     return " ".join(text.split())
 
 
@@ -71,7 +72,7 @@ def safe_name(text: str, *, fallback: str = "untitled", max_bytes: int = MAX_NAM
     """One path component from an untrusted title: no separators, no ``..``, no control
     characters, no Windows-reserved names, at most ``max_bytes`` of UTF-8."""
     # Bidi overrides go too: they can make a name display as something it is not.
-    name = "".join(ch for ch in unicodedata.normalize("NFC", strip_control(str(text))) if ch not in _BIDI)
+    name = _BIDI_CHARS.sub("", unicodedata.normalize("NFC", strip_control(str(text))))
     name = name.translate(_REPLACE)
     name = re.sub(r"\.{2,}", ".", name)  # no ".." anywhere, not even inside a name
     name = re.sub(r"\s+", " ", name).strip(" .")  # trailing dots/spaces vanish on Windows; "..": gone
