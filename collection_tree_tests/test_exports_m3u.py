@@ -252,3 +252,21 @@ def test_display_text_and_has_control_drop_every_bidi_control():
         assert display_text(f"evil{ch}gnp  .mp3\n") == "evilgnp .mp3"
         assert has_control(f"a{ch}b") and safe_name(f"a{ch}b") == "ab"
     assert has_control("a\rb") and not has_control("plain \u200b zero-width")
+
+
+def test_track_index_holds_the_records_to_dict_gives(export_fixture):
+    """Same keys, values and Python types as ``DataFrame.to_dict("records")`` (missing values included)."""
+    import pandas as pd
+
+    tracks = export_fixture.tracks
+    n = len(tracks)
+    tracks = tracks.assign(energy=pd.array([0.5, None] * (n // 2), dtype="Float64"),
+                           explicit=pd.array([True, None] * (n // 2), dtype="boolean"))
+    expected = {int(row["track_id"]): row for row in tracks.to_dict("records")}
+    index = track_index(tracks)
+    assert list(index) == list(expected)
+    for track_id, row in expected.items():
+        assert list(index[track_id]) == list(row)
+        for column, value in row.items():
+            got = index[track_id][column]
+            assert type(got) is type(value) and (got == value or repr(got) == repr(value)), (track_id, column)
