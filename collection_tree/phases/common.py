@@ -214,7 +214,7 @@ def sample_ids(track_ids: Sequence[int], n: int) -> list[int]:
     return [track_ids[int(i * step)] for i in range(n)]
 
 
-class TrackTable:
+class TrackBriefs:
     """The tracks' columns the prompts use, prepared once as Python lists with a track id -> position
     map: a batch's briefs cost O(batch), where ``.loc`` on Arrow string columns costs O(tracks) per call."""
 
@@ -238,9 +238,9 @@ class TrackTable:
         return track_brief({c: values[i] for c, values in self.columns.items()}, comment_chars)
 
 
-def track_lookup(tracks: pd.DataFrame) -> TrackTable:
+def track_lookup(tracks: pd.DataFrame) -> TrackBriefs:
     """The tracks prepared for fast lookups by track id."""
-    return TrackTable(tracks)
+    return TrackBriefs(tracks)
 
 
 def track_brief(row: Any, comment_chars: int) -> dict[str, Any]:
@@ -255,6 +255,6 @@ def track_brief(row: Any, comment_chars: int) -> dict[str, Any]:
     }
 
 
-def briefs(lookup: TrackTable, ids: Iterable[int], comment_chars: int) -> list[dict[str, Any]]:
+def briefs(lookup: TrackBriefs, ids: Iterable[int], comment_chars: int) -> list[dict[str, Any]]:
     """The briefs of the known ids, in their order."""
     return [lookup.brief(i, comment_chars) for i in ids if i in lookup]

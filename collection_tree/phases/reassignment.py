@@ -52,7 +52,7 @@ from collection_tree.llm.interface import LLM, LLMError
 from collection_tree.phases.common import (
     LLMPhaseParams,
     Progress,
-    TrackTable,
+    TrackBriefs,
     briefs,
     chunks,
     no_progress,
@@ -377,7 +377,7 @@ class _BatchOutcome:
 class _Passes:
     """Step 3's LLM passes over the tracks left after pre-assignment."""
 
-    def __init__(self, ranked: Ranked, state: _Placement, lookup: TrackTable, llm: LLM,
+    def __init__(self, ranked: Ranked, state: _Placement, lookup: TrackBriefs, llm: LLM,
                  params: ReassignParams, progress: Progress):
         self.similar = ranked
         self.row = {int(t): i for i, t in enumerate(ranked.track_ids.tolist())}
