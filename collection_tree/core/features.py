@@ -12,6 +12,7 @@ offline solvers must find the same modes from the payload alone.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -133,6 +134,11 @@ class TrackFeatures:
 
     def __init__(self, tracks: pd.DataFrame):
         self.position = pd.Index(tracks["track_id"].to_numpy(dtype=np.int64))
+        self._ids = self.position.to_numpy()
+        # The loader sorts tracks by id: positions by binary search, without a hash lookup per call.
+        self._ids_sorted = bool(np.all(self._ids[1:] > self._ids[:-1]))
+        # Summaries by (track ids, filters): a cluster the scoring rounds did not change is summarised once.
+        self._summaries: dict[tuple[bytes, str], dict[str, Any]] = {}
         self.numeric: dict[str, np.ndarray] = {}
         for column in NUMERIC_COLUMNS:
             if column in tracks.columns:
@@ -159,14 +165,27 @@ class TrackFeatures:
         self._normed_text: dict[str, np.ndarray] = {}
 
     def rows(self, track_ids: Iterable[int]) -> np.ndarray:
-        positions = self.position.get_indexer(np.asarray(list(track_ids), dtype=np.int64))
-        return positions[positions >= 0]
+        """Positions of the known ids, in their order."""
+        ids = np.asarray(list(track_ids), dtype=np.int64)
+        if not self._ids_sorted or not self._ids.size:
+            positions = self.position.get_indexer(ids)
+            return positions[positions >= 0]
+        positions = np.minimum(np.searchsorted(self._ids, ids), self._ids.size - 1)
+        return positions[self._ids[positions] == ids]
 
     # -- what the scorer sees ---------------------------------------------------------------------
     def summary(self, track_ids: Sequence[int], filters: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Compact features of a track set for the scoring payload: year spread and modes, era spread,
         agreement with the cluster's own filters, the strongest other tags, and bpm / key / energy
-        when the collection has them. Shares are of the cluster's tracks, rounded to 2 decimals."""
+        when the collection has them. Shares are of the cluster's tracks, rounded to 2 decimals.
+        The same track ids and filters give the same (shared, read-only) summary."""
+        ids = np.asarray(list(track_ids), dtype=np.int64)
+        key = (ids.tobytes(), json.dumps(filters or {}, sort_keys=True, default=str))
+        if key not in self._summaries:
+            self._summaries[key] = self._summary(ids, filters)
+        return self._summaries[key]
+
+    def _summary(self, track_ids: np.ndarray, filters: Mapping[str, Any] | None) -> dict[str, Any]:
         rows = self.rows(track_ids)
         n = int(rows.size)
         out: dict[str, Any] = {"tracks": n}
