@@ -155,6 +155,10 @@ def test_stored_lists_that_are_not_clean_are_cleaned_as_on_load(tmp_path):
     back = tracks_from_storage(pd.read_parquet(path))
     assert back["genre"].tolist() == [split_facet(v) for v in genre]
     assert back["genre"].tolist() == [["Rock", "Metal"], ["Rock"], [], [], ["Pop"], ["a"]]
+    clean = [["Rock", "Metal"], ["Pop", "Pop"], None, [], ["Jazz"]]  # stripped, no blanks: a repeat, a null
+    pd.DataFrame({"track_id": range(len(clean)), "genre": clean}).to_parquet(path, index=False)
+    back = tracks_from_storage(pd.read_parquet(path))
+    assert back["genre"].tolist() == [["Rock", "Metal"], ["Pop"], [], [], ["Jazz"]]
 
 
 # ---------------------------------------------------------------------------------------------- trees
