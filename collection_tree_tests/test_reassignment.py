@@ -541,3 +541,6 @@ def test_guard_allows_one_pair_as_the_matrix_does():
     pairs = [[guard.allows(int(t), j) for j in range(len(clusters))] for t in ids.tolist()]
     assert np.array_equal(np.array(pairs), matrix)
     assert not matrix.all() and matrix[-1].all() and matrix[:, -1].all()  # both outcomes occur
+    lineages = GenreLineages.from_tree(doc)
+    assert [guard.has_lineage(int(t)) for t in ids] == [bool(lineages.of_track(int(t))) for t in ids]
+    assert guard.has_lineage(9001) and not guard.has_lineage(9999) and not Guard(None, clusters).has_lineage(1)

@@ -88,7 +88,13 @@ class Guard:
         return bool(self.lineages.mask[row, root])
 
     def has_lineage(self, track_id: int) -> bool:
-        return bool(self.lineages and self.lineages.of_track(track_id))
+        if self.lineages is None:
+            return False
+        try:
+            row = self.lineages.position.get_loc(int(track_id))
+        except KeyError:
+            return False
+        return bool(self.lineages.mask[row].any())
 
 
 def no_cluster_reason(lineages: GenreLineages | None, track_id: int) -> str:
