@@ -41,7 +41,7 @@ GENRE_DEPTH_DECAY = 0.5  # weight of a genre value one step broader than the nex
 NUMERIC_FLOOR = {"year": 1.0, "bpm": 2.0, "energy": 0.5}  # the narrowest soft bin per column
 SOFT_BIN_REACH = 2  # a value touches its bin and this many on each side
 SCORE_CELLS = 1 << 24  # tracks x clusters scored at a time (~64 MiB of float32)
-DENSE_CENTROID_CELLS = 1 << 25  # centroids x features held dense for scoring (~128 MiB at most): much faster
+DENSE_CENTROID_CELLS = 1 << 25  # centroids x the scored tracks' features held dense (~128 MiB at most): much faster
 
 _KEY_NAMES = {"c": 0, "b#": 0, "c#": 1, "db": 1, "d": 2, "d#": 3, "eb": 3, "e": 4, "fb": 4, "f": 5, "e#": 5,
               "f#": 6, "gb": 6, "g": 7, "g#": 8, "ab": 8, "a": 9, "a#": 10, "bb": 10, "b": 11, "cb": 11}
