@@ -188,6 +188,21 @@ def test_a_killed_run_is_detected_marked_failed_and_frees_its_pool_slot(tmp_path
     assert ops.run_state(instance, recovered).resumable
 
 
+def test_progress_logs_the_first_and_last_lines_and_at_most_one_per_interval(monkeypatch):
+    """A clock stands in for time: lines between the first and the final one are kept only when
+    MIN_LOG_INTERVAL_S has passed since the last logged one (each is an event in the instance)."""
+    from collection_tree.assets import progress as progress_module
+
+    clock = iter([0.0, 0.0, 0.4, 0.9, 1.1, 1.5, 1.6])
+    monkeypatch.setattr(progress_module.time, "monotonic", lambda: next(clock))
+    logged: list[str] = []
+    progress = PhaseProgress(SimpleNamespace(log=SimpleNamespace(info=logged.append)), "named_clusters")
+    for fraction, message in [(0.1, "batch 1/5"), (0.2, "batch 2/5"), (0.3, "batch 3/5"), (0.4, "batch 4/5"),
+                              (0.6, "batch 5/5"), (1.0, "named")]:
+        progress(fraction, message)
+    assert [ops.parse_progress(line).message for line in logged] == ["batch 1/5", "batch 4/5", "named"]
+
+
 def test_progress_lines_parse_and_drive_the_bar():
     logged: list[str] = []
     context = SimpleNamespace(log=SimpleNamespace(info=logged.append))

@@ -107,3 +107,17 @@ def test_broken_titles_and_content_words():
     assert not broken_title("Skate Punk, early 2000s") and not broken_title("Deep House, Berlin 2007-2014")
     assert not broken_title("Grindcore, late 2000s: 2005-2009")
     assert content_words("Hip-Hop & R&B of the early 2000s") == {"hip-hop", "hip", "hop", "r&b", "2000s"}
+
+
+def test_track_facet_words_are_the_words_of_the_joined_facets():
+    """Per distinct value, then united: the same words as reading each track's facets joined in one text."""
+    from collection_tree.core import curation
+
+    tracks = load_tracks(Path(__file__).resolve().parents[2] / "shared" / "data" / "genius-2000s" / "tracks.csv")
+    tracks.loc[0, "era"] = "late-night & R&B; hip-hop's"
+    columns = [c for c in curation.FACET_COLUMNS if c in tracks.columns]
+    joined = {int(t): curation.words(" ".join(curation._text(tracks[c].iloc[i]) for c in columns))
+              for i, t in enumerate(tracks["track_id"].tolist())}
+    got = curation.track_facet_words(tracks)
+    assert got == joined
+    assert {"late-night", "late", "night", "r&b", "hip-hop's", "hip", "hop"} <= got[int(tracks["track_id"].iloc[0])]

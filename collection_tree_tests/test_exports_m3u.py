@@ -230,3 +230,43 @@ def test_real_file_names_kept_and_line_breaking_paths_left_out(export_fixture, t
     assert lines_of(tmp_path / "out" / RAP / "_CON.m3u8") == [
         "#EXTM3U", "#PLAYLIST:CON", "#EXTINF:100,Artist 6 - One\u200b-\u200bWinged Angel", zwsp]
     assert report.unrepresentable == 1
+
+
+def test_strip_control_matches_the_unicode_categories_on_every_code_point():
+    """The compiled class replaces exactly the characters of the breaking categories (and U+FFFE/FFFF)."""
+    import unicodedata
+
+    from collection_tree.exports.paths import _BREAKING, strip_control
+
+    every = "".join(chr(c) for c in range(0x110000))
+    expected = "".join("?" if unicodedata.category(ch) in _BREAKING or ch in "\ufffe\uffff" else ch for ch in every)
+    assert strip_control(every, "?") == expected
+    assert strip_control("a\r\nb\u2028c", "\\1") == "a\\1\\1b\\1c"  # the replacement is taken literally
+    assert strip_control("plain title") == "plain title"
+
+
+def test_display_text_and_has_control_drop_every_bidi_control():
+    from collection_tree.exports.paths import _BIDI, display_text, has_control
+
+    for ch in sorted(_BIDI):
+        assert display_text(f"evil{ch}gnp  .mp3\n") == "evilgnp .mp3"
+        assert has_control(f"a{ch}b") and safe_name(f"a{ch}b") == "ab"
+    assert has_control("a\rb") and not has_control("plain \u200b zero-width")
+
+
+def test_track_index_holds_the_records_to_dict_gives(export_fixture):
+    """Same keys, values and Python types as ``DataFrame.to_dict("records")`` (missing values included)."""
+    import pandas as pd
+
+    tracks = export_fixture.tracks
+    n = len(tracks)
+    tracks = tracks.assign(energy=pd.array([0.5, None] * (n // 2), dtype="Float64"),
+                           explicit=pd.array([True, None] * (n // 2), dtype="boolean"))
+    expected = {int(row["track_id"]): row for row in tracks.to_dict("records")}
+    index = track_index(tracks)
+    assert list(index) == list(expected)
+    for track_id, row in expected.items():
+        assert list(index[track_id]) == list(row)
+        for column, value in row.items():
+            got = index[track_id][column]
+            assert type(got) is type(value) and (got == value or repr(got) == repr(value)), (track_id, column)

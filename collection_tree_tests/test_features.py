@@ -133,3 +133,28 @@ def test_genius_tracks_have_years_but_no_audio_features():
     assert 2000 <= summary["year"]["min"] <= summary["year"]["median"] <= summary["year"]["max"] <= 2010
     landscape = features.landscape(ids)
     assert sum(c for _, _, c in landscape["numeric"]["year"]["histogram"]) == len(ids)
+
+
+@pytest.mark.parametrize("order", ["sorted", "shuffled"])
+def test_rows_are_the_positions_of_known_ids_in_their_order(order):
+    """Binary search over the sorted ids (the loader's order) or the index's lookup: the same positions."""
+    tracks = load_tracks(GENIUS / "tracks.csv").head(400)
+    if order == "shuffled":
+        tracks = tracks.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    features = TrackFeatures(tracks)
+    rng = np.random.default_rng(5)
+    ids = rng.choice(np.concatenate([tracks["track_id"].to_numpy(), [-1, 0, 10**9]]), size=300)
+    expected = pd.Index(tracks["track_id"]).get_indexer(ids)
+    assert features.rows(ids).tolist() == expected[expected >= 0].tolist()
+
+
+def test_a_repeated_summary_is_the_one_computed_before():
+    tracks = load_tracks(GENIUS / "tracks.csv")
+    ids = tracks["track_id"].tolist()[100:160]
+    first = TrackFeatures(tracks)
+    summary = first.summary(ids, {"genre": ["Pop-Punk"]})
+    assert first.summary(list(ids), {"genre": ["Pop-Punk"]}) is summary
+    fresh = TrackFeatures(tracks)
+    assert fresh.summary(ids, {"genre": ["Pop-Punk"]}) == summary
+    assert first.summary(ids, {"genre": ["Rock"]}) == fresh.summary(ids, {"genre": ["Rock"]}) != summary
+    assert first.summary(ids[:-1], {"genre": ["Pop-Punk"]})["tracks"] == len(ids) - 1

@@ -144,6 +144,23 @@ def test_tracks_round_trip_through_parquet_storage(tmp_path):
     assert all(isinstance(v, list) for v in back["scene_tags"])
 
 
+def test_stored_lists_that_are_not_clean_are_cleaned_as_on_load(tmp_path):
+    """Clean stored lists are taken as they are; any other (padding, blanks, repeats, nulls, a string)
+    is cleaned by ``split_facet`` exactly as the loader does."""
+    from collection_tree.core.inputs import split_facet
+
+    genre = [["Rock", "Metal"], [" Rock ", "Rock", ""], [], None, ["Pop", None, "Pop"], ["a\u2028"]]
+    path = tmp_path / "dirty.parquet"
+    pd.DataFrame({"track_id": range(len(genre)), "genre": genre}).to_parquet(path, index=False)
+    back = tracks_from_storage(pd.read_parquet(path))
+    assert back["genre"].tolist() == [split_facet(v) for v in genre]
+    assert back["genre"].tolist() == [["Rock", "Metal"], ["Rock"], [], [], ["Pop"], ["a"]]
+    clean = [["Rock", "Metal"], ["Pop", "Pop"], None, [], ["Jazz"]]  # stripped, no blanks: a repeat, a null
+    pd.DataFrame({"track_id": range(len(clean)), "genre": clean}).to_parquet(path, index=False)
+    back = tracks_from_storage(pd.read_parquet(path))
+    assert back["genre"].tolist() == [["Rock", "Metal"], ["Pop"], [], [], ["Jazz"]]
+
+
 # ---------------------------------------------------------------------------------------------- trees
 def test_real_trees_load_with_no_dropped_ids():
     known = set(load_tracks(GENIUS / "tracks.csv")["track_id"].tolist())

@@ -198,3 +198,42 @@ def test_build_flag_sets_the_tree_assets_run_config(test_flag):
     validate_run_config(defs.resolve_job_def(TEST_JOB if test_flag else FULL_JOB), config)  # raises when wrong
     with pytest.raises(SystemExit):
         build_parser().parse_args(["build", "--playlist-order", "camelot"])
+
+
+def _full_relocation(obj, path):
+    """The relocation search before the local deltas: every candidate path costed in full."""
+    n = obj.n
+    i, j = np.nonzero(~np.eye(n, dtype=bool))
+    rest = np.array([np.delete(path, k) for k in range(n)])
+    positions = np.arange(n)[None, :]
+    source = np.clip(np.where(positions < j[:, None], positions, positions - 1), 0, n - 2)
+    candidates = np.take_along_axis(rest[i], source, axis=1)
+    candidates[np.arange(len(i)), j] = path[i]
+    delta = obj.costs(candidates) - obj.cost(path)
+    best = int(np.argmin(delta))
+    return float(delta[best]), int(i[best]), int(j[best])
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_relocation_from_local_deltas_is_the_full_search(seed):
+    """Same move and bit-identical delta as costing every candidate path, ties included (few distinct
+    tempos and keys, energies missing, virtual ends): and so the same play orders."""
+    from collection_tree.core import mix
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3, 60))
+    bpm = rng.choice([90.0, 120.0, 124.0, 128.0, np.nan], size=n)
+    keys = rng.choice([-1, 0, 1, 7, 8, 14], size=n)
+    energy = np.where(rng.random(n) < 0.3, np.nan, rng.choice([1.0, 2.0, 3.0, 5.0], size=n))
+    obj = mix._Objective(bpm, keys, energy, 0.06, 0.03, 0.02)
+    for _ in range(5):
+        path = rng.permutation(n)
+        assert mix._best_relocation(obj, path) == _full_relocation(obj, path)
+    local = mix._relocation_deltas(obj, path, *np.nonzero(~np.eye(n, dtype=bool)))
+    assert np.allclose(local, [_full_cost_delta(obj, path, i, j) for i, j in zip(*np.nonzero(~np.eye(n, dtype=bool)),
+                                                                                 strict=True)], atol=1e-9)
+
+
+def _full_cost_delta(obj, path, i, j):
+    candidate = np.insert(np.delete(path, i), j, path[i])
+    return obj.cost(candidate) - obj.cost(path)

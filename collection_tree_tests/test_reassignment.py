@@ -521,3 +521,26 @@ def test_similarity_poor_fits_move_to_the_cluster_they_resemble():
     assert 3 in {c.id: c for c in result.clusters}["metal__uk"].track_ids
     seed = run_guarded(named, tracks, Recording(), ReassignParams.for_profile("seed"), doc)
     assert seed.report.similarity_poor_fits == 0 and 3 in {c.id: c for c in seed.clusters}["metal__usa"].track_ids
+
+
+def test_guard_allows_one_pair_as_the_matrix_does():
+    """``Guard.allows`` (one track, one cluster, O(1)) agrees with ``Guard.allowed`` (the tracks x clusters
+    matrix) on every pair: tracks of each lineage, a branch-only track, a track the tree does not name;
+    clusters of each lineage and one of unknown lineage."""
+    import numpy as np
+
+    from collection_tree.core.lineage import GenreLineages
+    from collection_tree.phases.placement import Guard
+
+    named, tracks = world(orphans_per_cluster=3)
+    doc = world_tree(tracks, branch={"rock": [9001]})
+    clusters = [*named.clusters, Cluster(id="nowhere__x", track_ids=[1])]
+    guard = Guard(GenreLineages.from_tree(doc), clusters)
+    ids = np.array([*tracks["track_id"].tolist(), 9001, 9999], dtype=np.int64)
+    matrix = guard.allowed(ids)
+    pairs = [[guard.allows(int(t), j) for j in range(len(clusters))] for t in ids.tolist()]
+    assert np.array_equal(np.array(pairs), matrix)
+    assert not matrix.all() and matrix[-1].all() and matrix[:, -1].all()  # both outcomes occur
+    lineages = GenreLineages.from_tree(doc)
+    assert [guard.has_lineage(int(t)) for t in ids] == [bool(lineages.of_track(int(t))) for t in ids]
+    assert guard.has_lineage(9001) and not guard.has_lineage(9999) and not Guard(None, clusters).has_lineage(1)

@@ -264,3 +264,28 @@ def test_guarded_ranking_by_lineage_equals_masking_every_cluster():
     assert np.allclose(by_lineage.scores, masked.scores, atol=1e-6)
     allowed = guard.allowed(ids)
     assert all(allowed[i, c] for i in range(300) for c in by_lineage.columns[i] if c >= 0)
+
+
+@pytest.mark.parametrize("dense_cells", [1, 1 << 25])
+def test_ranked_scores_equal_the_full_product_exactly(monkeypatch, dense_cells):
+    """Scored over the tracks' own features only (dense or sparse centroids, in chunks, with ids the
+    collection lacks): bit for bit the scores of the product over every feature."""
+    rng = np.random.default_rng(11)
+    scenes = [f"Scene {i}" for i in range(40)]
+    rows = [{"track_id": t, "genre": ["Rock", f"Style {int(rng.integers(12))}"],
+             "scene_tags": list(rng.choice(scenes, size=int(rng.integers(0, 3)), replace=False)),
+             "descriptors": [f"d{int(rng.integers(30))}"], "year": int(rng.integers(1990, 2010)),
+             "bpm": float(rng.integers(80, 160)), "energy": float(rng.random())}
+            for t in range(1, 401)]
+    model = TrackSimilarity(tracks_frame(rows))
+    centroids = model.centroids([list(range(i, 401, 37)) for i in range(1, 38)])
+    ids = np.array([*range(400, 0, -3), 9999, *range(2, 401, 3), -5], dtype=np.int64)
+    monkeypatch.setattr(similarity, "DENSE_CENTROID_CELLS", dense_cells)
+    monkeypatch.setattr(similarity, "SCORE_CELLS", 37 * 50)  # 50 tracks per chunk
+    ranked = model.ranked(ids, centroids, 37)
+    known = model.rows(ids) >= 0
+    full = model.scores(ids[known], centroids)  # known ids only, one row each
+    for row, i in enumerate(np.flatnonzero(known).tolist()):
+        assert np.array_equal(ranked.scores[i], full[row][ranked.columns[i]])
+        assert ranked.scores[i].tolist() == sorted(full[row].tolist(), reverse=True)
+    assert (ranked.scores[~known] == 0).all()  # unknown ids score 0 everywhere

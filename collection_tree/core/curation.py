@@ -20,6 +20,7 @@ titles that fit, so there is one definition of "a track carries a word of the ti
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
@@ -77,12 +78,27 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _value_words(text: str) -> frozenset[str]:
+    return frozenset(words(text))
+
+
 def track_facet_words(tracks: pd.DataFrame) -> dict[int, set[str]]:
-    """Track id -> the words of its own facets (genre, scene_tags, descriptors, era, country)."""
+    """Track id -> the words of its own facets (genre, scene_tags, descriptors, era, country). No word
+    spans the separators between values, so a track's words are the union of its values' words,
+    each distinct value read once."""
     columns = [c for c in FACET_COLUMNS if c in tracks.columns]
     ids = tracks["track_id"].astype("int64").tolist()
     values = [tracks[c].tolist() for c in columns]
-    return {t: words(" ".join(_text(col[i]) for col in values)) for i, t in enumerate(ids)}
+    out: dict[int, set[str]] = {}
+    for i, t in enumerate(ids):
+        found: set[str] = set()
+        for column in values:
+            value = column[i]
+            for text in ([str(v) for v in value] if isinstance(value, list | tuple) else [_text(value)]):
+                found |= _value_words(text)
+        out[t] = found
+    return out
 
 
 def genre_lineages(genre_tree: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, set[str]], dict[int, set[str]]]:

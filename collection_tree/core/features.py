@@ -12,6 +12,7 @@ offline solvers must find the same modes from the payload alone.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -133,6 +134,11 @@ class TrackFeatures:
 
     def __init__(self, tracks: pd.DataFrame):
         self.position = pd.Index(tracks["track_id"].to_numpy(dtype=np.int64))
+        self._ids = self.position.to_numpy()
+        # The loader sorts tracks by id: positions by binary search, without a hash lookup per call.
+        self._ids_sorted = bool(np.all(self._ids[1:] > self._ids[:-1]))
+        # Summaries by (track ids, filters): a cluster the scoring rounds did not change is summarised once.
+        self._summaries: dict[tuple[bytes, str], dict[str, Any]] = {}
         self.numeric: dict[str, np.ndarray] = {}
         for column in NUMERIC_COLUMNS:
             if column in tracks.columns:
@@ -152,16 +158,34 @@ class TrackFeatures:
                 self.lists[column] = [list(v) if isinstance(v, list | tuple | np.ndarray) else [] for v in
                                       tracks[column].tolist()]
         self.collection_iqr = {c: _iqr(v[np.isfinite(v)]) for c, v in self.numeric.items()}
+        # Per track, its values by normalised key (the last spelling of a key wins, as a dict literal
+        # over the list does): summaries read them instead of normalising every value of every cluster.
+        self.normed: dict[str, list[dict[str, str]]] = {
+            column: [{_norm(v): v for v in values} for values in facet] for column, facet in self.lists.items()}
+        self._normed_text: dict[str, np.ndarray] = {}
 
     def rows(self, track_ids: Iterable[int]) -> np.ndarray:
-        positions = self.position.get_indexer(np.asarray(list(track_ids), dtype=np.int64))
-        return positions[positions >= 0]
+        """Positions of the known ids, in their order."""
+        ids = np.asarray(list(track_ids), dtype=np.int64)
+        if not self._ids_sorted or not self._ids.size:
+            positions = self.position.get_indexer(ids)
+            return positions[positions >= 0]
+        positions = np.minimum(np.searchsorted(self._ids, ids), self._ids.size - 1)
+        return positions[self._ids[positions] == ids]
 
     # -- what the scorer sees ---------------------------------------------------------------------
     def summary(self, track_ids: Sequence[int], filters: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Compact features of a track set for the scoring payload: year spread and modes, era spread,
         agreement with the cluster's own filters, the strongest other tags, and bpm / key / energy
-        when the collection has them. Shares are of the cluster's tracks, rounded to 2 decimals."""
+        when the collection has them. Shares are of the cluster's tracks, rounded to 2 decimals.
+        The same track ids and filters give the same (shared, read-only) summary."""
+        ids = np.asarray(list(track_ids), dtype=np.int64)
+        key = (ids.tobytes(), json.dumps(filters or {}, sort_keys=True, default=str))
+        if key not in self._summaries:
+            self._summaries[key] = self._summary(ids, filters)
+        return self._summaries[key]
+
+    def _summary(self, track_ids: np.ndarray, filters: Mapping[str, Any] | None) -> dict[str, Any]:
         rows = self.rows(track_ids)
         n = int(rows.size)
         out: dict[str, Any] = {"tracks": n}
@@ -198,11 +222,13 @@ class TrackFeatures:
                 continue
             values = {_norm(v) for v in (wanted if isinstance(wanted, list | tuple) else [wanted])}
             if key in self.lists:
-                facet = self.lists[key]
-                hits = sum(1 for r in rows.tolist() if any(_norm(v) in values for v in facet[r]))
+                normed = self.normed[key]
+                hits = sum(1 for r in rows.tolist() if not values.isdisjoint(normed[r]))
                 out[key] = _r(hits / rows.size)
             elif key in self.text:
-                out[key] = _r(sum(1 for v in self.text[key][rows].tolist() if _norm(v) in values) / rows.size)
+                if key not in self._normed_text:
+                    self._normed_text[key] = np.array([_norm(v) for v in self.text[key].tolist()], dtype=object)
+                out[key] = _r(sum(1 for v in self._normed_text[key][rows].tolist() if v in values) / rows.size)
         return out
 
     def _numeric_summary(self, column: str, rows: np.ndarray) -> dict[str, Any]:
@@ -230,8 +256,8 @@ class TrackFeatures:
     def _other_values(self, column: str, rows: np.ndarray, own: set[str]) -> dict[str, Any]:
         """The top values other than the cluster's own, how many tracks carry any value, and how
         often the top two come together (two frequent tags that rarely meet are two groups)."""
-        facet = self.lists[column]
-        sets = [{_norm(v): v for v in facet[r]} for r in rows.tolist()]
+        normed = self.normed[column]
+        sets = [normed[r] for r in rows.tolist()]
         counts = Counter(k for s in sets for k in s if k not in own)
         shown = {k: v for s in sets for k, v in s.items()}
         n = len(sets)
@@ -252,11 +278,12 @@ class TrackFeatures:
         rows = self.rows(track_ids)
         n = int(rows.size)
         values: dict[str, list[list[Any]]] = {}
-        for column, facet in self.lists.items():
+        for column in self.lists:
             counts: Counter[str] = Counter()
             shown: dict[str, str] = {}
+            normed = self.normed[column]
             for r in rows.tolist():
-                for key, value in {_norm(v): v for v in facet[r]}.items():
+                for key, value in normed[r].items():
                     counts[key] += 1
                     shown.setdefault(key, value)
             values[column] = [[shown[k], c] for k, c in _most_common(counts, LANDSCAPE_TOP.get(column, 10))]

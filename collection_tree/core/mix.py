@@ -184,15 +184,46 @@ def _best_reversal(obj: _Objective, path: np.ndarray) -> tuple[float, int, int]:
     return float(delta[best]), int(i[best]), int(j[best])
 
 
+RELOCATION_WINDOW = 1e-6  # moves whose local delta lies this close to the best are costed in full
+
+
+def _relocation_deltas(obj: _Objective, path: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """The cost change of moving the track at position i to position j, from the edges and places
+    that change (O(1) per move, where the full cost of each candidate path is O(n))."""
+    n = obj.n
+    padded = np.concatenate([[n], path, [n]])  # the virtual end node costs nothing
+    edge, place = obj.edge, obj.place
+    x = path[i]
+    # out of its place: its two edges give way to one joining its neighbours
+    removed = edge[padded[i + 1 - 1], x] + edge[x, padded[i + 2]] - edge[padded[i], padded[i + 2]]
+    # into the rest (the path without position i) between rest[j - 1] and rest[j]
+    rest_left = np.where(j <= i, padded[j], padded[j + 1])  # rest[j - 1], padded
+    rest_right = np.where(j < i, padded[j + 1], padded[j + 2])  # rest[j], padded
+    added = edge[rest_left, x] + edge[x, rest_right] - edge[rest_left, rest_right]
+    # places: the tracks between shift by one towards i, the moved one lands on j
+    positions = np.arange(n)
+    here = place[path, positions]
+    left = np.concatenate([[0.0], np.cumsum(place[path[1:], positions[:-1]] - here[1:])])  # left[k]: 1..k
+    right = np.concatenate([[0.0], np.cumsum(place[path[:-1], positions[1:]] - here[:-1])])  # right[k]: 0..k-1
+    shifted = np.where(i < j, left[np.maximum(j, i)] - left[np.minimum(j, i)],
+                       right[np.maximum(i, j)] - right[np.minimum(i, j)])
+    return added - removed + shifted + place[x, j] - place[x, i]
+
+
 def _best_relocation(obj: _Objective, path: np.ndarray) -> tuple[float, int, int]:
     """The move of one track from position i to position j (the others shift by one) that lowers
-    the cost most: (delta, i, j). Evaluated exactly for all pairs with numpy."""
+    the cost most: (delta, i, j), as the full cost of every candidate path gives it (the first of
+    equal moves in (i, j) order). Local deltas find the few moves near the best; only those are
+    costed in full, so the choice and its delta are the full evaluation's."""
     n = obj.n
     i, j = np.nonzero(~np.eye(n, dtype=bool))
-    rest = np.array([np.delete(path, k) for k in range(n)])  # rest[k]: the path without position k
+    local = _relocation_deltas(obj, path, i, j)
+    near = np.flatnonzero(local <= local.min() + RELOCATION_WINDOW)
+    i, j = i[near], j[near]
+    rest = np.array([np.delete(path, k) for k in i])  # rest[m]: the path without position i[m]
     positions = np.arange(n)[None, :]
     source = np.clip(np.where(positions < j[:, None], positions, positions - 1), 0, n - 2)
-    candidates = np.take_along_axis(rest[i], source, axis=1)  # path[i] inserted at position j of rest[i]
+    candidates = np.take_along_axis(rest, source, axis=1)  # path[i] inserted at position j of rest
     candidates[np.arange(len(i)), j] = path[i]
     delta = obj.costs(candidates) - obj.cost(path)
     best = int(np.argmin(delta))

@@ -41,7 +41,7 @@ GENRE_DEPTH_DECAY = 0.5  # weight of a genre value one step broader than the nex
 NUMERIC_FLOOR = {"year": 1.0, "bpm": 2.0, "energy": 0.5}  # the narrowest soft bin per column
 SOFT_BIN_REACH = 2  # a value touches its bin and this many on each side
 SCORE_CELLS = 1 << 24  # tracks x clusters scored at a time (~64 MiB of float32)
-DENSE_CENTROID_CELLS = 1 << 25  # centroids x features held dense for scoring (~128 MiB at most): much faster
+DENSE_CENTROID_CELLS = 1 << 25  # centroids x the scored tracks' features held dense (~128 MiB at most): much faster
 
 _KEY_NAMES = {"c": 0, "b#": 0, "c#": 1, "db": 1, "d": 2, "d#": 3, "eb": 3, "e": 4, "fb": 4, "f": 5, "e#": 5,
               "f#": 6, "gb": 6, "g": 7, "g#": 8, "ab": 8, "a": 9, "a#": 10, "bb": 10, "b": 11, "cb": 11}
@@ -308,15 +308,25 @@ class TrackSimilarity:
         if k == 0 or len(ids) == 0:
             return Ranked(ids, columns, scores)
         step = max(1, SCORE_CELLS // max(m, 1))
-        dense = m * centroids.shape[1] <= DENSE_CENTROID_CELLS
-        transposed = np.ascontiguousarray(centroids.T.toarray()) if dense else centroids.T.tocsc()
+        # Only the features these tracks have can score: the centroids are held (dense when small
+        # enough) over those alone. The tracks' rows keep their stored order of nonzeros, so every
+        # score is summed in the same order as over all features.
+        all_rows = self.rows(ids)
+        tracks = self.matrix[all_rows[all_rows >= 0]]
+        used = np.unique(tracks.indices)
+        tracks = sp.csr_matrix((tracks.data, np.searchsorted(used, tracks.indices), tracks.indptr),
+                               shape=(tracks.shape[0], used.size))
+        at = np.cumsum(all_rows >= 0) - 1  # row of each known id in ``tracks``
+        dense = m * used.size <= DENSE_CENTROID_CELLS
+        selected = centroids.T.tocsr()[used]
+        transposed = np.ascontiguousarray(selected.toarray()) if dense else selected.tocsc()
         for start in range(0, len(ids), step):
             chunk = ids[start: start + step]
-            rows = self.rows(chunk)
+            rows = all_rows[start: start + step]
             block = np.zeros((len(chunk), m), dtype=np.float32)
             known = rows >= 0
             if known.any():
-                product = self.matrix[rows[known]] @ transposed
+                product = tracks[at[start: start + step][known]] @ transposed
                 block[known] = product if dense else product.toarray()
             if allowed is not None:
                 block[~allowed(chunk)] = -np.inf

@@ -67,8 +67,20 @@ def load_tree_json(path: Path) -> dict[str, Any]:
 
 
 def track_index(tracks: pd.DataFrame) -> dict[int, dict[str, Any]]:
-    """Track records by ``track_id``."""
-    return {int(row["track_id"]): row for row in tracks.to_dict("records")}
+    """Track records by ``track_id`` (``to_dict("records")``'s records, built from whole columns: a
+    column's ``tolist`` gives the same Python values in a fraction of the time)."""
+    names = list(tracks.columns)
+    columns = [_native(tracks[c]) for c in names]
+    rows = (dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True))
+    return {int(row["track_id"]): row for row in rows}
+
+
+def _native(column: pd.Series) -> list[Any]:
+    """A column's values as ``to_dict`` boxes them: Python scalars; a masked column's NA as None."""
+    values = column.tolist()
+    if getattr(column.dtype, "na_value", None) is pd.NA:
+        values = [None if v is pd.NA else v for v in values]
+    return values
 
 
 def play_order(leaf: dict[str, Any], index: dict[int, dict[str, Any]] | None = None) -> list[int]:

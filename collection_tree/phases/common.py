@@ -214,9 +214,33 @@ def sample_ids(track_ids: Sequence[int], n: int) -> list[int]:
     return [track_ids[int(i * step)] for i in range(n)]
 
 
-def track_lookup(tracks: pd.DataFrame) -> pd.DataFrame:
-    """The tracks frame indexed by track_id, for fast row lookups."""
-    return tracks.set_index("track_id", drop=False)
+class TrackBriefs:
+    """The tracks' columns the prompts use, prepared once as Python lists with a track id -> position
+    map: a batch's briefs cost O(batch), where ``.loc`` on Arrow string columns costs O(tracks) per call."""
+
+    BRIEF_COLUMNS = ("track_id", "title", "artist", "year", "comment")
+
+    def __init__(self, tracks: pd.DataFrame):
+        self.tracks = tracks
+        ids = tracks["track_id"].tolist()
+        self.position: dict[int, int] = {int(t): i for i, t in enumerate(ids)}
+        self.columns: dict[str, list[Any]] = {c: tracks[c].tolist() for c in self.BRIEF_COLUMNS}
+
+    def __contains__(self, track_id: object) -> bool:
+        return track_id in self.position
+
+    def row(self, track_id: int) -> pd.Series:
+        """One track's full row (for the rare per-track explanation)."""
+        return self.tracks.iloc[self.position[track_id]]
+
+    def brief(self, track_id: int, comment_chars: int) -> dict[str, Any]:
+        i = self.position[track_id]
+        return track_brief({c: values[i] for c, values in self.columns.items()}, comment_chars)
+
+
+def track_lookup(tracks: pd.DataFrame) -> TrackBriefs:
+    """The tracks prepared for fast lookups by track id."""
+    return TrackBriefs(tracks)
 
 
 def track_brief(row: Any, comment_chars: int) -> dict[str, Any]:
@@ -231,6 +255,6 @@ def track_brief(row: Any, comment_chars: int) -> dict[str, Any]:
     }
 
 
-def briefs(lookup: pd.DataFrame, ids: Iterable[int], comment_chars: int) -> list[dict[str, Any]]:
-    rows = lookup.loc[[i for i in ids if i in lookup.index]]
-    return [track_brief(row, comment_chars) for _, row in rows.iterrows()]
+def briefs(lookup: TrackBriefs, ids: Iterable[int], comment_chars: int) -> list[dict[str, Any]]:
+    """The briefs of the known ids, in their order."""
+    return [lookup.brief(i, comment_chars) for i in ids if i in lookup]

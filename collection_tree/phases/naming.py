@@ -30,6 +30,7 @@ from collection_tree.llm.interface import LLM, LLMError
 from collection_tree.phases.common import (
     LLMPhaseParams,
     Progress,
+    TrackBriefs,
     briefs,
     chunks,
     no_progress,
@@ -88,7 +89,7 @@ def answer_source(llm: Any) -> str:
     return "offline" if provider == "offline" else "llm"
 
 
-def cluster_payload(cluster: Cluster, lookup: pd.DataFrame, params: NamingParams) -> dict[str, Any]:
+def cluster_payload(cluster: Cluster, lookup: TrackBriefs, params: NamingParams) -> dict[str, Any]:
     facets = {key: (value[:FACET_VALUES] if isinstance(value, list) and not key.endswith("_range") else value)
               for key, value in cluster.filters.items()}
     return {

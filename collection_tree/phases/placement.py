@@ -75,10 +75,26 @@ class Guard:
         return Ranked(ids, columns, scores)
 
     def allows(self, track_id: int, column: int) -> bool:
-        return bool(self.allowed(np.array([track_id]))[0, column]) if len(self.columns) else True
+        """One track and one cluster, in O(1) (``allowed`` builds a row over every cluster)."""
+        if self.lineages is None or not len(self.columns):
+            return True
+        root = int(self.columns[column])
+        if root < 0:
+            return True
+        try:
+            row = self.lineages.position.get_loc(int(track_id))
+        except KeyError:  # a track the tree does not name may go anywhere
+            return True
+        return bool(self.lineages.mask[row, root])
 
     def has_lineage(self, track_id: int) -> bool:
-        return bool(self.lineages and self.lineages.of_track(track_id))
+        if self.lineages is None:
+            return False
+        try:
+            row = self.lineages.position.get_loc(int(track_id))
+        except KeyError:
+            return False
+        return bool(self.lineages.mask[row].any())
 
 
 def no_cluster_reason(lineages: GenreLineages | None, track_id: int) -> str:

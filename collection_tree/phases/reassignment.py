@@ -52,6 +52,7 @@ from collection_tree.llm.interface import LLM, LLMError
 from collection_tree.phases.common import (
     LLMPhaseParams,
     Progress,
+    TrackBriefs,
     briefs,
     chunks,
     no_progress,
@@ -331,8 +332,8 @@ def reassign_tracks(
     poor_set = set(poor) | set(by_similarity)
     orphans = [t for t in scope_ids if t not in owner and t not in poor_set]
     to_reassign = sorted(set(orphans) | poor_set)
-    unknown = [t for t in to_reassign if t not in lookup.index]
-    placeable = [t for t in to_reassign if t in lookup.index]
+    unknown = [t for t in to_reassign if t not in lookup]
+    placeable = [t for t in to_reassign if t in lookup]
     state = _Placement(clusters, owner, guard)
     progress(0.02, f"dedup: {len(named.clusters)} -> {len(clusters)} clusters; {len(orphans)} orphans + "
                    f"{len(poor)} flagged and {len(by_similarity)} similarity poor fits to place")
@@ -367,7 +368,7 @@ def reassign_tracks(
             no_lineage_cluster += 1
             unplaced.append({"track_id": t, "reason": no_cluster_reason(lineages, t)})
         else:
-            unplaced.append({"track_id": t, "reason": unplaced_reason(lookup.loc[t])})
+            unplaced.append({"track_id": t, "reason": unplaced_reason(lookup.row(t))})
 
     placed_owners = {str(t): state.owner[t] for t in placeable if t in state.owner}
     fold = fold_small_clusters(state.result(), model, lineages, params.min_cluster_size)
@@ -457,7 +458,7 @@ class _BatchOutcome:
 class _Passes:
     """Step 3's LLM passes over the tracks left after pre-assignment."""
 
-    def __init__(self, ranked: Ranked, state: _Placement, lookup: pd.DataFrame, llm: LLM,
+    def __init__(self, ranked: Ranked, state: _Placement, lookup: TrackBriefs, llm: LLM,
                  params: ReassignParams, progress: Progress):
         self.similar = ranked
         self.row = {int(t): i for i, t in enumerate(ranked.track_ids.tolist())}

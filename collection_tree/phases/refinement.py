@@ -82,6 +82,7 @@ from collection_tree.llm.interface import LLMError
 from collection_tree.phases.common import (
     LLMPhaseParams,
     Progress,
+    TrackBriefs,
     briefs,
     chunks,
     no_progress,
@@ -327,7 +328,7 @@ def plan_splits(suggestions: Sequence[str], by_id: dict[str, Cluster], merging: 
 
 
 # --------------------------------------------------------------------------------- merge/split
-def rename_payload(members: Sequence[Cluster], combined: Sequence[int], lookup: pd.DataFrame,
+def rename_payload(members: Sequence[Cluster], combined: Sequence[int], lookup: TrackBriefs,
                    params: RefineParams) -> dict[str, Any]:
     return {
         "clusters": [{"cluster_id": c.id, "title": c.title or c.fallback_title,

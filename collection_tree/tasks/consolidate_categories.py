@@ -81,6 +81,29 @@ def _merged_name(names: list[str]) -> str:
     return joined if len(joined) <= 40 else names[0]
 
 
+def _ward_cost(centres: list[np.ndarray], norms: list[float], weights: list[float], a: int, b: int) -> float:
+    """The weighted cosine distance of merging groups ``a`` and ``b``."""
+    na, nb = norms[a], norms[b]
+    cos = float(centres[a] @ centres[b] / (na * nb)) if na > 0 and nb > 0 else 0.0
+    return weights[a] * weights[b] / (weights[a] + weights[b]) * (1.0 - cos)
+
+
+def _first_cheapest(costs: np.ndarray) -> tuple[int, int]:
+    """The pair a scan of the upper triangle in row-major order keeps when it takes a pair only if it
+    costs less than the best so far by 1e-12 (near-ties: the earlier pair). Only a strictly new
+    running minimum can be taken (the kept best never exceeds the running minimum by 1e-12), so the
+    scan runs over those few records alone."""
+    rows, cols = np.triu_indices(costs.shape[0], k=1)
+    flat = costs[rows, cols]
+    before = np.minimum.accumulate(np.concatenate([[np.inf], flat[:-1]]))
+    best: tuple[float, int] | None = None
+    for i in np.flatnonzero(flat < before).tolist():
+        if best is None or flat[i] < best[0] - 1e-12:
+            best = (float(flat[i]), i)
+    assert best is not None
+    return int(rows[best[1]]), int(cols[best[1]])
+
+
 def solve_offline(payload: Payload) -> Answer:
     """Ward-style merging of the candidates' lineage-and-word vectors (weighted by their cluster
     counts: two large candidates merge last, so no bag swallows the rest) down to the target count;
@@ -105,22 +128,27 @@ def solve_offline(payload: Payload) -> Answer:
     groups = [[i] for i in range(len(candidates))]
     weights = [float(max(1, c["cluster_count"])) for c in candidates]
     centres = [vectors[i].copy() for i in range(len(candidates))]
+    norms = [float(np.linalg.norm(c)) for c in centres]
+    # Pair costs cached (the upper triangle, groups in list order); a merge recomputes only the merged
+    # group's pairs, with the same arithmetic, so the merges are the ones the full rescan made.
+    costs = np.full((len(groups), len(groups)), np.inf)
+    for a in range(len(groups)):
+        for b in range(a + 1, len(groups)):
+            costs[a, b] = _ward_cost(centres, norms, weights, a, b)
     while len(groups) > target:
-        best: tuple[float, int, int] | None = None
-        for a in range(len(groups)):
-            for b in range(a + 1, len(groups)):
-                na, nb = np.linalg.norm(centres[a]), np.linalg.norm(centres[b])
-                cos = float(centres[a] @ centres[b] / (na * nb)) if na > 0 and nb > 0 else 0.0
-                cost = weights[a] * weights[b] / (weights[a] + weights[b]) * (1.0 - cos)
-                if best is None or cost < best[0] - 1e-12:
-                    best = (cost, a, b)
-        assert best is not None
-        _, a, b = best
+        a, b = _first_cheapest(costs)
         total = weights[a] + weights[b]
         centres[a] = (centres[a] * weights[a] + centres.pop(b) * weights[b]) / total
+        norms.pop(b)
+        norms[a] = float(np.linalg.norm(centres[a]))
         weights[a] = total
         weights.pop(b)
         groups[a] += groups.pop(b)
+        costs = np.delete(np.delete(costs, b, axis=0), b, axis=1)
+        for other in range(len(groups)):
+            if other != a:
+                lo, hi = min(a, other), max(a, other)
+                costs[lo, hi] = _ward_cost(centres, norms, weights, lo, hi)
     out = []
     for group in groups:
         ranked = sorted(group, key=lambda i: (-candidates[i]["cluster_count"], i))
