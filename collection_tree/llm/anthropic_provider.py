@@ -85,6 +85,7 @@ class ConcurrencyGovernor:
         self.adapt = adapt
         self.limit = self.ceiling
         self.in_flight = 0
+        self.peak = 0  # the most calls in flight at once so far
         self._cond = threading.Condition()
         self._calls = 0
         self._mean = {"latency": 0.0, "input_tokens": 0.0, "output_tokens": 0.0}
@@ -94,6 +95,7 @@ class ConcurrencyGovernor:
             while self.in_flight >= self.limit:
                 self._cond.wait()
             self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -188,9 +190,6 @@ class AnthropicProvider:
         self._local = threading.local()
         # At most max_concurrency calls at once, fewer when the API's published limits say so.
         self._slots = ConcurrencyGovernor(self.max_concurrency, adapt_concurrency)
-        self._lock = threading.Lock()
-        self._in_flight = 0
-        self.max_in_flight = 0
         try:
             self._client = anthropic.Anthropic(
                 base_url=base_url, max_retries=self.max_retries,
@@ -237,7 +236,6 @@ class AnthropicProvider:
         started = time.monotonic()
         with self._slots:
             sent = time.monotonic()  # the API's own time, not the wait for a slot, sizes the concurrency
-            self._enter()
             self._local.state = state
             try:
                 message = self._client.messages.create(**self.params(request, model))
@@ -248,11 +246,15 @@ class AnthropicProvider:
                 raise error from None
             finally:
                 self._local.state = None
-                self._leave()
         answer = answer_from_message(message, retries=max(0, state.attempts - 1), latency_s=time.monotonic() - started)
         self._slots.observe(state.limits, time.monotonic() - sent, answer.usage.input_tokens,
                             answer.usage.output_tokens)
         return answer
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most calls this provider had in flight at once."""
+        return self._slots.peak
 
     @property
     def concurrency_limit(self) -> int:
@@ -270,15 +272,6 @@ class AnthropicProvider:
             if error is None:
                 raise
             raise error from None
-
-    def _enter(self) -> None:
-        with self._lock:
-            self._in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self._in_flight)
-
-    def _leave(self) -> None:
-        with self._lock:
-            self._in_flight -= 1
 
     @staticmethod
     def translate_error(task: str, exc: BaseException, attempts: int) -> LLMError | None:
@@ -424,16 +417,22 @@ class AnthropicBatchProvider(AnthropicProvider):
         collected.done.wait()
         return collected.results.get(custom_id)
 
-    def _wait_and_read(self, batch_id: str, task: str) -> dict[str, ProviderAnswer]:
-        started = time.monotonic()
-        batch = self._client.messages.batches.retrieve(batch_id)
+    def _until_ended(self, batch: Any, started: float, task: str, *, cancel: bool) -> None:
+        """Poll ``batch`` until it ends; past ``max_wait_s`` raise a timeout (cancelling it if ``cancel``:
+        a batch another process sent is left alone)."""
         polls = 0
         while batch.processing_status != "ended":
             if time.monotonic() - started > self.max_wait_s:
-                raise LLMError(task, f"batch {batch_id} did not end within {self.max_wait_s:.0f}s", kind="timeout")
+                if cancel:
+                    self._client.messages.batches.cancel(batch.id)
+                raise LLMError(task, f"batch {batch.id} did not end within {self.max_wait_s:.0f}s", kind="timeout")
             time.sleep(self.poll_delay(polls))
             polls += 1
-            batch = self._client.messages.batches.retrieve(batch_id)
+            batch = self._client.messages.batches.retrieve(batch.id)
+
+    def _wait_and_read(self, batch_id: str, task: str) -> dict[str, ProviderAnswer]:
+        started = time.monotonic()
+        self._until_ended(self._client.messages.batches.retrieve(batch_id), started, task, cancel=False)
         latency = time.monotonic() - started
         return {line.custom_id: answer_from_message(line.result.message, latency_s=latency, batch=True)
                 for line in self._client.messages.batches.results(batch_id) if line.result.type == "succeeded"}
@@ -456,15 +455,7 @@ class AnthropicBatchProvider(AnthropicProvider):
             self.batches_sent += 1
             if self.journal is not None:  # from here on a restart collects this batch instead of paying again
                 self.journal.record(batch.id, [item.custom_id for item in items])
-            polls = 0
-            while batch.processing_status != "ended":
-                if time.monotonic() - started > self.max_wait_s:
-                    self._client.messages.batches.cancel(batch.id)
-                    raise LLMError(task, f"batch {batch.id} did not end within {self.max_wait_s:.0f}s",
-                                   kind="timeout")
-                time.sleep(self.poll_delay(polls))
-                polls += 1
-                batch = self._client.messages.batches.retrieve(batch.id)
+            self._until_ended(batch, started, task, cancel=True)
             by_id = {item.custom_id: item for item in items}
             latency = time.monotonic() - started
             for line in self._client.messages.batches.results(batch.id):
