@@ -31,6 +31,20 @@ def _placement(leaves: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
     return {track: key for key, leaf in leaves.items() for track in leaf["track_ids"]}
 
 
+def _fed_by_several(leaves: Mapping[str, Any], flows: Counter[tuple[str, str]],
+                    side: int) -> list[tuple[str, list[str]]]:
+    """Each leaf of ``leaves`` (the ``side`` of the (previous, current) flows it sits on) with the two or
+    more leaves of the other side that each carry at least ``PART_SHARE`` of its tracks."""
+    out = []
+    for key in sorted(leaves):
+        size = len(leaves[key]["track_ids"])
+        others = sorted(pair[1 - side] for pair, n in flows.items() if pair[side] == key and size
+                        and n / size >= PART_SHARE)
+        if len(others) >= 2:
+            out.append((key, others))
+    return out
+
+
 def diff_trees(previous: Mapping[str, Any] | None, current: Mapping[str, Any]) -> dict[str, Any]:
     prev_leaves = _leaves(previous or {})
     cur_leaves = _leaves(current)
@@ -42,20 +56,8 @@ def diff_trees(previous: Mapping[str, Any] | None, current: Mapping[str, Any]) -
                if prev_leaves[key]["title"] != cur_leaves[key]["title"]]
     flows: Counter[tuple[str, str]] = Counter(
         (prev_place[track], cur_place[track]) for track in prev_place.keys() & cur_place.keys())
-    merged = []
-    for key in sorted(cur_leaves):
-        size = len(cur_leaves[key]["track_ids"])
-        sources = sorted(old for (old, new), n in flows.items() if new == key and size
-                         and n / size >= PART_SHARE)
-        if len(sources) >= 2:
-            merged.append({"into": key, "from": sources})
-    split = []
-    for key in sorted(prev_leaves):
-        size = len(prev_leaves[key]["track_ids"])
-        targets = sorted(new for (old, new), n in flows.items() if old == key and size
-                         and n / size >= PART_SHARE)
-        if len(targets) >= 2:
-            split.append({"from": key, "into": targets})
+    merged = [{"into": key, "from": sources} for key, sources in _fed_by_several(cur_leaves, flows, side=1)]
+    split = [{"from": key, "into": targets} for key, targets in _fed_by_several(prev_leaves, flows, side=0)]
     moved = [{"track_id": track, "from": prev_place.get(track), "to": cur_place.get(track)}
              for track in sorted(prev_place.keys() | cur_place.keys())
              if prev_place.get(track) != cur_place.get(track)]

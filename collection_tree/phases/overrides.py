@@ -229,18 +229,14 @@ def apply_overrides(tree: Mapping[str, Any], overrides: Mapping[str, Any],
             continue
         _put_track(leaves[leaf_id], value, suggestions)
         applied.append(f"pin track {track} to {leaf_id}")
-    for leaf_id, title in overrides.get("rename_leaves", {}).items():
-        if leaf_id in leaves:
-            leaves[leaf_id]["title"] = title
-            applied.append(f"rename leaf {leaf_id} to {title!r}")
-        else:
-            stale.append(f"rename leaf {leaf_id}: no such leaf")
-    for category_id, title in overrides.get("rename_categories", {}).items():
-        if category_id in categories:
-            categories[category_id]["title"] = title
-            applied.append(f"rename category {category_id} to {title!r}")
-        else:
-            stale.append(f"rename category {category_id}: no such category")
+    for what, found, renames in (("leaf", leaves, overrides.get("rename_leaves", {})),
+                                 ("category", categories, overrides.get("rename_categories", {}))):
+        for key, title in renames.items():
+            if key in found:
+                found[key]["title"] = title
+                applied.append(f"rename {what} {key} to {title!r}")
+            else:
+                stale.append(f"rename {what} {key}: no such {what}")
     for leaf_id, category_id in overrides.get("move_leaves", {}).items():
         if leaf_id not in leaves or category_id not in categories:
             stale.append(f"move leaf {leaf_id} to {category_id}: no such leaf or category")

@@ -195,15 +195,22 @@ def greedy_dedup(clusters: Sequence[Cluster], scope: set[int],
     return kept, owner
 
 
-def keep_previous_dedup(clusters: Sequence[Cluster], previous: Mapping[int, str]) -> tuple[list[Cluster], int]:
-    """A track several seed clusters hold stays only in the one the previous build's dedup kept it in,
-    when that cluster holds it again; returns the clusters and how many tracks that decided."""
-    if not previous:
-        return list(clusters), 0
+def holders_of(clusters: Sequence[Cluster]) -> dict[int, set[str]]:
+    """Track id -> the ids of the clusters holding it."""
     holders: dict[int, set[str]] = {}
     for c in clusters:
         for t in c.track_ids:
             holders.setdefault(int(t), set()).add(c.id)
+    return holders
+
+
+def keep_previous_dedup(clusters: Sequence[Cluster], previous: Mapping[int, str],
+                        holders: Mapping[int, set[str]]) -> tuple[list[Cluster], int]:
+    """A track several seed clusters hold (``holders``: ``holders_of(clusters)``) stays only in the one
+    the previous build's dedup kept it in, when that cluster holds it again; returns the clusters and
+    how many tracks that decided."""
+    if not previous:
+        return list(clusters), 0
     home = {t: previous[t] for t, ids in holders.items() if len(ids) > 1 and previous.get(t) in ids}
     out = []
     for c in clusters:
@@ -312,10 +319,10 @@ def reassign_tracks(
     # Step 1: greedy dedup.
     memberships_in = sum(len(c.track_ids) for c in named.clusters)
     previous = previous if params.keep_previous and previous is not None else PreviousPlacement({}, {})
-    seeds, kept_in_dedup = keep_previous_dedup(named.clusters, previous.dedup)
+    holders = holders_of(named.clusters)
+    seeds, kept_in_dedup = keep_previous_dedup(named.clusters, previous.dedup, holders)
     clusters, owner = greedy_dedup(seeds, scope, ranked_as=named.clusters)
-    multi = _held_by_several(named.clusters)
-    dedup_owners = {str(t): owner[t] for t in multi if t in owner}
+    dedup_owners = {str(t): owner[t] for t in sorted(holders) if len(holders[t]) > 1 and t in owner}
     kept_memberships = len(owner)
     model = TrackSimilarity(tracks)
     centroids = model.centroids([c.track_ids for c in clusters])
@@ -406,14 +413,6 @@ def reassign_tracks(
     progress(1.0, f"{len(final)} clusters; preassigned {len(preassigned)}, by LLM {llm_placed}, "
                   f"fallback {report.fallback_assigned}, unplaced {len(unplaced)}")
     return ClusterSet(clusters=final, all_track_ids=scope_ids, unplaced=unplaced, report=report)
-
-
-def _held_by_several(clusters: Sequence[Cluster]) -> list[int]:
-    seen: dict[int, int] = {}
-    for c in clusters:
-        for t in set(int(x) for x in c.track_ids):
-            seen[t] = seen.get(t, 0) + 1
-    return sorted(t for t, n in seen.items() if n > 1)
 
 
 def _keep_previous(ranked: Ranked, state: _Placement, previous: Mapping[int, str]) -> list[int]:
