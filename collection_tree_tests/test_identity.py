@@ -87,3 +87,44 @@ def test_diff_command_matches_by_membership_then_lists_moves(tmp_path, capsys):
     assert changes["added"] == changes["removed"] == []  # z (Jaccard 0.5 with a) carries a's id
     assert changes["moved"] == [{"track_id": "3", "from": "a", "to": None}, {"track_id": "4", "from": None, "to": "a"}]
     assert main(["diff", str(tmp_path / "old.json"), str(tmp_path / "missing.json")]) == 2
+
+
+def _words(table: dict[str, set[str]]):
+    return lambda ids: [table.get(t, set()) for t in ids]
+
+
+def test_a_previous_title_is_carried_only_while_it_fits_its_tracks():
+    previous = _tree({"house": {"a": _ids("a", 10), "b": _ids("b", 10)}}, titles={"a": "Acid Jazz", "b": "Deep House"})
+    current = _tree({"house": {"x": _ids("a", 10), "y": _ids("b", 10)}}, titles={"x": "Deep House", "y": "Deep House"})
+    # a's tracks are deep house, none of them jazz; b's title fits 9 of 10 against the fresh title's 10 of 10
+    words = {**{t: {"deep", "house"} for t in _ids("a", 10)}, **{t: {"deep", "house"} for t in _ids("b", 9)},
+             "b9": {"garage"}}
+    tree, report = carry_identity(previous, current, words_of=_words(words))
+    titles = {leaf["id"]: leaf["title"] for leaf in tree["categories"][0]["leaves"]}
+    assert titles == {"a": "Deep House", "b": "Deep House"}  # a refreshed (fit 0.0 vs 1.0), b kept (0.9 vs 1.0)
+    assert (report.leaves_kept, report.titles_kept, report.titles_refreshed) == (2, 1, 1)
+    assert diff_trees(previous, tree)["renamed"] == [{"id": "a", "from": "Acid Jazz", "to": "Deep House"}]
+
+
+def test_without_track_words_titles_are_carried_unchecked():
+    previous = _tree({"house": {"a": _ids("a", 10)}}, titles={"a": "Acid Jazz"})
+    current = _tree({"house": {"x": _ids("a", 10)}}, titles={"x": "Deep House"})
+    tree, report = carry_identity(previous, current)
+    assert tree["categories"][0]["leaves"][0]["title"] == "Acid Jazz" and report.titles_refreshed == 0
+
+
+def test_broken_and_unfitting_category_titles_are_refreshed():
+    previous = _tree({"house": {"a": _ids("a", 10)}}, titles={"a": "House, late 200"})
+    current = _tree({"deep house": {"x": _ids("a", 10)}}, titles={"x": "House, late 2000s"})
+    tree, report = carry_identity(previous, current, words_of=_words({t: {"deep", "house"} for t in _ids("a", 10)}))
+    category = tree["categories"][0]
+    # the old category title "House" fits as well as "Deep House": carried; the broken leaf title is not
+    assert (category["id"], category["title"]) == ("house", "House")
+    assert category["leaves"][0]["title"] == "House, late 2000s" and report.titles_refreshed == 1
+    unfit = _tree({"techno": {"x": _ids("a", 10)}})
+    tree, report = carry_identity(_tree({"techno": {"a": _ids("a", 10)}}), {
+        **unfit, "categories": [{**unfit["categories"][0], "title": "Deep House"}]},
+        words_of=_words({t: {"deep", "house"} for t in _ids("a", 10)}))
+    # the category is refreshed (fit 0.0 vs 1.0); leaf "A" fits no worse than "X" (both 0.0): kept
+    assert tree["categories"][0]["title"] == "Deep House" and report.titles_refreshed == 1
+    assert tree["categories"][0]["leaves"][0]["title"] == "A"

@@ -109,7 +109,8 @@ def _materialise(context: AssetExecutionContext, config: CollectionTreeConfig, m
     if problems:
         raise CollectionTreeError("; ".join(problems[:10]))
     # previous ids/titles (an update kept them), overrides, the diff
-    doc, evolution = evolve(context, mode, settings, doc, carry_ids=not params.update)
+    frame = tracks_from_storage(tracks)
+    doc, evolution = evolve(context, mode, settings, doc, params, frame, carry_ids=not params.update)
     problems = validate_collection_tree(doc)
     if problems:
         raise CollectionTreeError("after overrides: " + "; ".join(problems[:10]))
@@ -118,7 +119,7 @@ def _materialise(context: AssetExecutionContext, config: CollectionTreeConfig, m
                   f"-> {path}")
     leaf_sizes = [leaf["track_count"] for c in doc["categories"] for leaf in c["leaves"]]
     reasons = {int(u["track_id"]): str(u.get("reason", "")) for u in leaves.unplaced}
-    frame = tracks_from_storage(tracks).set_index("track_id", drop=False)
+    frame = frame.set_index("track_id", drop=False)
     ungrouped = [
         {"track_id": t, "artist": frame.at[t, "artist"] if t in frame.index else "",
          "title": frame.at[t, "title"] if t in frame.index else "", "reason": reasons.get(t, "")}

@@ -8,13 +8,15 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, DagsterInstance, MetadataValue
 from upath import UPath
 
 from collection_tree.assets.modes import BuildMode
 from collection_tree.core.atomic import atomic_write_json
+from collection_tree.core.curation import facet_words_of
 from collection_tree.phases.changes import diff_trees, markdown
-from collection_tree.phases.identity import carry_identity
+from collection_tree.phases.identity import IdentityParams, carry_identity
 from collection_tree.phases.overrides import apply_overrides, load_overrides
 from collection_tree.phases.reassignment import PreviousPlacement
 from collection_tree.phases.update import kept_identity
@@ -59,11 +61,13 @@ def previous_placement(context: AssetExecutionContext, mode: BuildMode) -> Previ
 
 
 def evolve(context: AssetExecutionContext, mode: BuildMode, settings: PipelineSettings,
-           doc: dict[str, Any], *, carry_ids: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
+           doc: dict[str, Any], params: IdentityParams, tracks: pd.DataFrame, *,
+           carry_ids: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
     """The tree with the previous ids/titles and the user's overrides, and the metadata saying so.
     ``carry_ids=False``: the tree kept them by construction (an incremental update), only checked."""
     previous = previous_tree(context, mode)
-    carried, identity = carry_identity(previous, doc) if carry_ids else (doc, kept_identity(previous, doc))
+    carried, identity = (carry_identity(previous, doc, params, facet_words_of(tracks)) if carry_ids
+                         else (doc, kept_identity(previous, doc)))
     overridden, overrides = apply_overrides(carried, load_overrides(settings.overrides_file()), previous)
     changes = diff_trees(previous, overridden)
     path = atomic_write_json(mode.places(settings.places()).output / "changes.json", changes)

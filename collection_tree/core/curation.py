@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -99,6 +99,19 @@ def track_facet_words(tracks: pd.DataFrame) -> dict[int, set[str]]:
                 found |= _value_words(text)
         out[t] = found
     return out
+
+
+def facet_words_of(tracks: pd.DataFrame) -> Callable[[Sequence[int]], list[set[str]]]:
+    """A lookup: track ids -> each one's facet words (``track_facet_words`` of just those rows; an id
+    not in ``tracks`` has none). For checks that read a few leaves of a big collection."""
+    position = pd.Index(tracks["track_id"].astype("int64"))
+
+    def words_of(ids: Sequence[int]) -> list[set[str]]:
+        found_at = position.get_indexer([int(t) for t in ids])
+        found = track_facet_words(tracks.iloc[found_at[found_at >= 0]])
+        return [found.get(int(t), set()) for t in ids]
+
+    return words_of
 
 
 def genre_lineages(genre_tree: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, set[str]], dict[int, set[str]]]:

@@ -9,36 +9,67 @@ incremental ``update`` share it. Interface:
   when its membership Jaccard is at least ``min_jaccard``.
 - ``match_categories(previous, current, leaf_match, min_jaccard)``: the same on categories, with each
   category's membership being its (previous-id-mapped) leaves.
-- ``carry_identity(previous, current, min_jaccard=0.5)`` -> ``(tree, IdentityReport)``: a new tree
+- ``carry_identity(previous, current, params, words_of)`` -> ``(tree, IdentityReport)``: a new tree
   whose matched leaves and categories carry the previous id and title (descriptions stay fresh),
   every reference to a leaf id (category ``leaves``, ``sections``) rewritten. ``previous=None`` returns
   the tree unchanged. An unmatched leaf or category never takes a previous build's id
   (it gets a ``-2``, ``-3`` suffix).
+
+A previous title is carried only while it still says what the tracks are: with ``words_of`` (track
+ids -> each track's facet words), a carried title must bear on nearly as many of the leaf's (or
+category's) tracks as the fresh title does (``IdentityParams.title_fit_margin``, the judge's title
+fit) and must not be broken. Otherwise the fresh title wins and the diff shows a rename: a DJ's
+playlist named for what it no longer holds is the defect the curation work removed. An upgrade
+whose titles fit better reaches builds made over an older output this way; the user's own renames
+(``overrides.json``) are applied after this and always win.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
 
+from collection_tree.core.curation import broken_title, fit_share
 from collection_tree.core.report import PhaseReport
+from collection_tree.phases.common import PhaseParams, param
 
-MIN_JACCARD = 0.5
+WordsOf = Callable[[Sequence[int]], list[set[str]]]
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclass(frozen=True)
+class IdentityParams(PhaseParams):
+    PHASE = "identity"
+
+    min_jaccard: float = param(0.5, "A new leaf (category) continues a previous one, keeping its id and title, "
+                                    "when their tracks (leaves) overlap by at least this Jaccard share")
+    title_fit_margin: float = param(
+        0.1, "A continued leaf or category keeps its previous title while that title bears on at least the fresh "
+             "title's share of its tracks minus this margin (the share of tracks carrying a word of the title)")
+
+    def validate(self) -> None:
+        if not 0.0 < self.min_jaccard <= 1.0:
+            raise ValueError(f"min_jaccard must be in (0, 1], got {self.min_jaccard!r}")
+        if not 0.0 <= self.title_fit_margin <= 1.0:
+            raise ValueError(f"title_fit_margin must be in [0, 1], got {self.title_fit_margin!r}")
+
+
+MIN_JACCARD = IdentityParams().min_jaccard
+
+
+@dataclass(frozen=True)
 class IdentityReport(PhaseReport):
     leaves: int
     leaves_kept: int
     categories: int
     categories_kept: int
     titles_kept: int
+    titles_refreshed: int = 0  # continued leaves and categories whose previous title no longer fit their tracks
 
 
 def _leaves(tree: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -105,8 +136,20 @@ def _free_id(wanted: str, taken: set[str]) -> str:
     return candidate
 
 
+def _keeps_title(old: str, fresh: str, track_ids: Sequence[int], words_of: WordsOf | None, margin: float) -> bool:
+    if old == fresh or words_of is None:
+        return True
+    if broken_title(old):
+        return False
+    rows = words_of(track_ids)
+    return fit_share(old, rows) >= fit_share(fresh, rows) - margin
+
+
 def carry_identity(previous: Mapping[str, Any] | None, current: Mapping[str, Any],
-                   min_jaccard: float = MIN_JACCARD) -> tuple[dict[str, Any], IdentityReport]:
+                   params: IdentityParams | None = None,
+                   words_of: WordsOf | None = None) -> tuple[dict[str, Any], IdentityReport]:
+    """``words_of`` None: titles are carried unchecked (the diff of two stored trees)."""
+    params = params or IdentityParams()
     tree = copy.deepcopy(dict(current))
     cur_leaves = _leaves(tree)
     n_categories = len(tree.get("categories", []))
@@ -114,34 +157,46 @@ def carry_identity(previous: Mapping[str, Any] | None, current: Mapping[str, Any
         return tree, IdentityReport(len(cur_leaves), 0, n_categories, 0, 0)
     prev_leaves = _leaves(previous)
     prev_categories = {cat["id"]: cat for cat in previous.get("categories", [])}
-    leaf_match = match_leaves(previous, tree, min_jaccard)
-    category_match = match_categories(previous, tree, leaf_match, min_jaccard)
+    leaf_match = match_leaves(previous, tree, params.min_jaccard)
+    category_match = match_categories(previous, tree, leaf_match, params.min_jaccard)
 
     # An unmatched leaf never takes a previous id: equal ids must mean the same leaf to the diff and the exports.
     taken = set(leaf_match.values()) | set(prev_leaves)
     new_leaf_id: dict[str, str] = {}
-    titles_kept = 0
     for key in sorted(cur_leaves):
         if key in leaf_match:
             new_leaf_id[key] = leaf_match[key]
-            titles_kept += 1
         else:
             new_leaf_id[key] = _free_id(key, taken)
             taken.add(new_leaf_id[key])
+    titles_kept = refreshed = 0
     cat_taken = set(category_match.values()) | set(prev_categories)
     for category in tree.get("categories", []):
         old = category_match.get(category["id"])
         if old is not None:
-            category["id"], category["title"] = old, prev_categories[old]["title"]
+            category["id"] = old
+            members = [t for leaf in category.get("leaves", []) for t in leaf["track_ids"]]
+            if _keeps_title(prev_categories[old]["title"], category["title"], members, words_of,
+                            params.title_fit_margin):
+                category["title"] = prev_categories[old]["title"]
+            else:
+                refreshed += 1
         else:
             category["id"] = _free_id(category["id"], cat_taken)
             cat_taken.add(category["id"])
         for leaf in category.get("leaves", []):
             old_leaf = leaf_match.get(leaf["id"])
             leaf["id"] = new_leaf_id[leaf["id"]]
-            if old_leaf is not None:
+            if old_leaf is None:
+                continue
+            if _keeps_title(prev_leaves[old_leaf]["title"], leaf["title"], leaf["track_ids"], words_of,
+                            params.title_fit_margin):
                 leaf["title"] = prev_leaves[old_leaf]["title"]
+                titles_kept += 1
+            else:
+                refreshed += 1
         for section in category.get("sections", []) or []:
             section["leaf_ids"] = [new_leaf_id.get(key, key) for key in section["leaf_ids"]]
-    report = IdentityReport(len(cur_leaves), len(leaf_match), n_categories, len(category_match), titles_kept)
+    report = IdentityReport(len(cur_leaves), len(leaf_match), n_categories, len(category_match), titles_kept,
+                            refreshed)
     return tree, report

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from collection_tree.phases.common import PhaseParams, param
+from collection_tree.phases.identity import IdentityParams
 from collection_tree.phases.playlist_order import PlaylistOrderParams
 
 
@@ -46,14 +47,16 @@ class TracksChange:
 
 
 @dataclass(frozen=True)
-class TreeParams(PlaylistOrderParams, IncrementalParams):
-    """The tree asset's run config: the play order of every leaf and the incremental update's switch."""
+class TreeParams(PlaylistOrderParams, IncrementalParams, IdentityParams):
+    """The tree asset's run config: the play order of every leaf, the incremental update's switch and
+    how a leaf continues a previous build's (identity)."""
 
     PHASE = "collection_tree"
 
     def validate(self) -> None:
         PlaylistOrderParams.validate(self)
         IncrementalParams.validate(self)
+        IdentityParams.validate(self)
 
 
 def tracks_change(previous: Iterable[int], current: Iterable[int]) -> TracksChange:
