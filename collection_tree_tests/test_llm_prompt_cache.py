@@ -173,7 +173,8 @@ def test_the_longest_cached_prefix_is_read_and_the_rest_written() -> None:
 def clocked_server() -> Any:
     clock = Clock()
     # the server sleeps fixed_s * scale = 10 ms per answer; its cache sees that as the time to the first token
-    with FakeAnthropicServer(solver=solve_offline, latency=LatencyModel(fixed_s=1.0, scale=0.01), clock=clock) as server:
+    latency = LatencyModel(fixed_s=1.0, scale=0.01)
+    with FakeAnthropicServer(solver=solve_offline, latency=latency, clock=clock) as server:
         yield server, clock
 
 
@@ -263,6 +264,10 @@ def test_calls_sharing_a_long_prefix_are_staggered_so_the_rest_read(make_client:
     assert client.provider.prefix_gate.waits == 5
     stats = client.stats("p")
     assert stats["cache_read_tokens"] == 5 * prefix and stats["cache_write_tokens"] == prefix
+    model = logged[0].model
+    expected = sum(cache_savings_usd(model, r.input_tokens, r.cache_creation_input_tokens, r.cache_read_input_tokens)
+                   for r in logged)
+    assert stats["cache_saved_usd"] == pytest.approx(expected, abs=1e-6) and expected > 0
 
 
 def test_short_prefix_calls_are_not_held_back(make_client: Any, probe_task: Any,
@@ -302,4 +307,5 @@ def test_write_surcharge_and_read_price_and_savings() -> None:
     saved = cache_savings_usd(SONNET, 50, 2000, 0) + 5 * cache_savings_usd(SONNET, 50, 0, 2000)
     assert uncached - cached == pytest.approx(saved)
     assert cache_savings_usd(SONNET, 50, 2000, 0) < 0  # a write never read costs the surcharge
-    assert cache_savings_usd(SONNET, 50, 0, 2000, batch=True) == pytest.approx(cache_savings_usd(SONNET, 50, 0, 2000) / 2)
+    halved = cache_savings_usd(SONNET, 50, 0, 2000) / 2
+    assert cache_savings_usd(SONNET, 50, 0, 2000, batch=True) == pytest.approx(halved)
