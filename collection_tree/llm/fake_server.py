@@ -133,7 +133,7 @@ class RequestLog:
     cache_read_input_tokens: int = 0
     cache_creation_input_tokens: int = 0
     structured: bool = False
-    cache_control: bool = False
+    cache_control: bool = False  # the request had a cache_control breakpoint
     max_tokens: int = 0
     batch_id: str = ""
     simulated_delay_s: float = 0.0  # what the latency model made this answer wait
@@ -669,9 +669,7 @@ def _parse_request(body: dict[str, Any], *, need_task: bool = True) -> dict[str,
     if not isinstance(messages[-1], dict) or messages[-1].get("role") != "user":
         raise _Reply(400, f"{model} does not support assistant message prefill; the last message must be the user's")
     system = body.get("system", "")
-    cache_control = False
     if isinstance(system, list):
-        cache_control = any(isinstance(b, dict) and b.get("cache_control") for b in system)
         system_text = "".join(b.get("text", "") for b in system if isinstance(b, dict))
     elif isinstance(system, str):
         system_text = system
@@ -680,7 +678,7 @@ def _parse_request(body: dict[str, Any], *, need_task: bool = True) -> dict[str,
     user_text = _text_of(messages[-1].get("content"))
     output_format = (body.get("output_config") or {}).get("format") or {}
     structured = output_format.get("type") == "json_schema" and isinstance(output_format.get("schema"), dict)
-    out = {"model": model, "max_tokens": max_tokens, "system_text": system_text, "cache_control": cache_control,
+    out = {"model": model, "max_tokens": max_tokens, "system_text": system_text,
            "user_text": user_text, "structured": structured, "task": "", "payload": {}}
     if need_task:
         match = _TASK_RE.search(user_text)
