@@ -83,8 +83,8 @@ def write_results(name: str, title: str, tables: dict[str, str], data: dict[str,
 
 
 def task_breakdown(records: Iterable[Any]) -> list[dict[str, Any]]:
-    """Provider calls, tokens (uncached input, cache reads, cache writes, output) and cost per (phase, task,
-    model) from the clients' call records."""
+    """Provider calls, tokens (uncached input, cache reads, cache writes, output), cost (write surcharges
+    included) and what prompt caching saved per (phase, task, model) from the clients' call records."""
     out: dict[tuple[str, str, str], dict[str, Any]] = {}
     for r in records:
         if r.cached:
@@ -92,13 +92,14 @@ def task_breakdown(records: Iterable[Any]) -> list[dict[str, Any]]:
         row = out.setdefault((r.phase, r.task, r.model), {"phase": r.phase, "task": r.task, "model": r.model,
                                                           "calls": 0, "input_tokens": 0, "cache_read_tokens": 0,
                                                           "cache_write_tokens": 0, "output_tokens": 0,
-                                                          "cost_usd": 0.0})
+                                                          "cost_usd": 0.0, "cache_saved_usd": 0.0})
         row["calls"] += 1
         row["input_tokens"] += r.usage.input_tokens
         row["cache_read_tokens"] += r.usage.cache_read_input_tokens
         row["cache_write_tokens"] += r.usage.cache_creation_input_tokens
         row["output_tokens"] += r.usage.output_tokens
         row["cost_usd"] = round(row["cost_usd"] + r.cost_usd, 6)
+        row["cache_saved_usd"] = round(row["cache_saved_usd"] + r.cache_saved_usd, 6)
     return list(out.values())
 
 

@@ -22,8 +22,12 @@ What is measured, per phase (asset):
   With N equal independent calls on k workers that is ceil(N / k); a pass that waits for the previous
   pass adds its chain on top. With unequal call times a chain can hop between workers, so it may exceed
   ceil(N / k) a little: a conservative figure, measured rather than claimed;
-* tokens (input, output, cache read) and ``cost_usd`` at list prices (``collection_tree/llm/models.py``,
-  prompt-cache reads and writes priced as such), from the client's accounting;
+* tokens (input, output, cache read, cache write) and ``cost_usd`` at list prices
+  (``collection_tree/llm/models.py``: writes at 1.25x input, the surcharge included; reads at the cache-read
+  price), and ``cache_saved_usd``: what the reads saved against sending those prefixes uncached, less the write
+  surcharges (negative when entries were written and never read), from the client's accounting;
+* the "Cacheable prefixes" table: per task, the system prompt's tokens (the prefix its calls share) against
+  the tier model's minimum cacheable length, i.e. whether the provider puts a cache breakpoint there;
 * ``sim_wait_s``: the simulated LLM wait of the phase: the heaviest such chain (``crit_calls`` calls on
   it), each call weighted by the latency model's time for its answer at scale 1 (``fixed + per_token *
   output_tokens``). The constants are chosen so that a seed-profile reassignment answer (80 tracks) takes
@@ -147,6 +151,7 @@ def phase_row(phase: str, meta: Mapping[str, Any], stats: Mapping[str, Any], tim
         "cache_read_tokens": int(pick("cache_read_tokens")),
         "cache_write_tokens": int(pick("cache_write_tokens")),
         "cost_usd": round(float(pick("cost_usd", 0.0)), 4),
+        "cache_saved_usd": round(float(pick("cache_saved_usd", 0.0)), 4),
         "sim_wait_s": round(sim["weight"], 1),
         "real_s": round(real_s, 2),
         "llm_busy_s": round(busy_s, 2),
@@ -161,7 +166,8 @@ def total_row(rows: Sequence[Mapping[str, Any]], label: str = "total") -> dict[s
                 "cache_write_tokens", "failures"):
         out[key] = sum(int(r.get(key) or 0) for r in rows)
     out["serial_rep"] = sum(int(r["serial_rep"]) for r in rows if isinstance(r.get("serial_rep"), int))
-    for key, digits in (("cost_usd", 4), ("sim_wait_s", 1), ("real_s", 2), ("llm_busy_s", 2), ("est_wall_min", 2)):
+    for key, digits in (("cost_usd", 4), ("cache_saved_usd", 4), ("sim_wait_s", 1), ("real_s", 2),
+                        ("llm_busy_s", 2), ("est_wall_min", 2)):
         out[key] = round(sum(float(r.get(key) or 0.0) for r in rows), digits)
     return out
 
@@ -283,7 +289,23 @@ def with_phase_rows(build: Mapping[str, Any], weigh: Callable[[Mapping[str, Any]
 
 
 PHASE_COLUMNS = ["phase", "calls", "serial_rep", "serial", "crit_calls", "input_tokens", "output_tokens",
-                 "cache_read_tokens", "cost_usd", "sim_wait_s", "real_s", "est_wall_min"]
+                 "cache_write_tokens", "cache_read_tokens", "cost_usd", "cache_saved_usd", "sim_wait_s", "real_s",
+                 "est_wall_min"]
+
+
+def prefix_rows(model_config: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Per task: the tokens of its system prompt (the prefix its calls repeat; the payload differs per call)
+    on its tier's model, that model's minimum cacheable length, and whether the provider caches it."""
+    from collection_tree.llm.models import approx_tokens, cache_min_tokens, get_tiered_model
+    from collection_tree.tasks import TASKS
+
+    rows = []
+    for name, spec in sorted(TASKS.items()):
+        model, _ = get_tiered_model(spec.tier, model_config)
+        tokens, minimum = approx_tokens(spec.system), cache_min_tokens(model)
+        rows.append({"task": name, "model": model, "system_tokens": tokens, "min_cacheable": minimum,
+                     "share_of_min": round(tokens / minimum, 2), "breakpoint": _yes(tokens >= minimum).lower()})
+    return rows
 
 
 def run(collections: Sequence[str], *, fixed_s: float = FIXED_S, per_token_s: float = PER_TOKEN_S,
@@ -360,7 +382,10 @@ def summarise(builds: Sequence[dict[str, Any]], calibration: Sequence[dict[str, 
     if task_rows:
         tables["Calls, tokens and cost by task"] = markdown_table(
             task_rows, ["collection", "profile", "phase", "task", "model", "calls", "serial", "input_tokens",
-                        "cache_read_tokens", "cache_write_tokens", "output_tokens", "cost_usd"])
+                        "cache_write_tokens", "cache_read_tokens", "output_tokens", "cost_usd", "cache_saved_usd"])
+    tables["Cacheable prefixes by task (system prompt vs the model's minimum; prompts are never padded)"] = \
+        markdown_table(prefix_rows(), ["task", "model", "system_tokens", "min_cacheable", "share_of_min",
+                                       "breakpoint"])
     tables["README table"] = readme_table(builds)
     tables["Calibration: simulated latency per task"] = (
         f"Latency model: {latency['fixed_s']} s + {latency['per_output_token_s']} s per output token, "
@@ -382,11 +407,13 @@ def readme_table(builds: Sequence[Mapping[str, Any]]) -> str:
                      "profile": b["profile"] + (" (the reference)" if b["profile"] == "seed" else ""),
                      "calls": t["calls"], "serial": t["serial"],
                      "input / output tokens": f"{_short(t['input_tokens'])} / {_short(t['output_tokens'])}",
-                     "cache read tokens": _short(t["cache_read_tokens"]), "cost": f"${t['cost_usd']:.2f}",
+                     "cache write / read tokens":
+                         f"{_short(t['cache_write_tokens'])} / {_short(t['cache_read_tokens'])}",
+                     "cache saved": f"${t.get('cache_saved_usd', 0.0):.2f}", "cost": f"${t['cost_usd']:.2f}",
                      "simulated LLM wait": f"{t['sim_wait_s'] / 60:.1f} min"
                      + (f" (NOT TRUSTWORTHY: {'; '.join(problems)})" if problems else "")})
     return markdown_table(rows, ["collection", "profile", "calls", "serial", "input / output tokens",
-                                 "cache read tokens", "cost", "simulated LLM wait"])
+                                 "cache write / read tokens", "cache saved", "cost", "simulated LLM wait"])
 
 
 def _short(n: int) -> str:

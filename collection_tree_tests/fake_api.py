@@ -25,7 +25,8 @@ DUMMY_KEY = "sk-ant-api03-DUMMY-never-leak-4f1c2b9e7a6d5c3b1a0f9e8d"
 # ---------------------------------------------------------------------------- a test-only task
 PROBE_TASK = "probe_pick"
 PROBE_SYSTEM = ("You pick the most energetic tracks of a playlist and score them from 1 to 10. "
-                "Copy track_id and cluster_id values exactly; never invent ids. " * 60)  # > 1024 tokens: cacheable
+                "Copy track_id and cluster_id values exactly; never invent ids. " * 130)  # > 4,096 tokens: cacheable
+# on every model (models.CACHE_MIN_TOKENS)
 PROBE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,

@@ -187,14 +187,16 @@ def test_critical_path_counts_sequential_waves():
 def test_phase_rows_totals_targets_and_tables():
     latency = llm_budget.call_latency(5.0, 0.03)
     timeline = [_call(0, 1, 500), _call(0, 1, 500), _call(1, 2, 1000)]
-    stats = {"llm_calls": 3, "input_tokens": 900, "output_tokens": 2000, "cache_read_tokens": 0,
-             "cache_write_tokens": 0, "cost_usd": 0.5, "llm_busy_s": 2.0, "llm_failures": 0}
+    stats = {"llm_calls": 3, "input_tokens": 900, "output_tokens": 2000, "cache_read_tokens": 2000,
+             "cache_write_tokens": 1000, "cost_usd": 0.5, "cache_saved_usd": 0.25, "llm_busy_s": 2.0,
+             "llm_failures": 0}
     row = llm_budget.phase_row("named_clusters", {"serial_calls": 2, "seconds": 3.0}, stats, timeline, latency)
     assert (row["calls"], row["serial_rep"], row["serial"]) == (3, 2, 2)
     assert row["sim_wait_s"] == pytest.approx(20.0 + 35.0)  # (5 + 15) + (5 + 30)
     assert row["est_wall_min"] == pytest.approx((55.0 + 1.0) / 60, abs=0.01)
     total = llm_budget.total_row([row, {**row, "phase": "categories"}])
     assert (total["calls"], total["serial"], total["serial_rep"], total["cost_usd"]) == (6, 4, 4, 1.0)
+    assert (total["cache_write_tokens"], total["cache_read_tokens"], total["cache_saved_usd"]) == (2000, 4000, 0.5)
     _is_table(markdown_table([row, total], llm_budget.PHASE_COLUMNS), llm_budget.PHASE_COLUMNS, 2)
 
     seed = {"profile": "seed", "ok": True, "proxy_requests": 100,
@@ -218,7 +220,13 @@ def test_phase_rows_totals_targets_and_tables():
     assert {"demo: default profile (fake-anthropic)", "Targets: default vs seed"} <= set(report["tables"])
     assert "| demo | seed | t |" not in report["tables"]["Targets: default vs seed"]
     assert "| demo | seed | 6 | 6 | 6 | yes |" in report["tables"]["Requests: reported vs counting proxy vs server log"]
-    assert "| demo | seed (the reference) | 6 | 4 | 2K / 4K | 0 | $1.00 | 1.8 min |" in report["tables"]["README table"]
+    assert "| demo | seed (the reference) | 6 | 4 | 2K / 4K | 2K / 4K | $0.50 | $1.00 | 1.8 min |" in \
+        report["tables"]["README table"]
+    prefixes = report["tables"]["Cacheable prefixes by task (system prompt vs the model's minimum; prompts are never "
+                                "padded)"]
+    from collection_tree.tasks import TASKS
+
+    assert all(f"| {name} | " in prefixes for name in TASKS)
     untrusted = llm_budget.readme_table([{**build, "ok": False}])
     assert "NOT TRUSTWORTHY: build failed" in untrusted
 
@@ -240,11 +248,13 @@ def test_task_serial_depth_and_cache_tokens():
     from types import SimpleNamespace as NS
 
     usage = NS(input_tokens=100, output_tokens=10, cache_read_input_tokens=1000, cache_creation_input_tokens=0)
-    records = [NS(cached=False, phase="p", task="t", model="m", usage=usage, cost_usd=0.01) for _ in range(3)]
-    hit = NS(cached=True, phase="p", task="t", model="m", usage=usage, cost_usd=0.0)
+    records = [NS(cached=False, phase="p", task="t", model="m", usage=usage, cost_usd=0.01, cache_saved_usd=0.002)
+               for _ in range(3)]
+    hit = NS(cached=True, phase="p", task="t", model="m", usage=usage, cost_usd=0.0, cache_saved_usd=0.0)
     rows = harness.task_breakdown([*records, hit])
     assert rows == [{"phase": "p", "task": "t", "model": "m", "calls": 3, "input_tokens": 300,
-                     "cache_read_tokens": 3000, "cache_write_tokens": 0, "output_tokens": 30, "cost_usd": 0.03}]
+                     "cache_read_tokens": 3000, "cache_write_tokens": 0, "output_tokens": 30, "cost_usd": 0.03,
+                     "cache_saved_usd": 0.006}]
     timeline = {"p": [{**_call(0, 1), "model": "m"}, {**_call(0, 1), "model": "m"}, {**_call(1, 2), "model": "m"},
                       {**_call(0, 5), "task": "other", "model": "m"}]}
     assert llm_budget.with_task_serial(rows, timeline)[0]["serial"] == 2

@@ -25,8 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--hang", type=float, default=30.0, metavar="S",
                         help="how long a 'hang' fault holds a request before closing it (seconds; default 30). "
                              "Longer than the client's timeout (COLLECTION_TREE_LLM_TIMEOUT) makes a real timeout")
-    parser.add_argument("--cache-min-tokens", type=int, default=1024,
-                        help="shortest system prompt the simulated prompt cache stores (default 1024)")
+    parser.add_argument("--cache-min-tokens", type=int, default=None,
+                        help="shortest prefix the simulated prompt cache stores, for every model (default: each "
+                             "model's documented minimum, collection_tree/llm/models.py)")
     parser.set_defaults(func=run)
 
 

@@ -19,7 +19,8 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -30,6 +31,7 @@ from anthropic import Middleware
 from collection_tree.llm.batch_journal import BatchJournal
 from collection_tree.llm.client import ProviderAnswer
 from collection_tree.llm.interface import LLMError, LLMRequest, TokenUsage, redact
+from collection_tree.llm.models import CACHE_TTL_S, approx_tokens, cache_min_tokens
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +123,61 @@ class ConcurrencyGovernor:
             self._cond.notify_all()
 
 
+class PrefixGate:
+    """Staggers calls that share a cacheable prompt prefix so that all but the first can read it.
+
+    The API makes a cache entry readable once the response that wrote it has started; calls sent before that
+    all pay the write. A non-streamed call cannot see its response start, only its end, so the first call with
+    a prefix (the leader) goes alone and the others wait for its answer, then go together and read. A prefix
+    whose entry is known to be alive (a call with it was sent less than the lifetime ago; each read refreshes
+    it) goes at once. If the leader fails, one waiter becomes the next leader."""
+
+    def __init__(self, ttl_s: float = CACHE_TTL_S["5m"], clock: Callable[[], float] = time.monotonic):
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._leaders: dict[str, threading.Event] = {}
+        self._alive_until: dict[str, float] = {}
+        self.waits = 0  # calls that waited for a leader (for tests and benchmarks)
+
+    @contextmanager
+    def turn(self, key: str | None) -> Iterator[None]:
+        """Hold a call with prefix ``key`` (None: nothing to share) until it may go; on success the entry
+        counts as alive for ``ttl_s`` from the moment the call was sent."""
+        if key is None:
+            yield
+            return
+        leader = self._wait(key)
+        sent = self.clock()
+        ok = False
+        try:
+            yield
+            ok = True
+        finally:
+            with self._lock:
+                if ok:
+                    self._alive_until[key] = max(self._alive_until.get(key, 0.0), sent + self.ttl_s)
+                event = self._leaders.pop(key, None) if leader else None
+            if event is not None:
+                event.set()
+
+    def _wait(self, key: str) -> bool:
+        """True when this call leads (goes alone); False when the entry is alive and it may read."""
+        waited = False
+        while True:
+            with self._lock:
+                if self.clock() < self._alive_until.get(key, float("-inf")):
+                    self.waits += waited
+                    return False
+                event = self._leaders.get(key)
+                if event is None:
+                    self._leaders[key] = threading.Event()
+                    self.waits += waited
+                    return True
+            waited = True
+            event.wait()
+
+
 class _QuotaExceeded(Exception):
     """Raised by the middleware on a spend-limit 429 so the SDK does not retry it."""
 
@@ -183,6 +240,7 @@ class AnthropicProvider:
     def __init__(self, *, base_url: str | None = None, timeout_s: float = 120.0, max_retries: int = 4,
                  max_concurrency: int = 4, cache_system_prompt: bool = True, adapt_concurrency: bool = True):
         self.base_url = base_url
+        self.prefix_gate = PrefixGate()
         self.timeout_s = float(timeout_s)
         self.max_retries = int(max_retries)
         self.max_concurrency = max(1, int(max_concurrency))
@@ -218,10 +276,20 @@ class AnthropicProvider:
         self._client.close()
 
     # -- requests -------------------------------------------------------------------------------
+    def cache_prefix(self, request: LLMRequest, model: str) -> str | None:
+        """The key of the prompt prefix worth a cache breakpoint, or None. The repeated prefix of a task's calls
+        is its system prompt (the payload differs per call); a breakpoint pays only when that prefix reaches the
+        model's minimum cacheable length: below it the API neither writes nor reads (no error), and the
+        staggering that lets later calls read would only add a round-trip. Prompts are never padded to reach it."""
+        if not self.cache_system_prompt or approx_tokens(request.system) < cache_min_tokens(model):
+            return None
+        return hashlib.sha256(f"{model}\0{request.system}".encode()).hexdigest()
+
     def params(self, request: LLMRequest, model: str) -> dict[str, Any]:
-        """The ``messages.create`` arguments: structured output, no tool_choice / prefill / temperature."""
+        """The ``messages.create`` arguments: structured output, no tool_choice / prefill / temperature, a
+        cache breakpoint after the system prompt where it pays (:meth:`cache_prefix`)."""
         system: dict[str, Any] = {"type": "text", "text": request.system}
-        if self.cache_system_prompt:
+        if self.cache_prefix(request, model) is not None:
             system["cache_control"] = {"type": "ephemeral"}
         return {
             "model": model,
@@ -234,7 +302,7 @@ class AnthropicProvider:
     def complete(self, request: LLMRequest, model: str) -> ProviderAnswer:
         state = _CallState()
         started = time.monotonic()
-        with self._slots:
+        with self.prefix_gate.turn(self.cache_prefix(request, model)), self._slots:
             sent = time.monotonic()  # the API's own time, not the wait for a slot, sizes the concurrency
             self._local.state = state
             try:

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import jsonschema
 
 from collection_tree.llm.interface import CallRecord, LLMError, LLMRequest, StopRequested, TokenUsage
-from collection_tree.llm.models import cost_usd, get_tiered_model
+from collection_tree.llm.models import cache_savings_usd, cost_usd, get_tiered_model
 from collection_tree.llm.normalise import parse_json_answer
 
 log = logging.getLogger(__name__)
@@ -161,6 +161,7 @@ class LLMClient:
             "cache_read_tokens": sum(r.usage.cache_read_input_tokens for r in calls),
             "cache_write_tokens": sum(r.usage.cache_creation_input_tokens for r in calls),
             "cost_usd": round(sum(r.cost_usd for r in calls), 6),
+            "cache_saved_usd": round(sum(r.cache_saved_usd for r in calls), 6),
             "llm_latency_s": round(sum(r.latency_s for r in calls), 3),
             "llm_wall_s": round(max((r.ended for r in records), default=0.0)
                                 - min((r.started for r in records), default=0.0), 3),
@@ -252,6 +253,9 @@ class LLMClient:
                 record.cost_usd = cost_usd(model, reply.usage.input_tokens, reply.usage.output_tokens,
                                            reply.usage.cache_creation_input_tokens,
                                            reply.usage.cache_read_input_tokens, batch=reply.batch)
+                record.cache_saved_usd = cache_savings_usd(model, reply.usage.input_tokens,
+                                                           reply.usage.cache_creation_input_tokens,
+                                                           reply.usage.cache_read_input_tokens, batch=reply.batch)
             try:
                 answer = self._check(asked, reply)
             except LLMError as exc:

@@ -3,7 +3,9 @@
 It speaks the real HTTP surface the SDK uses: ``POST /v1/messages`` (structured JSON answers computed
 by the ``solver(task, payload)`` it is given, normally the tasks' offline solvers,
 ``collection_tree.tasks.solve_offline``), ``POST /v1/messages/count_tokens``, the Message Batches endpoints
-(create, retrieve, results as JSONL, cancel), usage with prompt-cache tokens, ``request-id`` headers,
+(create, retrieve, results as JSONL, cancel), a prompt cache by the API's rules (:mod:`fake_prompt_cache`:
+prefix identity to each ``cache_control`` breakpoint, minimum length per model, readable once the writing
+response has started, 5-minute lifetime refreshed on read) reported in ``usage``, ``request-id`` headers,
 and Anthropic error JSON with ``retry-after`` / ``retry-after-ms``. Faults are injected per request
 (a FIFO script, or rules per task / per call number) and a latency model slows answers down::
 
@@ -24,7 +26,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import hashlib
 import json
 import math
 import re
@@ -36,6 +37,10 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from collection_tree.llm.fake_prompt_cache import CacheRequestError, PromptCache, RenderedPrompt, render
+from collection_tree.llm.models import approx_tokens
+from collection_tree.llm.models import cache_min_tokens as cache_min_tokens_for
 
 Solver = Callable[[str, dict[str, Any]], dict[str, Any]]
 
@@ -61,7 +66,7 @@ _SCORE_KEYS = ("score", "coherence", "confidence", "rating")
 
 
 def estimate_tokens(text: str) -> int:
-    return max(1, len(text) // 4)
+    return approx_tokens(text)
 
 
 @dataclass
@@ -128,7 +133,7 @@ class RequestLog:
     cache_read_input_tokens: int = 0
     cache_creation_input_tokens: int = 0
     structured: bool = False
-    cache_control: bool = False
+    cache_control: bool = False  # the request had a cache_control breakpoint
     max_tokens: int = 0
     batch_id: str = ""
     simulated_delay_s: float = 0.0  # what the latency model made this answer wait
@@ -159,9 +164,10 @@ class FakeAnthropicServer:
         latency: LatencyModel | None = None,
         retry_after_s: float = 0.01,
         hang_s: float = 30.0,
-        cache_min_tokens: int = 1024,
+        cache_min_tokens: int | None = None,
         batch_poll_delay_s: float = 0.0,
         rate_limits: dict[str, int] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.host = host
         self.port = port
@@ -169,7 +175,10 @@ class FakeAnthropicServer:
         self.solver = solver
         self.retry_after_s = retry_after_s
         self.hang_s = hang_s
+        # The shortest cacheable prefix: the model's documented minimum (None), or one figure for every model.
         self.cache_min_tokens = cache_min_tokens
+        self.prompt_cache = PromptCache(clock, cache_min_tokens_for if cache_min_tokens is None
+                                        else (lambda _model: int(cache_min_tokens)))
         self.batch_poll_delay_s = batch_poll_delay_s
         # Published per-minute limits, sent as the API's ``anthropic-ratelimit-<name>-limit`` headers
         # (e.g. {"requests": 50, "output-tokens": 10000}); the server does not enforce them.
@@ -244,7 +253,7 @@ class FakeAnthropicServer:
             self._calls_by_task: dict[str, int] = {}
             self._calls_total = 0
             self.max_in_flight = self._in_flight  # (requests in flight are not forgotten: they are running)
-            self._seen_prompts: set[str] = set()
+            self.prompt_cache.clear()
             self._batches: dict[str, dict[str, Any]] = {}
             self._batch_results: dict[str, list[dict[str, Any]]] = {}
 
@@ -320,27 +329,22 @@ class FakeAnthropicServer:
             self._seq += 1
             return self._seq
 
-    def _usage(self, model: str, system_text: str, cache_control: bool, user_text: str,
-               output_tokens: int) -> dict[str, Any]:
-        system_tokens = estimate_tokens(system_text) if system_text else 0
-        user_tokens = estimate_tokens(user_text)
-        usage = {"input_tokens": user_tokens + system_tokens, "output_tokens": output_tokens,
-                 "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "service_tier": "standard"}
-        if cache_control and system_tokens >= self.cache_min_tokens:
-            key = hashlib.sha256(f"{model}\0{system_text}".encode()).hexdigest()
-            with self._lock:
-                seen = key in self._seen_prompts
-                self._seen_prompts.add(key)
-            usage["input_tokens"] = user_tokens
-            usage["cache_read_input_tokens" if seen else "cache_creation_input_tokens"] = system_tokens
-        return usage
+    def _usage(self, prompt: RenderedPrompt, output_tokens: int) -> dict[str, Any]:
+        """Usage of one answered request; its prompt-cache writes become readable when its response starts:
+        after the latency model's fixed part (the time to the first token), before the output tokens."""
+        usage: dict[str, Any] = self.prompt_cache.usage(prompt, first_token_s=self.latency.delay(0))
+        return {**usage, "output_tokens": output_tokens, "service_tier": "standard"}
 
     def answer(self, body: dict[str, Any], fault: str, entry: RequestLog) -> tuple[dict[str, Any], float]:
         """The message for one request under ``fault`` and its simulated delay (errors raise ``_Reply``)."""
         parsed = _parse_request(body)
         entry.task, entry.model = parsed["task"], parsed["model"]
-        entry.structured, entry.cache_control = parsed["structured"], parsed["cache_control"]
-        entry.max_tokens = parsed["max_tokens"]
+        entry.structured, entry.max_tokens = parsed["structured"], parsed["max_tokens"]
+        try:
+            prompt = render(body)
+        except CacheRequestError as exc:
+            raise _Reply(400, str(exc)) from exc
+        entry.cache_control = bool(prompt.breakpoints)
         _raise_for_fault(fault)
         try:
             solved = self.solver(parsed["task"], parsed["payload"])
@@ -366,8 +370,7 @@ class FakeAnthropicServer:
             content[0]["text"] = json.dumps(wrap_ints(solved), ensure_ascii=False)
         out_text = "".join(block.get("text", "") for block in content)
         output_tokens = parsed["max_tokens"] if stop_reason == "max_tokens" else estimate_tokens(out_text)
-        usage = self._usage(parsed["model"], parsed["system_text"], parsed["cache_control"], parsed["user_text"],
-                            output_tokens)
+        usage = self._usage(prompt, output_tokens)
         entry.input_tokens, entry.output_tokens = usage["input_tokens"], usage["output_tokens"]
         entry.cache_read_input_tokens = usage["cache_read_input_tokens"]
         entry.cache_creation_input_tokens = usage["cache_creation_input_tokens"]
@@ -666,9 +669,7 @@ def _parse_request(body: dict[str, Any], *, need_task: bool = True) -> dict[str,
     if not isinstance(messages[-1], dict) or messages[-1].get("role") != "user":
         raise _Reply(400, f"{model} does not support assistant message prefill; the last message must be the user's")
     system = body.get("system", "")
-    cache_control = False
     if isinstance(system, list):
-        cache_control = any(isinstance(b, dict) and b.get("cache_control") for b in system)
         system_text = "".join(b.get("text", "") for b in system if isinstance(b, dict))
     elif isinstance(system, str):
         system_text = system
@@ -677,7 +678,7 @@ def _parse_request(body: dict[str, Any], *, need_task: bool = True) -> dict[str,
     user_text = _text_of(messages[-1].get("content"))
     output_format = (body.get("output_config") or {}).get("format") or {}
     structured = output_format.get("type") == "json_schema" and isinstance(output_format.get("schema"), dict)
-    out = {"model": model, "max_tokens": max_tokens, "system_text": system_text, "cache_control": cache_control,
+    out = {"model": model, "max_tokens": max_tokens, "system_text": system_text,
            "user_text": user_text, "structured": structured, "task": "", "payload": {}}
     if need_task:
         match = _TASK_RE.search(user_text)

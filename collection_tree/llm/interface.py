@@ -123,6 +123,7 @@ class CallRecord:
     provider: str
     usage: TokenUsage = field(default_factory=TokenUsage)
     cost_usd: float = 0.0
+    cache_saved_usd: float = 0.0  # what prompt-cache reads saved, less the write surcharge (models.cache_savings_usd)
     latency_s: float = 0.0
     cached: bool = False
     retries: int = 0

@@ -15,13 +15,19 @@ COLLECTION_TREE_MODELS: dict[str, str] = {
 }
 CONFIG_KEY = {"creative": "creative_model", "mechanical": "mechanical_model"}
 
-# USD per million tokens: input, output, cache write (5 min), cache read. List prices, checked 2026-11:
-# https://platform.claude.com/docs/en/about-claude/pricing and the model overview pages
-# (https://platform.claude.com/docs/en/models/sonnet-5-5/overview, .../haiku-5-5/overview):
-# Sonnet 5.5 $2 / $10, 5m cache write $2.50; its cache read was cut from $0.20 to $0.10 on 2026-10-07
-# (0.05x input). Haiku 5.5 $0.10 / $0.50 / $0.125 / $0.01 for prompts up to 100,000 tokens, and
-# $0.50 / $2.50 / $0.625 / $0.05 for every token of a request whose prompt (input + cache reads and
-# writes) is longer. Opus 5.5 $4 / $20. Batch API: 50% off (BATCH_DISCOUNT).
+# USD per million tokens: input, output, cache write (5 min), cache read. List prices, checked 2026-12 with the
+# search tool (docs corpus):
+# - Sonnet 5.5: https://platform.claude.com/docs/en/models/sonnet-5-5/overview (also .../zh-CN/..., .../pt-BR/...)
+#   $2 / $10, 5m cache write $2.50 (1.25x input). Its cache read: that page's stored snapshot says $0.20, but it
+#   predates 2026-10-07 (its comparison table still lists Haiku 4.5, which Haiku 5.5 replaced that day); the cut
+#   to $0.10 (0.05x input) on 2026-10-07 is recorded against the live pricing page by three independent pricing
+#   tools (github.com/kurofune/claudit v1.9.2 "checked 2026-10-24", TheKrush/PromptFuel v1.0.23, phuryn/claude-usage
+#   v1.5.7 "prices from platform.claude.com, checked 2026-12-01"); no source after that date says $0.20. $0.10 kept.
+# - Haiku 5.5: https://platform.claude.com/docs/en/models/haiku-5-5/overview: $0.10 / $0.50 / $0.125 / $0.01 for
+#   prompts up to 100,000 tokens, and $0.50 / $2.50 / $0.625 / $0.05 for every token of a request whose prompt
+#   (input + cache reads and writes) is longer.
+# - Opus 5.5 $4 / $20, cache read $0.20 (https://platform.claude.com/docs/en/about-claude/pricing).
+# Cache writes (5-minute lifetime) cost 1.25x input on every model. Batch API: 50% off (BATCH_DISCOUNT).
 PRICES_PER_MTOK: dict[str, tuple[float, float, float, float]] = {
     "claude-sonnet-5-5": (2.00, 10.00, 2.50, 0.10),
     "claude-haiku-5-5": (0.10, 0.50, 0.125, 0.01),
@@ -31,6 +37,26 @@ PRICES_PER_MTOK: dict[str, tuple[float, float, float, float]] = {
 LONG_PROMPT_PRICES: dict[str, tuple[int, tuple[float, float, float, float]]] = {
     "claude-haiku-5-5": (100_000, (0.50, 2.50, 0.625, 0.05)),
 }
+# Minimum cacheable prompt length (tokens up to a cache_control breakpoint): a shorter prefix is neither written
+# nor read, silently (no error). Anthropic's prompt-caching page
+# (https://platform.claude.com/docs/en/build-with-claude/prompt-caching, "Cache limitations") lists no figure for
+# these model versions in any copy the search tool holds. Documented figures used instead:
+# - Sonnet 5.5: 1,024, the figure of Sonnet 5 (same tokenizer) and of every Sonnet since 3.7 (LiteLLM's table,
+#   https://docs.litellm.ai/docs/completion/prompt_caching, updated 2026-10-07; Anthropic's list quoted in
+#   https://github.com/anthropics/anthropic-sdk-python/issues/1194).
+# - Haiku 5.5: 4,096, the figure of Haiku 4.5, the latest Haiku with a documented one (same sources). Taking the
+#   larger figure is the safe side: a breakpoint below the real minimum does nothing and its staggering costs a
+#   round-trip; a prefix between the real minimum and 4,096 only misses a saving.
+# - Opus 5.5: 512, the figure of Opus 5 (LiteLLM's table).
+# An unknown model gets the largest figure (never a breakpoint that cannot pay).
+CACHE_MIN_TOKENS: dict[str, int] = {
+    "claude-sonnet-5-5": 1024,
+    "claude-haiku-5-5": 4096,
+    "claude-opus-5-5": 512,
+}
+DEFAULT_CACHE_MIN_TOKENS = max(CACHE_MIN_TOKENS.values())
+# Lifetime of an ephemeral cache entry, refreshed each time it is read ("5m", the default ttl), and of "1h".
+CACHE_TTL_S = {"5m": 300.0, "1h": 3600.0}
 DEFAULT_PRICE = PRICES_PER_MTOK["claude-sonnet-5-5"]
 BATCH_DISCOUNT = 0.5
 
@@ -60,3 +86,24 @@ def cost_usd(model: str, input_tokens: int, output_tokens: int, cache_write: int
     total = (input_tokens * price_in + output_tokens * price_out + cache_write * price_write
              + cache_read * price_read) / 1_000_000
     return total * (BATCH_DISCOUNT if batch else 1.0)
+
+
+def cache_min_tokens(model: str) -> int:
+    """The shortest prefix ``model`` caches (see ``CACHE_MIN_TOKENS``)."""
+    return CACHE_MIN_TOKENS.get(model, DEFAULT_CACHE_MIN_TOKENS)
+
+
+def approx_tokens(text: str) -> int:
+    """Tokens of ``text`` by the usual rule of thumb (4 characters a token); what the fake API bills and what
+    the provider uses to decide whether a prefix reaches the cache minimum. Ids and JSON tokenise denser than
+    prose, so for the project's prompts this errs low: a breakpoint is never added for a prefix that is short."""
+    return max(1, len(text) // 4)
+
+
+def cache_savings_usd(model: str, input_tokens: int, cache_write: int, cache_read: int, batch: bool = False) -> float:
+    """What prompt caching saved on one request against sending the same prompt uncached: reads at the input
+    price minus the cache-read price, less the write surcharge (write price minus input price). Negative when
+    written entries were never read."""
+    price_in, _, price_write, price_read = prices_for(model, input_tokens + cache_write + cache_read)
+    saved = cache_read * (price_in - price_read) - cache_write * (price_write - price_in)
+    return saved / 1_000_000 * (BATCH_DISCOUNT if batch else 1.0)
