@@ -78,12 +78,14 @@ def _path_meta(path: Path) -> dict[str, Any]:
 def build_export_assets(mode: BuildMode) -> list[AssetsDefinition]:
     @asset(key=mode.key("m3u_playlists"), group_name=mode.group, ins=_ins(mode), kinds={"m3u8"},
            description="One M3U8 playlist per leaf under <output>/playlists/<category>/<leaf>.m3u8 "
-                       "(exemplars first). The folder is replaced whole, so removed leaves leave no file.")
+                       "(exemplars first). The folder is replaced whole, so removed leaves leave no file; a playlist "
+                       "the previous export made from the same leaf and tracks is linked, not rendered again.")
     def m3u_playlists(context: AssetExecutionContext, config: ExportConfig, pipeline_settings: PipelineSettings,
                       inputs: CollectionInputs, collection_tree: dict[str, Any],
                       tracks: pd.DataFrame) -> MaterializeResult:
         out = _output_dir(mode, pipeline_settings)
-        report = write_leaf_playlists(collection_tree, tracks_from_storage(tracks), out, _music_root(config, inputs))
+        report = write_leaf_playlists(collection_tree, tracks_from_storage(tracks), out, _music_root(config, inputs),
+                                      reuse=True)
         if report.relative_paths:
             context.log.warning(f"{report.relative_paths} playlist entries are relative paths; set "
                                 f"{MUSIC_ROOT_ENV} (or music_root) to the folder the locations are under")
@@ -96,7 +98,7 @@ def build_export_assets(mode: BuildMode) -> list[AssetsDefinition]:
                     "file": layout[str(leaf.get("id"))]} for c, leaf in iter_leaves(collection_tree)]
         return MaterializeResult(metadata={
             "path": MetadataValue.path(str(out / "playlists")),
-            "playlists": len(report.files), "tracks_written": report.tracks_written,
+            "playlists": len(report.files), "playlists_kept": report.kept, "tracks_written": report.tracks_written,
             "missing_location": report.missing_location, "relative_paths": report.relative_paths,
             "unrepresentable_paths": report.unrepresentable, "outside_music_root": report.outside_music_root,
             "preview": markdown_table(preview, limit=15),
@@ -149,14 +151,15 @@ def build_export_assets(mode: BuildMode) -> list[AssetsDefinition]:
                       inputs: CollectionInputs, collection_tree: dict[str, Any], tracks: pd.DataFrame
                       ) -> MaterializeResult:
         out = _output_dir(mode, pipeline_settings)
-        report = write_serato_crates(collection_tree, tracks_from_storage(tracks), out, _music_root(config, inputs))
+        report = write_serato_crates(collection_tree, tracks_from_storage(tracks), out, _music_root(config, inputs),
+                                     reuse=True)
         _left_out(context, "the Serato crates", report.missing_location, report.relative_location,
                   report.refused_location)
         if len(report.drives) > 1:
             context.log.warning(f"tracks on {len(report.drives)} drives ({', '.join(sorted(report.drives))}): Serato "
                                 "keeps a crate's paths relative to one drive; copy the crates to each drive's _Serato_")
         return MaterializeResult(metadata={
-            "path": MetadataValue.path(str(report.folder)), "crates": report.crates,
+            "path": MetadataValue.path(str(report.folder)), "crates": report.crates, "crates_kept": report.kept,
             "parent_crates": report.parent_crates, "tracks_written": report.tracks_written,
             "drives": MetadataValue.json(report.drives),
             "left_out_relative_location": report.relative_location,
