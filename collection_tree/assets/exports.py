@@ -22,7 +22,7 @@ from collection_tree.assets.metadata import markdown_table
 from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.parameters import asset_config, asset_params
 from collection_tree.core.clusters import ClusterSet
-from collection_tree.core.inputs import tracks_from_storage
+from collection_tree.core.inputs import LIST_FACETS, tracks_from_storage
 from collection_tree.exports import iter_leaves, provenance
 from collection_tree.exports.html_browser import write_collection_html
 from collection_tree.exports.m3u import playlist_layout, write_leaf_playlists
@@ -50,6 +50,12 @@ def _music_root(config: Any, inputs: CollectionInputs, asset: str = "m3u_playlis
     _, params = asset_params(config, "", asset)
     root = params.music_root or inputs.pipeline_settings.music_root
     return absolute_form(root) if root else str(Path(absolute_form(inputs.resolved()["tracks"])).parent)
+
+
+def _without_facets(tracks: pd.DataFrame) -> pd.DataFrame:
+    """The stored tracks for a DJ export (M3U, Rekordbox, Traktor, Serato), which names no genre, tag or
+    descriptor: without the list facets, so it skips turning them back into lists (``tracks_from_storage``)."""
+    return tracks.drop(columns=[c for c in LIST_FACETS if c in tracks.columns])
 
 
 def _left_out(context: AssetExecutionContext, what: str, missing: int, relative: int, refused: int) -> None:
@@ -84,7 +90,7 @@ def build_export_assets(mode: BuildMode) -> list[AssetsDefinition]:
                       inputs: CollectionInputs, collection_tree: dict[str, Any],
                       tracks: pd.DataFrame) -> MaterializeResult:
         out = _output_dir(mode, pipeline_settings)
-        report = write_leaf_playlists(collection_tree, tracks_from_storage(tracks), out, _music_root(config, inputs),
+        report = write_leaf_playlists(collection_tree, _without_facets(tracks), out, _music_root(config, inputs),
                                       reuse=True)
         if report.relative_paths:
             context.log.warning(f"{report.relative_paths} playlist entries are relative paths; set "
@@ -112,7 +118,7 @@ def build_export_assets(mode: BuildMode) -> list[AssetsDefinition]:
                       inputs: CollectionInputs, collection_tree: dict[str, Any],
                       tracks: pd.DataFrame) -> MaterializeResult:
         target = _output_dir(mode, pipeline_settings) / "rekordbox.xml"
-        report = write_rekordbox_xml(collection_tree, tracks_from_storage(tracks), target, _music_root(config, inputs))
+        report = write_rekordbox_xml(collection_tree, _without_facets(tracks), target, _music_root(config, inputs))
         _left_out(context, "rekordbox.xml", report.missing_location, report.relative_location,
                   report.refused_location)
         return MaterializeResult(metadata={
@@ -131,7 +137,7 @@ def build_export_assets(mode: BuildMode) -> list[AssetsDefinition]:
                     tracks: pd.DataFrame) -> MaterializeResult:
         target = _output_dir(mode, pipeline_settings) / "collection.nml"
         _, params = asset_params(config, "", "traktor_nml")
-        report = write_traktor_nml(collection_tree, tracks_from_storage(tracks), target,
+        report = write_traktor_nml(collection_tree, _without_facets(tracks), target,
                                    _music_root(config, inputs, "traktor_nml"), params.system_volume)
         _left_out(context, "collection.nml", report.missing_location, report.relative_location,
                   report.refused_location)
@@ -151,7 +157,7 @@ def build_export_assets(mode: BuildMode) -> list[AssetsDefinition]:
                       inputs: CollectionInputs, collection_tree: dict[str, Any], tracks: pd.DataFrame
                       ) -> MaterializeResult:
         out = _output_dir(mode, pipeline_settings)
-        report = write_serato_crates(collection_tree, tracks_from_storage(tracks), out, _music_root(config, inputs),
+        report = write_serato_crates(collection_tree, _without_facets(tracks), out, _music_root(config, inputs),
                                      reuse=True)
         _left_out(context, "the Serato crates", report.missing_location, report.relative_location,
                   report.refused_location)
