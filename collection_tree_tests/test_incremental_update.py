@@ -174,6 +174,30 @@ def test_the_updates_incremental_exports_equal_a_whole_rewrite(grown, tmp_path):
         assert _files(out / folder) == _files(tmp_path / folder), folder
 
 
+
+def test_diff_reads_two_runs_trees_from_the_instance(grown):
+    """``collection-tree diff RUN_A RUN_B`` (and, with no argument, the latest two builds): each run's
+    tree as its materialisation kept it, the same diff as changes.json recorded for the update."""
+    work, env, _, added = grown
+    with DagsterInstance.from_config(str(work / "dagster_home")) as instance:
+        build = instance.get_runs(RunsFilter(job_name="collection_tree_build"), limit=1)[0].run_id
+        update = instance.get_runs(RunsFilter(job_name="collection_tree_update"), limit=1)[0].run_id
+    recorded = json.loads((work / "out" / "changes.json").read_text())
+    by_ids = cli(env, "diff", build, update[:8], "--json")
+    assert by_ids.returncode == 0, by_ids.stderr
+    changes = json.loads(by_ids.stdout)
+    assert changes["counts"] == recorded["counts"] and changes["counts"]["moved"] >= 0.9 * len(added)
+    assert {m["track_id"] for m in changes["moved"]} == {m["track_id"] for m in recorded["moved"]}
+    latest = cli(env, "diff", "--json")
+    assert latest.returncode == 0 and json.loads(latest.stdout) == changes
+    backwards = json.loads(cli(env, "diff", update, build, "--json").stdout)
+    assert (backwards["added"], backwards["removed"]) == (changes["removed"], changes["added"])
+    assert {(m["track_id"], m["to"], m["from"]) for m in backwards["moved"]} == {
+        (m["track_id"], m["from"], m["to"]) for m in changes["moved"]}
+    unknown = cli(env, "diff", build, "no-such-run")
+    assert unknown.returncode == 2 and "'no-such-run': expected a tree file or a run id" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+
 def _files(folder):
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
