@@ -155,17 +155,14 @@ def write_leaf_playlists(tree: dict[str, Any], tracks: pd.DataFrame, output_dir:
             order, title = play_order(leaf, index), leaf.get("title") or ""
             digest = files.digest(relative, title, order) if files else ""
             kept = files.keep(relative, digest, target) if files else None
-            if kept is not None:
-                for name, count in kept.items():
-                    setattr(report, name, getattr(report, name) + count)
-            else:
-                leaf_report = M3UReport()
-                entries = playlist_entries(order, index, music_root, leaf_report)
+            before = {name: getattr(report, name) for name in _COUNTS}
+            if kept is None:
+                entries = playlist_entries(order, index, music_root, report)
                 write_in_build(target, m3u8_text(title, entries).encode("utf-8"))
-                for name in _COUNTS:
-                    setattr(report, name, getattr(report, name) + getattr(leaf_report, name))
                 if files:
-                    files.wrote(relative, digest, target, {name: getattr(leaf_report, name) for name in _COUNTS})
+                    files.wrote(relative, digest, target, {n: getattr(report, n) - before[n] for n in _COUNTS})
+            for name, count in (kept or {}).items():
+                setattr(report, name, before[name] + count)
             report.files.append(final / relative)
         replace_dir(final, build)
     finally:
@@ -177,7 +174,7 @@ def write_leaf_playlists(tree: dict[str, Any], tracks: pd.DataFrame, output_dir:
     return report
 
 
-_COUNTS = ("tracks_written", "missing_location", "unrepresentable", "outside_music_root", "relative_paths")
+_COUNTS = ("tracks_written", "missing_location", "unrepresentable", "outside_music_root", "relative_paths")  # per file
 
 
 def _reusable(output_dir: Path, final: Path, tracks: pd.DataFrame, music_root: str | None) -> ReusableFiles:
