@@ -57,7 +57,8 @@ def _steps(home: Path) -> dict[str, float]:
                  for s in instance.get_run_step_stats(run.run_id)}
     exports = sum(v for k, v in stats.items() if k in EXPORTS)
     tree = stats.get("collection_tree", 0.0)
-    return {"tree_step_s": tree, "exports_s": exports, "other_steps_s": sum(stats.values()) - tree - exports}
+    return {"tree_step_s": tree, "exports_s": exports, "other_steps_s": sum(stats.values()) - tree - exports,
+            "each_s": stats}
 
 
 def _placement(tree: dict[str, Any]) -> dict[int, str]:
@@ -145,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         {"figure": "steps, offline: full build (phases 1-7 + tree / exports / rest)",
          "value": _split(offline["full_steps"])},
         {"figure": "steps, offline: update (tree step / exports / rest)", "value": _split(offline["update_steps"])},
+        {"figure": "steps, offline: update, each (s)",
+         "value": ", ".join(f"{k} {v:.1f}" for k, v in offline["update_steps"]["each_s"].items())},
         {"figure": "update's tree step / full build wall",
          "value": f"{offline['update_steps']['tree_step_s'] / offline['full_s']:.1%}"},
     ]

@@ -17,6 +17,7 @@ from typing import Any
 from dagster import DagsterEvent, Executor, Field, Selector, executor, in_process_executor, multiprocess_executor
 
 from collection_tree import settings
+from collection_tree.core.atomic import removals_in_background
 from collection_tree.core.build_lock import BuildLock, BuildLockBusy
 
 
@@ -53,7 +54,8 @@ class BuildLockedExecutor(Executor):
             lock.acquire(run_id=plan_context.run_id, command=command, wait=True)
         try:
             plan_context.log.info(f"build lock on {lock.folder} held by this run")
-            yield from self.inner.execute(plan_context, execution_plan)
+            with removals_in_background():  # the exports' old folders go while the run goes on
+                yield from self.inner.execute(plan_context, execution_plan)
         finally:
             lock.release()
 

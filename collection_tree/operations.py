@@ -40,7 +40,11 @@ from dagster import (
 )
 from upath import UPath
 
+from collection_tree.assets.evolution import HISTORY_DIR
 from collection_tree.definitions import defs as code_location
+from collection_tree.exports.m3u import PLAYLISTS_DIR
+from collection_tree.exports.reuse import record_path
+from collection_tree.exports.serato import SUBCRATES_DIR
 from collection_tree.settings import INPUTS, TREE_FILE, Places
 
 FULL_JOB = "collection_tree_build"
@@ -53,7 +57,8 @@ RESUMABLE = frozenset({DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED})
 # What a build writes into the output folder besides the store (the full build's; the test run's
 # live under test_run/). The demo collection (inputs) and, unless asked, the LLM cache are kept.
 OUTPUT_FILES = (TREE_FILE, "playlists", "collection.html", "rekordbox.xml", "collection.nml", "Subcrates",
-                "metadata_suggestions.csv", "metadata_suggestions.parquet", "test_run")
+                "metadata_suggestions.csv", "metadata_suggestions.parquet", "test_run", HISTORY_DIR,
+                *(record_path(Path(), folder).name for folder in (PLAYLISTS_DIR, SUBCRATES_DIR)))
 CACHE_SUFFIXES = ("", "-wal", "-shm")  # SQLite's file and its write-ahead log
 # Tags Dagster writes on every materialisation (its data-version bookkeeping).
 DATA_VERSION_TAG = "dagster/data_version"

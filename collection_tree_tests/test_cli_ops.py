@@ -285,11 +285,16 @@ def test_build_status_delete(tmp_path, env):
 
     (out / "curated_collection.json").write_text("{}")
     (out / "llm_cache.sqlite").write_bytes(b"cache")
+    kept = [out / "history" / "run-1.json", out / ".playlists.reuse.json", out / ".Subcrates.reuse.json"]
+    kept[0].parent.mkdir()
+    for path in kept:  # the kept trees (diff RUN_A RUN_B) and the exports' reuse records
+        path.write_text("{}")
     refused = cli(env, "delete", stdin="")  # not a terminal and no --yes
     assert refused.returncode == 1 and (out / "store").exists()
     deleted = cli(env, "delete", "--yes")
     assert deleted.returncode == 0, deleted.stderr
     assert not (out / "store").exists() and not (out / "curated_collection.json").exists()
+    assert not any(path.exists() for path in kept) and not (out / "history").exists()
     assert (out / "llm_cache.sqlite").exists() and "run history is kept" in deleted.stdout
 
     status = json.loads(cli(env, "status", "--test", "--json").stdout)

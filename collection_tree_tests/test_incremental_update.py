@@ -145,6 +145,62 @@ def test_update_places_new_tracks_keeps_ids_and_overrides(grown):
     assert (out / "rekordbox.xml").stat().st_mtime >= (out / "curated_collection.json").stat().st_mtime
 
 
+
+def test_the_updates_incremental_exports_equal_a_whole_rewrite(grown, tmp_path):
+    """After the update above: its playlists and crates, partly linked from the full build's (exports.reuse),
+    are byte for byte what writing them whole from the same tree and tracks gives."""
+    from collection_tree.assets.modes import FULL
+    from collection_tree.core.inputs import LIST_FACETS
+    from collection_tree.exports.m3u import write_leaf_playlists
+    from collection_tree.exports.paths import absolute_form
+    from collection_tree.exports.serato import write_serato_crates
+
+    work, env, _, _ = grown
+    out = work / "out"
+    with DagsterInstance.from_config(str(work / "dagster_home")) as instance:
+        update = instance.get_runs(RunsFilter(job_name="collection_tree_update"), limit=1)[0]
+        meta = {name: instance.get_latest_materialization_event(FULL.key(name)) for name in ("m3u_playlists",
+                                                                                              "serato_crates")}
+    assert {name: event.run_id for name, event in meta.items()} == dict.fromkeys(meta, update.run_id)
+    m3u, serato = (meta[name].asset_materialization.metadata for name in ("m3u_playlists", "serato_crates"))
+    assert 0 < m3u["playlists_kept"].value < m3u["playlists"].value
+    assert 0 < serato["crates_kept"].value < serato["crates"].value
+    tree = json.loads((out / "store" / "collection_tree.json").read_text())
+    tracks = pd.read_parquet(out / "store" / "tracks.parquet").drop(columns=list(LIST_FACETS))
+    root = str(Path(absolute_form(env["COLLECTION_TREE_TRACKS"])).parent)
+    write_leaf_playlists(tree, tracks, tmp_path, root)
+    write_serato_crates(tree, tracks, tmp_path, root)
+    for folder in ("playlists", "Subcrates"):
+        assert _files(out / folder) == _files(tmp_path / folder), folder
+
+
+
+def test_diff_reads_two_runs_trees_from_the_instance(grown):
+    """``collection-tree diff RUN_A RUN_B`` (and, with no argument, the latest two builds): each run's
+    tree as its materialisation kept it, the same diff as changes.json recorded for the update."""
+    work, env, _, added = grown
+    with DagsterInstance.from_config(str(work / "dagster_home")) as instance:
+        build = instance.get_runs(RunsFilter(job_name="collection_tree_build"), limit=1)[0].run_id
+        update = instance.get_runs(RunsFilter(job_name="collection_tree_update"), limit=1)[0].run_id
+    recorded = json.loads((work / "out" / "changes.json").read_text())
+    by_ids = cli(env, "diff", build, update[:8], "--json")
+    assert by_ids.returncode == 0, by_ids.stderr
+    changes = json.loads(by_ids.stdout)
+    assert changes["counts"] == recorded["counts"] and changes["counts"]["moved"] >= 0.9 * len(added)
+    assert {m["track_id"] for m in changes["moved"]} == {m["track_id"] for m in recorded["moved"]}
+    latest = cli(env, "diff", "--json")
+    assert latest.returncode == 0 and json.loads(latest.stdout) == changes
+    backwards = json.loads(cli(env, "diff", update, build, "--json").stdout)
+    assert (backwards["added"], backwards["removed"]) == (changes["removed"], changes["added"])
+    assert {(m["track_id"], m["to"], m["from"]) for m in backwards["moved"]} == {
+        (m["track_id"], m["from"], m["to"]) for m in changes["moved"]}
+    unknown = cli(env, "diff", build, "no-such-run")
+    assert unknown.returncode == 2 and "'no-such-run': expected a tree file or a run id" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+
+def _files(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
 def test_a_removal_runs_the_full_build(grown):
     work, env, _, _ = grown
     data = work / "data"

@@ -64,6 +64,17 @@ def test_most_confident_suggestion_wins_and_previous_status_is_kept(export_fixtu
     assert again.set_index("id")["status"].to_dict() == {**dict.fromkeys(IDS, "pending"), "1:era": "applied"}
 
 
+
+def test_a_review_is_kept_only_where_current_and_proposed_still_match(export_fixture):
+    table = build_review_table(export_fixture.tree, export_fixture.tracks)
+    previous = table.copy()
+    previous["status"], previous["note"] = "accepted", "checked"
+    previous.loc[previous["id"] == IDS[0], "proposed"] = "something else"  # the suggestion changed since
+    previous.loc[previous["id"] == IDS[1], "current"] = "an older value"  # the track changed since
+    again = build_review_table(export_fixture.tree, export_fixture.tracks, previous=previous)
+    kept = again.set_index("id")[["status", "note"]].apply(tuple, axis=1).to_dict()
+    assert kept == {**dict.fromkeys(IDS, ("accepted", "checked")), IDS[0]: ("pending", ""), IDS[1]: ("pending", "")}
+
 def test_review_files_read_back(review):
     assert files_in(review) == ["metadata_suggestions.csv", "metadata_suggestions.parquet"]
     exact = pd.read_parquet(review / "metadata_suggestions.parquet")

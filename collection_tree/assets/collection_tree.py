@@ -24,7 +24,7 @@ from dagster import (
 
 from collection_tree import package_version
 from collection_tree.assets.checks import run_params
-from collection_tree.assets.evolution import evolve
+from collection_tree.assets.evolution import evolve, keep_tree
 from collection_tree.assets.incremental import run_update
 from collection_tree.assets.llm_step import LLM_POOL
 from collection_tree.assets.metadata import markdown_table
@@ -115,6 +115,7 @@ def _materialise(context: AssetExecutionContext, config: CollectionTreeConfig, m
     if problems:
         raise CollectionTreeError("after overrides: " + "; ".join(problems[:10]))
     path = atomic_write_json(tree_path(mode, settings), doc)
+    snapshot = keep_tree(path, context.run.run_id)  # what `collection-tree diff RUN_A RUN_B` reads
     progress(1.0, f"{len(doc['categories'])} categories, {doc['assigned_tracks']}/{doc['total_tracks']} tracks "
                   f"-> {path}")
     leaf_sizes = [leaf["track_count"] for c in doc["categories"] for leaf in c["leaves"]]
@@ -133,6 +134,7 @@ def _materialise(context: AssetExecutionContext, config: CollectionTreeConfig, m
         "curation_summary": MetadataValue.text(summary_line(figures)),
         **{f"curation_{k}": v for k, v in figures.items() if k in CURATION_HEADLINES},
         "tree_file": MetadataValue.path(str(path)),  # "path" is the IO manager's (the stored copy)
+        "tree_snapshot": MetadataValue.path(str(snapshot)),
         "categories": len(doc["categories"]),
         "leaves": len(leaf_sizes),
         "total_tracks": doc["total_tracks"],

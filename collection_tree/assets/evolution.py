@@ -5,7 +5,10 @@ tree is the stored value of this asset's latest materialisation (Dagster's own h
 metadata, written by the JSON IO manager), read before this run replaces it."""
 
 import json
+import os
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -81,3 +84,25 @@ def evolve(context: AssetExecutionContext, mode: BuildMode, settings: PipelineSe
         "changes_file": MetadataValue.path(str(path)),
         "tracks_moved": changes["counts"]["moved"],
     }
+
+
+HISTORY_DIR = "history"  # beside the tree file: the trees of the last builds, by run id
+TREES_KEPT = 20  # builds whose tree ``collection-tree diff RUN_A RUN_B`` can still read
+
+
+def keep_tree(tree_file: Path, run_id: str) -> Path:
+    """This run's tree kept as ``history/<run_id>.json`` beside the tree file (a hard link: the tree
+    file is replaced, never rewritten in place, so the link keeps this build's bytes), the oldest
+    beyond ``TREES_KEPT`` removed. The path goes in the tree's metadata (``tree_snapshot``)."""
+    history = tree_file.parent / HISTORY_DIR
+    history.mkdir(parents=True, exist_ok=True)
+    kept = history / f"{run_id}.json"
+    kept.unlink(missing_ok=True)  # a re-executed run keeps its latest tree
+    try:
+        os.link(tree_file, kept)
+    except OSError:  # no hard links on this file system
+        shutil.copyfile(tree_file, kept)
+    trees = sorted(history.glob("*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    for old in trees[TREES_KEPT:]:
+        old.unlink(missing_ok=True)
+    return kept

@@ -22,7 +22,7 @@ from collection_tree.assets.metadata import markdown_table
 from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.parameters import asset_config, asset_params
 from collection_tree.core.clusters import ClusterSet
-from collection_tree.core.inputs import tracks_from_storage
+from collection_tree.core.inputs import LIST_FACETS, tracks_from_storage
 from collection_tree.exports import iter_leaves, provenance
 from collection_tree.exports.html_browser import write_collection_html
 from collection_tree.exports.m3u import playlist_layout, write_leaf_playlists
@@ -52,6 +52,12 @@ def _music_root(config: Any, inputs: CollectionInputs, asset: str = "m3u_playlis
     return absolute_form(root) if root else str(Path(absolute_form(inputs.resolved()["tracks"])).parent)
 
 
+def _without_facets(tracks: pd.DataFrame) -> pd.DataFrame:
+    """The stored tracks for a DJ export (M3U, Rekordbox, Traktor, Serato), which names no genre, tag or
+    descriptor: without the list facets, so it skips turning them back into lists (``tracks_from_storage``)."""
+    return tracks.drop(columns=[c for c in LIST_FACETS if c in tracks.columns])
+
+
 def _left_out(context: AssetExecutionContext, what: str, missing: int, relative: int, refused: int) -> None:
     if missing + relative + refused:
         context.log.warning(f"{missing + relative + refused} tracks left out of {what}: it needs absolute file "
@@ -78,12 +84,14 @@ def _path_meta(path: Path) -> dict[str, Any]:
 def build_export_assets(mode: BuildMode) -> list[AssetsDefinition]:
     @asset(key=mode.key("m3u_playlists"), group_name=mode.group, ins=_ins(mode), kinds={"m3u8"},
            description="One M3U8 playlist per leaf under <output>/playlists/<category>/<leaf>.m3u8 "
-                       "(exemplars first). The folder is replaced whole, so removed leaves leave no file.")
+                       "(exemplars first). The folder is replaced whole, so removed leaves leave no file; a playlist "
+                       "the previous export made from the same leaf and tracks is linked, not rendered again.")
     def m3u_playlists(context: AssetExecutionContext, config: ExportConfig, pipeline_settings: PipelineSettings,
                       inputs: CollectionInputs, collection_tree: dict[str, Any],
                       tracks: pd.DataFrame) -> MaterializeResult:
         out = _output_dir(mode, pipeline_settings)
-        report = write_leaf_playlists(collection_tree, tracks_from_storage(tracks), out, _music_root(config, inputs))
+        report = write_leaf_playlists(collection_tree, _without_facets(tracks), out, _music_root(config, inputs),
+                                      reuse=True)
         if report.relative_paths:
             context.log.warning(f"{report.relative_paths} playlist entries are relative paths; set "
                                 f"{MUSIC_ROOT_ENV} (or music_root) to the folder the locations are under")
@@ -96,7 +104,7 @@ def build_export_assets(mode: BuildMode) -> list[AssetsDefinition]:
                     "file": layout[str(leaf.get("id"))]} for c, leaf in iter_leaves(collection_tree)]
         return MaterializeResult(metadata={
             "path": MetadataValue.path(str(out / "playlists")),
-            "playlists": len(report.files), "tracks_written": report.tracks_written,
+            "playlists": len(report.files), "playlists_kept": report.kept, "tracks_written": report.tracks_written,
             "missing_location": report.missing_location, "relative_paths": report.relative_paths,
             "unrepresentable_paths": report.unrepresentable, "outside_music_root": report.outside_music_root,
             "preview": markdown_table(preview, limit=15),
@@ -110,7 +118,7 @@ def build_export_assets(mode: BuildMode) -> list[AssetsDefinition]:
                       inputs: CollectionInputs, collection_tree: dict[str, Any],
                       tracks: pd.DataFrame) -> MaterializeResult:
         target = _output_dir(mode, pipeline_settings) / "rekordbox.xml"
-        report = write_rekordbox_xml(collection_tree, tracks_from_storage(tracks), target, _music_root(config, inputs))
+        report = write_rekordbox_xml(collection_tree, _without_facets(tracks), target, _music_root(config, inputs))
         _left_out(context, "rekordbox.xml", report.missing_location, report.relative_location,
                   report.refused_location)
         return MaterializeResult(metadata={
@@ -129,7 +137,7 @@ def build_export_assets(mode: BuildMode) -> list[AssetsDefinition]:
                     tracks: pd.DataFrame) -> MaterializeResult:
         target = _output_dir(mode, pipeline_settings) / "collection.nml"
         _, params = asset_params(config, "", "traktor_nml")
-        report = write_traktor_nml(collection_tree, tracks_from_storage(tracks), target,
+        report = write_traktor_nml(collection_tree, _without_facets(tracks), target,
                                    _music_root(config, inputs, "traktor_nml"), params.system_volume)
         _left_out(context, "collection.nml", report.missing_location, report.relative_location,
                   report.refused_location)
@@ -149,14 +157,15 @@ def build_export_assets(mode: BuildMode) -> list[AssetsDefinition]:
                       inputs: CollectionInputs, collection_tree: dict[str, Any], tracks: pd.DataFrame
                       ) -> MaterializeResult:
         out = _output_dir(mode, pipeline_settings)
-        report = write_serato_crates(collection_tree, tracks_from_storage(tracks), out, _music_root(config, inputs))
+        report = write_serato_crates(collection_tree, _without_facets(tracks), out, _music_root(config, inputs),
+                                     reuse=True)
         _left_out(context, "the Serato crates", report.missing_location, report.relative_location,
                   report.refused_location)
         if len(report.drives) > 1:
             context.log.warning(f"tracks on {len(report.drives)} drives ({', '.join(sorted(report.drives))}): Serato "
                                 "keeps a crate's paths relative to one drive; copy the crates to each drive's _Serato_")
         return MaterializeResult(metadata={
-            "path": MetadataValue.path(str(report.folder)), "crates": report.crates,
+            "path": MetadataValue.path(str(report.folder)), "crates": report.crates, "crates_kept": report.kept,
             "parent_crates": report.parent_crates, "tracks_written": report.tracks_written,
             "drives": MetadataValue.json(report.drives),
             "left_out_relative_location": report.relative_location,

@@ -8,10 +8,13 @@ leaves either the old file or the new one, never a half-written mix; the temp fi
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import shutil
 import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,10 +60,11 @@ def write_unpublished(path: str | Path, data: bytes) -> Path:
 
 def publish_folder(build: str | Path, final: str | Path) -> None:
     """Swap the written ``build`` folder in at ``final`` (a crash leaves the old folder or the new
-    one, never a mix): the files are flushed to disk first, then the old folder is moved aside."""
+    one, never a mix): the files are flushed to disk first, then the old folder is moved aside and
+    removed (in the background inside ``removals_in_background``)."""
     build, final = Path(build), Path(final)
     os.sync()  # one flush of every file written into ``build`` (their data before the rename)
-    old = final.with_name(f".{final.name}.old-{os.urandom(4).hex()}")
+    old = final.with_name(f"{_OLD_PREFIX.format(name=final.name)}{os.urandom(4).hex()}")
     if final.exists():
         os.replace(final, old)
     try:
@@ -70,7 +74,48 @@ def publish_folder(build: str | Path, final: str | Path) -> None:
             os.replace(old, final)
         raise
     _fsync_dir(final.parent)
-    shutil.rmtree(old, ignore_errors=True)
+    # and any folder an earlier process moved aside but did not live to remove
+    _remove([old, *final.parent.glob(f"{glob.escape(_OLD_PREFIX.format(name=final.name))}*")])
+
+
+_OLD_PREFIX = ".{name}.old-"
+_removals: list[threading.Thread] | None = None  # inside ``removals_in_background``: the threads removing
+_removals_lock = threading.Lock()
+
+
+def _remove(folders: list[Path]) -> None:
+    """Remove the published-over folders. Freeing a file's synced blocks takes the file system a few
+    milliseconds a file (seconds for a folder of a thousand playlists), so inside
+    ``removals_in_background`` a thread does it while the run goes on."""
+    def remove() -> None:
+        for folder in dict.fromkeys(folders):
+            shutil.rmtree(folder, ignore_errors=True)
+
+    with _removals_lock:
+        if _removals is not None:
+            thread = threading.Thread(target=remove, name="publish_folder-removal")
+            thread.start()
+            _removals.append(thread)
+            return
+    remove()
+
+
+@contextlib.contextmanager
+def removals_in_background() -> Iterator[None]:
+    """Within: ``publish_folder`` removes the old folders in threads; on leaving, waits for them all
+    (a run's exports overlap their folders' removal with the steps after them, and the run still ends
+    with no old folder left)."""
+    global _removals
+    with _removals_lock:
+        outer, _removals = _removals, ([] if _removals is None else _removals)
+    try:
+        yield
+    finally:
+        if outer is None:
+            with _removals_lock:
+                threads, _removals = _removals or [], None
+            for thread in threads:
+                thread.join()
 
 
 def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> Path:

@@ -13,8 +13,10 @@ as a directive.
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
+import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +25,8 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from collection_tree.exports import category_sections, find_node, iter_leaves, play_order, track_index
+from collection_tree import exports
+from collection_tree.exports import category_sections, find_node, iter_leaves, paths, play_order, track_index
 from collection_tree.exports.paths import (
     MISSING,
     OUTSIDE_ROOT,
@@ -37,6 +40,7 @@ from collection_tree.exports.paths import (
     unique_names,
     write_in_build,
 )
+from collection_tree.exports.reuse import ReusableFiles, code_digest, record_path, row_hashes
 
 PLAYLISTS_DIR = "playlists"
 
@@ -49,6 +53,7 @@ class M3UReport:
     unrepresentable: int = 0  # paths with control or bidi characters: left out (M3U is line-based)
     outside_music_root: int = 0  # relative locations climbing out of the music root: refused
     relative_paths: int = 0  # written relative: no music root to anchor them
+    kept: int = 0  # playlists linked from the previous export (the same bytes), not rendered
 
 
 def one_line(text: Any) -> str:
@@ -125,29 +130,58 @@ def playlist_href(relative_path: str) -> str:
     return quote(relative_path, safe="/")
 
 
+# The track columns a playlist is made from (``playlist_entries``): a change in another leaves it as it is.
+TRACK_COLUMNS = ("location", "artist", "title", "duration")
+
+
 def write_leaf_playlists(tree: dict[str, Any], tracks: pd.DataFrame, output_dir: Path,
-                         music_root: str | None = None) -> M3UReport:
+                         music_root: str | None = None, reuse: bool = False) -> M3UReport:
     """Every leaf's playlist under ``<output_dir>/playlists``. The folder is written whole beside
-    the old one and swapped in, so playlists of leaves that no longer exist do not linger."""
+    the old one and swapped in, so playlists of leaves that no longer exist do not linger. ``reuse``:
+    a playlist the previous export wrote from the same leaf and tracks is linked, not rendered
+    (``exports.reuse``; the same bytes)."""
     index = track_index(tracks)
     layout = playlist_layout(tree)
     output_dir = Path(output_dir)
     final = resolve_inside(output_dir, PLAYLISTS_DIR)
     build = output_dir / f".{PLAYLISTS_DIR}.build-{uuid.uuid4().hex[:8]}"
     report = M3UReport()
+    files = _reusable(output_dir, final, tracks, music_root) if reuse else None
     try:
         build.mkdir(parents=True)
         for _, leaf in iter_leaves(tree):
-            relative = layout[str(leaf.get("id"))]
-            target = resolve_inside(build, relative.removeprefix(f"{PLAYLISTS_DIR}/"))
-            entries = playlist_entries(play_order(leaf, index), index, music_root, report)
-            write_in_build(target, m3u8_text(leaf.get("title") or "", entries).encode("utf-8"))
-            report.files.append(final / relative.removeprefix(f"{PLAYLISTS_DIR}/"))
+            relative = layout[str(leaf.get("id"))].removeprefix(f"{PLAYLISTS_DIR}/")
+            target = resolve_inside(build, relative)
+            order, title = play_order(leaf, index), leaf.get("title") or ""
+            digest = files.digest(relative, title, order) if files else ""
+            kept = files.keep(relative, digest, target) if files else None
+            before = {name: getattr(report, name) for name in _COUNTS}
+            if kept is None:
+                entries = playlist_entries(order, index, music_root, report)
+                write_in_build(target, m3u8_text(title, entries).encode("utf-8"))
+                if files:
+                    files.wrote(relative, digest, target, {n: getattr(report, n) - before[n] for n in _COUNTS})
+            for name, count in (kept or {}).items():
+                setattr(report, name, before[name] + count)
+            report.files.append(final / relative)
         replace_dir(final, build)
     finally:
         if build.exists():
             shutil.rmtree(build, ignore_errors=True)
+    if files:
+        files.save()
+        report.kept = files.kept
     return report
+
+
+_COUNTS = ("tracks_written", "missing_location", "unrepresentable", "outside_music_root", "relative_paths")  # per file
+
+
+def _reusable(output_dir: Path, final: Path, tracks: pd.DataFrame, music_root: str | None) -> ReusableFiles:
+    salt = json.dumps([code_digest(sys.modules[__name__], paths, exports), music_root,
+                       [c for c in TRACK_COLUMNS if c in tracks.columns]])
+    return ReusableFiles.open(record_path(output_dir, PLAYLISTS_DIR), final, salt,
+                              row_hashes(tracks, TRACK_COLUMNS))
 
 
 def node_track_ids(tree: dict[str, Any], node_id: str, index: dict[int, dict[str, Any]]) -> tuple[str, list[int]]:

@@ -17,9 +17,11 @@ Written by hand (a few lines of ``struct``); the tests read it back with ``serat
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import struct
+import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +29,9 @@ from typing import Any
 
 import pandas as pd
 
+from collection_tree import exports
 from collection_tree.exports import category_sections, iter_leaves, play_order, track_index
+from collection_tree.exports import paths as paths_module
 from collection_tree.exports.paths import (
     MISSING,
     is_absolute,
@@ -38,11 +42,14 @@ from collection_tree.exports.paths import (
     unique_names,
     write_in_build,
 )
+from collection_tree.exports.reuse import ReusableFiles, code_digest, record_path, row_hashes
 
 SUBCRATES_DIR = "Subcrates"
 SEPARATOR = "%%"
 VERSION = "1.0/Serato ScratchLive Crate"
 COLUMNS = ("song", "artist", "bpm", "key", "length", "added")
+# The track columns a crate is made from (its paths): a change in another leaves it as it is.
+TRACK_COLUMNS = ("location",)
 PART_BYTES = 70  # three parts, two separators and ".crate" stay well under a 255-byte file name
 
 
@@ -57,6 +64,7 @@ class SeratoReport:
     refused_location: int = 0
     drives: dict[str, int] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)  # leaf id -> crate file name
+    kept: int = 0  # crates linked from the previous export (the same bytes), not rendered
 
 
 def record(tag: str, value: bytes) -> bytes:
@@ -119,10 +127,17 @@ def crate_layout(tree: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
     return leaves, [f"{p}.crate" for p in parents]
 
 
+def _reusable(output_dir: Path, final: Path, tracks: pd.DataFrame, music_root: str | None) -> ReusableFiles:
+    salt = json.dumps([code_digest(sys.modules[__name__], paths_module, exports), music_root,
+                       [c for c in TRACK_COLUMNS if c in tracks.columns]])
+    return ReusableFiles.open(record_path(output_dir, SUBCRATES_DIR), final, salt, row_hashes(tracks, TRACK_COLUMNS))
+
+
 def write_serato_crates(tree: dict[str, Any], tracks: pd.DataFrame, output_dir: Path,
-                        music_root: str | None = None) -> SeratoReport:
+                        music_root: str | None = None, reuse: bool = False) -> SeratoReport:
     """Every crate under ``<output_dir>/Subcrates``, written whole beside the old folder and swapped in,
-    so crates of leaves that no longer exist do not linger."""
+    so crates of leaves that no longer exist do not linger. ``reuse``: a crate the previous export wrote
+    from the same leaf and tracks is linked, not rendered (``exports.reuse``; the same bytes)."""
     index = track_index(tracks)
     layout, parents = crate_layout(tree)
     report = SeratoReport(files=layout)
@@ -140,19 +155,31 @@ def write_serato_crates(tree: dict[str, Any], tracks: pd.DataFrame, output_dir: 
     output_dir = Path(output_dir)
     final = resolve_inside(output_dir, SUBCRATES_DIR)
     build = output_dir / f".{SUBCRATES_DIR}.build-{uuid.uuid4().hex[:8]}"
+    files = _reusable(output_dir, final, tracks, music_root) if reuse else None
     try:
         build.mkdir(parents=True)
         for name in parents:
             write_in_build(resolve_inside(build, name), crate_bytes([]))
             report.parent_crates += 1
         for _, leaf in iter_leaves(tree):
-            paths = [relative[t] for t in play_order(leaf, index) if t in relative]
-            write_in_build(resolve_inside(build, layout[str(leaf.get("id"))]), crate_bytes(paths))
+            name, order = layout[str(leaf.get("id"))], play_order(leaf, index)
+            target = resolve_inside(build, name)
+            digest = files.digest(name, "", order) if files else ""
+            kept = files.keep(name, digest, target) if files else None
+            if kept is None:
+                paths = [relative[t] for t in order if t in relative]
+                write_in_build(target, crate_bytes(paths))
+                kept = {"tracks_written": len(paths)}
+                if files:
+                    files.wrote(name, digest, target, kept)
             report.crates += 1
-            report.tracks_written += len(paths)
+            report.tracks_written += kept["tracks_written"]
         replace_dir(final, build)
     finally:
         if build.exists():
             shutil.rmtree(build, ignore_errors=True)
+    if files:
+        files.save()
+        report.kept = files.kept
     report.folder = final
     return report

@@ -115,13 +115,20 @@ def build_review_table(tree: dict[str, Any], tracks: pd.DataFrame,
     rows = sorted(best.values(), key=lambda r: (r["track_id"], FIELD_ORDER[r["field"]]))
     table = pd.DataFrame(rows, columns=COLUMNS).astype({"track_id": "int64", "confidence": "float64"})
     if previous is not None and len(previous) and len(table):
-        keep = previous.set_index("id")[["current", "proposed", "status", "accepted", "note"]]
-        for i, row in table.iterrows():
-            if row["id"] in keep.index:
-                old = keep.loc[row["id"]]
-                if old["current"] == row["current"] and old["proposed"] == row["proposed"]:
-                    table.loc[i, ["status", "accepted", "note"]] = [old["status"], old["accepted"], old["note"]]
+        _keep_review(table, previous)
     return table
+
+
+def _keep_review(table: pd.DataFrame, previous: pd.DataFrame) -> None:
+    """``previous``'s status, accepted and note on the rows of ``table`` with the same id, current and
+    proposed value (in place; whole columns at once: a row-by-row ``loc`` took seconds per thousand rows)."""
+    review = ("status", "accepted", "note")
+    held = {(i, c, p): kept for i, c, p, *kept in zip(*(previous[k].tolist() for k in (
+        "id", "current", "proposed", *review)), strict=True)}
+    rows = zip(*(table[k].tolist() for k in ("id", "current", "proposed", *review)), strict=True)
+    values = [held.get((i, c, p), now) for i, c, p, *now in rows]
+    for position, column in enumerate(review):
+        table[column] = pd.Series([v[position] for v in values], index=table.index, dtype=table[column].dtype)
 
 
 def _neutralise(value: Any) -> Any:
