@@ -12,8 +12,9 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 
 def _default_mode() -> int:
@@ -25,13 +26,23 @@ def _default_mode() -> int:
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically; returns the path."""
+    with atomic_writer(path) as handle:
+        handle.write(data)
+    return Path(path)
+
+
+@contextlib.contextmanager
+def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
+    """A binary handle on a temporary sibling of ``path``, swapped in when the block ends without an
+    error: a large document streams to disk instead of being held whole in memory. An error (a
+    MemoryError mid-document included) propagates as itself and leaves the previous file in place."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, _default_mode())
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, target)
@@ -40,7 +51,6 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
             os.unlink(tmp_name)
         raise
     _fsync_dir(target.parent)
-    return target
 
 
 def write_unpublished(path: str | Path, data: bytes) -> Path:
