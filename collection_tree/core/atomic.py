@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from collection_tree.core.json_text import dumps_indented
+
 
 def _default_mode() -> int:
     """What a plain ``open(..., "w")`` would give (0666 less the umask); mkstemp's files are 0600."""
@@ -89,7 +91,8 @@ def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> P
 
 def atomic_write_json(path: str | Path, data: Any, *, indent: int | None = 1) -> Path:
     """JSON (UTF-8, non-ASCII kept) written atomically."""
-    return atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=indent) + "\n")
+    text = json.dumps(data, ensure_ascii=False) if indent is None else dumps_indented(data, indent)
+    return atomic_write_text(path, text + "\n")
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from dagster import ConfigurableIOManagerFactory, InputContext, OutputContext, UPathIOManager
 from upath import UPath
 
+from collection_tree.core.json_text import dumps_indented
 from collection_tree.core.report import PhaseReport
 from collection_tree.resources.settings import PipelineSettings
 
@@ -52,7 +53,7 @@ class JsonDocumentIOManager(UPathIOManager):
 
     def dump_to_path(self, context: OutputContext, obj: Any, path: UPath) -> None:
         data = obj.to_dict() if hasattr(obj, "to_dict") and not isinstance(obj, pd.DataFrame) else obj
-        text = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=False, default=_as_dict)
+        text = dumps_indented(data, indent=1, default=_as_dict)
         atomic_write_bytes(path, text.encode("utf-8"))
 
     def load_from_path(self, context: InputContext, path: UPath) -> Any:
