@@ -163,22 +163,32 @@ def _greedy(obj: _Objective, start: int) -> np.ndarray:
     return np.array(path, dtype=np.int64)
 
 
+@lru_cache(maxsize=32)
+def _reversal_grid(n: int) -> tuple[np.ndarray, ...]:
+    """What every 2-opt scan of an n-track path indexes by (built once per size, not per round):
+    the segments (i < j), the anti-diagonal positions of the placement matrix and their masks."""
+    i, j = np.triu_indices(n, k=1)
+    ks = np.arange(n)
+    m = np.arange(2 * n - 1)[:, None] - ks[None, :]
+    grid = (i, j, ks[None, :], (m >= 0) & (m < n), np.clip(m, 0, n - 1), i + j, np.maximum(i - 1, 0), i > 0)
+    for array in grid:
+        array.setflags(write=False)
+    return grid
+
+
 def _best_reversal(obj: _Objective, path: np.ndarray) -> tuple[float, int, int]:
     """The 2-opt move (reverse ``path[i..j]``) that lowers the cost most: (delta, i, j)."""
     n = obj.n
     padded = np.concatenate([[n], path, [n]])
-    i, j = np.triu_indices(n, k=1)
+    i, j, ks, inside, m, s, before_i, i_positive = _reversal_grid(n)
     left, right, a, b = padded[i], padded[j + 2], path[i], path[j]
     edges = obj.edge[left, b] + obj.edge[a, right] - obj.edge[left, a] - obj.edge[b, right]
     # Placement: the track at position k moves to i + j - k. Sums along anti-diagonals of
     # place[path[k], m] (k + m = i + j) give the new cost of every segment at once.
     place = obj.place[path]  # [current position k, position m]
-    ks = np.arange(n)
-    m = np.arange(2 * n - 1)[:, None] - ks[None, :]
-    anti = np.where((m >= 0) & (m < n), place[ks[None, :], np.clip(m, 0, n - 1)], 0.0).cumsum(axis=1)
+    anti = np.where(inside, place[ks, m], 0.0).cumsum(axis=1)
     diag = np.concatenate([[0.0], np.diagonal(place).cumsum()])
-    s = i + j
-    new = anti[s, j] - np.where(i > 0, anti[s, np.maximum(i - 1, 0)], 0.0)
+    new = anti[s, j] - np.where(i_positive, anti[s, before_i], 0.0)
     delta = edges + new - (diag[j + 1] - diag[i])
     best = int(np.argmin(delta))
     return float(delta[best]), int(i[best]), int(j[best])
