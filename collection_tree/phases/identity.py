@@ -18,7 +18,6 @@ incremental ``update`` share it. Interface:
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -27,6 +26,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
 
+from collection_tree.core.json_text import copy_document
 from collection_tree.core.report import PhaseReport
 
 MIN_JACCARD = 0.5
@@ -107,7 +107,7 @@ def _free_id(wanted: str, taken: set[str]) -> str:
 
 def carry_identity(previous: Mapping[str, Any] | None, current: Mapping[str, Any],
                    min_jaccard: float = MIN_JACCARD) -> tuple[dict[str, Any], IdentityReport]:
-    tree = copy.deepcopy(dict(current))
+    tree = copy_document(dict(current))
     cur_leaves = _leaves(tree)
     n_categories = len(tree.get("categories", []))
     if not previous:
