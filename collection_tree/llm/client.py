@@ -329,8 +329,27 @@ _ANSWER_KINDS = frozenset({"malformed", "invalid", "truncated", "refused"})
 def _validator_for(schema_json: str) -> Any:
     schema = json.loads(schema_json)
     cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)  # once per schema, not once per answer
+    _check_schema(cls, json.dumps(_skeleton(schema), sort_keys=True))
     return cls(schema)
+
+
+@functools.lru_cache(maxsize=64)
+def _check_schema(cls: Any, skeleton_json: str) -> None:
+    """The metaschema check, once per schema shape: a task restricting ids to each request's own
+    (``enum``) makes a schema per request, and checking each against the metaschema cost more than
+    validating the answers."""
+    cls.check_schema(json.loads(skeleton_json))
+
+
+def _skeleton(schema: Any) -> Any:
+    """The schema with each ``enum`` list's members replaced by one placeholder (the metaschema asks
+    an enum to be an array, nothing of its members); anything else as it is."""
+    if isinstance(schema, dict):
+        return {key: ["<member>"] if key == "enum" and isinstance(value, list) and value else _skeleton(value)
+                for key, value in schema.items()}
+    if isinstance(schema, list):
+        return [_skeleton(item) for item in schema]
+    return schema
 
 
 def _validator(schema: dict[str, Any]) -> Any:
