@@ -309,7 +309,7 @@ def test_per_request_schemas_are_checked_against_the_metaschema_once_per_shape(m
     real = jsonschema.Draft202012Validator.check_schema
     monkeypatch.setattr(jsonschema.Draft202012Validator, "check_schema",
                         classmethod(lambda cls, schema: calls.append(schema) or real.__func__(cls, schema)))
-    client_module._validator_for.cache_clear()
+    client_module._validators_for.cache_clear()
     client_module._check_schema.cache_clear()
 
     def schema(ids, kind="string"):
