@@ -258,16 +258,18 @@ def _reversal_without_grid(obj, path):
     return float(delta[best]), int(i[best]), int(j[best])
 
 
-@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("seed", range(16))
 def test_reversal_over_the_cached_grid_is_the_per_round_scan(seed):
-    """Same move and bit-identical delta, rounds after rounds on one size (the grid reused)."""
+    """Same move and bit-identical delta as the direct scan (gathered anti-diagonals), rounds after
+    rounds on one size (the grid reused)."""
     from collection_tree.core import mix
 
     rng = np.random.default_rng(seed)
-    n = int(rng.integers(3, 90))
-    bpm = rng.choice([90.0, 120.0, 124.0, 128.0, np.nan], size=n)
+    n = int(rng.integers(3, 160))
+    bpm = rng.choice([90.0, 120.0, 124.0, 128.0, np.nan], size=n) if seed % 2 else rng.uniform(80, 140, n)
     keys = rng.choice([-1, 0, 1, 7, 8, 14], size=n)
-    energy = np.where(rng.random(n) < 0.3, np.nan, rng.choice([1.0, 2.0, 3.0, 5.0], size=n))
+    energy = np.where(rng.random(n) < 0.3, np.nan, rng.choice([1.0, 2.0, 3.0, 5.0], size=n) if seed % 2
+                      else rng.random(n))
     obj = mix._Objective(bpm, keys, energy, 0.06, 0.03, 0.02)
     for _ in range(4):
         path = rng.permutation(n)
