@@ -69,7 +69,7 @@ MEASURE = (
     "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
     "sys.exit(p.returncode)\n"
 )
-# The default cap: the 300K demo peaks at ~12.3 GiB RSS today (phase 3's dense tracks x clusters matrix),
+# The default cap: the 300K demo peaked at ~12.3 GiB RSS before issue 18's phase-3 work (3.7 GiB after),
 # and address space runs ~1 GiB above RSS (thread stacks, malloc arenas).
 MAX_MEMORY_GIB = 16.0
 
@@ -121,7 +121,10 @@ def run_case(case: Case, profile: str, timeout: float, repeat: int,
              max_memory_gib: float = MAX_MEMORY_GIB) -> dict[str, Any]:
     """Build one collection `repeat` times; wall and per-step seconds are medians, the peak the largest."""
     with tempfile.TemporaryDirectory(prefix="ct-bench-") as tmp:
-        row: dict[str, Any] = {"collection": case.name, "tracks": case.tracks, "profile": profile}
+        # The machine's 1-minute load average when the case starts (2 cores shared: a load above 2 means
+        # other work competed for them, and wall seconds grow with it).
+        row: dict[str, Any] = {"collection": case.name, "tracks": case.tracks, "profile": profile,
+                               "load_avg": round(os.getloadavg()[0], 2)}
         data = case.data
         if data is None:
             data = Path(tmp) / "collection"
@@ -281,8 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = merged(rows)
     shown = [{**row, "ok": "yes" if row.get("ok") else "NO", "heaviest": heaviest_steps(row),
               "failed_in": ", ".join(row.get("failed_steps", []))} for row in rows]
-    columns = ["collection", "ok", "runs", "demo_s", "wall_s", "wall_min_s", "peak_rss_mib", "other_s", "categories",
-               "leaves", "max_leaf", "assigned", "total", "heaviest", "failed_in", "failed_after_s",
+    columns = ["collection", "ok", "runs", "load_avg", "demo_s", "wall_s", "wall_min_s", "peak_rss_mib", "other_s",
+               "categories", "leaves", "max_leaf", "assigned", "total", "heaviest", "failed_in", "failed_after_s",
                "failed_peak_mib"]
     tables = {"Results": markdown_table(blank(shown), columns), "Seconds per step": step_table(rows),
               "Growth exponents between sizes": markdown_table(blank(growth_rows(rows)),

@@ -158,3 +158,19 @@ def test_a_repeated_summary_is_the_one_computed_before():
     assert fresh.summary(ids, {"genre": ["Pop-Punk"]}) == summary
     assert first.summary(ids, {"genre": ["Rock"]}) == fresh.summary(ids, {"genre": ["Rock"]}) != summary
     assert first.summary(ids[:-1], {"genre": ["Pop-Punk"]})["tracks"] == len(ids) - 1
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_sorted_quantiles_and_median_are_numpys_bit_for_bit(seed):
+    """A cluster's min / median / IQR from one sort equal np.median and np.percentile exactly."""
+    from collection_tree.core.features import _sorted_median, _sorted_quantile
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 80))
+    values = [rng.normal(120, 15, n), rng.integers(1960, 2020, n).astype(float), np.round(rng.random(n), 3)][seed % 3]
+    ordered = sorted(values.tolist())
+    q1, q3 = np.percentile(values, [25, 75])
+    assert _sorted_quantile(ordered, 0.25) == q1
+    assert _sorted_quantile(ordered, 0.75) == q3
+    assert _sorted_quantile(ordered, 0.75) - _sorted_quantile(ordered, 0.25) == float(q3 - q1)
+    assert _sorted_median(ordered) == np.median(values)

@@ -296,3 +296,33 @@ def test_a_generous_limit_or_adapting_off_keeps_the_configured_concurrency(probe
                                                                             anthropic_env: Any) -> None:
     assert _provider_after_calls(anthropic_env, probe_task, rpm=10_000_000).concurrency_limit == 8
     assert _provider_after_calls(anthropic_env, probe_task, rpm=6, adapt=False).concurrency_limit == 8
+
+
+def test_per_request_schemas_are_checked_against_the_metaschema_once_per_shape(monkeypatch):
+    """Schemas that differ only in their enum members (ids per request) share one metaschema check;
+    a schema of another shape is checked, and a broken one still fails."""
+    import jsonschema
+
+    from collection_tree.llm import client as client_module
+
+    calls = []
+    real = jsonschema.Draft202012Validator.check_schema
+    monkeypatch.setattr(jsonschema.Draft202012Validator, "check_schema",
+                        classmethod(lambda cls, schema: calls.append(schema) or real.__func__(cls, schema)))
+    client_module._validators_for.cache_clear()
+    client_module._check_schema.cache_clear()
+
+    def schema(ids, kind="string"):
+        return {"type": "object", "properties": {"id": {"type": kind, "enum": ids}}, "required": ["id"]}
+
+    first = client_module._validator(schema(["c1", "c2"]))
+    second = client_module._validator(schema(["c3", "c4", "c5"]))
+    assert len(calls) == 1
+    assert first.is_valid({"id": "c1"}) and not first.is_valid({"id": "c3"})
+    assert second.is_valid({"id": "c5"}) and not second.is_valid({"id": "c1"})
+    client_module._validator(schema(["c1"], kind="integer"))
+    assert len(calls) == 2
+    with pytest.raises(jsonschema.SchemaError):
+        client_module._validator(schema(["c1"], kind="strin"))
+    with pytest.raises(jsonschema.SchemaError):
+        client_module._validator({"type": "object", "properties": {"id": {"enum": "c1"}}})

@@ -237,3 +237,40 @@ def test_relocation_from_local_deltas_is_the_full_search(seed):
 def _full_cost_delta(obj, path, i, j):
     candidate = np.insert(np.delete(path, i), j, path[i])
     return obj.cost(candidate) - obj.cost(path)
+
+
+def _reversal_without_grid(obj, path):
+    """The 2-opt scan as written before its index grid was cached per size."""
+    n = obj.n
+    padded = np.concatenate([[n], path, [n]])
+    i, j = np.triu_indices(n, k=1)
+    left, right, a, b = padded[i], padded[j + 2], path[i], path[j]
+    edges = obj.edge[left, b] + obj.edge[a, right] - obj.edge[left, a] - obj.edge[b, right]
+    place = obj.place[path]
+    ks = np.arange(n)
+    m = np.arange(2 * n - 1)[:, None] - ks[None, :]
+    anti = np.where((m >= 0) & (m < n), place[ks[None, :], np.clip(m, 0, n - 1)], 0.0).cumsum(axis=1)
+    diag = np.concatenate([[0.0], np.diagonal(place).cumsum()])
+    s = i + j
+    new = anti[s, j] - np.where(i > 0, anti[s, np.maximum(i - 1, 0)], 0.0)
+    delta = edges + new - (diag[j + 1] - diag[i])
+    best = int(np.argmin(delta))
+    return float(delta[best]), int(i[best]), int(j[best])
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_reversal_over_the_cached_grid_is_the_per_round_scan(seed):
+    """Same move and bit-identical delta as the direct scan (gathered anti-diagonals), rounds after
+    rounds on one size (the grid reused)."""
+    from collection_tree.core import mix
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3, 160))
+    bpm = rng.choice([90.0, 120.0, 124.0, 128.0, np.nan], size=n) if seed % 2 else rng.uniform(80, 140, n)
+    keys = rng.choice([-1, 0, 1, 7, 8, 14], size=n)
+    energy = np.where(rng.random(n) < 0.3, np.nan, rng.choice([1.0, 2.0, 3.0, 5.0], size=n) if seed % 2
+                      else rng.random(n))
+    obj = mix._Objective(bpm, keys, energy, 0.06, 0.03, 0.02)
+    for _ in range(4):
+        path = rng.permutation(n)
+        assert mix._best_reversal(obj, path) == _reversal_without_grid(obj, path)

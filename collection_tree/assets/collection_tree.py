@@ -94,6 +94,7 @@ def _materialise(context: AssetExecutionContext, config: CollectionTreeConfig, m
     _, asset_params_ = asset_params(config, settings.profile, "collection_tree")
     params = cast(TreeParams, asset_params_)
     update: dict[str, Any] = {}
+    table = tracks_from_storage(tracks)  # read once: the play order and the curation figures use it
     if params.update:  # the collection_tree_update job: the previous tree plus the tracks' change
         result, update = run_update(context, mode, llm, inputs, params, tracks, genre_tree, scene_tree, build,
                                     progress)
@@ -102,15 +103,14 @@ def _materialise(context: AssetExecutionContext, config: CollectionTreeConfig, m
         doc = assemble_collection_tree(leaves, categories, suggestions, genre_tree, scene_tree,
                                        total_tracks=len(set(leaves.all_track_ids)),
                                        build=build)  # raises when inconsistent
-        orders, order_report = order_playlists(leaves, tracks_from_storage(tracks), params,
+        orders, order_report = order_playlists(leaves, table, params,
                                                lambda f, m: progress(0.9 * f, m))
         doc, order_entries = apply_orders(doc, orders), order_report.to_metadata()
     problems = validate_collection_tree(doc)
     if problems:
         raise CollectionTreeError("; ".join(problems[:10]))
     # previous ids/titles (an update kept them), overrides, the diff
-    frame = tracks_from_storage(tracks)
-    doc, evolution = evolve(context, mode, settings, doc, params, frame, carry_ids=not params.update)
+    doc, evolution = evolve(context, mode, settings, doc, params, table, carry_ids=not params.update)
     problems = validate_collection_tree(doc)
     if problems:
         raise CollectionTreeError("after overrides: " + "; ".join(problems[:10]))
@@ -120,7 +120,7 @@ def _materialise(context: AssetExecutionContext, config: CollectionTreeConfig, m
                   f"-> {path}")
     leaf_sizes = [leaf["track_count"] for c in doc["categories"] for leaf in c["leaves"]]
     reasons = {int(u["track_id"]): str(u.get("reason", "")) for u in leaves.unplaced}
-    frame = frame.set_index("track_id", drop=False)
+    frame = table.set_index("track_id", drop=False)
     ungrouped = [
         {"track_id": t, "artist": frame.at[t, "artist"] if t in frame.index else "",
          "title": frame.at[t, "title"] if t in frame.index else "", "reason": reasons.get(t, "")}

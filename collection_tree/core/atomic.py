@@ -16,7 +16,9 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+
+from collection_tree.core.json_text import dumps_indented
 
 
 def _default_mode() -> int:
@@ -28,13 +30,23 @@ def _default_mode() -> int:
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically; returns the path."""
+    with atomic_writer(path) as handle:
+        handle.write(data)
+    return Path(path)
+
+
+@contextlib.contextmanager
+def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
+    """A binary handle on a temporary sibling of ``path``, swapped in when the block ends without an
+    error: a large document streams to disk instead of being held whole in memory. An error (a
+    MemoryError mid-document included) propagates as itself and leaves the previous file in place."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, _default_mode())
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, target)
@@ -43,7 +55,6 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
             os.unlink(tmp_name)
         raise
     _fsync_dir(target.parent)
-    return target
 
 
 def write_unpublished(path: str | Path, data: bytes) -> Path:
@@ -124,7 +135,8 @@ def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> P
 
 def atomic_write_json(path: str | Path, data: Any, *, indent: int | None = 1) -> Path:
     """JSON (UTF-8, non-ASCII kept) written atomically."""
-    return atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=indent) + "\n")
+    text = json.dumps(data, ensure_ascii=False) if indent is None else dumps_indented(data, indent)
+    return atomic_write_text(path, text + "\n")
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -164,12 +164,13 @@ def load_tracks(path: str | Path) -> pd.DataFrame:
 
 
 def _stored_facets(values: list[Any]) -> list[list[str]]:
-    """``split_facet`` of each value of a list column read back from Parquet. The stored lists were
+    """``split_facet`` of each value of a list column read back from Parquet (a list per cell from
+    the store's IO manager, a numpy array per cell from ``pd.read_parquet``). The stored lists were
     cleaned on load (stripped, no blanks, no repeats): when every value of the column is still clean
     (checked over the column at once) they are taken as they are, at a fraction of cleaning them again
     (every phase reads the tracks back); a list with a repeat, or any column that is not clean, is
     cleaned value by value."""
-    lists = [v.tolist() if type(v) is np.ndarray else None for v in values]
+    lists = [v if type(v) is list else v.tolist() if type(v) is np.ndarray else None for v in values]
     flat = [p for parts in lists if parts is not None for p in parts]
     if set(map(type, flat)) <= {str} and "" not in flat and [p.strip() for p in flat] == flat:
         return [parts if parts is not None and len(set(parts)) == len(parts) else split_facet(value)

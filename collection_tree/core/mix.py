@@ -163,22 +163,39 @@ def _greedy(obj: _Objective, start: int) -> np.ndarray:
     return np.array(path, dtype=np.int64)
 
 
+@lru_cache(maxsize=32)
+def _reversal_grid(n: int) -> tuple[np.ndarray, ...]:
+    """What every 2-opt scan of an n-track path indexes by (built once per size, not per round): the
+    segments (i < j), and for each the flat positions in the running sums of the placement matrix's
+    skewed diagonals (see ``_best_reversal``) of its last track and of the track before it."""
+    i, j = np.triu_indices(n, k=1)
+    column = 2 * n - 2 - (i + j)  # the skewed column holding anti-diagonal i + j
+    width = 2 * n - 1
+    grid = (i, j, j * width + column, np.maximum(i - 1, 0) * width + column, i > 0)
+    for array in grid:
+        array.setflags(write=False)
+    return grid
+
+
 def _best_reversal(obj: _Objective, path: np.ndarray) -> tuple[float, int, int]:
     """The 2-opt move (reverse ``path[i..j]``) that lowers the cost most: (delta, i, j)."""
     n = obj.n
     padded = np.concatenate([[n], path, [n]])
-    i, j = np.triu_indices(n, k=1)
+    i, j, at_j, before_i, i_positive = _reversal_grid(n)
     left, right, a, b = padded[i], padded[j + 2], path[i], path[j]
     edges = obj.edge[left, b] + obj.edge[a, right] - obj.edge[left, a] - obj.edge[b, right]
-    # Placement: the track at position k moves to i + j - k. Sums along anti-diagonals of
-    # place[path[k], m] (k + m = i + j) give the new cost of every segment at once.
+    # Placement: the track at position k moves to i + j - k, so a segment's new cost is a sum along
+    # an anti-diagonal of place[path[k], m] (k + m = i + j). Mirrored and zero-padded, the matrix's
+    # anti-diagonals are the columns of a strided view (row k shifted by k); running sums down them
+    # give every segment at once (the same terms added in the same order as summing each one).
     place = obj.place[path]  # [current position k, position m]
-    ks = np.arange(n)
-    m = np.arange(2 * n - 1)[:, None] - ks[None, :]
-    anti = np.where((m >= 0) & (m < n), place[ks[None, :], np.clip(m, 0, n - 1)], 0.0).cumsum(axis=1)
+    mirrored = np.zeros((n, 3 * n - 2))
+    mirrored[:, n - 1:2 * n - 1] = place[:, ::-1]
+    skewed = np.lib.stride_tricks.as_strided(mirrored, shape=(n, 2 * n - 1),
+                                             strides=(mirrored.strides[0] + mirrored.strides[1], mirrored.strides[1]))
+    sums = skewed.cumsum(axis=0).ravel()
     diag = np.concatenate([[0.0], np.diagonal(place).cumsum()])
-    s = i + j
-    new = anti[s, j] - np.where(i > 0, anti[s, np.maximum(i - 1, 0)], 0.0)
+    new = sums[at_j] - np.where(i_positive, sums[before_i], 0.0)
     delta = edges + new - (diag[j + 1] - diag[i])
     best = int(np.argmin(delta))
     return float(delta[best]), int(i[best]), int(j[best])

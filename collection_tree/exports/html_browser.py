@@ -22,6 +22,7 @@ import hashlib
 import json
 import math
 from collections import Counter
+from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -35,7 +36,7 @@ from markupsafe import Markup
 from collection_tree.core.mix import camelot_code, camelot_label, transition_flags
 from collection_tree.exports import category_sections, iter_leaves, play_order, provenance, track_index
 from collection_tree.exports.m3u import playlist_href
-from collection_tree.exports.paths import atomic_write, display_text
+from collection_tree.exports.paths import atomic_text_writer, display_text
 from collection_tree.exports.suggestions_review import COLUMNS as REVIEW_COLUMNS
 
 UNGROUPED_SHOWN = 500  # a stopped build can leave thousands; the CLI lists them all
@@ -202,9 +203,15 @@ def render_collection_html(tree: dict[str, Any], tracks: pd.DataFrame, playlist_
     """The page. ``playlist_paths``: leaf id -> playlist path relative to the page's folder (from
     ``m3u.playlist_layout``); ``ungrouped``: rows from ``ungrouped.ungrouped_tracks``;
     ``suggestions``: the review table (``suggestions_review.build_review_table``), or None."""
+    return "".join(_page_chunks(tree, tracks, playlist_paths, ungrouped, suggestions))
+
+
+def _page_chunks(tree: dict[str, Any], tracks: pd.DataFrame, playlist_paths: dict[str, str],
+                 ungrouped: list[dict[str, Any]], suggestions: pd.DataFrame | None) -> Iterator[str]:
+    """The page as the template's text chunks (streamed to disk by ``write_collection_html``)."""
     data = page_data(tree, tracks, playlist_paths, suggestions)
     template = _environment().from_string(_asset("collection.html.j2"))
-    return template.render(
+    return template.generate(
         csp=content_security_policy(), css=Markup(_asset("collection.css")), script=Markup(_asset("collection.js")),
         data=Markup(json_for_script(data)), build=data["build"], categories=data["cats"],
         playlists=sum(1 for _ in iter_leaves(tree)), total_tracks=tree.get("total_tracks", "?"),
@@ -218,6 +225,7 @@ def render_collection_html(tree: dict[str, Any], tracks: pd.DataFrame, playlist_
 def write_collection_html(tree: dict[str, Any], tracks: pd.DataFrame, playlist_paths: dict[str, str],
                           ungrouped: list[dict[str, Any]], target: Path,
                           suggestions: pd.DataFrame | None = None) -> Path:
-    page = render_collection_html(tree, tracks, playlist_paths, ungrouped, suggestions)
-    atomic_write(Path(target), page.encode("utf-8"))
+    with atomic_text_writer(Path(target)) as text:
+        for chunk in _page_chunks(tree, tracks, playlist_paths, ungrouped, suggestions):
+            text.write(chunk)
     return Path(target)

@@ -7,18 +7,21 @@ path component goes through :func:`safe_name`; every path an export writes is ch
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import posixpath
 import re
 import unicodedata
-from collections.abc import Iterable
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pandas as pd
 from upath import UPath
 
-from collection_tree.core.atomic import atomic_write_bytes, publish_folder, write_unpublished
+from collection_tree.core.atomic import atomic_write_bytes, atomic_writer, publish_folder, write_unpublished
 from collection_tree.core.inputs import load_tracks, tracks_from_storage
 from collection_tree.exports import ExportError
 from collection_tree.settings import Places, Settings
@@ -184,6 +187,29 @@ def track_path(location: object, music_root: str | None) -> str | None:
 def atomic_write(path: Path, data: bytes) -> None:
     """Write to a temporary sibling and rename: readers never see a half-written file."""
     atomic_write_bytes(path, data)
+
+
+@contextlib.contextmanager
+def atomic_text_writer(path: Path) -> Iterator[io.TextIOWrapper]:
+    """A text handle (UTF-8, ``\n`` newlines, unencodable characters as XML references) on a temporary
+    sibling, renamed into place when the block ends: a large export streams to disk instead of being
+    held whole as bytes, and an error while producing it (a MemoryError included) surfaces as itself,
+    not as ``ET.tostring``'s "I/O operation on closed file" (its writer's cleanup flushing into the
+    buffer the failure left closed)."""
+    with atomic_writer(path) as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8", errors="xmlcharrefreplace", newline="\n")
+        yield text
+        text.flush()
+        text.detach()  # the raw handle stays open for atomic_writer's fsync and rename
+
+
+def atomic_write_xml(path: Path, declaration: str, root: ET.Element) -> None:
+    """The declaration line, the element tree and a final newline, streamed atomically (the bytes
+    ``declaration + "\n" + ET.tostring(root, "utf-8") + "\n"`` give)."""
+    with atomic_text_writer(path) as text:
+        text.write(declaration + "\n")
+        ET.ElementTree(root).write(text, encoding="unicode")
+        text.write("\n")
 
 
 def replace_dir(final: Path, build: Path) -> None:

@@ -28,7 +28,14 @@ from urllib.parse import quote
 import pandas as pd
 
 from collection_tree.exports import category_sections, iter_leaves, play_order, provenance, track_index
-from collection_tree.exports.paths import MISSING, atomic_write, display_text, is_absolute, locate_track, unique_names
+from collection_tree.exports.paths import (
+    MISSING,
+    atomic_write_xml,
+    display_text,
+    is_absolute,
+    locate_track,
+    unique_names,
+)
 
 FORMAT_VERSION = "1.0.0"
 TOP_FOLDER = "Collection Tree"
@@ -97,9 +104,19 @@ def track_attributes(track: dict[str, Any], location: str) -> dict[str, str]:
     return attrib
 
 
+_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
+
+
 def build_rekordbox_xml(tree: dict[str, Any], tracks: pd.DataFrame, music_root: str | None = None,
                         top_folder: str | None = None) -> tuple[bytes, RekordboxReport]:
     """The document's bytes (UTF-8, with declaration) and what went in or was left out."""
+    root, report = _rekordbox_tree(tree, tracks, music_root, top_folder)
+    return (_DECLARATION + "\n").encode() + ET.tostring(root, encoding="utf-8") + b"\n", report
+
+
+def _rekordbox_tree(tree: dict[str, Any], tracks: pd.DataFrame, music_root: str | None,
+                    top_folder: str | None) -> tuple[ET.Element, RekordboxReport]:
+    """The DJ_PLAYLISTS element tree (indented) and what went in or was left out."""
     index = track_index(tracks)
     report = RekordboxReport()
     locations: dict[int, str] = {}
@@ -153,13 +170,12 @@ def build_rekordbox_xml(tree: dict[str, Any], tracks: pd.DataFrame, music_root: 
                                                      for leaf in leaves))
         playlists_into(folder, loose, names[len(sections):])
     ET.indent(root, space="  ")
-    data = b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"
-    return data, report
+    return root, report
 
 
 def write_rekordbox_xml(tree: dict[str, Any], tracks: pd.DataFrame, target: Path,
                         music_root: str | None = None) -> RekordboxReport:
-    data, report = build_rekordbox_xml(tree, tracks, music_root)
-    atomic_write(Path(target), data)
+    root, report = _rekordbox_tree(tree, tracks, music_root, None)
+    atomic_write_xml(Path(target), _DECLARATION, root)
     report.path = Path(target)
     return report

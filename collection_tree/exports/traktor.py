@@ -29,7 +29,14 @@ import pandas as pd
 
 from collection_tree.core.mix import camelot_code
 from collection_tree.exports import category_sections, iter_leaves, play_order, provenance, track_index
-from collection_tree.exports.paths import MISSING, atomic_write, display_text, is_absolute, locate_track, unique_names
+from collection_tree.exports.paths import (
+    MISSING,
+    atomic_write_xml,
+    display_text,
+    is_absolute,
+    locate_track,
+    unique_names,
+)
 
 NML_VERSION = "19"
 TOP_FOLDER = "Collection Tree"
@@ -116,9 +123,19 @@ def _count(subnodes: ET.Element) -> None:
     subnodes.set("COUNT", str(len(subnodes)))
 
 
+_DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="no" ?>'
+
+
 def build_traktor_nml(tree: dict[str, Any], tracks: pd.DataFrame, music_root: str | None = None,
                       system_volume: str = SYSTEM_VOLUME) -> tuple[bytes, TraktorReport]:
     """The NML document's bytes (UTF-8) and what went in or was left out."""
+    root, report = _nml_tree(tree, tracks, music_root, system_volume)
+    return (_DECLARATION + "\n").encode() + ET.tostring(root, encoding="utf-8") + b"\n", report
+
+
+def _nml_tree(tree: dict[str, Any], tracks: pd.DataFrame, music_root: str | None,
+              system_volume: str) -> tuple[ET.Element, TraktorReport]:
+    """The NML element tree (indented) and what went in or was left out."""
     index = track_index(tracks)
     report = TraktorReport()
     keys: dict[int, str] = {}
@@ -180,13 +197,12 @@ def build_traktor_nml(tree: dict[str, Any], tracks: pd.DataFrame, music_root: st
     _count(top_root)
     ET.SubElement(root, "INDEXING")
     ET.indent(root, space="  ")
-    data = b'<?xml version="1.0" encoding="UTF-8" standalone="no" ?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"
-    return data, report
+    return root, report
 
 
 def write_traktor_nml(tree: dict[str, Any], tracks: pd.DataFrame, target: Path, music_root: str | None = None,
                       system_volume: str = SYSTEM_VOLUME) -> TraktorReport:
-    data, report = build_traktor_nml(tree, tracks, music_root, system_volume)
-    atomic_write(Path(target), data)
+    root, report = _nml_tree(tree, tracks, music_root, system_volume)
+    atomic_write_xml(Path(target), _DECLARATION, root)
     report.path = Path(target)
     return report

@@ -26,7 +26,6 @@ whose titles fit better reaches builds made over an older output this way; the u
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +35,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
 
 from collection_tree.core.curation import broken_title, fit_share
+from collection_tree.core.json_text import copy_document
 from collection_tree.core.report import PhaseReport
 from collection_tree.phases.common import PhaseParams, param
 
@@ -150,7 +150,7 @@ def carry_identity(previous: Mapping[str, Any] | None, current: Mapping[str, Any
                    words_of: WordsOf | None = None) -> tuple[dict[str, Any], IdentityReport]:
     """``words_of`` None: titles are carried unchecked (the diff of two stored trees)."""
     params = params or IdentityParams()
-    tree = copy.deepcopy(dict(current))
+    tree = copy_document(dict(current))
     cur_leaves = _leaves(tree)
     n_categories = len(tree.get("categories", []))
     if not previous:

@@ -31,6 +31,7 @@ from typing import Any
 
 import jsonschema
 
+from collection_tree.core.json_text import copy_document
 from collection_tree.core.report import PhaseReport
 
 _ID = {"type": "string", "minLength": 1}
@@ -201,7 +202,7 @@ def _lock(out: dict[str, Any], previous: Mapping[str, Any] | None, leaf_id: str,
 def apply_overrides(tree: Mapping[str, Any], overrides: Mapping[str, Any],
                     previous: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], OverridesReport]:
     """``previous``: the last build's tree, which locked leaves are held to."""
-    out = copy.deepcopy(dict(tree))
+    out = copy_document(dict(tree))
     applied: list[str] = []
     stale: list[str] = []
 

@@ -1,0 +1,45 @@
+"""The XML and HTML exports stream to disk: the same bytes as the in-memory document, and an error
+while serialising surfaces as itself with the previous file kept (``ET.tostring`` turned a
+MemoryError in its writer into "I/O operation on closed file", the 1M-track build's export failure)."""
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from collection_tree.exports.html_browser import render_collection_html, write_collection_html
+from collection_tree.exports.paths import atomic_write_xml
+from collection_tree.exports.rekordbox import build_rekordbox_xml, write_rekordbox_xml
+from collection_tree.exports.traktor import build_traktor_nml, write_traktor_nml
+
+
+def test_streamed_exports_are_the_in_memory_documents(export_fixture, tmp_path):
+    tree, tracks = export_fixture.tree, export_fixture.tracks
+    write_traktor_nml(tree, tracks, tmp_path / "collection.nml", music_root="/srv/music")
+    write_rekordbox_xml(tree, tracks, tmp_path / "rekordbox.xml", music_root="/srv/music")
+    write_collection_html(tree, tracks, {}, [], tmp_path / "collection.html")
+    assert (tmp_path / "collection.nml").read_bytes() == build_traktor_nml(tree, tracks, "/srv/music")[0]
+    assert (tmp_path / "rekordbox.xml").read_bytes() == build_rekordbox_xml(tree, tracks, "/srv/music")[0]
+    assert (tmp_path / "collection.html").read_text(encoding="utf-8") == render_collection_html(tree, tracks, {}, [])
+    assert b"<ENTRY" in (tmp_path / "collection.nml").read_bytes()
+
+
+def test_an_error_mid_document_surfaces_as_itself_and_keeps_the_previous_file(tmp_path, monkeypatch):
+    target = tmp_path / "collection.nml"
+    target.write_bytes(b"previous")
+    root = ET.Element("NML")
+    for i in range(50):
+        ET.SubElement(root, "ENTRY", {"TITLE": f"t{i}"})
+    real = ET._escape_attrib
+    calls = {"n": 0}
+
+    def failing(text):
+        calls["n"] += 1
+        if calls["n"] > 20:
+            raise MemoryError("no room for the rest of the document")
+        return real(text)
+
+    monkeypatch.setattr(ET, "_escape_attrib", failing)
+    with pytest.raises(MemoryError, match="no room"):
+        atomic_write_xml(target, "<?xml?>", root)
+    assert target.read_bytes() == b"previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["collection.nml"]  # no temporary file left
