@@ -28,21 +28,26 @@ def _float(value: float) -> str:
     return float.__repr__(value)
 
 
-def _key(key: Any) -> str | None:
-    """A dict key as ``json`` writes it (None: a key type it refuses)."""
-    if isinstance(key, str):
-        return key
-    if isinstance(key, float):
-        return _float(key)
-    if key is True:
-        return "true"
-    if key is False:
-        return "false"
-    if key is None:
+def _scalar(value: Any) -> str | None:
+    """A JSON scalar as ``json`` writes it (None: not a scalar)."""
+    if isinstance(value, str):
+        return encode_basestring(value)
+    if value is None:
         return "null"
-    if isinstance(key, int):
-        return int.__repr__(key)
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float):
+        return _float(value)
     return None
+
+
+def _key(key: Any) -> str | None:
+    """A dict key as ``json`` writes it, before quoting (None: a key type it refuses)."""
+    return key if isinstance(key, str) else _scalar(key)
 
 
 def dumps_indented(data: Any, indent: int = 1, default: Callable[[Any], Any] | None = None) -> str:
@@ -52,23 +57,8 @@ def dumps_indented(data: Any, indent: int = 1, default: Callable[[Any], Any] | N
     parts: list[str] = []
     append = parts.append
 
-    def scalar(value: Any) -> str | None:
-        if isinstance(value, str):
-            return encode_basestring(value)
-        if value is None:
-            return "null"
-        if value is True:
-            return "true"
-        if value is False:
-            return "false"
-        if isinstance(value, int):
-            return int.__repr__(value)
-        if isinstance(value, float):
-            return _float(value)
-        return None
-
     def encode(value: Any, level: int) -> None:
-        text = scalar(value)
+        text = _scalar(value)
         if text is not None:
             append(text)
         elif isinstance(value, list | tuple):
