@@ -4,6 +4,7 @@ track summaries."""
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -143,6 +144,23 @@ def chunks(items: Sequence[T], size: int) -> list[list[T]]:
     if size < 1:
         raise ValueError("batch size must be >= 1")
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def wave_chunks(items: Sequence[T], size: int, workers: int, max_size: int | None = None) -> list[list[T]]:
+    """Batches of about ``size`` items, evenly filled (no short last batch), in as few waves of
+    ``workers`` parallel calls as ``max_size`` allows: when ``ceil(n / size)`` batches would take more
+    waves than batches of up to ``max_size`` items need, the batches grow instead (``None``: they never
+    grow). Each wave is a round-trip every later step waits for; a bigger batch is only a longer answer."""
+    if size < 1 or workers < 1 or (max_size is not None and max_size < size):
+        raise ValueError("wave_chunks: size >= 1, workers >= 1, max_size >= size")
+    n = len(items)
+    if not n:
+        return []
+    count = math.ceil(n / size)
+    waves = min(math.ceil(count / workers), math.ceil(n / (workers * (max_size or size))))
+    count = min(count, waves * workers)
+    bounds = [round(i * n / count) for i in range(count + 1)]
+    return [list(items[bounds[i] : bounds[i + 1]]) for i in range(count)]
 
 
 def run_batches(
