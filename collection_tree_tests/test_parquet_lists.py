@@ -38,3 +38,45 @@ def test_list_columns_as_lists_the_rest_as_pandas_reads_them():
     ours, pandas = ours.drop(columns="members"), pandas.drop(columns="members")  # not a tracks column
     assert tracks_from_storage(ours).equals(tracks_from_storage(pandas))
     assert tracks_from_storage(ours)["scene_tags"].tolist() == [["Berlin"], ["Detroit"], ["x"]]
+
+
+def test_recent_tables_read_a_file_once_until_it_changes(tmp_path, monkeypatch):
+    from upath import UPath
+
+    from collection_tree.resources import io_managers
+
+    path = tmp_path / "tracks.parquet"
+    path.write_bytes(_stored(pd.DataFrame({"track_id": [1, 2], "title": ["a", "b"], "genre": [["House"], []]})))
+    reads = []
+    real = pq.read_table
+    monkeypatch.setattr(io_managers.pq, "read_table", lambda handle: reads.append(1) or real(handle))
+    tables = io_managers.RecentTables()
+    first = tables.load(UPath(path))
+    first["title"] = ["changed", "by a step"]  # a step's own change to its frame
+    second = tables.load(UPath(path))
+    assert len(reads) == 1
+    assert second["title"].tolist() == ["a", "b"]
+    assert second["genre"].tolist() == [["House"], []]
+    # An atomic rewrite (a new file under the name) is read again.
+    fresh = tmp_path / "fresh.parquet"
+    fresh.write_bytes(_stored(pd.DataFrame({"track_id": [3], "title": ["c"], "genre": [["Techno"]]})))
+    fresh.replace(path)
+    assert tables.load(UPath(path))["title"].tolist() == ["c"]
+    assert len(reads) == 2
+
+
+def test_recent_tables_read_object_store_paths_every_time(monkeypatch):
+    from upath import UPath
+
+    from collection_tree.resources import io_managers
+
+    path = UPath("memory://recent-tables/tracks.parquet")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(_stored(pd.DataFrame({"track_id": [1], "title": ["a"]})))
+    reads = []
+    real = pq.read_table
+    monkeypatch.setattr(io_managers.pq, "read_table", lambda handle: reads.append(1) or real(handle))
+    tables = io_managers.RecentTables()
+    assert tables.load(path)["title"].tolist() == ["a"]
+    assert tables.load(path)["title"].tolist() == ["a"]
+    assert len(reads) == 2

@@ -8,7 +8,10 @@ leaves a half-written output behind, and the previous output stays until the new
 
 import io
 import json
+import os
+import threading
 import uuid
+from collections import OrderedDict
 from typing import Any
 
 import pandas as pd
@@ -76,8 +79,48 @@ class ParquetTableIOManager(UPathIOManager):
         atomic_write_bytes(path, buffer.getvalue())
 
     def load_from_path(self, context: InputContext, path: UPath) -> pd.DataFrame:
-        with path.open("rb") as handle:
-            return table_frame(pq.read_table(handle))
+        return RECENT_TABLES.load(path)
+
+
+class RecentTables:
+    """The last few tables read from local files, kept per process: every phase, check and export of a
+    build reads the same tracks table (17 reads in a full build, 0.2 s each at 30K tracks, 2 s at
+    300K), so the in-process executor reads it once. A hit is keyed by the file's inode, size and
+    mtime (an atomic rewrite changes them) and returns a shallow copy: pandas' copy-on-write keeps a
+    step's changes to its frame out of the cached one. Object-store paths are read every time."""
+
+    def __init__(self, size: int = 2):
+        self.size = size
+        self._lock = threading.Lock()
+        self._frames: OrderedDict[str, tuple[tuple[int, int, int], pd.DataFrame]] = OrderedDict()
+
+    def load(self, path: UPath) -> pd.DataFrame:
+        if getattr(path, "protocol", "") not in ("", "file", "local"):
+            with path.open("rb") as handle:
+                return table_frame(pq.read_table(handle))
+        name = os.fspath(path.path if hasattr(path, "path") else path)
+        stat = os.stat(name)
+        key = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        with self._lock:
+            hit = self._frames.get(name)
+            if hit is not None and hit[0] == key:
+                self._frames.move_to_end(name)
+                return hit[1].copy(deep=False)
+        with open(name, "rb") as handle:
+            frame = table_frame(pq.read_table(handle))
+        with self._lock:
+            self._frames[name] = (key, frame)
+            self._frames.move_to_end(name)
+            while len(self._frames) > self.size:
+                self._frames.popitem(last=False)
+        return frame.copy(deep=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._frames.clear()
+
+
+RECENT_TABLES = RecentTables()
 
 
 def table_frame(table: pa.Table) -> pd.DataFrame:
