@@ -37,7 +37,7 @@ NU = "rock-nu-metal__usa-metal-2000-2004"
 SOUTH = "rap-dirty-south__dirty-south-2000-2004"
 COUNTRY = "country__usa-2005-2010"
 TOP = {"id", "tree_type", "created_at", "total_tracks", "assigned_tracks", "ungrouped_track_ids", "source_trees",
-       "categories", "status"}
+       "categories", "status", "ungrouped_reasons"}
 CATEGORY = {"id", "title", "description", "track_ids", "track_count", "leaves"}
 LEAF = {"id", "title", "description", "track_ids", "track_count", "examples", "genre_context", "scene_context",
         "metadata_suggestions"}
@@ -93,6 +93,26 @@ def test_counts_and_ungrouped_are_consistent(leaf_collection):
     assert doc["total_tracks"] == 22 and doc["assigned_tracks"] == 20
     assert doc["ungrouped_track_ids"] == [21, 22]
     assert doc["total_tracks"] == doc["assigned_tracks"] + len(doc["ungrouped_track_ids"])
+
+
+def test_the_tree_says_why_each_ungrouped_track_is_ungrouped(leaf_collection):
+    leaves, suggestions = built(leaf_collection)
+    unplaced = [{"track_id": 22, "reason": "no seed cluster shares its genre"},
+                {"track_id": 3, "reason": "an earlier phase's reason for a track placed since"},
+                {"track_id": 22, "reason": "a later, second reason"}, {"track_id": 21, "reason": " "}]
+    leaves = ClusterSet(clusters=leaves.clusters, all_track_ids=leaves.all_track_ids, unplaced=unplaced)
+    doc = assemble_collection_tree(leaves, leaf_collection.categories, suggestions, leaf_collection.genre_tree,
+                                   leaf_collection.scene_tree, total_tracks=22)
+    assert doc["ungrouped_track_ids"] == [21, 22]
+    assert doc["ungrouped_reasons"] == [{"track_id": 22, "reason": "no seed cluster shares its genre"}]
+    assert validate_collection_tree(doc) == []
+    placed = {**doc, "ungrouped_reasons": [{"track_id": 3, "reason": "x"}]}
+    assert validate_collection_tree(placed) == [
+        "ungrouped_reasons[0].track_id: expected an ungrouped track id, got 3"]
+    unordered = {**doc, "ungrouped_reasons": [{"track_id": 22, "reason": "x"}, {"track_id": 21, "reason": "y"}]}
+    assert validate_collection_tree(unordered) == ["ungrouped_reasons: expected in track id order, each track once"]
+    blank = {**doc, "ungrouped_reasons": [{"track_id": 21, "reason": ""}]}
+    assert validate_collection_tree(blank) == ["ungrouped_reasons[0].reason: expected a non-empty string"]
 
 
 def test_test_mode_shaped_tree_has_no_suggestions(leaf_collection):

@@ -127,6 +127,10 @@ def test_ungrouped_tracks_listed_with_reasons(export_fixture, tmp_path):
     html = render_collection_html(export_fixture.tree, export_fixture.tracks, {}, rows)
     assert "Ungrouped tracks (2)" in html and "<td>no facet &lt;match&gt;</td>" in html
     assert f"<td>{NOT_RECORDED}</td>" in html
+    # The tree's own reasons (an update's, the overrides') come first; the stored phases' fill the rest.
+    tree = {**export_fixture.tree, "ungrouped_reasons": [{"track_id": 10, "reason": "new in this update"}]}
+    rows = ungrouped_tracks(tree, export_fixture.tracks, unplaced_reasons(store))
+    assert [r["reason"] for r in rows] == ["no facet <match>", "new in this update"]
 
 
 def test_partial_tree_is_flagged(export_fixture):

@@ -119,6 +119,8 @@ def test_update_places_new_tracks_keeps_ids_and_overrides(grown):
     report = event.metadata["update"].value
     reasons = {u["track_id"]: u["reason"] for u in report["ungrouped_new"]}
     ungrouped = {int(t) for t in second["ungrouped_track_ids"]}
+    # The updated tree itself says why each of its ungrouped tracks is ungrouped (the browser reads it).
+    assert {int(r["track_id"]) for r in second["ungrouped_reasons"]} == ungrouped
     for t in added:  # placed once, or ungrouped with a reason
         assert (counts.get(t) == 1) != (t in ungrouped), t
         if t in ungrouped:
@@ -300,6 +302,10 @@ def test_update_tree_drops_removed_tracks_folds_and_keeps_unchanged_text(grown):
 
     after = _leaves(result.tree)
     assert result.report.tracks_removed == len(removed) and result.report.tracks_added == 0
+    # The tree itself says why each ungrouped track is ungrouped (the browser and `ungrouped` read it).
+    assert result.tree["ungrouped_track_ids"]
+    reasons = {r["track_id"]: r["reason"] for r in result.tree["ungrouped_reasons"]}
+    assert set(reasons) == set(result.tree["ungrouped_track_ids"])
     assert shrunk not in after and shrunk in result.report.folded_leaves
     assert after[big]["description"] == leaves[big]["description"]  # changed by 1 track: text kept
     assert after[big]["title"] == leaves[big]["title"]

@@ -34,6 +34,17 @@ def test_apply_reports_applied_and_stale():
     assert len(report.applied) == 6
 
 
+def test_an_excluded_track_is_ungrouped_with_the_reason_and_a_pinned_one_loses_its_reason():
+    tree = _tree(A, B, C)
+    tree["ungrouped_track_ids"] = ["u1", "u2"]
+    tree["ungrouped_reasons"] = [{"track_id": "u1", "reason": "no seed"}, {"track_id": "u2", "reason": "too few"}]
+    out, _ = apply_overrides(tree, {"exclude_tracks": ["a3"], "pin_tracks": {"u1": "b"}})
+    assert out["ungrouped_track_ids"] == ["a3", "u2"]
+    assert out["ungrouped_reasons"] == [
+        {"track_id": "a3", "reason": "excluded by the user (overrides.json exclude_tracks)"},
+        {"track_id": "u2", "reason": "too few"}]
+
+
 def test_overrides_survive_a_rebuild_and_the_diff_lists_exactly_what_moved():
     first, _ = apply_overrides(_tree(A, B, C), OVERRIDES)
     # The next build: the LLM titles differ, a track left "b" and one new track joined "c".

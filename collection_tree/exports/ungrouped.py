@@ -53,7 +53,10 @@ def reasons_of(cluster_set: Any) -> dict[int, str]:
 
 
 def ungrouped_tracks(tree: dict[str, Any], tracks: pd.DataFrame, reasons: dict[int, str]) -> list[dict[str, Any]]:
-    """One record per ungrouped track: ``track_id``, ``artist``, ``title``, ``reason``."""
+    """One record per ungrouped track: ``track_id``, ``artist``, ``title``, ``reason``: the tree's own
+    ``ungrouped_reasons`` first (an update's and the overrides' reasons are only there), then
+    ``reasons`` (the stored phases', for a tree written before the tree carried them)."""
+    reasons = {**reasons, **reasons_of({"unplaced": tree.get("ungrouped_reasons") or []})}
     index = track_index(tracks)
     rows = []
     for raw in tree.get("ungrouped_track_ids", []) or []:

@@ -35,8 +35,11 @@ LEAF_OPTIONAL = ("order", "transitions")
 EXAMPLE_KEYS = ("title", "artist", "year")
 SUGGESTION_KEYS = ("track_id", "suggestions", "confidence", "reasoning")
 SUGGESTION_FIELDS = ("genre_refinement", "scene_tags", "descriptors", "era_refinement")
-# Additive (DESIGN section 5): how the tree was made. Readers of the reference schema ignore it.
-OPTIONAL_TOP_KEYS = ("build",)
+# Additive (DESIGN section 5): how the tree was made, and why each ungrouped track is ungrouped (DESIGN
+# section 6: "each ungrouped track explained"), in the tree itself so an update's new reasons travel
+# with it. Readers of the reference schema ignore them.
+OPTIONAL_TOP_KEYS = ("build", "ungrouped_reasons")
+REASON_KEYS = ("track_id", "reason")
 BUILD_KEYS = ("provider", "models", "profile", "inputs", "version", "run_id")
 BUILD_INPUT_KEYS = ("tracks", "genre_tree", "scene_tree")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -174,16 +177,18 @@ def assemble_collection_tree(
         raise CollectionTreeError("; ".join(problems))
 
     assigned = {t for category in out_categories for t in category["track_ids"]}
+    ungrouped = sorted(t for t in scope if t not in assigned)
     doc = {
         "id": tree_id or str(uuid.uuid4()),
         "tree_type": "collection",
         "created_at": created_at or now_iso(),
         "total_tracks": len(scope),
         "assigned_tracks": len(assigned),
-        "ungrouped_track_ids": sorted(t for t in scope if t not in assigned),
+        "ungrouped_track_ids": ungrouped,
         "source_trees": {"genre": _source(genre_tree), "scene": _source(scene_tree)},
         "categories": out_categories,
         "status": status,
+        "ungrouped_reasons": ungrouped_reasons(ungrouped, leaves.unplaced),
     }
     if build is not None:
         doc["build"] = build
@@ -191,6 +196,18 @@ def assemble_collection_tree(
     if problems:
         raise CollectionTreeError("; ".join(problems[:10]))
     return doc
+
+
+def ungrouped_reasons(ungrouped: list[int], unplaced: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``[{track_id, reason}]`` for the ungrouped tracks whose phase recorded why (the first reason
+    given for a track wins), in track id order."""
+    wanted = set(ungrouped)
+    reasons: dict[int, str] = {}
+    for item in unplaced:
+        track_id, reason = int(item["track_id"]), str(item.get("reason") or "").strip()
+        if track_id in wanted and reason:
+            reasons.setdefault(track_id, reason)
+    return [{"track_id": t, "reason": reasons[t]} for t in sorted(reasons)]
 
 
 def build_provenance(phases: list[dict[str, Any]], *, profile: str, inputs: dict[str, str], version: str,
@@ -317,7 +334,29 @@ def validate_collection_tree(doc: Any, *, min_confidence: float | None = None) -
     if doc["total_tracks"] != len(holder) + len(set(ungrouped)) and not both:
         problems.append(f"total_tracks {doc['total_tracks']} != assigned {len(holder)} + ungrouped "
                         f"{len(set(ungrouped))}")
+    if "ungrouped_reasons" in doc:
+        _validate_reasons(problems, doc["ungrouped_reasons"], set(ungrouped))
     return problems
+
+
+def _validate_reasons(problems: list[str], reasons: Any, ungrouped: set[int]) -> None:
+    """``[{track_id, reason}]``: ungrouped tracks in id order, each once, with a non-empty reason."""
+    if not isinstance(reasons, list):
+        problems.append("ungrouped_reasons: expected a list")
+        return
+    ids = []
+    for k, item in enumerate(reasons):
+        where = f"ungrouped_reasons[{k}]"
+        if not _keys(problems, where, item, REASON_KEYS):
+            continue
+        if not isinstance(item["reason"], str) or not item["reason"].strip():
+            problems.append(f"{where}.reason: expected a non-empty string")
+        if type(item["track_id"]) is not int or item["track_id"] not in ungrouped:
+            problems.append(f"{where}.track_id: expected an ungrouped track id, got {item['track_id']!r}")
+        else:
+            ids.append(item["track_id"])
+    if ids != sorted(set(ids)):
+        problems.append("ungrouped_reasons: expected in track id order, each track once")
 
 
 def _validate_sections(problems: list[str], where: str, sections: Any, leaf_ids: list[Any]) -> None:

@@ -34,6 +34,7 @@ import jsonschema
 from collection_tree.core.json_text import copy_document
 from collection_tree.core.report import PhaseReport
 
+EXCLUDED_REASON = "excluded by the user (overrides.json exclude_tracks)"
 _ID = {"type": "string", "minLength": 1}
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -105,6 +106,16 @@ def _recount(tree: dict[str, Any]) -> None:
         assigned += len(tracks)
     if "assigned_tracks" in tree:
         tree["assigned_tracks"] = assigned
+    # An excluded track joins the ungrouped ones in id order, as the schema wants them.
+    if "ungrouped_track_ids" in tree:
+        tree["ungrouped_track_ids"] = sorted(tree["ungrouped_track_ids"], key=_id_order)
+    if "ungrouped_reasons" in tree:
+        tree["ungrouped_reasons"] = sorted(tree["ungrouped_reasons"], key=lambda r: _id_order(r.get("track_id")))
+
+
+def _id_order(value: Any) -> tuple[int, Any]:
+    """Numbers in numeric order; anything else (a malformed tree) after them, as text."""
+    return (0, value) if type(value) is int else (1, str(value))
 
 
 def _take_track(tree: dict[str, Any], track: str) -> tuple[Any | None, list[dict[str, Any]]]:
@@ -129,6 +140,8 @@ def _take_track(tree: dict[str, Any], track: str) -> tuple[Any | None, list[dict
     for value in ungrouped:
         if str(value) == track:
             tree["ungrouped_track_ids"] = [t for t in ungrouped if str(t) != track]
+            if "ungrouped_reasons" in tree:
+                tree["ungrouped_reasons"] = [r for r in tree["ungrouped_reasons"] if str(r.get("track_id")) != track]
             return value, []
     return None, []
 
@@ -212,6 +225,7 @@ def apply_overrides(tree: Mapping[str, Any], overrides: Mapping[str, Any],
             stale.append(f"exclude track {track}: not in this build")
         else:
             out.setdefault("ungrouped_track_ids", []).append(value)
+            out.setdefault("ungrouped_reasons", []).append({"track_id": value, "reason": EXCLUDED_REASON})
             applied.append(f"exclude track {track}")
     # Locks before pins: a pin names one track, so it wins over the lock of the leaf it leaves.
     keep_out = set(overrides.get("exclude_tracks", [])) | set(overrides.get("pin_tracks", {}))
