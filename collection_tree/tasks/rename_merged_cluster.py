@@ -4,6 +4,11 @@ two or more clusters were merged into, from their titles, descriptions, contexts
 The offline solver combines what the merged clusters share: the common genre context, the scene
 words all scene contexts share (era slices dropped), and the era span they cover, into a shelf label
 like ``"Nu-Metal, USA 2000-2010"``.
+
+With ``"with_score": true`` (default profile) the payload also carries the merged cluster's track-level
+``features`` (as ``score_clusters`` sends them) and the answer a 1-10 ``score`` for the merged playlist, so
+it needs no scoring call of its own; an unreadable score counts as 5 (``score_clusters.DEFAULT_SCORE``).
+Offline, the score is ``score_clusters.offline_score`` of those features.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ import re
 from collections import Counter
 from typing import Any
 
-from collection_tree.llm.normalise import as_text
+from collection_tree.llm.normalise import as_score, as_text
+from collection_tree.tasks import score_clusters
 from collection_tree.tasks._schema import strict_object
 from collection_tree.tasks.base import Answer, Payload, TaskSpec
 
@@ -36,21 +42,35 @@ the era they span together. Do not glue the old titles together with "and" or "&
 2. description: 3 to 4 sentences for a listener: what the music sounds like, where and when it \
 comes from, which artists anchor it (only artists that appear in the sample), and what ties the \
 merged parts together. Plain prose, no lists, no marketing superlatives, no invented facts.
+3. score (only when the input has "with_score": true): an integer from 1 to 10 for the merged playlist \
+as a playlist (9-10: one sound, one moment; 7-8: a clear identity with a few outliers; 5-6: two related \
+styles or eras; 3-4: a loose grab-bag; 1-2: no common ground), judged from its features (measured on \
+its tracks: filter agreement, year spread and modes, other frequent tags) and the sample.
 
 Judge only from the input; use your knowledge of the artists to interpret it, never to add facts \
 the sample does not support. Respond with one JSON object matching the schema: \
-{"title": "...", "description": "..."}.
+{"title": "...", "description": "..."} (with "score" when asked).
 """
 
 SCHEMA: dict[str, Any] = strict_object({"title": {"type": "string"}, "description": {"type": "string"}})
+SCORED_SCHEMA: dict[str, Any] = strict_object({
+    "title": {"type": "string"}, "description": {"type": "string"},
+    "score": {"type": "integer", "description": "1 (no common ground) to 10 (one sound)"},
+})
 
 TITLE_CHARS = 120
 DESCRIPTION_CHARS = 1200
 
 
+def schema_for(payload: Payload) -> dict[str, Any]:
+    """The schema the payload asks for: with ``score`` when ``with_score``."""
+    return SCORED_SCHEMA if payload.get("with_score") else SCHEMA
+
+
 def normalise(answer: Answer, payload: Payload) -> Answer:
     """``name`` for ``title``, values wrapped in dicts, whitespace: repaired. A blank title is not an
-    answer (the phase then keeps the first cluster's title)."""
+    answer (the phase then keeps the first cluster's title). With ``with_score``: the score as an int
+    1-10 (nested, a string, out of range: repaired; unreadable or missing: 5)."""
     def text(value: Any, limit: int) -> str:
         if isinstance(value, dict):
             value = value.get("text", value.get("value", value.get("title", "")))
@@ -59,7 +79,10 @@ def normalise(answer: Answer, payload: Payload) -> Answer:
     title = text(answer.get("title", answer.get("name")), TITLE_CHARS)
     if not title:
         raise ValueError("the answer has no title")
-    return {"title": title, "description": text(answer.get("description"), DESCRIPTION_CHARS)}
+    out: Answer = {"title": title, "description": text(answer.get("description"), DESCRIPTION_CHARS)}
+    if payload.get("with_score"):
+        out["score"] = round(as_score(answer.get("score"), default=score_clusters.DEFAULT_SCORE))
+    return out
 
 
 # ------------------------------------------------------------------------------ offline solver
@@ -115,7 +138,10 @@ def solve_offline(payload: Payload) -> Answer:
     if years:
         lead = f", with {', '.join(artists)}" if artists else ""
         sentences.append(f"The sampled tracks date from {min(years)} to {max(years)}{lead}.")
-    return {"title": title, "description": " ".join(sentences)}
+    answer: Answer = {"title": title, "description": " ".join(sentences)}
+    if payload.get("with_score"):
+        answer["score"] = score_clusters.offline_score({"features": payload.get("features")})
+    return answer
 
 
 def example() -> Payload:
