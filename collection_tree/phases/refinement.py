@@ -6,11 +6,12 @@ Each iteration:
 1. Scoring: clusters in batches (``score_clusters``, mechanical tier) -> a 1-10 score each (nested
    dicts and junk normalised; unreadable -> 5), merge and split suggestions (ids the batch did not
    offer dropped). Seed profile: the reference's batches of 15 compact summaries (id, title,
-   description[:200], track_count), one call after another. Default profile: batches of 40 sorted
-   by genre then scene lineage (clusters that might merge share a batch), each summary carrying the
-   genre/scene context and track-level features (``core.features``: year spread and modes, era
-   spread, filter agreement, other frequent tags, bpm / key / energy when present); batches run in
-   parallel (they are independent).
+   description[:200], track_count), one call after another. Default profile: batches of about 40
+   (``wave_batches``: evenly filled, growing up to ``max_batch_size`` so a round is one wave of
+   ``workers`` calls) sorted by genre then scene lineage (clusters that might merge share a batch),
+   each summary carrying the genre/scene context and track-level features (``core.features``: year
+   spread and modes, era spread, filter agreement, other frequent tags, bpm / key / energy when
+   present); batches run in parallel (they are independent).
 2. Stop when every cluster scored >= ``stop_score`` and there is no suggestion (seed: any
    suggestion counts, as the reference; default: only suggestions that can be acted on). A failed
    scoring batch (``LLMError``) leaves its clusters' scores as they were and blocks this stop.
@@ -37,10 +38,20 @@ Each iteration:
    split failed or was void is not tried again (the same input gives the same answer).
    Default profile: the renames and split calls of one iteration run in parallel (independent).
 5. Default profile: stop when an iteration changed nothing (re-scoring the same clusters would
-   repeat the same answers). After the last iteration, the clusters it created (and any left
-   unscored by a failed batch) are scored once more, suggestions ignored, so every cluster leaves
-   with a ``quality_score`` (phase 7 tiers by it); the seed profile leaves them unscored, as the
-   reference.
+   repeat the same answers). After the last iteration, the clusters left without a score are scored
+   once more, suggestions ignored, so every cluster leaves with a ``quality_score`` (phase 7 tiers by
+   it); the seed profile leaves them unscored, as the reference.
+
+Default profile, overlapped rounds (``overlap_rounds``; the steps above in a shorter chain, see
+:func:`overlapped_rounds`): round 1 scores every cluster; each of the ``max_iterations`` later rounds is
+one wave of calls holding the merges and splits the standing suggestions ask for (the limits above,
+and no more than the wave's ``workers`` calls leave room for after its scoring batches) and the scoring
+of the clusters the previous round created, whose suggestions serve the next round. A cluster no merge
+or split touched is not scored again: its score and its suggestions stand until acted on or until a
+cluster they name changes. With ``score_in_answers`` the rename and the split definition also score
+the clusters they create (unreadable: 5), and a split's remainder keeps its parent's score, so the
+final scoring above is left only with the clusters of a failed rename or scoring batch (and the bounds
+pass's parts). The chain: 1 + ``max_iterations`` waves instead of 2 per iteration plus a final one.
 
 The lineage guard (``core.lineage``): a merge keeps only the clusters of the first one's genre lineage
 (fewer than two left: refused), and, with bounds on, none whose result would exceed ``max_leaf_tracks``;
@@ -54,9 +65,9 @@ reason), then every cluster over ``max_leaf_tracks`` is split by the similarity 
 (``phases.placement``), so every leaf ends with ``min_leaf_tracks``..``max_leaf_tracks`` tracks.
 
 Every track stays in exactly one cluster (or, from the bounds, in ``unplaced`` with a reason);
-``all_track_ids`` passes through unchanged. ``report`` holds one row per iteration (clusters scored,
-mean/min score, suggestions, merges, splits, calls, serial calls), the final count, ``converged``,
-``stop_reason``, the guard's and the bounds' figures.
+``all_track_ids`` passes through unchanged. ``report`` holds one row per iteration (per round when
+overlapped: clusters scored, mean/min score, suggestions, merges, splits, calls, serial calls), the
+final count, ``converged``, ``stop_reason``, the guard's and the bounds' figures.
 """
 
 from __future__ import annotations
