@@ -158,7 +158,9 @@ def test_default_scores_new_clusters_in_the_rename_and_split_answers(small_world
     split = next(r for r in provider.requests if r.task == "define_subclusters")
     assert rename.payload["with_score"] is True and rename.payload["features"]["tracks"] == 11
     assert "score" in rename.schema["required"]
+    assert rename.system == rename_merged_cluster.SYSTEM + rename_merged_cluster.SCORE_INSTRUCTIONS
     assert split.payload["with_score"] is True and split.payload["cluster"]["quality_score"] is not None
+    assert split.system == define_subclusters.SYSTEM + define_subclusters.SCORE_INSTRUCTIONS
     by_id = {c.id: c for c in out.clusters}
     assert by_id["nu-early"].quality_score == score_clusters.offline_score(rename.payload)
     parent_score = split.payload["cluster"]["quality_score"]
@@ -172,8 +174,12 @@ def test_default_scores_new_clusters_in_the_rename_and_split_answers(small_world
     assert sorted(c["cluster_id"] for c in final.payload["clusters"]) == ["nu-early", "punk~1", "punk~2"]
     assert all(c.quality_score is not None for c in out.clusters)
     assert out.report.final_scoring_calls == 1 and out.report.calls == 1 + 2 + 1
-    seed = run(cs, tracks, OfflineProvider(), "seed", max_iterations=1)  # the reference leaves them unscored
+    provider = Scripted()
+    seed = run(cs, tracks, provider, "seed", max_iterations=1)  # the reference leaves them unscored
     assert seed.report.final_scoring_calls == 0 and "unscored" in seed.report.score_distribution
+    rename = next(r for r in provider.requests if r.task == "rename_merged_cluster")  # the reference's prompt
+    assert rename.system == rename_merged_cluster.SYSTEM and "with_score" not in rename.payload
+    assert rename.schema == rename_merged_cluster.SCHEMA
 
 
 def test_a_failed_rename_leaves_only_its_cluster_to_the_final_scoring(small_world):

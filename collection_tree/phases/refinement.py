@@ -524,10 +524,8 @@ class _Refiner:
             members = [by_id[i] for i in target]
             combined = sorted({t for c in members for t in c.track_ids})
             payload = rename_payload(members, combined, self.lookup, self.params, self.features)
-            return rename_merged_cluster.TASK.request(payload, schema=rename_merged_cluster.schema_for(payload),
-                                                      tier=self.params.rename_tier)
-        payload = split_payload(by_id[target], self.features, self.params)
-        return define_subclusters.TASK.request(payload, schema=define_subclusters.schema_for(payload))
+            return rename_merged_cluster.request(payload, tier=self.params.rename_tier)
+        return define_subclusters.request(split_payload(by_id[target], self.features, self.params))
 
     def answer(self, job: tuple[str, Any], request: LLMRequest, by_id: dict[str, Cluster]) -> Any:
         """The call of a job's ``request`` and its result, with the job's fallback when it failed

@@ -11,11 +11,11 @@ The offline solver splits on the strongest two-way structure in the landscape: t
 energy) modes by Otsu's threshold, else two or more frequent values of one facet (a scene tag, a
 country, a descriptor, a genre, a key; era only without years) that are not the cluster's own.
 
-With ``"with_score": true`` (default profile) the payload also carries the cluster's current score
-(``cluster.quality_score``) and each sub-playlist of the answer a 1-10 ``score``, so the parts need no
-scoring call of their own; an unreadable score counts as 5 (``score_clusters.DEFAULT_SCORE``). Offline, a
-part scores one point above its parent (it holds one of the groups the parent mixed; neutral 7 plus one
-without a parent score).
+With ``"with_score": true`` (default profile; :func:`request` then appends ``SCORE_INSTRUCTIONS`` to the
+instructions) the payload also carries the cluster's current score (``cluster.quality_score``) and each
+sub-playlist of the answer a 1-10 ``score``, so the parts need no scoring call of their own; an
+unreadable score counts as 5 (``score_clusters.DEFAULT_SCORE``). Offline, a part scores one point above
+its parent (it holds one of the groups the parent mixed; neutral 7 plus one without a parent score).
 """
 
 from __future__ import annotations
@@ -23,9 +23,11 @@ from __future__ import annotations
 import copy
 import json
 import re
+from dataclasses import replace
 from typing import Any
 
 from collection_tree.core.features import MODE_GAP, MODE_MIN_SHARE, two_modes
+from collection_tree.llm.interface import LLMRequest
 from collection_tree.llm.normalise import as_records, as_score, as_text
 from collection_tree.tasks import score_clusters
 from collection_tree.tasks._schema import record_list, strict_object
@@ -68,14 +70,19 @@ range for that column (use [] when you do not use it).
    Use only the one to three facets that tell the groups apart; do not repeat values every track \
 shares. Tracks are then sent to the sub-playlist whose filters they match best, so the groups' \
 filters should not overlap and together should cover most tracks.
-4. score (only when the input has "with_score": true): an integer from 1 to 10 for the sub-playlist \
-as a playlist (9-10: one sound, one moment; 7-8: a clear identity with a few outliers; 5-6: two related \
-styles or eras; 3-4: a loose grab-bag; 1-2: no common ground); cluster.quality_score is the whole \
-playlist's score.
 
 Respond with one JSON object matching the schema: {"subclusters": [{"title", "description", \
 "filters": {"genre": [], "scene_tags": [], "descriptors": [], "era": [], "country": [], "key": [], \
-"year_range": [], "bpm_range": [], "energy_range": []}}]} (each with "score" when asked).
+"year_range": [], "bpm_range": [], "energy_range": []}}]}.
+"""
+
+# Appended to the instructions when the payload asks ``with_score`` (the seed profile's prompt stays the reference's).
+SCORE_INSTRUCTIONS = """
+The cluster also has quality_score, the whole playlist's score. Give each sub-playlist a score too: an \
+integer from 1 to 10 for it as a playlist (9-10: one sound, one moment; 7-8: a clear identity with a \
+few outliers or a moderate spread; 5-6: two related styles or eras; 3-4: a loose grab-bag or two \
+separate groups; 1-2: no musical common ground), judged from what its filters select in the landscape. \
+Each sub-playlist of the JSON object then also has "score".
 """
 
 _FILTERS_SCHEMA: dict[str, Any] = strict_object({
@@ -88,6 +95,13 @@ SCHEMA: dict[str, Any] = record_list(
     {"title": {"type": "string"}, "description": {"type": "string"}, "filters": _FILTERS_SCHEMA},
     description="2 to 4 sub-playlists",
 )
+
+
+def request(payload: Payload) -> LLMRequest:
+    """The request for ``payload`` (its schema from :func:`schema_for`): with ``with_score``, the score's
+    instructions too."""
+    req = TASK.request(payload, schema=schema_for(payload))
+    return replace(req, system=SYSTEM + SCORE_INSTRUCTIONS) if payload.get("with_score") else req
 
 
 def schema_for(payload: Payload) -> dict[str, Any]:

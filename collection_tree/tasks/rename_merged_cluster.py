@@ -5,18 +5,21 @@ The offline solver combines what the merged clusters share: the common genre con
 words all scene contexts share (era slices dropped), and the era span they cover, into a shelf label
 like ``"Nu-Metal, USA 2000-2010"``.
 
-With ``"with_score": true`` (default profile) the payload also carries the merged cluster's track-level
-``features`` (as ``score_clusters`` sends them) and the answer a 1-10 ``score`` for the merged playlist, so
-it needs no scoring call of its own; an unreadable score counts as 5 (``score_clusters.DEFAULT_SCORE``).
-Offline, the score is ``score_clusters.offline_score`` of those features.
+With ``"with_score": true`` (default profile; :func:`request` then appends ``SCORE_INSTRUCTIONS`` to the
+instructions) the payload also carries the merged cluster's track-level ``features`` (as ``score_clusters``
+sends them) and the answer a 1-10 ``score`` for the merged playlist, so it needs no scoring call of its
+own; an unreadable score counts as 5 (``score_clusters.DEFAULT_SCORE``). Offline, the score is
+``score_clusters.offline_score`` of those features.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
+from collection_tree.llm.interface import LLMRequest, Tier
 from collection_tree.llm.normalise import as_score, as_text
 from collection_tree.tasks import score_clusters
 from collection_tree.tasks._schema import strict_object
@@ -42,14 +45,21 @@ the era they span together. Do not glue the old titles together with "and" or "&
 2. description: 3 to 4 sentences for a listener: what the music sounds like, where and when it \
 comes from, which artists anchor it (only artists that appear in the sample), and what ties the \
 merged parts together. Plain prose, no lists, no marketing superlatives, no invented facts.
-3. score (only when the input has "with_score": true): an integer from 1 to 10 for the merged playlist \
-as a playlist (9-10: one sound, one moment; 7-8: a clear identity with a few outliers; 5-6: two related \
-styles or eras; 3-4: a loose grab-bag; 1-2: no common ground), judged from its features (measured on \
-its tracks: filter agreement, year spread and modes, other frequent tags) and the sample.
 
 Judge only from the input; use your knowledge of the artists to interpret it, never to add facts \
 the sample does not support. Respond with one JSON object matching the schema: \
-{"title": "...", "description": "..."} (with "score" when asked).
+{"title": "...", "description": "..."}.
+"""
+
+# Appended to the instructions when the payload asks ``with_score`` (the seed profile's prompt stays the reference's).
+SCORE_INSTRUCTIONS = """
+The input also has features, measured on the merged playlist's tracks (shares are fractions of its \
+tracks): filter_agreement per defining filter, year (and bpm, energy) spread with modes when it holds \
+two groups, era, and the most frequent other tags. Also answer score: an integer from 1 to 10 for the \
+merged playlist as a playlist (9-10: one sound, one moment; 7-8: a clear identity with a few outliers \
+or a moderate spread; 5-6: two related styles or eras; 3-4: a loose grab-bag or two separate groups; \
+1-2: no musical common ground), judged from the features and the sample. The JSON object is then \
+{"title": "...", "description": "...", "score": 7}.
 """
 
 SCHEMA: dict[str, Any] = strict_object({"title": {"type": "string"}, "description": {"type": "string"}})
@@ -65,6 +75,12 @@ DESCRIPTION_CHARS = 1200
 def schema_for(payload: Payload) -> dict[str, Any]:
     """The schema the payload asks for: with ``score`` when ``with_score``."""
     return SCORED_SCHEMA if payload.get("with_score") else SCHEMA
+
+
+def request(payload: Payload, tier: Tier | None = None) -> LLMRequest:
+    """The request for ``payload``: with ``with_score``, the score's instructions and schema too."""
+    req = TASK.request(payload, schema=schema_for(payload), tier=tier)
+    return replace(req, system=SYSTEM + SCORE_INSTRUCTIONS) if payload.get("with_score") else req
 
 
 def normalise(answer: Answer, payload: Payload) -> Answer:
