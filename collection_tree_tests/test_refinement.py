@@ -278,6 +278,7 @@ def test_default_profile_payload_has_features_and_bigger_parallel_batches():
     assert first["features"]["filter_agreement"] == {"genre": 0.0, "scene_tags": 0.0}
     assert first["features"]["year"]["median"] == 2001
     assert out.report.calls == 3 and out.report.serial_calls == 1  # 3 batches on 8 workers
+    assert out.report.stop_reason == "converged"  # every score >= 7, nothing suggested: no second round
     # On 2 workers the batches grow (up to max_batch_size) to fill one wave instead of taking two.
     provider = Scripted(score_clusters=lambda r: scores_answer(r, 8))
     out = run(cs, tracks, provider, "default", workers=2)
@@ -324,8 +325,8 @@ def test_overlapped_rounds_act_on_standing_suggestions_while_scoring_only_what_c
     scored = [[c["cluster_id"] for c in r.payload["clusters"]] for r in provider.requests if r.task == "score_clusters"]
     assert sorted(i for batch in scored for i in batch).count("c20") == 1  # unchanged: scored once only
     assert sorted(scored[-1]) == [p[0] for p in pairs[:5]]
-    renamed = [r.payload["clusters"][0]["cluster_id"] for r in provider.requests if r.task == "rename_merged_cluster"]
-    assert renamed[5:] == [p[0] for p in pairs[5:]]
+    renames = [r for r in provider.requests if r.task == "rename_merged_cluster"]  # in order of the rounds
+    assert sorted(r.payload["clusters"][0]["cluster_id"] for r in renames[5:]) == [p[0] for p in pairs[5:]]
     assert all(r["calls"] <= 8 for r in rounds) and out.report.serial_calls == 3
     assert out.report.merges == 8 and all(c.quality_score is not None for c in out.clusters)
     assert out.report.final_scoring_calls == 0 and out.membership_problems() == NO_PROBLEMS
@@ -459,6 +460,13 @@ def test_failed_scoring_batch_keeps_scores_and_blocks_convergence(small_world):
     rows = out.report.iterations
     assert rows[0]["scoring_failures"] == 1 and rows[0]["clusters_scored"] == 0
     assert len(rows) == 2 and out.report.converged is True  # the second round scored everything >= 7
+    # Overlapped rounds: the failed batch's clusters are scored again in the next round, then it converges.
+    calls["n"] = 0
+    out = run(cs, tracks, Scripted(score_clusters=flaky), "default")
+    rows = out.report.iterations
+    assert [(r["scoring_failures"], r["clusters_scored"]) for r in rows] == [(1, 0), (0, 4)]
+    assert out.report.converged is True and out.report.stop_reason == "converged"
+    assert [c.quality_score for c in out.clusters] == [9.0] * 4
 
 
 def test_stop_requested_propagates(small_world):
