@@ -274,11 +274,15 @@ def score_request(batch: Sequence[Cluster], features: TrackFeatures, params: Ref
 def score_batch(batch: Sequence[Cluster], features: TrackFeatures, llm: Any, params: RefineParams
                 ) -> dict[str, Any] | None:
     """One scoring call's answer, or None when it failed (the batch's scores stay as they were)."""
-    request = score_request(batch, features, params)
+    return call_scoring(llm, score_request(batch, features, params))
+
+
+def call_scoring(llm: Any, request: LLMRequest) -> dict[str, Any] | None:
     try:
         return llm.call(request)
     except LLMError as exc:
-        log.warning("scoring batch of %d clusters failed; their scores stay as they were: %s", len(batch), exc)
+        log.warning("scoring batch of %d clusters failed; their scores stay as they were: %s",
+                    len(request.payload["clusters"]), exc)
         return None
 
 
@@ -531,13 +535,11 @@ class _Refiner:
         """The call of a job's ``request`` and its result, with the job's fallback when it failed
         (a scoring batch: None)."""
         kind, target = job
+        if kind == "score":
+            return call_scoring(self.llm, request)
         try:
             answer = self.llm.call(request)
         except LLMError as exc:
-            if kind == "score":
-                log.warning("scoring batch of %d clusters failed; their scores stay as they were: %s",
-                            len(target), exc)
-                return None
             if kind == "merge":
                 log.warning("renaming merged cluster %s failed; it keeps its title: %s", target[0], exc)
                 first = by_id[target[0]]
@@ -706,7 +708,8 @@ def overlapped_rounds(run: _Refiner, clusters: list[Cluster], lineages: GenreLin
         before = {c.id: c for c in clusters}
         clusters, counts = run.apply(clusters, acted, results[len(batches):], before, step + 1)
         # Acted on, or naming a cluster that changed: a suggestion no longer stands.
-        changed = {i for ids in merges for i in ids} | {cid for cid in splits if cid not in run.unsplittable}
+        changed = {i for ids in merges for i in ids} | {row["parent"] for row in run.split_log
+                                                          if row["iteration"] == step + 1}
         unscored = {c.id for c in clusters if c.id in changed or c.id not in before}
         unscored |= {c.id for b, answer in zip(batches, results[: len(batches)], strict=True) if answer is None
                      for c in b}  # a failed batch: scored again in the next round
