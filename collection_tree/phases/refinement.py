@@ -134,9 +134,11 @@ class RefineParams(LLMPhaseParams):
     features: bool = param(True, "Genre/scene context and track-level features in the scoring payload")
     group_batches: bool = param(True, "Scoring batches cut from clusters sorted by genre, then scene lineage")
     prioritise: bool = param(True, "Merges: smallest groups first; splits: largest clusters first")
-    stop_when_unchanged: bool = param(True, "Stop when an iteration neither merges nor splits")
+    stop_when_unchanged: bool = param(True, "Stop when an iteration neither merges nor splits (overlapped rounds "
+                                            "always stop when a round has nothing to score, merge or split)")
     retry_failed_splits: bool = param(False, "Offer a cluster whose split failed again in the next iteration")
-    actionable_suggestions_only: bool = param(True, "The stop rule counts only suggestions that can be acted on")
+    actionable_suggestions_only: bool = param(True, "The stop rule counts only suggestions that can be acted on "
+                                                    "(always so with overlapped rounds)")
     score_new_clusters: bool = param(True, "After the last iteration, score the clusters left without a score (no "
                                            "suggestions)")
     overlap_rounds: bool = param(True, "Score every cluster once, then only the clusters a merge or split created, "
