@@ -137,23 +137,83 @@ def test_offline_run_merges_splits_and_keeps_every_track_once(small_world):
     report = out.report
     assert report.merges == 1 and report.splits == 1
     assert report.clusters_in == 4 and report.clusters_out == len(out.clusters) == 4
-    first = report.iterations[0]
-    assert first["clusters_scored"] == 4 and first["merges"] == 1 and first["splits"] == 1
-    assert first["calls"] == 1 + 2  # one scoring batch, one rename, one split definition
-    assert report.calls == sum(r["calls"] for r in report.iterations)
+    # Overlapped rounds: round 1 scores all 4; round 2 merges and splits; round 3 scores the 3 clusters
+    # round 2 created (nothing else is suggested, so no round 4).
+    scoring, acting, rescoring = report.iterations
+    assert scoring["clusters_scored"] == 4 and scoring["merges"] == 0 and scoring["calls"] == 1
+    assert acting["clusters_scored"] == 0 and acting["merges"] == 1 and acting["splits"] == 1
+    assert acting["calls"] == 2  # one rename, one split definition
+    assert rescoring["clusters_scored"] == 3 and rescoring["calls"] == 1 and rescoring["merges"] == 0
+    assert report.calls == sum(r["calls"] for r in report.iterations) == 4 and report.serial_calls == 3
+    assert report.stop_reason in ("converged", "unchanged") and report.final_scoring_calls == 0
 
 
-def test_default_scores_the_last_iterations_new_clusters(small_world):
+def test_default_scores_new_clusters_in_the_rename_and_split_answers(small_world):
     cs, tracks = small_world
     provider = Scripted()
     out = run(cs, tracks, provider, "default", max_iterations=1)
-    assert provider.tasks().count("score_clusters") == 2  # the iteration's batch, then the 3 new clusters
+    # One scoring round, then the merge and the split; their answers score the clusters they create.
+    assert sorted(provider.tasks()) == ["define_subclusters", "rename_merged_cluster", "score_clusters"]
+    rename = next(r for r in provider.requests if r.task == "rename_merged_cluster")
+    split = next(r for r in provider.requests if r.task == "define_subclusters")
+    assert rename.payload["with_score"] is True and rename.payload["features"]["tracks"] == 11
+    assert "score" in rename.schema["required"]
+    assert rename.system == rename_merged_cluster.SYSTEM + rename_merged_cluster.SCORE_INSTRUCTIONS
+    assert split.payload["with_score"] is True and split.payload["cluster"]["quality_score"] is not None
+    assert split.system == define_subclusters.SYSTEM + define_subclusters.SCORE_INSTRUCTIONS
+    by_id = {c.id: c for c in out.clusters}
+    assert by_id["nu-early"].quality_score == score_clusters.offline_score(rename.payload)
+    parent_score = split.payload["cluster"]["quality_score"]
+    assert by_id["punk~1"].quality_score == by_id["punk~2"].quality_score == min(10, parent_score + 1)
+    assert out.report.final_scoring_calls == 0 and out.report.calls == 1 + 2 and out.report.serial_calls == 2
+    # Without scores in the answers, a final round scores the 3 new clusters (suggestions ignored).
+    provider = Scripted()
+    out = run(cs, tracks, provider, "default", max_iterations=1, score_in_answers=False)
+    assert provider.tasks().count("score_clusters") == 2
     final = [r for r in provider.requests if r.task == "score_clusters"][-1]
     assert sorted(c["cluster_id"] for c in final.payload["clusters"]) == ["nu-early", "punk~1", "punk~2"]
     assert all(c.quality_score is not None for c in out.clusters)
     assert out.report.final_scoring_calls == 1 and out.report.calls == 1 + 2 + 1
-    seed = run(cs, tracks, OfflineProvider(), "seed", max_iterations=1)  # the reference leaves them unscored
+    provider = Scripted()
+    seed = run(cs, tracks, provider, "seed", max_iterations=1)  # the reference leaves them unscored
     assert seed.report.final_scoring_calls == 0 and "unscored" in seed.report.score_distribution
+    rename = next(r for r in provider.requests if r.task == "rename_merged_cluster")  # the reference's prompt
+    assert rename.system == rename_merged_cluster.SYSTEM and "with_score" not in rename.payload
+    assert rename.schema == rename_merged_cluster.SCHEMA
+
+
+def test_a_failed_rename_leaves_only_its_cluster_to_the_final_scoring(small_world):
+    cs, tracks = small_world
+
+    def fail(request: LLMRequest) -> dict[str, Any]:
+        raise LLMError(request.task, "overloaded", kind="unavailable")
+
+    provider = Scripted(rename_merged_cluster=fail)
+    out = run(cs, tracks, provider, "default", max_iterations=1)
+    final = [r for r in provider.requests if r.task == "score_clusters"][-1]
+    assert [c["cluster_id"] for c in final.payload["clusters"]] == ["nu-early"]
+    assert out.report.final_scoring_calls == 1 and all(c.quality_score is not None for c in out.clusters)
+
+
+def test_rename_and_split_answers_scores_are_normalised():
+    payload = {**rename_merged_cluster.TASK.example(), "with_score": True}
+    assert rename_merged_cluster.normalise({"title": "T", "score": {"value": "12"}}, payload)["score"] == 10
+    assert rename_merged_cluster.normalise({"title": "T"}, payload)["score"] == score_clusters.DEFAULT_SCORE
+    assert "score" not in rename_merged_cluster.normalise({"title": "T", "score": 3},
+                                                          rename_merged_cluster.TASK.example())
+    assert rename_merged_cluster.schema_for(rename_merged_cluster.TASK.example()) == rename_merged_cluster.SCHEMA
+    split = {**define_subclusters.TASK.example(), "with_score": True}
+    answer = define_subclusters.solve_offline(split)
+    assert [s["score"] for s in answer["subclusters"]] == [8, 8]  # no parent score: neutral 7, plus one
+    answer["subclusters"][0]["score"] = "junk"
+    del answer["subclusters"][1]["score"]
+    scores = [s["score"] for s in define_subclusters.normalise(answer, split)["subclusters"]]
+    assert scores == [score_clusters.DEFAULT_SCORE] * 2
+    assert "score" in define_subclusters.schema_for(split)["properties"]["subclusters"]["items"]["required"]
+    assert "score" not in define_subclusters.schema_for(define_subclusters.TASK.example())[
+        "properties"]["subclusters"]["items"]["properties"]
+    assert all("score" not in s for s in define_subclusters.solve_offline(define_subclusters.TASK.example())[
+        "subclusters"])
 
 
 def test_stops_early_when_all_scores_good_and_nothing_suggested(small_world):
@@ -209,14 +269,24 @@ def test_default_profile_payload_has_features_and_bigger_parallel_batches():
     cs = ClusterSet(clusters, all_track_ids=tracks["track_id"].tolist())
     provider = Scripted(score_clusters=lambda r: scores_answer(r, 8))
     out = run(cs, tracks, provider, "default")
-    assert sorted(len(r.payload["clusters"]) for r in provider.requests) == [40, 60]  # in any order
+    # 100 clusters in batches of about 40, evenly filled (common.wave_chunks), in any order.
+    assert sorted(len(r.payload["clusters"]) for r in provider.requests) == [33, 33, 34]
     # Batches cut from clusters sorted by genre lineage (G000 = c099 first): neighbours share a batch.
-    assert {r.payload["clusters"][0]["cluster_id"] for r in provider.requests} == {"c099", "c039"}
+    assert {r.payload["clusters"][0]["cluster_id"] for r in provider.requests} == {"c099", "c066", "c032"}
     first = next(r for r in provider.requests if r.payload["clusters"][0]["cluster_id"] == "c099").payload[
         "clusters"][0]
     assert first["features"]["filter_agreement"] == {"genre": 0.0, "scene_tags": 0.0}
     assert first["features"]["year"]["median"] == 2001
-    assert out.report.calls == 2 and out.report.serial_calls == 1  # 2 batches on 8 workers
+    assert out.report.calls == 3 and out.report.serial_calls == 1  # 3 batches on 8 workers
+    assert out.report.stop_reason == "converged"  # every score >= 7, nothing suggested: no second round
+    # On 2 workers the batches grow (up to max_batch_size) to fill one wave instead of taking two.
+    provider = Scripted(score_clusters=lambda r: scores_answer(r, 8))
+    out = run(cs, tracks, provider, "default", workers=2)
+    assert sorted(len(r.payload["clusters"]) for r in provider.requests) == [50, 50]
+    assert out.report.serial_calls == 1
+    provider = Scripted(score_clusters=lambda r: scores_answer(r, 8))
+    run(cs, tracks, provider, "default", workers=2, max_batch_size=40)  # they may not grow: two waves
+    assert sorted(len(r.payload["clusters"]) for r in provider.requests) == [33, 33, 34]
 
 
 # ---------------------------------------------------------------------------- limits and rules
@@ -237,6 +307,44 @@ def test_at_most_five_merges_per_iteration():
     assert [c.id for c in merged] == [p[0] for p in pairs[:5]]
     assert all(c.track_count == 10 for c in merged)
     assert out.membership_problems() == NO_PROBLEMS
+
+
+def test_overlapped_rounds_act_on_standing_suggestions_while_scoring_only_what_changed():
+    rows = [{"track_id": t, "year": 2001, "genre": ["Rock"]} for t in range(1, 121)]
+    tracks = make_tracks(rows)
+    clusters = [cluster(f"c{i:02d}", list(range(5 * i + 1, 5 * i + 6)), genre=f"G{i}", scene=f"S{i}")
+                for i in range(24)]
+    cs = ClusterSet(clusters, all_track_ids=tracks["track_id"].tolist())
+    pairs = [[f"c{2 * i:02d}", f"c{2 * i + 1:02d}"] for i in range(8)]
+    provider = Scripted(score_clusters=lambda r: scores_answer(
+        r, 6, merges=[{"cluster_ids": p, "reason": "same"} for p in pairs]))
+    out = run(cs, tracks, provider, "default", max_leaf_tracks=0)
+    rounds = out.report.iterations
+    assert [(r["clusters_scored"], r["merges"]) for r in rounds] == [(24, 0), (0, 5), (5, 3)]
+    # Round 3 scored only the 5 clusters round 2 merged, in the same wave as the 3 merges left standing.
+    scored = [[c["cluster_id"] for c in r.payload["clusters"]] for r in provider.requests if r.task == "score_clusters"]
+    assert sorted(i for batch in scored for i in batch).count("c20") == 1  # unchanged: scored once only
+    assert sorted(scored[-1]) == [p[0] for p in pairs[:5]]
+    renames = [r for r in provider.requests if r.task == "rename_merged_cluster"]  # in order of the rounds
+    assert sorted(r.payload["clusters"][0]["cluster_id"] for r in renames[5:]) == [p[0] for p in pairs[5:]]
+    assert all(r["calls"] <= 8 for r in rounds) and out.report.serial_calls == 3
+    assert out.report.merges == 8 and all(c.quality_score is not None for c in out.clusters)
+    assert out.report.final_scoring_calls == 0 and out.membership_problems() == NO_PROBLEMS
+
+
+def test_a_round_acts_on_no_more_than_its_wave_leaves_room_for():
+    rows = [{"track_id": t, "year": 2001, "genre": ["Rock"]} for t in range(1, 121)]
+    tracks = make_tracks(rows)
+    clusters = [cluster(f"c{i:02d}", list(range(5 * i + 1, 5 * i + 6)), genre=f"G{i}", scene=f"S{i}")
+                for i in range(24)]
+    cs = ClusterSet(clusters, all_track_ids=tracks["track_id"].tolist())
+    pairs = [[f"c{2 * i:02d}", f"c{2 * i + 1:02d}"] for i in range(12)]
+    provider = Scripted(score_clusters=lambda r: scores_answer(
+        r, 6, merges=[{"cluster_ids": p, "reason": "same"} for p in pairs]))
+    out = run(cs, tracks, provider, "default", max_leaf_tracks=0, workers=4, max_merges=5)
+    # 4 workers: round 2 merges 4 (not max_merges' 5); round 3 scores them in one batch and merges 3.
+    assert [(r["scoring_batches"], r["merges"]) for r in out.report.iterations] == [(1, 0), (0, 4), (1, 3), (0, 4)]
+    assert all(r["calls"] <= 4 for r in out.report.iterations) and out.report.merges == 11
 
 
 def test_default_renames_merged_clusters_on_the_mechanical_tier():
@@ -352,6 +460,13 @@ def test_failed_scoring_batch_keeps_scores_and_blocks_convergence(small_world):
     rows = out.report.iterations
     assert rows[0]["scoring_failures"] == 1 and rows[0]["clusters_scored"] == 0
     assert len(rows) == 2 and out.report.converged is True  # the second round scored everything >= 7
+    # Overlapped rounds: the failed batch's clusters are scored again in the next round, then it converges.
+    calls["n"] = 0
+    out = run(cs, tracks, Scripted(score_clusters=flaky), "default")
+    rows = out.report.iterations
+    assert [(r["scoring_failures"], r["clusters_scored"]) for r in rows] == [(1, 0), (0, 4)]
+    assert out.report.converged is True and out.report.stop_reason == "converged"
+    assert [c.quality_score for c in out.clusters] == [9.0] * 4
 
 
 def test_stop_requested_propagates(small_world):
@@ -415,6 +530,17 @@ def test_split_folds_small_subclusters_and_keeps_unmatched_in_parent():
     assert taken == {"scandi", "scandi~1", "scandi~2"}
 
 
+def test_split_parts_take_their_answer_scores_and_the_remainder_its_parents():
+    parent, index = split_fixture()
+    parent = replace(parent, quality_score=4.0)
+    subs = [{**sub("Swedish", scene_tags=["Sverige"]), "score": 9},
+            {**sub("Finnish", scene_tags=["Suomi"]), "score": 7}]
+    parts = {p.id: p.quality_score for p in split_cluster(parent, subs, index, RefineParams(), {parent.id}, "llm")}
+    assert parts == {"scandi": 4.0, "scandi~1": 9.0, "scandi~2": 7.0}
+    seed = split_cluster(parent, subs, index, RefineParams.for_profile("seed"), {parent.id}, "llm")
+    assert seed is not None and seed[0].id == "scandi" and seed[0].quality_score is None  # the reference
+
+
 def test_split_gives_a_small_remainder_to_the_largest_and_voids_single_groups():
     parent, index = split_fixture()
     params = RefineParams()
@@ -445,8 +571,9 @@ def test_void_split_from_llm_keeps_cluster_and_is_not_retried_in_default(small_w
     assert {c.id: c.track_ids for c in seed.clusters}["punk"] == cs.clusters[0].track_ids
     provider.requests.clear()
     default = run(cs, tracks, provider, "default")
-    assert default.report.iterations_run == 2  # the merge changed something: a second round ran ...
-    assert provider.tasks().count("define_subclusters") == 1  # ... without asking for the same split again
+    # Round 2 merged and tried the split; round 3 scored the merged cluster (it changed) ...
+    assert default.report.iterations_run == 3 and default.report.iterations[2]["clusters_scored"] == 1
+    assert provider.tasks().count("define_subclusters") == 1  # ... and nobody asked for the same split again
 
 
 # -------------------------------------------------------------------------------------- tasks
@@ -595,7 +722,8 @@ def test_genius_offline_run_is_sane(genius, profile):
     assert report.lineage_guard["repaired_on_entry"] == len({t for t, _ in crossing}) - len(rootless)
     assert sum(c.track_count for c in out.clusters) + len(extra) == sum(c.track_count for c in cs.clusters)
     assert len({c.id for c in out.clusters}) == len(out.clusters)
-    assert 1 <= report.iterations_run <= 3 and report.clusters_in == len(cs.clusters)
+    # Seed: up to 3 iterations; default: a scoring round and up to 3 overlapped rounds.
+    assert 1 <= report.iterations_run <= (3 if profile == "seed" else 4) and report.clusters_in == len(cs.clusters)
     assert report.clusters_out == len(out.clusters)
     bounds = report.bounds
     assert report.clusters_out == report.clusters_in - sum(len(m["from"]) for m in report.merged) + sum(
@@ -619,6 +747,8 @@ def test_genius_offline_run_is_sane(genius, profile):
         assert report.leaves_over_max == report.leaves_under_min == 0 and report.largest_leaf == max(sizes)
         assert bounds["similarity_splits"] >= 1 and bounds["small_folded"] >= 1
         assert report.serial_calls < report.calls
+        assert all(row["calls"] <= RefineParams().workers for row in report.iterations)  # one wave per round
+        assert report.serial_calls == report.iterations_run + (report.final_scoring_calls > 0)
         assert report.splits >= 1  # features expose two-mode clusters
     assert sum(report.score_distribution.values()) == len(out.clusters)
 

@@ -6,11 +6,12 @@ Each iteration:
 1. Scoring: clusters in batches (``score_clusters``, mechanical tier) -> a 1-10 score each (nested
    dicts and junk normalised; unreadable -> 5), merge and split suggestions (ids the batch did not
    offer dropped). Seed profile: the reference's batches of 15 compact summaries (id, title,
-   description[:200], track_count), one call after another. Default profile: batches of 40 sorted
-   by genre then scene lineage (clusters that might merge share a batch), each summary carrying the
-   genre/scene context and track-level features (``core.features``: year spread and modes, era
-   spread, filter agreement, other frequent tags, bpm / key / energy when present); batches run in
-   parallel (they are independent).
+   description[:200], track_count), one call after another. Default profile: batches of about 40
+   (``wave_batches``: evenly filled, growing up to ``max_batch_size`` so a round is one wave of
+   ``workers`` calls) sorted by genre then scene lineage (clusters that might merge share a batch),
+   each summary carrying the genre/scene context and track-level features (``core.features``: year
+   spread and modes, era spread, filter agreement, other frequent tags, bpm / key / energy when
+   present); batches run in parallel (they are independent).
 2. Stop when every cluster scored >= ``stop_score`` and there is no suggestion (seed: any
    suggestion counts, as the reference; default: only suggestions that can be acted on). A failed
    scoring batch (``LLMError``) leaves its clusters' scores as they were and blocks this stop.
@@ -37,10 +38,20 @@ Each iteration:
    split failed or was void is not tried again (the same input gives the same answer).
    Default profile: the renames and split calls of one iteration run in parallel (independent).
 5. Default profile: stop when an iteration changed nothing (re-scoring the same clusters would
-   repeat the same answers). After the last iteration, the clusters it created (and any left
-   unscored by a failed batch) are scored once more, suggestions ignored, so every cluster leaves
-   with a ``quality_score`` (phase 7 tiers by it); the seed profile leaves them unscored, as the
-   reference.
+   repeat the same answers). After the last iteration, the clusters left without a score are scored
+   once more, suggestions ignored, so every cluster leaves with a ``quality_score`` (phase 7 tiers by
+   it); the seed profile leaves them unscored, as the reference.
+
+Default profile, overlapped rounds (``overlap_rounds``; the steps above in a shorter chain, see
+:func:`overlapped_rounds`): round 1 scores every cluster; each of the ``max_iterations`` later rounds is
+one wave of calls holding the merges and splits the standing suggestions ask for (the limits above,
+and no more than the wave's ``workers`` calls leave room for after its scoring batches) and the scoring
+of the clusters the previous round created, whose suggestions serve the next round. A cluster no merge
+or split touched is not scored again: its score and its suggestions stand until acted on or until a
+cluster they name changes. With ``score_in_answers`` the rename and the split definition also score
+the clusters they create (unreadable: 5), and a split's remainder keeps its parent's score, so the
+final scoring above is left only with the clusters of a failed rename or scoring batch (and the bounds
+pass's parts). The chain: 1 + ``max_iterations`` waves instead of 2 per iteration plus a final one.
 
 The lineage guard (``core.lineage``): a merge keeps only the clusters of the first one's genre lineage
 (fewer than two left: refused), and, with bounds on, none whose result would exceed ``max_leaf_tracks``;
@@ -54,9 +65,9 @@ reason), then every cluster over ``max_leaf_tracks`` is split by the similarity 
 (``phases.placement``), so every leaf ends with ``min_leaf_tracks``..``max_leaf_tracks`` tracks.
 
 Every track stays in exactly one cluster (or, from the bounds, in ``unplaced`` with a reason);
-``all_track_ids`` passes through unchanged. ``report`` holds one row per iteration (clusters scored,
-mean/min score, suggestions, merges, splits, calls, serial calls), the final count, ``converged``,
-``stop_reason``, the guard's and the bounds' figures.
+``all_track_ids`` passes through unchanged. ``report`` holds one row per iteration (per round when
+overlapped: clusters scored, mean/min score, suggestions, merges, splits, calls, serial calls), the
+final count, ``converged``, ``stop_reason``, the guard's and the bounds' figures.
 """
 
 from __future__ import annotations
@@ -66,7 +77,7 @@ import math
 import threading
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -78,7 +89,7 @@ from collection_tree.core.lineage import GenreLineages
 from collection_tree.core.report import PhaseReport, figure
 from collection_tree.core.search import FacetIndex, assign_tracks_to_branches
 from collection_tree.core.similarity import TrackSimilarity
-from collection_tree.llm.interface import LLMError
+from collection_tree.llm.interface import LLMError, LLMRequest
 from collection_tree.phases.common import (
     LLMPhaseParams,
     Progress,
@@ -90,6 +101,7 @@ from collection_tree.phases.common import (
     run_batches,
     sample_ids,
     track_lookup,
+    wave_chunks,
 )
 from collection_tree.phases.placement import Guard, bound_leaves, no_cluster_reason, size_figures
 from collection_tree.tasks import define_subclusters, rename_merged_cluster, score_clusters
@@ -106,7 +118,10 @@ ITERATION_COUNTS = ("merges", "rename_failures", "split_attempts", "splits", "sp
 
 @dataclass(frozen=True)
 class RefineParams(LLMPhaseParams):
-    batch_size: int = param(60, "Clusters per scoring call")
+    batch_size: int = param(40, "Clusters per scoring call")
+    wave_batches: bool = param(True, "Scoring batches fill whole waves of `workers` parallel calls, growing up to "
+                                     "max_batch_size (common.wave_chunks) rather than adding a wave")
+    max_batch_size: int = param(80, "Clusters per scoring call at most when batches grow to fill a wave")
     max_iterations: int = param(3, "Score/merge/split rounds at most")
     max_merges: int = param(5, "Merges per iteration at most")
     max_splits: int = param(3, "Split attempts per iteration at most")
@@ -119,11 +134,17 @@ class RefineParams(LLMPhaseParams):
     features: bool = param(True, "Genre/scene context and track-level features in the scoring payload")
     group_batches: bool = param(True, "Scoring batches cut from clusters sorted by genre, then scene lineage")
     prioritise: bool = param(True, "Merges: smallest groups first; splits: largest clusters first")
-    stop_when_unchanged: bool = param(True, "Stop when an iteration neither merges nor splits")
+    stop_when_unchanged: bool = param(True, "Stop when an iteration neither merges nor splits (overlapped rounds "
+                                            "always stop when a round has nothing to score, merge or split)")
     retry_failed_splits: bool = param(False, "Offer a cluster whose split failed again in the next iteration")
-    actionable_suggestions_only: bool = param(True, "The stop rule counts only suggestions that can be acted on")
-    score_new_clusters: bool = param(True, "After the last iteration, score the clusters it created (no "
+    actionable_suggestions_only: bool = param(True, "The stop rule counts only suggestions that can be acted on "
+                                                    "(always so with overlapped rounds)")
+    score_new_clusters: bool = param(True, "After the last iteration, score the clusters left without a score (no "
                                            "suggestions)")
+    overlap_rounds: bool = param(True, "Score every cluster once, then only the clusters a merge or split created, "
+                                       "in the same wave as the merges and splits the standing suggestions ask for")
+    score_in_answers: bool = param(True, "Renames and split definitions also score the clusters they create (a "
+                                         "split's remainder keeps its parent's score)")
     # Leaf size bounds holding after this phase: a playlist a DJ can still play through, and no playlist
     # of 1-4 tracks.
     max_leaf_tracks: int = param(150, "Leaves above this are split by similarity after the iterations, and "
@@ -141,10 +162,13 @@ class RefineParams(LLMPhaseParams):
     SEED: ClassVar[dict[str, Any]] = {"batch_size": 15, "workers": 1, "features": False, "group_batches": False,
                                       "prioritise": False, "stop_when_unchanged": False, "retry_failed_splits": True,
                                       "actionable_suggestions_only": False, "score_new_clusters": False,
-                                      "max_leaf_tracks": 0, "rename_tier": "creative"}
+                                      "max_leaf_tracks": 0, "rename_tier": "creative", "wave_batches": False,
+                                      "overlap_rounds": False, "score_in_answers": False}
 
     def validate(self) -> None:
         self.require_at_least(1, "batch_size", "workers", "rename_sample", "min_leaf_tracks")
+        if self.wave_batches and self.max_batch_size < self.batch_size:
+            raise ValueError("max_batch_size must be at least batch_size")
         self.require_tier("rename_tier")
         self.require_at_least(0, "max_iterations", "max_merges", "max_splits", "min_split_size", "max_leaf_tracks")
         if self.max_leaf_tracks and self.max_leaf_tracks < 2 * self.min_leaf_tracks:
@@ -235,21 +259,45 @@ def score_item(cluster: Cluster, features: TrackFeatures, params: RefineParams) 
     return item
 
 
+def scoring_batches(clusters: Sequence[Cluster], params: RefineParams) -> list[list[Cluster]]:
+    """The scoring batches of ``clusters`` (in :func:`scoring_order`): ``batch_size`` each, or with
+    ``wave_batches`` evenly filled batches that grow up to ``max_batch_size`` to fill whole waves."""
+    ordered = scoring_order(clusters, params)
+    if params.wave_batches:
+        return wave_chunks(ordered, params.batch_size, max(1, params.workers), params.max_batch_size)
+    return chunks(ordered, params.batch_size)
+
+
+def score_request(batch: Sequence[Cluster], features: TrackFeatures, params: RefineParams) -> LLMRequest:
+    payload = {"clusters": [score_item(c, features, params) for c in batch]}
+    return score_clusters.TASK.request(payload, schema=score_clusters.schema_for(payload))
+
+
+def score_batch(batch: Sequence[Cluster], features: TrackFeatures, llm: Any, params: RefineParams
+                ) -> dict[str, Any] | None:
+    """One scoring call's answer, or None when it failed (the batch's scores stay as they were)."""
+    return call_scoring(llm, score_request(batch, features, params))
+
+
+def call_scoring(llm: Any, request: LLMRequest) -> dict[str, Any] | None:
+    try:
+        return llm.call(request)
+    except LLMError as exc:
+        log.warning("scoring batch of %d clusters failed; their scores stay as they were: %s",
+                    len(request.payload["clusters"]), exc)
+        return None
+
+
 def score_clusters_round(clusters: Sequence[Cluster], features: TrackFeatures, llm: Any, params: RefineParams,
                          stop_event: threading.Event | None, progress: Progress) -> ScoringRound:
-    batches = chunks(scoring_order(clusters, params), params.batch_size)
+    batches = scoring_batches(clusters, params)
+    answers = run_batches(batches, lambda batch: score_batch(batch, features, llm, params), workers=params.workers,
+                          stop_event=stop_event, progress=progress, label="scoring batch")
+    return collect_scores(answers)
 
-    def work(batch: list[Cluster]) -> dict[str, Any] | None:
-        payload = {"clusters": [score_item(c, features, params) for c in batch]}
-        request = score_clusters.TASK.request(payload, schema=score_clusters.schema_for(payload))
-        try:
-            return llm.call(request)
-        except LLMError as exc:
-            log.warning("scoring batch of %d clusters failed; their scores stay as they were: %s", len(batch), exc)
-            return None
 
-    answers = run_batches(batches, work, workers=params.workers, stop_event=stop_event, progress=progress,
-                          label="scoring batch")
+def collect_scores(answers: Sequence[dict[str, Any] | None]) -> ScoringRound:
+    """The scores and suggestions of a round's answers (None: a failed batch)."""
     scores: dict[str, int] = {}
     merges: list[list[str]] = []
     splits: list[str] = []
@@ -260,7 +308,7 @@ def score_clusters_round(clusters: Sequence[Cluster], features: TrackFeatures, l
             scores.setdefault(item["cluster_id"], int(item["score"]))
         merges.extend(list(m["cluster_ids"]) for m in answer["merge_suggestions"])
         splits.extend(s["cluster_id"] for s in answer["split_suggestions"])
-    return ScoringRound(scores, merges, splits, len(batches), sum(a is None for a in answers))
+    return ScoringRound(scores, merges, splits, len(answers), sum(a is None for a in answers))
 
 
 # ------------------------------------------------------------------------------------- plans
@@ -269,6 +317,7 @@ class MergePlan:
     groups: list[list[str]]
     refused_cross_lineage: int = 0  # suggestions that named clusters of another lineage than their first
     refused_too_big: int = 0  # groups whose merge would exceed max_leaf_tracks
+    deferred: list[list[str]] = field(default_factory=list)  # groups left for later by the max_merges limit
 
 
 def plan_merges(suggestions: Sequence[Sequence[str]], by_id: dict[str, Cluster], params: RefineParams,
@@ -304,7 +353,8 @@ def plan_merges(suggestions: Sequence[Sequence[str]], by_id: dict[str, Cluster],
     used: set[str] = set()
     for ids in candidates:
         if len(plan.groups) >= params.max_merges:
-            break
+            plan.deferred.append(ids)
+            continue
         free = [i for i in ids if i not in used]
         if len(free) < 2:
             continue
@@ -316,42 +366,55 @@ def plan_merges(suggestions: Sequence[Sequence[str]], by_id: dict[str, Cluster],
     return plan
 
 
-def plan_splits(suggestions: Sequence[str], by_id: dict[str, Cluster], merging: set[str],
-                unsplittable: set[str], params: RefineParams) -> list[str]:
-    """Up to ``max_splits`` existing clusters over ``min_split_size`` tracks that no merge touches."""
+def split_candidates(suggestions: Sequence[str], by_id: dict[str, Cluster], merging: set[str],
+                     unsplittable: set[str], params: RefineParams) -> list[str]:
+    """Existing clusters over ``min_split_size`` tracks that no merge touches, in the order they are tried."""
     candidates = [cid for cid in dict.fromkeys(suggestions)
                   if cid in by_id and cid not in merging and by_id[cid].track_count > params.min_split_size
                   and (params.retry_failed_splits or cid not in unsplittable)]
     if params.prioritise:
         candidates.sort(key=lambda cid: -by_id[cid].track_count)  # stable: ties keep suggestion order
-    return candidates[: params.max_splits]
+    return candidates
+
+
+def plan_splits(suggestions: Sequence[str], by_id: dict[str, Cluster], merging: set[str],
+                unsplittable: set[str], params: RefineParams) -> list[str]:
+    """Up to ``max_splits`` of the :func:`split_candidates`."""
+    return split_candidates(suggestions, by_id, merging, unsplittable, params)[: params.max_splits]
 
 
 # --------------------------------------------------------------------------------- merge/split
 def rename_payload(members: Sequence[Cluster], combined: Sequence[int], lookup: TrackBriefs,
-                   params: RefineParams) -> dict[str, Any]:
-    return {
+                   params: RefineParams, features: TrackFeatures | None = None) -> dict[str, Any]:
+    """With ``score_in_answers`` (and ``features``): the merged cluster's features and ``with_score``."""
+    payload: dict[str, Any] = {
         "clusters": [{"cluster_id": c.id, "title": c.title or c.fallback_title,
                       "description": c.description[: params.context_chars],
                       "genre_context": c.genre_title, "scene_context": c.scene_title} for c in members],
         "track_count": len(combined),
         "sample_tracks": briefs(lookup, sample_ids(list(combined), params.rename_sample), params.comment_chars),
     }
+    if params.score_in_answers and features is not None:
+        payload["with_score"] = True
+        payload["features"] = features.summary(combined, hull_filters(*(c.filters for c in members)))
+    return payload
 
 
-def merge_members(members: Sequence[Cluster], title: str, description: str, named_by: str) -> Cluster:
+def merge_members(members: Sequence[Cluster], title: str, description: str, named_by: str,
+                  score: float | None = None) -> Cluster:
     first = members[0]
     combined = sorted({int(t) for c in members for t in c.track_ids})
     held = set(combined)
     return replace(
         first, track_ids=combined, title=title, description=description, named_by=named_by,
-        filters=hull_filters(*(c.filters for c in members)), origin="merged", quality_score=None,
+        filters=hull_filters(*(c.filters for c in members)), origin="merged", quality_score=score,
         coherence=None, poor_fit_track_ids=sorted({int(t) for c in members for t in c.poor_fit_track_ids} & held),
     )
 
 
 def split_payload(cluster: Cluster, features: TrackFeatures, params: RefineParams) -> dict[str, Any]:
-    return {
+    """With ``score_in_answers``: the cluster's current score and ``with_score``."""
+    payload: dict[str, Any] = {
         "cluster": {"cluster_id": cluster.id, "title": cluster.title or cluster.fallback_title,
                     "description": cluster.description[: params.context_chars],
                     "genre_context": cluster.genre_title, "scene_context": cluster.scene_title,
@@ -359,6 +422,10 @@ def split_payload(cluster: Cluster, features: TrackFeatures, params: RefineParam
         "landscape": features.landscape(cluster.track_ids),
         "max_subclusters": params.max_subclusters,
     }
+    if params.score_in_answers:
+        payload["with_score"] = True
+        payload["cluster"]["quality_score"] = cluster.quality_score
+    return payload
 
 
 def place_subclusters(parent: Cluster, subclusters: Sequence[dict[str, Any]], index: FacetIndex,
@@ -399,7 +466,10 @@ def split_cluster(parent: Cluster, subclusters: Sequence[dict[str, Any]], index:
     out: list[Cluster] = []
     if rest:
         held = set(rest)
-        out.append(replace(parent, track_ids=rest, quality_score=None,
+        # With scores in the answers the remainder keeps its parent's score: it is the cluster it was, less
+        # the groups that split off.
+        out.append(replace(parent, track_ids=rest,
+                           quality_score=parent.quality_score if params.score_in_answers else None,
                            poor_fit_track_ids=[t for t in parent.poor_fit_track_ids if t in held]))
     number = 0
     for position, track_ids in groups:
@@ -413,7 +483,8 @@ def split_cluster(parent: Cluster, subclusters: Sequence[dict[str, Any]], index:
         out.append(replace(
             parent, id=sub_id, track_ids=track_ids, title=sub["title"], description=sub["description"],
             filters={**parent.filters, **define_subclusters.contract_filters(sub["filters"])},
-            origin="split", named_by=named_by, quality_score=None, coherence=None,
+            origin="split", named_by=named_by, quality_score=float(sub["score"]) if "score" in sub else None,
+            coherence=None,
             poor_fit_track_ids=[t for t in parent.poor_fit_track_ids if t in held],
         ))
     return out
@@ -446,27 +517,41 @@ class _Refiner:
         return scored, scoring
 
     def job(self, job: tuple[str, Any], by_id: dict[str, Cluster]) -> Any:
-        """One merge's rename (-> title, description, named_by, failed) or one split's definition
+        """One merge's rename (-> title, description, named_by, failed, score) or one split's definition
         (-> the answer, or None when the call failed). Independent of every other job."""
+        return self.answer(job, self.request(job, by_id), by_id)
+
+    def request(self, job: tuple[str, Any], by_id: dict[str, Cluster]) -> LLMRequest:
+        """A job's request: a scoring batch's, a merge's rename or a split's definition."""
         kind, target = job
+        if kind == "score":
+            return score_request(target, self.features, self.params)
         if kind == "merge":
             members = [by_id[i] for i in target]
             combined = sorted({t for c in members for t in c.track_ids})
-            request = rename_merged_cluster.TASK.request(rename_payload(members, combined, self.lookup, self.params),
-                                                         tier=self.params.rename_tier)
-            try:
-                answer = self.llm.call(request)
-                return answer["title"], answer["description"], self.named_by, False
-            except LLMError as exc:
-                log.warning("renaming merged cluster %s failed; it keeps its title: %s", target[0], exc)
-                return members[0].title, members[0].description, members[0].named_by, True
-        payload = split_payload(by_id[target], self.features, self.params)
-        request = define_subclusters.TASK.request(payload, schema=define_subclusters.schema_for(payload))
+            payload = rename_payload(members, combined, self.lookup, self.params, self.features)
+            return rename_merged_cluster.request(payload, tier=self.params.rename_tier)
+        return define_subclusters.request(split_payload(by_id[target], self.features, self.params))
+
+    def answer(self, job: tuple[str, Any], request: LLMRequest, by_id: dict[str, Cluster]) -> Any:
+        """The call of a job's ``request`` and its result, with the job's fallback when it failed
+        (a scoring batch: None)."""
+        kind, target = job
+        if kind == "score":
+            return call_scoring(self.llm, request)
         try:
-            return self.llm.call(request)
+            answer = self.llm.call(request)
         except LLMError as exc:
+            if kind == "merge":
+                log.warning("renaming merged cluster %s failed; it keeps its title: %s", target[0], exc)
+                first = by_id[target[0]]
+                return first.title, first.description, first.named_by, True, None
             log.warning("defining sub-clusters of %s failed; it stays as it is: %s", target, exc)
             return None
+        if kind == "merge":
+            score = float(answer["score"]) if "score" in answer else None
+            return answer["title"], answer["description"], self.named_by, False, score
+        return answer
 
     def apply(self, clusters: list[Cluster], jobs: list[tuple[str, Any]], results: list[Any],
               by_id: dict[str, Cluster], iteration: int) -> tuple[list[Cluster], dict[str, int]]:
@@ -476,9 +561,9 @@ class _Refiner:
         counts = dict.fromkeys(("rename_failures", "splits", "split_failures", "splits_void"), 0)
         for (kind, target), result in zip(jobs, results, strict=True):
             if kind == "merge":
-                title, description, source, failed = result
+                title, description, source, failed, score = result
                 counts["rename_failures"] += failed
-                merged = merge_members([by_id[i] for i in target], title, description, source)
+                merged = merge_members([by_id[i] for i in target], title, description, source, score)
                 replacement[target[0]] = [merged]
                 removed.update(target[1:])
                 self.merged_log.append({"iteration": iteration, "into": target[0], "from": list(target[1:]),
@@ -502,32 +587,13 @@ class _Refiner:
         return [part for c in clusters if c.id not in removed for part in replacement.get(c.id, [c])], counts
 
 
-def refine_clusters(
-    assigned: ClusterSet,
-    tracks: pd.DataFrame,
-    llm: Any,
-    params: RefineParams | None = None,
-    progress: Progress = no_progress,
-    genre_tree: dict[str, Any] | None = None,
-) -> ClusterSet:
-    """Phase 4 (see the module docstring). ``llm``: anything with ``.call(request) -> dict`` (and
-    optionally ``.stop_event``); :class:`StopRequested` propagates. ``genre_tree`` gives the lineages
-    the guard enforces (without it, nothing is guarded: tests of the mechanics)."""
-    params = params or RefineParams()
-    run = _Refiner(tracks, llm, params)
-    lineages = GenreLineages.from_tree(genre_tree) if genre_tree else None
-    model = TrackSimilarity(tracks)
-    clusters = [replace(c, track_ids=list(c.track_ids)) for c in assigned.clusters]
-    run.taken = {c.id for c in clusters}
-    unplaced = list(assigned.unplaced)
-    clusters, repaired, repair_unplaced = repair_lineages(clusters, model, lineages)
-    unplaced += repair_unplaced
-    guard: dict[str, Any] = {"repaired_on_entry": repaired, "merges_refused_cross_lineage": 0,
-                             "merges_refused_too_big": 0}
+def rounds_in_turn(run: _Refiner, clusters: list[Cluster], lineages: GenreLineages | None, guard: dict[str, Any],
+                   progress: Progress) -> tuple[list[Cluster], list[dict[str, Any]], bool, str]:
+    """The reference's iterations: score every cluster, then merge and split; again, up to
+    ``max_iterations`` times. Returns the clusters, one row per iteration, ``converged``, the stop reason."""
     iterations: list[dict[str, Any]] = []
     converged, stop_reason = False, "max_iterations"
-    workers = run.workers
-    share = ITERATIONS_SHARE if params.max_leaf_tracks else 1.0
+    params, workers, share = run.params, run.workers, 1.0
 
     for it in range(params.max_iterations):
         lo, width = share * it / params.max_iterations, share / params.max_iterations
@@ -582,6 +648,120 @@ def refine_clusters(
         if params.stop_when_unchanged and not merges and not counts["splits"]:
             stop_reason = "unchanged"
             break
+
+    return clusters, iterations, converged, stop_reason
+
+
+def overlapped_rounds(run: _Refiner, clusters: list[Cluster], lineages: GenreLineages | None, guard: dict[str, Any],
+                      progress: Progress) -> tuple[list[Cluster], list[dict[str, Any]], bool, str]:
+    """Overlapped rounds (default profile): one wave of calls per round. Round 1 scores every cluster.
+    Each later round acts on the standing suggestions (at most ``max_merges`` merges and ``max_splits``
+    splits, and no more than the round's wave of ``workers`` calls leaves room for) and, in the same
+    wave, scores the clusters the previous round created (their suggestions serve the next round);
+    there are ``max_iterations`` such rounds, the last scoring nothing. A cluster no merge or split
+    touched keeps its score, and its suggestions stand until acted on or until a cluster they name
+    changes. Stops early when a round would neither score nor act (``converged`` when every score
+    then reaches ``stop_score``, else ``unchanged``)."""
+    params, workers = run.params, run.workers
+    iterations: list[dict[str, Any]] = []
+    converged, stop_reason = False, "max_iterations"
+    standing_merges: list[list[str]] = []
+    standing_splits: list[str] = []
+    unscored = {c.id for c in clusters}  # clusters whose suggestions are not known yet
+    rounds = params.max_iterations + 1
+    for step in range(rounds):
+        lo, width = step / rounds, 1.0 / rounds
+        by_id = {c.id: c for c in clusters}
+        # The last round scores nothing: its suggestions could not be acted on (scores come in the answers
+        # or from the final scoring).
+        batches = scoring_batches([c for c in clusters if c.id in unscored], params) if step < rounds - 1 else []
+        plan = plan_merges([ids for ids in standing_merges if not unscored.intersection(ids)], by_id, params,
+                           run.split_from, {c.id: lineages.of_cluster(c) for c in clusters} if lineages else None)
+        guard["merges_refused_cross_lineage"] += plan.refused_cross_lineage
+        guard["merges_refused_too_big"] += plan.refused_too_big
+        candidates = split_candidates([c for c in standing_splits if c not in unscored], by_id,
+                                      {i for ids in plan.groups for i in ids}, run.unsplittable, params)
+        room = max(workers - len(batches), 1) if workers > 1 else len(plan.groups) + params.max_splits
+        merges = plan.groups[:room]
+        splits = candidates[: min(params.max_splits, room - len(merges))]
+        if not batches and not merges and not splits:
+            values = [c.quality_score for c in clusters]
+            converged = all(v is not None and v >= params.stop_score for v in values)
+            stop_reason = "converged" if converged else "unchanged"
+            progress(1.0, f"round {step + 1}: nothing left to score, merge or split ({stop_reason})")
+            break
+
+        jobs: list[tuple[str, Any]] = ([("score", b) for b in batches] + [("merge", ids) for ids in merges]
+                                       + [("split", cid) for cid in splits])
+
+        # Every request is written before the wave starts, so its calls leave together.
+        requests = [(job, run.request(job, by_id)) for job in jobs]
+
+        def work(item: tuple[tuple[str, Any], LLMRequest], by_id: dict[str, Cluster] = by_id) -> Any:
+            return run.answer(item[0], item[1], by_id)
+
+        results = run_batches(requests, work, workers=workers, stop_event=run.stop_event,
+                              progress=lambda f, msg, lo=lo, width=width, step=step: progress(
+                                  lo + width * f, f"round {step + 1}: {msg}"), label="refinement call")
+        scoring = collect_scores(results[: len(batches)])
+        clusters = [replace(c, quality_score=float(scoring.scores[c.id])) if c.id in scoring.scores else c
+                    for c in clusters]
+        acted = jobs[len(batches):]
+        before = {c.id: c for c in clusters}
+        clusters, counts = run.apply(clusters, acted, results[len(batches):], before, step + 1)
+        # Acted on, or naming a cluster that changed: a suggestion no longer stands.
+        changed = {i for ids in merges for i in ids} | {row["parent"] for row in run.split_log
+                                                          if row["iteration"] == step + 1}
+        unscored = {c.id for c in clusters if c.id in changed or c.id not in before}
+        unscored |= {c.id for b, answer in zip(batches, results[: len(batches)], strict=True) if answer is None
+                     for c in b}  # a failed batch: scored again in the next round
+        standing_merges = [ids for ids in plan.deferred + plan.groups[room:] + scoring.merges
+                           if not changed.intersection(ids)]
+        standing_splits = [cid for cid in candidates[len(splits):] + scoring.splits if cid not in changed]
+        values = list(scoring.scores.values())
+        iterations.append({
+            "iteration": step + 1, "clusters_in": len(by_id), **counts,
+            "clusters_scored": len(values),
+            "mean_score": round(sum(values) / len(values), 2) if values else None,
+            "min_score": min(values) if values else None,
+            "below_stop_score": sum(v < params.stop_score for v in values),
+            "scoring_batches": len(batches), "scoring_failures": scoring.failures,
+            "merge_suggestions": len(scoring.merges), "split_suggestions": len(scoring.splits),
+            "merges": len(merges), "split_attempts": len(splits), "calls": len(jobs),
+            "serial_calls": math.ceil(len(jobs) / workers), "clusters_out": len(clusters),
+        })
+        progress(lo + width, f"round {step + 1}: {len(values)} scored, {len(merges)} merges, "
+                             f"{counts['splits']} splits, {len(clusters)} clusters")
+    return clusters, iterations, converged, stop_reason
+
+
+def refine_clusters(
+    assigned: ClusterSet,
+    tracks: pd.DataFrame,
+    llm: Any,
+    params: RefineParams | None = None,
+    progress: Progress = no_progress,
+    genre_tree: dict[str, Any] | None = None,
+) -> ClusterSet:
+    """Phase 4 (see the module docstring). ``llm``: anything with ``.call(request) -> dict`` (and
+    optionally ``.stop_event``); :class:`StopRequested` propagates. ``genre_tree`` gives the lineages
+    the guard enforces (without it, nothing is guarded: tests of the mechanics)."""
+    params = params or RefineParams()
+    run = _Refiner(tracks, llm, params)
+    lineages = GenreLineages.from_tree(genre_tree) if genre_tree else None
+    model = TrackSimilarity(tracks)
+    clusters = [replace(c, track_ids=list(c.track_ids)) for c in assigned.clusters]
+    run.taken = {c.id for c in clusters}
+    unplaced = list(assigned.unplaced)
+    clusters, repaired, repair_unplaced = repair_lineages(clusters, model, lineages)
+    unplaced += repair_unplaced
+    guard: dict[str, Any] = {"repaired_on_entry": repaired, "merges_refused_cross_lineage": 0,
+                             "merges_refused_too_big": 0}
+    workers = run.workers
+    share = ITERATIONS_SHARE if params.max_leaf_tracks else 1.0
+    rounds = overlapped_rounds if params.overlap_rounds else rounds_in_turn
+    clusters, iterations, converged, stop_reason = rounds(
+        run, clusters, lineages, guard, lambda f, msg: progress(share * f, msg))
 
     bounds: dict[str, Any] = {}
     if params.max_leaf_tracks:

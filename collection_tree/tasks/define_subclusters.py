@@ -10,6 +10,12 @@ the observed values, and the phase then drops the empty keys.
 The offline solver splits on the strongest two-way structure in the landscape: two year (or bpm /
 energy) modes by Otsu's threshold, else two or more frequent values of one facet (a scene tag, a
 country, a descriptor, a genre, a key; era only without years) that are not the cluster's own.
+
+With ``"with_score": true`` (default profile; :func:`request` then appends ``SCORE_INSTRUCTIONS`` to the
+instructions) the payload also carries the cluster's current score (``cluster.quality_score``) and each
+sub-playlist of the answer a 1-10 ``score``, so the parts need no scoring call of their own; an
+unreadable score counts as 5 (``score_clusters.DEFAULT_SCORE``). Offline, a part scores one point above
+its parent (it holds one of the groups the parent mixed; neutral 7 plus one without a parent score).
 """
 
 from __future__ import annotations
@@ -17,10 +23,13 @@ from __future__ import annotations
 import copy
 import json
 import re
+from dataclasses import replace
 from typing import Any
 
 from collection_tree.core.features import MODE_GAP, MODE_MIN_SHARE, two_modes
-from collection_tree.llm.normalise import as_records, as_text
+from collection_tree.llm.interface import LLMRequest
+from collection_tree.llm.normalise import as_records, as_score, as_text
+from collection_tree.tasks import score_clusters
 from collection_tree.tasks._schema import record_list, strict_object
 from collection_tree.tasks.base import Answer, Payload, TaskSpec
 
@@ -67,6 +76,15 @@ Respond with one JSON object matching the schema: {"subclusters": [{"title", "de
 "year_range": [], "bpm_range": [], "energy_range": []}}]}.
 """
 
+# Appended to the instructions when the payload asks ``with_score`` (the seed profile's prompt stays the reference's).
+SCORE_INSTRUCTIONS = """
+The cluster also has quality_score, the whole playlist's score. Give each sub-playlist a score too: an \
+integer from 1 to 10 for it as a playlist (9-10: one sound, one moment; 7-8: a clear identity with a \
+few outliers or a moderate spread; 5-6: two related styles or eras; 3-4: a loose grab-bag or two \
+separate groups; 1-2: no musical common ground), judged from what its filters select in the landscape. \
+Each sub-playlist of the JSON object then also has "score".
+"""
+
 _FILTERS_SCHEMA: dict[str, Any] = strict_object({
     **{key: {"type": "array", "items": {"type": "string"}} for key in VALUE_KEYS},
     **{key: {"type": "array", "items": {"type": "number"}, "description": "[low, high] or []"} for key in RANGE_KEYS},
@@ -79,10 +97,22 @@ SCHEMA: dict[str, Any] = record_list(
 )
 
 
+def request(payload: Payload) -> LLMRequest:
+    """The request for ``payload`` (its schema from :func:`schema_for`): with ``with_score``, the score's
+    instructions too."""
+    req = TASK.request(payload, schema=schema_for(payload))
+    return replace(req, system=SYSTEM + SCORE_INSTRUCTIONS) if payload.get("with_score") else req
+
+
 def schema_for(payload: Payload) -> dict[str, Any]:
-    """The schema with each facet's values restricted to the landscape's (an ``enum``)."""
+    """The schema with each facet's values restricted to the landscape's (an ``enum``), and each
+    sub-playlist's ``score`` when the payload asks ``with_score``."""
     schema = copy.deepcopy(SCHEMA)
-    props = schema["properties"]["subclusters"]["items"]["properties"]["filters"]["properties"]
+    item = schema["properties"]["subclusters"]["items"]
+    if payload.get("with_score"):
+        item["properties"]["score"] = {"type": "integer", "description": "1 (no common ground) to 10 (one sound)"}
+        item["required"].append("score")
+    props = item["properties"]["filters"]["properties"]
     for facet, rows in (payload.get("landscape", {}).get("values") or {}).items():
         if facet in props and rows:
             props[facet]["items"]["enum"] = [str(r[0]) for r in rows]
@@ -170,7 +200,8 @@ def normalise(answer: Answer, payload: Payload) -> Answer:
     """Sub-clusters under another key (``sub_clusters``, ``clusters``) or keyed by title, filters as
     records, ranges as dicts or strings: repaired. Facets and values the landscape did not offer,
     sub-clusters left without filters and repeats of the same filters: dropped; more than
-    ``max_subclusters`` cut. Fewer than two usable sub-clusters is not an answer (ValueError)."""
+    ``max_subclusters`` cut. Fewer than two usable sub-clusters is not an answer (ValueError). With
+    ``with_score``: each score an int 1-10 (unreadable or missing: 5)."""
     raw = answer.get("subclusters", answer.get("sub_clusters", answer.get("clusters")))
     values, ranges = _offered(payload)
     limit = min(int(payload.get("max_subclusters") or MAX_SUBCLUSTERS), MAX_SUBCLUSTERS)
@@ -183,8 +214,11 @@ def normalise(answer: Answer, payload: Payload) -> Answer:
             continue
         seen.add(key)
         title = as_text(item.get("title") or item.get("name"), limit=TITLE_CHARS) or _title_from(filters)
-        out.append({"title": title, "description": as_text(item.get("description"), limit=DESCRIPTION_CHARS),
-                    "filters": filters})
+        sub = {"title": title, "description": as_text(item.get("description"), limit=DESCRIPTION_CHARS),
+               "filters": filters}
+        if payload.get("with_score"):
+            sub["score"] = round(as_score(item.get("score"), default=score_clusters.DEFAULT_SCORE))
+        out.append(sub)
     if len(out) < MIN_SUBCLUSTERS:
         raise ValueError(f"{len(out)} usable sub-cluster(s); at least {MIN_SUBCLUSTERS} needed")
     return {"subclusters": out[:limit]}
@@ -296,11 +330,21 @@ def solve_offline(payload: Payload) -> Answer:
     for sub in subs[:MAX_SUBCLUSTERS]:
         filters = {key: [] for key in FILTER_KEYS}
         filters.update(sub["filters"])
-        out.append({"title": sub_title(parent, sub),
-                    "description": f"The part of '{parent}' with {sub['what']} "
-                                   f"(about {sub['share']:.0%} of its {n} tracks).",
-                    "filters": filters})
+        part: dict[str, Any] = {"title": sub_title(parent, sub),
+                                "description": f"The part of '{parent}' with {sub['what']} "
+                                               f"(about {sub['share']:.0%} of its {n} tracks).",
+                                "filters": filters}
+        if payload.get("with_score"):
+            part["score"] = offline_part_score(cluster)
+        out.append(part)
     return {"subclusters": out}
+
+
+def offline_part_score(cluster: dict[str, Any]) -> int:
+    """Offline: a part scores one point above its parent (neutral 7 without one), at most 10."""
+    parent = cluster.get("quality_score")
+    base = score_clusters.NEUTRAL_SCORE if parent is None else round(as_score(parent))
+    return min(10, base + 1)
 
 
 def example() -> Payload:

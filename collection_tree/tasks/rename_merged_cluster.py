@@ -4,15 +4,24 @@ two or more clusters were merged into, from their titles, descriptions, contexts
 The offline solver combines what the merged clusters share: the common genre context, the scene
 words all scene contexts share (era slices dropped), and the era span they cover, into a shelf label
 like ``"Nu-Metal, USA 2000-2010"``.
+
+With ``"with_score": true`` (default profile; :func:`request` then appends ``SCORE_INSTRUCTIONS`` to the
+instructions) the payload also carries the merged cluster's track-level ``features`` (as ``score_clusters``
+sends them) and the answer a 1-10 ``score`` for the merged playlist, so it needs no scoring call of its
+own; an unreadable score counts as 5 (``score_clusters.DEFAULT_SCORE``). Offline, the score is
+``score_clusters.offline_score`` of those features.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
-from collection_tree.llm.normalise import as_text
+from collection_tree.llm.interface import LLMRequest, Tier
+from collection_tree.llm.normalise import as_score, as_text
+from collection_tree.tasks import score_clusters
 from collection_tree.tasks._schema import strict_object
 from collection_tree.tasks.base import Answer, Payload, TaskSpec
 
@@ -42,15 +51,42 @@ the sample does not support. Respond with one JSON object matching the schema: \
 {"title": "...", "description": "..."}.
 """
 
+# Appended to the instructions when the payload asks ``with_score`` (the seed profile's prompt stays the reference's).
+SCORE_INSTRUCTIONS = """
+The input also has features, measured on the merged playlist's tracks (shares are fractions of its \
+tracks): filter_agreement per defining filter, year (and bpm, energy) spread with modes when it holds \
+two groups, era, and the most frequent other tags. Also answer score: an integer from 1 to 10 for the \
+merged playlist as a playlist (9-10: one sound, one moment; 7-8: a clear identity with a few outliers \
+or a moderate spread; 5-6: two related styles or eras; 3-4: a loose grab-bag or two separate groups; \
+1-2: no musical common ground), judged from the features and the sample. The JSON object is then \
+{"title": "...", "description": "...", "score": 7}.
+"""
+
 SCHEMA: dict[str, Any] = strict_object({"title": {"type": "string"}, "description": {"type": "string"}})
+SCORED_SCHEMA: dict[str, Any] = strict_object({
+    "title": {"type": "string"}, "description": {"type": "string"},
+    "score": {"type": "integer", "description": "1 (no common ground) to 10 (one sound)"},
+})
 
 TITLE_CHARS = 120
 DESCRIPTION_CHARS = 1200
 
 
+def schema_for(payload: Payload) -> dict[str, Any]:
+    """The schema the payload asks for: with ``score`` when ``with_score``."""
+    return SCORED_SCHEMA if payload.get("with_score") else SCHEMA
+
+
+def request(payload: Payload, tier: Tier | None = None) -> LLMRequest:
+    """The request for ``payload``: with ``with_score``, the score's instructions and schema too."""
+    req = TASK.request(payload, schema=schema_for(payload), tier=tier)
+    return replace(req, system=SYSTEM + SCORE_INSTRUCTIONS) if payload.get("with_score") else req
+
+
 def normalise(answer: Answer, payload: Payload) -> Answer:
     """``name`` for ``title``, values wrapped in dicts, whitespace: repaired. A blank title is not an
-    answer (the phase then keeps the first cluster's title)."""
+    answer (the phase then keeps the first cluster's title). With ``with_score``: the score as an int
+    1-10 (nested, a string, out of range: repaired; unreadable or missing: 5)."""
     def text(value: Any, limit: int) -> str:
         if isinstance(value, dict):
             value = value.get("text", value.get("value", value.get("title", "")))
@@ -59,7 +95,10 @@ def normalise(answer: Answer, payload: Payload) -> Answer:
     title = text(answer.get("title", answer.get("name")), TITLE_CHARS)
     if not title:
         raise ValueError("the answer has no title")
-    return {"title": title, "description": text(answer.get("description"), DESCRIPTION_CHARS)}
+    out: Answer = {"title": title, "description": text(answer.get("description"), DESCRIPTION_CHARS)}
+    if payload.get("with_score"):
+        out["score"] = round(as_score(answer.get("score"), default=score_clusters.DEFAULT_SCORE))
+    return out
 
 
 # ------------------------------------------------------------------------------ offline solver
@@ -115,7 +154,10 @@ def solve_offline(payload: Payload) -> Answer:
     if years:
         lead = f", with {', '.join(artists)}" if artists else ""
         sentences.append(f"The sampled tracks date from {min(years)} to {max(years)}{lead}.")
-    return {"title": title, "description": " ".join(sentences)}
+    answer: Answer = {"title": title, "description": " ".join(sentences)}
+    if payload.get("with_score"):
+        answer["score"] = score_clusters.offline_score({"features": payload.get("features")})
+    return answer
 
 
 def example() -> Payload:
