@@ -24,6 +24,7 @@ from collection_tree.core.partition import balance
 from collection_tree.llm.client import LLMClient, ProviderAnswer
 from collection_tree.llm.interface import LLMError, StopRequested
 from collection_tree.llm.offline import OfflineProvider
+from collection_tree.phases.common import wave_chunks
 from collection_tree.phases.grouping import (
     GroupingParams,
     category_problems,
@@ -33,12 +34,12 @@ from collection_tree.phases.grouping import (
     makespan,
 )
 from collection_tree.phases.seed_clusters import build_seed_clusters
-from collection_tree.tasks import assign_categories, describe_category
+from collection_tree.tasks import assign_categories, describe_categories, describe_category
 
 GENIUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "genius-2000s"
 DEFAULT = GroupingParams.for_profile("default")
 SEED = GroupingParams.for_profile("seed")
-PHASE5_TASKS = ("propose_categories", "consolidate_categories", "assign_categories", "describe_category")
+PHASE5_TASKS = ("propose_categories", "consolidate_categories", "assign_categories", "describe_categories")
 
 
 # ---------------------------------------------------------------------------------------- fixtures
@@ -128,19 +129,20 @@ def test_default_profile_offline_on_300_real_clusters(clusters300):
     report = result["report"]
     assert not report.fallback_used and report.fallbacks["assigned_by_vector"] == 0
     steps = {s["step"]: s for s in report.steps}
-    # the offline chain breaks the lineage guard for a few clusters: asked once more, all moved home
-    assert list(steps) == ["propose", "consolidate", "assign", "guard", "describe"]
+    # each cluster is offered only its own lineage group's categories: nothing breaks the guard, no re-ask
+    assert list(steps) == ["propose", "consolidate", "assign", "describe"]
     guard = report.guard
-    assert guard["breaking_clusters"] > 0 and guard["moved_when_reasked"] == guard["breaking_clusters"]
-    assert report.categories_mixing_lineage_groups == 0
+    assert guard["lineage_units"] == len(report.lineage_groups) and guard["clusters_offered_all"] == 0
+    assert guard["breaking_clusters"] == 0 and report.categories_mixing_lineage_groups == 0
     hoods = report.neighbourhood_sizes
-    assert sum(hoods) == len(clusters300.clusters) and steps["propose"]["units"] == len(hoods)
-    assert steps["assign"]["units"] == math.ceil(len(clusters300.clusters) / DEFAULT.assign_batch_size)
-    assert steps["describe"]["units"] == len(result["categories"])
+    assert sum(hoods) == len(clusters300.clusters) and steps["propose"]["units"] == len(hoods) == DEFAULT.workers
+    assert steps["assign"]["units"] == DEFAULT.workers  # 308 clusters: 8 batches of about 40, one per worker
+    assert steps["describe"]["units"] == len(wave_chunks(result["categories"], DEFAULT.describe_batch_size,
+                                                         DEFAULT.workers, DEFAULT.describe_max_batch))
+    assert steps["describe"]["units"] < len(result["categories"])
     assert report.calls == sum(s["calls"] for s in steps.values())
-    # Critical path: one round per wave with 8 workers and <= 8 units per wave, plus consolidation.
-    expected_serial = sum(math.ceil(s["units"] / DEFAULT.workers) for s in steps.values())
-    assert report.serial_calls == expected_serial < report.calls
+    # Critical path: four round-trips (propose, consolidate, assign and describe each one wave).
+    assert report.serial_calls == 4 < report.calls
     sizes = {s["id"]: (s["clusters"], s["tracks"]) for s in report.category_sizes}
     assert sum(c for c, _ in sizes.values()) == len(clusters300.clusters)
     assert sum(t for _, t in sizes.values()) == sum(c.track_count for c in clusters300.clusters)
@@ -164,7 +166,7 @@ def test_same_input_same_categories(clusters300):
 
 
 @pytest.mark.parametrize("failing", [
-    ("consolidate_categories",), ("assign_categories",), ("describe_category",), ("propose_categories",), ("*",),
+    ("consolidate_categories",), ("assign_categories",), ("describe_categories",), ("propose_categories",), ("*",),
 ])
 def test_failed_steps_still_give_8_to_12_categories(clusters300, failing):
     provider = Scripted(fail=failing)
@@ -181,7 +183,7 @@ def test_failed_steps_still_give_8_to_12_categories(clusters300, failing):
     if failing == ("assign_categories",):
         assert fallbacks["assigned_by_vector"] == n
         assert steps["assign"]["retries"] == steps["assign"]["units"]
-    if failing == ("describe_category",):
+    if failing == ("describe_categories",):
         assert fallbacks["named_deterministically"] == len(result["categories"])
         assert not report.fallback_used
     if "propose_categories" in failing or failing == ("*",):
@@ -202,22 +204,21 @@ def test_some_neighbourhoods_failing_is_not_a_fallback(clusters300):
 
 
 def test_invented_category_names_are_rejected_and_placed_by_vector(clusters300):
-    invented: Counter = Counter()  # per number of categories offered: the guard's re-ask offers fewer
+    invented: Counter = Counter()
 
     def invent(answer, payload):
         for k, item in enumerate(answer["assignments"]):
             if k % 3 == 0:
                 item["category"] = "Invented Shelf"
-                invented[len(payload["categories"])] += 1
+                invented["clusters"] += 1
             elif k % 3 == 1:
                 item["category"] = item["category"].upper()  # a case slip is repaired, not rejected
         return answer
 
     result = run(clusters300, Scripted(rewrite={"assign_categories": invent}))
     assert_contract(result, clusters300)
-    first_wave = invented[max(invented)]
-    assert first_wave > 0
-    assert result["report"].fallbacks["assigned_by_vector"] == first_wave
+    assert invented["clusters"] > 0
+    assert result["report"].fallbacks["assigned_by_vector"] == invented["clusters"]
     assert result["report"].categories_mixing_lineage_groups == 0
 
 
@@ -258,6 +259,8 @@ def test_lazy_assignment_is_balanced(clusters300):
 
 
 def test_everything_in_one_category_is_split_to_eight(clusters300):
+    """A model that shelves every playlist of a request in the first category offered: each request
+    offers one lineage group's categories, so each group ends in one category; split up to eight."""
     def all_in_one(answer, payload):
         return {"assignments": [{"cluster_id": c["id"], "category": payload["categories"][0]["name"]}
                                 for c in payload["clusters"]]}
@@ -266,10 +269,9 @@ def test_everything_in_one_category_is_split_to_eight(clusters300):
     assert_contract(result, clusters300)
     assert_balanced(result, clusters300)
     report = result["report"]
-    # the other lineage groups' clusters break the guard: re-asked, they answer the one category
-    # offered them again, so each such group gets a category of its own; the rest is split
     lineage_groups = len(report.lineage_groups)
-    assert report.guard["new_categories"] == lineage_groups - 1 > 0
+    assert 1 < lineage_groups < DEFAULT.min_categories
+    assert report.guard["breaking_clusters"] == 0
     assert report.count_fix["split"] == DEFAULT.min_categories - lineage_groups
     assert report.categories_mixing_lineage_groups == 0
 
@@ -294,8 +296,10 @@ def test_consolidation_out_of_range_is_reasked_then_repaired(clusters300):
         assert report.fallbacks["consolidation"] == "llm_reasked"
         if key == "names_merged":
             assert report.names_merged > 0
-        else:  # two names: the lineage groups without a category get one, the rest is split
-            assert report.count_fix["split"] + report.guard["new_categories"] >= 6
+        else:  # two names: the lineage groups without a category get one before assignment, the rest is split
+            added = report.guard["categories_added"]
+            assert len(report.lineage_groups) - 2 <= added <= len(report.lineage_groups) - 1 and added > 0
+            assert report.count_fix["split"] + added >= 6
 
 
 def test_small_inputs():
@@ -452,28 +456,45 @@ def _lineage_homes(cs: ClusterSet) -> list[str]:
     return lineage_groups(space, DEFAULT.target_categories, DEFAULT.min_lineage_share).home
 
 
-def test_a_grouping_that_breaks_the_lineage_guard_is_reasked_once_then_repaired(clusters300):
-    """A model that shelves every rap playlist with the rock ones, and sticks to it when asked again
-    (naming a category it was not offered): re-asked once per batch, then repaired by similarity."""
-    def rap_with_rock(answer, payload):
-        rock = next((c["name"] for c in payload["categories"] if c["contexts"] and
-                     c["contexts"][0].startswith("Rock")), "Rock Shelf Not Offered")
-        for item, cluster in zip(answer["assignments"], payload["clusters"], strict=True):
-            if cluster["genre_context"].startswith("Rap"):
-                item["category"] = rock
-        return answer
+def _rap_with_rock(answer, payload):
+    """A model that shelves every rap playlist with the rock ones (naming a category it was not
+    offered when the request has no rock category)."""
+    rock = next((c["name"] for c in payload["categories"] if c["contexts"] and
+                 c["contexts"][0].startswith("Rock")), "Rock Shelf Not Offered")
+    for item, cluster in zip(answer["assignments"], payload["clusters"], strict=True):
+        if cluster["genre_context"].startswith("Rap"):
+            item["category"] = rock
+    return answer
 
-    provider = Scripted(rewrite={"assign_categories": rap_with_rock})
+
+def test_rap_is_never_offered_the_rock_categories(clusters300):
+    """Each request offers only its clusters' own lineage group's categories: the rock name a model
+    insists on is rejected and the rap playlists go to the most similar rap category, without a re-ask."""
+    provider = Scripted(rewrite={"assign_categories": _rap_with_rock})
     result = run(clusters300, provider)
+    assert_contract(result, clusters300)
+    report = result["report"]
+    rap = sum(c.genre_lineage.startswith("Rap") for c in clusters300.clusters)
+    assert report.fallbacks["assigned_by_vector"] == rap > 0
+    assert report.guard["breaking_clusters"] == 0
+    assert [s["step"] for s in report.steps] == ["propose", "consolidate", "assign", "describe"]
+    assert all(len(homes) == 1 for homes in _homes(result, clusters300))
+
+
+def test_lineage_groups_sharing_a_call_are_repaired_without_a_reask(clusters300):
+    """One assignment call for the whole set (more lineage groups than calls): it offers every group's
+    categories, the model shelves rap with rock, and the guard repairs that by similarity."""
+    params = GroupingParams.for_profile("default", workers=1, assign_batch_size=400, assign_max_batch=400)
+    provider = Scripted(rewrite={"assign_categories": _rap_with_rock})
+    result = run(clusters300, provider, params)
     assert_contract(result, clusters300)
     report = result["report"]
     guard = report.guard
     steps = {s["step"]: s for s in report.steps}
     rap = sum(c.genre_lineage.startswith("Rap") for c in clusters300.clusters)
-    assert guard["breaking_clusters"] >= rap > 0
-    assert steps["guard"]["calls"] == steps["guard"]["units"] >= 1  # asked once more, no further
-    assert guard["moved_when_reasked"] + guard["repaired"] + guard["new_categories"] == guard["breaking_clusters"]
-    assert guard["repaired"] >= rap - 1 and guard["left_across"] == 0
+    assert steps["assign"]["units"] == 1 and guard["clusters_offered_all"] == len(clusters300.clusters)
+    assert guard["breaking_clusters"] >= rap > 0 and "guard" not in steps
+    assert guard["repaired"] + guard["new_categories"] == guard["breaking_clusters"] and guard["left_across"] == 0
     assert all(len(homes) == 1 for homes in _homes(result, clusters300))
     assert report.categories_mixing_lineage_groups == 0
 
@@ -536,3 +557,53 @@ def test_categories_do_not_depend_on_the_hash_seed(clusters300):
                               capture_output=True, text=True, timeout=600, check=True)
         answers.add(done.stdout)
     assert len(answers) == 1 and json.loads(answers.pop())
+
+
+# ------------------------------------------------------------------------- describe_categories
+def test_describe_categories_schema_and_normalise_keep_only_the_requested_ids():
+    payload = describe_categories.example()
+    request = describe_categories.request_for(payload)
+    ids = [c["id"] for c in payload["categories"]]
+    assert request.schema["properties"]["categories"]["items"]["properties"]["id"]["enum"] == ids
+    jsonschema.validate({"categories": [{"id": ids[0], "title": "Heavy Shelf", "description": "Loud."}]},
+                        request.schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"categories": [{"id": "k9", "title": "Heavy Shelf", "description": "Loud."}]},
+                            request.schema)
+    punk_title = payload["categories"][1]["title"]
+    raw = {"categories": [
+        {"id": "k9", "title": "Invented", "description": "x"},  # not in the request
+        {"id": ids[0], "title": punk_title, "description": "y"},  # another category's working name
+        {"id": ids[1], "title": f" “{punk_title}” ", "description": "Bright guitars."},  # its own name is fine
+        {"id": ids[1], "title": "Second Try", "description": "z"},  # a repeat
+    ]}
+    assert describe_categories.normalise(raw, payload) == {
+        "categories": [{"id": ids[1], "title": punk_title, "description": "Bright guitars."}]}
+
+
+def test_describe_categories_offline_is_describe_category_per_item():
+    payload = describe_categories.example()
+    answer = describe_categories.solve_offline(payload)
+    assert [a["id"] for a in answer["categories"]] == [c["id"] for c in payload["categories"]]
+    for item, named in zip(payload["categories"], answer["categories"], strict=True):
+        others = [t for t in payload["titles"] if t != item["title"]]
+        single = {k: v for k, v in item.items() if k != "id"}
+        expected = describe_category.solve_offline({**single, "other_titles": others})
+        assert {"title": named["title"], "description": named["description"]} == expected
+        assert named["title"] not in others
+
+
+def test_a_category_left_out_of_a_description_answer_is_named_deterministically(clusters300):
+    dropped: list[str] = []
+
+    def drop_first(answer, payload):
+        dropped.append(payload["categories"][0]["suggested_title"])
+        return {"categories": [{**c, "title": f"Shelf {c['id']}"} for c in answer["categories"][1:]]}
+
+    result = run(clusters300, Scripted(rewrite={"describe_categories": drop_first}))
+    assert_contract(result, clusters300)
+    steps = {s["step"]: s for s in result["report"].steps}
+    assert result["report"].fallbacks["named_deterministically"] == len(dropped) == steps["describe"]["units"] > 1
+    titles = [c["title"] for c in result["categories"]]
+    assert sum(t.startswith("Shelf k") for t in titles) == len(titles) - len(dropped)
+    assert sorted(t for t in titles if not t.startswith("Shelf k")) == sorted(dropped)

@@ -8,36 +8,44 @@ lineage-aware geometry (``neighbourhoods``):
    or more lineages than categories, joins the lineage it shares most scenes and sound with), and a
    structural partition cuts each group by bisecting k-means (the heaviest part halved by weighted
    2-means, scikit-learn) into its share of the categories.
-2. The structural categories are the neighbourhoods (one above twice ``neighbourhood_size`` is cut).
-3. ``propose_categories`` (creative, parallel): a few candidate categories per neighbourhood, with
+2. The structural categories are the neighbourhoods (one above twice ``neighbourhood_size`` is cut);
+   while there are more than ``workers``, the smallest joins its nearest of the same lineage group,
+   so the proposals take one wave. The prompts name clusters by short references ("c17"), not their
+   long ids: fewer output tokens wherever an answer lists clusters.
+3. ``propose_categories`` (creative, one wave): a few candidate categories per neighbourhood, with
    its nearest outside clusters as contrast.
-4. ``consolidate_categories`` (creative): all candidates -> 8-12 distinct names. Out of range: asked
-   once more, then the nearest names are merged (too many) or, after assignment, the largest
-   categories split (too few).
-5. ``assign_categories`` (mechanical, parallel): clusters in seeded-shuffled batches, the names as a
-   per-request schema ``enum``. A cluster left out, or given a name not offered, goes to the category
-   whose vector (its assigned clusters' centroid) it is most similar to; never to "the largest".
+4. ``consolidate_categories`` (creative, one call): all candidates -> 8-12 distinct names. Out of
+   range: asked once more, then the nearest names are merged (too many) or, after assignment, the
+   largest categories split (too few).
+5. ``assign_categories`` (mechanical, one wave): each name belongs to the lineage group holding most
+   of its candidates' clusters' tracks; a lineage group no name belongs to gets a category of its own
+   (while there is room). Each cluster is offered only its own group's categories (the per-request
+   schema ``enum``), in seeded-shuffled batches of about ``assign_batch_size`` (growing up to
+   ``assign_max_batch`` to fit one wave of ``workers`` calls, at least one call per group). A cluster
+   left out, or given a name not offered, goes to the offered category whose vector (its assigned
+   clusters' centroid) it is most similar to; never to "the largest".
 6. The lineage guard: a category belongs to the lineage group holding most of its tracks; a cluster
-   of another group breaks the guard. The breaking clusters are asked once more, offered only the
-   categories of their own group (the ``enum`` says so); what still breaks it is repaired: the most
-   similar category of the cluster's group, or a new category for a group that has none (while
-   there is room), else it stays where it is and is counted.
+   of another group breaks the guard (only possible where a call offered more than one group's
+   categories: more groups than calls, a group without a category and no room). It is repaired
+   without another call: the most similar category of the cluster's group, or a new category for a
+   group that has none (while there is room), else it stays where it is and is counted.
 7. Count fix (split the largest / merge the smallest into its nearest of the same group, to land in
    [min, max]) and the balance rule: no category above ``balance_cap`` (35%) of the clusters or of the
    tracks; an over-full category gives up the clusters with the smallest similarity margin over their
    next-best category of the same group, while the receiver stays under the cap.
-8. ``describe_category`` (creative, parallel): each category renamed and described from the clusters
-   it actually holds, with the facts of its tracks: their commonest tags, years and artists, and a
-   suggested title naming what most of them share (``core.facet_titles``); titles made unique. A
-   category of more than ``section_min_leaves`` clusters gets sections (bisecting k-means over its clusters), each
-   titled by what most of its tracks share.
+8. ``describe_categories`` (creative, one wave of calls, about ``describe_batch_size`` categories
+   each): each category renamed and described from the clusters it actually holds, with the facts of
+   its tracks: their commonest tags, years and artists, and a suggested title naming what all of them
+   (``title_coverage``) share (``core.facet_titles``); titles made unique. A category of more than
+   ``section_min_leaves`` clusters gets sections (bisecting k-means over its clusters), each titled by
+   what most of its tracks share.
 
 Every step is retried once on :class:`LLMError` (the client already re-asks once on an invalid
 answer). Fallbacks: a failed consolidation keeps the candidates themselves (merged to range); a failed
-assignment batch goes by vector; a failed description keeps the suggested title with a deterministic
-description. If no proposal succeeds (the LLM path failed entirely) the structural partition is the
-grouping, named deterministically: never one category. Fewer clusters than ``min_categories``: one
-category each, without LLM calls.
+assignment batch goes by vector; a category whose description failed or was left out keeps the
+suggested title with a deterministic description. If no proposal succeeds (the LLM path failed
+entirely) the structural partition is the grouping, named deterministically: never one category.
+Fewer clusters than ``min_categories``: one category each, without LLM calls.
 
 Seed profile: the reference's single ``group_clusters`` call; unassigned clusters join the largest
 category; on failure a single "All Collections" category (kept only to reproduce the reference).
@@ -114,7 +122,7 @@ class GroupingParams(LLMPhaseParams):
     describe_max_batch: int = param(6, "Most categories per description call when the batches grow to fit one wave")
     min_lineage_share: float = param(0.3, "Share of one category's tracks a genre lineage needs for a category of "
                                           "its own (smaller ones join their nearest lineage group)")
-    title_coverage: float = param(0.9, "Share of a category's tracks its title should fit")
+    title_coverage: float = param(1.0, "Share of a category's tracks its title should fit")
     section_min_leaves: int = param(30, "A category of more leaves than this gets sections")
     section_size: int = param(12, "Leaves per section, about")
 
