@@ -19,7 +19,13 @@ from collection_tree.assets.modes import FULL
 from collection_tree.core.clusters import Cluster, ClusterSet, clusters_from_seeds
 from collection_tree.core.curation import fit_share, title_word_count, track_facet_words
 from collection_tree.core.inputs import load_tracks, load_tree
-from collection_tree.core.neighbourhoods import ClusterSpace, lineage_groups, neighbourhoods, structural_partition
+from collection_tree.core.neighbourhoods import (
+    ClusterSpace,
+    lineage_groups,
+    neighbourhoods,
+    packed,
+    structural_partition,
+)
 from collection_tree.core.partition import balance
 from collection_tree.llm.client import LLMClient, ProviderAnswer
 from collection_tree.llm.interface import LLMError, StopRequested
@@ -396,6 +402,24 @@ def test_neighbourhoods_partition_and_are_deterministic(clusters300):
     again = ClusterSpace.build(clusters300.clusters, facets)
     assert hoods == neighbourhoods(again, structural_partition(again, lineage_groups(again, 10, 0.3), 10), 40,
                                    groups.home)
+
+
+def test_neighbourhoods_are_packed_into_one_wave_within_their_lineage_groups(clusters300):
+    facets = facets_from_filters(clusters300.clusters)
+    space = ClusterSpace.build(clusters300.clusters, facets)
+    groups = lineage_groups(space, 10, DEFAULT.min_lineage_share)
+    hoods = neighbourhoods(space, structural_partition(space, groups, 10), 20, groups.home)
+    homes = {groups.home[h[0]] for h in hoods}
+    assert len(hoods) > 8 > len(homes)
+    for count in (8, len(homes)):
+        packs = packed(space, hoods, count, groups.home)
+        assert len(packs) == count
+        assert sorted(i for p in packs for i in p) == list(range(len(clusters300.clusters)))
+        assert all(len({groups.home[i] for i in p}) == 1 for p in packs)  # lineage groups are never mixed
+        assert all(any(set(h) <= set(p) for p in packs) for h in hoods)  # neighbourhoods are joined, never cut
+    one = packed(space, hoods, 1, groups.home)
+    assert one == [list(range(len(clusters300.clusters)))]
+    assert packed(space, hoods, len(hoods), groups.home) == hoods
 
 
 def test_makespan():

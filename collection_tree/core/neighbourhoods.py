@@ -247,11 +247,13 @@ def neighbourhoods(space: ClusterSpace, partition: Sequence[Sequence[int]], size
 
 def packed(space: ClusterSpace, groups: Sequence[Sequence[int]], count: int, home: Sequence[str]) -> list[list[int]]:
     """At most ``count`` groups (one wave of ``count`` parallel calls): while there are more, the
-    smallest joins its nearest group of the same lineage group (its nearest of any when its lineage
-    group has no other). Ordered by first member."""
+    smallest of those sharing their lineage group with another joins its nearest such partner; when
+    every lineage group is down to one, the smallest joins its nearest of any. Ordered by first member."""
     out = [list(g) for g in groups if g]
     while len(out) > max(1, count):
-        i = min(range(len(out)), key=lambda j: (len(out[j]), min(out[j])))
+        shared = Counter(home[g[0]] for g in out)
+        paired = [j for j in range(len(out)) if shared[home[out[j][0]]] > 1]
+        i = min(paired or range(len(out)), key=lambda j: (len(out[j]), min(out[j])))
         same = [j for j in range(len(out)) if j != i and home[out[j][0]] == home[out[i][0]]]
         j = nearest_group(out, space.vectors, i, among=same or None)
         out[j].extend(out.pop(i))
