@@ -104,6 +104,19 @@ class Scripted:
         return reply
 
 
+def pairs(answer: dict) -> list[tuple[str, str]]:
+    """An assign_categories answer as (cluster id, category) pairs."""
+    return [(cid, item["category"]) for item in answer["assignments"] for cid in item["cluster_ids"]]
+
+
+def grouped(assignments) -> dict:
+    """(cluster id, category) pairs as an assign_categories answer: one list of ids per category."""
+    by: dict = {}
+    for cid, category in assignments:
+        by.setdefault(category, []).append(cid)
+    return {"assignments": [{"category": category, "cluster_ids": ids} for category, ids in by.items()]}
+
+
 def run(cs: ClusterSet, provider=None, params: GroupingParams = DEFAULT) -> dict:
     llm = LLMClient(provider or OfflineProvider()).for_phase("categories")
     return group_into_categories(cs, llm, params)
@@ -213,13 +226,15 @@ def test_invented_category_names_are_rejected_and_placed_by_vector(clusters300):
     invented: Counter = Counter()
 
     def invent(answer, payload):
-        for k, item in enumerate(answer["assignments"]):
+        out = []
+        for k, (cid, category) in enumerate(pairs(answer)):
             if k % 3 == 0:
-                item["category"] = "Invented Shelf"
+                category = "Invented Shelf"
                 invented["clusters"] += 1
             elif k % 3 == 1:
-                item["category"] = item["category"].upper()  # a case slip is repaired, not rejected
-        return answer
+                category = category.upper()  # a case slip is repaired (and merged with its name), not rejected
+            out.append((cid, category))
+        return grouped(out)
 
     result = run(clusters300, Scripted(rewrite={"assign_categories": invent}))
     assert_contract(result, clusters300)
@@ -233,19 +248,26 @@ def test_assignment_schema_enumerates_names_and_ids():
     request = assign_categories.request_for(payload)
     items = request.schema["properties"]["assignments"]["items"]["properties"]
     names = [c["name"] for c in payload["categories"]]
+    ids = [c["id"] for c in payload["clusters"]]
     assert items["category"]["enum"] == names
-    assert items["cluster_id"]["enum"] == [c["id"] for c in payload["clusters"]]
-    good = {"assignments": [{"cluster_id": payload["clusters"][0]["id"], "category": names[0]}]}
+    assert items["cluster_ids"]["items"]["enum"] == ids
+    good = {"assignments": [{"category": names[0], "cluster_ids": ids[:2]}]}
     jsonschema.validate(good, request.schema)
-    bad = {"assignments": [{"cluster_id": payload["clusters"][0]["id"], "category": "Invented Shelf"}]}
-    with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(bad, request.schema)
-    # normalise keeps offered names (case repaired), drops invented names and unknown clusters
-    cid = payload["clusters"][0]["id"]
-    raw = {"assignments": [{"cluster_id": cid, "category": "invented shelf"},
-                           {"cluster_id": "nope", "category": names[0]},
-                           {"cluster_id": cid, "category": f"  {names[1].lower()} "}]}
-    assert assign_categories.normalise(raw, payload) == {"assignments": [{"cluster_id": cid, "category": names[1]}]}
+    for bad in ({"assignments": [{"category": "Invented Shelf", "cluster_ids": ids[:1]}]},
+                {"assignments": [{"category": names[0], "cluster_ids": ["invented__id"]}]}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, request.schema)
+    # normalise keeps offered names (case repaired, a name given twice merged), drops invented names and
+    # unknown clusters, keeps a cluster in its first category, and reads one record per cluster too
+    raw = {"assignments": [{"category": "invented shelf", "cluster_ids": [ids[0]]},
+                           {"category": names[0], "cluster_ids": ["nope", ids[1]]},
+                           {"category": f"  {names[1].lower()} ", "cluster_ids": [ids[0], ids[1]]},
+                           {"cluster_id": ids[2], "category": names[1]}]}
+    assert assign_categories.normalise(raw, payload) == {"assignments": [
+        {"category": names[0], "cluster_ids": [ids[1]]}, {"category": names[1], "cluster_ids": [ids[0], ids[2]]}]}
+    assert assign_categories.normalise({"assignments": {ids[0]: names[1], names[0]: [ids[1]]}}, payload) == {
+        "assignments": [{"category": names[1], "cluster_ids": [ids[0]]},
+                        {"category": names[0], "cluster_ids": [ids[1]]}]}
 
 
 def test_lazy_assignment_is_balanced(clusters300):
@@ -253,10 +275,7 @@ def test_lazy_assignment_is_balanced(clusters300):
 
     def lazy(answer, payload):
         first = payload["categories"][0]["name"]
-        for k, item in enumerate(answer["assignments"]):
-            if k % 5:
-                item["category"] = first
-        return answer
+        return grouped((cid, first if k % 5 else category) for k, (cid, category) in enumerate(pairs(answer)))
 
     result = run(clusters300, Scripted(rewrite={"assign_categories": lazy}))
     assert_contract(result, clusters300)
@@ -268,8 +287,8 @@ def test_everything_in_one_category_is_split_to_eight(clusters300):
     """A model that shelves every playlist of a request in the first category offered: each request
     offers one lineage group's categories, so each group ends in one category; split up to eight."""
     def all_in_one(answer, payload):
-        return {"assignments": [{"cluster_id": c["id"], "category": payload["categories"][0]["name"]}
-                                for c in payload["clusters"]]}
+        return {"assignments": [{"category": payload["categories"][0]["name"],
+                                 "cluster_ids": [c["id"] for c in payload["clusters"]]}]}
 
     result = run(clusters300, Scripted(rewrite={"assign_categories": all_in_one}))
     assert_contract(result, clusters300)
@@ -485,10 +504,8 @@ def _rap_with_rock(answer, payload):
     offered when the request has no rock category)."""
     rock = next((c["name"] for c in payload["categories"] if c["contexts"] and
                  c["contexts"][0].startswith("Rock")), "Rock Shelf Not Offered")
-    for item, cluster in zip(answer["assignments"], payload["clusters"], strict=True):
-        if cluster["genre_context"].startswith("Rap"):
-            item["category"] = rock
-    return answer
+    genre = {c["id"]: c["genre_context"] for c in payload["clusters"]}
+    return grouped((cid, rock if genre[cid].startswith("Rap") else category) for cid, category in pairs(answer))
 
 
 def test_rap_is_never_offered_the_rock_categories(clusters300):

@@ -590,9 +590,11 @@ class _Hierarchy:
         chosen: dict[int, int] = {}
         for (batch, allowed), answer in zip(batches, answers, strict=True):
             for item in (answer or {}).get("assignments", []):
-                i, j = self.index.get(item.get("cluster_id")), name_index.get(item.get("category"))
-                if i is not None and j is not None and i in batch and j in allowed and i not in chosen:
-                    chosen[i] = j
+                j = name_index.get(item.get("category"))
+                for cid in item.get("cluster_ids", []) if j in allowed else []:
+                    i = self.index.get(cid)
+                    if i is not None and i in batch and i not in chosen:
+                        chosen[i] = j
         groups: list[list[int]] = [[] for _ in cats]
         for i, j in chosen.items():
             groups[j].append(i)
