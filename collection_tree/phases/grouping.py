@@ -177,7 +177,7 @@ class GroupingReport(PhaseReport):
     balance_moves: int = 0
     lineage_groups: list[dict[str, Any]] = figure(table=("group", "lineages"), default_factory=list)
     lineage_merges: list[Any] = figure(default_factory=list)
-    guard: dict[str, Any] = figure(default_factory=dict)  # categories breaking lineage groups: re-asked, repaired
+    guard: dict[str, Any] = figure(default_factory=dict)  # lineage-scoped assignment; clusters breaking it: repaired
     categories_mixing_lineage_groups: int = 0
     sections: int = 0
 
