@@ -19,11 +19,18 @@ from collection_tree.assets.modes import FULL
 from collection_tree.core.clusters import Cluster, ClusterSet, clusters_from_seeds
 from collection_tree.core.curation import fit_share, title_word_count, track_facet_words
 from collection_tree.core.inputs import load_tracks, load_tree
-from collection_tree.core.neighbourhoods import ClusterSpace, lineage_groups, neighbourhoods, structural_partition
+from collection_tree.core.neighbourhoods import (
+    ClusterSpace,
+    lineage_groups,
+    neighbourhoods,
+    packed,
+    structural_partition,
+)
 from collection_tree.core.partition import balance
 from collection_tree.llm.client import LLMClient, ProviderAnswer
 from collection_tree.llm.interface import LLMError, StopRequested
 from collection_tree.llm.offline import OfflineProvider
+from collection_tree.phases.common import wave_chunks
 from collection_tree.phases.grouping import (
     GroupingParams,
     category_problems,
@@ -33,12 +40,12 @@ from collection_tree.phases.grouping import (
     makespan,
 )
 from collection_tree.phases.seed_clusters import build_seed_clusters
-from collection_tree.tasks import assign_categories, describe_category
+from collection_tree.tasks import assign_categories, describe_categories, describe_category
 
 GENIUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "genius-2000s"
 DEFAULT = GroupingParams.for_profile("default")
 SEED = GroupingParams.for_profile("seed")
-PHASE5_TASKS = ("propose_categories", "consolidate_categories", "assign_categories", "describe_category")
+PHASE5_TASKS = ("propose_categories", "consolidate_categories", "assign_categories", "describe_categories")
 
 
 # ---------------------------------------------------------------------------------------- fixtures
@@ -97,6 +104,19 @@ class Scripted:
         return reply
 
 
+def pairs(answer: dict) -> list[tuple[str, str]]:
+    """An assign_categories answer as (cluster id, category) pairs."""
+    return [(cid, item["category"]) for item in answer["assignments"] for cid in item["cluster_ids"]]
+
+
+def grouped(assignments) -> dict:
+    """(cluster id, category) pairs as an assign_categories answer: one list of ids per category."""
+    by: dict = {}
+    for cid, category in assignments:
+        by.setdefault(category, []).append(cid)
+    return {"assignments": [{"category": category, "cluster_ids": ids} for category, ids in by.items()]}
+
+
 def run(cs: ClusterSet, provider=None, params: GroupingParams = DEFAULT) -> dict:
     llm = LLMClient(provider or OfflineProvider()).for_phase("categories")
     return group_into_categories(cs, llm, params)
@@ -128,19 +148,20 @@ def test_default_profile_offline_on_300_real_clusters(clusters300):
     report = result["report"]
     assert not report.fallback_used and report.fallbacks["assigned_by_vector"] == 0
     steps = {s["step"]: s for s in report.steps}
-    # the offline chain breaks the lineage guard for a few clusters: asked once more, all moved home
-    assert list(steps) == ["propose", "consolidate", "assign", "guard", "describe"]
+    # each cluster is offered only its own lineage group's categories: nothing breaks the guard, no re-ask
+    assert list(steps) == ["propose", "consolidate", "assign", "describe"]
     guard = report.guard
-    assert guard["breaking_clusters"] > 0 and guard["moved_when_reasked"] == guard["breaking_clusters"]
-    assert report.categories_mixing_lineage_groups == 0
+    assert guard["lineage_units"] == len(report.lineage_groups) and guard["clusters_offered_all"] == 0
+    assert guard["breaking_clusters"] == 0 and report.categories_mixing_lineage_groups == 0
     hoods = report.neighbourhood_sizes
-    assert sum(hoods) == len(clusters300.clusters) and steps["propose"]["units"] == len(hoods)
-    assert steps["assign"]["units"] == math.ceil(len(clusters300.clusters) / DEFAULT.assign_batch_size)
-    assert steps["describe"]["units"] == len(result["categories"])
+    assert sum(hoods) == len(clusters300.clusters) and steps["propose"]["units"] == len(hoods) == DEFAULT.workers
+    assert steps["assign"]["units"] == DEFAULT.workers  # 308 clusters: 8 batches of about 40, one per worker
+    assert steps["describe"]["units"] == len(wave_chunks(result["categories"], DEFAULT.describe_batch_size,
+                                                         DEFAULT.workers, DEFAULT.describe_max_batch))
+    assert steps["describe"]["units"] < len(result["categories"])
     assert report.calls == sum(s["calls"] for s in steps.values())
-    # Critical path: one round per wave with 8 workers and <= 8 units per wave, plus consolidation.
-    expected_serial = sum(math.ceil(s["units"] / DEFAULT.workers) for s in steps.values())
-    assert report.serial_calls == expected_serial < report.calls
+    # Critical path: four round-trips (propose, consolidate, assign and describe each one wave).
+    assert report.serial_calls == 4 < report.calls
     sizes = {s["id"]: (s["clusters"], s["tracks"]) for s in report.category_sizes}
     assert sum(c for c, _ in sizes.values()) == len(clusters300.clusters)
     assert sum(t for _, t in sizes.values()) == sum(c.track_count for c in clusters300.clusters)
@@ -164,7 +185,7 @@ def test_same_input_same_categories(clusters300):
 
 
 @pytest.mark.parametrize("failing", [
-    ("consolidate_categories",), ("assign_categories",), ("describe_category",), ("propose_categories",), ("*",),
+    ("consolidate_categories",), ("assign_categories",), ("describe_categories",), ("propose_categories",), ("*",),
 ])
 def test_failed_steps_still_give_8_to_12_categories(clusters300, failing):
     provider = Scripted(fail=failing)
@@ -181,7 +202,7 @@ def test_failed_steps_still_give_8_to_12_categories(clusters300, failing):
     if failing == ("assign_categories",):
         assert fallbacks["assigned_by_vector"] == n
         assert steps["assign"]["retries"] == steps["assign"]["units"]
-    if failing == ("describe_category",):
+    if failing == ("describe_categories",):
         assert fallbacks["named_deterministically"] == len(result["categories"])
         assert not report.fallback_used
     if "propose_categories" in failing or failing == ("*",):
@@ -202,22 +223,23 @@ def test_some_neighbourhoods_failing_is_not_a_fallback(clusters300):
 
 
 def test_invented_category_names_are_rejected_and_placed_by_vector(clusters300):
-    invented: Counter = Counter()  # per number of categories offered: the guard's re-ask offers fewer
+    invented: Counter = Counter()
 
     def invent(answer, payload):
-        for k, item in enumerate(answer["assignments"]):
+        out = []
+        for k, (cid, category) in enumerate(pairs(answer)):
             if k % 3 == 0:
-                item["category"] = "Invented Shelf"
-                invented[len(payload["categories"])] += 1
+                category = "Invented Shelf"
+                invented["clusters"] += 1
             elif k % 3 == 1:
-                item["category"] = item["category"].upper()  # a case slip is repaired, not rejected
-        return answer
+                category = category.upper()  # a case slip is repaired (and merged with its name), not rejected
+            out.append((cid, category))
+        return grouped(out)
 
     result = run(clusters300, Scripted(rewrite={"assign_categories": invent}))
     assert_contract(result, clusters300)
-    first_wave = invented[max(invented)]
-    assert first_wave > 0
-    assert result["report"].fallbacks["assigned_by_vector"] == first_wave
+    assert invented["clusters"] > 0
+    assert result["report"].fallbacks["assigned_by_vector"] == invented["clusters"]
     assert result["report"].categories_mixing_lineage_groups == 0
 
 
@@ -226,19 +248,26 @@ def test_assignment_schema_enumerates_names_and_ids():
     request = assign_categories.request_for(payload)
     items = request.schema["properties"]["assignments"]["items"]["properties"]
     names = [c["name"] for c in payload["categories"]]
+    ids = [c["id"] for c in payload["clusters"]]
     assert items["category"]["enum"] == names
-    assert items["cluster_id"]["enum"] == [c["id"] for c in payload["clusters"]]
-    good = {"assignments": [{"cluster_id": payload["clusters"][0]["id"], "category": names[0]}]}
+    assert items["cluster_ids"]["items"]["enum"] == ids
+    good = {"assignments": [{"category": names[0], "cluster_ids": ids[:2]}]}
     jsonschema.validate(good, request.schema)
-    bad = {"assignments": [{"cluster_id": payload["clusters"][0]["id"], "category": "Invented Shelf"}]}
-    with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(bad, request.schema)
-    # normalise keeps offered names (case repaired), drops invented names and unknown clusters
-    cid = payload["clusters"][0]["id"]
-    raw = {"assignments": [{"cluster_id": cid, "category": "invented shelf"},
-                           {"cluster_id": "nope", "category": names[0]},
-                           {"cluster_id": cid, "category": f"  {names[1].lower()} "}]}
-    assert assign_categories.normalise(raw, payload) == {"assignments": [{"cluster_id": cid, "category": names[1]}]}
+    for bad in ({"assignments": [{"category": "Invented Shelf", "cluster_ids": ids[:1]}]},
+                {"assignments": [{"category": names[0], "cluster_ids": ["invented__id"]}]}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, request.schema)
+    # normalise keeps offered names (case repaired, a name given twice merged), drops invented names and
+    # unknown clusters, keeps a cluster in its first category, and reads one record per cluster too
+    raw = {"assignments": [{"category": "invented shelf", "cluster_ids": [ids[0]]},
+                           {"category": names[0], "cluster_ids": ["nope", ids[1]]},
+                           {"category": f"  {names[1].lower()} ", "cluster_ids": [ids[0], ids[1]]},
+                           {"cluster_id": ids[2], "category": names[1]}]}
+    assert assign_categories.normalise(raw, payload) == {"assignments": [
+        {"category": names[0], "cluster_ids": [ids[1]]}, {"category": names[1], "cluster_ids": [ids[0], ids[2]]}]}
+    assert assign_categories.normalise({"assignments": {ids[0]: names[1], names[0]: [ids[1]]}}, payload) == {
+        "assignments": [{"category": names[1], "cluster_ids": [ids[0]]},
+                        {"category": names[0], "cluster_ids": [ids[1]]}]}
 
 
 def test_lazy_assignment_is_balanced(clusters300):
@@ -246,10 +275,7 @@ def test_lazy_assignment_is_balanced(clusters300):
 
     def lazy(answer, payload):
         first = payload["categories"][0]["name"]
-        for k, item in enumerate(answer["assignments"]):
-            if k % 5:
-                item["category"] = first
-        return answer
+        return grouped((cid, first if k % 5 else category) for k, (cid, category) in enumerate(pairs(answer)))
 
     result = run(clusters300, Scripted(rewrite={"assign_categories": lazy}))
     assert_contract(result, clusters300)
@@ -258,18 +284,19 @@ def test_lazy_assignment_is_balanced(clusters300):
 
 
 def test_everything_in_one_category_is_split_to_eight(clusters300):
+    """A model that shelves every playlist of a request in the first category offered: each request
+    offers one lineage group's categories, so each group ends in one category; split up to eight."""
     def all_in_one(answer, payload):
-        return {"assignments": [{"cluster_id": c["id"], "category": payload["categories"][0]["name"]}
-                                for c in payload["clusters"]]}
+        return {"assignments": [{"category": payload["categories"][0]["name"],
+                                 "cluster_ids": [c["id"] for c in payload["clusters"]]}]}
 
     result = run(clusters300, Scripted(rewrite={"assign_categories": all_in_one}))
     assert_contract(result, clusters300)
     assert_balanced(result, clusters300)
     report = result["report"]
-    # the other lineage groups' clusters break the guard: re-asked, they answer the one category
-    # offered them again, so each such group gets a category of its own; the rest is split
     lineage_groups = len(report.lineage_groups)
-    assert report.guard["new_categories"] == lineage_groups - 1 > 0
+    assert 1 < lineage_groups < DEFAULT.min_categories
+    assert report.guard["breaking_clusters"] == 0
     assert report.count_fix["split"] == DEFAULT.min_categories - lineage_groups
     assert report.categories_mixing_lineage_groups == 0
 
@@ -294,8 +321,10 @@ def test_consolidation_out_of_range_is_reasked_then_repaired(clusters300):
         assert report.fallbacks["consolidation"] == "llm_reasked"
         if key == "names_merged":
             assert report.names_merged > 0
-        else:  # two names: the lineage groups without a category get one, the rest is split
-            assert report.count_fix["split"] + report.guard["new_categories"] >= 6
+        else:  # two names: the lineage groups without a category get one before assignment, the rest is split
+            added = report.guard["categories_added"]
+            assert len(report.lineage_groups) - 2 <= added <= len(report.lineage_groups) - 1 and added > 0
+            assert report.count_fix["split"] + added >= 6
 
 
 def test_small_inputs():
@@ -394,6 +423,24 @@ def test_neighbourhoods_partition_and_are_deterministic(clusters300):
                                    groups.home)
 
 
+def test_neighbourhoods_are_packed_into_one_wave_within_their_lineage_groups(clusters300):
+    facets = facets_from_filters(clusters300.clusters)
+    space = ClusterSpace.build(clusters300.clusters, facets)
+    groups = lineage_groups(space, 10, DEFAULT.min_lineage_share)
+    hoods = neighbourhoods(space, structural_partition(space, groups, 10), 20, groups.home)
+    homes = {groups.home[h[0]] for h in hoods}
+    assert len(hoods) > 8 > len(homes)
+    for count in (8, len(homes)):
+        packs = packed(space, hoods, count, groups.home)
+        assert len(packs) == count
+        assert sorted(i for p in packs for i in p) == list(range(len(clusters300.clusters)))
+        assert all(len({groups.home[i] for i in p}) == 1 for p in packs)  # lineage groups are never mixed
+        assert all(any(set(h) <= set(p) for p in packs) for h in hoods)  # neighbourhoods are joined, never cut
+    one = packed(space, hoods, 1, groups.home)
+    assert one == [list(range(len(clusters300.clusters)))]
+    assert packed(space, hoods, len(hoods), groups.home) == hoods
+
+
 def test_makespan():
     assert makespan([1] * 8, 8) == 1 and makespan([1] * 9, 8) == 2
     assert makespan([2, 1, 1], 2) == 2 and makespan([], 4) == 0
@@ -452,28 +499,43 @@ def _lineage_homes(cs: ClusterSet) -> list[str]:
     return lineage_groups(space, DEFAULT.target_categories, DEFAULT.min_lineage_share).home
 
 
-def test_a_grouping_that_breaks_the_lineage_guard_is_reasked_once_then_repaired(clusters300):
-    """A model that shelves every rap playlist with the rock ones, and sticks to it when asked again
-    (naming a category it was not offered): re-asked once per batch, then repaired by similarity."""
-    def rap_with_rock(answer, payload):
-        rock = next((c["name"] for c in payload["categories"] if c["contexts"] and
-                     c["contexts"][0].startswith("Rock")), "Rock Shelf Not Offered")
-        for item, cluster in zip(answer["assignments"], payload["clusters"], strict=True):
-            if cluster["genre_context"].startswith("Rap"):
-                item["category"] = rock
-        return answer
+def _rap_with_rock(answer, payload):
+    """A model that shelves every rap playlist with the rock ones (naming a category it was not
+    offered when the request has no rock category)."""
+    rock = next((c["name"] for c in payload["categories"] if c["contexts"] and
+                 c["contexts"][0].startswith("Rock")), "Rock Shelf Not Offered")
+    genre = {c["id"]: c["genre_context"] for c in payload["clusters"]}
+    return grouped((cid, rock if genre[cid].startswith("Rap") else category) for cid, category in pairs(answer))
 
-    provider = Scripted(rewrite={"assign_categories": rap_with_rock})
+
+def test_rap_is_never_offered_the_rock_categories(clusters300):
+    """Each request offers only its clusters' own lineage group's categories: the rock name a model
+    insists on is rejected and the rap playlists go to the most similar rap category, without a re-ask."""
+    provider = Scripted(rewrite={"assign_categories": _rap_with_rock})
     result = run(clusters300, provider)
+    assert_contract(result, clusters300)
+    report = result["report"]
+    rap = sum(c.genre_lineage.startswith("Rap") for c in clusters300.clusters)
+    assert report.fallbacks["assigned_by_vector"] == rap > 0
+    assert report.guard["breaking_clusters"] == 0
+    assert [s["step"] for s in report.steps] == ["propose", "consolidate", "assign", "describe"]
+    assert all(len(homes) == 1 for homes in _homes(result, clusters300))
+
+
+def test_lineage_groups_sharing_a_call_are_repaired_without_a_reask(clusters300):
+    """One assignment call for the whole set (more lineage groups than calls): it offers every group's
+    categories, the model shelves rap with rock, and the guard repairs that by similarity."""
+    params = GroupingParams.for_profile("default", workers=1, assign_batch_size=400, assign_max_batch=400)
+    provider = Scripted(rewrite={"assign_categories": _rap_with_rock})
+    result = run(clusters300, provider, params)
     assert_contract(result, clusters300)
     report = result["report"]
     guard = report.guard
     steps = {s["step"]: s for s in report.steps}
     rap = sum(c.genre_lineage.startswith("Rap") for c in clusters300.clusters)
-    assert guard["breaking_clusters"] >= rap > 0
-    assert steps["guard"]["calls"] == steps["guard"]["units"] >= 1  # asked once more, no further
-    assert guard["moved_when_reasked"] + guard["repaired"] + guard["new_categories"] == guard["breaking_clusters"]
-    assert guard["repaired"] >= rap - 1 and guard["left_across"] == 0
+    assert steps["assign"]["units"] == 1 and guard["clusters_offered_all"] == len(clusters300.clusters)
+    assert guard["breaking_clusters"] >= rap > 0 and "guard" not in steps
+    assert guard["repaired"] + guard["new_categories"] == guard["breaking_clusters"] and guard["left_across"] == 0
     assert all(len(homes) == 1 for homes in _homes(result, clusters300))
     assert report.categories_mixing_lineage_groups == 0
 
@@ -536,3 +598,53 @@ def test_categories_do_not_depend_on_the_hash_seed(clusters300):
                               capture_output=True, text=True, timeout=600, check=True)
         answers.add(done.stdout)
     assert len(answers) == 1 and json.loads(answers.pop())
+
+
+# ------------------------------------------------------------------------- describe_categories
+def test_describe_categories_schema_and_normalise_keep_only_the_requested_ids():
+    payload = describe_categories.example()
+    request = describe_categories.request_for(payload)
+    ids = [c["id"] for c in payload["categories"]]
+    assert request.schema["properties"]["categories"]["items"]["properties"]["id"]["enum"] == ids
+    jsonschema.validate({"categories": [{"id": ids[0], "title": "Heavy Shelf", "description": "Loud."}]},
+                        request.schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"categories": [{"id": "k9", "title": "Heavy Shelf", "description": "Loud."}]},
+                            request.schema)
+    punk_title = payload["categories"][1]["title"]
+    raw = {"categories": [
+        {"id": "k9", "title": "Invented", "description": "x"},  # not in the request
+        {"id": ids[0], "title": punk_title, "description": "y"},  # another category's working name
+        {"id": ids[1], "title": f" “{punk_title}” ", "description": "Bright guitars."},  # its own name is fine
+        {"id": ids[1], "title": "Second Try", "description": "z"},  # a repeat
+    ]}
+    assert describe_categories.normalise(raw, payload) == {
+        "categories": [{"id": ids[1], "title": punk_title, "description": "Bright guitars."}]}
+
+
+def test_describe_categories_offline_is_describe_category_per_item():
+    payload = describe_categories.example()
+    answer = describe_categories.solve_offline(payload)
+    assert [a["id"] for a in answer["categories"]] == [c["id"] for c in payload["categories"]]
+    for item, named in zip(payload["categories"], answer["categories"], strict=True):
+        others = [t for t in payload["titles"] if t != item["title"]]
+        single = {k: v for k, v in item.items() if k != "id"}
+        expected = describe_category.solve_offline({**single, "other_titles": others})
+        assert {"title": named["title"], "description": named["description"]} == expected
+        assert named["title"] not in others
+
+
+def test_a_category_left_out_of_a_description_answer_is_named_deterministically(clusters300):
+    dropped: list[str] = []
+
+    def drop_first(answer, payload):
+        dropped.append(payload["categories"][0]["suggested_title"])
+        return {"categories": [{**c, "title": f"Shelf {c['id']}"} for c in answer["categories"][1:]]}
+
+    result = run(clusters300, Scripted(rewrite={"describe_categories": drop_first}))
+    assert_contract(result, clusters300)
+    steps = {s["step"]: s for s in result["report"].steps}
+    assert result["report"].fallbacks["named_deterministically"] == len(dropped) == steps["describe"]["units"] > 1
+    titles = [c["title"] for c in result["categories"]]
+    assert sum(t.startswith("Shelf k") for t in titles) == len(titles) - len(dropped)
+    assert sorted(t for t in titles if not t.startswith("Shelf k")) == sorted(dropped)

@@ -33,7 +33,7 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.preprocessing import normalize
 
 from collection_tree.core.clusters import Cluster
-from collection_tree.core.partition import merge_small, split_two
+from collection_tree.core.partition import merge_small, nearest_group, split_two
 from collection_tree.core.track_facets import TrackFacets
 from collection_tree.core.vectors import Vectoriser, context_parts, normalise_rows, words
 
@@ -242,6 +242,21 @@ def neighbourhoods(space: ClusterSpace, partition: Sequence[Sequence[int]], size
     same lineage group (while that stays within twice ``size``). Ordered by first member."""
     out = [piece for group in partition for piece in bisect(space, group, max_size=2 * size)]
     out = merge_small([g for g in out if g], space.vectors, min_size=max(2, size // 4), max_size=2 * size, home=home)
+    return sorted((sorted(g) for g in out), key=lambda g: g[0])
+
+
+def packed(space: ClusterSpace, groups: Sequence[Sequence[int]], count: int, home: Sequence[str]) -> list[list[int]]:
+    """At most ``count`` groups (one wave of ``count`` parallel calls): while there are more, the
+    smallest of those sharing their lineage group with another joins its nearest such partner; when
+    every lineage group is down to one, the smallest joins its nearest of any. Ordered by first member."""
+    out = [list(g) for g in groups if g]
+    while len(out) > max(1, count):
+        shared = Counter(home[g[0]] for g in out)
+        paired = [j for j in range(len(out)) if shared[home[out[j][0]]] > 1]
+        i = min(paired or range(len(out)), key=lambda j: (len(out[j]), min(out[j])))
+        same = [j for j in range(len(out)) if j != i and home[out[j][0]] == home[out[i][0]]]
+        j = nearest_group(out, space.vectors, i, among=same or None)
+        out[j].extend(out.pop(i))
     return sorted((sorted(g) for g in out), key=lambda g: g[0])
 
 

@@ -8,36 +8,44 @@ lineage-aware geometry (``neighbourhoods``):
    or more lineages than categories, joins the lineage it shares most scenes and sound with), and a
    structural partition cuts each group by bisecting k-means (the heaviest part halved by weighted
    2-means, scikit-learn) into its share of the categories.
-2. The structural categories are the neighbourhoods (one above twice ``neighbourhood_size`` is cut).
-3. ``propose_categories`` (creative, parallel): a few candidate categories per neighbourhood, with
+2. The structural categories are the neighbourhoods (one above twice ``neighbourhood_size`` is cut);
+   while there are more than ``workers``, the smallest joins its nearest of the same lineage group,
+   so the proposals take one wave. The prompts name clusters by short references ("c17"), not their
+   long ids: fewer output tokens wherever an answer lists clusters.
+3. ``propose_categories`` (creative, one wave): a few candidate categories per neighbourhood, with
    its nearest outside clusters as contrast.
-4. ``consolidate_categories`` (creative): all candidates -> 8-12 distinct names. Out of range: asked
-   once more, then the nearest names are merged (too many) or, after assignment, the largest
-   categories split (too few).
-5. ``assign_categories`` (mechanical, parallel): clusters in seeded-shuffled batches, the names as a
-   per-request schema ``enum``. A cluster left out, or given a name not offered, goes to the category
-   whose vector (its assigned clusters' centroid) it is most similar to; never to "the largest".
+4. ``consolidate_categories`` (creative, one call): all candidates -> 8-12 distinct names. Out of
+   range: asked once more, then the nearest names are merged (too many) or, after assignment, the
+   largest categories split (too few).
+5. ``assign_categories`` (mechanical, one wave): each name belongs to the lineage group holding most
+   of its candidates' clusters' tracks; a lineage group no name belongs to gets a category of its own
+   (while there is room). Each cluster is offered only its own group's categories (the per-request
+   schema ``enum``), in seeded-shuffled batches of about ``assign_batch_size`` (growing up to
+   ``assign_max_batch`` to fit one wave of ``workers`` calls, at least one call per group). A cluster
+   left out, or given a name not offered, goes to the offered category whose vector (its assigned
+   clusters' centroid) it is most similar to; never to "the largest".
 6. The lineage guard: a category belongs to the lineage group holding most of its tracks; a cluster
-   of another group breaks the guard. The breaking clusters are asked once more, offered only the
-   categories of their own group (the ``enum`` says so); what still breaks it is repaired: the most
-   similar category of the cluster's group, or a new category for a group that has none (while
-   there is room), else it stays where it is and is counted.
+   of another group breaks the guard (only possible where a call offered more than one group's
+   categories: more groups than calls, a group without a category and no room). It is repaired
+   without another call: the most similar category of the cluster's group, or a new category for a
+   group that has none (while there is room), else it stays where it is and is counted.
 7. Count fix (split the largest / merge the smallest into its nearest of the same group, to land in
    [min, max]) and the balance rule: no category above ``balance_cap`` (35%) of the clusters or of the
    tracks; an over-full category gives up the clusters with the smallest similarity margin over their
    next-best category of the same group, while the receiver stays under the cap.
-8. ``describe_category`` (creative, parallel): each category renamed and described from the clusters
-   it actually holds, with the facts of its tracks: their commonest tags, years and artists, and a
-   suggested title naming what most of them share (``core.facet_titles``); titles made unique. A
-   category of more than ``section_min_leaves`` clusters gets sections (bisecting k-means over its clusters), each
-   titled by what most of its tracks share.
+8. ``describe_categories`` (creative, one wave of calls, about ``describe_batch_size`` categories
+   each): each category renamed and described from the clusters it actually holds, with the facts of
+   its tracks: their commonest tags, years and artists, and a suggested title naming what all of them
+   (``title_coverage``) share (``core.facet_titles``); titles made unique. A category of more than
+   ``section_min_leaves`` clusters gets sections (bisecting k-means over its clusters), each titled by
+   what most of its tracks share.
 
 Every step is retried once on :class:`LLMError` (the client already re-asks once on an invalid
 answer). Fallbacks: a failed consolidation keeps the candidates themselves (merged to range); a failed
-assignment batch goes by vector; a failed description keeps the suggested title with a deterministic
-description. If no proposal succeeds (the LLM path failed entirely) the structural partition is the
-grouping, named deterministically: never one category. Fewer clusters than ``min_categories``: one
-category each, without LLM calls.
+assignment batch goes by vector; a category whose description failed or was left out keeps the
+suggested title with a deterministic description. If no proposal succeeds (the LLM path failed
+entirely) the structural partition is the grouping, named deterministically: never one category.
+Fewer clusters than ``min_categories``: one category each, without LLM calls.
 
 Seed profile: the reference's single ``group_clusters`` call; unassigned clusters join the largest
 category; on failure a single "All Collections" category (kept only to reproduce the reference).
@@ -66,6 +74,7 @@ from collection_tree.core.neighbourhoods import (
     home_of_group,
     lineage_groups,
     neighbourhoods,
+    packed,
     sections_of,
     structural_partition,
 )
@@ -75,10 +84,11 @@ from collection_tree.core.track_facets import TrackFacets
 from collection_tree.core.vectors import context_parts
 from collection_tree.llm.interface import LLMError, LLMRequest
 from collection_tree.llm.normalise import kebab_case
-from collection_tree.phases.common import LLMPhaseParams, Progress, chunks, no_progress, param, run_batches
+from collection_tree.phases.common import LLMPhaseParams, Progress, no_progress, param, run_batches, wave_chunks
 from collection_tree.tasks import (
     assign_categories,
     consolidate_categories,
+    describe_categories,
     describe_category,
     group_clusters,
     propose_categories,
@@ -100,16 +110,19 @@ class GroupingParams(LLMPhaseParams):
     neighbourhood_size: int = param(40, "Clusters per neighbourhood")
     contrast_clusters: int = param(5, "Nearby clusters of other neighbourhoods shown as contrast")
     candidates_per_category: float = param(2.0, "Candidate categories proposed overall, per wanted category")
-    assign_batch_size: int = param(40, "Clusters per assignment call")
+    assign_batch_size: int = param(40, "Clusters per assignment call, about")
+    assign_max_batch: int = param(80, "Most clusters per assignment call when the batches grow to fit one wave")
     workers: int = param(8, "Parallel calls per wave (the client's concurrency bound still holds)")
     balance_cap: float = param(0.35, "Largest share of clusters or tracks per category")
     step_retries: int = param(1, "Retries of a failed step")
     seed: int = param(5, "Seed of the neighbourhood k-means and the assignment shuffle")
     description_chars: int = param(150, "Characters of each cluster description in the prompts")
     describe_sample: int = param(30, "Clusters shown when a category is described")
+    describe_batch_size: int = param(2, "Categories described per call, about")
+    describe_max_batch: int = param(6, "Most categories per description call when the batches grow to fit one wave")
     min_lineage_share: float = param(0.3, "Share of one category's tracks a genre lineage needs for a category of "
                                           "its own (smaller ones join their nearest lineage group)")
-    title_coverage: float = param(0.9, "Share of a category's tracks its title should fit")
+    title_coverage: float = param(1.0, "Share of a category's tracks its title should fit")
     section_min_leaves: int = param(30, "A category of more leaves than this gets sections")
     section_size: int = param(12, "Leaves per section, about")
 
@@ -126,6 +139,10 @@ class GroupingParams(LLMPhaseParams):
         if self.neighbourhood_size < 2 or self.assign_batch_size < 1 or self.workers < 1 or self.step_retries < 0:
             raise ValueError("GroupingParams: neighbourhood_size >= 2, assign_batch_size >= 1, workers >= 1, "
                              "step_retries >= 0")
+        if (self.assign_max_batch < self.assign_batch_size
+                or not 1 <= self.describe_batch_size <= self.describe_max_batch):
+            raise ValueError("GroupingParams: assign_max_batch >= assign_batch_size, "
+                             "1 <= describe_batch_size <= describe_max_batch")
         if not 0.0 < self.balance_cap <= 1.0:
             raise ValueError("GroupingParams: balance_cap must be in (0, 1]")
         if not 0.0 <= self.min_lineage_share <= 1.0 or not 0.0 < self.title_coverage <= 1.0:
@@ -160,7 +177,7 @@ class GroupingReport(PhaseReport):
     balance_moves: int = 0
     lineage_groups: list[dict[str, Any]] = figure(table=("group", "lineages"), default_factory=list)
     lineage_merges: list[Any] = figure(default_factory=list)
-    guard: dict[str, Any] = figure(default_factory=dict)  # categories breaking lineage groups: re-asked, repaired
+    guard: dict[str, Any] = figure(default_factory=dict)  # lineage-scoped assignment; clusters breaking it: repaired
     categories_mixing_lineage_groups: int = 0
     sections: int = 0
 
@@ -393,7 +410,9 @@ class _Hierarchy:
     def __init__(self, items: list[Cluster], llm: Any, params: GroupingParams, progress: Progress,
                  facets: TrackFacets):
         self.items, self.p, self.progress, self.facets = items, params, progress, facets
-        self.summaries = [cluster_summary(c, params.description_chars) for c in items]
+        # The prompts name each cluster by a short reference ("c17": its position), not its long id: the
+        # answers list clusters by it, so fewer output tokens on every call that names clusters.
+        self.summaries = [{**cluster_summary(c, params.description_chars), "id": f"c{i}"} for i, c in enumerate(items)]
         self.lo = params.min_categories
         self.hi = max(params.max_categories, params.min_categories)
         self.target = min(max(params.target_categories, self.lo), self.hi)
@@ -402,7 +421,7 @@ class _Hierarchy:
         self.lineage = lineage_groups(self.space, self.target, params.min_lineage_share)
         self.home = self.lineage.home
         self.structure = structural_partition(self.space, self.lineage, self.target)
-        self.index = {c.id: i for i, c in enumerate(items)}
+        self.index = {s["id"]: i for i, s in enumerate(self.summaries)}
         self.rows = [facets.rows_of(c.track_ids) for c in items]
         self.ledger = _Ledger(llm, params.step_retries)
         self.stop_event = getattr(llm, "stop_event", None)
@@ -413,7 +432,8 @@ class _Hierarchy:
             "lineage_merges": self.lineage.merges}
 
     def run(self) -> _Outcome:
-        hoods = neighbourhoods(self.space, self.structure, self.p.neighbourhood_size, self.home)
+        hoods = packed(self.space, neighbourhoods(self.space, self.structure, self.p.neighbourhood_size, self.home),
+                       self.p.workers, self.home)
         self.figures["neighbourhood_sizes"] = [len(h) for h in hoods]
         self.progress(0.05, f"{len(self.items)} clusters in {len(self.lineage.members)} lineage groups, "
                             f"{len(hoods)} neighbourhoods")
@@ -531,76 +551,109 @@ class _Hierarchy:
         return [{"name": c["name"], "description": c["description"], **self.hints(c["claimed"])} for c in cats]
 
     def assign(self, cats: list[dict[str, Any]]) -> tuple[list[list[int]], list[dict[str, Any]]]:
-        names = [c["name"] for c in cats]
-        name_index = {name: j for j, name in enumerate(names)}
+        """One wave: each cluster offered only the categories of its own lineage group (a category's
+        group: the one holding most of its claimed clusters' tracks; the request's ``enum`` says so).
+        A lineage group that no category belongs to gets one of its own while there is room, else its
+        clusters are offered every category. Left out or unanswered: the most similar category offered."""
+        cat_home: list[str | None] = [home_of_group(c["claimed"], self.home, self.weights) if c["claimed"] else None
+                                      for c in cats]
+        added = 0
+        for home in sorted(set(self.home) - set(cat_home), key=lambda h: (-self.weights[self._of_home(h)].sum(), h)):
+            if len(cats) >= self.hi:
+                break
+            members = self._of_home(home)
+            taken = {c["name"].casefold() for c in cats}
+            name = home or "Other"
+            while name.casefold() in taken:
+                name += " +"
+            cats.append({"name": name, "description": "", "claimed": members, "vector": self.vector_of(members)})
+            cat_home.append(home)
+            added += 1
+        floating = [k for k, h in enumerate(cat_home) if h is None]  # claims nothing: offered to every group
+        units: list[tuple[list[int], list[int]]] = []  # (clusters, categories offered)
+        for home in sorted(set(self.home)):
+            own = [k for k, h in enumerate(cat_home) if h == home]
+            units.append((self._of_home(home), sorted(own + floating) if own else list(range(len(cats)))))
+        batches = self._assign_batches(units)
+        self.figures["guard"] = {"lineage_units": len(units), "categories_added": added,
+                                 "clusters_offered_all": sum(len(b) for b, allowed in batches
+                                                             if len(allowed) == len(cats))}
         cat_payload = self.category_payload(cats)
-        order = list(range(len(self.items)))
-        random.Random(self.p.seed).shuffle(order)  # no batch sees the clusters in their phase-4 order
-        batches = chunks(order, self.p.assign_batch_size)
+        name_index = {c["name"]: j for j, c in enumerate(cats)}
 
         def work(b: int) -> dict[str, Any] | None:
-            payload = {"categories": cat_payload, "clusters": [self.summaries[i] for i in batches[b]]}
+            batch, allowed = batches[b]
+            payload = {"categories": [cat_payload[k] for k in allowed], "clusters": [self.summaries[i] for i in batch]}
             return self.ledger.call("assign", assign_categories.request_for(payload), unit=b)
 
-        answers = self._run_wave("assign", len(batches), work, 0.4, 0.6)
+        answers = self._run_wave("assign", len(batches), work, 0.4, 0.7)
         chosen: dict[int, int] = {}
-        for b, answer in enumerate(answers):
-            allowed = set(batches[b])
+        for (batch, allowed), answer in zip(batches, answers, strict=True):
             for item in (answer or {}).get("assignments", []):
-                i, j = self.index.get(item.get("cluster_id")), name_index.get(item.get("category"))
-                if i is not None and j is not None and i in allowed and i not in chosen:
-                    chosen[i] = j
+                j = name_index.get(item.get("category"))
+                for cid in item.get("cluster_ids", []) if j in allowed else []:
+                    i = self.index.get(cid)
+                    if i is not None and i in batch and i not in chosen:
+                        chosen[i] = j
         groups: list[list[int]] = [[] for _ in cats]
         for i, j in chosen.items():
             groups[j].append(i)
         centres = np.stack([centroid(self.vectors, g) if g else c["vector"] for g, c in zip(groups, cats, strict=True)])
-        missing = [i for i in range(len(self.items)) if i not in chosen]
-        for i in missing:  # never "the largest": the most similar category
-            groups[int(np.argmax(centres @ self.vectors[i]))].append(i)
-        self.fallbacks["assigned_by_vector"] = len(missing)
+        missing = 0
+        for batch, allowed in batches:  # never "the largest": the most similar category offered
+            for i in batch:
+                if i not in chosen:
+                    groups[allowed[int(np.argmax(centres[allowed] @ self.vectors[i]))]].append(i)
+                    missing += 1
+        self.fallbacks["assigned_by_vector"] = missing
         kept = [k for k, g in enumerate(groups) if g]
         self.figures["empty_names_dropped"] = len(cats) - len(kept)
         return [sorted(groups[k]) for k in kept], [cats[k] for k in kept]
 
+    def _of_home(self, home: str) -> list[int]:
+        return [i for i, h in enumerate(self.home) if h == home]
+
+    def _assign_batches(self, units: list[tuple[list[int], list[int]]]) -> list[tuple[list[int], list[int]]]:
+        """The assignment calls, one wave: as many as ``wave_chunks`` gives the whole set (at least one
+        per lineage group, up to ``workers``; more groups than that: the smallest two share calls,
+        offered both groups' categories), shared out so that the largest batch is as small as can be;
+        each group's clusters seeded-shuffled (no batch sees them in their phase-4 order) and evenly cut."""
+        count = len(wave_chunks(range(len(self.items)), self.p.assign_batch_size, self.p.workers,
+                                self.p.assign_max_batch))
+        budget = max(count, min(len(units), self.p.workers))
+        units = [(list(c), list(a)) for c, a in units if c]
+        while len(units) > budget:
+            units.sort(key=lambda u: (len(u[0]), u[0][0]))
+            (a_clusters, a_allowed), (b_clusters, b_allowed) = units.pop(0), units.pop(0)
+            units.append((sorted(a_clusters + b_clusters), sorted(set(a_allowed) | set(b_allowed))))
+        calls = [1] * len(units)
+        for _ in range(budget - len(units)):
+            u = max(range(len(units)), key=lambda v: (math.ceil(len(units[v][0]) / calls[v]), -v))
+            if len(units[u][0]) <= calls[u]:
+                break
+            calls[u] += 1
+        rng = random.Random(self.p.seed)
+        out: list[tuple[list[int], list[int]]] = []
+        for (clusters, allowed), n in zip(units, calls, strict=True):
+            order = list(clusters)
+            rng.shuffle(order)
+            bounds = [round(k * len(order) / n) for k in range(n + 1)]
+            out += [(order[bounds[k]:bounds[k + 1]], allowed) for k in range(n)]
+        return out
+
     def guard(self, groups: list[list[int]],
               cats: list[dict[str, Any]]) -> tuple[list[list[int]], list[dict[str, Any]]]:
         """No category mixes lineage groups: each category belongs to the group holding most of its
-        tracks; the clusters of other groups are asked once more with only their own group's
-        categories offered, then repaired (see the module docstring)."""
+        tracks; a cluster of another group (only possible where the assignment offered more than its
+        own group's categories) is repaired without another call (see the module docstring)."""
         homes = [home_of_group(g, self.home, self.weights) for g in groups]
         where = {i: k for k, g in enumerate(groups) for i in g}
         breaking = sorted(i for i, k in where.items() if self.home[i] != homes[k])
-        report = {"breaking_clusters": len(breaking), "breaking_tracks": int(self.weights[breaking].sum()),
-                  "moved_when_reasked": 0, "repaired": 0, "new_categories": 0, "left_across": 0}
+        report = {**self.figures.get("guard", {}), "breaking_clusters": len(breaking),
+                  "breaking_tracks": int(self.weights[breaking].sum()), "repaired": 0, "new_categories": 0,
+                  "left_across": 0}
         self.figures["guard"] = report
-        if not breaking:
-            return groups, cats
-        by_home: dict[str, list[int]] = {}
         for i in breaking:
-            by_home.setdefault(self.home[i], []).append(i)
-        units: list[tuple[list[int], list[int]]] = []  # (clusters, allowed categories)
-        for home in sorted(by_home):
-            allowed = [k for k, h in enumerate(homes) if h == home]
-            if allowed:
-                units += [(batch, allowed) for batch in chunks(by_home[home], self.p.assign_batch_size)]
-        payloads = self.category_payload(cats)
-
-        def work(u: int) -> dict[str, Any] | None:
-            batch, allowed = units[u]
-            payload = {"categories": [payloads[k] for k in allowed], "clusters": [self.summaries[i] for i in batch]}
-            return self.ledger.call("guard", assign_categories.request_for(payload), unit=u)
-
-        answers = self._run_wave("guard", len(units), work, 0.6, 0.7) if units else []
-        name_to_cat = {c["name"]: k for k, c in enumerate(cats)}
-        for (batch, allowed), answer in zip(units, answers, strict=True):
-            for item in (answer or {}).get("assignments", []):
-                i, k = self.index.get(item.get("cluster_id")), name_to_cat.get(item.get("category"))
-                if i in batch and k in allowed and where[i] != k:
-                    where[i] = k
-                    report["moved_when_reasked"] += 1
-        left = [i for i in breaking if self.home[i] != homes[where[i]]]
-        groups = [[i for i in sorted(where) if where[i] == k] for k in range(len(groups))]
-        for i in left:
             allowed = [k for k, h in enumerate(homes) if h == self.home[i]]
             if allowed:
                 sims = [float(self.vectors[i] @ centroid(self.vectors, groups[k] or [i])) for k in allowed]
@@ -668,24 +721,37 @@ class _Hierarchy:
                 "other_titles": [t for j, t in enumerate(working) if j != k]}
 
     def describe(self, groups: list[list[int]], cats: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One wave of ``describe_categories`` calls, a few categories each; a category the answer
+        leaves out (or a failed call) keeps its suggested title and a deterministic description."""
         suggested = self.shelf_titles(groups)
         if self.ledger.successes == 0:
             return self.deterministic_texts(groups, suggested)
         working = [c["name"] for c in cats]
+        batches = wave_chunks(list(range(len(groups))), self.p.describe_batch_size, self.p.workers,
+                              self.p.describe_max_batch)
 
-        def work(k: int) -> dict[str, Any] | None:
-            payload = self.describe_payload(k, groups, working, suggested, cats)
-            return self.ledger.call("describe", describe_category.TASK.request(payload), unit=k)
+        def work(b: int) -> dict[str, Any] | None:
+            items = [{"id": f"k{k}", **{key: v for key, v in self.describe_payload(k, groups, working, suggested,
+                                                                                   cats).items()
+                                         if key != "other_titles"}} for k in batches[b]]
+            return self.ledger.call("describe", describe_categories.request_for({"titles": working,
+                                                                                  "categories": items}), unit=b)
 
-        answers = self._run_wave("describe", len(groups), work, 0.8, 0.98)
+        answers = self._run_wave("describe", len(batches), work, 0.8, 0.98)
+        found: dict[int, dict[str, str]] = {}
+        for batch, answer in zip(batches, answers, strict=True):
+            ids = {f"k{k}": k for k in batch}
+            for item in (answer or {}).get("categories", []):
+                k = ids.get(item.get("id"))
+                if k is not None and k not in found and item.get("title"):
+                    found[k] = {"title": item["title"], "description": item.get("description", "")}
         texts = []
-        for k, answer in enumerate(answers):
-            if answer and answer.get("title"):
-                texts.append({"title": answer["title"], "description": answer.get("description", "")})
-            else:
+        for k in range(len(groups)):
+            if k not in found:
                 self.fallbacks["named_deterministically"] += 1
                 own = describe_category.solve_offline(self.describe_payload(k, groups, suggested, suggested, cats))
-                texts.append({"title": own["title"], "description": own["description"]})
+                found[k] = {"title": own["title"], "description": own["description"]}
+            texts.append(found[k])
         return self.unique_titles(groups, texts, suggested)
 
     def deterministic_texts(self, groups: list[list[int]], suggested: list[str] | None = None) -> list[dict[str, Any]]:

@@ -6,11 +6,13 @@ Payload::
     {"categories": [{"name", "description", "contexts": [genre lineages], "examples": [titles]}],
      "clusters": [{"id", "title", "description", "track_count", "genre_context", "scene_context"}]}
 
-Answer: ``{"assignments": [{"cluster_id", "category"}]}``. Each request carries its own schema
-(:func:`assignment_schema`): the batch's cluster ids and the category names as ``enum`` values, so
-a structured-output model cannot invent either. ``normalise`` also drops invented names (an answer
-from a provider that ignores the enum); the phase sends such clusters to their most similar
-category by vector.
+Answer: ``{"assignments": [{"category", "cluster_ids"}]}``: each category used once, with the ids
+of the batch's clusters shelved there (a list per category rather than a record per cluster: the
+category name is written once, so the answer is a fraction of the tokens). Each request carries its
+own schema (:func:`assignment_schema`): the batch's cluster ids and the category names as ``enum``
+values, so a structured-output model cannot invent either. ``normalise`` also drops invented names
+and ids (an answer from a provider that ignores the enum); the phase sends a cluster left without a
+category to its most similar category by vector.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 from collection_tree.core.vectors import Vectoriser, summary_features
 from collection_tree.llm.interface import LLMRequest
-from collection_tree.llm.normalise import as_choice, as_records, as_str_id
+from collection_tree.llm.normalise import as_choice, as_records, as_str_id, as_str_ids
 from collection_tree.tasks._schema import record_list
 from collection_tree.tasks.base import Answer, Payload, TaskSpec
 from collection_tree.tasks.consolidate_categories import candidate_features
@@ -37,11 +39,13 @@ You receive a JSON object with
   "track_count", "genre_context" and "scene_context" (genre and scene lineage paths, broad to
   specific).
 
-For EVERY playlist return {"cluster_id": its id exactly as given, "category": the name of the best
-section, exactly as written in "categories"}. Choose by the music (lineage, sound, scene, place), not
-by the order of the lists. Never invent a section, never skip a playlist, answer each once.
+Put EVERY playlist into the best section, chosen by the music (lineage, sound, scene, place), not by
+the order of the lists. For each section you use, return {"category": its name exactly as written in
+"categories", "cluster_ids": the ids of the playlists you shelve there, exactly as given}. Each
+section at most once, each playlist in exactly one section; never invent a section, never skip a
+playlist.
 
-Respond with one JSON object matching the schema: {"assignments": [{"cluster_id", "category"}]}."""
+Respond with one JSON object matching the schema: {"assignments": [{"category", "cluster_ids"}]}."""
 
 
 def assignment_schema(cluster_ids: Sequence[str] | None = None, names: Sequence[str] | None = None) -> dict[str, Any]:
@@ -52,7 +56,8 @@ def assignment_schema(cluster_ids: Sequence[str] | None = None, names: Sequence[
         cluster_field["enum"] = list(cluster_ids)
     if names is not None:
         category_field["enum"] = list(names)
-    return record_list("assignments", {"cluster_id": cluster_field, "category": category_field})
+    return record_list("assignments", {"category": category_field,
+                                       "cluster_ids": {"type": "array", "items": cluster_field}})
 
 
 def request_for(payload: Payload) -> LLMRequest:
@@ -73,26 +78,31 @@ def solve_offline(payload: Payload) -> Answer:
     vectoriser = Vectoriser.fit(cat_docs + cluster_docs, min_df=1)
     sims = vectoriser.transform(cluster_docs) @ vectoriser.transform(cat_docs).T
     best = sims.argmax(axis=1)
-    return {"assignments": [{"cluster_id": str(c["id"]), "category": str(categories[int(j)]["name"])}
-                            for c, j in zip(clusters, best, strict=True)]}
+    return {"assignments": [
+        {"category": str(cat["name"]), "cluster_ids": [str(c["id"]) for c, b in zip(clusters, best, strict=True)
+                                                       if int(b) == j]}
+        for j, cat in enumerate(categories) if int((best == j).sum())]}
 
 
 def normalise(answer: Answer, payload: Payload) -> Answer:
-    """Assignments as a list (``{"cluster id": "category"}`` accepted); a category written with other
-    case or spacing mapped to the offered name; entries naming a cluster or category the payload did
-    not offer, and repeats of a cluster (first kept), dropped."""
+    """Assignments as one list of ids per category: ``{"category name": [ids]}`` and records of one
+    cluster each (``{"cluster_id", "category"}``, or ``{"cluster id": "category"}``) accepted; a
+    category written with other case or spacing mapped to the offered name; names and ids the payload
+    did not offer dropped; a category named twice merged; a cluster in two categories kept in the
+    first."""
     offered_ids = [str(c["id"]) for c in payload.get("clusters") or []]
     names = [str(c["name"]) for c in payload.get("categories") or []]
-    out: list[dict[str, str]] = []
-    seen: set[str] = set()
-    for item in as_records(answer.get("assignments"), "cluster_id", "category"):
-        cid = as_str_id(item.get("cluster_id", item.get("id")), offered_ids)
+    by_name: dict[str, list[str]] = {}
+    taken: set[str] = set()
+    for item in as_records(answer.get("assignments"), "category", "cluster_ids"):
         name = as_choice(item.get("category", item.get("name")), names)
-        if cid is None or name is None or cid in seen:
+        ids = item.get("cluster_ids", item.get("cluster_id", item.get("id")))
+        if name is None and as_str_id(item.get("category"), offered_ids) is not None:  # {"cluster id": "name"}
+            name, ids = as_choice(ids, names), item.get("category")
+        if name is None:
             continue
-        seen.add(cid)
-        out.append({"cluster_id": cid, "category": name})
-    return {"assignments": out}
+        by_name.setdefault(name, []).extend(as_str_ids(ids, offered_ids, taken))
+    return {"assignments": [{"category": name, "cluster_ids": ids} for name, ids in by_name.items() if ids]}
 
 
 def example() -> Payload:

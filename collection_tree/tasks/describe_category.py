@@ -1,5 +1,7 @@
 """Task ``describe_category`` (phase 5, creative tier): rename and describe one top-level category from
-the clusters it actually received.
+the clusters it actually received. The phase asks ``describe_categories`` (several categories a call,
+one wave), whose items are this payload; this module's solver, normaliser and namer serve it per item,
+and the phase's deterministic fallback.
 
 Payload::
 
