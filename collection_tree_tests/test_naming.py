@@ -104,10 +104,27 @@ def test_default_profile_uses_bigger_batches_and_shorter_serial_chain():
     clusters, tracks = collection(45, per_cluster=6)
     provider = Recording()
     named, _ = run(clusters, tracks, provider, NamingParams.for_profile("default"))
-    assert sorted(len(r.payload["clusters"]) for r in provider.requests) == [5, 40]
+    # evenly filled: no short last batch
+    assert sorted(len(r.payload["clusters"]) for r in provider.requests) == [22, 23]
     # working titles on the mechanical tier: phase 6 writes the public ones on the creative tier
     assert {r.tier for r in provider.requests} == {"mechanical"}
+    assert {r.task for r in provider.requests} == {"name_clusters_brief"}
     assert named.report.serial_calls == 1
+    # clusters go out as short handles and come back under their own ids, every one answered
+    assert [c["cluster_id"] for c in provider.requests[0].payload["clusters"]][:3] == ["c1", "c2", "c3"]
+    assert [c.id for c in named.clusters] == [c.id for c in clusters]
+    assert {c.named_by for c in named.clusters} == {"llm"}
+    # brief working descriptions (phase 6 writes the public ones), whole sentences
+    assert all(0 < len(c.description) <= 200 and c.description.endswith(".") for c in named.clusters)
+    # past batch_size x workers clusters the calls grow (up to max_batch_size) rather than make a second wave
+    many, many_tracks = collection(400, per_cluster=2)
+    provider = Recording()
+    grown, _ = run(many, many_tracks, provider, NamingParams.for_profile("default"))
+    assert sorted(len(r.payload["clusters"]) for r in provider.requests) == [50] * 8
+    assert grown.report.serial_calls == 1
+    provider = Recording()
+    run(many, many_tracks, provider, NamingParams.for_profile("default", max_batch_size=45))
+    assert len(provider.requests) == 10  # capped at 45: two waves, back to batches of batch_size (40)
     with pytest.raises(ValueError, match="tier must be one of creative, mechanical"):
         NamingParams.for_profile("default", tier="opus")
     seed = NamingParams.for_profile("seed")

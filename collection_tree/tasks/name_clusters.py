@@ -58,6 +58,19 @@ the artists to interpret them, never to add tracks or claim facts the sample doe
 "description", "coherence_score", "poor_fit_track_ids"}]}.
 """
 
+_DESCRIPTION_ITEM = """3. description: 3 to 4 sentences for a listener: what the music sounds like, where and when it \
+comes from, which artists or records anchor it (only artists that appear in the sample), and what \
+ties the tracks together. Plain prose, no lists, no marketing superlatives, no invented facts.
+"""
+assert _DESCRIPTION_ITEM in SYSTEM
+# The working description of the default profile: later passes read its start, a final pass writes the
+# public text, so a short one is all that is used.
+SYSTEM_BRIEF = SYSTEM.replace(_DESCRIPTION_ITEM, """3. description: a working note of one or two sentences and at most \
+description_chars characters (given in the input): what the sample adds to the two leaves' titles \
+(its years, the artists that anchor it, only artists that appear in the sample, and the tags the \
+tracks share beyond the title). Do not restate the leaves' titles. Plain prose, no invented facts.
+""")
+
 SCHEMA: dict[str, Any] = record_list("clusters", {
     "cluster_id": {"type": "string"},
     "title": {"type": "string"},
@@ -218,8 +231,9 @@ def _place(cluster: dict[str, Any], scene_title: str, genre_title: str) -> str:
     return bare
 
 
-def solve_cluster(cluster: dict[str, Any], comment_chars: int) -> dict[str, Any]:
-    """One cluster's answer, as a record-shop curator with only the tags to go on would give it."""
+def solve_cluster(cluster: dict[str, Any], comment_chars: int, description_chars: int = 0) -> dict[str, Any]:
+    """One cluster's answer, as a record-shop curator with only the tags to go on would give it
+    (``description_chars``: a brief description of at most that many characters)."""
     tracks = list(cluster.get("sample_tracks") or [])
     genre_title = str(cluster["genre_context"].get("title", "")).strip()
     scene_title = str(cluster["scene_context"].get("title", "")).strip()
@@ -274,13 +288,34 @@ def solve_cluster(cluster: dict[str, Any], comment_chars: int) -> dict[str, Any]
     if tracks:
         odd = {0: "", 1: "; one looks out of place"}.get(len(poor_fits), f"; {len(poor_fits)} look out of place")
         sentences.append(f"{fits} of {len(tracks)} sampled tracks carry every tag of the shelf label{odd}.")
+    if description_chars:  # the brief: what the sample adds to the leaves' titles, in whole sentences
+        sentences = brief(sentences[1:], description_chars) or brief(sentences[:1], description_chars)
     return {"cluster_id": cluster["cluster_id"], "title": title, "description": " ".join(sentences),
             "coherence_score": coherence, "poor_fit_track_ids": poor_fits}
+
+
+def brief(sentences: list[str], limit: int) -> list[str]:
+    """The leading sentences that fit in ``limit`` characters together (at least the first, cut at a
+    word when it alone is longer)."""
+    out: list[str] = []
+    for sentence in sentences:
+        if len(" ".join([*out, sentence])) > limit:
+            break
+        out.append(sentence)
+    if not out and sentences:
+        out = [sentences[0][:limit].rsplit(" ", 1)[0].rstrip(",;") + "."]
+    return out
 
 
 def solve_offline(payload: Payload) -> Answer:
     comment_chars = int(payload.get("comment_chars") or 0)
     return {"clusters": [solve_cluster(c, comment_chars) for c in payload.get("clusters", [])]}
+
+
+def solve_offline_brief(payload: Payload) -> Answer:
+    comment_chars = int(payload.get("comment_chars") or 0)
+    limit = int(payload.get("description_chars") or DESCRIPTION_CHARS)
+    return {"clusters": [solve_cluster(c, comment_chars, limit) for c in payload.get("clusters", [])]}
 
 
 # ------------------------------------------------------------------------------- normalisation
@@ -309,6 +344,19 @@ def normalise(answer: Answer, payload: Payload) -> Answer:
     return {"clusters": out}
 
 
+def normalise_brief(answer: Answer, payload: Payload) -> Answer:
+    """As :func:`normalise`, the description held to the payload's ``description_chars``."""
+    out = normalise(answer, payload)
+    limit = int(payload.get("description_chars") or DESCRIPTION_CHARS)
+    for item in out["clusters"]:
+        item["description"] = as_text(item["description"], limit=limit)
+    return out
+
+
+def example_brief() -> Payload:
+    return {**example(), "description_chars": 200}
+
+
 def example() -> Payload:
     comment = "Genre: Rock / Metal / Nu-Metal | Scene: USA | Era: early 2000s ({y})"
     tracks = [
@@ -334,3 +382,8 @@ def example() -> Payload:
 
 TASK = TaskSpec(name="name_clusters", tier="creative", system=SYSTEM, schema=SCHEMA, normalise=normalise,
                 solve_offline=solve_offline, max_tokens=8192, example=example)
+# The default profile's working names (phase 6 writes the public descriptions): the same task with a
+# brief description, so the answers (the wave's wait) carry only what phases 3-5 read.
+BRIEF_TASK = TaskSpec(name="name_clusters_brief", tier="mechanical", system=SYSTEM_BRIEF, schema=SCHEMA,
+                      normalise=normalise_brief, solve_offline=solve_offline_brief, max_tokens=16384,
+                      example=example_brief)
