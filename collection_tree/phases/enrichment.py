@@ -69,7 +69,7 @@ class EnrichParams(LLMPhaseParams):
     dominant_share: float = param(0.5, "Share of a leaf's tracks that makes a facet value dominant (tracks "
                                        "carrying every dominant value are skipped)")
     # Lean answers (a few output tokens a track) let a call hold many tracks: fewer calls and waves of calls.
-    max_tracks_per_call: int = param(480, "Tracks packed into one call at most")
+    max_tracks_per_call: int = param(600, "Tracks packed into one call at most")
     # A call carries the system prompt and the leaves' profiles: splitting a small round finer costs input.
     min_tracks_per_call: int = param(40, "A round is split into fewer calls than workers rather than into calls "
                                          "of fewer tracks than this")
