@@ -18,7 +18,7 @@ from collection_tree.llm.client import LLMClient, ProviderAnswer
 from collection_tree.llm.interface import LLMError, LLMRequest, StopRequested
 from collection_tree.llm.offline import OfflineProvider
 from collection_tree.phases.naming import NamingParams, name_clusters
-from collection_tree.tasks.name_clusters import TASK, parse_comment
+from collection_tree.tasks.name_clusters import REFERENCE_TASK, TASK, parse_comment
 
 GENRES = ["Nu-Metal", "Pop-Punk", "Bluegrass", "Trip-Hop", "Dancehall"]
 SCENES = ["USA", "UK", "Jamaica", "Sverige"]
@@ -88,6 +88,9 @@ def test_seed_profile_call_pattern_is_the_references():
     assert sizes == [4, 8, 8]  # batches of 8
     assert {r.max_tokens for r in provider.requests} == {8192}
     assert {r.tier for r in provider.requests} == {"creative"}
+    assert {r.task for r in provider.requests} == {"name_clusters_reference"}  # the first version's prompt
+    assert all("description_chars" not in r.payload for r in provider.requests)
+    assert all(len(c.description) > 200 for c in named.clusters)  # 3-4 sentences
     payload_cluster = next(c for r in provider.requests for c in r.payload["clusters"] if c["cluster_id"] == "g0__s0")
     assert len(payload_cluster["sample_tracks"]) == 20
     assert all(len(t["comment"]) <= 150 for t in payload_cluster["sample_tracks"])
@@ -108,7 +111,7 @@ def test_default_profile_uses_bigger_batches_and_shorter_serial_chain():
     assert sorted(len(r.payload["clusters"]) for r in provider.requests) == [22, 23]
     # working titles on the mechanical tier: phase 6 writes the public ones on the creative tier
     assert {r.tier for r in provider.requests} == {"mechanical"}
-    assert {r.task for r in provider.requests} == {"name_clusters_brief"}
+    assert {r.task for r in provider.requests} == {"name_clusters"}
     assert named.report.serial_calls == 1
     # clusters go out as short handles and come back under their own ids, every one answered
     assert [c["cluster_id"] for c in provider.requests[0].payload["clusters"]][:3] == ["c1", "c2", "c3"]
@@ -238,15 +241,28 @@ def test_stop_raised_by_the_llm_is_not_a_fallback():
 
 
 def test_offline_solver_reads_like_a_shelf_label_and_flags_contradictions():
-    payload = TASK.example()
-    answer = TASK.solve_offline(payload)
-    jsonschema.validate(answer, TASK.schema)
+    payload = REFERENCE_TASK.example()
+    answer = REFERENCE_TASK.solve_offline(payload)
+    jsonschema.validate(answer, REFERENCE_TASK.schema)
     [named] = answer["clusters"]
     assert named["title"] == "Nu-Metal, USA early 2000s"
     assert "×" not in named["title"]
     assert named["poor_fit_track_ids"] == [104]  # the grunge track names neither Nu-Metal/Metal nor USA
     assert 3 <= named["description"].count(". ") + 1 <= 4
-    assert TASK.normalise(answer, payload) == answer
+    assert REFERENCE_TASK.normalise(answer, payload) == answer
+
+    # the default's brief: the same title, score and poor fits; whole sentences within description_chars,
+    # without the sentence restating both leaves' titles
+    brief_payload = TASK.example()
+    [brief] = TASK.solve_offline(brief_payload)["clusters"]
+    assert {k: v for k, v in brief.items() if k != "description"} == {
+        k: v for k, v in named.items() if k != "description"}
+    assert brief["description"] == named["description"][named["description"].index(". ") + 2:][
+        : len(brief["description"])]
+    assert len(brief["description"]) <= brief_payload["description_chars"] and brief["description"].endswith(".")
+    assert "meets" not in brief["description"]
+    long = {"clusters": [{**brief, "description": "Word. " * 100}]}
+    assert len(TASK.normalise(long, brief_payload)["clusters"][0]["description"]) <= 200
 
     # a sample with mixed tags scores lower than a uniform one
     mixed = json.loads(json.dumps(payload))

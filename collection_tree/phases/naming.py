@@ -46,7 +46,7 @@ from collection_tree.phases.common import (
     track_lookup,
     wave_chunks,
 )
-from collection_tree.tasks.name_clusters import BRIEF_TASK, TASK
+from collection_tree.tasks.name_clusters import REFERENCE_TASK, TASK
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ def name_clusters(
         handles = {f"c{i}" if params.short_ids else c.id: c.id for i, c in enumerate(batch, 1)}
         payload["clusters"] = [{**cluster_payload(c, lookup, params), "cluster_id": handle}
                                for handle, c in zip(handles, batch, strict=True)]
-        task = BRIEF_TASK if params.brief_description_chars else TASK
+        task = TASK if params.brief_description_chars else REFERENCE_TASK
         request = replace(task.request(payload, tier=params.tier), max_tokens=params.max_tokens)
         try:
             answer = llm.call(request)
