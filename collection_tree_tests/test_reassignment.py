@@ -252,7 +252,7 @@ def test_rejected_tracks_get_their_next_candidates():
     assert max(len(r) for r in offers.values()) == 3  # up to three passes
     assert result.report.fallback_assigned == 8 and result.membership_problems() == NO_PROBLEMS
 
-    # stop_below_batch (the default): no second pass for fewer tracks than one batch (8 < 80); the
+    # stop_below_batch (the default): no second pass for fewer tracks than one batch (8 < 100); the
     # similarity model places them, past the candidates the model turned down (fallback_skips_rejected)
     offers.clear()
     provider = Recording(script)

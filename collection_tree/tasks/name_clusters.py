@@ -67,10 +67,11 @@ ties the tracks together. Plain prose, no lists, no marketing superlatives, no i
 assert _DESCRIPTION_ITEM in SYSTEM
 # The working description of the default profile: later passes read its start, a final pass writes the
 # public text, so a short one is all that is used.
-SYSTEM_BRIEF = SYSTEM.replace(_DESCRIPTION_ITEM, """3. description: a working note of one or two sentences and at most \
-description_chars characters (given in the input): what the sample adds to the two leaves' titles \
-(its years, the artists that anchor it, only artists that appear in the sample, and the tags the \
-tracks share beyond the title). Do not restate the leaves' titles. Plain prose, no invented facts.
+SYSTEM_BRIEF = SYSTEM.replace(_DESCRIPTION_ITEM, """3. description: a working note of at most \
+description_chars characters (given in the input), for the later passes that sort and group the \
+playlists: what the music is, where and when it comes from, and the artists that anchor it (only \
+artists that appear in the sample). Plain prose, no invented facts; a final pass writes the \
+listener's description.
 """)
 
 SCHEMA: dict[str, Any] = record_list("clusters", {
@@ -290,23 +291,23 @@ def solve_cluster(cluster: dict[str, Any], comment_chars: int, description_chars
     if tracks:
         odd = {0: "", 1: "; one looks out of place"}.get(len(poor_fits), f"; {len(poor_fits)} look out of place")
         sentences.append(f"{fits} of {len(tracks)} sampled tracks carry every tag of the shelf label{odd}.")
-    if description_chars:  # the brief: what the sample adds to the leaves' titles, in whole sentences
-        sentences = brief(sentences[1:], description_chars) or brief(sentences[:1], description_chars)
-    return {"cluster_id": cluster["cluster_id"], "title": title, "description": " ".join(sentences),
+    description = " ".join(sentences)
+    return {"cluster_id": cluster["cluster_id"], "title": title,
+            "description": brief(description, description_chars) if description_chars else description,
             "coherence_score": coherence, "poor_fit_track_ids": poor_fits}
 
 
-def brief(sentences: list[str], limit: int) -> list[str]:
-    """The leading sentences that fit in ``limit`` characters together (at least the first, cut at a
-    word when it alone is longer)."""
-    out: list[str] = []
-    for sentence in sentences:
-        if len(" ".join([*out, sentence])) > limit:
-            break
-        out.append(sentence)
-    if not out and sentences:
-        out = [sentences[0][:limit].rsplit(" ", 1)[0].rstrip(",;") + "."]
-    return out
+def brief(text: str, limit: int) -> str:
+    """The start of ``text`` within ``limit`` characters, cut after a whole word (the note a model keeps
+    to a limit writes the same opening; the later passes read only this much of a description)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit + 1].rsplit(" ", 1)[0].rstrip(" ,;:(")
+    end = cut.rfind(". ")
+    return cut[: end + 1] if end >= 0 and len(cut) - end < BRIEF_FRAGMENT else cut
+
+
+BRIEF_FRAGMENT = 20  # a cut sentence shorter than this says nothing: the note ends at the full stop before it
 
 
 def solve_offline(payload: Payload) -> Answer:
