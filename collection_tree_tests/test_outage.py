@@ -90,9 +90,9 @@ def test_a_partial_outage_fails_the_phase_and_the_resume_pays_only_for_the_rest(
     for name, value in build_env.env.items():
         monkeypatch.setenv(name, value)
     api, solver = build_env.api, build_env.solver
-    # 20 seeds named 2 per call, one call at a time: 10 calls. The first 3 requests are answered,
-    # every later one (retries included) is a 529: 7 of 10 calls end in the fallback.
-    naming = {"ops": {"test_run__named_clusters": {"config": {"batch_size": 2, "workers": 1}}}}
+    # 20 seeds named 2 per call (fixed batches: max_batch_size 0), one call at a time: 10 calls. The first
+    # 3 requests are answered, every later one (retries included) is a 529: 7 of 10 calls end in the fallback.
+    naming = {"ops": {"test_run__named_clusters": {"config": {"batch_size": 2, "max_batch_size": 0, "workers": 1}}}}
     api.add_rule("529", task="name_clusters", calls=range(4, 10_000))
     job = build_reconstructable_job(__name__, "job_under_test")
     with DagsterInstance.get() as instance:
