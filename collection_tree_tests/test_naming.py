@@ -88,7 +88,7 @@ def test_seed_profile_call_pattern_is_the_references():
     assert sizes == [4, 8, 8]  # batches of 8
     assert {r.max_tokens for r in provider.requests} == {8192}
     assert {r.tier for r in provider.requests} == {"creative"}
-    assert {r.task for r in provider.requests} == {"name_clusters_reference"}  # the first version's prompt
+    assert {r.task for r in provider.requests} == {"name_clusters"}  # the first version's prompt
     assert all("description_chars" not in r.payload for r in provider.requests)
     assert all(len(c.description) > 200 for c in named.clusters)  # 3-4 sentences
     payload_cluster = next(c for r in provider.requests for c in r.payload["clusters"] if c["cluster_id"] == "g0__s0")
@@ -111,7 +111,7 @@ def test_default_profile_uses_bigger_batches_and_shorter_serial_chain():
     assert sorted(len(r.payload["clusters"]) for r in provider.requests) == [22, 23]
     # working titles on the mechanical tier: phase 6 writes the public ones on the creative tier
     assert {r.tier for r in provider.requests} == {"mechanical"}
-    assert {r.task for r in provider.requests} == {"name_clusters"}
+    assert {r.task for r in provider.requests} == {"name_clusters_brief"}
     assert named.report.serial_calls == 1
     # clusters go out as short handles and come back under their own ids, every one answered
     assert [c["cluster_id"] for c in provider.requests[0].payload["clusters"]][:3] == ["c1", "c2", "c3"]

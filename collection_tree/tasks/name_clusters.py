@@ -1,7 +1,8 @@
 """Task ``name_clusters`` (phase 2): a title, a description, a coherence score and the poor fits of each
-seed cluster, from both leaves' context and a sample of its tracks. The default profile's working names
-ask for a brief description (at most the payload's ``description_chars``: phase 6 writes the public
-one); ``name_clusters_reference`` is the first version's prompt (3-4 sentences; the seed profile).
+seed cluster, from both leaves' context and a sample of its tracks. ``name_clusters`` is the first
+version's prompt (3-4 sentences; the seed profile); ``name_clusters_brief``, the default profile's
+working names, asks for a brief description (at most the payload's ``description_chars``: phase 6
+writes the public one).
 
 The offline solver reads only the payload: the sample tracks' comments carry their facets (a tagger
 writes ``Genre: Rock / Metal | Scene: USA | Notes: Live | Era: early 2000s (2001)``), and each
@@ -383,10 +384,10 @@ def example() -> Payload:
     }
 
 
+# The first version's (the seed profile): a 3-4 sentence description on the creative tier.
+REFERENCE_TASK = TaskSpec(name="name_clusters", tier="creative", system=SYSTEM, schema=SCHEMA, normalise=normalise,
+                          solve_offline=solve_offline, max_tokens=8192, example=example)
 # The default profile's working names (phase 6 writes the public descriptions): a brief description, so
 # the answers (the wave's wait) carry only what phases 3-5 read.
-TASK = TaskSpec(name="name_clusters", tier="mechanical", system=SYSTEM_BRIEF, schema=SCHEMA,
+TASK = TaskSpec(name="name_clusters_brief", tier="mechanical", system=SYSTEM_BRIEF, schema=SCHEMA,
                 normalise=normalise_brief, solve_offline=solve_offline_brief, max_tokens=8192, example=example_brief)
-# The first version's (the seed profile): a 3-4 sentence description on the creative tier.
-REFERENCE_TASK = TaskSpec(name="name_clusters_reference", tier="creative", system=SYSTEM, schema=SCHEMA,
-                          normalise=normalise, solve_offline=solve_offline, max_tokens=8192, example=example)

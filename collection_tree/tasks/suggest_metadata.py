@@ -311,7 +311,8 @@ def solve_offline(payload: Payload) -> Answer:
                 track, cluster.get("profile", {}), min_confidence=float(payload.get("min_confidence", MIN_CONFIDENCE)))
             if not has_suggestion(suggestions):
                 continue
-            key = (cluster["cluster_id"], suggestions["genre_refinement"], tuple(suggestions["scene_tags"]),
+            # as the prompt asks: one group per distinct suggestion and confidence, whichever leaf its tracks are in
+            key = (suggestions["genre_refinement"], tuple(suggestions["scene_tags"]),
                    tuple(suggestions["descriptors"]), suggestions["era_refinement"], confidence)
             group = groups.setdefault(key, {"track_ids": [], **suggestions, "confidence": confidence})
             group["track_ids"].append(int(track["track_id"]))
