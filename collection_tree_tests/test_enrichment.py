@@ -127,8 +127,8 @@ def test_default_profile_needs_far_fewer_calls_mechanical_first():
     default_result = run(leaves, frame, default, EnrichParams.for_profile("default"))
     assert len(seed.requests) == 50
     # 50 leaves x 3 tracks with gaps = 150 tracks: one wave of evenly packed calls, none under
-    # min_tracks_per_call (40) tracks
-    assert sorted(sum(len(c["tracks"]) for c in r.payload["clusters"]) for r in default.requests) == [48, 51, 51]
+    # min_tracks_per_call (20) tracks: 7 calls of 7-8 leaves
+    assert sorted(sum(len(c["tracks"]) for c in r.payload["clusters"]) for r in default.requests) == [21] * 6 + [24]
     alone = Scripted()
     run(leaves, frame, alone, EnrichParams.for_profile("default", min_tracks_per_call=100))
     assert [sum(len(c["tracks"]) for c in r.payload["clusters"]) for r in alone.requests] == [150]
@@ -142,8 +142,8 @@ def test_default_profile_needs_far_fewer_calls_mechanical_first():
     sent = {t["track_id"] for r in default.requests for c in r.payload["clusters"] for t in c["tracks"]}
     assert len(sent) == 150  # the 9 complete tracks of each leaf were skipped
     report = default_result["report"]
-    assert report.tracks_skipped_complete == 450 and report.calls_by_tier == {"mechanical": 3, "creative": 0}
-    # the same suggestions as the reference pattern, from 3 mechanical calls instead of 50 creative ones
+    assert report.tracks_skipped_complete == 450 and report.calls_by_tier == {"mechanical": 7, "creative": 0}
+    # the same suggestions as the reference pattern, from 7 mechanical calls instead of 50 creative ones
     def without_reasoning(suggestions: dict) -> dict:  # the seed's is the model's, the default's the phase's
         return {cid: [{k: v for k, v in i.items() if k != "reasoning"} for i in items]
                 for cid, items in suggestions.items()}
@@ -159,10 +159,11 @@ def test_first_round_is_one_wave_shared_between_the_tiers():
     provider = Scripted()
     result = run(leaves, frame, provider, EnrichParams.for_profile("default"))
     calls = sorted((r.tier, sum(len(c["tracks"]) for c in r.payload["clusters"])) for r in provider.requests)
-    # 150 tracks: 3 calls of >= 40 tracks, the creative tier's 30 tracks in one, the mechanical 120 in two
-    assert calls == [("creative", 30), ("mechanical", 60), ("mechanical", 60)]
+    # 150 tracks: 7 calls of >= 20 tracks (in expected answer size), the creative tier's 30 tracks in one,
+    # the mechanical 120 in six
+    assert calls == [("creative", 30), *[("mechanical", n) for n in (18, 18, 21, 21, 21, 21)]]
     report = result["report"]
-    assert report.calls_by_tier == {"mechanical": 2, "creative": 1} and report.serial_calls == 1
+    assert report.calls_by_tier == {"mechanical": 6, "creative": 1} and report.serial_calls == 1
     assert report.suggestions == 150
 
 

@@ -164,9 +164,12 @@ def test_process_killed_mid_phase_3_resumes_without_repeating_finished_batches(b
     lock: the kernel released it, and the resume takes it over)."""
     solver, env, api = build_env.solver, build_env.env, build_env.api
     solver.latency = {"reassign_tracks": 2.5}
+    # fixed batches of 10, 2 at a time (the default's one wave would answer every batch at once)
+    config = build_env.out.parent / "run.yaml"
+    config.write_text("assigned_clusters:\n  batch_size: 10\n  max_batch_size: 0\n  workers: 2\n", encoding="utf-8")
     log = (build_env.out.parent / "build.log").open("w")
-    proc = subprocess.Popen([str(BIN / "collection-tree"), "build"], env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen([str(BIN / "collection-tree"), "build", "--config", str(config)], env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 300  # a guard against a hang, not a measurement
         while cached_answers(build_env.out, "reassign_tracks") < 3:

@@ -145,8 +145,8 @@ def test_terminate_stops_mid_phase_and_the_run_resumes(build_env, dagster_dev):
     tree.parent.mkdir(parents=True, exist_ok=True)
     tree.write_bytes(b'{"id": "the last complete tree", "status": "complete"}')
     solver.latency = {"name_clusters_brief": (1.0, 2.5)}  # slow calls, so Terminate finds the phase mid-way
-    # 11 batches of 20 (the default's 40 would make 6), 2 at a time
-    two_workers = {"ops": {"named_clusters": {"config": {"workers": 2, "batch_size": 20}}}}
+    # 11 fixed batches of 20 (max_batch_size 0: the default would grow them into one wave), 2 at a time
+    two_workers = {"ops": {"named_clusters": {"config": {"workers": 2, "batch_size": 20, "max_batch_size": 0}}}}
     batches = 11
 
     first = dagster_dev.launch(two_workers)

@@ -71,7 +71,7 @@ class EnrichParams(LLMPhaseParams):
     # Lean answers (a few output tokens a track) let a call hold many tracks: fewer calls and waves of calls.
     max_tracks_per_call: int = param(600, "Tracks packed into one call at most")
     # A call carries the system prompt and the leaves' profiles: splitting a small round finer costs input.
-    min_tracks_per_call: int = param(40, "A round is split into fewer calls than workers rather than into calls "
+    min_tracks_per_call: int = param(20, "A round is split into fewer calls than workers rather than into calls "
                                          "of fewer tracks than this")
     # Tiny leaves: the track cap, not this, should bound a call.
     max_clusters_per_call: int = param(120, "Leaves packed into one call at most")
