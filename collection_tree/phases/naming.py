@@ -57,10 +57,10 @@ FACET_VALUES = 8  # per filter key in the payload: enough to read the cluster, s
 class NamingParams(LLMPhaseParams):
     batch_size: int = param(40, "Clusters per LLM call (working titles on the mechanical tier: one wave of 8 "
                                 "calls on ~300 clusters)")
+    workers: int = param(8, "Parallel calls")
     # One wave is one round-trip: past 8 x batch_size clusters the calls grow rather than make a second wave.
     max_batch_size: int = param(80, "Clusters per call at most when the calls grow to fit one wave of workers, "
                                     "evenly filled (0: fixed batches of batch_size, the last one short)")
-    workers: int = param(8, "Parallel calls")
     sample_tracks: int = param(20, "Sample tracks shown per cluster")
     comment_chars: int = param(150, "Comment characters per sample track")
     context_chars: int = param(200, "Characters of each leaf description")
