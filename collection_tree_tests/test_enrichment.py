@@ -126,23 +126,45 @@ def test_default_profile_needs_far_fewer_calls_mechanical_first():
     seed_result = run(leaves, frame, seed, EnrichParams.for_profile("seed"))
     default_result = run(leaves, frame, default, EnrichParams.for_profile("default"))
     assert len(seed.requests) == 50
-    # 50 leaves x 3 tracks with gaps = 150 tracks, packed <= 480 tracks and <= 120 leaves per mechanical call
-    assert sorted(sum(len(c["tracks"]) for c in r.payload["clusters"]) for r in default.requests) == [150]
+    # 50 leaves x 3 tracks with gaps = 150 tracks: one wave of evenly packed calls, none under
+    # min_tracks_per_call (20) tracks: 7 calls of 7-8 leaves
+    assert sorted(sum(len(c["tracks"]) for c in r.payload["clusters"]) for r in default.requests) == [21] * 6 + [24]
+    alone = Scripted()
+    run(leaves, frame, alone, EnrichParams.for_profile("default", min_tracks_per_call=100))
+    assert [sum(len(c["tracks"]) for c in r.payload["clusters"]) for r in alone.requests] == [150]
+    # more tracks than a wave of workers x max_tracks_per_call holds: two whole waves, each call under the cap
     capped = Scripted()
-    run(leaves, frame, capped, EnrichParams.for_profile("default", max_tracks_per_call=120, max_clusters_per_call=40))
-    assert sorted(sum(len(c["tracks"]) for c in r.payload["clusters"]) for r in capped.requests) == [30, 120]
+    run(leaves, frame, capped, EnrichParams.for_profile("default", workers=2, max_tracks_per_call=60,
+                                                         min_tracks_per_call=1))
+    sizes = [sum(len(c["tracks"]) for c in r.payload["clusters"]) for r in capped.requests]
+    assert len(sizes) == 4 and max(sizes) <= 60 and max(sizes) - min(sizes) <= 3 and sum(sizes) == 150
     assert all(r.tier == "mechanical" for r in default.requests)
     sent = {t["track_id"] for r in default.requests for c in r.payload["clusters"] for t in c["tracks"]}
     assert len(sent) == 150  # the 9 complete tracks of each leaf were skipped
     report = default_result["report"]
-    assert report.tracks_skipped_complete == 450 and report.calls_by_tier == {"mechanical": 1, "creative": 0}
-    # the same suggestions as the reference pattern, from 1 mechanical call instead of 50 creative ones
+    assert report.tracks_skipped_complete == 450 and report.calls_by_tier == {"mechanical": 7, "creative": 0}
+    # the same suggestions as the reference pattern, from 7 mechanical calls instead of 50 creative ones
     def without_reasoning(suggestions: dict) -> dict:  # the seed's is the model's, the default's the phase's
         return {cid: [{k: v for k, v in i.items() if k != "reasoning"} for i in items]
                 for cid, items in suggestions.items()}
 
     assert without_reasoning(default_result["suggestions"]) == without_reasoning(seed_result["suggestions"])
     assert report.suggestions == 150 and report.by_field["genre_refinement"] == 150
+
+
+def test_first_round_is_one_wave_shared_between_the_tiers():
+    leaves, frame = synthetic(leaves=50)
+    for cluster in leaves.clusters[:10]:  # low coherence: straight to the creative tier
+        cluster.quality_score = 3.0
+    provider = Scripted()
+    result = run(leaves, frame, provider, EnrichParams.for_profile("default"))
+    calls = sorted((r.tier, sum(len(c["tracks"]) for c in r.payload["clusters"])) for r in provider.requests)
+    # 150 tracks: 7 calls of >= 20 tracks (in expected answer size), the creative tier's 30 tracks in one,
+    # the mechanical 120 in six
+    assert calls == [("creative", 30), *[("mechanical", n) for n in (18, 18, 21, 21, 21, 21)]]
+    report = result["report"]
+    assert report.calls_by_tier == {"mechanical": 6, "creative": 1} and report.serial_calls == 1
+    assert report.suggestions == 150
 
 
 def test_grey_zone_is_escalated_to_the_creative_tier_only(leaf_collection):

@@ -131,7 +131,7 @@ def test_hallucinated_and_foreign_ids_are_dropped_and_refilled_from_the_shortlis
 
 def test_failed_batch_falls_back_to_the_shortlist_and_keeps_the_text(leaf_collection):
     provider = Scripted(fail={NU, COUNTRY})
-    params = LeafParams(batch_size=1, workers=2)
+    params = LeafParams(batch_size=1, max_batch_size=0, workers=2)
     result = describe_leaves(leaf_collection.clusters, leaf_collection.tracks, phase(provider), params)
     by_id = {c.id: c for c in result.clusters}
     table = TrackTable(leaf_collection.tracks)
@@ -147,7 +147,7 @@ def test_failed_batch_falls_back_to_the_shortlist_and_keeps_the_text(leaf_collec
 
 def test_fallback_leaf_with_blank_description_gets_the_deterministic_card(leaf_collection):
     result = describe_leaves(leaf_collection.clusters, leaf_collection.tracks, phase(Scripted(fail={SOUTH})),
-                             LeafParams(batch_size=1, workers=1))
+                             LeafParams(batch_size=1, max_batch_size=0, workers=1))
     south = next(c for c in result.clusters if c.id == SOUTH)
     assert "Dirty South" in south.description and 4 <= sentences(south.description) <= 6
 
@@ -166,9 +166,24 @@ def test_call_pattern_per_profile(leaf_collection, profile, batch, workers, cand
     result = describe_leaves(many_clusters(23), leaf_collection.tracks, phase(provider), params)
     sizes = sorted(len(r.payload["clusters"]) for r in provider.requests)
     assert len(provider.requests) == math.ceil(23 / batch) == result.report.llm_calls
-    assert max(sizes) == batch and sum(sizes) == 23
+    # the seed: fixed batches, the last one short; the default: evenly filled
+    assert sizes == ([3, 5, 5, 5, 5] if profile == "seed" else [11, 12])
     assert all(r.tier == "creative" and r.task == "describe_leaves" for r in provider.requests)
+    assert {r.max_tokens for r in provider.requests} == {8192 if profile == "seed" else 16384}
     assert result.report.serial_calls == math.ceil(math.ceil(23 / batch) / workers)
+
+
+def test_default_batches_grow_to_fit_one_wave(leaf_collection):
+    provider = Scripted()
+    params = LeafParams.for_profile("default")
+    result = describe_leaves(many_clusters(400), leaf_collection.tracks, phase(provider), params)
+    # 400 leaves in batches of 20 would take 3 waves of 8 calls: 8 calls of 50 instead
+    assert sorted(len(r.payload["clusters"]) for r in provider.requests) == [50] * 8
+    assert result.report.serial_calls == 1 and result.report.leaves == 400
+    provider = Scripted()
+    capped = params.with_overrides(max_batch_size=40)
+    describe_leaves(many_clusters(400), leaf_collection.tracks, phase(provider), capped)
+    assert len(provider.requests) == 16  # capped at 40: two waves, back to batches of batch_size
 
 
 def test_stop_raises_before_new_calls(leaf_collection):
@@ -176,7 +191,7 @@ def test_stop_raises_before_new_calls(leaf_collection):
     client.stop_event.set()
     with pytest.raises(StopRequested):
         describe_leaves(leaf_collection.clusters, leaf_collection.tracks, client.for_phase("collection_leaves"),
-                        LeafParams(batch_size=1, workers=2))
+                        LeafParams(batch_size=1, max_batch_size=0, workers=2))
 
 
 def test_order_follows_categories_and_uncategorised_tracks_become_unplaced(leaf_collection):

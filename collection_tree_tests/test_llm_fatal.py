@@ -17,7 +17,7 @@ UP_TO_NAMING = ("tracks", "genre_tree", "scene_tree", "seed_clusters", "named_cl
 @pytest.mark.parametrize("fault, kind", [("401", "auth"), ("quota", "quota")])
 def test_fatal_refusal_fails_the_phase(tmp_path: Path, small_collection: Path, anthropic_env, fault: str,
                                        kind: str) -> None:
-    anthropic_env.add_rule(fault, task="name_clusters")
+    anthropic_env.add_rule(fault, task="name_clusters_brief")
     resources = build_resources(collection_settings(tmp_path, small_collection, llm="anthropic",
                                                     anthropic_base_url=anthropic_env.base_url, llm_cache="off"),
                                 timeout_s=2.0, max_retries=1, max_concurrency=1)
@@ -32,6 +32,6 @@ def test_fatal_refusal_fails_the_phase(tmp_path: Path, small_collection: Path, a
     assert DUMMY_KEY not in message
     # One call at a time (max_concurrency=1): one refused request, then no more, although the phase has
     # many batches; the client stops asking after a fatal answer.
-    assert len(anthropic_env.message_requests("name_clusters")) == 1
+    assert len(anthropic_env.message_requests("name_clusters_brief")) == 1
     assert not (tmp_path / "store" / "named_clusters.json").exists()
     assert AssetKey("seed_clusters") in {e.asset_key for e in result.get_asset_materialization_events()}

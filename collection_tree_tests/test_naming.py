@@ -18,7 +18,7 @@ from collection_tree.llm.client import LLMClient, ProviderAnswer
 from collection_tree.llm.interface import LLMError, LLMRequest, StopRequested
 from collection_tree.llm.offline import OfflineProvider
 from collection_tree.phases.naming import NamingParams, name_clusters
-from collection_tree.tasks.name_clusters import TASK, parse_comment
+from collection_tree.tasks.name_clusters import REFERENCE_TASK, TASK, parse_comment
 
 GENRES = ["Nu-Metal", "Pop-Punk", "Bluegrass", "Trip-Hop", "Dancehall"]
 SCENES = ["USA", "UK", "Jamaica", "Sverige"]
@@ -88,6 +88,9 @@ def test_seed_profile_call_pattern_is_the_references():
     assert sizes == [4, 8, 8]  # batches of 8
     assert {r.max_tokens for r in provider.requests} == {8192}
     assert {r.tier for r in provider.requests} == {"creative"}
+    assert {r.task for r in provider.requests} == {"name_clusters"}  # the first version's prompt
+    assert all("description_chars" not in r.payload for r in provider.requests)
+    assert all(len(c.description) > 200 for c in named.clusters)  # 3-4 sentences
     payload_cluster = next(c for r in provider.requests for c in r.payload["clusters"] if c["cluster_id"] == "g0__s0")
     assert len(payload_cluster["sample_tracks"]) == 20
     assert all(len(t["comment"]) <= 150 for t in payload_cluster["sample_tracks"])
@@ -104,10 +107,28 @@ def test_default_profile_uses_bigger_batches_and_shorter_serial_chain():
     clusters, tracks = collection(45, per_cluster=6)
     provider = Recording()
     named, _ = run(clusters, tracks, provider, NamingParams.for_profile("default"))
-    assert sorted(len(r.payload["clusters"]) for r in provider.requests) == [5, 40]
+    # evenly filled: no short last batch
+    assert sorted(len(r.payload["clusters"]) for r in provider.requests) == [22, 23]
     # working titles on the mechanical tier: phase 6 writes the public ones on the creative tier
     assert {r.tier for r in provider.requests} == {"mechanical"}
+    assert {r.task for r in provider.requests} == {"name_clusters_brief"}
     assert named.report.serial_calls == 1
+    # clusters go out as short handles and come back under their own ids, every one answered
+    assert [c["cluster_id"] for c in provider.requests[0].payload["clusters"]][:3] == ["c1", "c2", "c3"]
+    assert [c.id for c in named.clusters] == [c.id for c in clusters]
+    assert {c.named_by for c in named.clusters} == {"llm"}
+    # brief working descriptions (phase 6 writes the public ones), cut after a whole word
+    assert all(0 < len(c.description) <= 200 and not c.description.endswith((" ", ",")) for c in named.clusters)
+    assert max(len(c.description) for c in named.clusters) > 150  # the start later phases read is all there
+    # past batch_size x workers clusters the calls grow (up to max_batch_size) rather than make a second wave
+    many, many_tracks = collection(400, per_cluster=2)
+    provider = Recording()
+    grown, _ = run(many, many_tracks, provider, NamingParams.for_profile("default"))
+    assert sorted(len(r.payload["clusters"]) for r in provider.requests) == [50] * 8
+    assert grown.report.serial_calls == 1
+    provider = Recording()
+    run(many, many_tracks, provider, NamingParams.for_profile("default", max_batch_size=45))
+    assert len(provider.requests) == 10  # capped at 45: two waves, back to batches of batch_size (40)
     with pytest.raises(ValueError, match="tier must be one of creative, mechanical"):
         NamingParams.for_profile("default", tier="opus")
     seed = NamingParams.for_profile("seed")
@@ -221,15 +242,26 @@ def test_stop_raised_by_the_llm_is_not_a_fallback():
 
 
 def test_offline_solver_reads_like_a_shelf_label_and_flags_contradictions():
-    payload = TASK.example()
-    answer = TASK.solve_offline(payload)
-    jsonschema.validate(answer, TASK.schema)
+    payload = REFERENCE_TASK.example()
+    answer = REFERENCE_TASK.solve_offline(payload)
+    jsonschema.validate(answer, REFERENCE_TASK.schema)
     [named] = answer["clusters"]
     assert named["title"] == "Nu-Metal, USA early 2000s"
     assert "×" not in named["title"]
     assert named["poor_fit_track_ids"] == [104]  # the grunge track names neither Nu-Metal/Metal nor USA
     assert 3 <= named["description"].count(". ") + 1 <= 4
-    assert TASK.normalise(answer, payload) == answer
+    assert REFERENCE_TASK.normalise(answer, payload) == answer
+
+    # the default's brief: the same title, score and poor fits; the description's start within
+    # description_chars (what phases 4-5 read of it), ending at a full stop rather than in a short fragment
+    brief_payload = TASK.example()
+    [brief] = TASK.solve_offline(brief_payload)["clusters"]
+    assert {k: v for k, v in brief.items() if k != "description"} == {
+        k: v for k, v in named.items() if k != "description"}
+    assert named["description"].startswith(brief["description"]) and brief["description"].endswith("Rock tags.")
+    assert 150 < len(brief["description"]) <= brief_payload["description_chars"] < len(named["description"])
+    long = {"clusters": [{**brief, "description": "Word. " * 100}]}
+    assert len(TASK.normalise(long, brief_payload)["clusters"][0]["description"]) <= 200
 
     # a sample with mixed tags scores lower than a uniform one
     mixed = json.loads(json.dumps(payload))
@@ -267,11 +299,11 @@ def test_offline_title_starts_with_a_capital_when_a_descriptor_leads():
 def test_offline_answer_does_not_depend_on_the_hash_seed():
     """Shared tags that tie are listed in a fixed order, so two processes (different PYTHONHASHSEED)
     build the same tree from the same inputs."""
-    payload = TASK.example()
+    payload = REFERENCE_TASK.example()  # the full description: the shared tags are its third sentence
     for track in payload["clusters"][0]["sample_tracks"]:
         track["comment"] += " | Descriptors: alpha, bravo, charlie, delta, echo, foxtrot"
-    script = ("import json, sys; from collection_tree.tasks.name_clusters import TASK; "
-              "print(json.dumps(TASK.solve_offline(json.loads(sys.stdin.read())), sort_keys=True))")
+    script = ("import json, sys; from collection_tree.tasks.name_clusters import REFERENCE_TASK; "
+              "print(json.dumps(REFERENCE_TASK.solve_offline(json.loads(sys.stdin.read())), sort_keys=True))")
     answers = set()
     for seed in ("1", "2", "3", "4"):
         env = {**os.environ, "PYTHONHASHSEED": seed}

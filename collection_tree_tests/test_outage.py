@@ -75,7 +75,7 @@ def test_an_outage_fails_the_build_and_leaves_the_last_tree(build_env, outage):
         resumed = cli(env, "build", "--test", "--resume")
         assert resumed.returncode == 0, resumed.stderr[-3000:]
         assert tree.read_bytes() != last_good
-        assert api.message_requests("name_clusters")[-1].status == 200
+        assert api.message_requests("name_clusters_brief")[-1].status == 200
 
 
 def job_under_test() -> JobDefinition:
@@ -90,10 +90,10 @@ def test_a_partial_outage_fails_the_phase_and_the_resume_pays_only_for_the_rest(
     for name, value in build_env.env.items():
         monkeypatch.setenv(name, value)
     api, solver = build_env.api, build_env.solver
-    # 20 seeds named 2 per call, one call at a time: 10 calls. The first 3 requests are answered,
-    # every later one (retries included) is a 529: 7 of 10 calls end in the fallback.
-    naming = {"ops": {"test_run__named_clusters": {"config": {"batch_size": 2, "workers": 1}}}}
-    api.add_rule("529", task="name_clusters", calls=range(4, 10_000))
+    # 20 seeds named 2 per call (fixed batches: max_batch_size 0), one call at a time: 10 calls. The first
+    # 3 requests are answered, every later one (retries included) is a 529: 7 of 10 calls end in the fallback.
+    naming = {"ops": {"test_run__named_clusters": {"config": {"batch_size": 2, "max_batch_size": 0, "workers": 1}}}}
+    api.add_rule("529", task="name_clusters_brief", calls=range(4, 10_000))
     job = build_reconstructable_job(__name__, "job_under_test")
     with DagsterInstance.get() as instance:
         with execute_job(job, instance, run_config=naming) as first:
@@ -106,14 +106,14 @@ def test_a_partial_outage_fails_the_phase_and_the_resume_pays_only_for_the_rest(
         assert "7 of 10 LLM calls ended in a fallback (70%, more than max_fallback_share 20%)" in description
         assert "HTTP 529 overloaded_error" in description and DUMMY_KEY not in description
         assert instance.get_latest_materialization_event(TEST.key("named_clusters")) is None
-        answered = set(solver.payloads("name_clusters"))
+        answered = set(solver.payloads("name_clusters_brief"))
         assert len(answered) == 3
 
         api.clear_faults()
         options = ReexecutionOptions.from_failure(first.run_id, instance)
         with execute_job(job, instance, run_config=naming, reexecution_options=options) as second:
             assert second.success
-        again = solver.payloads("name_clusters")[3:]
+        again = solver.payloads("name_clusters_brief")[3:]
         assert len(again) == 7 and answered.isdisjoint(again)  # the 3 answers came from the cache
         mat = instance.get_latest_materialization_event(TEST.key("named_clusters")).asset_materialization
         assert (mat.metadata["llm_cache_hits"].value, mat.metadata["llm_calls"].value) == (3, 7)
@@ -124,7 +124,7 @@ def test_a_looser_max_fallback_share_lets_the_degraded_phase_through(build_env, 
     """The threshold is run config: at 1.0 the same outage falls back everywhere and the build completes."""
     for name, value in build_env.env.items():
         monkeypatch.setenv(name, value)
-    build_env.api.add_rule("529", task="name_clusters")
+    build_env.api.add_rule("529", task="name_clusters_brief")
     config = {"ops": {"test_run__named_clusters": {"config": {"max_fallback_share": 1.0}}}}
     with DagsterInstance.get() as instance:
         result = execute_job(build_reconstructable_job(__name__, "job_under_test"), instance, run_config=config)

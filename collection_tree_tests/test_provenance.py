@@ -77,7 +77,7 @@ def test_an_offline_build_then_a_keyed_one_asks_the_api_and_says_so(build_env):
 
 
 def test_code_versions_follow_prompts_schemas_and_parameter_defaults(monkeypatch):
-    assert [t.name for t in phase_tasks(naming)] == ["name_clusters"]
+    assert [t.name for t in phase_tasks(naming)] == ["name_clusters", "name_clusters_brief"]
     naming_version, reassign_version = code_version(naming, NamingParams), code_version(reassignment, ReassignParams)
     assert naming_version == code_version(naming, NamingParams)  # deterministic
 

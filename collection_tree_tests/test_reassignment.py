@@ -4,7 +4,6 @@ the seed profile, pre-assignment and candidates in ours, fallback tiers, exactly
 from __future__ import annotations
 
 import json
-import math
 import threading
 from typing import Any
 
@@ -219,15 +218,17 @@ def test_default_profile_preassigns_clear_cases_and_offers_candidates():
     sent = [t["track_id"] for r in provider.requests for t in r.payload["tracks"]]
     assert 9001 not in sent and 9002 not in sent and len(sent) == len(set(sent)) == 80
     for request in provider.requests:
-        offered = {s["cluster_id"] for s in request.payload["clusters"]}
+        genre_of = {s["cluster_id"]: s["genre"] for s in request.payload["clusters"]}
         assert all(set(s) == {"cluster_id", "title", "track_count", "genre", "scene"}
                    for s in request.payload["clusters"])
         for item in request.payload["tracks"]:
-            assert len(item["candidates"]) == 2 and set(item["candidates"]) <= offered
+            assert len(item["candidates"]) == 2 and set(item["candidates"]) <= set(genre_of)
             style = tracks.set_index("track_id").loc[item["track_id"], "genre"][1]
-            assert all(c.startswith(style.lower()) for c in item["candidates"])  # the style's clusters first
+            assert all(genre_of[c] == style for c in item["candidates"])  # the style's clusters first
+    # 80 tracks in batches of 30 would be 3 calls, two waves on 2 workers: 2 evenly filled calls instead
     first = result.report.passes[0]
-    assert first["calls"] == 3 and first["serial_calls"] == math.ceil(3 / 2)
+    assert first["calls"] == 2 and first["serial_calls"] == 1
+    assert sorted(len(r.payload["tracks"]) for r in provider.requests[:2]) == [40, 40]
     assert client.max_in_flight <= 2
     assert result.membership_problems() == NO_PROBLEMS
 
@@ -242,7 +243,8 @@ def test_rejected_tracks_get_their_next_candidates():
         return {"assignments": [{"track_id": t["track_id"], "cluster_id": "unassigned"}
                                 for t in request.payload["tracks"]]}
 
-    params = ReassignParams.for_profile("default").with_overrides(candidates=2, stop_below=0.0)
+    params = ReassignParams.for_profile("default").with_overrides(candidates=2, stop_below=0.0,
+                                                                   stop_below_batch=False)
     result, _ = run(named, tracks, Recording(script), params)
     for rounds in offers.values():
         flat = [c for r in rounds for c in r]
@@ -250,18 +252,54 @@ def test_rejected_tracks_get_their_next_candidates():
     assert max(len(r) for r in offers.values()) == 3  # up to three passes
     assert result.report.fallback_assigned == 8 and result.membership_problems() == NO_PROBLEMS
 
-    # stop_below_batch: no second pass for fewer tracks than one batch (8 < 150); the similarity model
-    # places them.
+    # stop_below_batch (the default): no second pass for fewer tracks than one batch (8 < 100); the
+    # similarity model places them, past the candidates the model turned down (fallback_skips_rejected)
     offers.clear()
     provider = Recording(script)
     params = params.with_overrides(stop_below_batch=True)
     result, _ = run(named, tracks, provider, params)
     assert len(provider.requests) == 1 and len(result.report.passes) == 1
     assert result.report.fallback_assigned == 8 and result.membership_problems() == NO_PROBLEMS
+    [request] = provider.requests
+    title_of = {s["cluster_id"]: s["title"] for s in request.payload["clusters"]}
+    placed_in = {t: c.title for c in result.clusters for t in c.track_ids}
+    assert all(placed_in[t] not in {title_of[c] for c in rounds[0]} for t, rounds in offers.items())
+    # ... which the reference's fallback does not do: there they go back to their best (rejected) cluster
+    offers.clear()
+    result, _ = run(named, tracks, Recording(script), params.with_overrides(fallback_skips_rejected=False))
+    placed_in = {t: c.title for c in result.clusters for t in c.track_ids}
+    assert all(placed_in[t] == title_of[rounds[0][0]] for t, rounds in offers.items())
     # ... while a pass of at least a batch's worth still goes out
     provider = Recording(script)
     result, _ = run(named, tracks, provider, params.with_overrides(batch_size=8))
     assert len(result.report.passes) == 3
+
+
+def test_clusters_go_out_as_short_handles_and_answers_are_mapped_back():
+    named, tracks = world(orphans_per_cluster=2)
+    real_ids = {c.id for c in named.clusters}
+
+    def script(request: LLMRequest) -> dict[str, Any]:
+        tracks_sent = request.payload["tracks"]
+        # the first track answers a real id (not offered: dropped), the second a handle it was not offered
+        # (dropped), the rest their second candidate
+        out = [{"track_id": tracks_sent[0]["track_id"], "cluster_id": sorted(real_ids)[0]},
+               {"track_id": tracks_sent[1]["track_id"], "cluster_id": "c999"}]
+        out += [{"track_id": t["track_id"], "cluster_id": t["candidates"][1]} for t in tracks_sent[2:]]
+        return {"assignments": out}
+
+    provider = Recording(script)
+    params = ReassignParams.for_profile("default").with_overrides(candidates=2, preassign=False)
+    result, _ = run(named, tracks, provider, params)
+    [request] = provider.requests
+    handles = [s["cluster_id"] for s in request.payload["clusters"]]
+    assert all(h.startswith("c") and h[1:].isdigit() for h in handles) and not set(handles) & real_ids
+    title_of = {s["cluster_id"]: s["title"] for s in request.payload["clusters"]}
+    placed_in = {t: c.title for c in result.clusters for t in c.track_ids}
+    items = request.payload["tracks"]
+    assert all(placed_in[t["track_id"]] == title_of[t["candidates"][1]] for t in items[2:])
+    assert result.report.llm_assigned == len(items) - 2 and result.report.fallback_assigned == 2
+    assert result.membership_problems() == NO_PROBLEMS
 
 
 def test_exactly_once_on_both_profiles_with_hard_tracks():
@@ -468,7 +506,8 @@ def test_candidates_are_clusters_of_the_tracks_own_lineage():
     doc = world_tree(tracks)
     lineages = GenreLineages.from_tree(doc)
     provider = Recording()
-    params = ReassignParams.for_profile("default").with_overrides(candidates=12, preassign=False)
+    # the clusters' own ids in the payload (not handles): the test reads their lineage
+    params = ReassignParams.for_profile("default").with_overrides(candidates=12, preassign=False, short_ids=False)
     result = run_guarded(named, tracks, provider, params, doc)
     root_of = {c.id: lineages.of_cluster(c) for c in named.clusters}
     offered = 0

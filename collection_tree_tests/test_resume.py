@@ -109,8 +109,9 @@ def test_failure_in_phase_4_resumes_from_failure(build_env, monkeypatch):
         wait_idle(build_env.api)
         failed_at = time.time()
         phase_4_tasks = ("score_clusters", "rename_merged_cluster", "define_subclusters")
-        before = {task: set(solver.payloads(task)) for task in ("name_clusters", "reassign_tracks", *phase_4_tasks)}
-        assert len(before["score_clusters"]) == 2 and before["name_clusters"] and before["reassign_tracks"]
+        before = {task: set(solver.payloads(task))
+                  for task in ("name_clusters_brief", "reassign_tracks", *phase_4_tasks)}
+        assert len(before["score_clusters"]) == 2 and before["name_clusters_brief"] and before["reassign_tracks"]
 
         fixed = build_reconstructable_job(__name__, "job_under_test", reconstructable_args=(-1,))
         options = ReexecutionOptions.from_failure(first.run_id, instance)
@@ -125,7 +126,7 @@ def test_failure_in_phase_4_resumes_from_failure(build_env, monkeypatch):
         assert "refined_clusters" not in succeeded_first
 
         # the LLM: earlier phases asked nothing again; phase 4's finished calls were cache hits
-        assert solver.payloads("name_clusters", after=failed_at) == []
+        assert solver.payloads("name_clusters_brief", after=failed_at) == []
         assert solver.payloads("reassign_tracks", after=failed_at) == []
         again = solver.payloads("score_clusters", after=failed_at)
         assert again and before["score_clusters"].isdisjoint(again)
@@ -163,9 +164,12 @@ def test_process_killed_mid_phase_3_resumes_without_repeating_finished_batches(b
     lock: the kernel released it, and the resume takes it over)."""
     solver, env, api = build_env.solver, build_env.env, build_env.api
     solver.latency = {"reassign_tracks": 2.5}
+    # fixed batches of 10, 2 at a time (the default's one wave would answer every batch at once)
+    config = build_env.out.parent / "run.yaml"
+    config.write_text("assigned_clusters:\n  batch_size: 10\n  max_batch_size: 0\n  workers: 2\n", encoding="utf-8")
     log = (build_env.out.parent / "build.log").open("w")
-    proc = subprocess.Popen([str(BIN / "collection-tree"), "build"], env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen([str(BIN / "collection-tree"), "build", "--config", str(config)], env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 300  # a guard against a hang, not a measurement
         while cached_answers(build_env.out, "reassign_tracks") < 3:
@@ -180,7 +184,7 @@ def test_process_killed_mid_phase_3_resumes_without_repeating_finished_batches(b
     wait_idle(api)  # the dead process's calls in flight end at the server
     answered = set(solver.payloads("reassign_tracks"))
     cached = cached_answers(build_env.out, "reassign_tracks")
-    named = set(solver.payloads("name_clusters"))
+    named = set(solver.payloads("name_clusters_brief"))
     asked_before = len(solver.answered)
     assert proc.returncode == -signal.SIGKILL and cached >= 3
 
@@ -196,7 +200,7 @@ def test_process_killed_mid_phase_3_resumes_without_repeating_finished_batches(b
     assert again, "phase 3 was not finished when the process died"
     # only the answered batches whose answer never reached the cache were asked again
     assert len(answered & set(again)) == len(answered) - cached
-    assert not named & {d for t, d, _ in solver.answered[asked_before:] if t == "name_clusters"}
+    assert not named & {d for t, d, _ in solver.answered[asked_before:] if t == "name_clusters_brief"}
 
     with DagsterInstance.from_config(str(build_env.home)) as instance:
         runs = instance.get_runs()

@@ -144,9 +144,9 @@ def test_terminate_stops_mid_phase_and_the_run_resumes(build_env, dagster_dev):
     tree = build_env.out / "curated_collection.json"
     tree.parent.mkdir(parents=True, exist_ok=True)
     tree.write_bytes(b'{"id": "the last complete tree", "status": "complete"}')
-    solver.latency = {"name_clusters": (1.0, 2.5)}  # slow calls, so Terminate finds the phase mid-way
-    # 11 batches of 20 (the default's 40 would make 6), 2 at a time
-    two_workers = {"ops": {"named_clusters": {"config": {"workers": 2, "batch_size": 20}}}}
+    solver.latency = {"name_clusters_brief": (1.0, 2.5)}  # slow calls, so Terminate finds the phase mid-way
+    # 11 fixed batches of 20 (max_batch_size 0: the default would grow them into one wave), 2 at a time
+    two_workers = {"ops": {"named_clusters": {"config": {"workers": 2, "batch_size": 20, "max_batch_size": 0}}}}
     batches = 11
 
     first = dagster_dev.launch(two_workers)
@@ -159,7 +159,7 @@ def test_terminate_stops_mid_phase_and_the_run_resumes(build_env, dagster_dev):
             active = (DagsterRunStatus.STARTING, DagsterRunStatus.STARTED)
             assert status(second) == DagsterRunStatus.QUEUED, "two builds at once"
             assert status(first) in (DagsterRunStatus.QUEUED, *active)
-            return cached_answers(build_env.out, "name_clusters") >= 2
+            return cached_answers(build_env.out, "name_clusters_brief") >= 2
 
         wait_for(mid_phase_2, 240, "the first build to cache two naming answers", interval=0.1)
         assert status(first) == DagsterRunStatus.STARTED
@@ -176,10 +176,10 @@ def test_terminate_stops_mid_phase_and_the_run_resumes(build_env, dagster_dev):
         # nothing started once the step had stopped: every request began before its failure event
         [step_end] = [e.timestamp for e in instance.all_logs(first)
                       if e.dagster_event and e.dagster_event.is_step_failure and e.step_key == "named_clusters"]
-        requests = api.message_requests("name_clusters")
+        requests = api.message_requests("name_clusters_brief")
         assert requests and all(r.started_at <= step_end for r in requests)
-        answered = set(solver.payloads("name_clusters"))
-        cached = cached_answers(build_env.out, "name_clusters")
+        answered = set(solver.payloads("name_clusters_brief"))
+        cached = cached_answers(build_env.out, "name_clusters_brief")
         assert 2 <= cached <= len(answered) < batches - 2, "queued batches were not cancelled"
         assert tree.read_bytes() == b'{"id": "the last complete tree", "status": "complete"}'
         assert not [e for e in instance.all_logs(second) if e.dagster_event and e.dagster_event.is_step_start]
@@ -191,7 +191,7 @@ def test_terminate_stops_mid_phase_and_the_run_resumes(build_env, dagster_dev):
         wait_for(lambda: instance.get_run_by_id(resumed).is_finished, 300, "the re-execution to finish",
                  interval=0.5)
         assert status(resumed) == DagsterRunStatus.SUCCESS
-        again = [digest for task, digest, _ in solver.answered[asked_before:] if task == "name_clusters"]
+        again = [digest for task, digest, _ in solver.answered[asked_before:] if task == "name_clusters_brief"]
         # exactly the batches without a cached answer: none of the cached ones was asked again
         assert len(again) == batches - cached
         assert len(answered & set(again)) == len(answered) - cached

@@ -13,6 +13,12 @@ Default profile, tiered and packed (the reference's own "Phase 7 Cost" fix list)
    ([0.6, 0.7), at most 5% of the reviewed tracks), or whose mechanical call failed. Round 2 is the only
    serial wait after round 1.
 
+Each round is one wave of evenly packed calls (issue 17: a wave waits for its longest call): the round's
+calls, both tiers together, are as many as fill whole waves of ``workers`` (fewer when a call would hold
+under ``min_tracks_per_call`` tracks), shared between the tiers by their expected answer size, and each
+tier's leaves (in order) are cut into calls of about equal expected answer size (a group per leaf plus an
+id per track: ``tasks.suggest_metadata.answer_tokens``), each holding <= ``max_tracks_per_call`` tracks.
+
 Default answers are lean (issue 17): groups of track ids sharing one suggestion, no reasoning,
 ``max_tokens`` sized from the request; the evidence shown to reviewers is written here from the leaf's
 profile (``tasks.suggest_metadata.evidence``). The seed profile keeps the first version's per-track answers
@@ -37,6 +43,7 @@ from collection_tree.phases.leaves import TrackTable, cluster_profile
 from collection_tree.tasks.suggest_metadata import (
     SUGGEST_METADATA,
     SUGGEST_METADATA_REFERENCE,
+    answer_tokens,
     evidence,
     has_gap,
     max_tokens_for,
@@ -62,7 +69,10 @@ class EnrichParams(LLMPhaseParams):
     dominant_share: float = param(0.5, "Share of a leaf's tracks that makes a facet value dominant (tracks "
                                        "carrying every dominant value are skipped)")
     # Lean answers (a few output tokens a track) let a call hold many tracks: fewer calls and waves of calls.
-    max_tracks_per_call: int = param(480, "Tracks packed into one call")
+    max_tracks_per_call: int = param(600, "Tracks packed into one call at most")
+    # A call carries the system prompt and the leaves' profiles: splitting a small round finer costs input.
+    min_tracks_per_call: int = param(20, "A round is split into fewer calls than workers rather than into calls "
+                                         "of fewer tracks than this")
     # Tiny leaves: the track cap, not this, should bound a call.
     max_clusters_per_call: int = param(120, "Leaves packed into one call at most")
     low_coherence: float = param(5.0, "Leaves scored below this go straight to the creative tier")
@@ -77,7 +87,8 @@ class EnrichParams(LLMPhaseParams):
     SEED: ClassVar[dict[str, Any]] = {"tiered": False, "workers": 4, "lean_answers": False}  # the reference's values
 
     def validate(self) -> None:
-        self.require_at_least(1, "workers", "tracks_per_cluster", "max_tracks_per_call", "max_clusters_per_call")
+        self.require_at_least(1, "workers", "tracks_per_cluster", "max_tracks_per_call", "max_clusters_per_call",
+                              "min_tracks_per_call")
         for name in ("min_confidence", "grey_floor", "dominant_share", "max_escalated_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
@@ -131,6 +142,10 @@ def _entry(leaf: _Leaf, table: TrackTable, params: EnrichParams, track_ids: list
             "tracks": tracks}
 
 
+def _weight(leaf: _Leaf) -> int:
+    return answer_tokens(1, len(leaf.track_ids))
+
+
 def pack(leaves: list[_Leaf], tier: Tier, max_tracks: int, max_clusters: int) -> list[_Call]:
     """Consecutive leaves share a call while it holds <= max_tracks tracks and <= max_clusters leaves."""
     calls: list[_Call] = []
@@ -142,6 +157,42 @@ def pack(leaves: list[_Leaf], tier: Tier, max_tracks: int, max_clusters: int) ->
             size = 0
         calls[-1].leaves.append(leaf)
         size += n
+    return calls
+
+
+def split_evenly(leaves: list[_Leaf], parts: int) -> list[list[_Leaf]]:
+    """Consecutive runs of leaves, ``parts`` at most, of about equal expected answer size: a leaf goes to
+    the part its midpoint (in cumulative size) falls in."""
+    weights = [_weight(leaf) for leaf in leaves]
+    total = sum(weights) or 1
+    runs: list[list[_Leaf]] = [[] for _ in range(parts)]
+    done = 0
+    for leaf, weight in zip(leaves, weights, strict=True):
+        runs[min(parts - 1, int((done + weight / 2) * parts / total))].append(leaf)
+        done += weight
+    return [run for run in runs if run]
+
+
+def pack_wave(tiers: list[tuple[Tier, list[_Leaf]]], params: EnrichParams) -> list[_Call]:
+    """One round's calls, the tiers together: as many as fill whole waves of ``workers`` (fewer when a
+    call would hold under ``min_tracks_per_call`` tracks), shared between the tiers by expected answer
+    size (each tier with leaves gets one at least), each tier's leaves cut into calls of about equal
+    expected answer size within the track and leaf caps."""
+    tiers = [(tier, leaves) for tier, leaves in tiers if leaves]
+    if not tiers:
+        return []
+    tracks = sum(len(leaf.track_ids) for _, leaves in tiers for leaf in leaves)
+    waves = math.ceil(tracks / (params.workers * params.max_tracks_per_call))
+    total = max(len(tiers), min(waves * params.workers, tracks // params.min_tracks_per_call))
+    weights = [sum(_weight(leaf) for leaf in leaves) for _, leaves in tiers]
+    shares = [max(1, math.floor(total * w / sum(weights))) for w in weights]
+    by_remainder = sorted(range(len(tiers)), key=lambda i: -(total * weights[i] / sum(weights) - shares[i]))
+    for i in by_remainder[: max(0, total - sum(shares))]:
+        shares[i] += 1
+    calls: list[_Call] = []
+    for (tier, leaves), share in zip(tiers, shares, strict=True):
+        for run in split_evenly(leaves, share):  # the caps split a run only when a wave cannot hold the round
+            calls += pack(run, tier, params.max_tracks_per_call, params.max_clusters_per_call)
     return calls
 
 
@@ -175,8 +226,7 @@ def suggest_metadata(
                    if (score := _coherence(p.cluster)) is not None and score < params.low_coherence}
         low = [p for p in prepared if p.cluster.id in low_ids]
         rest = [p for p in prepared if p.cluster.id not in low_ids]
-        first = (pack(rest, "mechanical", params.max_tracks_per_call, params.max_clusters_per_call)
-                 + pack(low, "creative", params.max_tracks_per_call, params.max_clusters_per_call))
+        first = pack_wave([("mechanical", rest), ("creative", low)], params)
     else:
         first = [_Call("creative", [p]) for p in prepared]
     progress(0.02, f"{sum(len(p.track_ids) for p in prepared)} tracks of {len(prepared)} leaves to review "
@@ -222,7 +272,7 @@ def suggest_metadata(
     if grey:
         again = [_Leaf(p.cluster, p.profile, sorted(set(grey[p.cluster.id]), key=p.track_ids.index))
                  for p in prepared if p.cluster.id in grey]
-        second = pack(again, "creative", params.max_tracks_per_call, params.max_clusters_per_call)
+        second = pack_wave([("creative", again)], params)
         run(second, (0.8, 1.0), "escalation call")
     out: dict[str, list[dict[str, Any]]] = {c.id: [] for c in leaves.clusters}
     owner_of = {t: p.cluster.id for p in prepared for t in p.track_ids}

@@ -12,9 +12,11 @@ track ids, its own tracks ranked (the reference: ``scored_search`` with the clus
 the track similarity model, each member's similarity to the leaf's centroid, so the exemplars are the
 leaf's most typical tracks whatever its filters say), up to 30 candidates and a 7-track shortlist; a
 failed batch keeps its descriptions and takes the shortlist.
-The default profile sends bigger batches (10) on more workers (8): the same work in fewer, shorter
-serial rounds. Exemplars are always members of their leaf: the LLM may only pick candidates, and
-missing picks are refilled from the shortlist (centrality with artist diversity).
+The default profile sends one wave of evenly filled batches on 8 workers (``common.wave_chunks``:
+about ``batch_size`` leaves a call, growing up to ``max_batch_size`` so the calls fit in one wave): the
+same work in one round-trip whose wait is its longest call. Exemplars are always members of their
+leaf: the LLM may only pick candidates, and missing picks are refilled from the shortlist (centrality
+with artist diversity).
 """
 
 from __future__ import annotations
@@ -34,7 +36,15 @@ from collection_tree.core.clusters import Cluster, ClusterSet
 from collection_tree.core.report import PhaseReport, figure
 from collection_tree.core.similarity import TrackSimilarity
 from collection_tree.llm.interface import LLM, LLMError
-from collection_tree.phases.common import LLMPhaseParams, Progress, chunks, no_progress, param, run_batches
+from collection_tree.phases.common import (
+    LLMPhaseParams,
+    Progress,
+    chunks,
+    no_progress,
+    param,
+    run_batches,
+    wave_chunks,
+)
 from collection_tree.tasks.describe_leaves import DESCRIBE_LEAVES, offline_description, pick_exemplars
 
 PROFILE_FACETS = ("genre", "scene_tags", "descriptors")
@@ -47,13 +57,23 @@ MIN_LIFT = 2.0  # a value distinguishes a leaf where it is at least this much co
 @dataclass(frozen=True)
 class LeafParams(LLMPhaseParams):
     batch_size: int = param(20, "Leaves per LLM call")
+    # One wave is one round-trip: past workers x batch_size leaves the calls grow rather than make a second wave.
+    max_batch_size: int = param(60, "Leaves per call at most when the calls grow to fit one wave of workers, "
+                                    "evenly filled (0: fixed batches of batch_size, the last one short)")
+    max_tokens: int = param(16384, "Answer token limit per call (room for a grown batch)")
     workers: int = param(8, "Parallel LLM calls")
     max_candidates: int = param(20, "Candidate tracks shown per leaf: its members most similar to its centroid "
                                     "(the exemplars are picked from these; the reference showed 30)")
     examples: int = param(7, "Exemplar tracks per leaf")
 
     PHASE: ClassVar[str] = "leaves"
-    SEED: ClassVar[dict[str, Any]] = {"batch_size": 5, "workers": 4, "max_candidates": 30}  # the reference's values
+    SEED: ClassVar[dict[str, Any]] = {"batch_size": 5, "max_batch_size": 0, "max_tokens": 8192, "workers": 4,
+                                      "max_candidates": 30}  # the reference's values
+
+    def validate(self) -> None:
+        self.require_at_least(1, "batch_size", "workers", "max_tokens")
+        if self.max_batch_size and self.max_batch_size < self.batch_size:
+            raise ValueError("max_batch_size must be 0 or at least batch_size")
 
 
 @dataclass(frozen=True)
@@ -323,12 +343,15 @@ def describe_leaves(
     for prep, distinct in zip(prepared, terms, strict=True):
         prep.entry["distinctive"] = distinct
     progress(0.02, f"{len(prepared)} leaves prepared")
-    batches = chunks(prepared, params.batch_size) if prepared else []
+    if params.max_batch_size:
+        batches = wave_chunks(prepared, params.batch_size, params.workers, params.max_batch_size)
+    else:
+        batches = chunks(prepared, params.batch_size) if prepared else []
 
     def work(batch: list[_Prepared]) -> tuple[dict[str, dict[str, Any]], bool]:
         payload = {"examples_per_leaf": params.examples, "clusters": [p.entry for p in batch]}
         try:
-            answer = llm.call(DESCRIBE_LEAVES.request(payload))
+            answer = llm.call(dataclasses.replace(DESCRIBE_LEAVES.request(payload), max_tokens=params.max_tokens))
         except LLMError:
             return {}, False
         return {item["cluster_id"]: item for item in answer["leaves"]}, True

@@ -8,8 +8,14 @@ fails (``LLMError``) falls back to ``"{genre_title} × {scene_title}"`` with a d
 both contexts; such clusters get ``named_by="fallback"`` and ``coherence=None`` (not measured; the
 dedup of phase 3 ranks them as a neutral 5). A cluster the answer left out falls back the same way.
 
-Default profile: 20 clusters per call and 8 workers, so the serial chain (waves of calls) is short.
-``StopRequested`` is never a batch failure: it propagates, and no new batch starts.
+Default profile (issue 17): one wave of evenly filled calls (``common.wave_chunks``: about
+``batch_size`` clusters a call, growing up to ``max_batch_size`` so the calls fit in one wave of
+``workers``), and brief working descriptions (at most ``brief_description_chars`` characters, whole
+sentences): phase 6 writes the public descriptions, and phases 3-5 read only the first 150-300
+characters of these, so the rest of a 3-4 sentence description was output tokens (the wave's wait) that
+nobody read. Clusters go out as short handles (``c1``, ``c2``, ...; ``short_ids``), mapped back to their
+ids: the answer echoes a handle, not a 30-character id. ``StopRequested`` is never a batch failure:
+it propagates, and no new batch starts.
 """
 
 from __future__ import annotations
@@ -38,8 +44,9 @@ from collection_tree.phases.common import (
     run_batches,
     sample_ids,
     track_lookup,
+    wave_chunks,
 )
-from collection_tree.tasks.name_clusters import TASK
+from collection_tree.tasks.name_clusters import REFERENCE_TASK, TASK
 
 log = logging.getLogger(__name__)
 
@@ -51,21 +58,37 @@ class NamingParams(LLMPhaseParams):
     batch_size: int = param(40, "Clusters per LLM call (working titles on the mechanical tier: one wave of 8 "
                                 "calls on ~300 clusters)")
     workers: int = param(8, "Parallel calls")
+    # One wave is one round-trip: past 8 x batch_size clusters the calls grow rather than make a second wave.
+    max_batch_size: int = param(80, "Clusters per call at most when the calls grow to fit one wave of workers, "
+                                    "evenly filled (0: fixed batches of batch_size, the last one short)")
     sample_tracks: int = param(20, "Sample tracks shown per cluster")
     comment_chars: int = param(150, "Comment characters per sample track")
     context_chars: int = param(200, "Characters of each leaf description")
-    max_tokens: int = param(8192, "Answer token limit per call")
+    max_tokens: int = param(16384, "Answer token limit per call")
+    # Phases 3-5 read at most the first 150-300 characters of a working description; phase 6 writes the
+    # public one. 0: the reference's 3-4 sentences.
+    # A seed cluster id ("rock-nu-metal__usa-metal-2000-2004") is ~10 output tokens echoed per answer.
+    short_ids: bool = param(True, "Clusters go out as short handles (c1, c2, ...) mapped back to their ids "
+                                  "(false: their ids, as the reference)")
+    brief_description_chars: int = param(200, "Working descriptions of at most this many characters, whole "
+                                               "sentences (0: the reference's 3-4 sentences)")
     # Phase 6 writes the public titles and descriptions on the creative tier, so the creative model
     # writing them here too was paid twice (issue 17).
     tier: str = param("mechanical", "Model tier of the working titles, coherence and poor fits: mechanical or "
                                     "creative")
 
     PHASE: ClassVar[str] = "naming"
-    SEED: ClassVar[dict[str, Any]] = {"batch_size": 8, "workers": 4, "tier": "creative"}  # the reference's values
+    # the reference's values
+    SEED: ClassVar[dict[str, Any]] = {"batch_size": 8, "max_batch_size": 0, "workers": 4, "max_tokens": 8192,
+                                      "brief_description_chars": 0, "short_ids": False, "tier": "creative"}
 
     def validate(self) -> None:
         self.require_at_least(1, "batch_size", "workers", "sample_tracks", "max_tokens")
         self.require_tier("tier")
+        if self.max_batch_size and self.max_batch_size < self.batch_size:
+            raise ValueError("max_batch_size must be 0 or at least batch_size")
+        if self.brief_description_chars < 0:
+            raise ValueError("brief_description_chars must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -139,6 +162,14 @@ def distinct_titles(clusters: list[Cluster]) -> int:
     return changed
 
 
+def naming_batches(seeds: list[Cluster], params: NamingParams) -> list[list[Cluster]]:
+    """The calls' clusters: one wave of evenly filled batches (``max_batch_size``), or the reference's
+    fixed batches of ``batch_size`` (``max_batch_size`` 0)."""
+    if params.max_batch_size:
+        return wave_chunks(seeds, params.batch_size, params.workers, params.max_batch_size)
+    return chunks(seeds, params.batch_size) if seeds else []
+
+
 def name_clusters(
     seeds: list[Cluster],
     tracks: pd.DataFrame,
@@ -151,15 +182,21 @@ def name_clusters(
     params = params or NamingParams.for_profile("default")
     lookup = track_lookup(tracks)
     source = answer_source(llm)
-    batches = chunks(seeds, params.batch_size) if seeds else []
+    batches = naming_batches(seeds, params)
     fatal = threading.Event()  # a bad key fails every call the same way: stop asking
 
     def work(batch: list[Cluster]) -> tuple[dict[str, dict[str, Any]], str]:
         if fatal.is_set():
             return {}, "skipped after a fatal LLM error"
-        payload = {"comment_chars": params.comment_chars,
-                   "clusters": [cluster_payload(c, lookup, params) for c in batch]}
-        request = replace(TASK.request(payload, tier=params.tier), max_tokens=params.max_tokens)
+        payload: dict[str, Any] = {"comment_chars": params.comment_chars}
+        if params.brief_description_chars:
+            payload["description_chars"] = params.brief_description_chars
+        # handle -> cluster id: the answer may name only the handles of this call (the normaliser drops others)
+        handles = {f"c{i}" if params.short_ids else c.id: c.id for i, c in enumerate(batch, 1)}
+        payload["clusters"] = [{**cluster_payload(c, lookup, params), "cluster_id": handle}
+                               for handle, c in zip(handles, batch, strict=True)]
+        task = TASK if params.brief_description_chars else REFERENCE_TASK
+        request = replace(task.request(payload, tier=params.tier), max_tokens=params.max_tokens)
         try:
             answer = llm.call(request)
         except LLMError as exc:  # StopRequested is not an LLMError: it propagates
@@ -167,7 +204,7 @@ def name_clusters(
                 fatal.set()
             log.warning("naming batch of %d clusters fell back: %s", len(batch), exc)
             return {}, str(exc)
-        return {a["cluster_id"]: a for a in answer["clusters"]}, ""
+        return {handles[a["cluster_id"]]: a for a in answer["clusters"] if a["cluster_id"] in handles}, ""
 
     progress(0.0, f"{len(seeds)} clusters in {len(batches)} batches of <= {params.batch_size}, "
                   f"{params.workers} workers")

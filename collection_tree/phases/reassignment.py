@@ -15,8 +15,8 @@ proposes it):
    may well come back). Clusters emptied by this stay available as targets until the end. Cluster
    centroids are taken once, from the members after the dedup.
 3. LLM passes (at most ``max_passes``), each sending the tracks still unplaced; stop early when fewer
-   than ``stop_below`` of a pass's tracks moved, or (``stop_below_batch``, off by default) before a
-   pass after the first that would send fewer tracks than one batch.
+   than ``stop_below`` of a pass's tracks moved, or (``stop_below_batch``, the default profile) before a
+   pass after the first that would send fewer tracks than one batch: the fallback (step 4) places them.
    * seed profile (the reference): serial batches of 80, each with the compact summary of ALL
      clusters (id, title, current track_count), tracks as title/artist/year/comment[:100]; an answer
      naming a cluster of another lineage is refused (the track stays for the next pass).
@@ -24,9 +24,14 @@ proposes it):
      beats the runner-up by ``preassign_margin`` are placed without the LLM; the rest go out with only
      their top ``candidates`` allowed clusters each, so every batch is independent and all run in
      parallel (``workers``); batches are cut from tracks sorted by genre lineage, so a batch shares
-     few clusters. A track the model rejected ("unassigned") is offered its next candidates next pass.
+     few clusters, and evenly filled, growing up to ``max_batch_size`` so a pass is one wave of calls
+     (``common.wave_chunks``). Clusters go out as short handles (``c12``: the cluster's column; ``short_ids``),
+     mapped back and checked against the handles offered. A track the model rejected ("unassigned") is
+     offered its next candidates next pass.
 4. Fallback: every remaining track goes to its best allowed cluster by similarity (a track with a
-   lineage goes to the best cluster of its lineage even when they share nothing else). Unplaced, with
+   lineage goes to the best cluster of its lineage even when they share nothing else); with
+   ``fallback_skips_rejected`` (the default profile), a track the model answered "unassigned" goes to
+   its best candidate after those it turned down (when it has one), not back into a rejected one. Unplaced, with
    a reason: tracks whose lineage has no cluster, and tracks without a lineage that share nothing
    with any cluster.
 5. Clusters left under ``min_cluster_size`` are folded into their tracks' best allowed cluster.
@@ -59,6 +64,7 @@ from collection_tree.phases.common import (
     param,
     run_batches,
     track_lookup,
+    wave_chunks,
 )
 from collection_tree.phases.placement import Guard, fold_small_clusters, no_cluster_reason
 from collection_tree.tasks.reassign_tracks import TASK, UNASSIGNED
@@ -70,13 +76,26 @@ NEUTRAL_COHERENCE = 5.0
 
 @dataclass(frozen=True)
 class ReassignParams(LLMPhaseParams):
-    batch_size: int = param(150, "Tracks per LLM call")
+    # A big pass grows its batches (max_batch_size) rather than take a second wave. Measured offline
+    # (benchmarks.quality): demo AMI 0.9128 at 80 (8 calls), 0.9136 at 100 (6), 0.9131 at 150 (4).
+    batch_size: int = param(100, "Tracks per LLM call")
     max_passes: int = param(3, "LLM passes at most")
     stop_below: float = param(0.05, "Stop when a pass moves fewer than this share of its tracks")
-    # Measured on genius-2000s (offline): on, it cost 2 leaves and category lineage purity 0.992 -> 0.991,
-    # because the fallback then places tracks the model turned down into the cluster it rejected.
-    stop_below_batch: bool = param(False, "No further pass (after the first) for fewer tracks than one batch; "
-                                          "they are placed by similarity")
+    # Off, the few tracks left after pass 1 cost one more round-trip (two on genius-2000s) each. On alone, it
+    # cost genius-2000s category lineage purity 0.9916 -> 0.9910 (offline), because the fallback then put
+    # tracks the model turned down into the cluster it rejected; with fallback_skips_rejected: 0.9916, leaf
+    # title fit 0.9673 -> 0.9719 (demo: 0.9930 -> 0.9919, AMI 0.9133 -> 0.9136).
+    stop_below_batch: bool = param(True, "No further pass (after the first) for fewer tracks than one batch; "
+                                         "they are placed by similarity")
+    fallback_skips_rejected: bool = param(True, "The fallback places a track the model answered \"unassigned\" in "
+                                                "its best candidate after those it turned down (false: its best "
+                                                "allowed cluster, as the reference)")
+    # One wave is one round-trip: a pass of more than workers x batch_size tracks grows its batches instead.
+    max_batch_size: int = param(400, "Tracks per call at most when a pass's batches grow to fit one wave of "
+                                     "workers, evenly filled (0: fixed batches of batch_size, the last one short)")
+    # A cluster id ("rock-nu-metal__usa-metal-2000-2004") is ~10 output tokens echoed per track.
+    short_ids: bool = param(True, "Clusters go out as short handles (c12) mapped back to their ids (false: their "
+                                  "ids, as the reference)")
     workers: int = param(8, "Parallel calls per pass (1: serial)")
     preassign: bool = param(True, "Place clear cases by similarity, without the LLM")
     preassign_min_score: float = param(0.5, "Similarity in [0, 1] the best allowed cluster needs for a track to be "
@@ -104,7 +123,9 @@ class ReassignParams(LLMPhaseParams):
     # The reference: serial, 80 per call, every cluster, no pre-assignment.
     SEED: ClassVar[dict[str, Any]] = {"batch_size": 80, "workers": 1, "preassign": False, "candidates": 0,
                                       "include_context": False, "min_cluster_size": 0,
-                                      "similarity_poor_fits": False, "keep_previous": False}
+                                      "similarity_poor_fits": False, "keep_previous": False,
+                                      "stop_below_batch": False, "fallback_skips_rejected": False,
+                                      "max_batch_size": 0, "short_ids": False}
 
     def validate(self) -> None:
         self.require_at_least(1, "batch_size", "workers", "max_tokens")
@@ -112,6 +133,8 @@ class ReassignParams(LLMPhaseParams):
             raise ValueError("max_passes, candidates and min_cluster_size must be >= 0")
         if self.poor_fit_margin < 0:
             raise ValueError("poor_fit_margin must be >= 0")
+        if self.max_batch_size and self.max_batch_size < self.batch_size:
+            raise ValueError("max_batch_size must be 0 or at least batch_size")
 
 
 @dataclass(frozen=True)
@@ -355,7 +378,9 @@ def reassign_tracks(
     pending = [t for t in placeable if t not in state.owner]
 
     # Step 3b: LLM passes.
-    passes, llm_placed = _Passes(ranked, state, lookup, llm, params, progress).run(pending)
+    llm_passes = _Passes(ranked, state, lookup, llm, params, progress)
+    passes, llm_placed = llm_passes.run(pending)
+    turned_down = llm_passes.turned_down() if params.fallback_skips_rejected else {}
 
     # Step 4: fallback to the best allowed cluster; unplaced only with a reason.
     fallback_by: dict[str, int] = {}
@@ -365,6 +390,7 @@ def reassign_tracks(
         if t in state.owner:
             continue
         best = ranked.row(i)
+        best = best[turned_down.get(t, 0):] or best  # past the candidates the model turned down, when any are left
         if best and (best[0][1] > 0 or guard.has_lineage(t)):
             state.place(t, clusters[best[0][0]].id, "fallback", allowed=True)
             method = "similarity" if best[0][1] > 0 else "lineage"
@@ -496,13 +522,19 @@ class _Passes:
                 break
         return passes, sum(p["moved"] for p in passes)
 
+    def turned_down(self) -> dict[int, int]:
+        """Track -> how many of its best candidates the model answered "unassigned" to (offered and
+        turned down), for the tracks with any."""
+        return {t: n for t, n in self.offset.items() if n}
+
     def _group_key(self, t: int) -> tuple[str, int, int]:
         col = self.ranked[t][self.offset[t]]
         return (self.clusters[col].genre_lineage.split(">")[0].strip(), col, t)
 
     def _one_pass(self, number: int, todo: list[int]) -> tuple[dict[str, Any], set[int]]:
         params = self.params
-        batches = chunks(todo, params.batch_size)
+        batches = (wave_chunks(todo, params.batch_size, params.workers, params.max_batch_size)
+                   if params.max_batch_size else chunks(todo, params.batch_size))
         # Parallel batches all see the counts at the start of the pass (deterministic payloads);
         # serial ones (the reference) see the counts left by the previous batch.
         snapshot = None if self.serial else self.state.counts()
@@ -545,9 +577,12 @@ class _Passes:
         # The client normalised the answer; a bare LLM object might not have: keep only this batch's
         # tracks and known clusters, so nothing unknown can enter the membership.
         sent = set(batch)
-        answers = {int(a["track_id"]): str(a["cluster_id"]) for a in answer["assignments"]
+        handles = {self._handle(c): c.id for c in self.clusters}
+        answers = {int(a["track_id"]): (UNASSIGNED if a.get("cluster_id") == UNASSIGNED
+                                        else handles[str(a.get("cluster_id"))])
+                   for a in answer["assignments"]
                    if a.get("track_id") in sent and (a.get("cluster_id") == UNASSIGNED
-                                                     or a.get("cluster_id") in self.state.column)}
+                                                     or str(a.get("cluster_id")) in handles)}
         return _BatchOutcome(answers, placed=_apply(answers, self.state) if self.serial else 0)
 
     def _payload(self, batch: list[int], counts: dict[str, int]) -> dict[str, Any]:
@@ -556,19 +591,24 @@ class _Passes:
         if k:
             cols_of = {t: self.ranked[t][self.offset[t]: self.offset[t] + k] for t in batch}
             for item in items:
-                item["candidates"] = [self.clusters[c].id for c in cols_of[item["track_id"]]]
+                item["candidates"] = [self._handle(self.clusters[c]) for c in cols_of[item["track_id"]]]
             used = sorted({c for cols in cols_of.values() for c in cols})
         else:
             used = list(range(len(self.clusters)))
         summaries = []
         for c in used:
             cluster = self.clusters[c]
-            summary: dict[str, Any] = {"cluster_id": cluster.id, "title": cluster.title,
+            summary: dict[str, Any] = {"cluster_id": self._handle(cluster), "title": cluster.title,
                                        "track_count": counts[cluster.id]}
             if self.params.include_context:
                 summary["genre"], summary["scene"] = cluster.genre_title, cluster.scene_title
             summaries.append(summary)
         return {"clusters": summaries, "tracks": items}
+
+
+    def _handle(self, cluster: Cluster) -> str:
+        """What the payload calls a cluster: ``c<column>`` (``short_ids``), else its id."""
+        return f"c{self.state.column[cluster.id]}" if self.params.short_ids else cluster.id
 
 
 def _apply(answers: dict[int, str], state: _Placement) -> int:

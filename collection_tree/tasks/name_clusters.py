@@ -1,5 +1,8 @@
-"""Task ``name_clusters`` (phase 2, creative tier): a title, a description, a coherence score and the
-poor fits of each seed cluster, from both leaves' context and a sample of its tracks.
+"""Task ``name_clusters`` (phase 2): a title, a description, a coherence score and the poor fits of each
+seed cluster, from both leaves' context and a sample of its tracks. ``name_clusters`` is the first
+version's prompt (3-4 sentences; the seed profile); ``name_clusters_brief``, the default profile's
+working names, asks for a brief description (at most the payload's ``description_chars``: phase 6
+writes the public one).
 
 The offline solver reads only the payload: the sample tracks' comments carry their facets (a tagger
 writes ``Genre: Rock / Metal | Scene: USA | Notes: Live | Era: early 2000s (2001)``), and each
@@ -57,6 +60,20 @@ the artists to interpret them, never to add tracks or claim facts the sample doe
 - Respond with one JSON object matching the schema: {"clusters": [{"cluster_id", "title", \
 "description", "coherence_score", "poor_fit_track_ids"}]}.
 """
+
+_DESCRIPTION_ITEM = """3. description: 3 to 4 sentences for a listener: what the music sounds like, where and when it \
+comes from, which artists or records anchor it (only artists that appear in the sample), and what \
+ties the tracks together. Plain prose, no lists, no marketing superlatives, no invented facts.
+"""
+assert _DESCRIPTION_ITEM in SYSTEM
+# The working description of the default profile: later passes read its start, a final pass writes the
+# public text, so a short one is all that is used.
+SYSTEM_BRIEF = SYSTEM.replace(_DESCRIPTION_ITEM, """3. description: a working note of at most \
+description_chars characters (given in the input), for the later passes that sort and group the \
+playlists: what the music is, where and when it comes from, and the artists that anchor it (only \
+artists that appear in the sample). Plain prose, no invented facts; a final pass writes the \
+listener's description.
+""")
 
 SCHEMA: dict[str, Any] = record_list("clusters", {
     "cluster_id": {"type": "string"},
@@ -218,8 +235,9 @@ def _place(cluster: dict[str, Any], scene_title: str, genre_title: str) -> str:
     return bare
 
 
-def solve_cluster(cluster: dict[str, Any], comment_chars: int) -> dict[str, Any]:
-    """One cluster's answer, as a record-shop curator with only the tags to go on would give it."""
+def solve_cluster(cluster: dict[str, Any], comment_chars: int, description_chars: int = 0) -> dict[str, Any]:
+    """One cluster's answer, as a record-shop curator with only the tags to go on would give it
+    (``description_chars``: a brief description of at most that many characters)."""
     tracks = list(cluster.get("sample_tracks") or [])
     genre_title = str(cluster["genre_context"].get("title", "")).strip()
     scene_title = str(cluster["scene_context"].get("title", "")).strip()
@@ -274,13 +292,34 @@ def solve_cluster(cluster: dict[str, Any], comment_chars: int) -> dict[str, Any]
     if tracks:
         odd = {0: "", 1: "; one looks out of place"}.get(len(poor_fits), f"; {len(poor_fits)} look out of place")
         sentences.append(f"{fits} of {len(tracks)} sampled tracks carry every tag of the shelf label{odd}.")
-    return {"cluster_id": cluster["cluster_id"], "title": title, "description": " ".join(sentences),
+    description = " ".join(sentences)
+    return {"cluster_id": cluster["cluster_id"], "title": title,
+            "description": brief(description, description_chars) if description_chars else description,
             "coherence_score": coherence, "poor_fit_track_ids": poor_fits}
+
+
+def brief(text: str, limit: int) -> str:
+    """The start of ``text`` within ``limit`` characters, cut after a whole word (the note a model keeps
+    to a limit writes the same opening; the later passes read only this much of a description)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit + 1].rsplit(" ", 1)[0].rstrip(" ,;:(")
+    end = cut.rfind(". ")
+    return cut[: end + 1] if end >= 0 and len(cut) - end < BRIEF_FRAGMENT else cut
+
+
+BRIEF_FRAGMENT = 20  # a cut sentence shorter than this says nothing: the note ends at the full stop before it
 
 
 def solve_offline(payload: Payload) -> Answer:
     comment_chars = int(payload.get("comment_chars") or 0)
     return {"clusters": [solve_cluster(c, comment_chars) for c in payload.get("clusters", [])]}
+
+
+def solve_offline_brief(payload: Payload) -> Answer:
+    comment_chars = int(payload.get("comment_chars") or 0)
+    limit = int(payload.get("description_chars") or DESCRIPTION_CHARS)
+    return {"clusters": [solve_cluster(c, comment_chars, limit) for c in payload.get("clusters", [])]}
 
 
 # ------------------------------------------------------------------------------- normalisation
@@ -309,6 +348,19 @@ def normalise(answer: Answer, payload: Payload) -> Answer:
     return {"clusters": out}
 
 
+def normalise_brief(answer: Answer, payload: Payload) -> Answer:
+    """As :func:`normalise`, the description held to the payload's ``description_chars``."""
+    out = normalise(answer, payload)
+    limit = int(payload.get("description_chars") or DESCRIPTION_CHARS)
+    for item in out["clusters"]:
+        item["description"] = as_text(item["description"], limit=limit)
+    return out
+
+
+def example_brief() -> Payload:
+    return {**example(), "description_chars": 200}
+
+
 def example() -> Payload:
     comment = "Genre: Rock / Metal / Nu-Metal | Scene: USA | Era: early 2000s ({y})"
     tracks = [
@@ -332,5 +384,10 @@ def example() -> Payload:
     }
 
 
-TASK = TaskSpec(name="name_clusters", tier="creative", system=SYSTEM, schema=SCHEMA, normalise=normalise,
-                solve_offline=solve_offline, max_tokens=8192, example=example)
+# The first version's (the seed profile): a 3-4 sentence description on the creative tier.
+REFERENCE_TASK = TaskSpec(name="name_clusters", tier="creative", system=SYSTEM, schema=SCHEMA, normalise=normalise,
+                          solve_offline=solve_offline, max_tokens=8192, example=example)
+# The default profile's working names (phase 6 writes the public descriptions): a brief description, so
+# the answers (the wave's wait) carry only what phases 3-5 read.
+TASK = TaskSpec(name="name_clusters_brief", tier="mechanical", system=SYSTEM_BRIEF, schema=SCHEMA,
+                normalise=normalise_brief, solve_offline=solve_offline_brief, max_tokens=8192, example=example_brief)

@@ -195,6 +195,12 @@ def max_tokens_for(payload: Payload) -> int:
     return min(16384, 2 * (GROUP_TOKENS * min(tracks, 4 * len(payload["clusters"]) + 8) + ID_TOKENS * tracks) + 256)
 
 
+def answer_tokens(groups: int, tracks: int) -> int:
+    """The expected size of a lean answer of ``groups`` groups holding ``tracks`` ids (the phase packs
+    calls of about equal expected size)."""
+    return GROUP_TOKENS * groups + ID_TOKENS * tracks
+
+
 def normalise_reference(answer: Answer, payload: Payload) -> Answer:
     """The first version's per-track answer: keep one entry per offered track; strip values the track
     already carries; drop entries left
@@ -305,7 +311,8 @@ def solve_offline(payload: Payload) -> Answer:
                 track, cluster.get("profile", {}), min_confidence=float(payload.get("min_confidence", MIN_CONFIDENCE)))
             if not has_suggestion(suggestions):
                 continue
-            key = (cluster["cluster_id"], suggestions["genre_refinement"], tuple(suggestions["scene_tags"]),
+            # as the prompt asks: one group per distinct suggestion and confidence, whichever leaf its tracks are in
+            key = (suggestions["genre_refinement"], tuple(suggestions["scene_tags"]),
                    tuple(suggestions["descriptors"]), suggestions["era_refinement"], confidence)
             group = groups.setdefault(key, {"track_ids": [], **suggestions, "confidence": confidence})
             group["track_ids"].append(int(track["track_id"]))
