@@ -123,6 +123,9 @@ class GroupingParams(LLMPhaseParams):
     min_lineage_share: float = param(0.3, "Share of one category's tracks a genre lineage needs for a category of "
                                           "its own (smaller ones join their nearest lineage group)")
     title_coverage: float = param(1.0, "Share of a category's tracks its title should fit")
+    own_lineage_first: bool = param(True, "After assignment, a cluster in a category of another genre lineage "
+                                          "moves to the most similar category of its own lineage, when its "
+                                          "lineage group has one")
     section_min_leaves: int = param(30, "A category of more leaves than this gets sections")
     section_size: int = param(12, "Leaves per section, about")
 
@@ -448,6 +451,8 @@ class _Hierarchy:
             return self.outcome(groups, self.deterministic_texts(groups))
         cats = self.consolidate(candidates)
         groups, cats = self.assign(cats)
+        if self.p.own_lineage_first:
+            groups = self.own_lineage_first(groups)
         groups, cats = self.guard(groups, cats)
         fitted, moves = fit_count(groups, self.vectors, self.weights, self.lo, self.hi, home=self.home)
         self.figures["count_fix"] = moves
@@ -609,6 +614,26 @@ class _Hierarchy:
         kept = [k for k, g in enumerate(groups) if g]
         self.figures["empty_names_dropped"] = len(cats) - len(kept)
         return [sorted(groups[k]) for k in kept], [cats[k] for k in kept]
+
+    def own_lineage_first(self, groups: list[list[int]]) -> list[list[int]]:
+        """A lineage group may hold several lineages' categories (House + Jazz); a cluster the answer put
+        in a category of another lineage of its group (a jazz-funk playlist under "Deep House") moves to
+        the most similar category whose own lineage (the one holding most of its tracks) is the
+        cluster's, when there is one. The shelf stays one genre family; the group rule still holds."""
+        lineages = self.space.lineages
+        owner = [home_of_group(g, lineages, self.weights) if g else "" for g in groups]
+        moves = {}
+        for k, group in enumerate(groups):
+            for i in group:
+                targets = [j for j, lin in enumerate(owner) if lin == lineages[i] and j != k]
+                if lineages[i] and lineages[i] != owner[k] and targets:
+                    sims = [float(self.vectors[i] @ centroid(self.vectors, groups[j])) for j in targets]
+                    moves[i] = targets[int(np.argmax(sims))]
+        out = [[i for i in g if i not in moves] for g in groups]
+        for i, j in moves.items():
+            out[j].append(i)
+        self.figures.setdefault("guard", {})["moved_to_own_lineage"] = len(moves)
+        return [sorted(g) for g in out]
 
     def _of_home(self, home: str) -> list[int]:
         return [i for i, h in enumerate(self.home) if h == home]
