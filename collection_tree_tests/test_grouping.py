@@ -648,3 +648,53 @@ def test_a_category_left_out_of_a_description_answer_is_named_deterministically(
     titles = [c["title"] for c in result["categories"]]
     assert sum(t.startswith("Shelf k") for t in titles) == len(titles) - len(dropped)
     assert sorted(t for t in titles if not t.startswith("Shelf k")) == sorted(dropped)
+
+
+@pytest.fixture(scope="module")
+def demo_clusters(tmp_path_factory) -> ClusterSet:
+    """The demo collection's seed clusters: lineage groups of several lineages (House + Jazz ...)."""
+    from collection_tree.demo import write_demo_collection
+
+    paths = write_demo_collection(tmp_path_factory.mktemp("demo"))
+    known = set(load_tracks(paths["tracks"])["track_id"].tolist())
+    genre = load_tree(paths["genre_tree"], "genre", known).doc
+    scene = load_tree(paths["scene_tree"], "scene", known).doc
+    clusters = clusters_from_seeds(build_seed_clusters(genre, scene, min_tracks=5))
+    for c in clusters:
+        c.title = f"{c.genre_title} — {c.scene_title}"
+        c.description = f"{c.genre_description} {c.scene_description}"
+    return ClusterSet(clusters, sorted({t for c in clusters for t in c.track_ids}))
+
+
+def test_own_lineage_first_moves_a_cluster_to_its_own_lineages_category(demo_clusters):
+    """A contrary answer (each cluster in the category after the one the offline solver chose, among
+    those offered) files clusters under categories of another lineage of their group; own_lineage_first
+    moves them to a category of their own lineage."""
+    from dataclasses import replace
+
+    from collection_tree.core.neighbourhoods import home_of_group, lineage_of
+
+    def contrary(answer, payload):
+        names = [c["name"] for c in payload["categories"]]
+        return grouped([(cid, names[(names.index(name) + 1) % len(names)]) for cid, name in pairs(answer)])
+
+    by_id = {c.id: c for c in demo_clusters.clusters}
+
+    def misfiled(result):
+        """Clusters in a category whose lineage (most of its tracks) is not theirs, while some category
+        of their own lineage exists."""
+        owners = []
+        for category in result["categories"]:
+            members = [by_id[i] for i in category["cluster_ids"]]
+            owners.append(home_of_group(range(len(members)), [lineage_of(c) for c in members],
+                                        np.array([c.track_count for c in members], dtype=float)))
+        return sum(1 for category, owner in zip(result["categories"], owners, strict=True)
+                   for i in category["cluster_ids"] if lineage_of(by_id[i]) != owner
+                   and lineage_of(by_id[i]) in owners)
+
+    on = run(demo_clusters, Scripted(rewrite={"assign_categories": contrary}))
+    off = run(demo_clusters, Scripted(rewrite={"assign_categories": contrary}),
+              replace(DEFAULT, own_lineage_first=False))
+    assert_contract(on, demo_clusters)
+    assert on["report"].guard["moved_to_own_lineage"] > 0
+    assert misfiled(on) < misfiled(off)
