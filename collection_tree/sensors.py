@@ -3,6 +3,11 @@
 ``collection-tree update`` makes (``assets/incremental.choose``): the incremental update job when tracks
 were only added and the trees only gained track ids, else the full build (tag ``collection_tree/choice``).
 
+Both sensors on, one change to the tracks and the trees together requests one run, not two: every
+request is tagged with the digest of all three input files (``collection_tree/inputs``), and a sensor
+skips inputs that a queued or running run already carries, or that the last finished build read
+(``already_handled``).
+
 A version is the file's sha256 plus the tree's ``id`` and ``created_at``; the cursor (JSON) holds
 the last version seen of each tree. A file modified in the last ``SETTLE_SECONDS`` or that does not
 parse is treated as half-written: the tick skips and the cursor stays, so the next tick retries.
@@ -18,8 +23,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from dagster import (
+    DagsterInstance,
+    DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
+    RunsFilter,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
@@ -40,6 +48,10 @@ MINIMUM_INTERVAL_SECONDS = 60
 TRIGGER_TAG = "collection_tree/trigger"
 CHANGED_TAG = "collection_tree/changed"
 CHOICE_TAG = "collection_tree/choice"  # update or full, and why
+INPUTS_TAG = "collection_tree/inputs"  # digest of the three input files the run was requested for
+INPUTS = ("tracks", "genre_tree", "scene_tree")
+IN_FLIGHT = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
+             DagsterRunStatus.STARTED]
 
 
 @dataclass(frozen=True)
@@ -132,9 +144,38 @@ def build_choice(context: SensorEvaluationContext, paths: dict[str, Path]) -> Bu
         return BuildChoice("full", f"could not compare the inputs with the previous build ({exc})")
 
 
-def request_for(choice: BuildChoice, run_key: str, tags: dict[str, str]) -> RunRequest:
+def input_digests(paths: dict[str, Path], known: dict[str, str] | None = None) -> dict[str, str]:
+    """sha256 of each input file (``known``: digests already computed this tick)."""
+    return {name: (known or {}).get(name) or file_sha256(paths[name]) for name in INPUTS}
+
+
+def inputs_key(digests: dict[str, str]) -> str:
+    return hashlib.sha256(";".join(f"{n}={digests[n]}" for n in INPUTS).encode()).hexdigest()[:32]
+
+
+def already_handled(instance: DagsterInstance, digests: dict[str, str]) -> str | None:
+    """Why no run is needed for these inputs, or None: a queued or running run was requested for
+    exactly them (the other sensor's, say), or the last finished build read them (its input assets
+    and its tree were materialised by one run, with these files' sha256)."""
+    runs = instance.get_runs(RunsFilter(tags={INPUTS_TAG: inputs_key(digests)}, statuses=IN_FLIGHT), limit=1)
+    if runs:
+        trigger, status = runs[0].tags.get(TRIGGER_TAG, "a request"), runs[0].status.value.lower().replace("_", " ")
+        return f"run {runs[0].run_id[:8]} ({trigger}, {status}) already builds these inputs"
+    tree = instance.get_latest_materialization_event(FULL.key("collection_tree"))
+    if tree is None:
+        return None
+    for name in INPUTS:
+        event = instance.get_latest_materialization_event(FULL.key(name))
+        digest = event.asset_materialization.metadata.get("sha256") if event and event.asset_materialization else None
+        if event is None or event.run_id != tree.run_id or digest is None or str(digest.value) != digests[name]:
+            return None
+    return f"the last build (run {tree.run_id[:8]}) already read these inputs"
+
+
+def request_for(choice: BuildChoice, run_key: str, tags: dict[str, str], digests: dict[str, str]) -> RunRequest:
     """The run ``choice`` names: the incremental update job (with its run config) or the full build."""
-    tags = {**tags, CHOICE_TAG: f"{choice.kind}: {choice.reason}"[:200], UNATTENDED_TAG: "true"}  # nobody waits
+    tags = {**tags, CHOICE_TAG: f"{choice.kind}: {choice.reason}"[:200], UNATTENDED_TAG: "true",  # nobody waits
+            INPUTS_TAG: inputs_key(digests)}
     if choice.kind == "update":
         return RunRequest(run_key=run_key, job_name=collection_tree_update_job.name, run_config=UPDATE_RUN_CONFIG,
                           tags=tags)
@@ -178,8 +219,16 @@ def tree_version_sensor(context: SensorEvaluationContext, inputs: CollectionInpu
         tags[f"collection_tree/{tree}_tree"] = f"{current[tree].id} sha256:{current[tree].sha256[:16]}"
     context.log.info(f"{which} tree changed: " + "; ".join(
         f"{t} {seen.get(t, built.get(t, {})).get('id', '?')} -> {current[t].id}" for t in changed))
-    choice = build_choice(context, inputs.resolved() if inputs.configured() else inputs.demo_paths())
-    return SensorResult(run_requests=[request_for(choice, run_key, tags)], cursor=cursor)
+    all_paths = inputs.resolved() if inputs.configured() else inputs.demo_paths()
+    try:
+        digests = input_digests(all_paths, {f"{t}_tree": current[t].sha256 for t in TREES})
+    except OSError as exc:
+        return SkipReason(f"tracks file not ready: {exc.strerror or exc}")
+    handled = already_handled(context.instance, digests)
+    if handled:
+        return SensorResult(skip_reason=SkipReason(f"{which} tree changed, but {handled}"), cursor=cursor)
+    choice = build_choice(context, all_paths)
+    return SensorResult(run_requests=[request_for(choice, run_key, tags, digests)], cursor=cursor)
 
 
 @sensor(
@@ -212,8 +261,15 @@ def tracks_change_sensor(context: SensorEvaluationContext, inputs: CollectionInp
     cursor = json.dumps({"tracks": {"path": str(path), "sha256": digest}}, sort_keys=True)
     if seen == digest:
         return SensorResult(skip_reason=SkipReason("tracks file unchanged"), cursor=cursor)
+    try:
+        digests = input_digests(paths, {"tracks": digest})
+    except OSError as exc:
+        return SkipReason(f"tree file not ready: {exc.strerror or exc}")
+    handled = already_handled(context.instance, digests)
+    if handled:
+        return SensorResult(skip_reason=SkipReason(f"tracks file changed, but {handled}"), cursor=cursor)
     choice = build_choice(context, paths)
     context.log.info(f"tracks file changed ({(seen or 'none')[:12]} -> {digest[:12]}): {choice.kind}, {choice.reason}")
     tags = {TRIGGER_TAG: "tracks_change_sensor", CHANGED_TAG: "tracks"}
-    return SensorResult(run_requests=[request_for(choice, f"tracks={digest[:16]};after={(seen or 'none')[:12]}", tags)],
-                        cursor=cursor)
+    run_key = f"tracks={digest[:16]};after={(seen or 'none')[:12]}"
+    return SensorResult(run_requests=[request_for(choice, run_key, tags, digests)], cursor=cursor)

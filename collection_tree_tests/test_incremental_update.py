@@ -63,7 +63,7 @@ def grown(tmp_path_factory):
     return work, env, first, added
 
 
-def _sensor_tick(work, env):
+def _sensor_tick(work, env, cursor=None):
     from dagster import build_sensor_context
     from helpers import collection_resources
 
@@ -72,7 +72,8 @@ def _sensor_tick(work, env):
     data = work / "data"
     resources = collection_resources(work / "out", data)
     with DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance, build_sensor_context(
-            instance=instance, resources={k: resources[k] for k in ("inputs", "pipeline_settings")}) as context:
+            instance=instance, cursor=cursor,
+            resources={k: resources[k] for k in ("inputs", "pipeline_settings")}) as context:
         return tracks_change_sensor.evaluate_tick(context)
 
 
@@ -175,6 +176,19 @@ def test_the_updates_incremental_exports_equal_a_whole_rewrite(grown, tmp_path):
     for folder in ("playlists", "Subcrates"):
         assert _files(out / folder) == _files(tmp_path / folder), folder
 
+
+
+def test_a_sensor_does_not_rebuild_what_the_last_build_read(grown):
+    """After the update, a tracks sensor whose cursor is stale (another file seen last) sees that the
+    last finished build read exactly these three files: no run is requested for them."""
+    work, env, _, _ = grown
+    with DagsterInstance.from_config(str(work / "dagster_home")) as instance:
+        update = instance.get_runs(RunsFilter(job_name="collection_tree_update"), limit=1)[0].run_id
+    stale = json.dumps({"tracks": {"path": "tracks.csv", "sha256": "another file"}})
+    result = _sensor_tick(work, env, stale)
+    assert result.run_requests == []
+    assert result.skip_message == (f"tracks file changed, but the last build (run {update[:8]}) already read "
+                                   "these inputs")
 
 
 def test_diff_reads_two_runs_trees_from_the_instance(grown):

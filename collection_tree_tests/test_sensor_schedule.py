@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,15 +13,24 @@ import pytest
 from dagster import (
     AssetMaterialization,
     DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
     build_schedule_context,
     build_sensor_context,
 )
 from dagster._utils.schedules import cron_string_iterator
 from helpers import collection_resources
 
+from collection_tree.core.inputs import file_sha256
 from collection_tree.resources.llm import UNATTENDED_TAG
 from collection_tree.schedules import CRON_ENV, TIMEZONE_ENV, build_weekly_rebuild
-from collection_tree.sensors import CHANGED_TAG, TRIGGER_TAG, tree_version_sensor
+from collection_tree.sensors import (
+    CHANGED_TAG,
+    INPUTS_TAG,
+    TRIGGER_TAG,
+    tracks_change_sensor,
+    tree_version_sensor,
+)
 
 GENIUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "genius-2000s"
 
@@ -59,6 +69,45 @@ def tick(instance: DagsterInstance, folder: Path, cursor: str | None):
     with build_sensor_context(cursor=cursor, instance=instance,
                               resources=sensor_resources(folder / "out", folder)) as context:
         return tree_version_sensor.evaluate_tick(context)
+
+
+def tick_tracks(instance: DagsterInstance, folder: Path, cursor: str | None):
+    with build_sensor_context(cursor=cursor, instance=instance,
+                              resources=sensor_resources(folder / "out", folder)) as context:
+        return tracks_change_sensor.evaluate_tick(context)
+
+
+def queue(instance: DagsterInstance, request) -> DagsterRun:
+    """What the sensor daemon does with a run request: a run of its job with its tags, not yet started
+    (a queued one would need the code location's origin)."""
+    return instance.add_run(DagsterRun(job_name=request.job_name, run_id=str(uuid.uuid4()),
+                                       status=DagsterRunStatus.NOT_STARTED, tags=request.tags))
+
+
+def test_both_sensors_on_one_change_of_tracks_and_trees_request_one_run(trees):
+    instance = DagsterInstance.ephemeral()
+    tracks_cursor = json.dumps({"tracks": {"path": str(trees / "tracks.csv"), "sha256": "an earlier file"}})
+    tree_cursor = tick(instance, trees, None).cursor
+    tracks = trees / "tracks.csv"
+    tracks.write_text(tracks.read_text() + tracks.read_text().splitlines()[1].replace("1,", "999999,", 1) + "\n")
+    settle(tracks)
+    write_tree(trees / "genre_tree.json", "genre-v2", "2026-12-01T00:00:00Z")
+    first = tick(instance, trees, tree_cursor)
+    [request] = first.run_requests
+    assert request.tags[INPUTS_TAG] and len(request.tags[INPUTS_TAG]) == 32
+    # Without the tree sensor's run the tracks sensor asks for its own ...
+    alone = tick_tracks(instance, trees, tracks_cursor)
+    assert len(alone.run_requests) == 1 and alone.run_requests[0].tags[INPUTS_TAG] == request.tags[INPUTS_TAG]
+    # ... with it queued, the same inputs are not built twice; the cursor moves on.
+    run = queue(instance, request)
+    second = tick_tracks(instance, trees, tracks_cursor)
+    assert second.run_requests == []
+    assert second.skip_message == (f"tracks file changed, but run {run.run_id[:8]} (tree_version_sensor, not started) "
+                                   "already builds these inputs")
+    assert json.loads(second.cursor)["tracks"]["sha256"] == file_sha256(tracks)
+    # A run that ended (failed) no longer holds them: the next change is requested again.
+    instance.report_run_failed(run)
+    assert len(tick_tracks(instance, trees, tracks_cursor).run_requests) == 1
 
 
 def test_first_tick_builds_then_unchanged_skips(trees):
