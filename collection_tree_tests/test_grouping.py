@@ -698,3 +698,41 @@ def test_own_lineage_first_moves_a_cluster_to_its_own_lineages_category(demo_clu
     assert_contract(on, demo_clusters)
     assert on["report"].guard["moved_to_own_lineage"] > 0
     assert misfiled(on) < misfiled(off)
+
+
+def previous_of(result: dict, cs: ClusterSet):
+    """The PreviousGrouping a tree of ``result``'s categories gives (its leaves: the clusters)."""
+    from collection_tree.phases.grouping import PreviousGrouping
+
+    by_id = {c.id: c for c in cs.clusters}
+    return PreviousGrouping.from_tree({"categories": [
+        {"id": c["id"], "title": c["title"], "description": c["description"],
+         "leaves": [{"track_ids": by_id[i].track_ids} for i in c["cluster_ids"]]} for c in result["categories"]]})
+
+
+def test_keep_previous_puts_clusters_back_in_their_categories_without_proposals(demo_clusters):
+    first = run(demo_clusters)
+    provider = Scripted()
+    again = group_into_categories(demo_clusters, LLMClient(provider).for_phase("categories"), DEFAULT,
+                                  previous=previous_of(first, demo_clusters))
+    assert_contract(again, demo_clusters)
+    kept = again["report"].kept_previous
+    assert kept["kept"] and kept["clusters_pinned"] >= 0.9 * len(demo_clusters.clusters)
+    assert provider.calls["propose_categories"] == provider.calls["consolidate_categories"] == 0
+    before = {frozenset(c["cluster_ids"]) for c in first["categories"]}
+    after = {frozenset(c["cluster_ids"]) for c in again["categories"]}
+    assert len(before & after) >= len(before) - 2  # the same shelves, give or take what the balance moved
+    fresh = run(demo_clusters, Scripted())
+    assert fresh["report"].kept_previous == {}
+
+
+def test_keep_previous_regroups_when_too_little_of_the_collection_was_there_before(demo_clusters):
+    first = run(demo_clusters)
+    previous = previous_of(first, demo_clusters)
+    sparse = type(previous)(previous.categories, {t: k for t, k in previous.category_of.items() if t % 3 == 0})
+    provider = Scripted()
+    again = group_into_categories(demo_clusters, LLMClient(provider).for_phase("categories"), DEFAULT,
+                                  previous=sparse)
+    assert again["report"].kept_previous["kept"] is False
+    assert provider.calls["propose_categories"] > 0
+    assert_contract(again, demo_clusters)

@@ -17,6 +17,7 @@ from dagster import (
 )
 
 from collection_tree.assets.checks import run_params
+from collection_tree.assets.evolution import previous_tree
 from collection_tree.assets.llm_step import LLM_POOL, phase_llm
 from collection_tree.assets.metadata import markdown_table, phase_metadata
 from collection_tree.assets.modes import BuildMode
@@ -26,7 +27,12 @@ from collection_tree.assets.versions import code_version
 from collection_tree.core.clusters import ClusterSet
 from collection_tree.core.inputs import tracks_from_storage
 from collection_tree.phases import grouping
-from collection_tree.phases.grouping import GroupingParams, category_problems, group_into_categories
+from collection_tree.phases.grouping import (
+    GroupingParams,
+    PreviousGrouping,
+    category_problems,
+    group_into_categories,
+)
 from collection_tree.resources.llm import LLMResource
 from collection_tree.resources.settings import CollectionInputs, PipelineSettings
 
@@ -51,9 +57,11 @@ def build_categories_asset(mode: BuildMode) -> AssetsDefinition:
                    refined_clusters: ClusterSet, tracks: pd.DataFrame) -> dict[str, Any]:
         progress = PhaseProgress(context, "categories")
         profile, params = asset_params(config, pipeline_settings.profile, "categories")
+        # The last build's categories, so a rebuild keeps a DJ's category folders (keep_previous).
+        previous = PreviousGrouping.from_tree(previous_tree(context, mode)) if params.keep_previous else None
         with phase_llm(context, llm, inputs, "categories", max_fallback_share=params.max_fallback_share) as bound:
             result = group_into_categories(refined_clusters, bound, params, progress,
-                                           tracks=tracks_from_storage(tracks))
+                                           tracks=tracks_from_storage(tracks), previous=previous)
         report = result["report"]
         if report.fallback_used:
             context.log.warning(f"[categories] fallback used: {report.fallbacks}")

@@ -123,6 +123,11 @@ class GroupingParams(LLMPhaseParams):
     min_lineage_share: float = param(0.3, "Share of one category's tracks a genre lineage needs for a category of "
                                           "its own (smaller ones join their nearest lineage group)")
     title_coverage: float = param(1.0, "Share of a category's tracks its title should fit")
+    keep_previous: bool = param(True, "Keep the previous build's categories: a cluster most of whose tracks sat "
+                                      "in one previous category goes back to it without a call; only the others "
+                                      "are assigned (no proposal or consolidation)")
+    keep_previous_min_share: float = param(0.5, "Share of the tracks whose clusters have a previous category "
+                                                "needed to keep the previous categories (else regroup)")
     own_lineage_first: bool = param(True, "After assignment, a cluster in a category of another genre lineage "
                                           "moves to the most similar category of its own lineage, when its "
                                           "lineage group has one")
@@ -131,7 +136,7 @@ class GroupingParams(LLMPhaseParams):
 
     PHASE: ClassVar[str] = "grouping"
     # The seed profile uses only the reference's values: 8-12 categories, descriptions cut at 150.
-    SEED: ClassVar[dict[str, Any]] = {"profile": "seed"}
+    SEED: ClassVar[dict[str, Any]] = {"profile": "seed", "keep_previous": False}
 
     def __post_init__(self) -> None:
         self.validate()
@@ -152,6 +157,33 @@ class GroupingParams(LLMPhaseParams):
             raise ValueError("GroupingParams: min_lineage_share in [0, 1], title_coverage in (0, 1]")
         if self.section_min_leaves < 2 or self.section_size < 2:
             raise ValueError("GroupingParams: section_min_leaves >= 2 and section_size >= 2")
+
+
+@dataclass(frozen=True)
+class PreviousGrouping:
+    """The previous build's categories (``keep_previous``): their texts, and which one held each track."""
+
+    categories: list[dict[str, str]]  # {"id", "title", "description"}
+    category_of: dict[int, int]  # track id -> position in ``categories``
+
+    @classmethod
+    def from_tree(cls, tree: Mapping[str, Any] | None) -> PreviousGrouping | None:
+        """From a stored collection tree; None without one (or without categories)."""
+        categories, category_of = [], {}
+        for k, category in enumerate((tree or {}).get("categories") or []):
+            categories.append({key: str(category.get(key, "")) for key in ("id", "title", "description")})
+            for leaf in category.get("leaves") or []:
+                for t in leaf.get("track_ids") or []:
+                    category_of[int(t)] = k
+        return cls(categories, category_of) if categories else None
+
+    def home_of(self, cluster: Cluster) -> int | None:
+        """The previous category holding more than half of the cluster's tracks, if one does."""
+        votes = Counter(self.category_of[int(t)] for t in cluster.track_ids if int(t) in self.category_of)
+        if not votes:
+            return None
+        k, n = min(votes.items(), key=lambda kv: (-kv[1], kv[0]))
+        return k if 2 * n > len(cluster.track_ids) else None
 
 
 @dataclass(frozen=True)
@@ -183,6 +215,8 @@ class GroupingReport(PhaseReport):
     guard: dict[str, Any] = figure(default_factory=dict)  # lineage-scoped assignment; clusters breaking it: repaired
     categories_mixing_lineage_groups: int = 0
     sections: int = 0
+    # keep_previous: clusters pinned to their previous category, their share of the tracks, whether kept
+    kept_previous: dict[str, Any] = figure(default_factory=dict)
 
     def to_metadata(self) -> dict[str, Any]:
         sizes = self.category_sizes
@@ -303,7 +337,8 @@ class _Outcome:
 
 def group_into_categories(clusters: ClusterSet, llm: Any, params: GroupingParams,
                           progress: Progress = no_progress,
-                          tracks: pd.DataFrame | TrackFacets | None = None) -> dict[str, Any]:
+                          tracks: pd.DataFrame | TrackFacets | None = None,
+                          previous: PreviousGrouping | None = None) -> dict[str, Any]:
     """``{"categories": [{"id", "title", "description", "cluster_ids", "sections"?}], "report":
     GroupingReport}``. ``tracks`` (the collection's tracks) give the vectors, titles and descriptions
     their facts; without them each track is taken to carry its cluster's filter values. ``sections``
@@ -329,7 +364,8 @@ def group_into_categories(clusters: ClusterSet, llm: Any, params: GroupingParams
         # The geometry's many small scikit-learn fits run fastest on one BLAS/OpenMP thread (the LLM
         # calls run on the phase's own threads); on a busy machine many threads each cost 40x.
         with threadpool_limits(limits=1):
-            outcome = _Hierarchy(items, llm, params, progress, facets).run()
+            outcome = _Hierarchy(items, llm, params, progress, facets,
+                                 previous if params.keep_previous else None).run()
     categories = _assemble(items, outcome.groups, outcome.texts)
     progress(1.0, f"{len(categories)} categories")
     tracks = {c.id: c.track_count for c in items}
@@ -411,8 +447,10 @@ def _seed(items: list[Cluster], llm: Any, params: GroupingParams) -> _Outcome:
 
 class _Hierarchy:
     def __init__(self, items: list[Cluster], llm: Any, params: GroupingParams, progress: Progress,
-                 facets: TrackFacets):
+                 facets: TrackFacets, previous: PreviousGrouping | None = None):
         self.items, self.p, self.progress, self.facets = items, params, progress, facets
+        self.previous = previous
+        self.kept_previous = False
         # The prompts name each cluster by a short reference ("c17": its position), not its long id: the
         # answers list clusters by it, so fewer output tokens on every call that names clusters.
         self.summaries = [{**cluster_summary(c, params.description_chars), "id": f"c{i}"} for i, c in enumerate(items)]
@@ -435,6 +473,9 @@ class _Hierarchy:
             "lineage_merges": self.lineage.merges}
 
     def run(self) -> _Outcome:
+        kept = self.previous_categories()
+        if kept is not None:
+            return self.finish(*kept)
         hoods = packed(self.space, neighbourhoods(self.space, self.structure, self.p.neighbourhood_size, self.home),
                        self.p.workers, self.home)
         self.figures["neighbourhood_sizes"] = [len(h) for h in hoods]
@@ -449,8 +490,38 @@ class _Hierarchy:
             self.figures["count_fix"] = moves
             groups = self.balanced(fitted)
             return self.outcome(groups, self.deterministic_texts(groups))
-        cats = self.consolidate(candidates)
-        groups, cats = self.assign(cats)
+        return self.finish(self.consolidate(candidates), {})
+
+    def previous_categories(self) -> tuple[list[dict[str, Any]], dict[int, int]] | None:
+        """``keep_previous``: the previous build's categories as the names to assign to, each cluster
+        most of whose tracks one of them held pinned to it; None (regroup from scratch) when those
+        clusters hold less than ``keep_previous_min_share`` of the tracks."""
+        if self.previous is None or not self.lo <= len(self.previous.categories) <= self.hi:
+            return None  # none, or not a grouping to keep (the reference's single fallback category, say)
+        homes = {i: self.previous.home_of(c) for i, c in enumerate(self.items)}
+        pinned = {i: k for i, k in homes.items() if k is not None}
+        share = float(self.weights[list(pinned)].sum() / self.weights.sum()) if pinned else 0.0
+        kept = share >= self.p.keep_previous_min_share
+        self.figures["kept_previous"] = {"clusters_pinned": len(pinned), "clusters": len(self.items),
+                                         "tracks_share": round(share, 4), "kept": kept}
+        if not kept:
+            return None
+        used = sorted(set(pinned.values()))
+        position = {k: j for j, k in enumerate(used)}
+        cats = []
+        for k in used:
+            members = [i for i, home in pinned.items() if home == k]
+            text = self.previous.categories[k]
+            cats.append({"name": text["title"] or text["id"], "description": text["description"], "claimed": members,
+                         "vector": self.vector_of(members)})
+        self.kept_previous = True
+        self.progress(0.4, f"kept {len(cats)} previous categories; {len(self.items) - len(pinned)} clusters to assign")
+        return cats, {i: position[k] for i, k in pinned.items()}
+
+    def finish(self, cats: list[dict[str, Any]], pinned: dict[int, int]) -> _Outcome:
+        """Assignment (``pinned`` clusters keep their category, no call), the lineage rules, the count
+        fix and balance, then the texts."""
+        groups, cats = self.assign(cats, pinned)
         if self.p.own_lineage_first:
             groups = self.own_lineage_first(groups)
         groups, cats = self.guard(groups, cats)
@@ -555,7 +626,8 @@ class _Hierarchy:
     def category_payload(self, cats: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         return [{"name": c["name"], "description": c["description"], **self.hints(c["claimed"])} for c in cats]
 
-    def assign(self, cats: list[dict[str, Any]]) -> tuple[list[list[int]], list[dict[str, Any]]]:
+    def assign(self, cats: list[dict[str, Any]],
+               pinned: Mapping[int, int] | None = None) -> tuple[list[list[int]], list[dict[str, Any]]]:
         """One wave: each cluster offered only the categories of its own lineage group (a category's
         group: the one holding most of its claimed clusters' tracks; the request's ``enum`` says so).
         A lineage group that no category belongs to gets one of its own while there is room, else its
@@ -576,9 +648,11 @@ class _Hierarchy:
             added += 1
         floating = [k for k, h in enumerate(cat_home) if h is None]  # claims nothing: offered to every group
         units: list[tuple[list[int], list[int]]] = []  # (clusters, categories offered)
+        pinned = pinned or {}
         for home in sorted(set(self.home)):
             own = [k for k, h in enumerate(cat_home) if h == home]
-            units.append((self._of_home(home), sorted(own + floating) if own else list(range(len(cats)))))
+            units.append(([i for i in self._of_home(home) if i not in pinned],
+                          sorted(own + floating) if own else list(range(len(cats)))))
         batches = self._assign_batches(units)
         self.figures["guard"] = {"lineage_units": len(units), "categories_added": added,
                                  "clusters_offered_all": sum(len(b) for b, allowed in batches
@@ -591,8 +665,8 @@ class _Hierarchy:
             payload = {"categories": [cat_payload[k] for k in allowed], "clusters": [self.summaries[i] for i in batch]}
             return self.ledger.call("assign", assign_categories.request_for(payload), unit=b)
 
-        answers = self._run_wave("assign", len(batches), work, 0.4, 0.7)
-        chosen: dict[int, int] = {}
+        answers = self._run_wave("assign", len(batches), work, 0.4, 0.7) if batches else []
+        chosen: dict[int, int] = dict(pinned)
         for (batch, allowed), answer in zip(batches, answers, strict=True):
             for item in (answer or {}).get("assignments", []):
                 j = name_index.get(item.get("category"))
@@ -643,10 +717,10 @@ class _Hierarchy:
         per lineage group, up to ``workers``; more groups than that: the smallest two share calls,
         offered both groups' categories), shared out so that the largest batch is as small as can be;
         each group's clusters seeded-shuffled (no batch sees them in their phase-4 order) and evenly cut."""
-        count = len(wave_chunks(range(len(self.items)), self.p.assign_batch_size, self.p.workers,
+        units = [(list(c), list(a)) for c, a in units if c]  # a group whose clusters are all pinned: no call
+        count = len(wave_chunks(range(sum(len(c) for c, _ in units)), self.p.assign_batch_size, self.p.workers,
                                 self.p.assign_max_batch))
         budget = max(count, min(len(units), self.p.workers))
-        units = [(list(c), list(a)) for c, a in units if c]
         while len(units) > budget:
             units.sort(key=lambda u: (len(u[0]), u[0][0]))
             (a_clusters, a_allowed), (b_clusters, b_allowed) = units.pop(0), units.pop(0)
@@ -749,7 +823,7 @@ class _Hierarchy:
         """One wave of ``describe_categories`` calls, a few categories each; a category the answer
         leaves out (or a failed call) keeps its suggested title and a deterministic description."""
         suggested = self.shelf_titles(groups)
-        if self.ledger.successes == 0:
+        if self.ledger.successes == 0 and not self.kept_previous:  # every call failed: no LLM texts either
             return self.deterministic_texts(groups, suggested)
         working = [c["name"] for c in cats]
         batches = wave_chunks(list(range(len(groups))), self.p.describe_batch_size, self.p.workers,
