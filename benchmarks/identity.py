@@ -5,7 +5,8 @@ the share of the previous build's leaves whose id (and title) the next build kee
 
     python -m benchmarks.identity [--tracks 6000] [--replace 0.05] [--fresh]
 
-``--fresh`` turns off ``keep_previous`` (run config), to measure what identity matching alone keeps.
+``--fresh`` turns off ``keep_previous`` in phases 3 and 5 (run config), to measure what identity matching
+alone keeps. The curation figures of each build follow the table.
 The collection is a seeded sample of genius-2000s-full (its trees name every track id, so replaced
 tracks come from the same trees); every build is offline, in a child process.
 """
@@ -25,6 +26,8 @@ import pandas as pd
 import yaml
 
 from benchmarks import harness
+from collection_tree.core.curation import curation_figures, summary_line
+from collection_tree.core.inputs import load_tracks
 
 
 def _collection(folder: Path, tracks: pd.DataFrame) -> Path:
@@ -49,13 +52,16 @@ def _build(collection: Path, work: Path, fresh: bool) -> dict:
     command = [sys.executable, "-m", "collection_tree.cli", "build"]
     if fresh:
         run_yaml = work / "run.yaml"
-        run_yaml.write_text(yaml.safe_dump({"assigned_clusters": {"keep_previous": False}}))
+        run_yaml.write_text(yaml.safe_dump({"assigned_clusters": {"keep_previous": False},
+                                            "categories": {"keep_previous": False}}))
         command += ["--config", str(run_yaml)]
     proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
     if proc.returncode != 0:
         raise RuntimeError(f"build of {collection} failed:\n{proc.stderr[-3000:]}")
     tree = json.loads((work / "output" / "curated_collection.json").read_text())
     tree["_changes"] = json.loads((work / "output" / "changes.json").read_text())["counts"]
+    tree["_curation"] = summary_line(curation_figures(tree, load_tracks(collection / "tracks.csv"),
+                                                      json.loads((collection / "genre_tree.json").read_text())))
     return tree
 
 
@@ -93,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
             {"case": f"{args.replace:.0%} of {args.tracks} tracks replaced", **_kept(again, changed)}]
     print(f"keep_previous: {'off' if args.fresh else 'on'}")
     print(harness.markdown_table(rows, list(rows[0])))
+    for name, tree in (("first build", first), ("unchanged rebuild", again), ("5% replaced", changed)):
+        print(f"curation, {name}: {tree['_curation']}")
     return 0
 
 
