@@ -182,6 +182,22 @@ def request_for(choice: BuildChoice, run_key: str, tags: dict[str, str], digests
     return RunRequest(run_key=run_key, job_name=collection_tree_job.name, tags=tags)
 
 
+def request_once(context: SensorEvaluationContext, paths: dict[str, Path], known: dict[str, str], what: str,
+                 run_key: str, tags: dict[str, str], cursor: str) -> SensorResult | SkipReason:
+    """The run for the current inputs (``known``: the digests this tick already has), unless a pending
+    run or the last build already has them (``already_handled``); the cursor moves on either way."""
+    try:
+        digests = input_digests(paths, known)
+    except OSError as exc:
+        return SkipReason(f"{what}, but an input file is not ready: {exc.strerror or exc}")
+    handled = already_handled(context.instance, digests)
+    if handled:
+        return SensorResult(skip_reason=SkipReason(f"{what}, but {handled}"), cursor=cursor)
+    choice = build_choice(context, paths)
+    context.log.info(f"{what}: {choice.kind}, {choice.reason}")
+    return SensorResult(run_requests=[request_for(choice, run_key, tags, digests)], cursor=cursor)
+
+
 @sensor(
     jobs=[collection_tree_job, collection_tree_update_job],
     minimum_interval_seconds=MINIMUM_INTERVAL_SECONDS,
@@ -220,15 +236,8 @@ def tree_version_sensor(context: SensorEvaluationContext, inputs: CollectionInpu
     context.log.info(f"{which} tree changed: " + "; ".join(
         f"{t} {seen.get(t, built.get(t, {})).get('id', '?')} -> {current[t].id}" for t in changed))
     all_paths = inputs.resolved() if inputs.configured() else inputs.demo_paths()
-    try:
-        digests = input_digests(all_paths, {f"{t}_tree": current[t].sha256 for t in TREES})
-    except OSError as exc:
-        return SkipReason(f"tracks file not ready: {exc.strerror or exc}")
-    handled = already_handled(context.instance, digests)
-    if handled:
-        return SensorResult(skip_reason=SkipReason(f"{which} tree changed, but {handled}"), cursor=cursor)
-    choice = build_choice(context, all_paths)
-    return SensorResult(run_requests=[request_for(choice, run_key, tags, digests)], cursor=cursor)
+    return request_once(context, all_paths, {f"{t}_tree": current[t].sha256 for t in TREES},
+                        f"{which} tree changed", run_key, tags, cursor)
 
 
 @sensor(
@@ -261,15 +270,7 @@ def tracks_change_sensor(context: SensorEvaluationContext, inputs: CollectionInp
     cursor = json.dumps({"tracks": {"path": str(path), "sha256": digest}}, sort_keys=True)
     if seen == digest:
         return SensorResult(skip_reason=SkipReason("tracks file unchanged"), cursor=cursor)
-    try:
-        digests = input_digests(paths, {"tracks": digest})
-    except OSError as exc:
-        return SkipReason(f"tree file not ready: {exc.strerror or exc}")
-    handled = already_handled(context.instance, digests)
-    if handled:
-        return SensorResult(skip_reason=SkipReason(f"tracks file changed, but {handled}"), cursor=cursor)
-    choice = build_choice(context, paths)
-    context.log.info(f"tracks file changed ({(seen or 'none')[:12]} -> {digest[:12]}): {choice.kind}, {choice.reason}")
+    context.log.info(f"tracks file changed ({(seen or 'none')[:12]} -> {digest[:12]})")
     tags = {TRIGGER_TAG: "tracks_change_sensor", CHANGED_TAG: "tracks"}
     run_key = f"tracks={digest[:16]};after={(seen or 'none')[:12]}"
-    return SensorResult(run_requests=[request_for(choice, run_key, tags, digests)], cursor=cursor)
+    return request_once(context, paths, {"tracks": digest}, "tracks file changed", run_key, tags, cursor)

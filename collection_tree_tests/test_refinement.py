@@ -290,21 +290,21 @@ def test_default_profile_payload_has_features_and_bigger_parallel_batches():
 
 
 # ---------------------------------------------------------------------------- limits and rules
-def eight_merge_suggestions():
-    """24 clusters of 5 tracks; every scoring answer suggests merging 8 pairs of them."""
+def merge_suggestions(n_pairs: int = 8):
+    """24 clusters of 5 tracks; every scoring answer suggests merging ``n_pairs`` pairs of them."""
     rows = [{"track_id": t, "year": 2001, "genre": ["Rock"]} for t in range(1, 121)]
     tracks = make_tracks(rows)
     clusters = [cluster(f"c{i:02d}", list(range(5 * i + 1, 5 * i + 6)), genre=f"G{i}", scene=f"S{i}")
                 for i in range(24)]
     cs = ClusterSet(clusters, all_track_ids=tracks["track_id"].tolist())
-    pairs = [[f"c{2 * i:02d}", f"c{2 * i + 1:02d}"] for i in range(8)]
+    pairs = [[f"c{2 * i:02d}", f"c{2 * i + 1:02d}"] for i in range(n_pairs)]
     provider = Scripted(score_clusters=lambda r: scores_answer(
         r, 6, merges=[{"cluster_ids": p, "reason": "same"} for p in pairs]))
     return tracks, cs, pairs, provider
 
 
 def test_at_most_five_merges_per_iteration():
-    tracks, cs, pairs, provider = eight_merge_suggestions()
+    tracks, cs, pairs, provider = merge_suggestions()
     out = run(cs, tracks, provider, "seed", max_iterations=1)
     assert provider.tasks().count("rename_merged_cluster") == 5
     assert {r.tier for r in provider.requests if r.task == "rename_merged_cluster"} == {"creative"}  # the reference
@@ -316,7 +316,7 @@ def test_at_most_five_merges_per_iteration():
 
 
 def test_overlapped_rounds_act_on_standing_suggestions_while_scoring_only_what_changed():
-    tracks, cs, pairs, provider = eight_merge_suggestions()
+    tracks, cs, pairs, provider = merge_suggestions()
     out = run(cs, tracks, provider, "default", max_leaf_tracks=0)
     rounds = out.report.iterations
     assert [(r["clusters_scored"], r["merges"]) for r in rounds] == [(24, 0), (0, 5), (5, 3)]
@@ -332,14 +332,7 @@ def test_overlapped_rounds_act_on_standing_suggestions_while_scoring_only_what_c
 
 
 def test_a_round_acts_on_no_more_than_its_wave_leaves_room_for():
-    rows = [{"track_id": t, "year": 2001, "genre": ["Rock"]} for t in range(1, 121)]
-    tracks = make_tracks(rows)
-    clusters = [cluster(f"c{i:02d}", list(range(5 * i + 1, 5 * i + 6)), genre=f"G{i}", scene=f"S{i}")
-                for i in range(24)]
-    cs = ClusterSet(clusters, all_track_ids=tracks["track_id"].tolist())
-    pairs = [[f"c{2 * i:02d}", f"c{2 * i + 1:02d}"] for i in range(12)]
-    provider = Scripted(score_clusters=lambda r: scores_answer(
-        r, 6, merges=[{"cluster_ids": p, "reason": "same"} for p in pairs]))
+    tracks, cs, _, provider = merge_suggestions(12)
     out = run(cs, tracks, provider, "default", max_leaf_tracks=0, workers=4, max_merges=5)
     # 4 workers: round 2 merges 4 (not max_merges' 5); round 3 scores them in one batch and merges 3.
     assert [(r["scoring_batches"], r["merges"]) for r in out.report.iterations] == [(1, 0), (0, 4), (1, 3), (0, 4)]
