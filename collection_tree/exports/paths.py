@@ -203,9 +203,15 @@ def atomic_text_writer(path: Path) -> Iterator[io.TextIOWrapper]:
         text.detach()  # the raw handle stays open for atomic_writer's fsync and rename
 
 
+def xml_bytes(declaration: str, root: ET.Element) -> bytes:
+    """The declaration line, the element tree and a final newline, in memory: the bytes
+    :func:`atomic_write_xml` streams to disk."""
+    return (declaration + "\n").encode() + ET.tostring(root, encoding="utf-8") + b"\n"
+
+
 def atomic_write_xml(path: Path, declaration: str, root: ET.Element) -> None:
     """The declaration line, the element tree and a final newline, streamed atomically (the bytes
-    ``declaration + "\n" + ET.tostring(root, "utf-8") + "\n"`` give)."""
+    :func:`xml_bytes` gives)."""
     with atomic_text_writer(path) as text:
         text.write(declaration + "\n")
         ET.ElementTree(root).write(text, encoding="unicode")

@@ -35,6 +35,7 @@ from collection_tree.exports.paths import (
     is_absolute,
     locate_track,
     unique_names,
+    xml_bytes,
 )
 
 FORMAT_VERSION = "1.0.0"
@@ -111,7 +112,7 @@ def build_rekordbox_xml(tree: dict[str, Any], tracks: pd.DataFrame, music_root: 
                         top_folder: str | None = None) -> tuple[bytes, RekordboxReport]:
     """The document's bytes (UTF-8, with declaration) and what went in or was left out."""
     root, report = _rekordbox_tree(tree, tracks, music_root, top_folder)
-    return (_DECLARATION + "\n").encode() + ET.tostring(root, encoding="utf-8") + b"\n", report
+    return xml_bytes(_DECLARATION, root), report
 
 
 def _rekordbox_tree(tree: dict[str, Any], tracks: pd.DataFrame, music_root: str | None,

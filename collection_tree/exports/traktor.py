@@ -36,6 +36,7 @@ from collection_tree.exports.paths import (
     is_absolute,
     locate_track,
     unique_names,
+    xml_bytes,
 )
 
 NML_VERSION = "19"
@@ -130,7 +131,7 @@ def build_traktor_nml(tree: dict[str, Any], tracks: pd.DataFrame, music_root: st
                       system_volume: str = SYSTEM_VOLUME) -> tuple[bytes, TraktorReport]:
     """The NML document's bytes (UTF-8) and what went in or was left out."""
     root, report = _nml_tree(tree, tracks, music_root, system_volume)
-    return (_DECLARATION + "\n").encode() + ET.tostring(root, encoding="utf-8") + b"\n", report
+    return xml_bytes(_DECLARATION, root), report
 
 
 def _nml_tree(tree: dict[str, Any], tracks: pd.DataFrame, music_root: str | None,
