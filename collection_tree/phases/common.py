@@ -107,6 +107,12 @@ class PhaseParams:
             if getattr(self, name) < minimum:
                 raise ValueError(f"{name} must be >= {minimum}")
 
+    def require_batch_growth(self, size: str = "batch_size", most: str = "max_batch_size") -> None:
+        """``ValueError`` unless the field ``most`` is 0 (fixed batches, :func:`call_batches`) or at
+        least the field ``size``."""
+        if getattr(self, most) and getattr(self, most) < getattr(self, size):
+            raise ValueError(f"{most} must be 0 or at least {size}")
+
     def require_tier(self, *names: str) -> None:
         """``ValueError`` for the first of the fields ``names`` that is not a model tier."""
         for name in names:
@@ -158,9 +164,19 @@ def wave_chunks(items: Sequence[T], size: int, workers: int, max_size: int | Non
         return []
     count = math.ceil(n / size)
     waves = min(math.ceil(count / workers), math.ceil(n / (workers * (max_size or size))))
-    count = min(count, waves * workers)
-    bounds = [round(i * n / count) for i in range(count + 1)]
+    return even_split(items, min(count, waves * workers))
+
+
+def even_split(items: Sequence[T], count: int) -> list[list[T]]:
+    """``items`` in ``count`` consecutive runs whose sizes differ by one at most (order kept)."""
+    bounds = [round(i * len(items) / count) for i in range(count + 1)]
     return [list(items[bounds[i] : bounds[i + 1]]) for i in range(count)]
+
+
+def call_batches(items: Sequence[T], size: int, workers: int, max_size: int) -> list[list[T]]:
+    """A phase's batches of calls: :func:`wave_chunks` growing up to ``max_size``, or with ``max_size``
+    0 the reference's fixed batches of ``size`` (the last one short)."""
+    return wave_chunks(items, size, workers, max_size) if max_size else chunks(items, size)
 
 
 def run_batches(

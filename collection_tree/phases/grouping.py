@@ -84,7 +84,15 @@ from collection_tree.core.track_facets import TrackFacets
 from collection_tree.core.vectors import context_parts
 from collection_tree.llm.interface import LLMError, LLMRequest
 from collection_tree.llm.normalise import kebab_case
-from collection_tree.phases.common import LLMPhaseParams, Progress, no_progress, param, run_batches, wave_chunks
+from collection_tree.phases.common import (
+    LLMPhaseParams,
+    Progress,
+    even_split,
+    no_progress,
+    param,
+    run_batches,
+    wave_chunks,
+)
 from collection_tree.tasks import (
     assign_categories,
     consolidate_categories,
@@ -736,8 +744,7 @@ class _Hierarchy:
         for (clusters, allowed), n in zip(units, calls, strict=True):
             order = list(clusters)
             rng.shuffle(order)
-            bounds = [round(k * len(order) / n) for k in range(n + 1)]
-            out += [(order[bounds[k]:bounds[k + 1]], allowed) for k in range(n)]
+            out += [(part, allowed) for part in even_split(order, n)]
         return out
 
     def guard(self, groups: list[list[int]],

@@ -39,11 +39,10 @@ from collection_tree.llm.interface import LLM, LLMError
 from collection_tree.phases.common import (
     LLMPhaseParams,
     Progress,
-    chunks,
+    call_batches,
     no_progress,
     param,
     run_batches,
-    wave_chunks,
 )
 from collection_tree.tasks.describe_leaves import DESCRIBE_LEAVES, offline_description, pick_exemplars
 
@@ -72,8 +71,7 @@ class LeafParams(LLMPhaseParams):
 
     def validate(self) -> None:
         self.require_at_least(1, "batch_size", "workers", "max_tokens")
-        if self.max_batch_size and self.max_batch_size < self.batch_size:
-            raise ValueError("max_batch_size must be 0 or at least batch_size")
+        self.require_batch_growth()
 
 
 @dataclass(frozen=True)
@@ -343,10 +341,7 @@ def describe_leaves(
     for prep, distinct in zip(prepared, terms, strict=True):
         prep.entry["distinctive"] = distinct
     progress(0.02, f"{len(prepared)} leaves prepared")
-    if params.max_batch_size:
-        batches = wave_chunks(prepared, params.batch_size, params.workers, params.max_batch_size)
-    else:
-        batches = chunks(prepared, params.batch_size) if prepared else []
+    batches = call_batches(prepared, params.batch_size, params.workers, params.max_batch_size)
 
     def work(batch: list[_Prepared]) -> tuple[dict[str, dict[str, Any]], bool]:
         payload = {"examples_per_leaf": params.examples, "clusters": [p.entry for p in batch]}

@@ -38,13 +38,12 @@ from collection_tree.phases.common import (
     Progress,
     TrackBriefs,
     briefs,
-    chunks,
+    call_batches,
     no_progress,
     param,
     run_batches,
     sample_ids,
     track_lookup,
-    wave_chunks,
 )
 from collection_tree.tasks.name_clusters import REFERENCE_TASK, TASK
 
@@ -85,8 +84,7 @@ class NamingParams(LLMPhaseParams):
     def validate(self) -> None:
         self.require_at_least(1, "batch_size", "workers", "sample_tracks", "max_tokens")
         self.require_tier("tier")
-        if self.max_batch_size and self.max_batch_size < self.batch_size:
-            raise ValueError("max_batch_size must be 0 or at least batch_size")
+        self.require_batch_growth()
         if self.brief_description_chars < 0:
             raise ValueError("brief_description_chars must be >= 0")
 
@@ -162,14 +160,6 @@ def distinct_titles(clusters: list[Cluster]) -> int:
     return changed
 
 
-def naming_batches(seeds: list[Cluster], params: NamingParams) -> list[list[Cluster]]:
-    """The calls' clusters: one wave of evenly filled batches (``max_batch_size``), or the reference's
-    fixed batches of ``batch_size`` (``max_batch_size`` 0)."""
-    if params.max_batch_size:
-        return wave_chunks(seeds, params.batch_size, params.workers, params.max_batch_size)
-    return chunks(seeds, params.batch_size) if seeds else []
-
-
 def name_clusters(
     seeds: list[Cluster],
     tracks: pd.DataFrame,
@@ -182,7 +172,7 @@ def name_clusters(
     params = params or NamingParams.for_profile("default")
     lookup = track_lookup(tracks)
     source = answer_source(llm)
-    batches = naming_batches(seeds, params)
+    batches = call_batches(seeds, params.batch_size, params.workers, params.max_batch_size)
     fatal = threading.Event()  # a bad key fails every call the same way: stop asking
 
     def work(batch: list[Cluster]) -> tuple[dict[str, dict[str, Any]], str]:

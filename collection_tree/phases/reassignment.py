@@ -59,12 +59,11 @@ from collection_tree.phases.common import (
     Progress,
     TrackBriefs,
     briefs,
-    chunks,
+    call_batches,
     no_progress,
     param,
     run_batches,
     track_lookup,
-    wave_chunks,
 )
 from collection_tree.phases.placement import Guard, fold_small_clusters, no_cluster_reason
 from collection_tree.tasks.reassign_tracks import TASK, UNASSIGNED
@@ -133,8 +132,7 @@ class ReassignParams(LLMPhaseParams):
             raise ValueError("max_passes, candidates and min_cluster_size must be >= 0")
         if self.poor_fit_margin < 0:
             raise ValueError("poor_fit_margin must be >= 0")
-        if self.max_batch_size and self.max_batch_size < self.batch_size:
-            raise ValueError("max_batch_size must be 0 or at least batch_size")
+        self.require_batch_growth()
 
 
 @dataclass(frozen=True)
@@ -533,8 +531,7 @@ class _Passes:
 
     def _one_pass(self, number: int, todo: list[int]) -> tuple[dict[str, Any], set[int]]:
         params = self.params
-        batches = (wave_chunks(todo, params.batch_size, params.workers, params.max_batch_size)
-                   if params.max_batch_size else chunks(todo, params.batch_size))
+        batches = call_batches(todo, params.batch_size, params.workers, params.max_batch_size)
         # Parallel batches all see the counts at the start of the pass (deterministic payloads);
         # serial ones (the reference) see the counts left by the previous batch.
         snapshot = None if self.serial else self.state.counts()

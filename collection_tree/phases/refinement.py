@@ -95,13 +95,12 @@ from collection_tree.phases.common import (
     Progress,
     TrackBriefs,
     briefs,
-    chunks,
+    call_batches,
     no_progress,
     param,
     run_batches,
     sample_ids,
     track_lookup,
-    wave_chunks,
 )
 from collection_tree.phases.placement import Guard, bound_leaves, no_cluster_reason, size_figures
 from collection_tree.tasks import define_subclusters, rename_merged_cluster, score_clusters
@@ -262,10 +261,8 @@ def score_item(cluster: Cluster, features: TrackFeatures, params: RefineParams) 
 def scoring_batches(clusters: Sequence[Cluster], params: RefineParams) -> list[list[Cluster]]:
     """The scoring batches of ``clusters`` (in :func:`scoring_order`): ``batch_size`` each, or with
     ``wave_batches`` evenly filled batches that grow up to ``max_batch_size`` to fill whole waves."""
-    ordered = scoring_order(clusters, params)
-    if params.wave_batches:
-        return wave_chunks(ordered, params.batch_size, max(1, params.workers), params.max_batch_size)
-    return chunks(ordered, params.batch_size)
+    return call_batches(scoring_order(clusters, params), params.batch_size, max(1, params.workers),
+                        params.max_batch_size if params.wave_batches else 0)
 
 
 def score_request(batch: Sequence[Cluster], features: TrackFeatures, params: RefineParams) -> LLMRequest:
