@@ -709,13 +709,18 @@ class _Hierarchy:
             for i in group:
                 targets = [j for j, lin in enumerate(owner) if lin == lineages[i] and j != k]
                 if lineages[i] and lineages[i] != owner[k] and targets:
-                    sims = [float(self.vectors[i] @ centroid(self.vectors, groups[j])) for j in targets]
-                    moves[i] = targets[int(np.argmax(sims))]
+                    moves[i] = self.most_similar(i, targets, groups)
         out = [[i for i in g if i not in moves] for g in groups]
         for i, j in moves.items():
             out[j].append(i)
         self.figures.setdefault("guard", {})["moved_to_own_lineage"] = len(moves)
         return [sorted(g) for g in out]
+
+    def most_similar(self, i: int, among: Sequence[int], groups: Sequence[Sequence[int]]) -> int:
+        """Of the categories ``among``, the one whose clusters' centroid cluster ``i`` is most similar
+        to (an empty one counts as ``i`` itself; ties: the first)."""
+        sims = [float(self.vectors[i] @ centroid(self.vectors, groups[k] or [i])) for k in among]
+        return among[int(np.argmax(sims))]
 
     def _of_home(self, home: str) -> list[int]:
         return [i for i, h in enumerate(self.home) if h == home]
@@ -762,8 +767,7 @@ class _Hierarchy:
         for i in breaking:
             allowed = [k for k, h in enumerate(homes) if h == self.home[i]]
             if allowed:
-                sims = [float(self.vectors[i] @ centroid(self.vectors, groups[k] or [i])) for k in allowed]
-                k = allowed[int(np.argmax(sims))]
+                k = self.most_similar(i, allowed, groups)
                 report["repaired"] += 1
             elif len([g for g in groups if g]) < self.hi:  # a lineage group without a category gets one
                 homes.append(self.home[i])

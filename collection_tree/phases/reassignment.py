@@ -488,6 +488,8 @@ class _Passes:
         self.state, self.lookup, self.llm = state, lookup, llm
         self.params, self.progress = params, progress
         self.clusters = state.clusters
+        # What the payloads call each cluster -> its id, once: an answer may name only these.
+        self.handles = {self._handle(c): c.id for c in self.clusters}
         self.serial = params.workers <= 1
         self.fatal = threading.Event()  # a bad key fails every call the same way: stop asking
         self.offset: dict[int, int] = {}
@@ -574,7 +576,7 @@ class _Passes:
         # The client normalised the answer; a bare LLM object might not have: keep only this batch's
         # tracks and known clusters, so nothing unknown can enter the membership.
         sent = set(batch)
-        handles = {self._handle(c): c.id for c in self.clusters}
+        handles = self.handles
         answers = {int(a["track_id"]): (UNASSIGNED if a.get("cluster_id") == UNASSIGNED
                                         else handles[str(a.get("cluster_id"))])
                    for a in answer["assignments"]
