@@ -77,12 +77,10 @@ Respond with one JSON object matching the schema: {"subclusters": [{"title", "de
 """
 
 # Appended to the instructions when the payload asks ``with_score`` (the seed profile's prompt stays the reference's).
-SCORE_INSTRUCTIONS = """
+SCORE_INSTRUCTIONS = f"""
 The cluster also has quality_score, the whole playlist's score. Give each sub-playlist a score too: an \
-integer from 1 to 10 for it as a playlist (9-10: one sound, one moment; 7-8: a clear identity with a \
-few outliers or a moderate spread; 5-6: two related styles or eras; 3-4: a loose grab-bag or two \
-separate groups; 1-2: no musical common ground), judged from what its filters select in the landscape. \
-Each sub-playlist of the JSON object then also has "score".
+integer from 1 to 10 for it as a playlist {score_clusters.SCORE_SCALE}, judged from what its filters \
+select in the landscape. Each sub-playlist of the JSON object then also has "score".
 """
 
 _FILTERS_SCHEMA: dict[str, Any] = strict_object({
@@ -110,7 +108,7 @@ def schema_for(payload: Payload) -> dict[str, Any]:
     schema = copy.deepcopy(SCHEMA)
     item = schema["properties"]["subclusters"]["items"]
     if payload.get("with_score"):
-        item["properties"]["score"] = {"type": "integer", "description": "1 (no common ground) to 10 (one sound)"}
+        item["properties"]["score"] = score_clusters.SCORE_PROPERTY
         item["required"].append("score")
     props = item["properties"]["filters"]["properties"]
     for facet, rows in (payload.get("landscape", {}).get("values") or {}).items():

@@ -52,20 +52,18 @@ the sample does not support. Respond with one JSON object matching the schema: \
 """
 
 # Appended to the instructions when the payload asks ``with_score`` (the seed profile's prompt stays the reference's).
-SCORE_INSTRUCTIONS = """
+SCORE_INSTRUCTIONS = f"""
 The input also has features, measured on the merged playlist's tracks (shares are fractions of its \
 tracks): filter_agreement per defining filter, year (and bpm, energy) spread with modes when it holds \
 two groups, era, and the most frequent other tags. Also answer score: an integer from 1 to 10 for the \
-merged playlist as a playlist (9-10: one sound, one moment; 7-8: a clear identity with a few outliers \
-or a moderate spread; 5-6: two related styles or eras; 3-4: a loose grab-bag or two separate groups; \
-1-2: no musical common ground), judged from the features and the sample. The JSON object is then \
-{"title": "...", "description": "...", "score": 7}.
+merged playlist as a playlist {score_clusters.SCORE_SCALE}, judged from the features and the sample. \
+The JSON object is then {{"title": "...", "description": "...", "score": 7}}.
 """
 
 SCHEMA: dict[str, Any] = strict_object({"title": {"type": "string"}, "description": {"type": "string"}})
 SCORED_SCHEMA: dict[str, Any] = strict_object({
     "title": {"type": "string"}, "description": {"type": "string"},
-    "score": {"type": "integer", "description": "1 (no common ground) to 10 (one sound)"},
+    "score": score_clusters.SCORE_PROPERTY,
 })
 
 TITLE_CHARS = 120

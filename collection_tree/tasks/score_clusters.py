@@ -82,10 +82,17 @@ exactly once in scores. Respond with one JSON object matching the schema:
 "split_suggestions": [{"cluster_id", "reason"}]}.
 """
 
+# A playlist's 1-10 score in every schema that asks one (scoring, and the renames and splits that score
+# what they create), and the scale in one line for the prompts that add a score to another task.
+SCORE_PROPERTY: dict[str, Any] = {"type": "integer", "description": "1 (no common ground) to 10 (one sound)"}
+SCORE_SCALE = ("(9-10: one sound, one moment; 7-8: a clear identity with a few outliers or a moderate spread; "
+               "5-6: two related styles or eras; 3-4: a loose grab-bag or two separate groups; 1-2: no musical "
+               "common ground)")
+
 SCHEMA: dict[str, Any] = strict_object({
     "scores": record_array({
         "cluster_id": {"type": "string"},
-        "score": {"type": "integer", "description": "1 (no common ground) to 10 (one sound)"},
+        "score": SCORE_PROPERTY,
     }),
     "merge_suggestions": record_array({
         "cluster_ids": {"type": "array", "items": {"type": "string"},
