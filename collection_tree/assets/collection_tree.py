@@ -69,18 +69,24 @@ def tree_path(mode: BuildMode, settings: PipelineSettings) -> Path:
     return mode.places(settings.places()).tree_file
 
 
-def _latest_metadata(context: AssetExecutionContext, mode: BuildMode, name: str) -> dict[str, Any]:
-    event = context.instance.get_latest_materialization_event(mode.key(name))
-    materialization = event.asset_materialization if event is not None else None
-    return {k: v.value for k, v in materialization.metadata.items()} if materialization is not None else {}
+def _latest_metadata(context: AssetExecutionContext, mode: BuildMode, names: list[str]) -> list[dict[str, Any]]:
+    """Each asset's latest materialisation metadata (one event-log query for all of them)."""
+    events = context.instance.get_latest_materialization_events([mode.key(name) for name in names])
+    out = []
+    for name in names:
+        event = events.get(mode.key(name))
+        materialization = event.asset_materialization if event is not None else None
+        out.append({k: v.value for k, v in materialization.metadata.items()} if materialization is not None else {})
+    return out
 
 
 def provenance(context: AssetExecutionContext, mode: BuildMode, settings: PipelineSettings) -> dict[str, Any]:
     """The ``build`` object, from the materialisations this tree is made of (the stored phase outputs
     are the latest ones: one build at a time holds the output folder)."""
-    phases = [_latest_metadata(context, mode, name) for name in LLM_PHASES
-              if name != "metadata_suggestions" or mode.enrich]
-    inputs = {name: str(_latest_metadata(context, mode, name).get("sha256", "")) for name in INPUTS}
+    phase_names = [name for name in LLM_PHASES if name != "metadata_suggestions" or mode.enrich]
+    found = _latest_metadata(context, mode, [*phase_names, *INPUTS])
+    phases = found[:len(phase_names)]
+    inputs = {name: str(meta.get("sha256", "")) for name, meta in zip(INPUTS, found[len(phase_names):], strict=True)}
     return build_provenance(phases, profile=resolve_profile("", settings.profile), inputs=inputs,
                             version=package_version(), run_id=context.run.run_id)
 

@@ -12,7 +12,7 @@ writes ``changes.json`` atomically.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -35,11 +35,13 @@ def _fed_by_several(leaves: Mapping[str, Any], flows: Counter[tuple[str, str]],
                     side: int) -> list[tuple[str, list[str]]]:
     """Each leaf of ``leaves`` (the ``side`` of the (previous, current) flows it sits on) with the two or
     more leaves of the other side that each carry at least ``PART_SHARE`` of its tracks."""
+    partners: dict[str, list[tuple[str, int]]] = defaultdict(list)  # one pass over the flows, not one per leaf
+    for pair, n in flows.items():
+        partners[pair[side]].append((pair[1 - side], n))
     out = []
     for key in sorted(leaves):
         size = len(leaves[key]["track_ids"])
-        others = sorted(pair[1 - side] for pair, n in flows.items() if pair[side] == key and size
-                        and n / size >= PART_SHARE)
+        others = sorted(other for other, n in partners.get(key, ()) if size and n / size >= PART_SHARE)
         if len(others) >= 2:
             out.append((key, others))
     return out

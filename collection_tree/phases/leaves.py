@@ -25,7 +25,7 @@ import dataclasses
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -103,27 +103,51 @@ def _number(value: Any) -> float | None:
     return None if math.isnan(number) else number
 
 
-class TrackTable:
-    """Per-track records (title, artist, year, facets, comment) by id, plus the track similarity
-    model, built once per phase from the tracks frame."""
+class TrackRecords(Mapping[int, dict[str, Any]]):
+    """Per-track records (title, artist, year, facets, comment) by id, each built on first use: an
+    update describes a few leaves of a big collection."""
 
     def __init__(self, tracks: pd.DataFrame):
-        self.similarity = TrackSimilarity(tracks)
         ids = tracks["track_id"].astype("int64").tolist()
-        years = [None if pd.isna(y) else int(y) for y in tracks["year"].tolist()]
-        columns = {c: tracks[c].tolist() if c in tracks.columns else [None] * len(ids)
-                   for c in ("title", "artist", "era", "comment", "country", "bpm", "energy", *PROFILE_FACETS)}
-        self.records: dict[int, dict[str, Any]] = {}
-        for i, track_id in enumerate(ids):
-            self.records[track_id] = {
+        self._row = {track_id: i for i, track_id in enumerate(ids)}
+        self._columns = {c: tracks[c].tolist() if c in tracks.columns else [None] * len(ids)
+                         for c in ("title", "artist", "year", "era", "comment", "country", "bpm", "energy",
+                                   *PROFILE_FACETS)}
+        self._built: dict[int, dict[str, Any]] = {}
+
+    def __getitem__(self, track_id: int) -> dict[str, Any]:
+        record = self._built.get(track_id)
+        if record is None:
+            i, columns = self._row[track_id], self._columns
+            year = columns["year"][i]
+            record = self._built[track_id] = {
                 "track_id": track_id, "title": str(columns["title"][i] or ""),
-                "artist": str(columns["artist"][i] or ""), "year": years[i],
+                "artist": str(columns["artist"][i] or ""), "year": None if pd.isna(year) else int(year),
                 "era": str(columns["era"][i] or ""), "comment": str(columns["comment"][i] or ""),
                 "country": _text(columns["country"][i]), "bpm": _number(columns["bpm"][i]),
                 "energy": _number(columns["energy"][i]),
                 **{f: list(columns[f][i]) if isinstance(columns[f][i], list | tuple | np.ndarray) else []
                    for f in PROFILE_FACETS},
             }
+        return record
+
+    def __contains__(self, track_id: object) -> bool:
+        return track_id in self._row
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._row)
+
+    def __len__(self) -> int:
+        return len(self._row)
+
+
+class TrackTable:
+    """The tracks' records plus the track similarity model, built once per phase from the tracks
+    frame (or given the model the caller already has)."""
+
+    def __init__(self, tracks: pd.DataFrame, similarity: TrackSimilarity | None = None):
+        self.similarity = similarity if similarity is not None else TrackSimilarity(tracks)
+        self.records = TrackRecords(tracks)
 
     def __contains__(self, track_id: int) -> bool:
         return track_id in self.records

@@ -327,10 +327,12 @@ def reassign_tracks(
     progress: Progress = no_progress,
     genre_tree: dict[str, Any] | None = None,
     previous: PreviousPlacement | None = None,
+    model: TrackSimilarity | None = None,
 ) -> ClusterSet:
     """Phase 3 (see the module docstring). ``genre_tree`` gives the lineages the guard enforces
     (without it, nothing is guarded: tests of the mechanics). ``previous``: the last build's placement,
-    kept where it still fits (``keep_previous``)."""
+    kept where it still fits (``keep_previous``). ``model``: the similarity model of ``tracks`` when
+    the caller has one (an update shares its own)."""
     params = params or ReassignParams.for_profile("default")
     scope_ids = list(dict.fromkeys(int(t) for t in named.all_track_ids))
     scope = set(scope_ids)
@@ -345,7 +347,7 @@ def reassign_tracks(
     clusters, owner = greedy_dedup(seeds, scope, ranked_as=named.clusters)
     dedup_owners = {str(t): owner[t] for t in sorted(holders) if len(holders[t]) > 1 and t in owner}
     kept_memberships = len(owner)
-    model = TrackSimilarity(tracks)
+    model = model if model is not None else TrackSimilarity(tracks)
     centroids = model.centroids([c.track_ids for c in clusters])
     guard = Guard(lineages, clusters)
 

@@ -114,21 +114,37 @@ def previous_track_ids(previous: Mapping[str, Any]) -> set[int]:
 
 
 def restrict_tree(tree: Mapping[str, Any], keep: set[int]) -> dict[str, Any]:
-    """A copy of a genre or scene tree whose nodes name only the tracks in ``keep``."""
-    out = copy.deepcopy(dict(tree))
-
-    def walk(node: Any) -> None:
+    """A copy of a genre or scene tree whose nodes name only the tracks in ``keep`` (containers copied,
+    scalars shared: they are immutable, and a deep copy of a big tree costs more than the filter)."""
+    def copied(node: Any) -> Any:
         if isinstance(node, dict):
-            if isinstance(node.get("track_ids"), list):
-                node["track_ids"] = [t for t in node["track_ids"] if int(t) in keep]
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
+            return {key: [t for t in value if int(t) in keep] if key == "track_ids" and isinstance(value, list)
+                    else copied(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [copied(value) for value in node]
+        return node
 
-    walk(out.get("lineages", []))
+    out = dict(tree)
+    if "lineages" in out:
+        out["lineages"] = copied(out["lineages"])
     return out
+
+
+def _dominant_roots(lineages: GenreLineages | None, groups: list[list[int]]) -> list[str | None]:
+    """Per group of tracks: the lineage most of its members have (the first in tree order on a tie),
+    None for a group with no member of a known lineage. One indexer and one sum over all groups."""
+    if lineages is None or not groups:
+        return [None] * len(groups)
+    sizes = np.array([len(g) for g in groups], dtype=np.int64)
+    members = np.fromiter((int(t) for g in groups for t in g), dtype=np.int64, count=int(sizes.sum()))
+    rows = lineages.position.get_indexer(members)
+    hits = np.where((rows >= 0)[:, None], lineages.mask[np.maximum(rows, 0)], False).astype(np.int64)
+    running = np.vstack([np.zeros((1, hits.shape[1]), dtype=np.int64), np.cumsum(hits, axis=0)])
+    ends = np.cumsum(sizes)
+    counts = running[ends] - running[ends - sizes]  # members are contiguous per group
+    best = counts.argmax(axis=1) if counts.shape[1] else np.zeros(len(groups), dtype=np.int64)
+    return [lineages.roots[int(j)] if counts.shape[1] and counts[i, j] > 0 else None
+            for i, j in enumerate(best.tolist())]
 
 
 def _dominant_genre_leaves(genre_tree: Mapping[str, Any], lineages: GenreLineages | None,
@@ -142,13 +158,9 @@ def _dominant_genre_leaves(genre_tree: Mapping[str, Any], lineages: GenreLineage
     for j, leaf in enumerate(genre_leaves):
         for t in leaf.get("track_ids", []):
             where.setdefault(int(t), []).append(j)
+    roots = _dominant_roots(lineages, groups)
     out = []
-    for members in groups:
-        root = None
-        if lineages is not None and members:
-            rows = lineages.position.get_indexer(np.asarray(members, dtype=np.int64))
-            counts = lineages.mask[rows[rows >= 0]].sum(axis=0)
-            root = lineages.roots[int(np.argmax(counts))] if counts.size and counts.max() > 0 else None
+    for members, root in zip(groups, roots, strict=True):
         votes = Counter(j for t in members for j in where.get(int(t), ())
                         if root is None or lineages is None
                         or lineages.leaf_root.get(str(genre_leaves[j]["id"])) == root)
@@ -264,7 +276,7 @@ def update_tree(previous: Mapping[str, Any], tracks: pd.DataFrame, genre_tree: M
 
     candidates, repeats = _candidates(genre_tree, scene_tree, pool, carried, steps.seeds.min_tracks)
     named = name_clusters(candidates, tracks, llm, steps.naming, _band(progress, 0.05, 0.15)) if candidates else None
-    model = TrackSimilarity(tracks)  # the helpers' one model (phase 3 builds its own, as in a full build)
+    model = TrackSimilarity(tracks)  # one model for the helpers, phase 3 and phases 6-7
     fresh = _flag_weak_members(carried, list(named.clusters) if named else [], model, lineages,
                                steps.reassign.poor_fit_margin)
 
@@ -272,7 +284,8 @@ def update_tree(previous: Mapping[str, Any], tracks: pd.DataFrame, genre_tree: M
     # The previous members are fixed: no similarity poor fits (the candidates' were flagged above).
     placing = replace(steps.reassign, similarity_poor_fits=False)
     placed = reassign_tracks(ClusterSet(clusters=[c for c in carried if c.track_ids] + fresh, all_track_ids=scope),
-                             tracks, llm, placing, _band(progress, 0.15, 0.5), genre_tree=dict(genre_tree))
+                             tracks, llm, placing, _band(progress, 0.15, 0.5), genre_tree=dict(genre_tree),
+                             model=model)
     clusters, fold_unplaced = _fold_changed(placed.clusters, before, model, lineages, steps.refine.min_leaf_tracks)
     held = {t for c in clusters for t in c.track_ids}
     unplaced = [u for u in placed.unplaced if int(u["track_id"]) not in held]
@@ -285,7 +298,7 @@ def update_tree(previous: Mapping[str, Any], tracks: pd.DataFrame, genre_tree: M
     refresh = set(leaves_to_refresh(before, after, steps.incremental.refresh_share)) | {c.id for c in new}
     placement = _categories_for(new, carried, category_of, model, lineages)
     to_describe = ClusterSet(clusters=[c for c in clusters if c.id in refresh], all_track_ids=scope)
-    table = TrackTable(tracks)  # phases 6 and 7 share it
+    table = TrackTable(tracks, similarity=model)  # phases 6 and 7 share it
     described = {c.id: c for c in describe_leaves(to_describe, table, llm, steps.leaves,
                                                   _band(progress, 0.5, 0.75)).clusters} if refresh else {}
     clusters = [_refreshed(c, described.get(c.id), c.id in before) for c in clusters]
