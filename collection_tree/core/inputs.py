@@ -73,9 +73,16 @@ def split_facet(value: Any) -> list[str]:
 def _list_facet_column(path: Path, frame: pd.DataFrame, column: str) -> list[list[str]]:
     values = frame[column].tolist()
     out = []
+    split: dict[str, list[str]] = {}  # a CSV repeats its facet strings: each distinct one is split once
     for row, value in enumerate(values):
         try:
-            out.append(split_facet(value))
+            if isinstance(value, str):
+                parts = split.get(value)
+                if parts is None:
+                    parts = split[value] = split_facet(value)
+                out.append(list(parts))  # each row its own list
+            else:
+                out.append(split_facet(value))
         except TypeError as exc:
             raise InputError(path, column, "a ';'-separated string or a list of strings in every row",
                              f"row {row + 2}: {exc}") from None
