@@ -86,18 +86,24 @@ def _value_words(text: str) -> frozenset[str]:
 def track_facet_words(tracks: pd.DataFrame) -> dict[int, set[str]]:
     """Track id -> the words of its own facets (genre, scene_tags, descriptors, era, country). No word
     spans the separators between values, so a track's words are the union of its values' words,
-    each distinct value read once."""
-    columns = [c for c in FACET_COLUMNS if c in tracks.columns]
+    each distinct cell of a column read once (``_value_words``' bounded cache alone thrashes once a
+    big collection has more distinct values than it holds)."""
     ids = tracks["track_id"].astype("int64").tolist()
-    values = [tracks[c].tolist() for c in columns]
-    out: dict[int, set[str]] = {}
-    for i, t in enumerate(ids):
-        found: set[str] = set()
-        for column in values:
-            value = column[i]
-            for text in ([str(v) for v in value] if isinstance(value, list | tuple) else [_text(value)]):
-                found |= _value_words(text)
-        out[t] = found
+    per_column = [_cell_words(tracks[c].tolist()) for c in FACET_COLUMNS if c in tracks.columns]
+    return {t: set().union(*cells) for t, *cells in zip(ids, *per_column, strict=True)}
+
+
+def _cell_words(cells: list[Any]) -> list[frozenset[str]]:
+    """Each cell's words (a list cell: the union of its values' words)."""
+    seen: dict[Any, frozenset[str]] = {}
+    out = []
+    for value in cells:
+        key = tuple(value) if isinstance(value, list | tuple) else value
+        found = seen.get(key)
+        if found is None:
+            texts = [str(v) for v in value] if isinstance(value, list | tuple) else [_text(value)]
+            found = seen[key] = frozenset().union(*(_value_words(text) for text in texts))
+        out.append(found)
     return out
 
 

@@ -120,3 +120,13 @@ def copy_document(value: Any) -> Any:
             return value[:]
         return [copy_document(item) for item in value]
     return copy.deepcopy(value)
+
+
+class SerialisedDocument(dict):  # type: ignore[type-arg]
+    """A JSON document with the text ``dumps_indented(doc, 1)`` made of it, for a document written
+    twice (the tree file, the phase store): a 1M-track tree takes seconds to serialise. The text is
+    only valid while the document is not changed: build it last."""
+
+    def __init__(self, doc: dict[str, Any]):
+        super().__init__(doc)
+        self.json_text = dumps_indented(doc, indent=1)

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from dagster import ConfigurableIOManagerFactory, InputContext, OutputContext, UPathIOManager
 from upath import UPath
 
-from collection_tree.core.json_text import dumps_indented
+from collection_tree.core.json_text import SerialisedDocument, dumps_indented
 from collection_tree.core.report import PhaseReport
 from collection_tree.resources.settings import PipelineSettings
 
@@ -55,8 +55,11 @@ class JsonDocumentIOManager(UPathIOManager):
     extension = ".json"
 
     def dump_to_path(self, context: OutputContext, obj: Any, path: UPath) -> None:
-        data = obj.to_dict() if hasattr(obj, "to_dict") and not isinstance(obj, pd.DataFrame) else obj
-        text = dumps_indented(data, indent=1, default=_as_dict)
+        if isinstance(obj, SerialisedDocument):  # serialised already (for the tree file)
+            text = obj.json_text
+        else:
+            data = obj.to_dict() if hasattr(obj, "to_dict") and not isinstance(obj, pd.DataFrame) else obj
+            text = dumps_indented(data, indent=1, default=_as_dict)
         atomic_write_bytes(path, text.encode("utf-8"))
 
     def load_from_path(self, context: InputContext, path: UPath) -> Any:
