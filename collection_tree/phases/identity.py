@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from collection_tree.core.curation import broken_title, fit_share
 from collection_tree.core.json_text import copy_document
@@ -107,11 +108,32 @@ def match_sets(previous: Mapping[str, Iterable[str]], current: Mapping[str, Iter
     if not scores:
         return {}
     # Only pairs over the threshold enter; with Jaccard >= 0.5 each set has at most one such partner
-    # on most data, but the assignment keeps it one-to-one and best in total when it does not.
-    dense = coo_matrix((scores, (rows, cols)), shape=(len(prev_sets), len(cur_sets))).toarray()
-    picked_rows, picked_cols = linear_sum_assignment(dense, maximize=True)
-    return {cur_ids[col]: prev_ids[row] for row, col in zip(picked_rows, picked_cols, strict=True)
-            if dense[row, col] >= min_jaccard and not np.isclose(dense[row, col], 0.0)}
+    # on most data, but the assignment keeps it one-to-one and best in total when it does not. It is
+    # solved per connected group of pairs (a prev x cur matrix is 1 GiB at 11K leaves, 10 at 35K).
+    n_prev = len(prev_sets)
+    graph = coo_matrix((np.ones(len(rows)), (rows, [n_prev + c for c in cols])),
+                       shape=(n_prev + len(cur_sets),) * 2)
+    _, label = connected_components(graph, directed=False)
+    groups: dict[int, list[int]] = {}
+    for k, row in enumerate(rows):
+        groups.setdefault(int(label[row]), []).append(k)
+    out: dict[str, str] = {}
+    for pairs in groups.values():
+        if len(pairs) == 1:
+            k = pairs[0]
+            if not np.isclose(scores[k], 0.0):
+                out[cur_ids[cols[k]]] = prev_ids[rows[k]]
+            continue
+        group_rows = sorted({rows[k] for k in pairs})
+        group_cols = sorted({cols[k] for k in pairs})
+        dense = np.zeros((len(group_rows), len(group_cols)))
+        for k in pairs:
+            dense[group_rows.index(rows[k]), group_cols.index(cols[k])] = scores[k]
+        picked_rows, picked_cols = linear_sum_assignment(dense, maximize=True)
+        out.update({cur_ids[group_cols[c]]: prev_ids[group_rows[r]]
+                    for r, c in zip(picked_rows, picked_cols, strict=True)
+                    if dense[r, c] >= min_jaccard and not np.isclose(dense[r, c], 0.0)})
+    return dict(sorted(out.items(), key=lambda pair: pair[1]))  # by previous id, as one assignment gives them
 
 
 def match_leaves(previous: Mapping[str, Any], current: Mapping[str, Any],

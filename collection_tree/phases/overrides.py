@@ -215,6 +215,8 @@ def _lock(out: dict[str, Any], previous: Mapping[str, Any] | None, leaf_id: str,
 def apply_overrides(tree: Mapping[str, Any], overrides: Mapping[str, Any],
                     previous: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], OverridesReport]:
     """``previous``: the last build's tree, which locked leaves are held to."""
+    if not any(overrides.get(key) for key in SCHEMA["properties"]):  # nothing to apply: no copy of a big tree
+        return dict(tree), OverridesReport(applied=[], stale=[])
     out = copy_document(dict(tree))
     applied: list[str] = []
     stale: list[str] = []
