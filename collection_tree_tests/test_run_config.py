@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from dagster import DagsterInstance, materialize
+from dagster import AssetCheckKey, AssetSelection, DagsterInstance, materialize
 from helpers import collection_resources
 
 from collection_tree.assets import parameters
@@ -156,3 +156,27 @@ def test_leaf_bounds_from_run_config_hold_in_the_curation_check(demo_1000, tmp_p
     assert max(sizes) <= 40
     evaluation = next(c for c in result.get_asset_check_evaluations() if c.check_name == "curation_bounds")
     assert evaluation.metadata["max_leaf_tracks"].value == 40
+
+
+def test_curation_check_alone_computes_what_the_build_reported(demo_1000, tmp_path, monkeypatch):
+    """In a build the curation check takes the figures the tree asset computed in the same run (they
+    are computed once); run alone (another run, the tree as stored) it computes them: the two
+    evaluations agree."""
+    from collection_tree.assets import collection_tree as tree_module
+
+    computed = []
+    real = tree_module.curation_figures
+    monkeypatch.setattr(tree_module, "curation_figures", lambda *a, **k: computed.append(1) or real(*a, **k))
+    instance = DagsterInstance.ephemeral()
+    assets = [*build_assets(FULL), *build_checks(FULL)]
+    resources = collection_resources(tmp_path, demo_1000)
+    built = materialize(assets, resources=resources, instance=instance)
+    assert len(computed) == 1  # the tree asset's; the check in the same run reused them
+    key = AssetCheckKey(FULL.key("collection_tree"), "curation_bounds")
+    again = materialize(assets, resources=resources, instance=instance, selection=AssetSelection.checks(key))
+    assert len(computed) == 2  # the check alone computed them
+    first, second = (next(c for c in r.get_asset_check_evaluations() if c.check_name == "curation_bounds")
+                     for r in (built, again))
+    assert again.run_id != built.run_id and again.get_asset_materialization_events() == []
+    assert {k: v.value for k, v in first.metadata.items()} == {k: v.value for k, v in second.metadata.items()}
+    assert first.passed == second.passed
