@@ -248,17 +248,15 @@ class TrackSimilarity:
     def centroids(self, groups: Sequence[Sequence[int]]) -> sp.csr_matrix:
         """One row per group: the mean of its members' rows, each block renormalised to the block's
         weight (an empty group, or members the collection lacks, give a zero row)."""
-        indptr = np.zeros(len(groups) + 1, dtype=np.int64)
-        flat: list[int] = []
-        for g, members in enumerate(groups):
-            rows = self.rows(list(members))
-            rows = rows[rows >= 0]
-            flat.extend(rows.tolist())
-            indptr[g + 1] = len(flat)
-        counts = np.diff(indptr)
+        sizes = np.fromiter((len(members) for members in groups), dtype=np.int64, count=len(groups))
+        members = np.fromiter((int(t) for group in groups for t in group), dtype=np.int64, count=int(sizes.sum()))
+        rows = self.rows(members)  # one lookup for every group (one per group costs 50 us each)
+        known = rows >= 0
+        group_of = np.repeat(np.arange(len(groups)), sizes)[known]
+        counts = np.bincount(group_of, minlength=len(groups))
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         data = np.repeat(1.0 / np.maximum(counts, 1), counts).astype(np.float32)
-        membership = sp.csr_matrix((data, np.asarray(flat, dtype=np.int64), indptr),
-                                   shape=(len(groups), self.matrix.shape[0]))
+        membership = sp.csr_matrix((data, rows[known], indptr), shape=(len(groups), self.matrix.shape[0]))
         mean = (membership @ self.matrix).tocsc()
         return self._renormalise_blocks(mean).tocsr()
 
