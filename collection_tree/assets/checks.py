@@ -1,5 +1,7 @@
 """What asset checks share: the parameters the run used, and the exactly-once check of cluster sets."""
 
+from collections.abc import Mapping
+
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
@@ -7,6 +9,7 @@ from dagster import (
     AssetCheckSeverity,
     AssetExecutionContext,
     AssetKey,
+    EventLogEntry,
     MetadataValue,
     asset_check,
 )
@@ -22,7 +25,17 @@ def run_params(context: AssetCheckExecutionContext | AssetExecutionContext, key:
     """The parameters the latest materialisation of ``key`` ran with (its ``params`` metadata, which
     every phase asset records), so a check holds a run to the thresholds it was given. A
     materialisation without them (none yet, or from before they were recorded): the profile's."""
-    event = context.instance.get_latest_materialization_event(key)
+    return _recorded(context.instance.get_latest_materialization_event(key), asset)
+
+
+def runs_params(context: AssetCheckExecutionContext | AssetExecutionContext,
+                assets: Mapping[str, AssetKey]) -> dict[str, PhaseParams]:
+    """``run_params`` of several assets (asset name -> its key) from one event-log query."""
+    events = context.instance.get_latest_materialization_events(list(assets.values()))
+    return {asset: _recorded(events.get(key), asset) for asset, key in assets.items()}
+
+
+def _recorded(event: EventLogEntry | None, asset: str) -> PhaseParams:
     metadata = event.asset_materialization.metadata if event and event.asset_materialization else {}
     params, profile = metadata.get("params"), metadata.get("profile")
     return recorded_params(PARAMETERS[asset], params.value if params is not None else None,

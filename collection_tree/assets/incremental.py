@@ -14,7 +14,7 @@ from typing import Any, cast
 import pandas as pd
 from dagster import AssetExecutionContext, DagsterInstance, Failure, MetadataValue
 
-from collection_tree.assets.checks import run_params
+from collection_tree.assets.checks import runs_params
 from collection_tree.assets.evolution import stored_tree
 from collection_tree.assets.llm_step import phase_llm
 from collection_tree.assets.metadata import llm_metadata, to_dagster
@@ -37,8 +37,12 @@ TREES = ("genre_tree", "scene_tree")
 
 def update_steps(context: AssetExecutionContext, mode: BuildMode, params: TreeParams) -> UpdateSteps:
     """The parameters the phases of the build being updated ran with (their ``params`` metadata)."""
+    names = ["seed_clusters", "named_clusters", "assigned_clusters", "refined_clusters", "collection_leaves",
+             *(["metadata_suggestions"] if mode.enrich else [])]
+    found = runs_params(context, {name: mode.key(name) for name in names})
+
     def recorded(name: str) -> Any:
-        return run_params(context, mode.key(name), name)
+        return found[name]
 
     return UpdateSteps(
         seeds=cast(SeedParams, recorded("seed_clusters")), naming=cast(NamingParams, recorded("named_clusters")),
