@@ -254,6 +254,28 @@ def test_display_text_and_has_control_drop_every_bidi_control():
     assert has_control("a\rb") and not has_control("plain \u200b zero-width")
 
 
+def test_display_text_fast_path_knows_every_character_it_changes():
+    """The one-pass check (``_UNCLEAN``, or ``isprintable`` for ASCII) lets through exactly the text the
+    full cleaning leaves alone: every whitespace but a space, every breaking and bidi character is caught."""
+    from collection_tree.exports.paths import _BIDI, _BREAKING_CHARS, _UNCLEAN, display_text
+
+    for code in range(0x110000):
+        ch = chr(code)
+        changes = (ch.isspace() and ch != " ") or _BREAKING_CHARS.match(ch) is not None or ch in _BIDI
+        assert (_UNCLEAN.match(ch) is not None) == changes, hex(code)
+        if ch.isascii():
+            assert ch.isprintable() == (not changes), hex(code)
+        assert display_text(f"a{ch}b") == _cleaned_the_long_way(f"a{ch}b")
+    for text in (" lead", "trail ", "two  spaces", "", "é  x", " é", "é ", "plain é title"):
+        assert display_text(text) == " ".join(text.split())
+
+
+def _cleaned_the_long_way(text):
+    from collection_tree.exports.paths import _BIDI, _BREAKING_CHARS
+
+    return " ".join("".join(ch for ch in _BREAKING_CHARS.sub(" ", text) if ch not in _BIDI).split())
+
+
 def test_track_index_holds_the_records_to_dict_gives(export_fixture):
     """Same keys, values and Python types as ``DataFrame.to_dict("records")`` (missing values included)."""
     import pandas as pd
