@@ -34,9 +34,9 @@ from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
 from collection_tree.core.mix import camelot_code, camelot_label, transition_flags
-from collection_tree.exports import category_sections, iter_leaves, play_order, provenance, track_index
+from collection_tree.exports import TrackColumns, category_sections, iter_leaves, play_order, provenance
 from collection_tree.exports.m3u import playlist_href
-from collection_tree.exports.paths import atomic_text_writer, display_text
+from collection_tree.exports.paths import atomic_text_writer, display_text, display_texts
 from collection_tree.exports.suggestions_review import COLUMNS as REVIEW_COLUMNS
 
 UNGROUPED_SHOWN = 500  # a stopped build can leave thousands; the CLI lists them all
@@ -77,37 +77,39 @@ def _round(value: float | None, digits: int = 1) -> float | None:
 
 
 class _Tracks:
-    """The columnar track table the page carries (only tracks in playlists)."""
+    """The columnar track table the page carries (only tracks in playlists, in order of first
+    appearance), built a column at a time, with the arrays the leaf summaries read."""
 
-    def __init__(self, index: dict[int, dict[str, Any]]):
-        self.index = index
-        self.position: dict[int, int] = {}
-        self.columns: dict[str, list[Any]] = {"id": [], "t": [], "a": [], "y": [], "b": [], "k": [], "e": []}
-        self.codes: list[int] = []
+    def __init__(self, table: TrackColumns, track_ids: list[int]):
+        titles, artists, years, tempos, energies, keys = table.columns(
+            track_ids, "title", "artist", "year", "bpm", "energy", "key")
+        key_texts = display_texts(keys)
+        known = {k: camelot_code(k) if k else -1 for k in set(key_texts)}  # a few dozen distinct keys
+        self.codes = [known[k] for k in key_texts]
+        years = [None if y is None else int(y) for y in _numbers(years)]
+        self.position = {t: i for i, t in enumerate(track_ids)}
+        self.columns: dict[str, list[Any]] = {
+            "id": list(track_ids), "t": display_texts(titles), "a": display_texts(artists), "y": years,
+            "b": [_round(b) for b in _numbers(tempos)],
+            "k": [camelot_label(c) or k for c, k in zip(self.codes, key_texts, strict=True)],
+            "e": [_round(e) for e in _numbers(energies)]}
+        self.bpm, self.energy, self.years = (np.array([np.nan if v is None else v for v in self.columns[c]],
+                                                      dtype=np.float64) for c in ("b", "e", "y"))
+        self.code_array = np.array(self.codes, dtype=np.int64)
+        self.names = [(a.casefold(), t.casefold()) for a, t in zip(self.columns["a"], self.columns["t"], strict=True)]
 
-    def add(self, track_id: int) -> int:
-        if track_id in self.position:
-            return self.position[track_id]
-        track = self.index[track_id]
-        year, bpm, energy = (_number(track.get(c)) for c in ("year", "bpm", "energy"))
-        key_text = display_text(track.get("key"))
-        code = camelot_code(key_text) if key_text else -1
-        self.position[track_id] = len(self.codes)
-        self.codes.append(code)
-        for column, value in (("id", track_id), ("t", display_text(track.get("title"))),
-                              ("a", display_text(track.get("artist"))), ("y", None if year is None else int(year)),
-                              ("b", _round(bpm)), ("k", camelot_label(code) or key_text), ("e", _round(energy))):
-            self.columns[column].append(value)
-        return self.position[track_id]
+
+def _numbers(values: list[Any]) -> list[float | None]:
+    """:func:`_number` of a whole column (plain floats checked inline)."""
+    return [(v if math.isfinite(v) else None) if type(v) is float else _number(v) for v in values]
 
 
 def _leaf_summary(rows: list[int], tracks: _Tracks) -> dict[str, Any]:
     """BPM range and median, key spread, energy mean and range, year range and median, and a mark per
     adjacent pair of the play order: "1" mixes, "0" does not, "-" cannot be judged."""
-    bpm = np.array([tracks.columns["b"][r] if tracks.columns["b"][r] is not None else np.nan for r in rows])
-    energy = np.array([tracks.columns["e"][r] if tracks.columns["e"][r] is not None else np.nan for r in rows])
-    years = np.array([tracks.columns["y"][r] if tracks.columns["y"][r] is not None else np.nan for r in rows])
-    codes = np.array([tracks.codes[r] for r in rows], dtype=np.int64)
+    picked = np.array(rows, dtype=np.int64)
+    bpm, energy, years, codes = (tracks.bpm[picked], tracks.energy[picked], tracks.years[picked],
+                                 tracks.code_array[picked])
     known_bpm, known_energy, known_year = bpm[np.isfinite(bpm)], energy[np.isfinite(energy)], years[np.isfinite(years)]
     keys = Counter(camelot_label(int(c)) for c in codes if c >= 0).most_common()
     flags = transition_flags(bpm, codes, TEMPO_TOLERANCE) if len(rows) > 1 else np.array([], dtype=bool)
@@ -125,21 +127,22 @@ def _leaf_summary(rows: list[int], tracks: _Tracks) -> dict[str, Any]:
     }
 
 
-def _exemplar_rows(leaf: dict[str, Any], order: list[int], tracks: _Tracks) -> list[int]:
+def _exemplar_rows(leaf: dict[str, Any], rows: list[int], tracks: _Tracks) -> list[int]:
     """Rows of the leaf's exemplars (matched to its own tracks by artist and title)."""
+    examples = [e for e in leaf.get("examples") or [] if isinstance(e, dict)]
+    if not examples:
+        return []
     by_name: dict[tuple[str, str], list[int]] = {}
-    for t in order:
-        row = tracks.position[t]
-        by_name.setdefault((tracks.columns["a"][row].casefold(), tracks.columns["t"][row].casefold()), []).append(row)
-    rows: list[int] = []
-    for example in leaf.get("examples") or []:
-        if isinstance(example, dict):
-            found = by_name.get((display_text(example.get("artist")).casefold(),
-                                 display_text(example.get("title")).casefold()), [])
-            row = next((r for r in found if r not in rows), None)
-            if row is not None:
-                rows.append(row)
-    return rows
+    for row in rows:
+        by_name.setdefault(tracks.names[row], []).append(row)
+    chosen: list[int] = []
+    for example in examples:
+        found = by_name.get((display_text(example.get("artist")).casefold(),
+                             display_text(example.get("title")).casefold()), [])
+        row = next((r for r in found if r not in chosen), None)
+        if row is not None:
+            chosen.append(row)
+    return chosen
 
 
 def _build_info(tree: dict[str, Any]) -> dict[str, Any]:
@@ -152,17 +155,20 @@ def _build_info(tree: dict[str, Any]) -> dict[str, Any]:
 def page_data(tree: dict[str, Any], tracks: pd.DataFrame, playlist_paths: dict[str, str],
               suggestions: pd.DataFrame | None = None) -> dict[str, Any]:
     """Everything the script renders, as plain JSON-able data."""
-    table = _Tracks(track_index(tracks))
+    index = TrackColumns(tracks)
+    groups = [(category, category_sections(category)) for category in tree.get("categories", [])]
+    orders = {id(leaf): play_order(leaf, index.row) for _, sections in groups for _, members in sections
+              for leaf in members}
+    table = _Tracks(index, list(dict.fromkeys(t for order in orders.values() for t in order)))
     categories: list[dict[str, Any]] = []
     leaves: list[dict[str, Any]] = []
     leaf_row: dict[str, int] = {}
-    for ci, category in enumerate(tree.get("categories", [])):
+    for ci, (category, category_groups) in enumerate(groups):
         sections = []
-        for title, members in category_sections(category):
+        for title, members in category_groups:
             indices = []
             for leaf in members:
-                order = play_order(leaf, table.index)
-                rows = [table.add(t) for t in order]
+                rows = [table.position[t] for t in orders[id(leaf)]]
                 href = playlist_paths.get(str(leaf.get("id")))
                 transitions = _number(leaf.get("transitions"))
                 leaf_row[str(leaf.get("id"))] = len(leaves)
@@ -172,7 +178,7 @@ def page_data(tree: dict[str, Any], tracks: pd.DataFrame, playlist_paths: dict[s
                     "d": display_text(leaf.get("description")), "c": ci, "s": len(sections) if title else -1,
                     "g": display_text(leaf.get("genre_context")), "sc": display_text(leaf.get("scene_context")),
                     "n": int(leaf.get("track_count") or len(leaf.get("track_ids", []))), "o": rows,
-                    "x": _exemplar_rows(leaf, order, table), "tr": transitions,
+                    "x": _exemplar_rows(leaf, rows, table), "tr": transitions,
                     "href": playlist_href(href) if href else "", "sg": 0, **_leaf_summary(rows, table),
                 })
             if title:
