@@ -135,7 +135,8 @@ def positive_number(value: Any) -> float | None:
 
 def positive_numbers(values: Iterable[Any]) -> list[float | None]:
     """:func:`positive_number` of a whole column (plain floats, the usual values, checked inline)."""
-    return [(v if 0 < v < math.inf else None) if type(v) is float else positive_number(v) for v in values]
+    return [(v if 0 < v < math.inf else None) if type(v) is float else None if v is None else positive_number(v)
+            for v in values]
 
 
 def tree_track_ids(tree: dict[str, Any], orders: Iterable[list[int]]) -> list[int]:

@@ -101,7 +101,8 @@ class _Tracks:
 
 def _numbers(values: list[Any]) -> list[float | None]:
     """:func:`_number` of a whole column (plain floats checked inline)."""
-    return [(v if math.isfinite(v) else None) if type(v) is float else _number(v) for v in values]
+    return [(v if math.isfinite(v) else None) if type(v) is float else None if v is None else _number(v)
+            for v in values]
 
 
 def _leaf_summary(rows: list[int], tracks: _Tracks) -> dict[str, Any]:

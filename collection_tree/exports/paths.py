@@ -174,9 +174,7 @@ def locate_track(location: object, music_root: str | None) -> tuple[str | None, 
     return locate_tracks([location], music_root)[0]
 
 
-_CONTROL = re.compile(f"{_BREAKING_CHARS.pattern}|{_BIDI_CHARS.pattern}")  # has_control in one scan
-# A relative path posixpath.normpath would change: empty, or an empty, "." or ".." component.
-_NOT_NORMAL = re.compile(r"^$|(?:^|/)\.\.?(?:/|$)|//|/$")
+_CONTROL = re.compile(f"[{_BREAKING_CHARS.pattern[1:-1]}{''.join(sorted(_BIDI))}]")  # has_control, one class
 
 
 def locate_tracks(locations: Iterable[object], music_root: str | None) -> list[tuple[str | None, str | None]]:
@@ -193,18 +191,25 @@ def locate_tracks(locations: Iterable[object], music_root: str | None) -> list[t
             continue
         if text[:5].lower() == "file:":
             text = _uri_to_path(text)
-        text = text.replace("\\", "/")
-        if _CONTROL.search(text):
+        if "\\" in text:
+            text = text.replace("\\", "/")
+        # ASCII without control characters is printable (bidi characters are not ASCII)
+        if not (text.isprintable() if text.isascii() else _CONTROL.search(text) is None):
             found.append((None, UNREPRESENTABLE))
         elif text[:1] == "/" or _DRIVE.match(text):  # is_absolute
             found.append((text, None))
         else:
-            relative = posixpath.normpath(text) if _NOT_NORMAL.search(text) else text
-            if relative == ".." or relative.startswith("../"):
-                found.append((None, OUTSIDE_ROOT))
-            else:
-                found.append((prefix + relative, None))
+            found.append(_relative(text, prefix))
     return found
+
+
+def _relative(text: str, prefix: str) -> tuple[str | None, str | None]:
+    # normpath changes a path only with an empty, "." or ".." component: most are taken as they are
+    if not text or text[:1] == "." or "/." in text or "//" in text or text[-1:] == "/":
+        text = posixpath.normpath(text)
+    if text == ".." or text.startswith("../"):
+        return None, OUTSIDE_ROOT
+    return prefix + text, None
 
 
 def track_path(location: object, music_root: str | None) -> str | None:
