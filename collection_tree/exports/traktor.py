@@ -75,18 +75,28 @@ _EXTERNAL = re.compile(r"^/Volumes/([^/]+)/(.*)$")
 
 def traktor_location(path: str, system_volume: str = SYSTEM_VOLUME) -> tuple[str, str, str]:
     """(volume, dir, file) of an absolute ``/``-separated path in Traktor's form."""
-    if drive := _DRIVE_PATH.match(path):
-        volume, rest = drive.group(1).upper(), drive.group(2)
-    elif path.startswith("//"):  # a UNC share: //server/share/...
-        parts = path[2:].split("/", 2)
-        volume, rest = "/".join(parts[:2]), parts[2] if len(parts) > 2 else ""
-    elif external := _EXTERNAL.match(path):
-        volume, rest = external.group(1), external.group(2)
-    else:
-        volume, rest = system_volume, path.lstrip("/")
-    *folders, name = rest.split("/")
-    directory = "/:" + "".join(f"{f}/:" for f in folders if f)
-    return volume, directory, name
+    return traktor_locations([path], system_volume)[0]
+
+
+def traktor_locations(paths: list[str], system_volume: str = SYSTEM_VOLUME) -> list[tuple[str, str, str]]:
+    """:func:`traktor_location` of many paths (a folder's DIR made once for all its tracks)."""
+    directories: dict[str, str] = {}
+    found = []
+    for path in paths:
+        if path[1:2] == ":" and (drive := _DRIVE_PATH.match(path)):
+            volume, rest = drive.group(1).upper(), drive.group(2)
+        elif path.startswith("//"):  # a UNC share: //server/share/...
+            parts = path[2:].split("/", 2)
+            volume, rest = "/".join(parts[:2]), parts[2] if len(parts) > 2 else ""
+        elif path.startswith("/Volumes/") and (external := _EXTERNAL.match(path)):
+            volume, rest = external.group(1), external.group(2)
+        else:
+            volume, rest = system_volume, path.lstrip("/")
+        folders, _, name = rest.rpartition("/")
+        if folders not in directories:
+            directories[folders] = "/:" + "".join(f"{f}/:" for f in folders.split("/") if f)
+        found.append((volume, directories[folders], name))
+    return found
 
 
 def traktor_key_value(key: object) -> int | None:
@@ -165,7 +175,7 @@ def _nml_lines(tree: dict[str, Any], tracks: pd.DataFrame, music_root: str | Non
     report = TraktorReport()
     orders = {id(leaf): play_order(leaf, table.row) for _, leaf in iter_leaves(tree)}
     candidates = tree_track_ids(tree, orders.values())
-    located: dict[int, tuple[str, str, str]] = {}
+    paths: dict[int, str] = {}
     for track_id, (path, problem) in zip(candidates, locate_tracks(table.values("location", candidates), music_root),
                                          strict=True):
         if path is None or not is_absolute(path):
@@ -173,8 +183,10 @@ def _nml_lines(tree: dict[str, Any], tracks: pd.DataFrame, music_root: str | Non
             report.refused_location += path is None and problem != MISSING
             report.relative_location += path is not None
             continue
-        where = located[track_id] = traktor_location(path, system_volume)
-        report.volumes[where[0]] = report.volumes.get(where[0], 0) + 1
+        paths[track_id] = path
+    located = dict(zip(paths, traktor_locations(list(paths.values()), system_volume), strict=True))
+    for volume, _, _ in located.values():
+        report.volumes[volume] = report.volumes.get(volume, 0) + 1
     report.tracks = len(located)
     collection = _entries(table, list(located), list(located.values())) if located else []
     keys = dict(zip(located, escape_attributes(["".join(where) for where in located.values()]), strict=True))
