@@ -12,7 +12,7 @@ from conftest import XSS, write_tree
 from collection_tree.cli import main
 from collection_tree.exports import ExportError, play_order, track_index
 from collection_tree.exports.m3u import m3u8_text, playlist_layout, write_leaf_playlists
-from collection_tree.exports.paths import resolve_inside, safe_name, track_path, unique_names
+from collection_tree.exports.paths import InsideFolder, resolve_inside, safe_name, track_path, unique_names
 
 ROCK = "playlists/Rock scriptalert(1)-script"
 RAP = "playlists/Rap-Hip-Hop- 'Heavy'"
@@ -121,6 +121,20 @@ def test_resolve_inside_refuses_escapes(tmp_path):
     (base / "link").symlink_to(tmp_path, target_is_directory=True)  # a symlink out is refused too
     with pytest.raises(ExportError):
         resolve_inside(base, "link/x")
+
+
+def test_inside_folder_resolves_as_resolve_inside(tmp_path):
+    """The per-folder resolver (folders resolved once) gives resolve_inside's paths and refusals."""
+    base = tmp_path / "out"
+    (base / "a").mkdir(parents=True)
+    (base / "link").symlink_to(tmp_path, target_is_directory=True)
+    (base / "a" / "file-link").symlink_to(tmp_path / "elsewhere")
+    inside = InsideFolder(base)
+    for good in ("x.m3u8", "a/b.m3u8", "a/b.m3u8", "new/c/d.m3u8", "a/./b", "a/c/../b"):
+        assert inside(good) == resolve_inside(base, good)
+    for bad in ("..", "../x", "a/../../x", "/etc", "link/x", "a/file-link"):
+        with pytest.raises(ExportError, match="outside the output folder"):
+            inside(bad)
 
 
 def test_rewrite_drops_stale_playlists_and_leaves_no_temp_files(export_fixture, tmp_path):

@@ -33,6 +33,7 @@ from collection_tree.exports.paths import (
     MISSING,
     OUTSIDE_ROOT,
     UNREPRESENTABLE,
+    InsideFolder,
     atomic_write,
     display_text,
     display_texts,
@@ -171,9 +172,10 @@ def write_leaf_playlists(tree: dict[str, Any], tracks: pd.DataFrame, output_dir:
     try:
         build.mkdir(parents=True)
         rendered: list[tuple[str, Path, str, list[int], str]] = []  # the playlists not kept
+        inside = InsideFolder(build)
         for _, leaf in iter_leaves(tree):
             relative = layout[str(leaf.get("id"))].removeprefix(f"{PLAYLISTS_DIR}/")
-            target = resolve_inside(build, relative)
+            target = inside(relative)
             order, title = play_order(leaf, table.row), leaf.get("title") or ""
             digest = files.digest(relative, title, order) if files else ""
             kept = files.keep(relative, digest, target) if files else None

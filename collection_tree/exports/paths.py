@@ -133,6 +133,25 @@ def resolve_inside(base: Path, target: str | Path) -> Path:
     return resolved
 
 
+class InsideFolder:
+    """:func:`resolve_inside` for the many files of one folder (a build folder's playlists or crates):
+    the folder and each sub-folder are resolved once, and a file's own name, a plain component, is
+    only checked not to be a symbolic link. Anything else takes :func:`resolve_inside` itself."""
+
+    def __init__(self, base: Path):
+        self.base = Path(base).resolve()
+        self._folders: dict[str, Path] = {"": self.base}
+
+    def __call__(self, relative: str) -> Path:
+        parent, _, name = relative.rpartition("/")
+        if relative.startswith("/") or any(part in ("", ".", "..") for part in relative.split("/")):
+            return resolve_inside(self.base, relative)
+        if parent not in self._folders:
+            self._folders[parent] = resolve_inside(self.base, parent)
+        target = self._folders[parent] / name
+        return resolve_inside(self.base, relative) if os.path.islink(target) else target
+
+
 # ------------------------------------------------------------------------------------ track paths
 def _uri_to_path(location: str) -> str:
     """``file://localhost/C:/a%20b.mp3`` or ``file:///home/a.mp3`` -> a plain path."""

@@ -34,6 +34,7 @@ from collection_tree.exports import TrackColumns, category_sections, iter_leaves
 from collection_tree.exports import paths as paths_module
 from collection_tree.exports.paths import (
     MISSING,
+    InsideFolder,
     is_absolute,
     locate_tracks,
     replace_dir,
@@ -174,12 +175,13 @@ def write_serato_crates(tree: dict[str, Any], tracks: pd.DataFrame, output_dir: 
     files = _reusable(output_dir, final, tracks, music_root) if reuse else None
     try:
         build.mkdir(parents=True)
+        inside = InsideFolder(build)
         for name in parents:
-            write_in_build(resolve_inside(build, name), crate_bytes([]))
+            write_in_build(inside(name), crate_bytes([]))
             report.parent_crates += 1
         for (_, leaf), order in zip(iter_leaves(tree), orders, strict=True):
             name = layout[str(leaf.get("id"))]
-            target = resolve_inside(build, name)
+            target = inside(name)
             digest = files.digest(name, "", order) if files else ""
             kept = files.keep(name, digest, target) if files else None
             if kept is None:
