@@ -105,17 +105,33 @@ def _numbers(values: list[Any]) -> list[float | None]:
             for v in values]
 
 
-def _leaf_summary(rows: list[int], tracks: _Tracks) -> dict[str, Any]:
-    """BPM range and median, key spread, energy mean and range, year range and median, and a mark per
-    adjacent pair of the play order: "1" mixes, "0" does not, "-" cannot be judged."""
-    picked = np.array(rows, dtype=np.int64)
+def _leaf_summaries(leaf_rows: list[list[int]], tracks: _Tracks) -> list[dict[str, Any]]:
+    """Per leaf: BPM range and median, key spread, energy mean and range, year range and median, and
+    a mark per adjacent pair of the play order: "1" mixes, "0" does not, "-" cannot be judged. The
+    marks are element-wise, so they are worked out for all leaves' play orders laid end to end at once
+    (a leaf's marks are its own pairs: none spans two leaves)."""
+    picked = np.array([r for rows in leaf_rows for r in rows], dtype=np.int64)
     bpm, energy, years, codes = (tracks.bpm[picked], tracks.energy[picked], tracks.years[picked],
                                  tracks.code_array[picked])
+    if len(picked) > 1:
+        flags = transition_flags(bpm, codes, TEMPO_TOLERANCE)
+        judged = np.isfinite(bpm[:-1]) & np.isfinite(bpm[1:]) & (codes[:-1] >= 0) & (codes[1:] >= 0)
+        marks = "".join(np.where(judged, np.where(flags, "1", "0"), "-").tolist())
+    else:
+        marks = ""
+    summaries, start = [], 0
+    for rows in leaf_rows:
+        end = start + len(rows)
+        summary = _summary(bpm[start:end], energy[start:end], years[start:end], codes[start:end])
+        summary["fit"] = marks[start:max(end - 1, start)]  # n - 1 pairs (none for an empty leaf at 0)
+        summaries.append(summary)
+        start = end
+    return summaries
+
+
+def _summary(bpm: np.ndarray, energy: np.ndarray, years: np.ndarray, codes: np.ndarray) -> dict[str, Any]:
     known_bpm, known_energy, known_year = bpm[np.isfinite(bpm)], energy[np.isfinite(energy)], years[np.isfinite(years)]
-    keys = Counter(camelot_label(int(c)) for c in codes if c >= 0).most_common()
-    flags = transition_flags(bpm, codes, TEMPO_TOLERANCE) if len(rows) > 1 else np.array([], dtype=bool)
-    judged = (np.isfinite(bpm[:-1]) & np.isfinite(bpm[1:]) & (codes[:-1] >= 0) & (codes[1:] >= 0)) if len(rows) > 1 \
-        else np.array([], dtype=bool)
+    keys = Counter(camelot_label(c) for c in codes[codes >= 0].tolist()).most_common()
     return {
         "bpm": [round(float(known_bpm.min())), round(float(known_bpm.max()))] if known_bpm.size else None,
         "bpmMed": round(float(np.median(known_bpm)), 1) if known_bpm.size else None,
@@ -123,8 +139,6 @@ def _leaf_summary(rows: list[int], tracks: _Tracks) -> dict[str, Any]:
         "en": [round(float(known_energy.mean()), 1), round(float(known_energy.min()), 1),
                round(float(known_energy.max()), 1)] if known_energy.size else None,
         "yr": [int(known_year.min()), int(known_year.max()), int(np.median(known_year))] if known_year.size else None,
-        "fit": "".join("-" if not j else "1" if f else "0" for f, j in zip(flags.tolist(), judged.tolist(),
-                                                                         strict=True)),
     }
 
 
@@ -180,13 +194,15 @@ def page_data(tree: dict[str, Any], tracks: pd.DataFrame, playlist_paths: dict[s
                     "g": display_text(leaf.get("genre_context")), "sc": display_text(leaf.get("scene_context")),
                     "n": int(leaf.get("track_count") or len(leaf.get("track_ids", []))), "o": rows,
                     "x": _exemplar_rows(leaf, rows, table), "tr": transitions,
-                    "href": playlist_href(href) if href else "", "sg": 0, **_leaf_summary(rows, table),
+                    "href": playlist_href(href) if href else "", "sg": 0,  # then its summary (below)
                 })
             if title:
                 sections.append({"t": display_text(title), "l": indices})
         categories.append({"id": display_text(category.get("id")), "t": display_text(category.get("title")),
                            "d": display_text(category.get("description")), "s": sections,
                            "n": len(category.get("leaves", []))})
+    for leaf, summary in zip(leaves, _leaf_summaries([leaf["o"] for leaf in leaves], table), strict=True):
+        leaf.update(summary)
     rows = []
     if suggestions is not None and len(suggestions):
         for record in suggestions[REVIEW_COLUMNS].to_dict("records"):
