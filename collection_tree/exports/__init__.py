@@ -150,9 +150,10 @@ def play_order(leaf: dict[str, Any], index: Container[int] | None = None) -> lis
     from ``order`` follow it; with ``index``, tracks unknown to the tracks table are left out."""
     ids = [int(t) for t in leaf.get("track_ids", [])]
     members = set(ids)
-    chosen = list(dict.fromkeys(int(t) for t in leaf.get("order") or [] if int(t) in members))
+    chosen = list(dict.fromkeys([t for t in map(int, leaf.get("order") or []) if t in members]))
     placed = set(chosen)
-    chosen += [t for t in ids if t not in placed]
+    if len(placed) < len(members):  # an order naming every track (the usual one) leaves none to add
+        chosen += [t for t in ids if t not in placed]
     return chosen if index is None else [t for t in chosen if t in index]
 
 

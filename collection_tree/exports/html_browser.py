@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from jinja2 import Environment, StrictUndefined
+from jinja2 import Environment, StrictUndefined, Template
 from markupsafe import Markup
 
 from collection_tree.core.mix import camelot_code, camelot_label, transition_flags
@@ -221,6 +221,11 @@ def _environment() -> Environment:
     return Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
+@cache
+def _template() -> Template:
+    return _environment().from_string(_asset("collection.html.j2"))
+
+
 def render_collection_html(tree: dict[str, Any], tracks: pd.DataFrame, playlist_paths: dict[str, str],
                            ungrouped: list[dict[str, Any]], suggestions: pd.DataFrame | None = None) -> str:
     """The page. ``playlist_paths``: leaf id -> playlist path relative to the page's folder (from
@@ -233,8 +238,7 @@ def _page_chunks(tree: dict[str, Any], tracks: pd.DataFrame, playlist_paths: dic
                  ungrouped: list[dict[str, Any]], suggestions: pd.DataFrame | None) -> Iterator[str]:
     """The page as the template's text chunks (streamed to disk by ``write_collection_html``)."""
     data = page_data(tree, tracks, playlist_paths, suggestions)
-    template = _environment().from_string(_asset("collection.html.j2"))
-    return template.generate(
+    return _template().generate(
         csp=content_security_policy(), css=Markup(_asset("collection.css")), script=Markup(_asset("collection.js")),
         data=Markup(json_for_script(data)), build=data["build"], categories=data["cats"],
         playlists=sum(1 for _ in iter_leaves(tree)), total_tracks=tree.get("total_tracks", "?"),
