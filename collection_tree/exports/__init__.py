@@ -96,9 +96,6 @@ class TrackColumns:
         # track id -> row; a repeated id keeps its last row, as track_index does
         self.row: dict[int, int] = {int(t): i for i, t in enumerate(self.column("track_id"))}
 
-    def __contains__(self, track_id: object) -> bool:
-        return track_id in self.row
-
     def column(self, name: str) -> list[Any]:
         """The whole column (read once)."""
         if name not in self._columns:
@@ -139,7 +136,7 @@ def positive_numbers(values: Iterable[Any]) -> list[float | None]:
             for v in values]
 
 
-def tree_track_ids(tree: dict[str, Any], orders: Iterable[list[int]]) -> list[int]:
+def distinct_tracks(orders: Iterable[list[int]]) -> list[int]:
     """The tracks of the leaves' play orders, each once, in order of first appearance."""
     return list(dict.fromkeys(t for order in orders for t in order))
 

@@ -34,7 +34,14 @@ from jinja2 import Environment, StrictUndefined, Template
 from markupsafe import Markup
 
 from collection_tree.core.mix import camelot_code, camelot_label, transition_flags
-from collection_tree.exports import TrackColumns, category_sections, iter_leaves, play_order, provenance
+from collection_tree.exports import (
+    TrackColumns,
+    category_sections,
+    distinct_tracks,
+    iter_leaves,
+    play_order,
+    provenance,
+)
 from collection_tree.exports.m3u import playlist_href
 from collection_tree.exports.paths import atomic_text_writer, display_text, display_texts
 from collection_tree.exports.suggestions_review import COLUMNS as REVIEW_COLUMNS
@@ -174,7 +181,7 @@ def page_data(tree: dict[str, Any], tracks: pd.DataFrame, playlist_paths: dict[s
     groups = [(category, category_sections(category)) for category in tree.get("categories", [])]
     orders = {id(leaf): play_order(leaf, index.row) for _, sections in groups for _, members in sections
               for leaf in members}
-    table = _Tracks(index, list(dict.fromkeys(t for order in orders.values() for t in order)))
+    table = _Tracks(index, distinct_tracks(orders.values()))
     categories: list[dict[str, Any]] = []
     leaves: list[dict[str, Any]] = []
     leaf_row: dict[str, int] = {}

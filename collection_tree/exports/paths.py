@@ -305,6 +305,20 @@ def xml_element(depth: int, tag: str, attributes: Mapping[str, str], children: l
     return [f"{indent}<{tag}{xml_attributes(attributes)}>\n", *children, f"{indent}</{tag}>\n"]
 
 
+def xml_streamed(depth: int, tag: str, attributes: Mapping[str, str], children: list[str],
+                 chunk: int = 4096) -> Iterator[str]:
+    """:func:`xml_element` for a long list of children (a collection's entries), yielded a chunk of
+    ``chunk`` children at a time for writing."""
+    if not children:
+        yield from xml_element(depth, tag, attributes)
+        return
+    indent = "  " * depth
+    yield f"{indent}<{tag}{xml_attributes(attributes)}>\n"
+    for start in range(0, len(children), chunk):
+        yield "".join(children[start:start + chunk])
+    yield f"{indent}</{tag}>\n"
+
+
 def xml_bytes(declaration: str, lines: Iterable[str]) -> bytes:
     """The declaration line and the document's lines, in memory: the bytes :func:`atomic_write_xml`
     streams to disk (characters UTF-8 cannot hold as XML references, as ElementTree wrote them)."""

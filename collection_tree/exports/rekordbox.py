@@ -30,11 +30,11 @@ import pandas as pd
 from collection_tree.exports import (
     TrackColumns,
     category_sections,
+    distinct_tracks,
     iter_leaves,
     play_order,
     positive_numbers,
     provenance,
-    tree_track_ids,
 )
 from collection_tree.exports.paths import (
     MISSING,
@@ -48,6 +48,7 @@ from collection_tree.exports.paths import (
     xml_attributes,
     xml_bytes,
     xml_element,
+    xml_streamed,
 )
 
 FORMAT_VERSION = "1.0.0"
@@ -130,7 +131,6 @@ def _label_text(value: Any) -> str:
 
 
 _DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
-_CHUNK = 4096  # collection lines per write
 
 
 def build_rekordbox_xml(tree: dict[str, Any], tracks: pd.DataFrame, music_root: str | None = None,
@@ -147,9 +147,26 @@ def _rekordbox_lines(tree: dict[str, Any], tracks: pd.DataFrame, music_root: str
     table = TrackColumns(tracks)
     report = RekordboxReport()
     orders = {id(leaf): play_order(leaf, table.row) for _, leaf in iter_leaves(tree)}
-    candidates = tree_track_ids(tree, orders.values())
+    locations = _locations(table, distinct_tracks(orders.values()), music_root, report)
+    report.tracks = len(locations)
+    collection = _track_lines(table, list(locations), list(locations.values()))
+    playlists = _playlist_nodes(tree, orders, locations, top_folder, report)
+
+    def document() -> Iterator[str]:
+        yield f'<DJ_PLAYLISTS{xml_attributes({"Version": FORMAT_VERSION})}>\n'
+        yield f'  <PRODUCT{xml_attributes(PRODUCT)} />\n'
+        yield from xml_streamed(1, "COLLECTION", {"Entries": str(len(collection))}, collection)
+        yield "".join(xml_element(1, "PLAYLISTS", {}, playlists))
+        yield "</DJ_PLAYLISTS>\n"
+
+    return document(), report
+
+
+def _locations(table: TrackColumns, track_ids: list[int], music_root: str | None,
+               report: RekordboxReport) -> dict[int, str]:
+    """Track id -> its ``file://localhost`` URI; the others counted and listed in ``report``."""
     locations: dict[int, str] = {}
-    for track_id, (path, problem) in zip(candidates, locate_tracks(table.values("location", candidates), music_root),
+    for track_id, (path, problem) in zip(track_ids, locate_tracks(table.values("location", track_ids), music_root),
                                          strict=True):
         uri = location_uri(path) if path else None
         if uri is None:
@@ -159,9 +176,13 @@ def _rekordbox_lines(tree: dict[str, Any], tracks: pd.DataFrame, music_root: str
             report.skipped_track_ids.append(track_id)
             continue
         locations[track_id] = uri
-    report.tracks = len(locations)
-    collection = _track_lines(table, list(locations), list(locations.values()))
+    return locations
 
+
+def _playlist_nodes(tree: dict[str, Any], orders: dict[int, list[int]], locations: dict[int, str],
+                    top_folder: str | None, report: RekordboxReport) -> list[str]:
+    """The ROOT node's lines: the top folder > a folder per category > (a folder per section) > a
+    playlist per leaf (``orders``: its play order by ``id(leaf)``) keyed by TrackID."""
     def playlists(leaves: list[dict[str, Any]], names: list[str], depth: int) -> list[str]:
         lines: list[str] = []
         for leaf_name, leaf in zip(names, leaves, strict=True):
@@ -193,23 +214,7 @@ def _rekordbox_lines(tree: dict[str, Any], tracks: pd.DataFrame, music_root: str
         folders += xml_element(4, "NODE", {"Type": "0", "Name": folder_name, "Count": str(len(names))}, children)
     top = xml_element(3, "NODE", {"Type": "0", "Name": xml_text(top_folder or top_folder_name(tree)),
                                   "Count": str(len(categories))}, folders)
-    root_node = xml_element(2, "NODE", {"Type": "0", "Name": "ROOT", "Count": "1"}, top)
-
-    def document() -> Iterator[str]:
-        yield f'<DJ_PLAYLISTS{xml_attributes({"Version": FORMAT_VERSION})}>\n'
-        yield f'  <PRODUCT{xml_attributes(PRODUCT)} />\n'
-        entries = {"Entries": str(len(collection))}
-        if collection:
-            yield f"  <COLLECTION{xml_attributes(entries)}>\n"
-            for start in range(0, len(collection), _CHUNK):
-                yield "".join(collection[start:start + _CHUNK])
-            yield "  </COLLECTION>\n"
-        else:
-            yield f"  <COLLECTION{xml_attributes(entries)} />\n"
-        yield "".join(xml_element(1, "PLAYLISTS", {}, root_node))
-        yield "</DJ_PLAYLISTS>\n"
-
-    return document(), report
+    return xml_element(2, "NODE", {"Type": "0", "Name": "ROOT", "Count": "1"}, top)
 
 
 def write_rekordbox_xml(tree: dict[str, Any], tracks: pd.DataFrame, target: Path,

@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 
 from collection_tree import exports
-from collection_tree.exports import TrackColumns, category_sections, iter_leaves, play_order
+from collection_tree.exports import TrackColumns, category_sections, distinct_tracks, iter_leaves, play_order
 from collection_tree.exports import paths as paths_module
 from collection_tree.exports.paths import (
     MISSING,
@@ -157,7 +157,7 @@ def write_serato_crates(tree: dict[str, Any], tracks: pd.DataFrame, output_dir: 
     layout, parents = crate_layout(tree)
     report = SeratoReport(files=layout)
     orders = [play_order(leaf, table.row) for _, leaf in iter_leaves(tree)]
-    candidates = list(dict.fromkeys(t for order in orders for t in order))
+    candidates = distinct_tracks(orders)
     records: dict[int, bytes] = {}  # each track's record, made once however many crates hold it
     for track_id, (path, problem) in zip(candidates, locate_tracks(table.values("location", candidates), music_root),
                                          strict=True):

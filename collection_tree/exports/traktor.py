@@ -31,11 +31,11 @@ from collection_tree.core.mix import camelot_code
 from collection_tree.exports import (
     TrackColumns,
     category_sections,
+    distinct_tracks,
     iter_leaves,
     play_order,
     positive_numbers,
     provenance,
-    tree_track_ids,
 )
 from collection_tree.exports.paths import (
     MISSING,
@@ -49,6 +49,7 @@ from collection_tree.exports.paths import (
     xml_attributes,
     xml_bytes,
     xml_element,
+    xml_streamed,
 )
 
 NML_VERSION = "19"
@@ -157,7 +158,6 @@ def _folder(depth: int, name: str, children: list[list[str]]) -> list[str]:
 
 
 _DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="no" ?>'
-_CHUNK = 2048  # collection entries per write
 
 
 def build_traktor_nml(tree: dict[str, Any], tracks: pd.DataFrame, music_root: str | None = None,
@@ -174,9 +174,28 @@ def _nml_lines(tree: dict[str, Any], tracks: pd.DataFrame, music_root: str | Non
     table = TrackColumns(tracks)
     report = TraktorReport()
     orders = {id(leaf): play_order(leaf, table.row) for _, leaf in iter_leaves(tree)}
-    candidates = tree_track_ids(tree, orders.values())
+    located = _located(table, distinct_tracks(orders.values()), music_root, system_volume, report)
+    report.tracks = len(located)
+    collection = _entries(table, list(located), list(located.values())) if located else []
+    keys = dict(zip(located, escape_attributes(["".join(where) for where in located.values()]), strict=True))
+    playlists = _playlist_nodes(tree, orders, keys, report)
+
+    def document() -> Iterator[str]:
+        yield f'<NML{xml_attributes({"VERSION": NML_VERSION})}>\n'
+        yield '  <HEAD COMPANY="www.native-instruments.com" PROGRAM="Traktor" />\n  <MUSICFOLDERS />\n'
+        yield from xml_streamed(1, "COLLECTION", {"ENTRIES": str(len(collection))}, collection)
+        yield '  <SETS ENTRIES="0" />\n'
+        yield "".join(xml_element(1, "PLAYLISTS", {}, playlists))
+        yield "  <INDEXING />\n</NML>\n"
+
+    return document(), report
+
+
+def _located(table: TrackColumns, track_ids: list[int], music_root: str | None, system_volume: str,
+             report: TraktorReport) -> dict[int, tuple[str, str, str]]:
+    """Track id -> its (volume, dir, file); tracks without an absolute location counted in ``report``."""
     paths: dict[int, str] = {}
-    for track_id, (path, problem) in zip(candidates, locate_tracks(table.values("location", candidates), music_root),
+    for track_id, (path, problem) in zip(track_ids, locate_tracks(table.values("location", track_ids), music_root),
                                          strict=True):
         if path is None or not is_absolute(path):
             report.missing_location += problem == MISSING
@@ -187,10 +206,13 @@ def _nml_lines(tree: dict[str, Any], tracks: pd.DataFrame, music_root: str | Non
     located = dict(zip(paths, traktor_locations(list(paths.values()), system_volume), strict=True))
     for volume, _, _ in located.values():
         report.volumes[volume] = report.volumes.get(volume, 0) + 1
-    report.tracks = len(located)
-    collection = _entries(table, list(located), list(located.values())) if located else []
-    keys = dict(zip(located, escape_attributes(["".join(where) for where in located.values()]), strict=True))
+    return located
 
+
+def _playlist_nodes(tree: dict[str, Any], orders: dict[int, list[int]], keys: dict[int, str],
+                    report: TraktorReport) -> list[str]:
+    """The $ROOT folder's lines: the top folder > a folder per category > (a folder per section) > a
+    playlist per leaf (``orders``: its play order by ``id(leaf)``; ``keys``: each track's escaped KEY)."""
     def playlist(depth: int, name: str, leaf: dict[str, Any]) -> list[str]:
         members = [t for t in orders[id(leaf)] if t in keys]
         indent = "  " * (depth + 2)
@@ -225,24 +247,7 @@ def _nml_lines(tree: dict[str, Any], tracks: pd.DataFrame, music_root: str | Non
         folders.append(_folder(6, folder_name, children))
     made = provenance(tree)
     top = _folder(4, f"{TOP_FOLDER} ({made})" if made else TOP_FOLDER, folders)
-    playlists = xml_element(1, "PLAYLISTS", {}, _folder(2, "$ROOT", [top]))
-
-    def document() -> Iterator[str]:
-        yield f'<NML{xml_attributes({"VERSION": NML_VERSION})}>\n'
-        yield '  <HEAD COMPANY="www.native-instruments.com" PROGRAM="Traktor" />\n  <MUSICFOLDERS />\n'
-        entries = {"ENTRIES": str(len(collection))}
-        if collection:
-            yield f"  <COLLECTION{xml_attributes(entries)}>\n"
-            for start in range(0, len(collection), _CHUNK):
-                yield "".join(collection[start:start + _CHUNK])
-            yield "  </COLLECTION>\n"
-        else:
-            yield f"  <COLLECTION{xml_attributes(entries)} />\n"
-        yield '  <SETS ENTRIES="0" />\n'
-        yield "".join(playlists)
-        yield "  <INDEXING />\n</NML>\n"
-
-    return document(), report
+    return _folder(2, "$ROOT", [top])
 
 
 def write_traktor_nml(tree: dict[str, Any], tracks: pd.DataFrame, target: Path, music_root: str | None = None,
