@@ -100,8 +100,8 @@ class _Tracks:
             "b": [_round(b) for b in _numbers(tempos)],
             "k": [camelot_label(c) or k for c, k in zip(self.codes, key_texts, strict=True)],
             "e": [_round(e) for e in _numbers(energies)]}
-        self.bpm, self.energy, self.years = (np.array([np.nan if v is None else v for v in self.columns[c]],
-                                                      dtype=np.float64) for c in ("b", "e", "y"))
+        # as float arrays (None: NaN) for the leaf summaries
+        self.bpm, self.energy, self.years = (np.array(self.columns[c], dtype=np.float64) for c in ("b", "e", "y"))
         self.code_array = np.array(self.codes, dtype=np.int64)
         self.names = [(a.casefold(), t.casefold()) for a, t in zip(self.columns["a"], self.columns["t"], strict=True)]
 
@@ -210,17 +210,30 @@ def page_data(tree: dict[str, Any], tracks: pd.DataFrame, playlist_paths: dict[s
                            "n": len(category.get("leaves", []))})
     for leaf, summary in zip(leaves, _leaf_summaries([leaf["o"] for leaf in leaves], table), strict=True):
         leaf.update(summary)
-    rows = []
-    if suggestions is not None and len(suggestions):
-        for record in suggestions[REVIEW_COLUMNS].to_dict("records"):
-            leaf = leaf_row.get(str(record["leaf_id"]))
-            if leaf is None:
-                continue
-            leaves[leaf]["sg"] += 1
-            rows.append([("" if isinstance(v, float) and not math.isfinite(v) else
-                          v if isinstance(v, int | float) else display_text(v)) for v in record.values()] + [leaf])
+    rows = _suggestion_rows(suggestions, leaf_row, leaves) if suggestions is not None and len(suggestions) else []
     return {"build": _build_info(tree), "pageSize": PAGE_SIZE, "cats": categories, "leaves": leaves,
             "tracks": table.columns, "suggestionColumns": list(REVIEW_COLUMNS), "suggestions": rows}
+
+
+def _suggestion_rows(suggestions: pd.DataFrame, leaf_row: dict[str, int], leaves: list[dict[str, Any]]
+                     ) -> list[list[Any]]:
+    """The review table's rows for the page, each with its leaf's position (rows of a leaf not on the
+    page are left out; each leaf counts its rows): text cells shown as one line, non-finite numbers
+    empty. Built a column at a time."""
+    cells = zip(*([_cell(v) for v in suggestions[c].tolist()] for c in REVIEW_COLUMNS), strict=True)
+    rows = []
+    for leaf_id, row in zip(suggestions["leaf_id"].tolist(), cells, strict=True):
+        leaf = leaf_row.get(str(leaf_id))
+        if leaf is not None:
+            leaves[leaf]["sg"] += 1
+            rows.append([*row, leaf])
+    return rows
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return ""
+    return value if isinstance(value, int | float) else display_text(value)
 
 
 @cache
