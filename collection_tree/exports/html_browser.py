@@ -137,6 +137,7 @@ def _leaf_summaries(leaf_rows: list[list[int]], tracks: _Tracks) -> list[dict[st
 
 
 def _summary(bpm: np.ndarray, energy: np.ndarray, years: np.ndarray, codes: np.ndarray) -> dict[str, Any]:
+    """One leaf's ranges, medians and key spread (its tracks' values in play order)."""
     known_bpm, known_energy, known_year = bpm[np.isfinite(bpm)], energy[np.isfinite(energy)], years[np.isfinite(years)]
     keys = Counter(camelot_label(c) for c in codes[codes >= 0].tolist()).most_common()
     return {

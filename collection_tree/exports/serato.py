@@ -166,9 +166,9 @@ def write_serato_crates(tree: dict[str, Any], tracks: pd.DataFrame, output_dir: 
             report.refused_location += path is None and problem != MISSING
             report.relative_location += path is not None
             continue
-        drive, inside = drive_relative(path)
+        drive, on_drive = drive_relative(path)
         report.drives[drive] = report.drives.get(drive, 0) + 1
-        records[track_id] = track_record(inside)
+        records[track_id] = track_record(on_drive)
     output_dir = Path(output_dir)
     final = resolve_inside(output_dir, SUBCRATES_DIR)
     build = output_dir / f".{SUBCRATES_DIR}.build-{uuid.uuid4().hex[:8]}"
