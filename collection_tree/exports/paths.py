@@ -54,9 +54,12 @@ def strip_control(text: str, replacement: str = " ") -> str:
     return _BREAKING_CHARS.sub(lambda _match: replacement, text)
 
 
+_CONTROL = re.compile(f"[{_BREAKING_CHARS.pattern[1:-1]}{''.join(sorted(_BIDI))}]")  # both, one class
+
+
 def has_control(text: str) -> bool:
     """Control or bidi characters: a path holding them cannot be shown or written safely."""
-    return _BREAKING_CHARS.search(text) is not None or _BIDI_CHARS.search(text) is not None
+    return _CONTROL.search(text) is not None
 
 
 # Characters display_text changes, besides a plain space: breaking and bidi characters and every other
@@ -193,9 +196,6 @@ def locate_track(location: object, music_root: str | None) -> tuple[str | None, 
     return locate_tracks([location], music_root)[0]
 
 
-_CONTROL = re.compile(f"[{_BREAKING_CHARS.pattern[1:-1]}{''.join(sorted(_BIDI))}]")  # has_control, one class
-
-
 def locate_tracks(locations: Iterable[object], music_root: str | None) -> list[tuple[str | None, str | None]]:
     """:func:`locate_track` of a whole column (the music root prepared once)."""
     prefix = str(music_root).replace("\\", "/").rstrip("/") + "/" if music_root else ""
@@ -289,6 +289,11 @@ def escape_attributes(values: list[str]) -> list[str]:
     if not values or joined.count(_SEPARATOR) != len(values) - 1:
         return [escape_attribute(v) for v in values]
     return escape_attribute(joined).split(_SEPARATOR)
+
+
+def optional_attributes(name: str, values: list[str]) -> list[str]:
+    """`` name="value"`` (escaped) per value of a column, empty where the value is."""
+    return [f' {name}="{value}"' if value else "" for value in escape_attributes(values)]
 
 
 def xml_attributes(attributes: Mapping[str, str]) -> str:

@@ -44,6 +44,7 @@ from collection_tree.exports.paths import (
     escape_attributes,
     is_absolute,
     locate_tracks,
+    optional_attributes,
     unique_names,
     xml_attributes,
     xml_bytes,
@@ -103,10 +104,6 @@ def top_folder_name(tree: dict[str, Any], base: str = TOP_FOLDER) -> str:
 def _track_lines(table: TrackColumns, track_ids: list[int], uris: list[str]) -> list[str]:
     """One ``TRACK`` line per track (under ``COLLECTION``), built a column at a time: identity fields
     only, optional ones when known."""
-    def optional(name: str, texts: list[str | None]) -> list[str]:
-        shown = escape_attributes([t or "" for t in texts])
-        return [f' {name}="{text}"' if text else "" for text in shown]
-
     titles, artists, years, durations, tempos, keys, labels = table.columns(
         track_ids, "title", "artist", "year", "duration", "bpm", "key", "label")
     years, durations, tempos = (positive_numbers(c) for c in (years, durations, tempos))
@@ -114,11 +111,11 @@ def _track_lines(table: TrackColumns, track_ids: list[int], uris: list[str]) -> 
         track_ids,
         escape_attributes(display_texts(titles)),
         escape_attributes(display_texts(artists)),
-        optional("Year", [None if y is None else str(int(y)) for y in years]),
-        optional("TotalTime", [None if d is None else str(round(d)) for d in durations]),
-        optional("AverageBpm", [None if b is None else f"{b:.2f}" for b in tempos]),
-        optional("Tonality", [_label_text(v) if v else "" for v in keys]),
-        optional("Label", [_label_text(v) if v else "" for v in labels]),
+        optional_attributes("Year", ["" if y is None else str(int(y)) for y in years]),
+        optional_attributes("TotalTime", ["" if d is None else str(round(d)) for d in durations]),
+        optional_attributes("AverageBpm", ["" if b is None else f"{b:.2f}" for b in tempos]),
+        optional_attributes("Tonality", [_label_text(v) if v else "" for v in keys]),
+        optional_attributes("Label", [_label_text(v) if v else "" for v in labels]),
         escape_attributes(uris), strict=True)
     return [f'    <TRACK TrackID="{t}" Name="{name}" Artist="{artist}"{year}{time}{bpm}{key}{label} '
             f'Location="{uri}" />\n' for t, name, artist, year, time, bpm, key, label, uri in columns]

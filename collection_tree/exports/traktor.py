@@ -45,6 +45,7 @@ from collection_tree.exports.paths import (
     escape_attributes,
     is_absolute,
     locate_tracks,
+    optional_attributes,
     unique_names,
     xml_attributes,
     xml_bytes,
@@ -117,18 +118,15 @@ def _entries(table: TrackColumns, track_ids: list[int], where: list[tuple[str, s
     durations, years, tempos = (positive_numbers(c) for c in (durations, years, tempos))
     volumes, directories, files = (escape_attributes(list(part)) for part in zip(*where, strict=True))
 
-    def optional(name: str, texts: list[str]) -> list[str]:
-        return [f' {name}="{text}"' if text else "" for text in escape_attributes(texts)]
-
     key_values: dict[str, int | None] = {}  # a collection holds a few dozen distinct keys
     columns = zip(
         escape_attributes(display_texts(titles)),
         escape_attributes(display_texts(artists)),
         directories, files, volumes,
-        optional("PLAYTIME", ["" if d is None else str(round(d)) for d in durations]),
-        optional("RELEASE_DATE", ["" if y is None else f"{int(y)}/1/1" for y in years]),
-        optional("LABEL", display_texts(labels)),
-        optional("KEY", display_texts(keys)),
+        optional_attributes("PLAYTIME", ["" if d is None else str(round(d)) for d in durations]),
+        optional_attributes("RELEASE_DATE", ["" if y is None else f"{int(y)}/1/1" for y in years]),
+        optional_attributes("LABEL", display_texts(labels)),
+        optional_attributes("KEY", display_texts(keys)),
         tempos,
         [_key_value(k, key_values) for k in keys], strict=True)
     entries = []
