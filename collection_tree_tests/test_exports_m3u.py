@@ -12,7 +12,7 @@ from conftest import XSS, write_tree
 from collection_tree.cli import main
 from collection_tree.exports import ExportError, play_order, track_index
 from collection_tree.exports.m3u import m3u8_text, playlist_layout, write_leaf_playlists
-from collection_tree.exports.paths import resolve_inside, safe_name, track_path, unique_names
+from collection_tree.exports.paths import InsideFolder, resolve_inside, safe_name, track_path, unique_names
 
 ROCK = "playlists/Rock scriptalert(1)-script"
 RAP = "playlists/Rap-Hip-Hop- 'Heavy'"
@@ -121,6 +121,20 @@ def test_resolve_inside_refuses_escapes(tmp_path):
     (base / "link").symlink_to(tmp_path, target_is_directory=True)  # a symlink out is refused too
     with pytest.raises(ExportError):
         resolve_inside(base, "link/x")
+
+
+def test_inside_folder_resolves_as_resolve_inside(tmp_path):
+    """The per-folder resolver (folders resolved once) gives resolve_inside's paths and refusals."""
+    base = tmp_path / "out"
+    (base / "a").mkdir(parents=True)
+    (base / "link").symlink_to(tmp_path, target_is_directory=True)
+    (base / "a" / "file-link").symlink_to(tmp_path / "elsewhere")
+    inside = InsideFolder(base)
+    for good in ("x.m3u8", "a/b.m3u8", "a/b.m3u8", "new/c/d.m3u8", "a/./b", "a/c/../b"):
+        assert inside(good) == resolve_inside(base, good)
+    for bad in ("..", "../x", "a/../../x", "/etc", "link/x", "a/file-link"):
+        with pytest.raises(ExportError, match="outside the output folder"):
+            inside(bad)
 
 
 def test_rewrite_drops_stale_playlists_and_leaves_no_temp_files(export_fixture, tmp_path):
@@ -252,6 +266,28 @@ def test_display_text_and_has_control_drop_every_bidi_control():
         assert display_text(f"evil{ch}gnp  .mp3\n") == "evilgnp .mp3"
         assert has_control(f"a{ch}b") and safe_name(f"a{ch}b") == "ab"
     assert has_control("a\rb") and not has_control("plain \u200b zero-width")
+
+
+def test_display_text_fast_path_knows_every_character_it_changes():
+    """The one-pass check (``_UNCLEAN``, or ``isprintable`` for ASCII) lets through exactly the text the
+    full cleaning leaves alone: every whitespace but a space, every breaking and bidi character is caught."""
+    from collection_tree.exports.paths import _BIDI, _BREAKING_CHARS, _UNCLEAN, display_text
+
+    for code in range(0x110000):
+        ch = chr(code)
+        changes = (ch.isspace() and ch != " ") or _BREAKING_CHARS.match(ch) is not None or ch in _BIDI
+        assert (_UNCLEAN.match(ch) is not None) == changes, hex(code)
+        if ch.isascii():
+            assert ch.isprintable() == (not changes), hex(code)
+        assert display_text(f"a{ch}b") == _cleaned_the_long_way(f"a{ch}b")
+    for text in (" lead", "trail ", "two  spaces", "", "é  x", " é", "é ", "plain é title"):
+        assert display_text(text) == " ".join(text.split())
+
+
+def _cleaned_the_long_way(text):
+    from collection_tree.exports.paths import _BIDI, _BREAKING_CHARS
+
+    return " ".join("".join(ch for ch in _BREAKING_CHARS.sub(" ", text) if ch not in _BIDI).split())
 
 
 def test_track_index_holds_the_records_to_dict_gives(export_fixture):

@@ -7,7 +7,9 @@ export), a category's sections (sub-folders in every export) and the build's pro
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import math
+from collections.abc import Container, Iterable, Iterator
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -83,15 +85,72 @@ def _native(column: pd.Series) -> list[Any]:
     return values
 
 
-def play_order(leaf: dict[str, Any], index: dict[int, dict[str, Any]] | None = None) -> list[int]:
+class TrackColumns:
+    """The tracks table by column, for exports that read a few columns of many tracks: the values
+    :func:`track_index`'s records hold (a missing column reads as None, as ``record.get`` does),
+    without building a record per track."""
+
+    def __init__(self, tracks: pd.DataFrame):
+        self._tracks = tracks
+        self._columns: dict[str, list[Any]] = {}
+        # track id -> row; a repeated id keeps its last row, as track_index does
+        self.row: dict[int, int] = {int(t): i for i, t in enumerate(self.column("track_id"))}
+
+    def column(self, name: str) -> list[Any]:
+        """The whole column (read once)."""
+        if name not in self._columns:
+            self._columns[name] = (_native(self._tracks[name]) if name in self._tracks.columns
+                                   else [None] * len(self._tracks))
+        return self._columns[name]
+
+    def values(self, name: str, track_ids: list[int]) -> list[Any]:
+        """The column's values of ``track_ids`` (known ids), in their order."""
+        return self.columns(track_ids, name)[0]
+
+    def columns(self, track_ids: list[int], *names: str) -> list[list[Any]]:
+        """Each named column's values of ``track_ids`` (known ids), the rows looked up once."""
+        rows = [self.row[t] for t in track_ids]
+        if len(rows) < 2:
+            return [[self.column(name)[r] for r in rows] for name in names]
+        pick = itemgetter(*rows)
+        return [list(pick(self.column(name))) for name in names]
+
+    def record(self, track_id: int, names: Iterable[str]) -> dict[str, Any]:
+        """One track's values of ``names`` (a record like track_index's, with those columns only)."""
+        i = self.row[track_id]
+        return {name: self.column(name)[i] for name in names}
+
+
+def positive_number(value: Any) -> float | None:
+    """A finite number above zero (a tempo, a duration, a year), else None."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number > 0 else None
+
+
+def positive_numbers(values: Iterable[Any]) -> list[float | None]:
+    """:func:`positive_number` of a whole column (plain floats, the usual values, checked inline)."""
+    return [(v if 0 < v < math.inf else None) if type(v) is float else None if v is None else positive_number(v)
+            for v in values]
+
+
+def distinct_tracks(orders: Iterable[list[int]]) -> list[int]:
+    """The tracks of the leaves' play orders, each once, in order of first appearance."""
+    return list(dict.fromkeys(t for order in orders for t in order))
+
+
+def play_order(leaf: dict[str, Any], index: Container[int] | None = None) -> list[int]:
     """The leaf's tracks in playlist order, the one every export uses: its ``order`` (DESIGN section 5;
     written by the build's ``playlist_order`` step) when present, else ``track_ids``. Tracks missing
     from ``order`` follow it; with ``index``, tracks unknown to the tracks table are left out."""
     ids = [int(t) for t in leaf.get("track_ids", [])]
     members = set(ids)
-    chosen = list(dict.fromkeys(int(t) for t in leaf.get("order") or [] if int(t) in members))
+    chosen = list(dict.fromkeys([t for t in map(int, leaf.get("order") or []) if t in members]))
     placed = set(chosen)
-    chosen += [t for t in ids if t not in placed]
+    if len(placed) < len(members):  # an order naming every track (the usual one) leaves none to add
+        chosen += [t for t in ids if t not in placed]
     return chosen if index is None else [t for t in chosen if t in index]
 
 

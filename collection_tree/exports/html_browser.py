@@ -30,13 +30,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from jinja2 import Environment, StrictUndefined
+from jinja2 import Environment, StrictUndefined, Template
 from markupsafe import Markup
 
 from collection_tree.core.mix import camelot_code, camelot_label, transition_flags
-from collection_tree.exports import category_sections, iter_leaves, play_order, provenance, track_index
+from collection_tree.exports import (
+    TrackColumns,
+    category_sections,
+    distinct_tracks,
+    iter_leaves,
+    play_order,
+    provenance,
+)
 from collection_tree.exports.m3u import playlist_href
-from collection_tree.exports.paths import atomic_text_writer, display_text
+from collection_tree.exports.paths import atomic_text_writer, display_text, display_texts
 from collection_tree.exports.suggestions_review import COLUMNS as REVIEW_COLUMNS
 
 UNGROUPED_SHOWN = 500  # a stopped build can leave thousands; the CLI lists them all
@@ -77,42 +84,62 @@ def _round(value: float | None, digits: int = 1) -> float | None:
 
 
 class _Tracks:
-    """The columnar track table the page carries (only tracks in playlists)."""
+    """The columnar track table the page carries (only tracks in playlists, in order of first
+    appearance), built a column at a time, with the arrays the leaf summaries read."""
 
-    def __init__(self, index: dict[int, dict[str, Any]]):
-        self.index = index
-        self.position: dict[int, int] = {}
-        self.columns: dict[str, list[Any]] = {"id": [], "t": [], "a": [], "y": [], "b": [], "k": [], "e": []}
-        self.codes: list[int] = []
-
-    def add(self, track_id: int) -> int:
-        if track_id in self.position:
-            return self.position[track_id]
-        track = self.index[track_id]
-        year, bpm, energy = (_number(track.get(c)) for c in ("year", "bpm", "energy"))
-        key_text = display_text(track.get("key"))
-        code = camelot_code(key_text) if key_text else -1
-        self.position[track_id] = len(self.codes)
-        self.codes.append(code)
-        for column, value in (("id", track_id), ("t", display_text(track.get("title"))),
-                              ("a", display_text(track.get("artist"))), ("y", None if year is None else int(year)),
-                              ("b", _round(bpm)), ("k", camelot_label(code) or key_text), ("e", _round(energy))):
-            self.columns[column].append(value)
-        return self.position[track_id]
+    def __init__(self, table: TrackColumns, track_ids: list[int]):
+        titles, artists, years, tempos, energies, keys = table.columns(
+            track_ids, "title", "artist", "year", "bpm", "energy", "key")
+        key_texts = display_texts(keys)
+        known = {k: camelot_code(k) if k else -1 for k in set(key_texts)}  # a few dozen distinct keys
+        self.codes = [known[k] for k in key_texts]
+        years = [None if y is None else int(y) for y in _numbers(years)]
+        self.position = {t: i for i, t in enumerate(track_ids)}
+        self.columns: dict[str, list[Any]] = {
+            "id": list(track_ids), "t": display_texts(titles), "a": display_texts(artists), "y": years,
+            "b": [_round(b) for b in _numbers(tempos)],
+            "k": [camelot_label(c) or k for c, k in zip(self.codes, key_texts, strict=True)],
+            "e": [_round(e) for e in _numbers(energies)]}
+        # as float arrays (None: NaN) for the leaf summaries
+        self.bpm, self.energy, self.years = (np.array(self.columns[c], dtype=np.float64) for c in ("b", "e", "y"))
+        self.code_array = np.array(self.codes, dtype=np.int64)
+        self.names = [(a.casefold(), t.casefold()) for a, t in zip(self.columns["a"], self.columns["t"], strict=True)]
 
 
-def _leaf_summary(rows: list[int], tracks: _Tracks) -> dict[str, Any]:
-    """BPM range and median, key spread, energy mean and range, year range and median, and a mark per
-    adjacent pair of the play order: "1" mixes, "0" does not, "-" cannot be judged."""
-    bpm = np.array([tracks.columns["b"][r] if tracks.columns["b"][r] is not None else np.nan for r in rows])
-    energy = np.array([tracks.columns["e"][r] if tracks.columns["e"][r] is not None else np.nan for r in rows])
-    years = np.array([tracks.columns["y"][r] if tracks.columns["y"][r] is not None else np.nan for r in rows])
-    codes = np.array([tracks.codes[r] for r in rows], dtype=np.int64)
+def _numbers(values: list[Any]) -> list[float | None]:
+    """:func:`_number` of a whole column (plain floats checked inline)."""
+    return [(v if math.isfinite(v) else None) if type(v) is float else None if v is None else _number(v)
+            for v in values]
+
+
+def _leaf_summaries(leaf_rows: list[list[int]], tracks: _Tracks) -> list[dict[str, Any]]:
+    """Per leaf: BPM range and median, key spread, energy mean and range, year range and median, and
+    a mark per adjacent pair of the play order: "1" mixes, "0" does not, "-" cannot be judged. The
+    marks are element-wise, so they are worked out for all leaves' play orders laid end to end at once
+    (a leaf's marks are its own pairs: none spans two leaves)."""
+    picked = np.array([r for rows in leaf_rows for r in rows], dtype=np.int64)
+    bpm, energy, years, codes = (tracks.bpm[picked], tracks.energy[picked], tracks.years[picked],
+                                 tracks.code_array[picked])
+    if len(picked) > 1:
+        flags = transition_flags(bpm, codes, TEMPO_TOLERANCE)
+        judged = np.isfinite(bpm[:-1]) & np.isfinite(bpm[1:]) & (codes[:-1] >= 0) & (codes[1:] >= 0)
+        marks = "".join(np.where(judged, np.where(flags, "1", "0"), "-").tolist())
+    else:
+        marks = ""
+    summaries, start = [], 0
+    for rows in leaf_rows:
+        end = start + len(rows)
+        summary = _summary(bpm[start:end], energy[start:end], years[start:end], codes[start:end])
+        summary["fit"] = marks[start:max(end - 1, start)]  # n - 1 pairs (none for an empty leaf at 0)
+        summaries.append(summary)
+        start = end
+    return summaries
+
+
+def _summary(bpm: np.ndarray, energy: np.ndarray, years: np.ndarray, codes: np.ndarray) -> dict[str, Any]:
+    """One leaf's ranges, medians and key spread (its tracks' values in play order)."""
     known_bpm, known_energy, known_year = bpm[np.isfinite(bpm)], energy[np.isfinite(energy)], years[np.isfinite(years)]
-    keys = Counter(camelot_label(int(c)) for c in codes if c >= 0).most_common()
-    flags = transition_flags(bpm, codes, TEMPO_TOLERANCE) if len(rows) > 1 else np.array([], dtype=bool)
-    judged = (np.isfinite(bpm[:-1]) & np.isfinite(bpm[1:]) & (codes[:-1] >= 0) & (codes[1:] >= 0)) if len(rows) > 1 \
-        else np.array([], dtype=bool)
+    keys = Counter(camelot_label(c) for c in codes[codes >= 0].tolist()).most_common()
     return {
         "bpm": [round(float(known_bpm.min())), round(float(known_bpm.max()))] if known_bpm.size else None,
         "bpmMed": round(float(np.median(known_bpm)), 1) if known_bpm.size else None,
@@ -120,26 +147,25 @@ def _leaf_summary(rows: list[int], tracks: _Tracks) -> dict[str, Any]:
         "en": [round(float(known_energy.mean()), 1), round(float(known_energy.min()), 1),
                round(float(known_energy.max()), 1)] if known_energy.size else None,
         "yr": [int(known_year.min()), int(known_year.max()), int(np.median(known_year))] if known_year.size else None,
-        "fit": "".join("-" if not j else "1" if f else "0" for f, j in zip(flags.tolist(), judged.tolist(),
-                                                                         strict=True)),
     }
 
 
-def _exemplar_rows(leaf: dict[str, Any], order: list[int], tracks: _Tracks) -> list[int]:
+def _exemplar_rows(leaf: dict[str, Any], rows: list[int], tracks: _Tracks) -> list[int]:
     """Rows of the leaf's exemplars (matched to its own tracks by artist and title)."""
+    examples = [e for e in leaf.get("examples") or [] if isinstance(e, dict)]
+    if not examples:
+        return []
     by_name: dict[tuple[str, str], list[int]] = {}
-    for t in order:
-        row = tracks.position[t]
-        by_name.setdefault((tracks.columns["a"][row].casefold(), tracks.columns["t"][row].casefold()), []).append(row)
-    rows: list[int] = []
-    for example in leaf.get("examples") or []:
-        if isinstance(example, dict):
-            found = by_name.get((display_text(example.get("artist")).casefold(),
-                                 display_text(example.get("title")).casefold()), [])
-            row = next((r for r in found if r not in rows), None)
-            if row is not None:
-                rows.append(row)
-    return rows
+    for row in rows:
+        by_name.setdefault(tracks.names[row], []).append(row)
+    chosen: list[int] = []
+    for example in examples:
+        found = by_name.get((display_text(example.get("artist")).casefold(),
+                             display_text(example.get("title")).casefold()), [])
+        row = next((r for r in found if r not in chosen), None)
+        if row is not None:
+            chosen.append(row)
+    return chosen
 
 
 def _build_info(tree: dict[str, Any]) -> dict[str, Any]:
@@ -152,17 +178,20 @@ def _build_info(tree: dict[str, Any]) -> dict[str, Any]:
 def page_data(tree: dict[str, Any], tracks: pd.DataFrame, playlist_paths: dict[str, str],
               suggestions: pd.DataFrame | None = None) -> dict[str, Any]:
     """Everything the script renders, as plain JSON-able data."""
-    table = _Tracks(track_index(tracks))
+    index = TrackColumns(tracks)
+    groups = [(category, category_sections(category)) for category in tree.get("categories", [])]
+    orders = {id(leaf): play_order(leaf, index.row) for _, sections in groups for _, members in sections
+              for leaf in members}
+    table = _Tracks(index, distinct_tracks(orders.values()))
     categories: list[dict[str, Any]] = []
     leaves: list[dict[str, Any]] = []
     leaf_row: dict[str, int] = {}
-    for ci, category in enumerate(tree.get("categories", [])):
+    for ci, (category, category_groups) in enumerate(groups):
         sections = []
-        for title, members in category_sections(category):
+        for title, members in category_groups:
             indices = []
             for leaf in members:
-                order = play_order(leaf, table.index)
-                rows = [table.add(t) for t in order]
+                rows = [table.position[t] for t in orders[id(leaf)]]
                 href = playlist_paths.get(str(leaf.get("id")))
                 transitions = _number(leaf.get("transitions"))
                 leaf_row[str(leaf.get("id"))] = len(leaves)
@@ -172,30 +201,50 @@ def page_data(tree: dict[str, Any], tracks: pd.DataFrame, playlist_paths: dict[s
                     "d": display_text(leaf.get("description")), "c": ci, "s": len(sections) if title else -1,
                     "g": display_text(leaf.get("genre_context")), "sc": display_text(leaf.get("scene_context")),
                     "n": int(leaf.get("track_count") or len(leaf.get("track_ids", []))), "o": rows,
-                    "x": _exemplar_rows(leaf, order, table), "tr": transitions,
-                    "href": playlist_href(href) if href else "", "sg": 0, **_leaf_summary(rows, table),
+                    "x": _exemplar_rows(leaf, rows, table), "tr": transitions,
+                    "href": playlist_href(href) if href else "", "sg": 0,  # then its summary (below)
                 })
             if title:
                 sections.append({"t": display_text(title), "l": indices})
         categories.append({"id": display_text(category.get("id")), "t": display_text(category.get("title")),
                            "d": display_text(category.get("description")), "s": sections,
                            "n": len(category.get("leaves", []))})
-    rows = []
-    if suggestions is not None and len(suggestions):
-        for record in suggestions[REVIEW_COLUMNS].to_dict("records"):
-            leaf = leaf_row.get(str(record["leaf_id"]))
-            if leaf is None:
-                continue
-            leaves[leaf]["sg"] += 1
-            rows.append([("" if isinstance(v, float) and not math.isfinite(v) else
-                          v if isinstance(v, int | float) else display_text(v)) for v in record.values()] + [leaf])
+    for leaf, summary in zip(leaves, _leaf_summaries([leaf["o"] for leaf in leaves], table), strict=True):
+        leaf.update(summary)
+    rows = _suggestion_rows(suggestions, leaf_row, leaves) if suggestions is not None and len(suggestions) else []
     return {"build": _build_info(tree), "pageSize": PAGE_SIZE, "cats": categories, "leaves": leaves,
             "tracks": table.columns, "suggestionColumns": list(REVIEW_COLUMNS), "suggestions": rows}
+
+
+def _suggestion_rows(suggestions: pd.DataFrame, leaf_row: dict[str, int], leaves: list[dict[str, Any]]
+                     ) -> list[list[Any]]:
+    """The review table's rows for the page, each with its leaf's position (rows of a leaf not on the
+    page are left out; each leaf counts its rows): text cells shown as one line, non-finite numbers
+    empty. Built a column at a time."""
+    cells = zip(*([_cell(v) for v in suggestions[c].tolist()] for c in REVIEW_COLUMNS), strict=True)
+    rows = []
+    for leaf_id, row in zip(suggestions["leaf_id"].tolist(), cells, strict=True):
+        leaf = leaf_row.get(str(leaf_id))
+        if leaf is not None:
+            leaves[leaf]["sg"] += 1
+            rows.append([*row, leaf])
+    return rows
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return ""
+    return value if isinstance(value, int | float) else display_text(value)
 
 
 @cache
 def _environment() -> Environment:
     return Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+@cache
+def _template() -> Template:
+    return _environment().from_string(_asset("collection.html.j2"))
 
 
 def render_collection_html(tree: dict[str, Any], tracks: pd.DataFrame, playlist_paths: dict[str, str],
@@ -210,8 +259,7 @@ def _page_chunks(tree: dict[str, Any], tracks: pd.DataFrame, playlist_paths: dic
                  ungrouped: list[dict[str, Any]], suggestions: pd.DataFrame | None) -> Iterator[str]:
     """The page as the template's text chunks (streamed to disk by ``write_collection_html``)."""
     data = page_data(tree, tracks, playlist_paths, suggestions)
-    template = _environment().from_string(_asset("collection.html.j2"))
-    return template.generate(
+    return _template().generate(
         csp=content_security_policy(), css=Markup(_asset("collection.css")), script=Markup(_asset("collection.js")),
         data=Markup(json_for_script(data)), build=data["build"], categories=data["cats"],
         playlists=sum(1 for _ in iter_leaves(tree)), total_tracks=tree.get("total_tracks", "?"),

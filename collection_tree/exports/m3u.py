@@ -18,6 +18,8 @@ import math
 import shutil
 import sys
 import uuid
+from collections import Counter
+from collections.abc import Container
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,14 +28,17 @@ from urllib.parse import quote
 import pandas as pd
 
 from collection_tree import exports
-from collection_tree.exports import category_sections, find_node, iter_leaves, paths, play_order, track_index
+from collection_tree.exports import TrackColumns, category_sections, find_node, iter_leaves, paths, play_order
 from collection_tree.exports.paths import (
     MISSING,
     OUTSIDE_ROOT,
+    UNREPRESENTABLE,
+    InsideFolder,
     atomic_write,
     display_text,
+    display_texts,
     is_absolute,
-    locate_track,
+    locate_tracks,
     replace_dir,
     resolve_inside,
     safe_name,
@@ -70,31 +75,48 @@ def _seconds(value: Any) -> int:
 
 def m3u8_text(title: str, entries: list[tuple[int, str, str]]) -> str:
     """The playlist text from ``(seconds, label, path)`` entries (already clean)."""
-    lines = ["#EXTM3U", f"#PLAYLIST:{one_line(title)}"]
-    for seconds, label, path in entries:
-        lines.append(f"#EXTINF:{seconds},{label}")
-        lines.append(f"./{path}" if path.startswith("#") else path)
-    return "\n".join(lines) + "\n"
+    return _header(title) + "".join(_entry_text(*entry) for entry in entries)
 
 
-def playlist_entries(track_ids: list[int], index: dict[int, dict[str, Any]], music_root: str | None,
-                     report: M3UReport) -> list[tuple[int, str, str]]:
-    entries = []
-    for track_id in track_ids:
-        track = index[track_id]
-        path, problem = locate_track(track.get("location"), music_root)
+def _header(title: str) -> str:
+    return f"#EXTM3U\n#PLAYLIST:{one_line(title)}\n"
+
+
+def _entry_text(seconds: int, label: str, path: str) -> str:
+    return f"#EXTINF:{seconds},{label}\n{'./' + path if path.startswith('#') else path}\n"
+
+
+RELATIVE = "relative"  # an entry written with a relative path (no music root to anchor it)
+
+
+def track_entries(table: TrackColumns, track_ids: list[int], music_root: str | None
+                  ) -> dict[int, tuple[str | None, str]]:
+    """Each track's entry, made once however many playlists hold it: ``(None or RELATIVE, its lines)``
+    or, for a track left out, ``(why, "")`` (``MISSING``, ``OUTSIDE_ROOT``, ``UNREPRESENTABLE``)."""
+    unique = list(dict.fromkeys(track_ids))
+    locations, artists, titles, durations = table.columns(unique, "location", "artist", "title", "duration")
+    entries: dict[int, tuple[str | None, str]] = {}
+    for track_id, (path, problem), artist, title, duration in zip(
+            unique, locate_tracks(locations, music_root), display_texts(artists), display_texts(titles), durations,
+            strict=True):
         if path is None:
-            report.missing_location += problem == MISSING
-            report.outside_music_root += problem == OUTSIDE_ROOT
-            report.unrepresentable += problem not in (MISSING, OUTSIDE_ROOT)
+            entries[track_id] = (problem, "")
             continue
-        if not is_absolute(path):
-            report.relative_paths += 1
-        artist, title = one_line(track.get("artist")), one_line(track.get("title"))
         label = f"{artist} - {title}" if artist else title
-        entries.append((_seconds(track.get("duration")), label, path))
-    report.tracks_written += len(entries)
+        entries[track_id] = (None if is_absolute(path) else RELATIVE, _entry_text(_seconds(duration), label, path))
     return entries
+
+
+def playlist_text(title: str, track_ids: list[int], entries: dict[int, tuple[str | None, str]],
+                  report: M3UReport) -> str:
+    """A playlist of ``track_ids`` from their ``track_entries``, counting what went in or was left out."""
+    counts = Counter(entries[t][0] for t in track_ids)
+    report.missing_location += counts[MISSING]
+    report.outside_music_root += counts[OUTSIDE_ROOT]
+    report.unrepresentable += counts[UNREPRESENTABLE]
+    report.relative_paths += counts[RELATIVE]
+    report.tracks_written += counts[None] + counts[RELATIVE]
+    return _header(title) + "".join([entries[t][1] for t in track_ids])
 
 
 def playlist_layout(tree: dict[str, Any]) -> dict[str, str]:
@@ -140,7 +162,7 @@ def write_leaf_playlists(tree: dict[str, Any], tracks: pd.DataFrame, output_dir:
     the old one and swapped in, so playlists of leaves that no longer exist do not linger. ``reuse``:
     a playlist the previous export wrote from the same leaf and tracks is linked, not rendered
     (``exports.reuse``; the same bytes)."""
-    index = track_index(tracks)
+    table = TrackColumns(tracks)
     layout = playlist_layout(tree)
     output_dir = Path(output_dir)
     final = resolve_inside(output_dir, PLAYLISTS_DIR)
@@ -149,21 +171,26 @@ def write_leaf_playlists(tree: dict[str, Any], tracks: pd.DataFrame, output_dir:
     files = _reusable(output_dir, final, tracks, music_root) if reuse else None
     try:
         build.mkdir(parents=True)
+        rendered: list[tuple[str, Path, str, list[int], str]] = []  # the playlists not kept
+        inside = InsideFolder(build)
         for _, leaf in iter_leaves(tree):
             relative = layout[str(leaf.get("id"))].removeprefix(f"{PLAYLISTS_DIR}/")
-            target = resolve_inside(build, relative)
-            order, title = play_order(leaf, index), leaf.get("title") or ""
+            target = inside(relative)
+            order, title = play_order(leaf, table.row), leaf.get("title") or ""
             digest = files.digest(relative, title, order) if files else ""
             kept = files.keep(relative, digest, target) if files else None
-            before = {name: getattr(report, name) for name in _COUNTS}
             if kept is None:
-                entries = playlist_entries(order, index, music_root, report)
-                write_in_build(target, m3u8_text(title, entries).encode("utf-8"))
-                if files:
-                    files.wrote(relative, digest, target, {n: getattr(report, n) - before[n] for n in _COUNTS})
+                rendered.append((relative, target, title, order, digest))
             for name, count in (kept or {}).items():
-                setattr(report, name, before[name] + count)
+                setattr(report, name, getattr(report, name) + count)
             report.files.append(final / relative)
+        # Entries only for the tracks of the playlists rendered (an update keeps most of them).
+        entries = track_entries(table, [t for *_, order, _ in rendered for t in order], music_root)
+        for relative, target, title, order, digest in rendered:
+            before = {name: getattr(report, name) for name in _COUNTS}
+            write_in_build(target, playlist_text(title, order, entries, report).encode("utf-8"))
+            if files:
+                files.wrote(relative, digest, target, {n: getattr(report, n) - before[n] for n in _COUNTS})
         replace_dir(final, build)
     finally:
         if build.exists():
@@ -184,7 +211,7 @@ def _reusable(output_dir: Path, final: Path, tracks: pd.DataFrame, music_root: s
                               row_hashes(tracks, TRACK_COLUMNS))
 
 
-def node_track_ids(tree: dict[str, Any], node_id: str, index: dict[int, dict[str, Any]]) -> tuple[str, list[int]]:
+def node_track_ids(tree: dict[str, Any], node_id: str, index: Container[int]) -> tuple[str, list[int]]:
     """A node's title and tracks: a leaf's play order, or a category's leaves one after another (in
     section order, each in its play order; a track in two leaves appears once). ``node_id``: an id or title."""
     category, leaf = find_node(tree, node_id)
@@ -203,12 +230,12 @@ def export_node(tree: dict[str, Any], tracks: pd.DataFrame, node_id: str, output
     """One playlist for one category or leaf (the reference's per-node export), written to
     ``out`` (relative: to the output folder; default ``<output>/exports``) as ``<title>.m3u8``.
     ``out`` must stay inside the output folder."""
-    index = track_index(tracks)
-    title, track_ids = node_track_ids(tree, node_id, index)
+    table = TrackColumns(tracks)
+    title, track_ids = node_track_ids(tree, node_id, table.row)
     folder = resolve_inside(Path(output_dir), out if out not in (None, "") else "exports")
     target = resolve_inside(folder, safe_name(title, fallback="playlist") + ".m3u8")
     report = M3UReport()
-    entries = playlist_entries(track_ids, index, music_root, report)
-    atomic_write(target, m3u8_text(title, entries).encode("utf-8"))
+    text = playlist_text(title, track_ids, track_entries(table, track_ids, music_root), report)
+    atomic_write(target, text.encode("utf-8"))
     report.files.append(target)
     return target, report

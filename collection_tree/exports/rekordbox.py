@@ -12,30 +12,44 @@ duration, BPM, key, label) and the file location. Rekordbox matches tracks by Lo
 be absolute: tracks whose location is missing, or relative with no music root to anchor it, are
 left out and counted, as are relative locations climbing out of the music root.
 
-Built with ``xml.etree`` (the library escapes markup); control characters (XML 1.0 cannot hold them)
-and bidi controls are removed from every text attribute first.
+Written as text, line by line, exactly as ``xml.etree`` wrote it (``paths.xml_element``, its
+escaping); control characters (XML 1.0 cannot hold them) and bidi controls are removed from every
+text attribute first.
 """
 
 from __future__ import annotations
 
-import math
-import xml.etree.ElementTree as ET
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pandas as pd
 
-from collection_tree.exports import category_sections, iter_leaves, play_order, provenance, track_index
+from collection_tree.exports import (
+    TrackColumns,
+    category_sections,
+    distinct_tracks,
+    iter_leaves,
+    play_order,
+    positive_numbers,
+    provenance,
+)
 from collection_tree.exports.paths import (
     MISSING,
     atomic_write_xml,
     display_text,
+    display_texts,
+    escape_attributes,
     is_absolute,
-    locate_track,
+    locate_tracks,
+    optional_attributes,
     unique_names,
+    xml_attributes,
     xml_bytes,
+    xml_element,
+    xml_streamed,
 )
 
 FORMAT_VERSION = "1.0.0"
@@ -55,6 +69,16 @@ class RekordboxReport:
     skipped_track_ids: list[int] = field(default_factory=list)
 
 
+# ``quote(path, safe="/:")``, faster: "%" and spaces (most of what a path needs encoded) by str.replace,
+# then each run of other unsafe characters as its UTF-8 bytes in %XX (uppercase hex, as quote writes).
+_URI_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-~/:%]+")
+_PERCENT = [f"%{b:02X}" for b in range(256)]
+
+
+def _percent_run(match: re.Match[str]) -> str:
+    return "".join([_PERCENT[b] for b in match[0].encode("utf-8")])
+
+
 def location_uri(path: str) -> str | None:
     """``file://localhost`` + the percent-encoded absolute path (``/``-separated, UTF-8); a Windows
     drive path gets a leading ``/`` (``file://localhost/C:/Music/a%20b.mp3``). Relative -> None."""
@@ -63,7 +87,7 @@ def location_uri(path: str) -> str | None:
         return None
     if not path.startswith("/"):
         path = "/" + path
-    return "file://localhost" + quote(path, safe="/:")
+    return "file://localhost" + _URI_UNSAFE.sub(_percent_run, path.replace("%", "%25").replace(" ", "%20"))
 
 
 def xml_text(value: Any) -> str:
@@ -77,32 +101,30 @@ def top_folder_name(tree: dict[str, Any], base: str = TOP_FOLDER) -> str:
     return f"{base} ({made})" if made else base
 
 
-def _number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) and number > 0 else None
+def _track_lines(table: TrackColumns, track_ids: list[int], uris: list[str]) -> list[str]:
+    """One ``TRACK`` line per track (under ``COLLECTION``), built a column at a time: identity fields
+    only, optional ones when known."""
+    titles, artists, years, durations, tempos, keys, labels = table.columns(
+        track_ids, "title", "artist", "year", "duration", "bpm", "key", "label")
+    years, durations, tempos = (positive_numbers(c) for c in (years, durations, tempos))
+    columns = zip(
+        track_ids,
+        escape_attributes(display_texts(titles)),
+        escape_attributes(display_texts(artists)),
+        optional_attributes("Year", ["" if y is None else str(int(y)) for y in years]),
+        optional_attributes("TotalTime", ["" if d is None else str(round(d)) for d in durations]),
+        optional_attributes("AverageBpm", ["" if b is None else f"{b:.2f}" for b in tempos]),
+        optional_attributes("Tonality", [_label_text(v) if v else "" for v in keys]),
+        optional_attributes("Label", [_label_text(v) if v else "" for v in labels]),
+        escape_attributes(uris), strict=True)
+    return [f'    <TRACK TrackID="{t}" Name="{name}" Artist="{artist}"{year}{time}{bpm}{key}{label} '
+            f'Location="{uri}" />\n' for t, name, artist, year, time, bpm, key, label, uri in columns]
 
 
-def track_attributes(track: dict[str, Any], location: str) -> dict[str, str]:
-    attrib = {"TrackID": str(int(track["track_id"])), "Name": xml_text(track.get("title", "")),
-              "Artist": xml_text(track.get("artist", ""))}
-    year = _number(track.get("year"))
-    if year is not None:
-        attrib["Year"] = str(int(year))
-    duration = _number(track.get("duration"))
-    if duration is not None:
-        attrib["TotalTime"] = str(round(duration))
-    bpm = _number(track.get("bpm"))
-    if bpm is not None:
-        attrib["AverageBpm"] = f"{bpm:.2f}"
-    for column, name in (("key", "Tonality"), ("label", "Label")):
-        text = xml_text(track.get(column) or "")
-        if text and text.lower() != "nan":
-            attrib[name] = text
-    attrib["Location"] = location
-    return attrib
+def _label_text(value: Any) -> str:
+    """Tonality and Label: shown text, none for a blank (a falsy value: callers skip those) or a literal "nan"."""
+    text = xml_text(value)
+    return text if text and text.lower() != "nan" else ""
 
 
 _DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
@@ -111,18 +133,38 @@ _DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
 def build_rekordbox_xml(tree: dict[str, Any], tracks: pd.DataFrame, music_root: str | None = None,
                         top_folder: str | None = None) -> tuple[bytes, RekordboxReport]:
     """The document's bytes (UTF-8, with declaration) and what went in or was left out."""
-    root, report = _rekordbox_tree(tree, tracks, music_root, top_folder)
-    return xml_bytes(_DECLARATION, root), report
+    lines, report = _rekordbox_lines(tree, tracks, music_root, top_folder)
+    return xml_bytes(_DECLARATION, lines), report
 
 
-def _rekordbox_tree(tree: dict[str, Any], tracks: pd.DataFrame, music_root: str | None,
-                    top_folder: str | None) -> tuple[ET.Element, RekordboxReport]:
-    """The DJ_PLAYLISTS element tree (indented) and what went in or was left out."""
-    index = track_index(tracks)
+def _rekordbox_lines(tree: dict[str, Any], tracks: pd.DataFrame, music_root: str | None,
+                     top_folder: str | None) -> tuple[Iterator[str], RekordboxReport]:
+    """The DJ_PLAYLISTS document after its declaration (indented, as chunks of lines) and what went in
+    or was left out."""
+    table = TrackColumns(tracks)
     report = RekordboxReport()
+    orders = {id(leaf): play_order(leaf, table.row) for _, leaf in iter_leaves(tree)}
+    locations = _locations(table, distinct_tracks(orders.values()), music_root, report)
+    report.tracks = len(locations)
+    collection = _track_lines(table, list(locations), list(locations.values()))
+    playlists = _playlist_nodes(tree, orders, locations, top_folder, report)
+
+    def document() -> Iterator[str]:
+        yield f'<DJ_PLAYLISTS{xml_attributes({"Version": FORMAT_VERSION})}>\n'
+        yield f'  <PRODUCT{xml_attributes(PRODUCT)} />\n'
+        yield from xml_streamed(1, "COLLECTION", {"Entries": str(len(collection))}, collection)
+        yield "".join(xml_element(1, "PLAYLISTS", {}, playlists))
+        yield "</DJ_PLAYLISTS>\n"
+
+    return document(), report
+
+
+def _locations(table: TrackColumns, track_ids: list[int], music_root: str | None,
+               report: RekordboxReport) -> dict[int, str]:
+    """Track id -> its ``file://localhost`` URI; the others counted and listed in ``report``."""
     locations: dict[int, str] = {}
-    for track_id in dict.fromkeys(t for _, leaf in iter_leaves(tree) for t in play_order(leaf, index)):
-        path, problem = locate_track(index[track_id].get("location"), music_root)
+    for track_id, (path, problem) in zip(track_ids, locate_tracks(table.values("location", track_ids), music_root),
+                                         strict=True):
         uri = location_uri(path) if path else None
         if uri is None:
             report.missing_location += problem == MISSING
@@ -131,30 +173,26 @@ def _rekordbox_tree(tree: dict[str, Any], tracks: pd.DataFrame, music_root: str 
             report.skipped_track_ids.append(track_id)
             continue
         locations[track_id] = uri
+    return locations
 
-    root = ET.Element("DJ_PLAYLISTS", {"Version": FORMAT_VERSION})
-    ET.SubElement(root, "PRODUCT", PRODUCT)
-    collection = ET.SubElement(root, "COLLECTION", {"Entries": str(len(locations))})
-    for track_id, uri in locations.items():
-        ET.SubElement(collection, "TRACK", track_attributes(index[track_id], uri))
-    report.tracks = len(locations)
 
-    playlists = ET.SubElement(root, "PLAYLISTS")
-    root_node = ET.SubElement(playlists, "NODE", {"Type": "0", "Name": "ROOT", "Count": "1"})
-    categories = tree.get("categories", [])
-    top = ET.SubElement(root_node, "NODE", {"Type": "0", "Name": xml_text(top_folder or top_folder_name(tree)),
-                                            "Count": str(len(categories))})
-
-    def playlists_into(parent: ET.Element, leaves: list[dict[str, Any]], taken: list[str]) -> None:
-        for leaf_name, leaf in zip(taken, leaves, strict=True):
-            keys = [t for t in play_order(leaf, index) if t in locations]
-            node = ET.SubElement(parent, "NODE", {"Name": leaf_name, "Type": "1", "KeyType": "0",
-                                                  "Entries": str(len(keys))})
-            for track_id in keys:
-                ET.SubElement(node, "TRACK", {"Key": str(track_id)})
+def _playlist_nodes(tree: dict[str, Any], orders: dict[int, list[int]], locations: dict[int, str],
+                    top_folder: str | None, report: RekordboxReport) -> list[str]:
+    """The ROOT node's lines: the top folder > a folder per category > (a folder per section) > a
+    playlist per leaf (``orders``: its play order by ``id(leaf)``) keyed by TrackID."""
+    def playlists(leaves: list[dict[str, Any]], names: list[str], depth: int) -> list[str]:
+        lines: list[str] = []
+        for leaf_name, leaf in zip(names, leaves, strict=True):
+            keys = [t for t in orders[id(leaf)] if t in locations]
+            entries = [f'{"  " * (depth + 1)}<TRACK Key="{t}" />\n' for t in keys]
+            lines += xml_element(depth, "NODE", {"Name": leaf_name, "Type": "1", "KeyType": "0",
+                                                 "Entries": str(len(keys))}, entries)
             report.playlists += 1
+        return lines
 
     # Names unique among siblings: Rekordbox and readers address nodes by their name path.
+    categories = tree.get("categories", [])
+    folders: list[str] = []
     folder_names = unique_names(xml_text(c.get("title") or c.get("id") or "Category") for c in categories)
     for folder_name, category in zip(folder_names, categories, strict=True):
         groups = category_sections(category)
@@ -162,21 +200,23 @@ def _rekordbox_tree(tree: dict[str, Any], tracks: pd.DataFrame, music_root: str 
         sections = [(title, leaves) for title, leaves in groups if title is not None]
         names = unique_names([xml_text(title) or "Section" for title, _ in sections]
                              + [xml_text(leaf.get("title") or leaf.get("id")) or "Playlist" for leaf in loose])
-        folder = ET.SubElement(top, "NODE", {"Type": "0", "Name": folder_name, "Count": str(len(names))})
         report.folders += 1
+        children: list[str] = []
         for section_name, (_, leaves) in zip(names, sections, strict=False):
-            sub = ET.SubElement(folder, "NODE", {"Type": "0", "Name": section_name, "Count": str(len(leaves))})
             report.folders += 1
-            playlists_into(sub, leaves, unique_names(xml_text(leaf.get("title") or leaf.get("id")) or "Playlist"
-                                                     for leaf in leaves))
-        playlists_into(folder, loose, names[len(sections):])
-    ET.indent(root, space="  ")
-    return root, report
+            leaf_names = unique_names(xml_text(leaf.get("title") or leaf.get("id")) or "Playlist" for leaf in leaves)
+            children += xml_element(5, "NODE", {"Type": "0", "Name": section_name, "Count": str(len(leaves))},
+                                    playlists(leaves, leaf_names, 6))
+        children += playlists(loose, names[len(sections):], 5)
+        folders += xml_element(4, "NODE", {"Type": "0", "Name": folder_name, "Count": str(len(names))}, children)
+    top = xml_element(3, "NODE", {"Type": "0", "Name": xml_text(top_folder or top_folder_name(tree)),
+                                  "Count": str(len(categories))}, folders)
+    return xml_element(2, "NODE", {"Type": "0", "Name": "ROOT", "Count": "1"}, top)
 
 
 def write_rekordbox_xml(tree: dict[str, Any], tracks: pd.DataFrame, target: Path,
                         music_root: str | None = None) -> RekordboxReport:
-    root, report = _rekordbox_tree(tree, tracks, music_root, None)
-    atomic_write_xml(Path(target), _DECLARATION, root)
+    lines, report = _rekordbox_lines(tree, tracks, music_root, None)
+    atomic_write_xml(Path(target), _DECLARATION, lines)
     report.path = Path(target)
     return report

@@ -30,12 +30,13 @@ from typing import Any
 import pandas as pd
 
 from collection_tree import exports
-from collection_tree.exports import category_sections, iter_leaves, play_order, track_index
+from collection_tree.exports import TrackColumns, category_sections, distinct_tracks, iter_leaves, play_order
 from collection_tree.exports import paths as paths_module
 from collection_tree.exports.paths import (
     MISSING,
+    InsideFolder,
     is_absolute,
-    locate_track,
+    locate_tracks,
     replace_dir,
     resolve_inside,
     safe_name,
@@ -75,11 +76,15 @@ def text(tag: str, value: str) -> bytes:
     return record(tag, value.encode("utf-16-be"))
 
 
+_DRIVE_PATH = re.compile(r"^([A-Za-z]:)/(.*)$")
+_EXTERNAL = re.compile(r"^/Volumes/([^/]+)/(.*)$")
+
+
 def drive_relative(path: str) -> tuple[str, str]:
     """(drive, path relative to that drive's root) of an absolute ``/``-separated path."""
-    if match := re.match(r"^([A-Za-z]:)/(.*)$", path):
+    if match := _DRIVE_PATH.match(path):
         return match.group(1).upper(), match.group(2)
-    if match := re.match(r"^/Volumes/([^/]+)/(.*)$", path):
+    if match := _EXTERNAL.match(path):
         return f"/Volumes/{match.group(1)}", match.group(2)
     if path.startswith("//"):
         parts = path[2:].split("/", 2)
@@ -87,15 +92,25 @@ def drive_relative(path: str) -> tuple[str, str]:
     return "/", path.lstrip("/")
 
 
-def crate_bytes(paths: list[str]) -> bytes:
-    """One crate: version, column layout, then a track record per path."""
+def _crate_header() -> bytes:
     data = text("vrsn", VERSION)
     data += record("osrt", text("tvcn", "song") + record("brev", b"\x00"))
     for column in COLUMNS:
         data += record("ovct", text("tvcn", column) + text("tvcw", "0"))
-    for path in paths:
-        data += record("otrk", text("ptrk", path))
     return data
+
+
+def track_record(path: str) -> bytes:
+    """A crate's record of one track."""
+    return record("otrk", text("ptrk", path))
+
+
+def crate_bytes(paths: list[str]) -> bytes:
+    """One crate: version, column layout, then a track record per path."""
+    return _HEADER + b"".join(track_record(path) for path in paths)
+
+
+_HEADER = _crate_header()  # the same in every crate
 
 
 def _part(title: Any, fallback: str) -> str:
@@ -138,38 +153,41 @@ def write_serato_crates(tree: dict[str, Any], tracks: pd.DataFrame, output_dir: 
     """Every crate under ``<output_dir>/Subcrates``, written whole beside the old folder and swapped in,
     so crates of leaves that no longer exist do not linger. ``reuse``: a crate the previous export wrote
     from the same leaf and tracks is linked, not rendered (``exports.reuse``; the same bytes)."""
-    index = track_index(tracks)
+    table = TrackColumns(tracks)
     layout, parents = crate_layout(tree)
     report = SeratoReport(files=layout)
-    relative: dict[int, str] = {}
-    for track_id in dict.fromkeys(t for _, leaf in iter_leaves(tree) for t in play_order(leaf, index)):
-        path, problem = locate_track(index[track_id].get("location"), music_root)
+    orders = [play_order(leaf, table.row) for _, leaf in iter_leaves(tree)]
+    candidates = distinct_tracks(orders)
+    records: dict[int, bytes] = {}  # each track's record, made once however many crates hold it
+    for track_id, (path, problem) in zip(candidates, locate_tracks(table.values("location", candidates), music_root),
+                                         strict=True):
         if path is None or not is_absolute(path):
             report.missing_location += problem == MISSING
             report.refused_location += path is None and problem != MISSING
             report.relative_location += path is not None
             continue
-        drive, inside = drive_relative(path)
+        drive, on_drive = drive_relative(path)
         report.drives[drive] = report.drives.get(drive, 0) + 1
-        relative[track_id] = inside
+        records[track_id] = track_record(on_drive)
     output_dir = Path(output_dir)
     final = resolve_inside(output_dir, SUBCRATES_DIR)
     build = output_dir / f".{SUBCRATES_DIR}.build-{uuid.uuid4().hex[:8]}"
     files = _reusable(output_dir, final, tracks, music_root) if reuse else None
     try:
         build.mkdir(parents=True)
+        inside = InsideFolder(build)
         for name in parents:
-            write_in_build(resolve_inside(build, name), crate_bytes([]))
+            write_in_build(inside(name), crate_bytes([]))
             report.parent_crates += 1
-        for _, leaf in iter_leaves(tree):
-            name, order = layout[str(leaf.get("id"))], play_order(leaf, index)
-            target = resolve_inside(build, name)
+        for (_, leaf), order in zip(iter_leaves(tree), orders, strict=True):
+            name = layout[str(leaf.get("id"))]
+            target = inside(name)
             digest = files.digest(name, "", order) if files else ""
             kept = files.keep(name, digest, target) if files else None
             if kept is None:
-                paths = [relative[t] for t in order if t in relative]
-                write_in_build(target, crate_bytes(paths))
-                kept = {"tracks_written": len(paths)}
+                members = [records[t] for t in order if t in records]
+                write_in_build(target, _HEADER + b"".join(members))
+                kept = {"tracks_written": len(members)}
                 if files:
                     files.wrote(name, digest, target, kept)
             report.crates += 1

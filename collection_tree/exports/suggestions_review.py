@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from collection_tree.core.inputs import split_facet
-from collection_tree.exports import ExportError, iter_leaves, track_index
+from collection_tree.exports import ExportError, TrackColumns, iter_leaves
 from collection_tree.exports.paths import atomic_write
 
 # suggestion key -> track column
@@ -87,7 +87,8 @@ def build_review_table(tree: dict[str, Any], tracks: pd.DataFrame,
     """One row per (track, field) from the leaves' ``metadata_suggestions`` (the most confident
     suggestion wins when a track has several). Rows whose id, current and proposed value match a
     ``previous`` table keep its status, so a rebuild does not forget a review."""
-    index = track_index(tracks)
+    table = TrackColumns(tracks)
+    index: dict[int, dict[str, Any]] = {}  # the records of the tracks with suggestions
     best: dict[tuple[int, str], dict[str, Any]] = {}
     for _, leaf in iter_leaves(tree):
         for item in leaf.get("metadata_suggestions", []) or []:
@@ -95,8 +96,10 @@ def build_review_table(tree: dict[str, Any], tracks: pd.DataFrame,
                 track_id = int(item["track_id"])
             except (KeyError, TypeError, ValueError):
                 continue
-            if track_id not in index:
+            if track_id not in table.row:
                 continue
+            if track_id not in index:
+                index[track_id] = table.record(track_id, ("artist", "title", *FIELDS.values()))
             confidence = _confidence(item.get("confidence"))
             for key, column in FIELDS.items():
                 current = current_value(index[track_id], column)

@@ -11,16 +11,16 @@ entries are ``PRIMARYKEY TYPE="TRACK" KEY="<volume><dir><file>"`` in the leaf's 
 
 Like the Rekordbox export it carries identity fields only (title, artist, tempo, key, year, label,
 play time), no comments, genres or ratings, so an import cannot overwrite the user's own tags.
-Tracks need absolute locations; the rest are left out and counted. Written by hand with
-``xml.etree`` (the maintained ``traktor-nml-utils`` is GPL-3.0 and reads it back in the tests).
+Tracks need absolute locations; the rest are left out and counted. Written by hand, as text exactly
+as ``xml.etree`` wrote it (``paths.xml_element``; the maintained ``traktor-nml-utils`` is GPL-3.0
+and reads it back in the tests).
 """
 
 from __future__ import annotations
 
-import math
 import re
 import uuid
-import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,15 +28,29 @@ from typing import Any
 import pandas as pd
 
 from collection_tree.core.mix import camelot_code
-from collection_tree.exports import category_sections, iter_leaves, play_order, provenance, track_index
+from collection_tree.exports import (
+    TrackColumns,
+    category_sections,
+    distinct_tracks,
+    iter_leaves,
+    play_order,
+    positive_numbers,
+    provenance,
+)
 from collection_tree.exports.paths import (
     MISSING,
     atomic_write_xml,
     display_text,
+    display_texts,
+    escape_attributes,
     is_absolute,
-    locate_track,
+    locate_tracks,
+    optional_attributes,
     unique_names,
+    xml_attributes,
     xml_bytes,
+    xml_element,
+    xml_streamed,
 )
 
 NML_VERSION = "19"
@@ -57,21 +71,34 @@ class TraktorReport:
     volumes: dict[str, int] = field(default_factory=dict)
 
 
+_DRIVE_PATH = re.compile(r"^([A-Za-z]:)/(.*)$")
+_EXTERNAL = re.compile(r"^/Volumes/([^/]+)/(.*)$")
+
+
 def traktor_location(path: str, system_volume: str = SYSTEM_VOLUME) -> tuple[str, str, str]:
     """(volume, dir, file) of an absolute ``/``-separated path in Traktor's form."""
-    drive = re.match(r"^([A-Za-z]:)/(.*)$", path)
-    if drive:
-        volume, rest = drive.group(1).upper(), drive.group(2)
-    elif path.startswith("//"):  # a UNC share: //server/share/...
-        parts = path[2:].split("/", 2)
-        volume, rest = "/".join(parts[:2]), parts[2] if len(parts) > 2 else ""
-    elif (external := re.match(r"^/Volumes/([^/]+)/(.*)$", path)):
-        volume, rest = external.group(1), external.group(2)
-    else:
-        volume, rest = system_volume, path.lstrip("/")
-    *folders, name = rest.split("/")
-    directory = "/:" + "".join(f"{f}/:" for f in folders if f)
-    return volume, directory, name
+    return traktor_locations([path], system_volume)[0]
+
+
+def traktor_locations(paths: list[str], system_volume: str = SYSTEM_VOLUME) -> list[tuple[str, str, str]]:
+    """:func:`traktor_location` of many paths (a folder's DIR made once for all its tracks)."""
+    directories: dict[str, str] = {}
+    found = []
+    for path in paths:
+        if path[1:2] == ":" and (drive := _DRIVE_PATH.match(path)):
+            volume, rest = drive.group(1).upper(), drive.group(2)
+        elif path.startswith("//"):  # a UNC share: //server/share/...
+            parts = path[2:].split("/", 2)
+            volume, rest = "/".join(parts[:2]), parts[2] if len(parts) > 2 else ""
+        elif path.startswith("/Volumes/") and (external := _EXTERNAL.match(path)):
+            volume, rest = external.group(1), external.group(2)
+        else:
+            volume, rest = system_volume, path.lstrip("/")
+        folders, _, name = rest.rpartition("/")
+        if folders not in directories:
+            directories[folders] = "/:" + "".join(f"{f}/:" for f in folders.split("/") if f)
+        found.append((volume, directories[folders], name))
+    return found
 
 
 def traktor_key_value(key: object) -> int | None:
@@ -84,44 +111,48 @@ def traktor_key_value(key: object) -> int | None:
     return relative_major if major else 12 + (relative_major - 3) % 12
 
 
-def _number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
+def _entries(table: TrackColumns, track_ids: list[int], where: list[tuple[str, str, str]]) -> list[str]:
+    """One ``ENTRY`` (under ``COLLECTION``) per track, built a column at a time."""
+    titles, artists, durations, years, tempos, labels, keys = table.columns(
+        track_ids, "title", "artist", "duration", "year", "bpm", "label", "key")
+    durations, years, tempos = (positive_numbers(c) for c in (durations, years, tempos))
+    volumes, directories, files = (escape_attributes(list(part)) for part in zip(*where, strict=True))
+
+    key_values: dict[str, int | None] = {}  # a collection holds a few dozen distinct keys
+    columns = zip(
+        escape_attributes(display_texts(titles)),
+        escape_attributes(display_texts(artists)),
+        directories, files, volumes,
+        optional_attributes("PLAYTIME", ["" if d is None else str(round(d)) for d in durations]),
+        optional_attributes("RELEASE_DATE", ["" if y is None else f"{int(y)}/1/1" for y in years]),
+        optional_attributes("LABEL", display_texts(labels)),
+        optional_attributes("KEY", display_texts(keys)),
+        tempos,
+        [_key_value(k, key_values) for k in keys], strict=True)
+    entries = []
+    for title, artist, directory, file, volume, playtime, release, label, key, bpm, key_value in columns:
+        tempo = "" if bpm is None else f'      <TEMPO BPM="{bpm:.6f}" BPM_QUALITY="100.000000" />\n'
+        musical_key = "" if key_value is None else f'      <MUSICAL_KEY VALUE="{key_value}" />\n'
+        entries.append(f'    <ENTRY TITLE="{title}" ARTIST="{artist}">\n'
+                       f'      <LOCATION DIR="{directory}" FILE="{file}" VOLUME="{volume}" VOLUMEID="" />\n'
+                       f"      <INFO{playtime}{release}{label}{key} />\n{tempo}{musical_key}    </ENTRY>\n")
+    return entries
+
+
+def _key_value(key: object, known: dict[str, int | None]) -> int | None:
+    """:func:`traktor_key_value`, once per distinct key text."""
+    if not isinstance(key, str):
         return None
-    return number if math.isfinite(number) and number > 0 else None
+    if key not in known:
+        known[key] = traktor_key_value(key)
+    return known[key]
 
 
-def _entry(collection: ET.Element, track: dict[str, Any], where: tuple[str, str, str]) -> None:
-    entry = ET.SubElement(collection, "ENTRY", {"TITLE": display_text(track.get("title")),
-                                                "ARTIST": display_text(track.get("artist"))})
-    volume, directory, name = where
-    ET.SubElement(entry, "LOCATION", {"DIR": directory, "FILE": name, "VOLUME": volume, "VOLUMEID": ""})
-    info: dict[str, str] = {}
-    duration, year, bpm = _number(track.get("duration")), _number(track.get("year")), _number(track.get("bpm"))
-    if duration is not None:
-        info["PLAYTIME"] = str(round(duration))
-    if year is not None:
-        info["RELEASE_DATE"] = f"{int(year)}/1/1"
-    for column, attribute in (("label", "LABEL"), ("key", "KEY")):
-        text = display_text(track.get(column))
-        if text:
-            info[attribute] = text
-    ET.SubElement(entry, "INFO", info)
-    if bpm is not None:
-        ET.SubElement(entry, "TEMPO", {"BPM": f"{bpm:.6f}", "BPM_QUALITY": "100.000000"})
-    key_value = traktor_key_value(track.get("key"))
-    if key_value is not None:
-        ET.SubElement(entry, "MUSICAL_KEY", {"VALUE": str(key_value)})
-
-
-def _folder(parent: ET.Element, name: str) -> ET.Element:
-    node = ET.SubElement(parent, "NODE", {"TYPE": "FOLDER", "NAME": name})
-    return ET.SubElement(node, "SUBNODES", {"COUNT": "0"})
-
-
-def _count(subnodes: ET.Element) -> None:
-    subnodes.set("COUNT", str(len(subnodes)))
+def _folder(depth: int, name: str, children: list[list[str]]) -> list[str]:
+    """A folder ``NODE`` holding its ``SUBNODES`` (``children``: each child node's lines)."""
+    subnodes = xml_element(depth + 1, "SUBNODES", {"COUNT": str(len(children))},
+                           [line for child in children for line in child])
+    return xml_element(depth, "NODE", {"TYPE": "FOLDER", "NAME": name}, subnodes)
 
 
 _DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="no" ?>'
@@ -130,80 +161,96 @@ _DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="no" ?>'
 def build_traktor_nml(tree: dict[str, Any], tracks: pd.DataFrame, music_root: str | None = None,
                       system_volume: str = SYSTEM_VOLUME) -> tuple[bytes, TraktorReport]:
     """The NML document's bytes (UTF-8) and what went in or was left out."""
-    root, report = _nml_tree(tree, tracks, music_root, system_volume)
-    return xml_bytes(_DECLARATION, root), report
+    lines, report = _nml_lines(tree, tracks, music_root, system_volume)
+    return xml_bytes(_DECLARATION, lines), report
 
 
-def _nml_tree(tree: dict[str, Any], tracks: pd.DataFrame, music_root: str | None,
-              system_volume: str) -> tuple[ET.Element, TraktorReport]:
-    """The NML element tree (indented) and what went in or was left out."""
-    index = track_index(tracks)
+def _nml_lines(tree: dict[str, Any], tracks: pd.DataFrame, music_root: str | None,
+               system_volume: str) -> tuple[Iterator[str], TraktorReport]:
+    """The NML document after its declaration (indented, as chunks of lines) and what went in or was
+    left out."""
+    table = TrackColumns(tracks)
     report = TraktorReport()
-    keys: dict[int, str] = {}
-    root = ET.Element("NML", {"VERSION": NML_VERSION})
-    ET.SubElement(root, "HEAD", {"COMPANY": "www.native-instruments.com", "PROGRAM": "Traktor"})
-    ET.SubElement(root, "MUSICFOLDERS")
-    collection = ET.SubElement(root, "COLLECTION", {"ENTRIES": "0"})
-    for track_id in dict.fromkeys(t for _, leaf in iter_leaves(tree) for t in play_order(leaf, index)):
-        path, problem = locate_track(index[track_id].get("location"), music_root)
+    orders = {id(leaf): play_order(leaf, table.row) for _, leaf in iter_leaves(tree)}
+    located = _located(table, distinct_tracks(orders.values()), music_root, system_volume, report)
+    report.tracks = len(located)
+    collection = _entries(table, list(located), list(located.values())) if located else []
+    keys = dict(zip(located, escape_attributes(["".join(where) for where in located.values()]), strict=True))
+    playlists = _playlist_nodes(tree, orders, keys, report)
+
+    def document() -> Iterator[str]:
+        yield f'<NML{xml_attributes({"VERSION": NML_VERSION})}>\n'
+        yield '  <HEAD COMPANY="www.native-instruments.com" PROGRAM="Traktor" />\n  <MUSICFOLDERS />\n'
+        yield from xml_streamed(1, "COLLECTION", {"ENTRIES": str(len(collection))}, collection)
+        yield '  <SETS ENTRIES="0" />\n'
+        yield "".join(xml_element(1, "PLAYLISTS", {}, playlists))
+        yield "  <INDEXING />\n</NML>\n"
+
+    return document(), report
+
+
+def _located(table: TrackColumns, track_ids: list[int], music_root: str | None, system_volume: str,
+             report: TraktorReport) -> dict[int, tuple[str, str, str]]:
+    """Track id -> its (volume, dir, file); tracks without an absolute location counted in ``report``."""
+    paths: dict[int, str] = {}
+    for track_id, (path, problem) in zip(track_ids, locate_tracks(table.values("location", track_ids), music_root),
+                                         strict=True):
         if path is None or not is_absolute(path):
             report.missing_location += problem == MISSING
             report.refused_location += path is None and problem != MISSING
             report.relative_location += path is not None
             continue
-        where = traktor_location(path, system_volume)
-        keys[track_id] = "".join(where)
-        report.volumes[where[0]] = report.volumes.get(where[0], 0) + 1
-        _entry(collection, index[track_id], where)
-    collection.set("ENTRIES", str(len(keys)))
-    report.tracks = len(keys)
-    ET.SubElement(root, "SETS", {"ENTRIES": "0"})
+        paths[track_id] = path
+    located = dict(zip(paths, traktor_locations(list(paths.values()), system_volume), strict=True))
+    for volume, _, _ in located.values():
+        report.volumes[volume] = report.volumes.get(volume, 0) + 1
+    return located
 
-    playlists = ET.SubElement(root, "PLAYLISTS")
-    top_root = _folder(playlists, "$ROOT")
-    made = provenance(tree)
-    top = _folder(top_root, f"{TOP_FOLDER} ({made})" if made else TOP_FOLDER)
 
-    def playlist(parent: ET.Element, name: str, leaf: dict[str, Any]) -> None:
-        members = [t for t in play_order(leaf, index) if t in keys]
-        node = ET.SubElement(parent, "NODE", {"TYPE": "PLAYLIST", "NAME": name})
-        body = ET.SubElement(node, "PLAYLIST", {"ENTRIES": str(len(members)), "TYPE": "LIST",
-                                                "UUID": uuid.uuid5(_UUID_NAMESPACE, str(leaf.get("id"))).hex})
-        for track_id in members:
-            item = ET.SubElement(body, "ENTRY")
-            ET.SubElement(item, "PRIMARYKEY", {"TYPE": "TRACK", "KEY": keys[track_id]})
+def _playlist_nodes(tree: dict[str, Any], orders: dict[int, list[int]], keys: dict[int, str],
+                    report: TraktorReport) -> list[str]:
+    """The $ROOT folder's lines: the top folder > a folder per category > (a folder per section) > a
+    playlist per leaf (``orders``: its play order by ``id(leaf)``; ``keys``: each track's escaped KEY)."""
+    def playlist(depth: int, name: str, leaf: dict[str, Any]) -> list[str]:
+        members = [t for t in orders[id(leaf)] if t in keys]
+        indent = "  " * (depth + 2)
+        entries = [f'{indent}<ENTRY>\n{indent}  <PRIMARYKEY TYPE="TRACK" KEY="{keys[t]}" />\n{indent}</ENTRY>\n'
+                   for t in members]
+        body = xml_element(depth + 1, "PLAYLIST", {"ENTRIES": str(len(members)), "TYPE": "LIST",
+                                                   "UUID": uuid.uuid5(_UUID_NAMESPACE, str(leaf.get("id"))).hex},
+                           entries)
         report.playlists += 1
+        return xml_element(depth, "NODE", {"TYPE": "PLAYLIST", "NAME": name}, body)
 
+    # Depths: NML 0, PLAYLISTS 1, $ROOT 2, the top folder 4, a category 6, a section 8 (a folder's
+    # SUBNODES sit one level below it, its children two).
     categories = tree.get("categories", [])
+    folders: list[list[str]] = []
     for folder_name, category in zip(unique_names(display_text(c.get("title") or c.get("id")) or "Category"
                                                   for c in categories), categories, strict=True):
-        folder = _folder(top, folder_name)
         report.folders += 1
         groups = category_sections(category)
         sections = [(title, leaves) for title, leaves in groups if title is not None]
         loose = [leaf for title, leaves in groups if title is None for leaf in leaves]
         names = unique_names([display_text(title) or "Section" for title, _ in sections]
                              + [display_text(leaf.get("title") or leaf.get("id")) or "Playlist" for leaf in loose])
+        children: list[list[str]] = []
         for section_name, (_, leaves) in zip(names, sections, strict=False):
-            sub = _folder(folder, section_name)
             report.folders += 1
-            for name, leaf in zip(unique_names(display_text(leaf.get("title") or leaf.get("id")) or "Playlist"
-                                               for leaf in leaves), leaves, strict=True):
-                playlist(sub, name, leaf)
-            _count(sub)
-        for name, leaf in zip(names[len(sections):], loose, strict=True):
-            playlist(folder, name, leaf)
-        _count(folder)
-    _count(top)
-    _count(top_root)
-    ET.SubElement(root, "INDEXING")
-    ET.indent(root, space="  ")
-    return root, report
+            leaf_names = unique_names(display_text(leaf.get("title") or leaf.get("id")) or "Playlist"
+                                      for leaf in leaves)
+            children.append(_folder(8, section_name, [playlist(10, name, leaf)
+                                                      for name, leaf in zip(leaf_names, leaves, strict=True)]))
+        children += [playlist(8, name, leaf) for name, leaf in zip(names[len(sections):], loose, strict=True)]
+        folders.append(_folder(6, folder_name, children))
+    made = provenance(tree)
+    top = _folder(4, f"{TOP_FOLDER} ({made})" if made else TOP_FOLDER, folders)
+    return _folder(2, "$ROOT", [top])
 
 
 def write_traktor_nml(tree: dict[str, Any], tracks: pd.DataFrame, target: Path, music_root: str | None = None,
                       system_volume: str = SYSTEM_VOLUME) -> TraktorReport:
-    root, report = _nml_tree(tree, tracks, music_root, system_volume)
-    atomic_write_xml(Path(target), _DECLARATION, root)
+    lines, report = _nml_lines(tree, tracks, music_root, system_volume)
+    atomic_write_xml(Path(target), _DECLARATION, lines)
     report.path = Path(target)
     return report

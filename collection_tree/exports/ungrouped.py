@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 from upath import UPath
 
-from collection_tree.exports import track_index
+from collection_tree.exports import TrackColumns
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +57,11 @@ def ungrouped_tracks(tree: dict[str, Any], tracks: pd.DataFrame, reasons: dict[i
     ``ungrouped_reasons`` first (an update's and the overrides' reasons are only there), then
     ``reasons`` (the stored phases', for a tree written before the tree carried them)."""
     reasons = {**reasons, **reasons_of({"unplaced": tree.get("ungrouped_reasons") or []})}
-    index = track_index(tracks)
+    table = TrackColumns(tracks)
     rows = []
     for raw in tree.get("ungrouped_track_ids", []) or []:
         track_id = int(raw)
-        track = index.get(track_id, {})
+        track = table.record(track_id, ("artist", "title")) if track_id in table.row else {}
         rows.append({"track_id": track_id, "artist": str(track.get("artist", "") or ""),
                      "title": str(track.get("title", "") or "(not in the tracks table)"),
                      "reason": reasons.get(track_id, NOT_RECORDED)})
