@@ -263,23 +263,17 @@ def atomic_text_writer(path: Path) -> Iterator[io.TextIOWrapper]:
 _SEPARATOR = "\x00"  # joins a column for one escaping pass (a value holding it is escaped alone)
 
 
+# ElementTree's ``_escape_attrib`` replacements, in its order ("&" first: the others add one).
+_ATTRIBUTE_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("\r", "&#13;"),
+                      ("\n", "&#10;"), ("\t", "&#09;"))
+
+
 def escape_attribute(text: str) -> str:
     """An XML attribute value escaped as ElementTree escapes it (``_escape_attrib``: the same
     replacements in the same order)."""
-    if "&" in text:
-        text = text.replace("&", "&amp;")
-    if "<" in text:
-        text = text.replace("<", "&lt;")
-    if ">" in text:
-        text = text.replace(">", "&gt;")
-    if '"' in text:
-        text = text.replace('"', "&quot;")
-    if "\r" in text:
-        text = text.replace("\r", "&#13;")
-    if "\n" in text:
-        text = text.replace("\n", "&#10;")
-    if "\t" in text:
-        text = text.replace("\t", "&#09;")
+    for raw, escaped in _ATTRIBUTE_ESCAPES:
+        if raw in text:
+            text = text.replace(raw, escaped)
     return text
 
 
