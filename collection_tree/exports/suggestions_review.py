@@ -101,9 +101,12 @@ def build_review_table(tree: dict[str, Any], tracks: pd.DataFrame,
             if track_id not in index:
                 index[track_id] = table.record(track_id, ("artist", "title", *FIELDS.values()))
             confidence = _confidence(item.get("confidence"))
+            suggested = item.get("suggestions") or {}
             for key, column in FIELDS.items():
+                if suggested.get(key) in (None, "", []):  # nothing proposed for this field (most of them)
+                    continue
                 current = current_value(index[track_id], column)
-                proposed = proposed_value(column, current, (item.get("suggestions") or {}).get(key))
+                proposed = proposed_value(column, current, suggested[key])
                 if proposed is None:
                     continue
                 row = {"id": f"{track_id}:{column}", "track_id": track_id,
