@@ -26,6 +26,19 @@ def _as_list(value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v for v in items if v))
 
 
+def _list_column(cells: list[Any]) -> list[tuple[str, ...]]:
+    """``_as_list`` of every cell, each distinct cell once (a collection repeats its facet values)."""
+    seen: dict[Any, tuple[str, ...]] = {}
+    out = []
+    for value in cells:
+        key = tuple(value) if isinstance(value, list | np.ndarray) else value
+        found = seen.get(key)
+        if found is None:
+            found = seen[key] = _as_list(value)
+        out.append(found)
+    return out
+
+
 class TrackFacets:
     """Per-track facet values in column arrays, addressed by track id."""
 
@@ -34,8 +47,7 @@ class TrackFacets:
         self.ids = ids
         self.row = {t: i for i, t in enumerate(ids)}
         self.lists: dict[str, list[tuple[str, ...]]] = {
-            f: [_as_list(v) for v in tracks[f].tolist()] if f in tracks.columns else [()] * len(ids)
-            for f in LIST_FACETS}
+            f: _list_column(tracks[f].tolist()) if f in tracks.columns else [()] * len(ids) for f in LIST_FACETS}
         self.text: dict[str, list[str]] = {
             f: ["" if pd.isna(v) else str(v).strip() for v in tracks[f].tolist()] if f in tracks.columns
             else [""] * len(ids) for f in TEXT_FACETS}
