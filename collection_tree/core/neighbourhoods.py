@@ -21,6 +21,7 @@ It seeds the neighbourhoods and is the grouping when the LLM fails entirely.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -68,6 +69,12 @@ def _bands(numbers: np.ndarray, width: float, prefix: str) -> Counter[str]:
     return Counter({f"{prefix}{b}": c / numbers.size for b, c in bands.items()})
 
 
+@functools.lru_cache(maxsize=1 << 14)
+def _genre_words(value: str) -> tuple[str, ...]:
+    """``words`` of a genre value (a collection has a few thousand; every cluster's tracks repeat them)."""
+    return tuple(words(value))
+
+
 def cluster_blocks(cluster: Cluster, facets: TrackFacets) -> dict[str, Counter[str]]:
     """The cluster's features per block, from its context and its tracks' facets (shares of tracks)."""
     rows = facets.rows_of(cluster.track_ids)
@@ -76,7 +83,7 @@ def cluster_blocks(cluster: Cluster, facets: TrackFacets) -> dict[str, Counter[s
     genre_values = facets.values("genre", rows)
     # Whole values, and their words: "Dub Techno" and "Ambient Techno" are how lineages meet.
     genre: Counter[str] = _shares(genre_values, "g:") + _shares(
-        [tuple(w for v in vals for w in words(v)) for vals in genre_values], "gw:")
+        [tuple(w for v in vals for w in _genre_words(v)) for vals in genre_values], "gw:")
     if len(genre_parts) > 1:
         genre[f"branch:{' > '.join(genre_parts[:2]).casefold()}"] += 1.0
     if cluster.genre_title:
