@@ -138,8 +138,8 @@ def _dominant_roots(lineages: GenreLineages | None, groups: list[list[int]]) -> 
     sizes = np.array([len(g) for g in groups], dtype=np.int64)
     members = np.fromiter((int(t) for g in groups for t in g), dtype=np.int64, count=int(sizes.sum()))
     rows = lineages.position.get_indexer(members)
-    hits = np.where((rows >= 0)[:, None], lineages.mask[np.maximum(rows, 0)], False).astype(np.int64)
-    running = np.vstack([np.zeros((1, hits.shape[1]), dtype=np.int64), np.cumsum(hits, axis=0)])
+    hits = np.where((rows >= 0)[:, None], lineages.mask[np.maximum(rows, 0)], False).astype(np.int32)
+    running = np.vstack([np.zeros((1, hits.shape[1]), dtype=np.int32), np.cumsum(hits, axis=0, dtype=np.int32)])
     ends = np.cumsum(sizes)
     counts = running[ends] - running[ends - sizes]  # members are contiguous per group
     best = counts.argmax(axis=1) if counts.shape[1] else np.zeros(len(groups), dtype=np.int64)
