@@ -28,6 +28,8 @@ from typing import Any
 
 import pandas as pd
 
+from collection_tree.core.track_facets import each_distinct
+
 FACET_COLUMNS = ("genre", "scene_tags", "descriptors", "era", "country")
 STOP_WORDS = frozenset({
     "and", "the", "of", "from", "with", "for", "music", "sound", "sounds", "early", "mid", "late", "era", "new",
@@ -89,22 +91,14 @@ def track_facet_words(tracks: pd.DataFrame) -> dict[int, set[str]]:
     each distinct cell of a column read once (``_value_words``' bounded cache alone thrashes once a
     big collection has more distinct values than it holds)."""
     ids = tracks["track_id"].astype("int64").tolist()
-    per_column = [_cell_words(tracks[c].tolist()) for c in FACET_COLUMNS if c in tracks.columns]
+    per_column = [each_distinct(tracks[c].tolist(), _cell_words) for c in FACET_COLUMNS if c in tracks.columns]
     return {t: set().union(*cells) for t, *cells in zip(ids, *per_column, strict=True)}
 
 
-def _cell_words(cells: list[Any]) -> list[frozenset[str]]:
-    """Each cell's words (a list cell: the union of its values' words)."""
-    seen: dict[Any, frozenset[str]] = {}
-    out = []
-    for value in cells:
-        key = tuple(value) if isinstance(value, list | tuple) else value
-        found = seen.get(key)
-        if found is None:
-            texts = [str(v) for v in value] if isinstance(value, list | tuple) else [_text(value)]
-            found = seen[key] = frozenset().union(*(_value_words(text) for text in texts))
-        out.append(found)
-    return out
+def _cell_words(value: Any) -> frozenset[str]:
+    """A cell's words (a list cell: the union of its values' words)."""
+    texts = [str(v) for v in value] if isinstance(value, list | tuple) else [_text(value)]
+    return frozenset().union(*(_value_words(text) for text in texts))
 
 
 def facet_words_of(tracks: pd.DataFrame) -> Callable[[Sequence[int]], list[set[str]]]:

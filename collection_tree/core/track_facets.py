@@ -5,8 +5,8 @@ has none); list facets are lists of strings, as ``core.inputs`` loads them."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -14,6 +14,7 @@ import pandas as pd
 LIST_FACETS = ("genre", "scene_tags", "descriptors")
 TEXT_FACETS = ("era", "country", "artist")
 NUMERIC = ("year", "bpm", "energy")
+T = TypeVar("T")
 
 
 def _as_list(value: Any) -> tuple[str, ...]:
@@ -26,16 +27,16 @@ def _as_list(value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v for v in items if v))
 
 
-def _list_column(cells: list[Any]) -> list[tuple[str, ...]]:
-    """``_as_list`` of every cell, each distinct cell once (a collection repeats its facet values)."""
-    seen: dict[Any, tuple[str, ...]] = {}
+def each_distinct(cells: Iterable[Any], parse: Callable[[Any], T]) -> list[T]:
+    """``parse`` of every cell of a column, each distinct cell parsed once (a collection repeats its
+    facet values; a list cell is keyed by its type and items)."""
+    seen: dict[Any, T] = {}
     out = []
     for value in cells:
-        key = tuple(value) if isinstance(value, list | np.ndarray) else value
-        found = seen.get(key)
-        if found is None:
-            found = seen[key] = _as_list(value)
-        out.append(found)
+        key = (type(value), tuple(value)) if isinstance(value, list | tuple | np.ndarray) else value
+        if key not in seen:
+            seen[key] = parse(value)
+        out.append(seen[key])
     return out
 
 
@@ -47,7 +48,8 @@ class TrackFacets:
         self.ids = ids
         self.row = {t: i for i, t in enumerate(ids)}
         self.lists: dict[str, list[tuple[str, ...]]] = {
-            f: _list_column(tracks[f].tolist()) if f in tracks.columns else [()] * len(ids) for f in LIST_FACETS}
+            f: each_distinct(tracks[f].tolist(), _as_list) if f in tracks.columns else [()] * len(ids)
+            for f in LIST_FACETS}
         self.text: dict[str, list[str]] = {
             f: ["" if pd.isna(v) else str(v).strip() for v in tracks[f].tolist()] if f in tracks.columns
             else [""] * len(ids) for f in TEXT_FACETS}
