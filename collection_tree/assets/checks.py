@@ -1,6 +1,7 @@
 """What asset checks share: the parameters the run used, and the exactly-once check of cluster sets."""
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -9,7 +10,7 @@ from dagster import (
     AssetCheckSeverity,
     AssetExecutionContext,
     AssetKey,
-    EventLogEntry,
+    DagsterInstance,
     MetadataValue,
     asset_check,
 )
@@ -25,21 +26,28 @@ def run_params(context: AssetCheckExecutionContext | AssetExecutionContext, key:
     """The parameters the latest materialisation of ``key`` ran with (its ``params`` metadata, which
     every phase asset records), so a check holds a run to the thresholds it was given. A
     materialisation without them (none yet, or from before they were recorded): the profile's."""
-    return _recorded(context.instance.get_latest_materialization_event(key), asset)
+    return runs_params(context, {asset: key})[asset]
 
 
 def runs_params(context: AssetCheckExecutionContext | AssetExecutionContext,
                 assets: Mapping[str, AssetKey]) -> dict[str, PhaseParams]:
     """``run_params`` of several assets (asset name -> its key) from one event-log query."""
-    events = context.instance.get_latest_materialization_events(list(assets.values()))
-    return {asset: _recorded(events.get(key), asset) for asset, key in assets.items()}
+    found = latest_metadata(context.instance, assets.values())
+    return {asset: recorded_params(PARAMETERS[asset], found[key].get("params"),
+                                   str(found[key]["profile"]) if "profile" in found[key] else "")
+            for asset, key in assets.items()}
 
 
-def _recorded(event: EventLogEntry | None, asset: str) -> PhaseParams:
-    metadata = event.asset_materialization.metadata if event and event.asset_materialization else {}
-    params, profile = metadata.get("params"), metadata.get("profile")
-    return recorded_params(PARAMETERS[asset], params.value if params is not None else None,
-                           str(profile.value) if profile is not None else "")
+def latest_metadata(instance: DagsterInstance, keys: Iterable[AssetKey]) -> dict[AssetKey, dict[str, Any]]:
+    """Each asset's latest materialisation metadata, as values (one event-log query; {} for none)."""
+    keys = list(keys)
+    events = instance.get_latest_materialization_events(keys)
+    out: dict[AssetKey, dict[str, Any]] = {}
+    for key in keys:
+        event = events.get(key)
+        materialization = event.asset_materialization if event is not None else None
+        out[key] = {k: v.value for k, v in materialization.metadata.items()} if materialization is not None else {}
+    return out
 
 
 def exactly_once_check(mode: BuildMode, asset_name: str) -> AssetChecksDefinition:

@@ -23,7 +23,7 @@ from dagster import (
 )
 
 from collection_tree import package_version
-from collection_tree.assets.checks import run_params
+from collection_tree.assets.checks import latest_metadata, run_params
 from collection_tree.assets.evolution import evolve, keep_tree
 from collection_tree.assets.incremental import run_update
 from collection_tree.assets.llm_step import LLM_POOL
@@ -70,24 +70,13 @@ def tree_path(mode: BuildMode, settings: PipelineSettings) -> Path:
     return mode.places(settings.places()).tree_file
 
 
-def _latest_metadata(context: AssetExecutionContext, mode: BuildMode, names: list[str]) -> list[dict[str, Any]]:
-    """Each asset's latest materialisation metadata (one event-log query for all of them)."""
-    events = context.instance.get_latest_materialization_events([mode.key(name) for name in names])
-    out = []
-    for name in names:
-        event = events.get(mode.key(name))
-        materialization = event.asset_materialization if event is not None else None
-        out.append({k: v.value for k, v in materialization.metadata.items()} if materialization is not None else {})
-    return out
-
-
 def provenance(context: AssetExecutionContext, mode: BuildMode, settings: PipelineSettings) -> dict[str, Any]:
     """The ``build`` object, from the materialisations this tree is made of (the stored phase outputs
     are the latest ones: one build at a time holds the output folder)."""
     phase_names = [name for name in LLM_PHASES if name != "metadata_suggestions" or mode.enrich]
-    found = _latest_metadata(context, mode, [*phase_names, *INPUTS])
-    phases = found[:len(phase_names)]
-    inputs = {name: str(meta.get("sha256", "")) for name, meta in zip(INPUTS, found[len(phase_names):], strict=True)}
+    found = latest_metadata(context.instance, [mode.key(name) for name in (*phase_names, *INPUTS)])
+    phases = [found[mode.key(name)] for name in phase_names]
+    inputs = {name: str(found[mode.key(name)].get("sha256", "")) for name in INPUTS}
     return build_provenance(phases, profile=resolve_profile("", settings.profile), inputs=inputs,
                             version=package_version(), run_id=context.run.run_id)
 
@@ -101,9 +90,9 @@ def _materialise(context: AssetExecutionContext, config: CollectionTreeConfig, m
     _, asset_params_ = asset_params(config, settings.profile, "collection_tree")
     params = cast(TreeParams, asset_params_)
     update: dict[str, Any] = {}
-    table = tracks_from_storage(tracks)  # read once: the play order and the curation figures use it
+    table = tracks_from_storage(tracks)  # read once: the update, the play order and the curation figures use it
     if params.update:  # the collection_tree_update job: the previous tree plus the tracks' change
-        result, update = run_update(context, mode, llm, inputs, params, tracks, genre_tree, scene_tree, build,
+        result, update = run_update(context, mode, llm, inputs, params, table, genre_tree, scene_tree, build,
                                     progress)
         doc, leaves, order_entries = result.tree, result.leaves, {}
     else:

@@ -20,7 +20,7 @@ from collection_tree.assets.llm_step import phase_llm
 from collection_tree.assets.metadata import llm_metadata, to_dagster
 from collection_tree.assets.modes import FULL, BuildMode
 from collection_tree.assets.progress import PhaseProgress
-from collection_tree.core.inputs import load_tracks, load_tree, tracks_from_storage
+from collection_tree.core.inputs import load_tracks, load_tree
 from collection_tree.phases.enrichment import EnrichParams
 from collection_tree.phases.incremental import BuildChoice, TreeParams, choose_build, tree_only_gains_tracks
 from collection_tree.phases.leaves import LeafParams
@@ -54,9 +54,10 @@ def update_steps(context: AssetExecutionContext, mode: BuildMode, params: TreePa
 
 
 def run_update(context: AssetExecutionContext, mode: BuildMode, llm: LLMResource, inputs: CollectionInputs,
-               params: TreeParams, tracks: pd.DataFrame, genre_tree: dict[str, Any], scene_tree: dict[str, Any],
+               params: TreeParams, table: pd.DataFrame, genre_tree: dict[str, Any], scene_tree: dict[str, Any],
                build: dict[str, Any], progress: PhaseProgress) -> tuple[UpdateResult, dict[str, Any]]:
-    """The updated tree (before identity/overrides, which ``evolve`` applies) and its metadata."""
+    """The updated tree (before identity/overrides, which ``evolve`` applies) and its metadata.
+    ``table``: the tracks as ``tracks_from_storage`` gives them (the tree asset converts them once)."""
     previous = stored_tree(context.instance, mode, context.log.warning)
     if previous is None:
         raise Failure(description="update: there is no previous collection tree to update (no materialisation of "
@@ -65,7 +66,7 @@ def run_update(context: AssetExecutionContext, mode: BuildMode, llm: LLMResource
     steps = update_steps(context, mode, params)
     with phase_llm(context, llm, inputs, "collection_tree",
                    max_fallback_share=steps.reassign.max_fallback_share) as bound:
-        result = update_tree(previous, tracks_from_storage(tracks), genre_tree, scene_tree, bound, steps,
+        result = update_tree(previous, table, genre_tree, scene_tree, bound, steps,
                              lambda f, m: progress(0.95 * f, m), build=build)
     report = result.report
     context.log.info(f"[collection_tree] update: +{report.tracks_added} tracks ({report.new_tracks_placed} placed, "
