@@ -54,7 +54,8 @@ def strip_control(text: str, replacement: str = " ") -> str:
     return _BREAKING_CHARS.sub(lambda _match: replacement, text)
 
 
-_CONTROL = re.compile(f"[{_BREAKING_CHARS.pattern[1:-1]}{''.join(sorted(_BIDI))}]")  # both, one class
+_CONTROL_CLASS = f"{_BREAKING_CHARS.pattern[1:-1]}{''.join(sorted(_BIDI))}"  # breaking and bidi characters
+_CONTROL = re.compile(f"[{_CONTROL_CLASS}]")  # both, one class
 
 
 def has_control(text: str) -> bool:
@@ -65,7 +66,7 @@ def has_control(text: str) -> bool:
 # Characters display_text changes, besides a plain space: breaking and bidi characters and every other
 # whitespace character (``str.isspace``; test_exports_m3u checks the class against it).
 _OTHER_SPACE = "\t\n\x0b\x0c\r\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-_UNCLEAN = re.compile(f"[{_BREAKING_CHARS.pattern[1:-1]}{''.join(sorted(_BIDI))}{_OTHER_SPACE}]")
+_UNCLEAN = re.compile(f"[{_CONTROL_CLASS}{_OTHER_SPACE}]")
 
 
 def display_text(value: object) -> str:
