@@ -85,14 +85,24 @@ def _value_words(text: str) -> frozenset[str]:
     return frozenset(words(text))
 
 
-def track_facet_words(tracks: pd.DataFrame) -> dict[int, set[str]]:
+def track_facet_words(tracks: pd.DataFrame) -> dict[int, frozenset[str]]:
     """Track id -> the words of its own facets (genre, scene_tags, descriptors, era, country). No word
     spans the separators between values, so a track's words are the union of its values' words,
     each distinct cell of a column read once (``_value_words``' bounded cache alone thrashes once a
-    big collection has more distinct values than it holds)."""
+    big collection has more distinct values than it holds), and each distinct combination of cells
+    united once: tracks of the same facets share one frozenset (callers count by it)."""
     ids = tracks["track_id"].astype("int64").tolist()
     per_column = [each_distinct(tracks[c].tolist(), _cell_words) for c in FACET_COLUMNS if c in tracks.columns]
-    return {t: set().union(*cells) for t, *cells in zip(ids, *per_column, strict=True)}
+    unions: dict[tuple[frozenset[str], ...], frozenset[str]] = {}
+
+    def union(cells: tuple[frozenset[str], ...]) -> frozenset[str]:
+        found = unions.get(cells)
+        if found is None:
+            found = unions[cells] = frozenset().union(*cells)
+        return found
+
+    return dict(zip(ids, map(union, zip(*per_column, strict=True)), strict=True)) if per_column else \
+        dict.fromkeys(ids, frozenset())
 
 
 def _cell_words(value: Any) -> frozenset[str]:
@@ -101,20 +111,21 @@ def _cell_words(value: Any) -> frozenset[str]:
     return frozenset().union(*(_value_words(text) for text in texts))
 
 
-def facet_words_of(tracks: pd.DataFrame) -> Callable[[Sequence[int]], list[set[str]]]:
+def facet_words_of(tracks: pd.DataFrame) -> Callable[[Sequence[int]], list[frozenset[str]]]:
     """A lookup: track ids -> each one's facet words (``track_facet_words`` of just those rows; an id
     not in ``tracks`` has none). For checks that read a few leaves of a big collection."""
     position = pd.Index(tracks["track_id"].astype("int64"))
 
-    def words_of(ids: Sequence[int]) -> list[set[str]]:
+    def words_of(ids: Sequence[int]) -> list[frozenset[str]]:
         found_at = position.get_indexer([int(t) for t in ids])
         found = track_facet_words(tracks.iloc[found_at[found_at >= 0]])
-        return [found.get(int(t), set()) for t in ids]
+        return [found.get(int(t), frozenset()) for t in ids]
 
     return words_of
 
 
-def genre_lineages(genre_tree: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, set[str]], dict[int, set[str]]]:
+def genre_lineages(genre_tree: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, set[str]],
+                                                            dict[int, frozenset[str]]]:
     """Genre leaf id -> root id; leaf title (casefolded) -> root ids; track id -> root ids of its leaves."""
     leaf_root: dict[str, str] = {}
     title_roots: dict[str, set[str]] = defaultdict(set)
@@ -131,7 +142,7 @@ def genre_lineages(genre_tree: Mapping[str, Any]) -> tuple[dict[str, str], dict[
                 for t in node.get("track_ids", []):
                     track_roots[int(t)].add(root)
             stack.extend(children)
-    return leaf_root, dict(title_roots), dict(track_roots)
+    return leaf_root, dict(title_roots), {t: frozenset(roots) for t, roots in track_roots.items()}
 
 
 def leaf_roots(leaf: Mapping[str, Any], leaf_root: Mapping[str, str], title_roots: Mapping[str, set[str]]) -> set[str]:
@@ -151,32 +162,34 @@ def curation_figures(tree: Mapping[str, Any], tracks: pd.DataFrame, genre_tree: 
     placed = cross = unknown_root = cat_fit = leaf_fit = 0
     purity_num = purity_den = 0
     sizes: list[int] = []
+    nothing: frozenset[str] = frozenset()
     for category in tree.get("categories", []):
         category_words = content_words(category.get("title", ""))
-        roots_in_category: Counter[str] = Counter()
-        category_tracks: list[set[str]] = []
+        roots_in_category: Counter[frozenset[str]] = Counter()  # each distinct set of a track's roots
         for leaf in category.get("leaves", []):
             ids = [int(t) for t in leaf.get("track_ids", [])]
             sizes.append(len(ids))
-            leaf_words = content_words(leaf.get("title", ""))
+            placed += len(ids)
             roots = leaf_roots(leaf, leaf_root, title_roots)
             if not roots:
                 unknown_root += len(ids)
-            for t in ids:
-                placed += 1
-                own_words = facet_words.get(t, set())
-                cat_fit += bool(category_words & own_words)
-                leaf_fit += bool(leaf_words & own_words)
-                own = track_roots.get(t, set())
-                if roots and own and not own & roots:
-                    cross += 1
-                if own:
-                    roots_in_category.update(own)
-                    category_tracks.append(own)
+            # Tracks of one leaf repeat a few word sets and root sets: count those, judge each once.
+            leaf_words = content_words(leaf.get("title", ""))
+            for own_words, n in Counter(facet_words.get(t, nothing) for t in ids).items():
+                cat_fit += n * bool(category_words & own_words)
+                leaf_fit += n * bool(leaf_words & own_words)
+            owns = Counter(track_roots.get(t, nothing) for t in ids)
+            del owns[nothing]
+            if roots:
+                cross += sum(n for own, n in owns.items() if not own & roots)
+            roots_in_category.update(owns)
         if roots_in_category:
-            dominant = roots_in_category.most_common(1)[0][0]
-            purity_num += sum(dominant in own for own in category_tracks)
-            purity_den += len(category_tracks)
+            per_root: Counter[str] = Counter()
+            for own, n in roots_in_category.items():
+                for root in own:
+                    per_root[root] += n
+            purity_num += max(per_root.values())  # the dominant root's tracks (whichever of tied roots)
+            purity_den += sum(roots_in_category.values())
     openings = Counter(" ".join(re.findall(r"\w+", str(leaf.get("description", "")).casefold())[:3])
                        for _, leaf in leaves)
     shapes = Counter(re.sub(r"\d+", "N", re.sub(r"[^,:;\d ]+", "w", str(leaf.get("title", "")))) for _, leaf in leaves)
