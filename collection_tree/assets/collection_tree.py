@@ -24,7 +24,7 @@ from dagster import (
 
 from collection_tree import package_version
 from collection_tree.assets.checks import latest_metadata, run_params
-from collection_tree.assets.evolution import evolve, keep_tree
+from collection_tree.assets.evolution import evolve, keep_tree, previous_tree
 from collection_tree.assets.incremental import run_update
 from collection_tree.assets.llm_step import LLM_POOL
 from collection_tree.assets.metadata import markdown_table
@@ -92,8 +92,9 @@ def _materialise(context: AssetExecutionContext, config: CollectionTreeConfig, m
     update: dict[str, Any] = {}
     table = tracks_from_storage(tracks)  # read once: the update, the play order and the curation figures use it
     if params.update:  # the collection_tree_update job: the previous tree plus the tracks' change
-        result, update = run_update(context, mode, llm, inputs, params, table, genre_tree, scene_tree, build,
-                                    progress)
+        previous = previous_tree(context, mode)  # read once: the update and the identity/diff use it
+        result, update = run_update(context, mode, llm, inputs, params, previous, table, genre_tree, scene_tree,
+                                    build, progress)
         doc, leaves, order_entries = result.tree, result.leaves, {}
     else:
         doc = assemble_collection_tree(leaves, categories, suggestions, genre_tree, scene_tree,
@@ -102,8 +103,9 @@ def _materialise(context: AssetExecutionContext, config: CollectionTreeConfig, m
         orders, order_report = order_playlists(leaves, table, params,
                                                lambda f, m: progress(0.9 * f, m))
         doc, order_entries = apply_orders(doc, orders), order_report.to_metadata()
+        previous = previous_tree(context, mode)  # read now: a big tree is held no longer than needed
     # previous ids/titles (an update kept them), overrides, the diff
-    doc, evolution = evolve(context, mode, settings, doc, params, table, carry_ids=not params.update)
+    doc, evolution = evolve(context, settings, mode, previous, doc, params, table, carry_ids=not params.update)
     # Assembly validated the phases' tree; this covers what came after it (the play order, the previous
     # build's ids and titles, the overrides). Once: a 1M-track tree takes seconds to walk.
     problems = validate_collection_tree(doc)

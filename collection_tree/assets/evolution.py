@@ -63,12 +63,12 @@ def previous_placement(context: AssetExecutionContext, mode: BuildMode) -> Previ
     return PreviousPlacement.from_report(report) if isinstance(report, dict) else None
 
 
-def evolve(context: AssetExecutionContext, mode: BuildMode, settings: PipelineSettings,
-           doc: dict[str, Any], params: IdentityParams, tracks: pd.DataFrame, *,
+def evolve(context: AssetExecutionContext, settings: PipelineSettings, mode: BuildMode,
+           previous: dict[str, Any] | None, doc: dict[str, Any], params: IdentityParams, tracks: pd.DataFrame, *,
            carry_ids: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The tree with the previous ids/titles and the user's overrides, and the metadata saying so.
-    ``carry_ids=False``: the tree kept them by construction (an incremental update), only checked."""
-    previous = previous_tree(context, mode)
+    """The tree with the ``previous`` tree's ids/titles (``previous_tree``) and the user's overrides,
+    and the metadata saying so. ``carry_ids=False``: the tree kept them by construction (an
+    incremental update), only checked."""
     carried, identity = (carry_identity(previous, doc, params, facet_words_of(tracks)) if carry_ids
                          else (doc, kept_identity(previous, doc)))
     overridden, overrides = apply_overrides(carried, load_overrides(settings.overrides_file()), previous)

@@ -54,11 +54,12 @@ def update_steps(context: AssetExecutionContext, mode: BuildMode, params: TreePa
 
 
 def run_update(context: AssetExecutionContext, mode: BuildMode, llm: LLMResource, inputs: CollectionInputs,
-               params: TreeParams, table: pd.DataFrame, genre_tree: dict[str, Any], scene_tree: dict[str, Any],
-               build: dict[str, Any], progress: PhaseProgress) -> tuple[UpdateResult, dict[str, Any]]:
-    """The updated tree (before identity/overrides, which ``evolve`` applies) and its metadata.
-    ``table``: the tracks as ``tracks_from_storage`` gives them (the tree asset converts them once)."""
-    previous = stored_tree(context.instance, mode, context.log.warning)
+               params: TreeParams, previous: dict[str, Any] | None, table: pd.DataFrame,
+               genre_tree: dict[str, Any], scene_tree: dict[str, Any], build: dict[str, Any],
+               progress: PhaseProgress) -> tuple[UpdateResult, dict[str, Any]]:
+    """The update of the ``previous`` tree (``evolution.previous_tree``; before identity/overrides,
+    which ``evolve`` applies) and its metadata. ``table``: the tracks as ``tracks_from_storage``
+    gives them (the tree asset converts them once)."""
     if previous is None:
         raise Failure(description="update: there is no previous collection tree to update (no materialisation of "
                                   f"{mode.key('collection_tree').to_user_string()} with a readable stored value); "
