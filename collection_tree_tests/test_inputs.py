@@ -380,3 +380,30 @@ def test_the_real_trees_have_no_filter_problems():
     for kind in ("genre", "scene"):
         tree = load_tree(GENIUS / f"{kind}_tree.json", kind, set(tracks["track_id"]), set(tracks.columns))
         assert tree.filter_warnings == []
+
+
+def test_track_ids_alone_are_validated_and_read_as_the_full_load_reads_them(tmp_path):
+    """``load_track_ids`` (``collection-tree update``'s choice) gives the ids and kept columns of
+    ``load_tracks``, from CSV and Parquet, and refuses what ``load_tracks`` refuses in ``track_id``."""
+    from collection_tree.core.inputs import load_track_ids
+
+    frame = pd.DataFrame({"track_id": ["30", "4", "17"], "title": ["a", "b", "c"], "artist": ["x", "y", "z"],
+                          "year": ["2001", "", "1999"], "comment": ["", "", ""], "genre": ["House", "", "Techno"],
+                          "scene_tags": ["", "", ""], "descriptors": ["", "", ""], "era": ["", "", ""],
+                          "bpm": ["120", "", "128"], "extra_column": ["", "", ""]})
+    csv = tmp_path / "tracks.csv"
+    frame.to_csv(csv, index=False)
+    parquet = tmp_path / "tracks.parquet"
+    frame.to_parquet(parquet)
+    for path in (csv, parquet):
+        full = load_tracks(path)
+        ids, columns = load_track_ids(path)
+        assert ids == [int(t) for t in full["track_id"]] == [4, 17, 30]
+        assert set(columns) == set(full.columns) and "extra_column" not in columns
+    frame.loc[1, "track_id"] = "30"
+    frame.to_csv(csv, index=False)
+    with pytest.raises(InputError, match="duplicate track_id 30"):
+        load_track_ids(csv)
+    frame.drop(columns=["title"]).to_csv(csv, index=False)
+    with pytest.raises(InputError, match="title"):
+        load_track_ids(csv)

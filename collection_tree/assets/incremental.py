@@ -20,7 +20,7 @@ from collection_tree.assets.llm_step import phase_llm
 from collection_tree.assets.metadata import llm_metadata, to_dagster
 from collection_tree.assets.modes import FULL, BuildMode
 from collection_tree.assets.progress import PhaseProgress
-from collection_tree.core.inputs import load_tracks, load_tree
+from collection_tree.core.inputs import load_track_ids, load_tree
 from collection_tree.phases.enrichment import EnrichParams
 from collection_tree.phases.incremental import BuildChoice, TreeParams, choose_build, tree_only_gains_tracks
 from collection_tree.phases.leaves import LeafParams
@@ -84,14 +84,13 @@ def choose(instance: DagsterInstance, paths: dict[str, Path], mode: BuildMode = 
     an update when no track was removed and each tree only gained track ids (against the stored
     trees the previous build read). Raises ``InputError`` (a ``ValueError``) for an unreadable input."""
     previous = stored_tree(instance, mode)
-    tracks = load_tracks(paths["tracks"])
-    current = [int(t) for t in tracks["track_id"].tolist()]
+    current, columns = load_track_ids(paths["tracks"])  # the rows themselves are validated by the build
     if previous is None:
         return choose_build(None, current, {})
     known = set(current)
     grown = {}
     for name in TREES:
         before = stored_tree(instance, mode, asset=name)
-        now = load_tree(paths[name], name.removesuffix("_tree"), known, track_columns=set(tracks.columns)).doc
+        now = load_tree(paths[name], name.removesuffix("_tree"), known, track_columns=set(columns)).doc
         grown[name.removesuffix("_tree")] = before is not None and tree_only_gains_tracks(before, now)
     return choose_build(previous_track_ids(previous), current, grown)

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from collection_tree.core.errors import InputError
 
@@ -98,18 +100,29 @@ def _not_a_number_dtype(path: Path, frame: pd.DataFrame, column: str, expected: 
         raise InputError(path, column, expected, f"a column of {dtype}")
 
 
-def _read_table(path: Path) -> pd.DataFrame:
+def _read_table(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """The tracks file as read (``columns``: only those, the others' names kept as ``attrs["columns"]``)."""
     if not path.exists():
         raise InputError(path, "path", "an existing tracks file (CSV or Parquet)", "missing file")
     suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":
-            return pd.read_parquet(path)
-        if suffix in (".csv", ".txt"):
-            return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
+            if columns is None:
+                return pd.read_parquet(path)
+            names = pq.read_schema(path).names
+            frame = pd.read_parquet(path, columns=[c for c in columns if c in names])
+        elif suffix in (".csv", ".txt"):
+            if columns is None:
+                return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+            names = list(pd.read_csv(path, dtype=str, nrows=0).columns)
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
+                                usecols=[c for c in columns if c in names])
+        else:
+            raise InputError(path, "path", "a .csv or .parquet file", suffix or "no extension")
+    except (OSError, ValueError, pd.errors.ParserError, pa.ArrowException) as exc:
         raise InputError(path, "(file)", f"a readable {suffix[1:]} table", str(exc)) from exc
-    raise InputError(path, "path", "a .csv or .parquet file", suffix or "no extension")
+    frame.attrs["columns"] = names
+    return frame
 
 
 def _int_column(path: Path, frame: pd.DataFrame, column: str, *, allow_empty: bool,
@@ -132,22 +145,42 @@ def _int_column(path: Path, frame: pd.DataFrame, column: str, *, allow_empty: bo
     return numeric.astype("Int64") if allow_empty else numeric.astype("int64")
 
 
+def _required(path: Path, frame: pd.DataFrame, columns: list[str]) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise InputError(path, missing[0], "a column of that name (required columns: "
+                         + ", ".join(REQUIRED_COLUMNS) + ")", f"columns {columns[:20]}")
+    if frame.empty:
+        raise InputError(path, "track_id", "at least one track row", "an empty table")
+
+
+def _track_ids(path: Path, frame: pd.DataFrame) -> pd.Series:
+    ids = _int_column(path, frame, "track_id", allow_empty=False, low=-MAX_TRACK_ID, high=MAX_TRACK_ID)
+    dupes = ids[ids.duplicated()]
+    if not dupes.empty:
+        raise InputError(path, "track_id", "unique values", f"duplicate track_id {int(dupes.iloc[0])}")
+    return ids
+
+
+def load_track_ids(path: str | Path) -> tuple[list[int], list[str]]:
+    """The tracks file's track ids (validated as ``load_tracks`` validates them) and the columns
+    ``load_tracks`` keeps, without reading the other columns: what ``collection-tree update`` compares
+    with the last build."""
+    path = Path(path)
+    frame = _read_table(path, ["track_id"])
+    columns = list(frame.attrs["columns"])
+    _required(path, frame, columns)
+    return sorted(_track_ids(path, frame).tolist()), [c for c in TRACK_COLUMNS if c in columns]
+
+
 def load_tracks(path: str | Path) -> pd.DataFrame:
     """Read and validate the tracks file; list facets become Python lists, ``track_id`` the index order."""
     path = Path(path)
     frame = _read_table(path)
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
-    if missing:
-        raise InputError(path, missing[0], "a column of that name (required columns: "
-                         + ", ".join(REQUIRED_COLUMNS) + ")", f"columns {list(frame.columns)[:20]}")
-    if frame.empty:
-        raise InputError(path, "track_id", "at least one track row", "an empty table")
+    _required(path, frame, list(frame.columns))
 
     out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
-    out["track_id"] = _int_column(path, frame, "track_id", allow_empty=False, low=-MAX_TRACK_ID, high=MAX_TRACK_ID)
-    dupes = out["track_id"][out["track_id"].duplicated()]
-    if not dupes.empty:
-        raise InputError(path, "track_id", "unique values", f"duplicate track_id {int(dupes.iloc[0])}")
+    out["track_id"] = _track_ids(path, frame)
     out["year"] = _int_column(path, frame, "year", allow_empty=True, low=YEAR_RANGE[0], high=YEAR_RANGE[1])
     for column in TEXT_COLUMNS:
         out[column] = frame[column].fillna("").astype(str)
