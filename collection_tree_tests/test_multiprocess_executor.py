@@ -2,6 +2,7 @@
 the orchestrating process holds the output folder's build lock, and a child neither takes nor waits
 on it."""
 
+import gc
 import json
 import os
 from pathlib import Path
@@ -11,6 +12,7 @@ from dagster import DagsterInstance, In, Nothing, execute_job, job, op
 from dagster._core.definitions.reconstruct import ReconstructableJob  # a job by file path, for the step processes
 
 from collection_tree.core.build_lock import BuildLock, BuildLockBusy
+from collection_tree.core.heap import BUILD_THRESHOLDS
 from collection_tree.executor import build_locked_executor
 
 
@@ -26,7 +28,8 @@ def _record_step(name: str) -> None:
         busy = True
     holder = lock.holder()
     (folder / f"{name}.json").write_text(json.dumps(
-        {"pid": os.getpid(), "lock_busy": busy, "holder_pid": holder.pid if holder else None}))
+        {"pid": os.getpid(), "lock_busy": busy, "holder_pid": holder.pid if holder else None,
+         "gc_threshold": list(gc.get_threshold())}))
 
 
 @op
@@ -72,8 +75,11 @@ def test_multiprocess_steps_run_in_children_under_the_parents_lock(tmp_path, mon
 
 
 def test_in_process_is_the_default(tmp_path, monkeypatch):
+    before = gc.get_threshold()
     steps = _run(tmp_path, monkeypatch, None)
+    assert gc.get_threshold() == before  # the build's collector settings end with the run
     for step in steps.values():
         assert step["pid"] == os.getpid()
+        assert tuple(step["gc_threshold"]) == BUILD_THRESHOLDS  # the run's steps ran under core.heap.build_heap
         assert not step["lock_busy"]  # re-entrant within the process that holds it
         assert step["holder_pid"] == os.getpid()
