@@ -68,8 +68,10 @@ def test_exports_are_registered_after_the_tree():
 
 
 def test_full_build_exports_from_the_store(export_fixture, tmp_path):
+    # The page takes the ungrouped tracks' reasons from the tree; the phases' stored ones are not read.
+    export_fixture.tree["ungrouped_reasons"] = [{"track_id": 9, "reason": "no facet matched any cluster"}]
     store_upstream(tmp_path, FULL, export_fixture.tree, export_fixture.tracks,
-                   unplaced=[{"track_id": 9, "reason": "no facet matched any cluster"}])
+                   unplaced=[{"track_id": 10, "reason": "a stale phase reason"}])
     config = {name: {"config": {"music_root": "/srv/music"}} for name in ("m3u_playlists", "rekordbox_xml")}
     meta = run(tmp_path, FULL, config=config)
     assert set(meta) == {AssetKey(name) for name in EXPORTS}
@@ -85,6 +87,7 @@ def test_full_build_exports_from_the_store(export_fixture, tmp_path):
 
     html = (tmp_path / "collection.html").read_text(encoding="utf-8")
     assert "<td>no facet matched any cluster</td>" in html and "<td>reason not recorded</td>" in html
+    assert "a stale phase reason" not in html
     assert meta[AssetKey("collection_html")]["ungrouped_without_reason"].value == 1
     assert meta[AssetKey("collection_html")]["url"].value.startswith("file://")
 

@@ -21,7 +21,6 @@ from dagster import (
 from collection_tree.assets.metadata import markdown_table
 from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.parameters import asset_config, asset_params
-from collection_tree.core.clusters import ClusterSet
 from collection_tree.core.inputs import LIST_FACETS, tracks_from_storage
 from collection_tree.exports import iter_leaves, provenance
 from collection_tree.exports.html_browser import write_collection_html
@@ -36,7 +35,7 @@ from collection_tree.exports.suggestions_review import (
     write_review_table,
 )
 from collection_tree.exports.traktor import write_traktor_nml
-from collection_tree.exports.ungrouped import NOT_RECORDED, reasons_of, ungrouped_tracks
+from collection_tree.exports.ungrouped import NOT_RECORDED, ungrouped_tracks
 from collection_tree.resources.settings import CollectionInputs, PipelineSettings
 
 ExportConfig = asset_config("m3u_playlists")  # the same ExportParams as rekordbox_xml and serato_crates
@@ -172,20 +171,19 @@ def build_export_assets(mode: BuildMode) -> list[AssetsDefinition]:
             "left_out_missing_location": report.missing_location, "left_out_refused_location": report.refused_location,
         })
 
-    @asset(key=mode.key("collection_html"), group_name=mode.group,
-           ins={**_ins(mode), "collection_leaves": AssetIn(mode.key("collection_leaves"),
-                                                           input_manager_key="json_io_manager")},
+    @asset(key=mode.key("collection_html"), group_name=mode.group, ins=_ins(mode),
            deps=[mode.key("m3u_playlists")], kinds={"html"},
            description="<output>/collection.html: a self-contained, paged browser of the tree (categories and "
                        "sections, search over every track, sorting, full track lists in play order with BPM, key "
                        "and energy, provenance, inline suggestion review with a decisions CSV); opens from disk.")
     def collection_html(context: AssetExecutionContext, pipeline_settings: PipelineSettings,
-                        collection_tree: dict[str, Any], tracks: pd.DataFrame,
-                        collection_leaves: ClusterSet) -> MaterializeResult:
+                        collection_tree: dict[str, Any], tracks: pd.DataFrame) -> MaterializeResult:
         out = _output_dir(mode, pipeline_settings)
         table = tracks_from_storage(tracks)
-        # The leaves' unplaced list carries every earlier phase's reasons (each phase passes it on).
-        rows = ungrouped_tracks(collection_tree, table, reasons_of(collection_leaves))
+        # The tree carries every ungrouped track's reason (``ungrouped_reasons``, from every phase's
+        # unplaced list, and an update's own); the phases' stored leaves, an input before, are not read:
+        # 75 MB of JSON at 1M tracks, and an update does not rewrite them.
+        rows = ungrouped_tracks(collection_tree, table, {})
         review = build_review_table(collection_tree, table) if mode.enrich else None
         target = write_collection_html(collection_tree, table, playlist_layout(collection_tree), rows,
                                        out / "collection.html", review)
