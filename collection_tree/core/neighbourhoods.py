@@ -34,7 +34,7 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.preprocessing import normalize
 
 from collection_tree.core.clusters import Cluster
-from collection_tree.core.partition import merge_small, nearest_group, split_two
+from collection_tree.core.partition import centroid, merge_into, merge_small, nearest_group, split_two
 from collection_tree.core.track_facets import TrackFacets
 from collection_tree.core.vectors import Vectoriser, context_parts, normalise_rows, words
 
@@ -257,13 +257,14 @@ def packed(space: ClusterSpace, groups: Sequence[Sequence[int]], count: int, hom
     smallest of those sharing their lineage group with another joins its nearest such partner; when
     every lineage group is down to one, the smallest joins its nearest of any. Ordered by first member."""
     out = [list(g) for g in groups if g]
+    centroids = [centroid(space.vectors, g) for g in out]
     while len(out) > max(1, count):
         shared = Counter(home[g[0]] for g in out)
         paired = [j for j in range(len(out)) if shared[home[out[j][0]]] > 1]
         i = min(paired or range(len(out)), key=lambda j: (len(out[j]), min(out[j])))
         same = [j for j in range(len(out)) if j != i and home[out[j][0]] == home[out[i][0]]]
-        j = nearest_group(out, space.vectors, i, among=same or None)
-        out[j].extend(out.pop(i))
+        merge_into(out, centroids, space.vectors, i,
+                   nearest_group(out, space.vectors, i, among=same or None, centroids=centroids))
     return sorted((sorted(g) for g in out), key=lambda g: g[0])
 
 

@@ -64,15 +64,16 @@ def _home(group: Sequence[int], home: Sequence[str] | None) -> str | None:
 
 
 def nearest_group(groups: Sequence[Sequence[int]], vectors: np.ndarray, index: int,
-                  among: Sequence[int] | None = None) -> int:
+                  among: Sequence[int] | None = None, centroids: Sequence[np.ndarray] | None = None) -> int:
     """The other group (of ``among``, default all) whose centroid is most similar to group ``index``'s
-    (ties: lower position); -1 when there is none."""
-    own = centroid(vectors, groups[index])
+    (ties: lower position); -1 when there is none. ``centroids``: each group's ``centroid``, when the
+    caller keeps them (a loop of merges: computing every group's again per merge is quadratic)."""
+    own = centroid(vectors, groups[index]) if centroids is None else centroids[index]
     best, best_sim = -1, -np.inf
     for j in among if among is not None else range(len(groups)):
         if j == index:
             continue
-        sim = float(own @ centroid(vectors, groups[j]))
+        sim = float(own @ (centroid(vectors, groups[j]) if centroids is None else centroids[j]))
         if sim > best_sim + 1e-12:
             best, best_sim = j, sim
     return best
@@ -100,6 +101,7 @@ def merge_small(groups: list[list[int]], vectors: np.ndarray, min_size: int, max
     """Groups below ``min_size`` join their nearest group of the same home that stays within
     ``max_size``; a small group with no such partner stays."""
     groups = [list(g) for g in groups]
+    centroids = [centroid(vectors, g) for g in groups]
     lonely: set[int] = set()
     while len(groups) > 1:
         small = [i for i, g in enumerate(groups) if len(g) < min_size and min(g) not in lonely]
@@ -114,9 +116,20 @@ def merge_small(groups: list[list[int]], vectors: np.ndarray, min_size: int, max
         if not fits:
             lonely.add(min(groups[i]))
             continue
-        j = nearest_group(groups, vectors, i, among=fits)
-        groups[j].extend(groups.pop(i))
+        merge_into(groups, centroids, vectors, i, nearest_group(groups, vectors, i, among=fits, centroids=centroids))
     return groups
+
+
+def merge_into(groups: list[list[int]], centroids: list[np.ndarray], vectors: np.ndarray, i: int, j: int,
+               sizes: list[tuple[int, float]] | None = None, weights: np.ndarray | None = None) -> None:
+    """Group ``i`` joins group ``j`` (appended to its members) and leaves the list; ``centroids`` (and
+    ``sizes``, with ``weights``), kept beside ``groups``, follow: only ``j``'s are computed again."""
+    groups[j].extend(groups[i])
+    centroids[j] = centroid(vectors, groups[j])
+    if sizes is not None and weights is not None:
+        sizes[j] = _size(groups[j], weights)
+        del sizes[i]
+    del groups[i], centroids[i]
 
 
 def _size(group: Sequence[int], weights: np.ndarray) -> tuple[int, float]:
@@ -140,14 +153,17 @@ def fit_count(groups: list[list[int]], vectors: np.ndarray, weights: np.ndarray,
         a, b = split_two(vectors, groups[i])
         groups[i:i + 1] = [a, b]
         moves["split"] += 1
+    if len(groups) > hi:
+        centroids = [centroid(vectors, g) for g in groups]
+        sizes = [_size(g, weights) for g in groups]
     while len(groups) > hi:
-        by_size = sorted(range(len(groups)), key=lambda j: (*_size(groups[j], weights), j))
+        by_size = sorted(range(len(groups)), key=lambda j: (*sizes[j], j))
         i = next((j for j in by_size if _same_home(groups, j, home)), by_size[0])
         partners = _same_home(groups, i, home)
         if not partners:
             moves["merged_across_homes"] += 1
-        j = nearest_group(groups, vectors, i, among=partners or None)
-        groups[j].extend(groups.pop(i))
+        merge_into(groups, centroids, vectors, i,
+                   nearest_group(groups, vectors, i, among=partners or None, centroids=centroids), sizes, weights)
         moves["merged"] += 1
     return groups, moves
 
@@ -165,6 +181,7 @@ def balance(groups: list[list[int]], vectors: np.ndarray, weights: np.ndarray, c
     cap_count, cap_weight = max(1, math.floor(cap * n)), cap * total
     moves = 0
     stuck: set[int] = set()
+    centroids = [centroid(vectors, g) for g in groups]  # kept: a move changes two groups' only
     for _ in range(n * len(groups)):
         over = [i for i, g in enumerate(groups) if i not in stuck and len(g) > 1
                 and (len(g) > cap_count or _size(g, weights)[1] > cap_weight)]
@@ -172,7 +189,7 @@ def balance(groups: list[list[int]], vectors: np.ndarray, weights: np.ndarray, c
             break
         i = max(over, key=lambda j: (max(len(groups[j]) / n, _size(groups[j], weights)[1] / max(total, 1)), -j))
         receivers = set(_same_home(groups, i, home))
-        centres = np.stack([centroid(vectors, g) for g in groups])
+        centres = np.stack(centroids)
         best: tuple[float, int, int] | None = None
         for member in groups[i]:
             sims = centres @ vectors[member]
@@ -192,6 +209,7 @@ def balance(groups: list[list[int]], vectors: np.ndarray, weights: np.ndarray, c
         _, member, j = best
         groups[i].remove(member)
         groups[j].append(member)
+        centroids[i], centroids[j] = centroid(vectors, groups[i]), centroid(vectors, groups[j])
         moves += 1
     return groups, moves
 
