@@ -86,7 +86,7 @@ def as_str_id(value: Any, allowed: Iterable[str]) -> str | None:
     if not isinstance(value, str):
         return None
     value = value.strip()
-    return value if value in set(allowed) else None
+    return value if value in (allowed if isinstance(allowed, set | frozenset) else set(allowed)) else None
 
 
 def as_str_ids(values: Any, allowed: Iterable[str], taken: set[str] | None = None) -> list[str]:
@@ -97,12 +97,15 @@ def as_str_ids(values: Any, allowed: Iterable[str], taken: set[str] | None = Non
         return []
     if not isinstance(values, list):
         values = [values]
+    allowed = allowed if isinstance(allowed, set | frozenset) else set(allowed)  # once, not per id
     out: list[str] = []
+    seen: set[str] = set()
     for value in values:
         sid = as_str_id(value, allowed)
-        if sid is None or sid in out or (taken is not None and sid in taken):
+        if sid is None or sid in seen or (taken is not None and sid in taken):
             continue
         out.append(sid)
+        seen.add(sid)
         if taken is not None:
             taken.add(sid)
     return out
