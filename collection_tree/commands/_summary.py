@@ -59,7 +59,7 @@ def build_summary_lines(result: Any) -> list[str]:
         lines.append(f"curation: {curation}")
     if tree_file is None:
         return lines
-    return lines + tree_summary_lines(Path(tree_file))
+    return lines + tree_summary_lines(Path(tree_file), doc)
 
 
 def _read_tree(path: Path) -> Any:
@@ -69,11 +69,14 @@ def _read_tree(path: Path) -> Any:
         return None
 
 
-def tree_summary_lines(path: Path) -> list[str]:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        return [f"collection tree: could not read {path} ({exc})"]
+def tree_summary_lines(path: Path, doc: Any = None) -> list[str]:
+    """The tree's categories and counts; ``doc``: the tree already read from ``path`` (a 1M-track
+    tree takes seconds to parse), else it is read here."""
+    if not isinstance(doc, dict):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            return [f"collection tree: could not read {path} ({exc})"]
     width = max((len(c["title"]) for c in doc["categories"]), default=10)
     lines = [f"collection tree: {len(doc['categories'])} categories, "
              f"{sum(len(c['leaves']) for c in doc['categories'])} leaves"]

@@ -206,7 +206,8 @@ class LLMClient:
             raise StopRequested(f"stop requested before {request.task}")
         model, _ = get_tiered_model(request.tier, self.model_config)
         provider, endpoint = self.provider.name, provider_endpoint(self.provider)
-        key = cache_key(request, model, provider=provider, endpoint=endpoint)
+        # Hashing the whole request is worth it only with a cache to look it up in.
+        key = cache_key(request, model, provider=provider, endpoint=endpoint) if self.cache is not None else ""
         if self.cache is not None:
             started = self._now()
             text = self.cache.get(key)
