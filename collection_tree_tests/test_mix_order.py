@@ -274,3 +274,38 @@ def test_reversal_over_the_cached_grid_is_the_per_round_scan(seed):
     for _ in range(4):
         path = rng.permutation(n)
         assert mix._best_reversal(obj, path) == _reversal_without_grid(obj, path)
+
+
+def random_leaf_set(seed, leaves, max_size):
+    """Leaves of 1 to ``max_size`` tracks with repeated tempos and keys (ties), some tracks without a
+    tempo, key or energy, and exemplars."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, max_size + 1, leaves)
+    n = int(sizes.sum())
+    bpm = np.where(rng.random(n) < 0.05, np.nan, rng.choice([90.0, 120.0, 124.0, 126.0, 128.0, 174.0], n))
+    bpm = np.where(rng.random(n) < 0.5, bpm, rng.normal(124, 4, n).round(1))
+    keys = [None if rng.random() < 0.05 else camelot_label(int(k)) for k in rng.integers(0, 24, n)]
+    energy = np.where(rng.random(n) < 0.2, np.nan, rng.integers(1, 11, n).astype(float))
+    tracks = pd.DataFrame({"track_id": np.arange(1, n + 1), "year": rng.integers(1990, 2020, n),
+                           "bpm": bpm, "key": keys, "energy": energy})
+    ids = rng.permutation(np.arange(1, n + 1)).tolist()
+    clusters, start = [], 0
+    for k, size in enumerate(sizes.tolist()):
+        members = ids[start:start + size]
+        start += size
+        clusters.append(Cluster(id=f"leaf-{k}", track_ids=members, examples=[{"track_id": members[-1]}]))
+    return ClusterSet(clusters=clusters, all_track_ids=list(range(1, n + 1))), tracks
+
+
+def test_pooled_order_playlists_gives_the_serial_orders_and_report():
+    """The worker processes (forced by a zero threshold) give every leaf the order and transitions
+    the serial path gives, in leaf order, and the same report; progress still reaches the end."""
+    leaves, tracks = random_leaf_set(7, 300, 40)
+    serial_orders, serial_report = order_playlists(leaves, tracks, PlaylistOrderParams(), workers=1)
+    calls = []
+    orders, report = order_playlists(leaves, tracks, PlaylistOrderParams(), lambda f, m: calls.append(f),
+                                     pool_min_tracks=0, workers=2)
+    assert list(orders) == [c.id for c in leaves.clusters] == list(serial_orders)
+    assert orders == serial_orders
+    assert report == serial_report and report.leaves == 300 and report.leaves_mixed > 250
+    assert calls[-1] == 1.0
