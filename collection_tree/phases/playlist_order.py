@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from collection_tree.core.clusters import ClusterSet
-from collection_tree.core.mix import camelot_codes, compatible_share, mix_order, mixable, transition_flags
+from collection_tree.core.mix import camelot_codes, compatible, compatible_share, mix_order, mixable
 from collection_tree.phases.common import PhaseParams, Progress, no_progress, param
 
 ORDERS = ("mix", "exemplars", "library")
@@ -137,35 +137,27 @@ def exemplars_then_year(ids: Iterable[int], exemplars: list[int], facts: TrackFa
     return first + rest
 
 
-def order_leaf(track_ids: list[int], exemplars: list[int], facts: TrackFacts,
-               params: PlaylistOrderParams) -> LeafOrder:
-    """One leaf's play order and its compatible share."""
+def leaf_order(track_ids: list[int], exemplars: list[int], facts: TrackFacts,
+               params: PlaylistOrderParams) -> list[int]:
+    """One leaf's play order."""
     ids = [int(t) for t in track_ids]
     if params.playlist_order == "library":
-        order = ids
-    elif params.playlist_order == "exemplars":
-        first = [t for t in dict.fromkeys(exemplars) if t in set(ids)]
-        order = first + [t for t in ids if t not in set(first)]
-    else:
-        bpm, keys, _ = facts.arrays(ids)
-        ok = mixable(bpm, keys)
-        if ok.sum() < 2:
-            order = exemplars_then_year(ids, exemplars, facts)
-        else:
-            playable = [t for t, good in zip(ids, ok.tolist(), strict=True) if good]
-            p_bpm, p_keys, p_energy = facts.arrays(playable)
-            path = mix_order(p_bpm, p_keys, p_energy, tolerance=params.tempo_tolerance,
-                             energy_weight=params.energy_weight)
-            mixed = [playable[i] for i in path.tolist()]
-            order = mixed + exemplars_then_year((t for t in ids if t not in set(mixed)), exemplars, facts)
-    return LeafOrder(order=order, transitions=measured_share(order, facts, params.tempo_tolerance))
-
-
-def measured_share(order: list[int], facts: TrackFacts, tolerance: float) -> float | None:
-    """Compatible share of the adjacent pairs of ``order``'s tracks that have a tempo and a key."""
-    bpm, keys, _ = facts.arrays(order)
+        return ids
+    if params.playlist_order == "exemplars":
+        members = set(ids)
+        first = [t for t in dict.fromkeys(exemplars) if t in members]
+        chosen = set(first)
+        return first + [t for t in ids if t not in chosen]
+    bpm, keys, energy = facts.arrays(ids)
     ok = mixable(bpm, keys)
-    return compatible_share(transition_flags(bpm[ok], keys[ok], tolerance)) if ok.sum() >= 2 else None
+    if ok.sum() < 2:
+        return exemplars_then_year(ids, exemplars, facts)
+    playable = [t for t, good in zip(ids, ok.tolist(), strict=True) if good]
+    path = mix_order(bpm[ok], keys[ok], energy[ok], tolerance=params.tempo_tolerance,
+                     energy_weight=params.energy_weight)
+    mixed = [playable[i] for i in path.tolist()]
+    placed = set(mixed)
+    return mixed + exemplars_then_year((t for t in ids if t not in placed), exemplars, facts)
 
 
 @dataclass(frozen=True)
@@ -179,28 +171,38 @@ class LeafTally:
     library: int
 
 
-def tally_leaf(order: list[int], facts: TrackFacts, tolerance: float) -> LeafTally:
-    """Compatible pairs among ``order``'s measurable tracks: as ordered, sorted by BPM, by track id."""
+def tally_leaf(order: list[int], facts: TrackFacts, tolerance: float) -> tuple[float | None, LeafTally]:
+    """The compatible share of the adjacent pairs of ``order``'s tracks that have a tempo and a key
+    (None: fewer than two), and the compatible pairs among them as ordered, sorted by BPM and by id."""
     bpm, keys, _ = facts.arrays(order)
     ok = mixable(bpm, keys)
     without = int((~ok).sum())
     if ok.sum() < 2:
-        return LeafTally(without, 0, 0, 0, 0)
-    playable = [t for t, good in zip(order, ok.tolist(), strict=True) if good]
-    p_bpm, p_keys, _ = facts.arrays(playable)
-    by_bpm = np.argsort(p_bpm, kind="stable")
-    library = sorted(range(len(playable)), key=lambda i: playable[i])
-    return LeafTally(without, len(playable) - 1, int(transition_flags(p_bpm, p_keys, tolerance).sum()),
-                     int(transition_flags(p_bpm[by_bpm], p_keys[by_bpm], tolerance).sum()),
-                     int(transition_flags(p_bpm[library], p_keys[library], tolerance).sum()))
+        return None, LeafTally(without, 0, 0, 0, 0)
+    p_bpm, p_keys = bpm[ok], keys[ok]
+    m = len(p_bpm)
+    library = np.argsort(np.array(order, dtype=np.int64)[ok], kind="stable")
+    # the three orders' adjacent pairs judged in one call (element-wise: the same flags as three calls)
+    sequences = np.stack([np.arange(m), np.argsort(p_bpm, kind="stable"), library])
+    a, b = sequences[:, :-1].ravel(), sequences[:, 1:].ravel()
+    flags = compatible(p_bpm[a], p_keys[a], p_bpm[b], p_keys[b], tolerance).reshape(3, m - 1)
+    counts = flags.sum(axis=1).tolist()
+    return compatible_share(flags[0]), LeafTally(without, m - 1, *counts)
 
 
 LeafJob = tuple[list[int], list[int]]  # a leaf's track ids and exemplar ids
 
 
 def order_and_tally(job: LeafJob, facts: TrackFacts, params: PlaylistOrderParams) -> tuple[LeafOrder, LeafTally]:
-    result = order_leaf(job[0], job[1], facts, params)
-    return result, tally_leaf(result.order, facts, params.tempo_tolerance)
+    order = leaf_order(job[0], job[1], facts, params)
+    transitions, tally = tally_leaf(order, facts, params.tempo_tolerance)
+    return LeafOrder(order=order, transitions=transitions), tally
+
+
+def order_leaf(track_ids: list[int], exemplars: list[int], facts: TrackFacts,
+               params: PlaylistOrderParams) -> LeafOrder:
+    """One leaf's play order and its compatible share."""
+    return order_and_tally((track_ids, exemplars), facts, params)[0]
 
 
 # Starting worker processes costs about a second (each imports numpy and pandas and receives the
