@@ -170,15 +170,16 @@ class _Objective:
 
 def _greedy(obj: _Objective, start: int) -> np.ndarray:
     n = obj.n
+    edge, place = obj.edge[:, :n], obj.place.T  # [track, next track], [position, track]
     path = [start]
-    free = np.ones(n, dtype=bool)
-    free[start] = False
+    taken = np.zeros(n)  # inf once placed: adding 0.0 leaves the free tracks' scores as they are
+    taken[start] = np.inf
     for position in range(1, n):
-        score = obj.edge[path[-1], :n] + obj.place[:, position]
-        score[~free] = np.inf
-        nxt = int(np.argmin(score))
+        score = edge[path[-1]] + place[position]
+        score += taken
+        nxt = int(score.argmin())
         path.append(nxt)
-        free[nxt] = False
+        taken[nxt] = np.inf
     return np.array(path, dtype=np.int64)
 
 
@@ -188,7 +189,12 @@ def _frozen(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
     return arrays
 
 
-@lru_cache(maxsize=32)
+# Per size: leaves of every size from 8 to a few hundred tracks come in any order (a smaller cache
+# rebuilt the grids over and over); at most a few tens of MB.
+GRID_CACHE = 256
+
+
+@lru_cache(maxsize=GRID_CACHE)
 def _reversal_grid(n: int) -> tuple[np.ndarray, ...]:
     """What every 2-opt scan of an n-track path indexes by (built once per size, not per round): the
     segments (i < j); for each the flat positions in the running sums of the placement matrix's skewed
@@ -230,7 +236,7 @@ def _best_reversal(obj: _Objective, path: np.ndarray) -> tuple[float, int, int]:
 RELOCATION_WINDOW = 1e-6  # moves whose local delta lies this close to the best are costed in full
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=GRID_CACHE)
 def _relocation_grid(n: int) -> tuple[np.ndarray, ...]:
     """What every relocation scan of an n-track path indexes by (built once per size): the moves
     (i, j), i != j, in (i, j) order, and the flat positions of the values each one reads."""
