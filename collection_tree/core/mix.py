@@ -143,22 +143,26 @@ class _Objective:
         self.n = n
         self._scan: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
-    def scan_buffers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def scan_buffers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """What every 2-opt round of this playlist reuses (see ``_best_reversal``): the placement
-        matrix with mirrored columns, a zero-padded copy, its skewed view and the running sums' buffer
-        (a zero first row: the sum before the first track)."""
+        matrix with mirrored columns, a zero-padded copy, its skewed view, the running sums' buffer
+        (a zero first row: the sum before the first track) and where the copy's flat form holds the
+        placement of the track at position k at position k."""
         if self._scan is None:
             n = self.n
             mirrored = np.zeros((n, 3 * n - 2))
             row, column = mirrored.strides
             skewed = np.lib.stride_tricks.as_strided(mirrored, shape=(n, 2 * n - 1), strides=(row + column, column))
-            self._scan = (np.ascontiguousarray(self.place[:, ::-1]), mirrored, skewed, np.zeros((n + 1, 2 * n - 1)))
+            k = np.arange(n)
+            self._scan = (np.ascontiguousarray(self.place[:, ::-1]), mirrored, skewed, np.zeros((n + 1, 2 * n - 1)),
+                          k * (3 * n - 2) + 2 * n - 2 - k)
         return self._scan
 
-    def path_edges(self, padded: np.ndarray) -> np.ndarray:
-        """The edge matrix in path order: row and column k are ``padded[k]`` (the path between two
-        virtual ends), flattened."""
-        return self.edge[padded[:, None], padded[None, :]].ravel()
+    def path_edges(self, padded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The edge matrix in path order, flattened (row and column k are ``padded[k]``: the path
+        between two virtual ends), and its adjacent edges (k: ``padded[k]`` -> ``padded[k + 1]``)."""
+        ordered = self.edge.take(padded, axis=0).take(padded, axis=1).ravel()
+        return ordered, ordered.take(np.arange(self.n + 1) * (self.n + 3) + 1)
 
     def cost(self, path: np.ndarray) -> float:
         return float(self.edge[path[:-1], path[1:]].sum() + self.place[path, np.arange(self.n)].sum())
@@ -213,8 +217,7 @@ def _best_reversal(obj: _Objective, path: np.ndarray) -> tuple[float, int, int]:
     n = obj.n
     padded = np.concatenate([[n], path, [n]])
     i, j, j_next, at_j, before_i, left_b, a_right = _reversal_grid(n)
-    ordered = obj.path_edges(padded)
-    adjacent = obj.edge[padded[:-1], padded[1:]]  # adjacent[k]: padded[k] -> padded[k + 1]
+    ordered, adjacent = obj.path_edges(padded)
     # edge(left, b) + edge(a, right) - edge(left, a) - edge(b, right), left = padded[i], a = path[i] ...
     edges = ordered.take(left_b) + ordered.take(a_right) - adjacent.take(i) - adjacent.take(j_next)
     # Placement: the track at position k moves to i + j - k, so a segment's new cost is a sum along
@@ -222,11 +225,11 @@ def _best_reversal(obj: _Objective, path: np.ndarray) -> tuple[float, int, int]:
     # anti-diagonals are the columns of a strided view (row k shifted by k); running sums down them
     # give every segment at once (the same terms added in the same order as summing each one).
     # place[path] is [current position k, position m]; only its mirrored copy is needed.
-    reversed_place, mirrored, skewed, running = obj.scan_buffers()
-    mirrored[:, n - 1:2 * n - 1] = reversed_place[path]  # the zero padding around it never changes
+    reversed_place, mirrored, skewed, running, current = obj.scan_buffers()
+    mirrored[:, n - 1:2 * n - 1] = reversed_place.take(path, axis=0)  # the zero padding around it never changes
     np.cumsum(skewed, axis=0, out=running[1:])
     sums = running.ravel()
-    diag = np.concatenate([[0.0], obj.place[path, np.arange(n)].cumsum()])
+    diag = np.concatenate([[0.0], mirrored.ravel().take(current).cumsum()])  # place[path[k], k], summed
     new = sums.take(at_j) - sums.take(before_i)  # before the first track: the zero row
     delta = edges + new - (diag.take(j_next) - diag.take(i))
     best = int(np.argmin(delta))
@@ -248,7 +251,9 @@ def _relocation_grid(n: int) -> tuple[np.ndarray, ...]:
     added = (rest_left * side + moved, moved * side + rest_right, rest_left * side + rest_right)
     ordered = np.arange(n + 2)
     around = ordered[:n] * side + ordered[2:]  # [k]: padded[k] -> padded[k + 2], around position k
-    return _frozen(i, j, *added, around, i < j, np.maximum(i, j), np.minimum(i, j), i * n + j, i * n + i)
+    k = np.arange(n)
+    shifts = (k[1:] * n + k[:-1], k[:-1] * n + k[1:], k * n + k)  # [k + 1, k], [k, k + 1], [k, k]
+    return _frozen(i, j, *added, around, i < j, np.maximum(i, j), np.minimum(i, j), i * n + j, i * n + i, *shifts)
 
 
 def _relocation_deltas(obj: _Objective, path: np.ndarray) -> np.ndarray:
@@ -257,21 +262,19 @@ def _relocation_deltas(obj: _Objective, path: np.ndarray) -> np.ndarray:
     of each candidate path is O(n))."""
     n = obj.n
     padded = np.concatenate([[n], path, [n]])  # the virtual end node costs nothing
-    i, _, left_x, x_right, left_right, around, forward, high, low, to_j, to_i = _relocation_grid(n)
-    ordered = obj.path_edges(padded)
-    adjacent = obj.edge[padded[:-1], padded[1:]]  # adjacent[k]: padded[k] -> padded[k + 1]
+    (i, _, left_x, x_right, left_right, around, forward, high, low, to_j, to_i,
+     back_one, on_one, stay) = _relocation_grid(n)
+    ordered, adjacent = obj.path_edges(padded)
     # out of its place: its two edges give way to one joining its neighbours (per position, then per move)
     removed = (adjacent[:-1] + adjacent[1:] - ordered.take(around)).take(i)
     # into the rest (the path without position i) between rest[j - 1] and rest[j]
     added = ordered.take(left_x) + ordered.take(x_right) - ordered.take(left_right)
     # places: the tracks between shift by one towards i, the moved one lands on j
-    positions = np.arange(n)
-    by_position = obj.place[path]  # [current position, position]
-    here = by_position[positions, positions]
-    left = np.concatenate([[0.0], np.cumsum(by_position[positions[1:], positions[:-1]] - here[1:])])  # 1..k
-    right = np.concatenate([[0.0], np.cumsum(by_position[positions[:-1], positions[1:]] - here[:-1])])  # 0..k-1
+    flat = obj.place.take(path, axis=0).ravel()  # [current position, position]
+    here = flat.take(stay)
+    left = np.concatenate([[0.0], np.cumsum(flat.take(back_one) - here[1:])])  # left[k]: 1..k
+    right = np.concatenate([[0.0], np.cumsum(flat.take(on_one) - here[:-1])])  # right[k]: 0..k-1
     shifted = np.where(forward, left.take(high) - left.take(low), right.take(high) - right.take(low))
-    flat = by_position.ravel()
     return added - removed + shifted + flat.take(to_j) - flat.take(to_i)
 
 
