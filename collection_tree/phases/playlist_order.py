@@ -22,6 +22,7 @@ import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from itertools import compress, repeat
 from typing import Any, ClassVar
 
 import numpy as np
@@ -116,16 +117,17 @@ class TrackFacts:
             if column not in tracks.columns:
                 return {}
             values = pd.to_numeric(tracks[column], errors="coerce").astype("float64").to_numpy()
-            return {t: float(v) for t, v in zip(ids, values, strict=True) if math.isfinite(v)}
+            finite = np.isfinite(values)
+            return dict(zip(compress(ids, finite.tolist()), values[finite].tolist(), strict=True))
 
         keys = camelot_codes(tracks["key"].tolist()) if "key" in tracks.columns else np.array([], dtype=np.int64)
         return cls(bpm=numbers("bpm"), key={t: int(k) for t, k in zip(ids, keys.tolist(), strict=False) if k >= 0},
                    energy=numbers("energy"), year=numbers("year"))
 
     def arrays(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return (np.array([self.bpm.get(t, np.nan) for t in ids], dtype=np.float64),
-                np.array([self.key.get(t, -1) for t in ids], dtype=np.int64),
-                np.array([self.energy.get(t, np.nan) for t in ids], dtype=np.float64))
+        return (np.array(list(map(self.bpm.get, ids, repeat(np.nan))), dtype=np.float64),
+                np.array(list(map(self.key.get, ids, repeat(-1))), dtype=np.int64),
+                np.array(list(map(self.energy.get, ids, repeat(np.nan))), dtype=np.float64))
 
 
 def exemplars_then_year(ids: Iterable[int], exemplars: list[int], facts: TrackFacts) -> list[int]:
