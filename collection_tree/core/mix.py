@@ -146,16 +146,17 @@ class _Objective:
     def scan_buffers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """What every 2-opt round of this playlist reuses (see ``_best_reversal``): the placement
         matrix with mirrored columns, a zero-padded copy, its skewed view, the running sums' buffer
-        (a zero first row: the sum before the first track) and where the copy's flat form holds the
-        placement of the track at position k at position k."""
+        (a zero first row: the sum before the first track) followed by the running sums of the current
+        placements (a zero first), and where the copy's flat form holds the placement of the track at
+        position k at position k."""
         if self._scan is None:
             n = self.n
             mirrored = np.zeros((n, 3 * n - 2))
             row, column = mirrored.strides
             skewed = np.lib.stride_tricks.as_strided(mirrored, shape=(n, 2 * n - 1), strides=(row + column, column))
             k = np.arange(n)
-            self._scan = (np.ascontiguousarray(self.place[:, ::-1]), mirrored, skewed, np.zeros((n + 1, 2 * n - 1)),
-                          k * (3 * n - 2) + 2 * n - 2 - k)
+            self._scan = (np.ascontiguousarray(self.place[:, ::-1]), mirrored, skewed,
+                          np.zeros((n + 1) * (2 * n - 1) + n + 1), k * (3 * n - 2) + 2 * n - 2 - k)
         return self._scan
 
     def path_edges(self, padded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -208,18 +209,23 @@ def _reversal_grid(n: int) -> tuple[np.ndarray, ...]:
     i, j = np.triu_indices(n, k=1)
     column = 2 * n - 2 - (i + j)  # the skewed column holding anti-diagonal i + j
     width, side = 2 * n - 1, n + 2
-    return _frozen(i, j, j + 1, (j + 1) * width + column, i * width + column,
-                   i * side + j + 1, (i + 1) * side + j + 2)
+    current = (n + 1) * width  # where the running sums of the current placements start
+    # edges: (left, b), (a, right), (left, a), (b, right) with left = padded[i], a = path[i] = padded[i + 1] ...
+    edges = np.stack([i * side + j + 1, (i + 1) * side + j + 2, i * (side + 1) + 1, (j + 1) * (side + 1) + 1])
+    # placements: the segment reversed (running sums to its last track and before its first), as it is
+    sums = np.stack([(j + 1) * width + column, i * width + column, current + j + 1, current + i])
+    return _frozen(i, j, edges, sums)
 
 
 def _best_reversal(obj: _Objective, path: np.ndarray) -> tuple[float, int, int]:
     """The 2-opt move (reverse ``path[i..j]``) that lowers the cost most: (delta, i, j)."""
     n = obj.n
     padded = np.concatenate([[n], path, [n]])
-    i, j, j_next, at_j, before_i, left_b, a_right = _reversal_grid(n)
-    ordered, adjacent = obj.path_edges(padded)
+    i, j, edge_at, sum_at = _reversal_grid(n)
+    ordered, _ = obj.path_edges(padded)
     # edge(left, b) + edge(a, right) - edge(left, a) - edge(b, right), left = padded[i], a = path[i] ...
-    edges = ordered.take(left_b) + ordered.take(a_right) - adjacent.take(i) - adjacent.take(j_next)
+    four = ordered.take(edge_at)
+    edges = four[0] + four[1] - four[2] - four[3]
     # Placement: the track at position k moves to i + j - k, so a segment's new cost is a sum along
     # an anti-diagonal of place[path[k], m] (k + m = i + j). Mirrored and zero-padded, the matrix's
     # anti-diagonals are the columns of a strided view (row k shifted by k); running sums down them
@@ -227,11 +233,12 @@ def _best_reversal(obj: _Objective, path: np.ndarray) -> tuple[float, int, int]:
     # place[path] is [current position k, position m]; only its mirrored copy is needed.
     reversed_place, mirrored, skewed, running, current = obj.scan_buffers()
     mirrored[:, n - 1:2 * n - 1] = reversed_place.take(path, axis=0)  # the zero padding around it never changes
-    np.cumsum(skewed, axis=0, out=running[1:])
-    sums = running.ravel()
-    diag = np.concatenate([[0.0], mirrored.ravel().take(current).cumsum()])  # place[path[k], k], summed
-    new = sums.take(at_j) - sums.take(before_i)  # before the first track: the zero row
-    delta = edges + new - (diag.take(j_next) - diag.take(i))
+    width = 2 * n - 1
+    np.cumsum(skewed, axis=0, out=running[width:(n + 1) * width].reshape(n, width))  # after the zero row
+    np.cumsum(mirrored.ravel().take(current), out=running[(n + 1) * width + 1:])  # place[path[k], k]
+    four = running.take(sum_at)
+    new = four[0] - four[1]  # before the first track: the zero row
+    delta = edges + new - (four[2] - four[3])
     best = int(np.argmin(delta))
     return float(delta[best]), int(i[best]), int(j[best])
 
