@@ -398,3 +398,13 @@ def test_mix_order_is_the_reference_solvers_order_on_random_leaves():
         else:
             bpm, keys, energy = random_leaf(rng, n)
         assert mix_order(bpm, keys, energy).tolist() == _reference_mix_order(bpm, keys, energy).tolist(), (k, n)
+
+
+def test_a_stop_raised_by_progress_ends_the_pooled_ordering():
+    leaves, tracks = random_leaf_set(8, 400, 30)
+
+    def stop(fraction, message):
+        raise RuntimeError("stop requested")
+
+    with pytest.raises(RuntimeError, match="stop requested"):
+        order_playlists(leaves, tracks, PlaylistOrderParams(), stop, pool_min_tracks=0, workers=2)

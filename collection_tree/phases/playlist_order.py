@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import compress, repeat
@@ -234,7 +234,7 @@ def pool_workers() -> int:
 
 
 def _pooled(jobs: list[LeafJob], facts: TrackFacts, params: PlaylistOrderParams,
-            workers: int) -> Iterator[tuple[LeafOrder, LeafTally]]:
+            workers: int) -> Generator[tuple[LeafOrder, LeafTally], None, None]:
     """Every job's result, in the jobs' order, computed in ``workers`` processes. ``spawn``: the
     calling process (Dagster's) runs threads, which a forked child must not inherit."""
     chunks = [jobs[k:k + POOL_CHUNK_LEAVES] for k in range(0, len(jobs), POOL_CHUNK_LEAVES)]
@@ -266,11 +266,14 @@ def order_playlists(leaves: ClusterSet, tracks: pd.DataFrame, params: PlaylistOr
               and sum(len(ids) for ids, _ in jobs) >= pool_min_tracks)
     results = (_pooled(jobs, facts, params, workers) if pooled
                else (order_and_tally(job, facts, params) for job in jobs))
-    for n, (cluster, (result, tally)) in enumerate(zip(leaves.clusters, results, strict=True), start=1):
-        orders[cluster.id] = result
-        report.add(tally)
-        if n % 100 == 0 or n == total:
-            progress(n / total, f"ordered {n}/{total} playlists ({params.playlist_order})")
+    try:
+        for n, (cluster, (result, tally)) in enumerate(zip(leaves.clusters, results, strict=True), start=1):
+            orders[cluster.id] = result
+            report.add(tally)
+            if n % 100 == 0 or n == total:
+                progress(n / total, f"ordered {n}/{total} playlists ({params.playlist_order})")
+    finally:
+        results.close()  # a stop raised by ``progress`` ends the workers now, not when the traceback goes
     return orders, report
 
 
