@@ -8,13 +8,16 @@ The synthetic set has leaves of 5 to 150 tracks (median ~22, like a 300K demo bu
 with repeated tempos and keys and some tracks without them. With ``--tree`` the leaves of a built
 tree are ordered again (exemplars matched back to their tracks by title and artist). Both runs must
 give the same orders, transitions and report (the benchmark fails otherwise); the figures are
-printed, not asserted, and vary with the machine's load.
+printed, not asserted, and vary with the machine's load (``load_avg_1m``, taken after the runs; the
+CPU seconds include the workers': on a busy machine they show the work the wall time hides).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -65,10 +68,17 @@ def tree_leaves(tree: Path, tracks_file: Path) -> tuple[ClusterSet, pd.DataFrame
     return ClusterSet(clusters=clusters, all_track_ids=ids), frame.drop(columns=["title", "artist"])
 
 
-def timed(leaves: ClusterSet, frame: pd.DataFrame, **kwargs: Any) -> tuple[float, Any]:
-    start = time.perf_counter()
+def _cpu_s() -> float:
+    """CPU seconds of this process and of its ended children (the workers)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def timed(leaves: ClusterSet, frame: pd.DataFrame, **kwargs: Any) -> tuple[float, float, Any]:
+    """Wall and CPU seconds of one ``order_playlists`` call, and its result."""
+    start, cpu = time.perf_counter(), _cpu_s()
     result = order_playlists(leaves, frame, PlaylistOrderParams(), **kwargs)
-    return time.perf_counter() - start, result
+    return time.perf_counter() - start, _cpu_s() - cpu, result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,13 +95,14 @@ def main(argv: list[str] | None = None) -> int:
     else:
         leaves, frame = synthetic_leaves(args.tracks)
         source = f"synthetic {args.tracks:,}"
-    serial_s, serial = timed(leaves, frame, workers=1)
+    serial_s, serial_cpu_s, serial = timed(leaves, frame, workers=1)
     workers = pool_workers()
-    pooled_s, pooled = timed(leaves, frame, pool_min_tracks=0, workers=workers)
+    pooled_s, pooled_cpu_s, pooled = timed(leaves, frame, pool_min_tracks=0, workers=workers)
     same = serial == pooled
     row = {"leaves": source, "tracks": sum(len(c.track_ids) for c in leaves.clusters),
-           "playlists": len(leaves.clusters), "serial_s": round(serial_s, 2), "workers": workers,
-           "pooled_s": round(pooled_s, 2), "ratio": round(serial_s / pooled_s, 2), "same_orders": same}
+           "playlists": len(leaves.clusters), "serial_s": round(serial_s, 2), "serial_cpu_s": round(serial_cpu_s, 2),
+           "workers": workers, "pooled_s": round(pooled_s, 2), "pooled_cpu_s": round(pooled_cpu_s, 2),
+           "ratio": round(serial_s / pooled_s, 2), "load_avg_1m": round(os.getloadavg()[0], 2), "same_orders": same}
     table = markdown_table([row], list(row))
     print(table)
     write_results("play_order", "Play order: order_playlists serial vs worker processes", {"play_order": table},
