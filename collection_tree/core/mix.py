@@ -234,12 +234,12 @@ def _best_reversal(obj: _Objective, path: np.ndarray) -> tuple[float, int, int]:
     reversed_place, mirrored, skewed, running, current = obj.scan_buffers()
     mirrored[:, n - 1:2 * n - 1] = reversed_place.take(path, axis=0)  # the zero padding around it never changes
     width = 2 * n - 1
-    np.cumsum(skewed, axis=0, out=running[width:(n + 1) * width].reshape(n, width))  # after the zero row
-    np.cumsum(mirrored.ravel().take(current), out=running[(n + 1) * width + 1:])  # place[path[k], k]
+    skewed.cumsum(axis=0, out=running[width:(n + 1) * width].reshape(n, width))  # after the zero row
+    mirrored.ravel().take(current).cumsum(out=running[(n + 1) * width + 1:])  # place[path[k], k]
     four = running.take(sum_at)
     new = four[0] - four[1]  # before the first track: the zero row
     delta = edges + new - (four[2] - four[3])
-    best = int(np.argmin(delta))
+    best = int(delta.argmin())
     return float(delta[best]), int(i[best]), int(j[best])
 
 
@@ -279,8 +279,8 @@ def _relocation_deltas(obj: _Objective, path: np.ndarray) -> np.ndarray:
     # places: the tracks between shift by one towards i, the moved one lands on j
     flat = obj.place.take(path, axis=0).ravel()  # [current position, position]
     here = flat.take(stay)
-    left = np.concatenate([[0.0], np.cumsum(flat.take(back_one) - here[1:])])  # left[k]: 1..k
-    right = np.concatenate([[0.0], np.cumsum(flat.take(on_one) - here[:-1])])  # right[k]: 0..k-1
+    left = np.concatenate([[0.0], (flat.take(back_one) - here[1:]).cumsum()])  # left[k]: 1..k
+    right = np.concatenate([[0.0], (flat.take(on_one) - here[:-1]).cumsum()])  # right[k]: 0..k-1
     shifted = np.where(forward, left.take(high) - left.take(low), right.take(high) - right.take(low))
     return added - removed + shifted + flat.take(to_j) - flat.take(to_i)
 
@@ -302,7 +302,7 @@ def _best_relocation(obj: _Objective, path: np.ndarray) -> tuple[float, int, int
     candidates = path[source + (source >= i[:, None])]
     candidates[np.arange(len(i)), j] = path[i]
     delta = obj.costs(candidates) - obj.cost(path)
-    best = int(np.argmin(delta))
+    best = int(delta.argmin())
     return float(delta[best]), int(i[best]), int(j[best])
 
 
