@@ -229,7 +229,7 @@ def test_relocation_from_local_deltas_is_the_full_search(seed):
     for _ in range(5):
         path = rng.permutation(n)
         assert mix._best_relocation(obj, path) == _full_relocation(obj, path)
-    local = mix._relocation_deltas(obj, path, *np.nonzero(~np.eye(n, dtype=bool)))
+    local = mix._relocation_deltas(obj, path)
     assert np.allclose(local, [_full_cost_delta(obj, path, i, j) for i, j in zip(*np.nonzero(~np.eye(n, dtype=bool)),
                                                                                  strict=True)], atol=1e-9)
 
@@ -274,3 +274,137 @@ def test_reversal_over_the_cached_grid_is_the_per_round_scan(seed):
     for _ in range(4):
         path = rng.permutation(n)
         assert mix._best_reversal(obj, path) == _reversal_without_grid(obj, path)
+
+
+def random_leaf_set(seed, leaves, max_size):
+    """Leaves of 1 to ``max_size`` tracks with repeated tempos and keys (ties), some tracks without a
+    tempo, key or energy, and exemplars."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, max_size + 1, leaves)
+    n = int(sizes.sum())
+    bpm = np.where(rng.random(n) < 0.05, np.nan, rng.choice([90.0, 120.0, 124.0, 126.0, 128.0, 174.0], n))
+    bpm = np.where(rng.random(n) < 0.5, bpm, rng.normal(124, 4, n).round(1))
+    keys = [None if rng.random() < 0.05 else camelot_label(int(k)) for k in rng.integers(0, 24, n)]
+    energy = np.where(rng.random(n) < 0.2, np.nan, rng.integers(1, 11, n).astype(float))
+    tracks = pd.DataFrame({"track_id": np.arange(1, n + 1), "year": rng.integers(1990, 2020, n),
+                           "bpm": bpm, "key": keys, "energy": energy})
+    ids = rng.permutation(np.arange(1, n + 1)).tolist()
+    clusters, start = [], 0
+    for k, size in enumerate(sizes.tolist()):
+        members = ids[start:start + size]
+        start += size
+        clusters.append(Cluster(id=f"leaf-{k}", track_ids=members, examples=[{"track_id": members[-1]}]))
+    return ClusterSet(clusters=clusters, all_track_ids=list(range(1, n + 1))), tracks
+
+
+def test_pooled_order_playlists_gives_the_serial_orders_and_report():
+    """The worker processes (forced by a zero threshold) give every leaf the order and transitions
+    the serial path gives, in leaf order, and the same report; progress still reaches the end."""
+    leaves, tracks = random_leaf_set(7, 300, 40)
+    serial_orders, serial_report = order_playlists(leaves, tracks, PlaylistOrderParams(), workers=1)
+    calls = []
+    orders, report = order_playlists(leaves, tracks, PlaylistOrderParams(), lambda f, m: calls.append(f),
+                                     pool_min_tracks=0, workers=2)
+    assert list(orders) == [c.id for c in leaves.clusters] == list(serial_orders)
+    assert orders == serial_orders
+    assert report == serial_report and report.leaves == 300 and report.leaves_mixed > 250
+    assert calls[-1] == 1.0
+
+
+class _ReferenceObjective:
+    """The objective as first written (``compatible`` and the tempo steps computed apart)."""
+
+    def __init__(self, bpm, keys, energy, tolerance, energy_weight, tempo_weight):
+        from collection_tree.core.mix import energy_targets
+
+        n = len(bpm)
+        ok = compatible(bpm[:, None], keys[:, None], bpm[None, :], keys[None, :], tolerance)
+        steps = tempo_step(bpm[:, None], bpm[None, :])
+        smooth = np.minimum(np.where(np.isfinite(steps), steps, 1.0) / max(tolerance, 1e-6), 3.0)
+        edge = (~ok).astype(np.float64) + tempo_weight * smooth
+        np.fill_diagonal(edge, 0.0)
+        self.edge = np.zeros((n + 1, n + 1))
+        self.edge[:n, :n] = edge
+        targets = energy_targets(energy, n)
+        self.place = energy_weight * np.abs(np.nan_to_num(energy, nan=0.0)[:, None] - targets[None, :])
+        self.place[~np.isfinite(energy), :] = 0.0
+        self.n = n
+
+    def cost(self, path):
+        return float(self.edge[path[:-1], path[1:]].sum() + self.place[path, np.arange(self.n)].sum())
+
+    def costs(self, paths):
+        return self.edge[paths[:, :-1], paths[:, 1:]].sum(axis=1) + self.place[paths, np.arange(self.n)].sum(axis=1)
+
+
+def _reference_greedy(obj, start):
+    n = obj.n
+    path = [start]
+    free = np.ones(n, dtype=bool)
+    free[start] = False
+    for position in range(1, n):
+        score = obj.edge[path[-1], :n] + obj.place[:, position]
+        score[~free] = np.inf
+        nxt = int(np.argmin(score))
+        path.append(nxt)
+        free[nxt] = False
+    return np.array(path, dtype=np.int64)
+
+
+def _reference_mix_order(bpm, keys, energy, tolerance=0.06, energy_weight=0.03, tempo_weight=0.02, max_rounds=2000):
+    """The solver as first written: greedy start, then the plain per-round scans of every 2-opt move
+    and every relocation costed in full (the tests above pin the scans; this pins their use)."""
+    import itertools
+
+    from collection_tree.core.mix import EXACT_MAX, RELOCATE_MAX
+
+    n = len(bpm)
+    if n <= 2:
+        return np.argsort(np.nan_to_num(energy, nan=0.0), kind="stable") if n == 2 else np.arange(n)
+    obj = _ReferenceObjective(bpm, keys, energy, tolerance, energy_weight, tempo_weight)
+    if n <= EXACT_MAX:
+        perms = np.array(list(itertools.permutations(range(n))), dtype=np.int64)
+        return perms[int(np.argmin(obj.costs(perms)))]
+    start = int(np.lexsort((np.arange(n), np.nan_to_num(bpm, nan=np.inf), np.nan_to_num(energy, nan=np.inf)))[0])
+    path = _reference_greedy(obj, start)
+    cost = obj.cost(path)
+    for _ in range(max_rounds):
+        delta, i, j = _reversal_without_grid(obj, path)
+        if delta < -1e-9:
+            candidate = path.copy()
+            candidate[i:j + 1] = path[i:j + 1][::-1]
+        elif n <= RELOCATE_MAX and (move := _full_relocation(obj, path))[0] < -1e-9:
+            _, i, j = move
+            candidate = np.insert(np.delete(path, i), j, path[i])
+        else:
+            break
+        new_cost = obj.cost(candidate)
+        if new_cost >= cost - 1e-9:
+            break
+        path, cost = candidate, new_cost
+    return path
+
+
+def test_mix_order_is_the_reference_solvers_order_on_random_leaves():
+    """Bit for bit the first solver's orders on a few hundred leaves of 1 to 130 tracks (sizes
+    interleaved, so the per-size caches are reused and evicted), ties included."""
+    rng = np.random.default_rng(19)
+    for k in range(240):
+        n = int(rng.integers(1, 40)) if k % 12 else int(rng.integers(100, 131))
+        if k % 2:
+            bpm = rng.choice([90.0, 120.0, 124.0, 126.0, 174.0], n)
+            keys = rng.choice([0, 1, 7, 8, 14], n)
+            energy = np.where(rng.random(n) < 0.3, np.nan, rng.choice([1.0, 3.0, 5.0], n))
+        else:
+            bpm, keys, energy = random_leaf(rng, n)
+        assert mix_order(bpm, keys, energy).tolist() == _reference_mix_order(bpm, keys, energy).tolist(), (k, n)
+
+
+def test_a_stop_raised_by_progress_ends_the_pooled_ordering():
+    leaves, tracks = random_leaf_set(8, 400, 30)
+
+    def stop(fraction, message):
+        raise RuntimeError("stop requested")
+
+    with pytest.raises(RuntimeError, match="stop requested"):
+        order_playlists(leaves, tracks, PlaylistOrderParams(), stop, pool_min_tracks=0, workers=2)

@@ -85,8 +85,9 @@ def tempo_step(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = b / a
-        folded = np.stack([ratio, ratio / 2.0, ratio * 2.0])
-        step = np.maximum(folded, 1.0 / folded).min(axis=0) - 1.0
+        straight, half, double = ratio, ratio / 2.0, ratio * 2.0
+        step = np.minimum(np.minimum(np.maximum(straight, 1.0 / straight), np.maximum(half, 1.0 / half)),
+                          np.maximum(double, 1.0 / double)) - 1.0
     return np.where(np.isfinite(step) & (a > 0) & (b > 0), step, np.inf)
 
 
@@ -128,8 +129,8 @@ class _Objective:
     def __init__(self, bpm: np.ndarray, keys: np.ndarray, energy: np.ndarray, tolerance: float,
                  energy_weight: float, tempo_weight: float):
         n = len(bpm)
-        ok = compatible(bpm[:, None], keys[:, None], bpm[None, :], keys[None, :], tolerance)
         steps = tempo_step(bpm[:, None], bpm[None, :])
+        ok = harmonic_compatible(keys[:, None], keys[None, :]) & (steps <= tolerance + 1e-9)  # = compatible()
         smooth = np.minimum(np.where(np.isfinite(steps), steps, 1.0) / max(tolerance, 1e-6), 3.0)
         edge = (~ok).astype(np.float64) + tempo_weight * smooth
         np.fill_diagonal(edge, 0.0)
@@ -140,6 +141,29 @@ class _Objective:
         self.place = energy_weight * np.abs(np.nan_to_num(energy, nan=0.0)[:, None] - targets[None, :])
         self.place[~np.isfinite(energy), :] = 0.0  # a track without energy fits anywhere
         self.n = n
+        self._scan: tuple[np.ndarray, ...] | None = None
+
+    def scan_buffers(self) -> tuple[np.ndarray, ...]:
+        """What every 2-opt round of this playlist reuses (see ``_best_reversal``): the placement
+        matrix with mirrored columns, a zero-padded copy, its skewed view, the running sums' buffer
+        (a zero first row: the sum before the first track) followed by the running sums of the current
+        placements (a zero first), and where the copy's flat form holds the placement of the track at
+        position k at position k."""
+        if self._scan is None:
+            n = self.n
+            mirrored = np.zeros((n, 3 * n - 2))
+            row, column = mirrored.strides
+            skewed = np.lib.stride_tricks.as_strided(mirrored, shape=(n, 2 * n - 1), strides=(row + column, column))
+            k = np.arange(n)
+            self._scan = (np.ascontiguousarray(self.place[:, ::-1]), mirrored, skewed,
+                          np.zeros((n + 1) * (2 * n - 1) + n + 1), k * (3 * n - 2) + 2 * n - 2 - k)
+        return self._scan
+
+    def path_edges(self, padded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The edge matrix in path order, flattened (row and column k are ``padded[k]``: the path
+        between two virtual ends), and its adjacent edges (k: ``padded[k]`` -> ``padded[k + 1]``)."""
+        ordered = self.edge.take(padded, axis=0).take(padded, axis=1).ravel()
+        return ordered, ordered.take(np.arange(self.n + 1) * (self.n + 3) + 1)
 
     def cost(self, path: np.ndarray) -> float:
         return float(self.edge[path[:-1], path[1:]].sum() + self.place[path, np.arange(self.n)].sum())
@@ -151,80 +175,114 @@ class _Objective:
 
 def _greedy(obj: _Objective, start: int) -> np.ndarray:
     n = obj.n
+    edge, place = obj.edge[:, :n], obj.place.T  # [track, next track], [position, track]
     path = [start]
-    free = np.ones(n, dtype=bool)
-    free[start] = False
+    taken = np.zeros(n)  # inf once placed: adding 0.0 leaves the free tracks' scores as they are
+    taken[start] = np.inf
     for position in range(1, n):
-        score = obj.edge[path[-1], :n] + obj.place[:, position]
-        score[~free] = np.inf
-        nxt = int(np.argmin(score))
+        score = edge[path[-1]] + place[position]
+        score += taken
+        nxt = int(score.argmin())
         path.append(nxt)
-        free[nxt] = False
+        taken[nxt] = np.inf
     return np.array(path, dtype=np.int64)
 
 
-@lru_cache(maxsize=32)
+def _frozen(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    for array in arrays:
+        array.setflags(write=False)
+    return arrays
+
+
+# Index grids kept per playlist size: leaves of all sizes come in any order, and 32 sizes were rebuilt
+# over and over. Every size from 8 to 150 tracks takes ~85 MB (2-opt ~43, relocation ~40).
+GRID_CACHE = 256
+
+
+@lru_cache(maxsize=GRID_CACHE)
 def _reversal_grid(n: int) -> tuple[np.ndarray, ...]:
     """What every 2-opt scan of an n-track path indexes by (built once per size, not per round): the
-    segments (i < j), and for each the flat positions in the running sums of the placement matrix's
-    skewed diagonals (see ``_best_reversal``) of its last track and of the track before it."""
+    segments (i < j); for each the flat positions of the four edges that change in the path-ordered
+    edge matrix (``_Objective.path_edges``); and the flat positions in the running-sums buffer
+    (``_Objective.scan_buffers``) of the reversed segment's placements up to its last track and
+    before its first, and of its current placements up to its last track and before its first."""
     i, j = np.triu_indices(n, k=1)
     column = 2 * n - 2 - (i + j)  # the skewed column holding anti-diagonal i + j
-    width = 2 * n - 1
-    grid = (i, j, j * width + column, np.maximum(i - 1, 0) * width + column, i > 0)
-    for array in grid:
-        array.setflags(write=False)
-    return grid
+    width, side = 2 * n - 1, n + 2
+    current = (n + 1) * width  # where the running sums of the current placements start
+    # edges: (left, b), (a, right), (left, a), (b, right) with left = padded[i], a = path[i] = padded[i + 1] ...
+    edges = np.stack([i * side + j + 1, (i + 1) * side + j + 2, i * (side + 1) + 1, (j + 1) * (side + 1) + 1])
+    # placements: the segment reversed (running sums to its last track and before its first), as it is
+    sums = np.stack([(j + 1) * width + column, i * width + column, current + j + 1, current + i])
+    return _frozen(i, j, edges, sums)
 
 
 def _best_reversal(obj: _Objective, path: np.ndarray) -> tuple[float, int, int]:
     """The 2-opt move (reverse ``path[i..j]``) that lowers the cost most: (delta, i, j)."""
     n = obj.n
     padded = np.concatenate([[n], path, [n]])
-    i, j, at_j, before_i, i_positive = _reversal_grid(n)
-    left, right, a, b = padded[i], padded[j + 2], path[i], path[j]
-    edges = obj.edge[left, b] + obj.edge[a, right] - obj.edge[left, a] - obj.edge[b, right]
+    i, j, edge_at, sum_at = _reversal_grid(n)
+    ordered, _ = obj.path_edges(padded)
+    # edge(left, b) + edge(a, right) - edge(left, a) - edge(b, right), left = padded[i], a = path[i] ...
+    four = ordered.take(edge_at)
+    edges = four[0] + four[1] - four[2] - four[3]
     # Placement: the track at position k moves to i + j - k, so a segment's new cost is a sum along
     # an anti-diagonal of place[path[k], m] (k + m = i + j). Mirrored and zero-padded, the matrix's
     # anti-diagonals are the columns of a strided view (row k shifted by k); running sums down them
     # give every segment at once (the same terms added in the same order as summing each one).
-    place = obj.place[path]  # [current position k, position m]
-    mirrored = np.zeros((n, 3 * n - 2))
-    mirrored[:, n - 1:2 * n - 1] = place[:, ::-1]
-    skewed = np.lib.stride_tricks.as_strided(mirrored, shape=(n, 2 * n - 1),
-                                             strides=(mirrored.strides[0] + mirrored.strides[1], mirrored.strides[1]))
-    sums = skewed.cumsum(axis=0).ravel()
-    diag = np.concatenate([[0.0], np.diagonal(place).cumsum()])
-    new = sums[at_j] - np.where(i_positive, sums[before_i], 0.0)
-    delta = edges + new - (diag[j + 1] - diag[i])
-    best = int(np.argmin(delta))
+    # place[path] is [current position k, position m]; only its mirrored copy is needed.
+    reversed_place, mirrored, skewed, running, current = obj.scan_buffers()
+    mirrored[:, n - 1:2 * n - 1] = reversed_place.take(path, axis=0)  # the zero padding around it never changes
+    width = 2 * n - 1
+    skewed.cumsum(axis=0, out=running[width:(n + 1) * width].reshape(n, width))  # after the zero row
+    mirrored.ravel().take(current).cumsum(out=running[(n + 1) * width + 1:])  # place[path[k], k]
+    four = running.take(sum_at)
+    new = four[0] - four[1]  # before the first track: the zero row
+    delta = edges + new - (four[2] - four[3])
+    best = int(delta.argmin())
     return float(delta[best]), int(i[best]), int(j[best])
 
 
 RELOCATION_WINDOW = 1e-6  # moves whose local delta lies this close to the best are costed in full
 
 
-def _relocation_deltas(obj: _Objective, path: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """The cost change of moving the track at position i to position j, from the edges and places
-    that change (O(1) per move, where the full cost of each candidate path is O(n))."""
+@lru_cache(maxsize=GRID_CACHE)
+def _relocation_grid(n: int) -> tuple[np.ndarray, ...]:
+    """What every relocation scan of an n-track path indexes by (built once per size): the moves
+    (i, j), i != j, in (i, j) order, and the flat positions of the values each one reads."""
+    i, j = np.nonzero(~np.eye(n, dtype=bool))
+    side = n + 2  # the path-ordered edge matrix: the path between two virtual ends
+    rest_left = np.where(j <= i, j, j + 1)  # rest[j - 1] in padded positions (rest: the path without i)
+    rest_right = np.where(j < i, j + 1, j + 2)  # rest[j]
+    moved = i + 1  # the moving track, in padded positions
+    added = (rest_left * side + moved, moved * side + rest_right, rest_left * side + rest_right)
+    ordered = np.arange(n + 2)
+    around = ordered[:n] * side + ordered[2:]  # [k]: padded[k] -> padded[k + 2], around position k
+    k = np.arange(n)
+    shifts = (k[1:] * n + k[:-1], k[:-1] * n + k[1:], k * n + k)  # [k + 1, k], [k, k + 1], [k, k]
+    return _frozen(i, j, *added, around, i < j, np.maximum(i, j), np.minimum(i, j), i * n + j, i * n + i, *shifts)
+
+
+def _relocation_deltas(obj: _Objective, path: np.ndarray) -> np.ndarray:
+    """The cost change of moving the track at position i to position j, for the moves of
+    ``_relocation_grid``, from the edges and places that change (O(1) per move, where the full cost
+    of each candidate path is O(n))."""
     n = obj.n
     padded = np.concatenate([[n], path, [n]])  # the virtual end node costs nothing
-    edge, place = obj.edge, obj.place
-    x = path[i]
-    # out of its place: its two edges give way to one joining its neighbours
-    removed = edge[padded[i + 1 - 1], x] + edge[x, padded[i + 2]] - edge[padded[i], padded[i + 2]]
+    (i, _, left_x, x_right, left_right, around, forward, high, low, to_j, to_i,
+     back_one, on_one, stay) = _relocation_grid(n)
+    ordered, adjacent = obj.path_edges(padded)
+    # out of its place: its two edges give way to one joining its neighbours (per position, then per move)
+    removed = (adjacent[:-1] + adjacent[1:] - ordered.take(around)).take(i)
     # into the rest (the path without position i) between rest[j - 1] and rest[j]
-    rest_left = np.where(j <= i, padded[j], padded[j + 1])  # rest[j - 1], padded
-    rest_right = np.where(j < i, padded[j + 1], padded[j + 2])  # rest[j], padded
-    added = edge[rest_left, x] + edge[x, rest_right] - edge[rest_left, rest_right]
+    added = ordered.take(left_x) + ordered.take(x_right) - ordered.take(left_right)
     # places: the tracks between shift by one towards i, the moved one lands on j
-    positions = np.arange(n)
-    here = place[path, positions]
-    left = np.concatenate([[0.0], np.cumsum(place[path[1:], positions[:-1]] - here[1:])])  # left[k]: 1..k
-    right = np.concatenate([[0.0], np.cumsum(place[path[:-1], positions[1:]] - here[:-1])])  # right[k]: 0..k-1
-    shifted = np.where(i < j, left[np.maximum(j, i)] - left[np.minimum(j, i)],
-                       right[np.maximum(i, j)] - right[np.minimum(i, j)])
-    return added - removed + shifted + place[x, j] - place[x, i]
+    flat = obj.place.take(path, axis=0).ravel()  # [current position, position]
+    here = flat.take(stay)
+    left = np.concatenate([[0.0], (flat.take(back_one) - here[1:]).cumsum()])  # left[k]: 1..k
+    right = np.concatenate([[0.0], (flat.take(on_one) - here[:-1]).cumsum()])  # right[k]: 0..k-1
+    shifted = np.where(forward, left.take(high) - left.take(low), right.take(high) - right.take(low))
+    return added - removed + shifted + flat.take(to_j) - flat.take(to_i)
 
 
 def _best_relocation(obj: _Objective, path: np.ndarray) -> tuple[float, int, int]:
@@ -233,17 +291,18 @@ def _best_relocation(obj: _Objective, path: np.ndarray) -> tuple[float, int, int
     equal moves in (i, j) order). Local deltas find the few moves near the best; only those are
     costed in full, so the choice and its delta are the full evaluation's."""
     n = obj.n
-    i, j = np.nonzero(~np.eye(n, dtype=bool))
-    local = _relocation_deltas(obj, path, i, j)
+    local = _relocation_deltas(obj, path)
     near = np.flatnonzero(local <= local.min() + RELOCATION_WINDOW)
-    i, j = i[near], j[near]
-    rest = np.array([np.delete(path, k) for k in i])  # rest[m]: the path without position i[m]
+    moves_i, moves_j = _relocation_grid(n)[:2]
+    i, j = moves_i[near], moves_j[near]
     positions = np.arange(n)[None, :]
+    # path[i] inserted at position j of the rest (the path without position i): position p holds
+    # rest[p] before j and rest[p - 1] after it, and rest[q] is path[q] before i and path[q + 1] after
     source = np.clip(np.where(positions < j[:, None], positions, positions - 1), 0, n - 2)
-    candidates = np.take_along_axis(rest, source, axis=1)  # path[i] inserted at position j of rest
+    candidates = path[source + (source >= i[:, None])]
     candidates[np.arange(len(i)), j] = path[i]
     delta = obj.costs(candidates) - obj.cost(path)
-    best = int(np.argmin(delta))
+    best = int(delta.argmin())
     return float(delta[best]), int(i[best]), int(j[best])
 
 
