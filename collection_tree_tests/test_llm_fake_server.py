@@ -135,10 +135,12 @@ def test_control_endpoints(fake_anthropic: FakeAnthropicServer, probe_task: Any)
 
 
 def test_cli_serves_until_interrupted(probe_task: Any) -> None:
+    """Ctrl-C stops it even when started with SIGINT ignored, as a shell starts a background job."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "collection_tree.cli", "fake-anthropic", "--port", "0",
                              "--faults", "529", "--latency", "fixed=0.01"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         first = proc.stdout.readline()  # "fake Anthropic API on http://127.0.0.1:PORT ..."
         assert "fake Anthropic API on http://127.0.0.1:" in first, first + proc.stderr.read()

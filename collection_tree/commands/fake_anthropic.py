@@ -6,6 +6,7 @@ Point a build or a benchmark at it with ``ANTHROPIC_BASE_URL=http://127.0.0.1:PO
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 
@@ -50,6 +51,9 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    # "Ctrl-C stops it", however it was started: a shell starts a background job with SIGINT ignored,
+    # and Python then leaves it ignored (the CI's and the benchmarks' servers are stopped with SIGINT).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     print(f"fake Anthropic API on {server.base_url} (Ctrl-C stops it)", flush=True)
     print(f"  ANTHROPIC_BASE_URL={server.base_url} ANTHROPIC_API_KEY=any-dummy-key", flush=True)
     try:
