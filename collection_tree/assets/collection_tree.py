@@ -105,7 +105,7 @@ def _materialise(context: AssetExecutionContext, config: CollectionTreeConfig, m
         doc, order_entries = apply_orders(doc, orders), order_report.to_metadata()
         previous = previous_tree(context, mode)  # read now: a big tree is held no longer than needed
     # previous ids/titles (an update kept them), overrides, the diff
-    doc, evolution = evolve(context, settings, mode, previous, doc, params, table, carry_ids=not params.update)
+    doc, evolution = evolve(context, mode, settings, previous, doc, params, table, carry_ids=not params.update)
     # Assembly validated the phases' tree; this covers what came after it (the play order, the previous
     # build's ids and titles, the overrides). Once: a 1M-track tree takes seconds to walk.
     problems = validate_collection_tree(doc)

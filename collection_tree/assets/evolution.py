@@ -63,7 +63,7 @@ def previous_placement(context: AssetExecutionContext, mode: BuildMode) -> Previ
     return PreviousPlacement.from_report(report) if isinstance(report, dict) else None
 
 
-def evolve(context: AssetExecutionContext, settings: PipelineSettings, mode: BuildMode,
+def evolve(context: AssetExecutionContext, mode: BuildMode, settings: PipelineSettings,
            previous: dict[str, Any] | None, doc: dict[str, Any], params: IdentityParams, tracks: pd.DataFrame, *,
            carry_ids: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
     """The tree with the ``previous`` tree's ids/titles (``previous_tree``) and the user's overrides,
