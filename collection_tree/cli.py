@@ -46,5 +46,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
+def console() -> int:
+    """The console script: :func:`main` as the whole process (its garbage collector tuned for it)."""
+    from collection_tree.core.heap import command_process
+
+    return command_process(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console())

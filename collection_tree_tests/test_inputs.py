@@ -219,9 +219,10 @@ def test_missing_tree_file(tmp_path):
     assert_names(err.value, path, "path", "existing scene tree JSON file")
 
 
-def test_node_with_bad_track_ids(tmp_path):
+@pytest.mark.parametrize("bad", ["two", True, 2.0, None])
+def test_node_with_bad_track_ids(tmp_path, bad):
     doc = tree_doc()
-    doc["lineages"][0]["children"][1]["track_ids"] = [1, "two"]
+    doc["lineages"][0]["children"][1]["track_ids"] = [1, bad]
     path = write(tmp_path, "g.json", json.dumps(doc))
     with pytest.raises(InputError) as err:
         load_tree(path, "genre")

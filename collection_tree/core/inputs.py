@@ -314,9 +314,8 @@ def _check_node(path: Path, node: Any, where: str, known: set[int] | None, seen:
     if not isinstance(children, list):
         raise InputError(path, f"{here}.children", "a list of nodes ([] for a leaf)", children)
     track_ids = node.get("track_ids")
-    if not isinstance(track_ids, list) or any(
-        isinstance(t, bool) or not isinstance(t, int) for t in track_ids
-    ):
+    # JSON gives plain ints: their types are checked at once (a bool, an int's subclass, is refused)
+    if not isinstance(track_ids, list) or not set(map(type, track_ids)) <= {int}:
         raise InputError(path, f"{here}.track_ids", "a list of integer track ids", track_ids)
     filters = node.get("filters", {}) or {}
     if not isinstance(filters, dict):

@@ -328,16 +328,18 @@ def reassign_tracks(
     genre_tree: dict[str, Any] | None = None,
     previous: PreviousPlacement | None = None,
     model: TrackSimilarity | None = None,
+    lineages: GenreLineages | None = None,
 ) -> ClusterSet:
     """Phase 3 (see the module docstring). ``genre_tree`` gives the lineages the guard enforces
     (without it, nothing is guarded: tests of the mechanics). ``previous``: the last build's placement,
-    kept where it still fits (``keep_previous``). ``model``: the similarity model of ``tracks`` when
-    the caller has one (an update shares its own)."""
+    kept where it still fits (``keep_previous``). ``model`` and ``lineages``: the similarity model of
+    ``tracks`` and the lineages of ``genre_tree`` when the caller has them (an update shares its own)."""
     params = params or ReassignParams.for_profile("default")
     scope_ids = list(dict.fromkeys(int(t) for t in named.all_track_ids))
     scope = set(scope_ids)
     lookup = track_lookup(tracks)
-    lineages = GenreLineages.from_tree(genre_tree) if genre_tree else None
+    if lineages is None and genre_tree:
+        lineages = GenreLineages.from_tree(genre_tree)
 
     # Step 1: greedy dedup.
     memberships_in = sum(len(c.track_ids) for c in named.clusters)

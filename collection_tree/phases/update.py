@@ -285,7 +285,7 @@ def update_tree(previous: Mapping[str, Any], tracks: pd.DataFrame, genre_tree: M
     placing = replace(steps.reassign, similarity_poor_fits=False)
     placed = reassign_tracks(ClusterSet(clusters=[c for c in carried if c.track_ids] + fresh, all_track_ids=scope),
                              tracks, llm, placing, _band(progress, 0.15, 0.5), genre_tree=dict(genre_tree),
-                             model=model)
+                             model=model, lineages=lineages)
     clusters, fold_unplaced = _fold_changed(placed.clusters, before, model, lineages, steps.refine.min_leaf_tracks)
     held = {t for c in clusters for t in c.track_ids}
     unplaced = [u for u in placed.unplaced if int(u["track_id"]) not in held]
