@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from functools import lru_cache
 from itertools import combinations
 from typing import Any
 
@@ -106,8 +107,15 @@ _WORD = re.compile(r"[^\W_]+(?:[-'&][^\W_]+)*", re.UNICODE)
 def parse_comment(comment: str) -> dict[str, list[str]]:
     """``"Genre: Rock / Metal | Scene: USA | Era: early 2000s (2001)"`` -> ``{"genre": ["Rock", "Metal"],
     "scene": ["USA"], "era": ["early 2000s"]}``. Unlabelled text lands under ``"text"``."""
+    return {facet: list(values) for facet, values in _parsed_comment(str(comment or ""))}
+
+
+@lru_cache(maxsize=65_536)
+def _parsed_comment(comment: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """:func:`parse_comment` as (facet, values) pairs, kept: a track is sampled by each of its seed
+    clusters, and the offline solver reads every sampled comment."""
     out: dict[str, list[str]] = {}
-    for section in str(comment or "").split("|"):
+    for section in comment.split("|"):
         label, sep, rest = section.partition(":")
         facet = _SECTION_FACET.get(label.strip().casefold()) if sep else None
         if facet is None:
@@ -116,15 +124,24 @@ def parse_comment(comment: str) -> dict[str, list[str]]:
             value = re.sub(r"\s*\(\d*\)?\s*$", "", value).strip()  # "(2001)", or cut short: "(20"
             if value and value not in out.setdefault(facet, []):
                 out[facet].append(value)
-    return out
+    return tuple((facet, tuple(values)) for facet, values in out.items())
 
 
 def has_phrase(text: str, phrase: str) -> bool:
     """Case-insensitive whole-word(s) match of ``phrase`` in ``text``."""
-    phrase = phrase.strip().casefold()
-    if not phrase:
-        return False
-    return re.search(r"(?<!\w)" + re.escape(phrase) + r"(?!\w)", text.casefold()) is not None
+    return _has_phrase_folded(text.casefold(), phrase)
+
+
+def _has_phrase_folded(folded: str, phrase: str) -> bool:
+    """:func:`has_phrase` in a text casefolded already (a comment checked against several values)."""
+    pattern = _phrase_pattern(phrase.strip().casefold())
+    return pattern is not None and pattern.search(folded) is not None
+
+
+@lru_cache(maxsize=16_384)
+def _phrase_pattern(phrase: str) -> re.Pattern[str] | None:
+    """A casefolded phrase as a whole-word(s) pattern, compiled once (``re``'s own cache holds 512)."""
+    return re.compile(r"(?<!\w)" + re.escape(phrase) + r"(?!\w)") if phrase else None
 
 
 def words(text: str) -> set[str]:
@@ -185,12 +202,13 @@ def _track_checks(track: dict[str, Any], genre: list[str], scene: list[str], yea
     comment names none of the cluster's genre values, or none of its scene values)?"""
     comment = str(track.get("comment") or "")
     cut = comment_chars > 0 and len(comment) >= comment_chars  # a missing tag may have been cut off
+    folded = comment.casefold()
     checks: list[bool] = []
     poor = False
     for values in (genre, scene):
         if not values:
             continue
-        hit = any(has_phrase(comment, v) for v in values)
+        hit = any(_has_phrase_folded(folded, v) for v in values)
         checks.append(hit)
         poor = poor or (not hit and not cut)
     year = track.get("year")
@@ -199,12 +217,9 @@ def _track_checks(track: dict[str, Any], genre: list[str], scene: list[str], yea
     return checks, poor
 
 
-def _tag_sets(tracks: list[dict[str, Any]]) -> list[set[str]]:
-    out = []
-    for track in tracks:
-        parsed = parse_comment(str(track.get("comment") or ""))
-        out.append({v.casefold() for key in _TAG_KEYS for v in parsed.get(key, [])})
-    return out
+def _tag_sets(parsed: list[dict[str, list[str]]]) -> list[set[str]]:
+    """Each parsed comment's tags (genre, scene, descriptors, free text), casefolded."""
+    return [{v.casefold() for key in _TAG_KEYS for v in p.get(key, [])} for p in parsed]
 
 
 def _mean_jaccard(tag_sets: list[set[str]]) -> float:
@@ -249,13 +264,13 @@ def solve_cluster(cluster: dict[str, Any], comment_chars: int, description_chars
         agreement.append(sum(checks) / len(checks) if checks else 1.0)
         if poor:
             poor_fits.append(int(track["track_id"]))
-    tag_sets = _tag_sets(tracks)
+    parsed = [parse_comment(str(t.get("comment") or "")) for t in tracks]
+    tag_sets = _tag_sets(parsed)
     agree = sum(agreement) / len(agreement) if agreement else 0.5
     # Facet agreement says the tags fit; shared extra tags say the tracks sound alike.
     closeness = min(1.0, _mean_jaccard(tag_sets) * 1.5) if tracks else 0.5
     coherence = max(1, min(10, round(1 + 9 * (0.6 * agree + 0.4 * closeness))))
 
-    parsed = [parse_comment(str(t.get("comment") or "")) for t in tracks]
     years = [t["year"] for t in tracks if isinstance(t.get("year"), int)]
     eras = [p["era"][0] for p in parsed if p.get("era") and _WHOLE_ERA.fullmatch(p["era"][0])]  # never cut short
     era = era_label(years, eras)
