@@ -28,7 +28,8 @@ import pandas as pd
 from benchmarks.harness import markdown_table, write_results
 from collection_tree.core.clusters import Cluster, ClusterSet
 from collection_tree.core.mix import camelot_label
-from collection_tree.phases.playlist_order import PlaylistOrderParams, order_playlists, pool_workers
+from collection_tree.core.workers import pool_workers
+from collection_tree.phases.playlist_order import PlaylistOrderParams, order_playlists
 
 
 def synthetic_leaves(tracks: int, seed: int = 18) -> tuple[ClusterSet, pd.DataFrame]:

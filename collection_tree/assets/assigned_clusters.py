@@ -43,7 +43,7 @@ def build_assigned_clusters_asset(mode: BuildMode) -> AssetsDefinition:
         progress = PhaseProgress(context, "assigned_clusters")
         profile, params = asset_params(config, pipeline_settings.profile, "assigned_clusters")
         with phase_llm(context, llm, inputs, "assigned_clusters",
-                       max_fallback_share=params.max_fallback_share) as bound:
+                       max_fallback_share=params.max_fallback_share, tracks=len(tracks)) as bound:
             previous = previous_placement(context, mode) if params.keep_previous else None
             assigned = reassign_tracks(named_clusters, tracks_from_storage(tracks), bound, params, progress,
                                        genre_tree=genre_tree, previous=previous)

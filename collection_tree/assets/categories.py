@@ -59,7 +59,8 @@ def build_categories_asset(mode: BuildMode) -> AssetsDefinition:
         profile, params = asset_params(config, pipeline_settings.profile, "categories")
         # The last build's categories, so a rebuild keeps a DJ's category folders (keep_previous).
         previous = PreviousGrouping.from_tree(previous_tree(context, mode)) if params.keep_previous else None
-        with phase_llm(context, llm, inputs, "categories", max_fallback_share=params.max_fallback_share) as bound:
+        with phase_llm(context, llm, inputs, "categories", max_fallback_share=params.max_fallback_share,
+                       tracks=len(tracks)) as bound:
             result = group_into_categories(refined_clusters, bound, params, progress,
                                            tracks=tracks_from_storage(tracks), previous=previous)
         report = result["report"]

@@ -45,7 +45,7 @@ def build_collection_leaves_asset(mode: BuildMode) -> AssetsDefinition:
         if dropped:
             context.log.warning(f"{dropped} clusters are in no category; their tracks are listed as unplaced")
         with phase_llm(context, llm, inputs, "collection_leaves",
-                       max_fallback_share=params.max_fallback_share) as bound:
+                       max_fallback_share=params.max_fallback_share, tracks=len(tracks)) as bound:
             leaves = describe_leaves(ordered, tracks_from_storage(tracks), bound, params, progress)
         context.add_output_metadata(phase_metadata(
             mode, progress, params, profile=profile, report=leaves.report, llm=bound, clusters_in_no_category=dropped,

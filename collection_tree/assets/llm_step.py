@@ -8,6 +8,7 @@ from typing import Any
 from dagster import Failure
 
 from collection_tree.assets.metadata import llm_metadata
+from collection_tree.core.workers import workers_for
 from collection_tree.llm.client import PhaseLLM
 from collection_tree.resources.llm import UNATTENDED_TAG, LLMResource
 from collection_tree.resources.settings import CollectionInputs
@@ -18,14 +19,17 @@ LLM_POOL = "anthropic_api"
 
 @contextmanager
 def phase_llm(context: Any, llm: LLMResource, inputs: CollectionInputs, phase: str, *,
-              max_fallback_share: float) -> Iterator[PhaseLLM]:
+              max_fallback_share: float, tracks: int = 0) -> Iterator[PhaseLLM]:
     """A client for one phase. Dagster's Terminate raises a BaseException in this (the step's main)
     thread: we set the stop event so the phase's worker threads start no new call, and re-raise.
+    ``tracks``: the collection's size; from ``POOL_MIN_TRACKS`` the offline provider answers in worker
+    processes (``core.workers``), one per usable CPU.
 
     After the phase: a fatal API refusal, or more than ``max_fallback_share`` of the calls ending in a
     fallback, fails the step (a Dagster ``Failure``) so the degraded result is never stored."""
     client = llm.make_client(model_config=inputs.model_config_values(),
-                             unattended=context.run.tags.get(UNATTENDED_TAG) == "true")
+                             unattended=context.run.tags.get(UNATTENDED_TAG) == "true",
+                             offline_workers=workers_for(tracks))
     bound = client.for_phase(phase)
     context.log.info(f"[{phase}] LLM provider: {client.provider.name}; cache: "
                      f"{'on' if client.cache is not None else 'off'}")

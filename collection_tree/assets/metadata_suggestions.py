@@ -73,7 +73,7 @@ def build_metadata_suggestions_asset(mode: BuildMode) -> AssetsDefinition | None
         profile, params = asset_params(config, pipeline_settings.profile, "metadata_suggestions")
         progress = PhaseProgress(context, "metadata_suggestions")
         with phase_llm(context, llm, inputs, "metadata_suggestions",
-                       max_fallback_share=params.max_fallback_share) as bound:
+                       max_fallback_share=params.max_fallback_share, tracks=len(tracks)) as bound:
             result = suggest_metadata(collection_leaves, tracks_from_storage(tracks), bound, params, progress)
         context.add_output_metadata(phase_metadata(
             mode, progress, params, profile=profile, report=result["report"], llm=bound,

@@ -49,7 +49,7 @@ def build_named_clusters_asset(mode: BuildMode) -> AssetsDefinition:
         seeds = clusters_from_seeds(seed_clusters)
         frame = scope_tracks(tracks_from_storage(tracks), seeds, mode.max_seeds is not None)
         with phase_llm(context, llm, inputs, "named_clusters",
-                       max_fallback_share=params.max_fallback_share) as bound:
+                       max_fallback_share=params.max_fallback_share, tracks=len(tracks)) as bound:
             named = name_clusters(seeds, frame, bound, params, progress)
         context.add_output_metadata(phase_metadata(
             mode, progress, params, profile=profile, report=named.report, llm=bound,

@@ -44,7 +44,7 @@ def build_refined_clusters_asset(mode: BuildMode) -> AssetsDefinition:
         progress = PhaseProgress(context, "refined_clusters")
         profile, params = asset_params(config, pipeline_settings.profile, "refined_clusters")
         with phase_llm(context, llm, inputs, "refined_clusters",
-                       max_fallback_share=params.max_fallback_share) as bound:
+                       max_fallback_share=params.max_fallback_share, tracks=len(tracks)) as bound:
             refined = refine_clusters(assigned_clusters, tracks_from_storage(tracks), bound, params, progress,
                                       genre_tree=genre_tree)
         context.add_output_metadata(phase_metadata(

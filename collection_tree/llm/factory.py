@@ -47,9 +47,9 @@ def choose_provider_name(requested: str | None = None, cfg: Settings | None = No
 
 def make_provider(name: str, *, base_url: str | None = None, max_concurrency: int = 4,
                   timeout_s: float = 120.0, max_retries: int = 4, batch_journal: Path | None = None,
-                  adapt_concurrency: bool = True) -> Provider:
+                  adapt_concurrency: bool = True, offline_workers: int = 0) -> Provider:
     if name == "offline":
-        return OfflineProvider()
+        return OfflineProvider(workers=offline_workers)
     if name == "anthropic-batch":
         from collection_tree.llm.anthropic_provider import AnthropicBatchProvider
         from collection_tree.llm.batch_journal import BatchJournal
@@ -77,9 +77,11 @@ def build_client(
     batch_journal: Path | None = None,
     unattended: bool = False,
     adapt_concurrency: bool = True,
+    offline_workers: int = 0,
 ) -> LLMClient:
     """The client a run uses. ``cache_path`` None (or the ``llm_cache`` setting off) disables the
-    response cache. ``base_url`` None: the SDK's own (``ANTHROPIC_BASE_URL`` if set, else the API)."""
+    response cache. ``base_url`` None: the SDK's own (``ANTHROPIC_BASE_URL`` if set, else the API).
+    ``offline_workers``: worker processes for the offline provider's answers (0: in this process)."""
     cache = None
     if cache_path is not None and current().llm_cache_enabled:
         import sqlite3
@@ -93,6 +95,7 @@ def build_client(
     return LLMClient(
         make_provider(choose_provider_name(provider, unattended=unattended), base_url=base_url,
                       max_concurrency=max_concurrency, timeout_s=timeout_s, max_retries=max_retries,
-                      batch_journal=batch_journal, adapt_concurrency=adapt_concurrency),
+                      batch_journal=batch_journal, adapt_concurrency=adapt_concurrency,
+                      offline_workers=offline_workers),
         model_config=model_config, cache=cache, max_concurrency=max_concurrency, stop_event=stop_event,
     )

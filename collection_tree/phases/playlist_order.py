@@ -17,10 +17,7 @@ the same leaves, the shares the same tracks would have sorted by BPM and in libr
 from __future__ import annotations
 
 import math
-import multiprocessing
-import os
 from collections.abc import Generator, Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import compress, repeat
 from typing import Any, ClassVar
@@ -30,6 +27,7 @@ import pandas as pd
 
 from collection_tree.core.clusters import ClusterSet
 from collection_tree.core.mix import camelot_codes, compatible, compatible_share, mix_order, mixable
+from collection_tree.core.workers import POOL_MIN_TRACKS, spawn_pool, workers_for
 from collection_tree.phases.common import PhaseParams, Progress, no_progress, param
 
 ORDERS = ("mix", "exemplars", "library")
@@ -207,10 +205,6 @@ def order_leaf(track_ids: list[int], exemplars: list[int], facts: TrackFacts,
     return order_and_tally((track_ids, exemplars), facts, params)[0]
 
 
-# Starting worker processes costs about a second (each imports numpy and pandas and receives the
-# track facts): only worth it for many tracks; the 6,303-track demo (~0.7 s of ordering) stays serial.
-POOL_MIN_TRACKS = 40_000
-POOL_MAX_WORKERS = 8  # each worker holds a copy of the track facts
 POOL_CHUNK_LEAVES = 48  # leaves per task: small enough to balance uneven leaves, big enough to amortise IPC
 
 _worker_state: tuple[TrackFacts, PlaylistOrderParams] | None = None
@@ -227,19 +221,12 @@ def _order_chunk(jobs: list[LeafJob]) -> list[tuple[LeafOrder, LeafTally]]:
     return [order_and_tally(job, facts, params) for job in jobs]
 
 
-def pool_workers() -> int:
-    """CPUs this process may use, bounded by ``POOL_MAX_WORKERS``."""
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(usable, POOL_MAX_WORKERS))
-
-
 def _pooled(jobs: list[LeafJob], facts: TrackFacts, params: PlaylistOrderParams,
             workers: int) -> Generator[tuple[LeafOrder, LeafTally], None, None]:
     """Every job's result, in the jobs' order, computed in ``workers`` processes. ``spawn``: the
     calling process (Dagster's) runs threads, which a forked child must not inherit."""
     chunks = [jobs[k:k + POOL_CHUNK_LEAVES] for k in range(0, len(jobs), POOL_CHUNK_LEAVES)]
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_init_worker, initargs=(facts, params))
+    pool = spawn_pool(min(workers, len(chunks)), initializer=_init_worker, initargs=(facts, params))
     try:
         for chunk in pool.map(_order_chunk, chunks):
             yield from chunk
@@ -261,9 +248,8 @@ def order_playlists(leaves: ClusterSet, tracks: pd.DataFrame, params: PlaylistOr
         ([int(t) for t in cluster.track_ids],
          [int(e["track_id"]) for e in cluster.examples if isinstance(e, dict) and "track_id" in e])
         for cluster in leaves.clusters]
-    workers = pool_workers() if workers is None else workers
-    pooled = (params.playlist_order == "mix" and workers > 1 and len(jobs) > 1
-              and sum(len(ids) for ids, _ in jobs) >= pool_min_tracks)
+    workers = workers_for(sum(len(ids) for ids, _ in jobs), min_tracks=pool_min_tracks, workers=workers)
+    pooled = params.playlist_order == "mix" and workers > 1 and len(jobs) > 1
     results = (_pooled(jobs, facts, params, workers) if pooled
                else (order_and_tally(job, facts, params) for job in jobs))
     try:

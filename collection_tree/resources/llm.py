@@ -42,11 +42,12 @@ class LLMResource(ConfigurableResource):
         return settings.places().output / "llm_batches.json" if isinstance(settings, PipelineSettings) else None
 
     def make_client(self, model_config: dict[str, Any] | None = None,
-                    stop_event: threading.Event | None = None, *, unattended: bool = False) -> LLMClient:
+                    stop_event: threading.Event | None = None, *, unattended: bool = False,
+                    offline_workers: int = 0) -> LLMClient:
         return build_client(
             provider=self.provider, base_url=self.base_url or None, model_config=model_config,
             cache_path=self.resolved_cache_path(), max_concurrency=self.max_concurrency,
             timeout_s=self.timeout_s, max_retries=self.max_retries,
             stop_event=stop_event, unattended=unattended, adapt_concurrency=self.adapt_to_rate_limits,
-            batch_journal=self.batch_journal_path(),
+            batch_journal=self.batch_journal_path(), offline_workers=offline_workers,
         )
