@@ -13,10 +13,12 @@ import pandas as pd
 import pytest
 
 from collection_tree.core.clusters import Cluster, ClusterSet
+from collection_tree.core.similarity import TrackSimilarity
 from collection_tree.llm.client import LLMClient, ProviderAnswer
 from collection_tree.llm.interface import LLMError, LLMRequest, StopRequested
 from collection_tree.llm.offline import OfflineProvider
 from collection_tree.phases.enrichment import EnrichParams, suggest_metadata
+from collection_tree.phases.leaves import TrackTable
 from collection_tree.tasks import get_task
 from collection_tree.tasks.suggest_metadata import SUGGEST_METADATA, evidence, max_tokens_for, normalise, per_track
 
@@ -321,3 +323,15 @@ def test_stop_raises(leaf_collection):
     with pytest.raises(StopRequested):
         suggest_metadata(leaf_collection.clusters, leaf_collection.tracks, client.for_phase("metadata_suggestions"),
                          EnrichParams.for_profile("seed"))
+
+
+def test_phase_7_reads_records_only_and_never_builds_the_similarity_model(leaf_collection):
+    table = TrackTable(leaf_collection.tracks)
+    client = LLMClient(OfflineProvider(), max_concurrency=8)
+    from_table = suggest_metadata(leaf_collection.clusters, table, client.for_phase("metadata_suggestions"),
+                                  EnrichParams.for_profile("default"))
+    assert table._similarity is None  # the model is built at its first use, and phase 7 has none
+    from_frame = run(leaf_collection.clusters, leaf_collection.tracks, OfflineProvider(),
+                     EnrichParams.for_profile("default"))
+    assert from_table["suggestions"] == from_frame["suggestions"]
+    assert isinstance(table.similarity, TrackSimilarity) and table.similarity is table.similarity  # built once
