@@ -11,7 +11,7 @@ DAGSTER_HOME, so the update reads the previous tree from the asset history as a 
 times are the CLI's own "finished in" figure (the run, not the interpreter's start). Offline, the full
 build the update stands in for (``update --full``: the grown collection over the same history) is
 timed too. The offline pair (full build, update) runs ``--repeat`` times, each in a fresh folder, and
-the walls are the medians: one pair's ratio moved between 22% and 35% on this 2-core host as its
+the walls are the medians: one pair's ratio moved between 22% and 42% on this 2-core host as its
 speed drifted. LLM calls are the fake server's ``/v1/messages`` requests during each command (cache
 off).
 """
@@ -75,10 +75,9 @@ def _placement(tree: dict[str, Any]) -> dict[int, str]:
     return {int(t): leaf["id"] for c in tree["categories"] for leaf in c["leaves"] for t in leaf["track_ids"]}
 
 
-def _scenario(work: Path, source: Path, base: pd.DataFrame, extra: pd.DataFrame, provider: str,
+def _scenario(folder: Path, source: Path, base: pd.DataFrame, extra: pd.DataFrame, provider: str,
               base_url: str = "", server: harness.FakeServerProcess | None = None) -> dict[str, Any]:
-    """Full build of ``base``, then ``base + extra`` and ``update``; the figures of both."""
-    folder = work
+    """Full build of ``base``, then ``base + extra`` and ``update``, in ``folder``; the figures of both."""
     data = folder / "data"
     data.mkdir(parents=True)
     for name in ("genre_tree.json", "scene_tree.json"):
