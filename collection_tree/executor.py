@@ -20,6 +20,7 @@ from collection_tree import settings
 from collection_tree.core.atomic import removals_in_background
 from collection_tree.core.build_lock import BuildLock, BuildLockBusy
 from collection_tree.core.heap import build_heap
+from collection_tree.core.workers import build_workers
 
 
 def output_folder(run_config: Any) -> Path:
@@ -55,7 +56,7 @@ class BuildLockedExecutor(Executor):
             lock.acquire(run_id=plan_context.run_id, command=command, wait=True)
         try:
             plan_context.log.info(f"build lock on {lock.folder} held by this run")
-            with removals_in_background(), build_heap():  # old export folders go while the run goes on
+            with removals_in_background(), build_heap(), build_workers():  # old export folders go as the run goes on
                 yield from self.inner.execute(plan_context, execution_plan)
         finally:
             lock.release()

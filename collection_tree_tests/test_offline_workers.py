@@ -66,3 +66,120 @@ def test_workers_only_for_big_collections_and_more_than_one_cpu() -> None:
     assert workers_for(POOL_MIN_TRACKS, workers=2) == 2
     assert workers_for(10 * POOL_MIN_TRACKS, workers=1) == 0
     assert workers_for(6_303) == 0  # the demo stays in one process
+
+
+def _spawn_counter(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    import collection_tree.core.workers as workers
+    import collection_tree.llm.offline as offline
+
+    started: list[int] = []
+    real = workers.spawn_pool
+
+    def counted(n: int, **options: Any) -> Any:
+        started.append(n)
+        return real(n, **options)
+
+    monkeypatch.setattr(workers, "spawn_pool", counted)
+    monkeypatch.setattr(offline, "spawn_pool", counted)
+    return started
+
+
+def test_a_build_s_phases_share_one_pool_that_ends_with_the_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    from collection_tree.core.workers import build_workers
+
+    started = _spawn_counter(monkeypatch)
+    spec = TASKS[PROJECT_TASKS[0]]
+    request = spec.request(spec.example())
+    expected = OfflineProvider().complete(request, "offline").text
+    with build_workers():
+        first = OfflineProvider(workers=2)  # one phase
+        assert first.complete(request, "offline").text == expected
+        processes = list(first._pool._processes.values())
+        first.close()
+        assert processes and all(p.is_alive() for p in processes)  # the next phase uses them
+        with build_workers():  # a nested build context owns nothing
+            second = OfflineProvider(workers=2)
+            assert second.complete(request, "offline").text == expected
+            assert sorted(p.pid for p in second._pool._processes.values()) == sorted(p.pid for p in processes)
+            second.close()
+        assert all(p.is_alive() for p in processes)
+    assert started == [2]
+    assert not any(p.is_alive() for p in processes)
+
+
+def test_outside_a_build_each_provider_starts_and_ends_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    started = _spawn_counter(monkeypatch)
+    spec = TASKS[PROJECT_TASKS[0]]
+    request = spec.request(spec.example())
+    for _ in range(2):
+        provider = OfflineProvider(workers=2)
+        provider.complete(request, "offline")
+        processes = list(provider._pool._processes.values())
+        provider.close()
+        assert not any(p.is_alive() for p in processes)
+    assert started == [2, 2]
+
+
+def test_a_dead_worker_fails_the_call_and_the_next_phase_gets_a_new_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    from concurrent.futures.process import BrokenProcessPool
+
+    from collection_tree.core.workers import build_workers
+
+    started = _spawn_counter(monkeypatch)
+    spec = TASKS[PROJECT_TASKS[0]]
+    request = spec.request(spec.example())
+    with build_workers():
+        provider = OfflineProvider(workers=2)
+        provider.complete(request, "offline")
+        for process in provider._pool._processes.values():
+            process.kill()
+            process.join()
+        with pytest.raises(BrokenProcessPool):
+            provider.complete(request, "offline")
+        provider.close()
+        after = OfflineProvider(workers=2)
+        assert after.complete(request, "offline").text == OfflineProvider().complete(request, "offline").text
+        after.close()
+    assert started == [2, 2]
+
+
+def test_a_cli_build_starts_one_pool_for_all_its_phases(tmp_path, small_collection, monkeypatch) -> None:
+    """``collection-tree build`` (the test run: phases 2-6, five of them calling the provider) with the
+    workers forced on for the small collection: one pool for the build, gone when it ends."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    import collection_tree.assets.llm_step as llm_step
+    from collection_tree.cli import main
+
+    started = _spawn_counter(monkeypatch)
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(Path(__file__).resolve().parents[1] / ".dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    for name in [n for n in os.environ if n.startswith(("COLLECTION_TREE_", "ANTHROPIC_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("COLLECTION_TREE_OUTPUT", str(tmp_path / "out"))
+    monkeypatch.setenv("COLLECTION_TREE_LLM", "offline")
+    monkeypatch.setenv("COLLECTION_TREE_LLM_CACHE", "off")
+    for name in ("tracks.csv", "genre_tree.json", "scene_tree.json"):
+        monkeypatch.setenv(f"COLLECTION_TREE_{name.split('.')[0].upper()}", str(small_collection / name))
+    monkeypatch.setattr(llm_step, "workers_for", lambda tracks, **options: 2)
+    import collection_tree.llm.offline as offline
+
+    pools: list[Any] = []
+    real_shared = offline.shared_pool
+
+    def watched(n: int) -> Any:
+        pool = real_shared(n)
+        if pool is not None and all(pool is not p for p in pools):
+            pools.append(pool)
+        return pool
+
+    monkeypatch.setattr(offline, "shared_pool", watched)
+    assert main(["build", "--test"]) == 0
+    assert started == [2]
+    assert len(pools) == 1
+    with pytest.raises(RuntimeError):  # ended with the build
+        pools[0].submit(int, 1)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Container, Iterable, Iterator
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Container, Iterable, Iterator
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -119,6 +121,53 @@ class TrackColumns:
         """One track's values of ``names`` (a record like track_index's, with those columns only)."""
         i = self.row[track_id]
         return {name: self.column(name)[i] for name in names}
+
+    def mapped(self, name: str, fn: Callable[..., list[Any]], track_ids: list[int], *args: Any) -> list[Any]:
+        """``fn(values, *args)`` for ``track_ids``' values of the column, taken from ``fn`` of the whole
+        column: computed once per process for the exports of a build (``COLUMN_RESULTS``)."""
+        whole = COLUMN_RESULTS.get(fn, self.column(name), args)
+        rows = [self.row[t] for t in track_ids]
+        if len(rows) < 2:
+            return [whole[r] for r in rows]
+        return list(itemgetter(*rows)(whole))
+
+
+class ColumnResults:
+    """``fn(column, *args)`` for the last few whole track columns, kept per process: every export of a
+    build locates the same locations and cleans the same titles and artists (0.1 s per export at 30K
+    tracks, seconds at 1M), and the in-process executor runs them all in one process. A hit needs the
+    same function, arguments and column content (compared in full), so a changed table is never served
+    an old result; a column of unhashable values is computed every time."""
+
+    def __init__(self, size: int = 8):
+        self.size = size
+        self._lock = threading.Lock()
+        self._results: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], list[Any]]] = OrderedDict()
+
+    def get(self, fn: Callable[..., list[Any]], values: list[Any], args: tuple[Any, ...] = ()) -> list[Any]:
+        content = tuple(values)
+        try:
+            key = (fn, args, len(content), hash(content))
+        except TypeError:
+            return fn(list(values), *args)
+        with self._lock:
+            hit = self._results.get(key)
+            if hit is not None and hit[0] == content:
+                self._results.move_to_end(key)
+                return hit[1]
+        result = fn(list(values), *args)
+        with self._lock:
+            self._results[key] = (content, result)
+            while len(self._results) > self.size:
+                self._results.popitem(last=False)
+        return result
+
+    def clear(self) -> None:
+        with self._lock:
+            self._results.clear()
+
+
+COLUMN_RESULTS = ColumnResults()
 
 
 def positive_number(value: Any) -> float | None:

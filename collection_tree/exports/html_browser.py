@@ -88,15 +88,15 @@ class _Tracks:
     appearance), built a column at a time, with the arrays the leaf summaries read."""
 
     def __init__(self, table: TrackColumns, track_ids: list[int]):
-        titles, artists, years, tempos, energies, keys = table.columns(
-            track_ids, "title", "artist", "year", "bpm", "energy", "key")
-        key_texts = display_texts(keys)
+        years, tempos, energies = table.columns(track_ids, "year", "bpm", "energy")
+        key_texts = table.mapped("key", display_texts, track_ids)
         known = {k: camelot_code(k) if k else -1 for k in set(key_texts)}  # a few dozen distinct keys
         self.codes = [known[k] for k in key_texts]
         years = [None if y is None else int(y) for y in _numbers(years)]
         self.position = {t: i for i, t in enumerate(track_ids)}
         self.columns: dict[str, list[Any]] = {
-            "id": list(track_ids), "t": display_texts(titles), "a": display_texts(artists), "y": years,
+            "id": list(track_ids), "t": table.mapped("title", display_texts, track_ids),
+            "a": table.mapped("artist", display_texts, track_ids), "y": years,
             "b": [_round(b) for b in _numbers(tempos)],
             "k": [camelot_label(c) or k for c, k in zip(self.codes, key_texts, strict=True)],
             "e": [_round(e) for e in _numbers(energies)]}

@@ -94,11 +94,11 @@ def track_entries(table: TrackColumns, track_ids: list[int], music_root: str | N
     """Each track's entry, made once however many playlists hold it: ``(None or RELATIVE, its lines)``
     or, for a track left out, ``(why, "")`` (``MISSING``, ``OUTSIDE_ROOT``, ``UNREPRESENTABLE``)."""
     unique = list(dict.fromkeys(track_ids))
-    locations, artists, titles, durations = table.columns(unique, "location", "artist", "title", "duration")
     entries: dict[int, tuple[str | None, str]] = {}
     for track_id, (path, problem), artist, title, duration in zip(
-            unique, locate_tracks(locations, music_root), display_texts(artists), display_texts(titles), durations,
-            strict=True):
+            unique, table.mapped("location", locate_tracks, unique, music_root),
+            table.mapped("artist", display_texts, unique), table.mapped("title", display_texts, unique),
+            table.values("duration", unique), strict=True):
         if path is None:
             entries[track_id] = (problem, "")
             continue

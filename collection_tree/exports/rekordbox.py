@@ -104,13 +104,12 @@ def top_folder_name(tree: dict[str, Any], base: str = TOP_FOLDER) -> str:
 def _track_lines(table: TrackColumns, track_ids: list[int], uris: list[str]) -> list[str]:
     """One ``TRACK`` line per track (under ``COLLECTION``), built a column at a time: identity fields
     only, optional ones when known."""
-    titles, artists, years, durations, tempos, keys, labels = table.columns(
-        track_ids, "title", "artist", "year", "duration", "bpm", "key", "label")
+    years, durations, tempos, keys, labels = table.columns(track_ids, "year", "duration", "bpm", "key", "label")
     years, durations, tempos = (positive_numbers(c) for c in (years, durations, tempos))
     columns = zip(
         track_ids,
-        escape_attributes(display_texts(titles)),
-        escape_attributes(display_texts(artists)),
+        escape_attributes(table.mapped("title", display_texts, track_ids)),
+        escape_attributes(table.mapped("artist", display_texts, track_ids)),
         optional_attributes("Year", ["" if y is None else str(int(y)) for y in years]),
         optional_attributes("TotalTime", ["" if d is None else str(round(d)) for d in durations]),
         optional_attributes("AverageBpm", ["" if b is None else f"{b:.2f}" for b in tempos]),
@@ -163,7 +162,7 @@ def _locations(table: TrackColumns, track_ids: list[int], music_root: str | None
                report: RekordboxReport) -> dict[int, str]:
     """Track id -> its ``file://localhost`` URI; the others counted and listed in ``report``."""
     locations: dict[int, str] = {}
-    for track_id, (path, problem) in zip(track_ids, locate_tracks(table.values("location", track_ids), music_root),
+    for track_id, (path, problem) in zip(track_ids, table.mapped("location", locate_tracks, track_ids, music_root),
                                          strict=True):
         uri = location_uri(path) if path else None
         if uri is None:

@@ -159,7 +159,7 @@ def write_serato_crates(tree: dict[str, Any], tracks: pd.DataFrame, output_dir: 
     orders = [play_order(leaf, table.row) for _, leaf in iter_leaves(tree)]
     candidates = distinct_tracks(orders)
     records: dict[int, bytes] = {}  # each track's record, made once however many crates hold it
-    for track_id, (path, problem) in zip(candidates, locate_tracks(table.values("location", candidates), music_root),
+    for track_id, (path, problem) in zip(candidates, table.mapped("location", locate_tracks, candidates, music_root),
                                          strict=True):
         if path is None or not is_absolute(path):
             report.missing_location += problem == MISSING

@@ -113,20 +113,19 @@ def traktor_key_value(key: object) -> int | None:
 
 def _entries(table: TrackColumns, track_ids: list[int], where: list[tuple[str, str, str]]) -> list[str]:
     """One ``ENTRY`` (under ``COLLECTION``) per track, built a column at a time."""
-    titles, artists, durations, years, tempos, labels, keys = table.columns(
-        track_ids, "title", "artist", "duration", "year", "bpm", "label", "key")
+    durations, years, tempos, keys = table.columns(track_ids, "duration", "year", "bpm", "key")
     durations, years, tempos = (positive_numbers(c) for c in (durations, years, tempos))
     volumes, directories, files = (escape_attributes(list(part)) for part in zip(*where, strict=True))
 
     key_values: dict[str, int | None] = {}  # a collection holds a few dozen distinct keys
     columns = zip(
-        escape_attributes(display_texts(titles)),
-        escape_attributes(display_texts(artists)),
+        escape_attributes(table.mapped("title", display_texts, track_ids)),
+        escape_attributes(table.mapped("artist", display_texts, track_ids)),
         directories, files, volumes,
         optional_attributes("PLAYTIME", ["" if d is None else str(round(d)) for d in durations]),
         optional_attributes("RELEASE_DATE", ["" if y is None else f"{int(y)}/1/1" for y in years]),
-        optional_attributes("LABEL", display_texts(labels)),
-        optional_attributes("KEY", display_texts(keys)),
+        optional_attributes("LABEL", table.mapped("label", display_texts, track_ids)),
+        optional_attributes("KEY", table.mapped("key", display_texts, track_ids)),
         tempos,
         [_key_value(k, key_values) for k in keys], strict=True)
     entries = []
@@ -193,7 +192,7 @@ def _located(table: TrackColumns, track_ids: list[int], music_root: str | None, 
              report: TraktorReport) -> dict[int, tuple[str, str, str]]:
     """Track id -> its (volume, dir, file); tracks without an absolute location counted in ``report``."""
     paths: dict[int, str] = {}
-    for track_id, (path, problem) in zip(track_ids, locate_tracks(table.values("location", track_ids), music_root),
+    for track_id, (path, problem) in zip(track_ids, table.mapped("location", locate_tracks, track_ids, music_root),
                                          strict=True):
         if path is None or not is_absolute(path):
             report.missing_location += problem == MISSING

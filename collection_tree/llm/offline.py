@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import threading
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
-from collection_tree.core.workers import spawn_pool
+from collection_tree.core.workers import forget_shared_pool, shared_pool, spawn_pool
 from collection_tree.llm.client import ProviderAnswer
 from collection_tree.llm.interface import LLMError, LLMRequest, TokenUsage
 
@@ -36,6 +37,7 @@ class OfflineProvider:
         this process)."""
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
+        self._owned = False  # started here (outside a build's shared pools): ended by close
         self._lock = threading.Lock()
 
     def complete(self, request: LLMRequest, model: str) -> ProviderAnswer:
@@ -43,8 +45,14 @@ class OfflineProvider:
             raise LLMError(request.task, "the request carries no offline solver (build it with TaskSpec.request)",
                            kind="bad_request")
         pool = self._worker_pool()
-        text, input_tokens, output_tokens = (pool.submit(answer_offline, request).result() if pool is not None
-                                             else answer_offline(request))
+        if pool is None:
+            text, input_tokens, output_tokens = answer_offline(request)
+        else:
+            try:
+                text, input_tokens, output_tokens = pool.submit(answer_offline, request).result()
+            except BrokenProcessPool:
+                self._drop(pool)
+                raise
         usage = TokenUsage(input_tokens=input_tokens, output_tokens=output_tokens)
         return ProviderAnswer(text=text, usage=usage, latency_s=0.0, priced=False)
 
@@ -53,12 +61,25 @@ class OfflineProvider:
             return None
         with self._lock:
             if self._pool is None:
-                self._pool = spawn_pool(self.workers)
+                shared = shared_pool(self.workers)
+                self._owned = shared is None
+                self._pool = shared if shared is not None else spawn_pool(self.workers)
             return self._pool
 
+    def _drop(self, pool: ProcessPoolExecutor) -> None:
+        """A worker died: the pool is broken for good; the next call (or phase) starts another."""
+        with self._lock:
+            if self._pool is pool:
+                self._pool = None
+        if self._owned:
+            pool.shutdown(wait=False, cancel_futures=True)
+        else:
+            forget_shared_pool(pool)
+
     def close(self) -> None:
-        """Ends the workers (the client's close, after the phase); calls still queued are cancelled."""
+        """Ends the workers this provider started (the client's close, after the phase; calls still
+        queued are cancelled); a build's shared pool goes on to the next phase (``core.workers``)."""
         with self._lock:
             pool, self._pool = self._pool, None
-        if pool is not None:
+        if pool is not None and self._owned:
             pool.shutdown(wait=True, cancel_futures=True)
