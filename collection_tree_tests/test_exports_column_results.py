@@ -62,8 +62,7 @@ def test_a_changed_value_is_computed_again(counted):
     assert calls == [2, 2]
 
 
-def test_results_are_not_shared_with_callers(counted):
-    locate, _ = counted
+def test_results_are_not_shared_with_callers(counted):  # counted: a fresh COLUMN_RESULTS
     table = TrackColumns(_tracks(["a.mp3", "b.mp3"], ["t", "u"]))
     got = table.mapped("title", display_texts, [1, 2])
     got.append("changed by a caller")
