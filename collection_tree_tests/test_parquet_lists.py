@@ -80,3 +80,64 @@ def test_recent_tables_read_object_store_paths_every_time(monkeypatch):
     assert tables.load(path)["title"].tolist() == ["a"]
     assert tables.load(path)["title"].tolist() == ["a"]
     assert len(reads) == 2
+
+
+def _stored_tracks(tmp_path) -> tuple:
+    from upath import UPath
+
+    frame = pd.DataFrame({"track_id": [1, 2, 3], "title": ["a", "b", "c"],
+                          "genre": [["House", " House "], ["Techno"], None], "scene_tags": [["Berlin"], [], ["x "]],
+                          "descriptors": [["dark"], ["dark", "deep"], []]})
+    path = tmp_path / "tracks.parquet"
+    path.write_bytes(_stored(frame))
+    return UPath(path), frame
+
+
+def test_the_store_reads_list_facets_back_once_and_every_step_takes_them(tmp_path, monkeypatch):
+    from collection_tree.core import inputs
+    from collection_tree.resources import io_managers
+
+    path, frame = _stored_tracks(tmp_path)
+    cleaned = tracks_from_storage(frame)
+    calls = []
+    real = inputs._stored_facets
+    monkeypatch.setattr(inputs, "_stored_facets", lambda values: calls.append(1) or real(values))
+    tables = io_managers.RecentTables()
+    first = tables.load(path)
+    assert len(calls) == 3  # read back as the table is read: three list facets
+    for _ in range(3):  # every step's read of the cached table
+        step = tracks_from_storage(tables.load(path))
+        assert step.equals(cleaned)
+        assert step["genre"].tolist() == [["House"], ["Techno"], []]
+    assert len(calls) == 3
+    # a step's own change to its copy never reaches the next step's
+    step["genre"] = [["changed"], [], []]
+    assert tracks_from_storage(tables.load(path))["genre"].tolist() == [["House"], ["Techno"], []]
+    assert first["genre"].tolist() == [["House"], ["Techno"], []]
+
+
+def test_a_mark_from_a_file_another_process_or_over_arrays_is_not_trusted(tmp_path):
+    from collection_tree.core.inputs import FACETS_READ_BACK, facets_read_back
+
+    path, _ = _stored_tracks(tmp_path)
+    marked = facets_read_back(table_frame(pq.read_table(path.path)))
+    assert FACETS_READ_BACK in marked.attrs
+    # pyarrow keeps attrs in a file it writes, and pandas reads them back over numpy arrays per cell
+    again = tmp_path / "again.parquet"
+    pq.write_table(pa.Table.from_pandas(marked, preserve_index=False), again)
+    read = pd.read_parquet(again)
+    assert read.attrs.get(FACETS_READ_BACK) == marked.attrs[FACETS_READ_BACK]
+    assert all(type(v) is list for c in ("genre", "scene_tags", "descriptors") for v in tracks_from_storage(read)[c])
+    # another process's mark over lists that are not clean
+    foreign = table_frame(pq.read_table(path.path))
+    foreign.attrs[FACETS_READ_BACK] = ["another process", "genre", "scene_tags", "descriptors"]
+    assert tracks_from_storage(foreign)["genre"].tolist() == [["House"], ["Techno"], []]
+
+
+def test_a_table_without_list_facets_is_read_as_it_is(tmp_path):
+    from collection_tree.core.inputs import FACETS_READ_BACK, facets_read_back
+
+    frame = pd.DataFrame({"cluster_id": ["a"], "members": [[1, 2]]})
+    read = facets_read_back(table_frame(pq.read_table(io.BytesIO(_stored(frame)))))
+    assert FACETS_READ_BACK not in read.attrs
+    assert read["members"].tolist() == [[1, 2]]

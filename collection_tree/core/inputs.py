@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -218,13 +219,38 @@ def _stored_facets(values: list[Any]) -> list[list[str]]:
     return [split_facet(v) for v in values]
 
 
+# ``attrs`` key of a frame whose list facets are already Python lists, clean (``facets_read_back``). The
+# mark names this process: pyarrow keeps a frame's attrs in a Parquet file it writes, and a mark read
+# back from a file is not one this process made.
+FACETS_READ_BACK = "collection_tree/facets_read_back"
+_READ_BACK_HERE = uuid.uuid4().hex
+
+
 def tracks_from_storage(frame: pd.DataFrame) -> pd.DataFrame:
-    """A tracks frame read back from Parquet: list facets as Python lists again."""
+    """A tracks frame read back from Parquet: list facets as Python lists again. A frame the store's
+    reader prepared (``facets_read_back``) is taken as it is (a copy-on-write copy)."""
+    present = [c for c in LIST_FACETS if c in frame.columns]
+    if (present and frame.attrs.get(FACETS_READ_BACK) == [_READ_BACK_HERE, *present]
+            and all(set(map(type, frame[c].tolist())) <= {list} for c in present)):
+        return frame.copy(deep=False)
     frame = frame.copy()
-    for column in LIST_FACETS:
-        if column in frame.columns:
-            frame[column] = _stored_facets(frame[column].tolist())
+    for column in present:
+        frame[column] = _stored_facets(frame[column].tolist())
+    frame.attrs.pop(FACETS_READ_BACK, None)
     return frame
+
+
+def facets_read_back(frame: pd.DataFrame) -> pd.DataFrame:
+    """``tracks_from_storage`` of a table as the store's reader loads it, once, marked so (``attrs``) that
+    every step's ``tracks_from_storage`` of it (nine in a build, 0.6 s each at 300K tracks) takes it as
+    it is. The mark belongs to the frame as read: a step that changes a list facet of its copy and
+    reads it back again must drop it. A table without list facets is returned unchanged."""
+    present = [c for c in LIST_FACETS if c in frame.columns]
+    if not present:
+        return frame
+    read = tracks_from_storage(frame)
+    read.attrs[FACETS_READ_BACK] = [_READ_BACK_HERE, *present]
+    return read
 
 
 # ------------------------------------------------------------------------------------------ trees

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from dagster import ConfigurableIOManagerFactory, InputContext, OutputContext, UPathIOManager
 from upath import UPath
 
+from collection_tree.core.inputs import facets_read_back
 from collection_tree.core.json_text import SerialisedDocument, dumps_indented
 from collection_tree.core.report import PhaseReport
 from collection_tree.resources.settings import PipelineSettings
@@ -90,7 +91,8 @@ class RecentTables:
     build reads the same tracks table (17 reads in a full build, 0.2 s each at 30K tracks, 2 s at
     300K), so the in-process executor reads it once. A hit is keyed by the file's inode, size and
     mtime (an atomic rewrite changes them) and returns a shallow copy: pandas' copy-on-write keeps a
-    step's changes to its frame out of the cached one. Object-store paths are read every time."""
+    step's changes to its frame out of the cached one. Object-store paths are read every time. A
+    table's list facets are read back once, as it is read (``inputs.facets_read_back``)."""
 
     def __init__(self, size: int = 2):
         self.size = size
@@ -100,7 +102,7 @@ class RecentTables:
     def load(self, path: UPath) -> pd.DataFrame:
         if getattr(path, "protocol", "") not in ("", "file", "local"):
             with path.open("rb") as handle:
-                return table_frame(pq.read_table(handle))
+                return facets_read_back(table_frame(pq.read_table(handle)))
         name = os.fspath(path.path if hasattr(path, "path") else path)
         stat = os.stat(name)
         key = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
@@ -110,7 +112,7 @@ class RecentTables:
                 self._frames.move_to_end(name)
                 return hit[1].copy(deep=False)
         with open(name, "rb") as handle:
-            frame = table_frame(pq.read_table(handle))
+            frame = facets_read_back(table_frame(pq.read_table(handle)))
         with self._lock:
             self._frames[name] = (key, frame)
             self._frames.move_to_end(name)
