@@ -8,9 +8,10 @@ path, Dagster included), with the growth exponents between sizes.
     python -m benchmarks.build_time --only demo-1m --merge   # add a row to the last results
 
 Each build runs `collection-tree build` in a fresh process with its own output folder and DAGSTER_HOME
-(offline provider, default profile); its peak RSS is read from the OS and its per-step seconds from
-the Dagster run's step events (start to end of each step). Demo collections above the default size
-are generated first by `collection-tree demo-data` (timed apart, not part of the build). Growth
+(offline provider, default profile); its peak RSS is read from the OS (``peak_rss_mib``: its largest
+process; ``peak_tree_rss_mib``: the build and its worker processes together, sampled every 0.5 s) and
+its per-step seconds from the Dagster run's step events (start to end of each step). Demo collections
+above the default size are generated first by `collection-tree demo-data` (timed apart, not part of the build). Growth
 exponents compare consecutive sizes of the scale series (one collection per size): a figure growing
 as N^e between N1 and N2 has e = log(t2 / t1) / log(N2 / N1).
 """
@@ -26,10 +27,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from benchmarks.harness import RESULTS, SHARED, markdown_table, write_results
 
@@ -75,15 +79,56 @@ MAX_MEMORY_GIB = 16.0
 
 
 def measured(command: list[str], env: dict[str, str], timeout: float,
-             max_memory_gib: float = MAX_MEMORY_GIB) -> tuple[subprocess.CompletedProcess, float, float]:
-    """Run a command; (process, wall seconds, peak RSS MiB of the command)."""
+             max_memory_gib: float = MAX_MEMORY_GIB) -> tuple[subprocess.CompletedProcess, float, float, float]:
+    """Run a command; (process, wall seconds, peak RSS MiB of its largest process, peak RSS MiB of all its
+    processes together). The first is the kernel's exact figure for one process; a build's worker
+    processes (the offline answers, the play order) come on top of it, so the second sums the command's
+    whole process tree, sampled every ``TREE_SAMPLE_S`` (a peak between samples can be missed)."""
     cap = str(int(max_memory_gib * 2**30))
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", MEASURE, cap, *command], env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    args = [sys.executable, "-c", MEASURE, cap, *command]
+    child = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    tree_peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(TREE_SAMPLE_S):
+            tree_peak[0] = max(tree_peak[0], tree_rss(child.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        out, err = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
+        raise
+    finally:
+        done.set()
+        sampler.join()
     seconds = time.perf_counter() - started
+    proc = subprocess.CompletedProcess(args, child.returncode, out, err)
     lines = proc.stdout.strip().splitlines()
-    return proc, seconds, (int(lines[-1]) / 1024 if lines else 0.0)
+    return proc, seconds, (int(lines[-1]) / 1024 if lines else 0.0), tree_peak[0] / 2**20
+
+
+TREE_SAMPLE_S = 0.5
+
+
+def tree_rss(pid: int) -> int:
+    """Bytes resident in a process and every process it started (0 once it has ended)."""
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for process in processes:
+        try:
+            total += process.memory_info().rss
+        except psutil.Error:  # ended between the listing and the reading
+            continue
+    return total
 
 
 def step_seconds(dagster_home: Path) -> tuple[dict[str, float], list[str]]:
@@ -129,25 +174,26 @@ def run_case(case: Case, profile: str, timeout: float, repeat: int,
         if data is None:
             data = Path(tmp) / "collection"
             env = base_env(Path(tmp) / "gen-out", Path(tmp) / "gen-home", profile)
-            proc, seconds, peak = measured([sys.executable, "-m", "collection_tree.cli", "demo-data", "--tracks",
+            proc, seconds, peak, _ = measured([sys.executable, "-m", "collection_tree.cli", "demo-data", "--tracks",
                                             str(case.tracks), "--seed", str(DEMO_SEED), "--out", str(data)],
                                            env, timeout)
             if proc.returncode != 0:
                 return {**row, "ok": False, "error": proc.stderr[-300:]}
             row.update(demo_s=seconds, demo_peak_mib=peak)
-        walls, peaks, steps_runs, tree = [], [], [], {}
+        walls, peaks, tree_peaks, steps_runs, tree = [], [], [], [], {}
         proc, failed = None, []
         for attempt in range(repeat):
             run_dir = Path(tmp) / f"run-{attempt}"
             env = {**base_env(run_dir / "output", run_dir / "home", profile), **inputs_env(data)}
-            proc, seconds, peak = measured([sys.executable, "-m", "collection_tree.cli", "build"], env, timeout,
-                                           max_memory_gib)
+            proc, seconds, peak, tree_peak = measured([sys.executable, "-m", "collection_tree.cli", "build"], env,
+                                                      timeout, max_memory_gib)
             steps, failed = step_seconds(run_dir / "home")
             if proc.returncode != 0:  # what finished still tells where the time went
                 row.update(failed_after_s=seconds, failed_peak_mib=peak, failed_steps=failed, steps_s=steps)
                 break
             walls.append(seconds)
             peaks.append(peak)
+            tree_peaks.append(tree_peak)
             steps_runs.append(steps)
             tree_path = run_dir / "output" / "curated_collection.json"
             tree = json.loads(tree_path.read_text()) if tree_path.exists() else {}
@@ -159,6 +205,7 @@ def run_case(case: Case, profile: str, timeout: float, repeat: int,
         **row, "ok": ok, "runs": len(walls),
         "wall_s": statistics.median(walls) if walls else None, "wall_min_s": min(walls) if walls else None,
         "peak_rss_mib": max(peaks) if peaks else None,
+        "peak_tree_rss_mib": max(tree_peaks) if tree_peaks else None,
         "steps_s": steps, "other_s": (statistics.median(walls) - sum(steps.values())) if walls else None,
         "categories": len(tree.get("categories", [])), "leaves": len(leaf_sizes),
         "max_leaf": max(leaf_sizes) if leaf_sizes else None,
@@ -284,9 +331,9 @@ def main(argv: list[str] | None = None) -> int:
         rows = merged(rows)
     shown = [{**row, "ok": "yes" if row.get("ok") else "NO", "heaviest": heaviest_steps(row),
               "failed_in": ", ".join(row.get("failed_steps", []))} for row in rows]
-    columns = ["collection", "ok", "runs", "load_avg", "demo_s", "wall_s", "wall_min_s", "peak_rss_mib", "other_s",
-               "categories", "leaves", "max_leaf", "assigned", "total", "heaviest", "failed_in", "failed_after_s",
-               "failed_peak_mib"]
+    columns = ["collection", "ok", "runs", "load_avg", "demo_s", "wall_s", "wall_min_s", "peak_rss_mib",
+               "peak_tree_rss_mib", "other_s", "categories", "leaves", "max_leaf", "assigned", "total", "heaviest",
+               "failed_in", "failed_after_s", "failed_peak_mib"]
     tables = {"Results": markdown_table(blank(shown), columns), "Seconds per step": step_table(rows),
               "Growth exponents between sizes": markdown_table(blank(growth_rows(rows)),
                                                                ["from", "to", "wall", "peak_rss", "steps"])}

@@ -307,3 +307,18 @@ def test_quality_tables_and_plot(tmp_path):
 
     out = plots.plot_profiles([build, {**build, "profile": "default"}], tmp_path / "p.png", "demo")
     assert out.exists() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_measured_sums_the_command_and_the_processes_it_starts():
+    """A command holding ~150 MB while its child holds ~150 MB: the largest process peaks near 150 MB, the
+    process tree (sampled) near 300 MB."""
+    import sys
+
+    hold = "b = bytearray(150 * 2**20); b[::4096] = b'x' * len(b[::4096]); import time; time.sleep(3)"
+    parent = (f"import subprocess, sys; child = subprocess.Popen([sys.executable, '-c', {hold!r}]); "
+              f"{hold}; child.wait()")
+    proc, _, largest, together = build_time.measured([sys.executable, "-c", parent], {}, timeout=60)
+    assert proc.returncode == 0
+    assert 150 <= largest < 250
+    assert together >= 290
+    assert together > largest + 130
