@@ -76,6 +76,7 @@ MEASURE = (
 # The default cap: the 300K demo peaked at ~12.3 GiB RSS before issue 18's phase-3 work (3.7 GiB after),
 # and address space runs ~1 GiB above RSS (thread stacks, malloc arenas).
 MAX_MEMORY_GIB = 16.0
+TREE_SAMPLE_S = 0.5  # seconds between samples of a command's whole process tree (``tree_rss``)
 
 
 def measured(command: list[str], env: dict[str, str], timeout: float,
@@ -110,9 +111,6 @@ def measured(command: list[str], env: dict[str, str], timeout: float,
     proc = subprocess.CompletedProcess(args, child.returncode, out, err)
     lines = proc.stdout.strip().splitlines()
     return proc, seconds, (int(lines[-1]) / 1024 if lines else 0.0), tree_peak[0] / 2**20
-
-
-TREE_SAMPLE_S = 0.5
 
 
 def tree_rss(pid: int) -> int:

@@ -111,11 +111,16 @@ class TrackColumns:
 
     def columns(self, track_ids: list[int], *names: str) -> list[list[Any]]:
         """Each named column's values of ``track_ids`` (known ids), the rows looked up once."""
+        pick = self._picker(track_ids)
+        return [pick(self.column(name)) for name in names]
+
+    def _picker(self, track_ids: list[int]) -> Callable[[list[Any]], list[Any]]:
+        """A function giving a whole column's values at ``track_ids``' rows (known ids), in their order."""
         rows = [self.row[t] for t in track_ids]
-        if len(rows) < 2:
-            return [[self.column(name)[r] for r in rows] for name in names]
-        pick = itemgetter(*rows)
-        return [list(pick(self.column(name))) for name in names]
+        if len(rows) < 2:  # itemgetter of one row gives the value itself, of none fails
+            return lambda values: [values[r] for r in rows]
+        get = itemgetter(*rows)
+        return lambda values: list(get(values))
 
     def record(self, track_id: int, names: Iterable[str]) -> dict[str, Any]:
         """One track's values of ``names`` (a record like track_index's, with those columns only)."""
@@ -125,11 +130,7 @@ class TrackColumns:
     def mapped(self, name: str, fn: Callable[..., list[Any]], track_ids: list[int], *args: Any) -> list[Any]:
         """``fn(values, *args)`` for ``track_ids``' values of the column, taken from ``fn`` of the whole
         column: computed once per process for the exports of a build (``COLUMN_RESULTS``)."""
-        whole = COLUMN_RESULTS.get(fn, self.column(name), args)
-        rows = [self.row[t] for t in track_ids]
-        if len(rows) < 2:
-            return [whole[r] for r in rows]
-        return list(itemgetter(*rows)(whole))
+        return self._picker(track_ids)(COLUMN_RESULTS.get(fn, self.column(name), args))
 
 
 class ColumnResults:
@@ -161,10 +162,6 @@ class ColumnResults:
             while len(self._results) > self.size:
                 self._results.popitem(last=False)
         return result
-
-    def clear(self) -> None:
-        with self._lock:
-            self._results.clear()
 
 
 COLUMN_RESULTS = ColumnResults()
