@@ -258,6 +258,17 @@ def load_job(job_name: str) -> JobDefinition:
     return code_location.resolve_job_def(job_name)
 
 
+def run_job(instance: DagsterInstance, job_name: str, *, run_config: Mapping[str, Any] | None = None,
+            tags: Mapping[str, str] | None = None) -> JobExecutionResult:
+    """Run a job of the code location through its own executor (the build lock, in-process unless the
+    run config chooses multiprocess). Not ``execute_in_process``: that keeps every step's output in
+    memory until the run ends, for its result to offer them; at 1M tracks the build then held every
+    phase's tracks, trees and clusters at once (several GiB). Here an output lives as long as its step
+    needs it; the next steps load theirs from the store."""
+    job = build_reconstructable_job(__name__, "load_job", reconstructable_args=(job_name,))
+    return execute_job(job, instance, run_config=run_config, tags=tags)
+
+
 def resume_run(instance: DagsterInstance, run_id: str, *, run_config: Mapping[str, Any] | None = None,
                tags: Mapping[str, str] | None = None) -> JobExecutionResult:
     """Re-execute a failed, canceled or orphaned run from failure: steps that succeeded are not run

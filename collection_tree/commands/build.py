@@ -188,9 +188,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"waiting for {holder.describe() if holder else 'another build'} to finish with {lock.folder} ...",
               file=sys.stderr, flush=True)
 
-    # The run id is chosen before the lock is taken, so a build refused meanwhile can name this one.
-    run_id = str(uuid.uuid4())
-    holder = f"re-execution of {args.resume}" if args.resume else run_id
+    # Dagster chooses the run's id; the executor records it with the lock once the run starts.
+    holder = f"re-execution of {args.resume}" if args.resume else ""
     try:
         lock.acquire(run_id=holder, command="collection-tree build" + (" --test" if args.test else ""),
                      wait=args.wait, on_wait=say_waiting)
@@ -198,12 +197,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {busy}", file=sys.stderr)
         return 1
     try:
-        return _build_holding_the_lock(args, cfg, home, lock, run_id, ops_config)
+        return _build_holding_the_lock(args, cfg, home, lock, ops_config)
     finally:
         lock.release()
 
 
-def _build_holding_the_lock(args: argparse.Namespace, cfg: settings.Settings, home: str, lock: Any, run_id: str,
+def _build_holding_the_lock(args: argparse.Namespace, cfg: settings.Settings, home: str, lock: Any,
                             ops_config: dict[str, Any], job_name: str | None = None) -> int:
     """Run ``job_name`` (default: the full build, or the test run with ``--test``) and print its summary."""
     from dagster import DagsterInstance, RunsFilter
@@ -212,7 +211,6 @@ def _build_holding_the_lock(args: argparse.Namespace, cfg: settings.Settings, ho
     from collection_tree.core.atomic import removals_in_background
     from collection_tree.core.heap import build_heap
     from collection_tree.core.workers import build_workers
-    from collection_tree.definitions import defs
 
     job_name = job_name or (ops.TEST_JOB if args.test else ops.FULL_JOB)
     run_config = build_run_config(args, ops_config)
@@ -240,10 +238,6 @@ def _build_holding_the_lock(args: argparse.Namespace, cfg: settings.Settings, ho
                       file=sys.stderr)
                 return 1
             lock.record_run(f"resuming {parent}", command)
-
-            def find_run() -> str | None:
-                runs = instance.get_runs(RunsFilter(tags={SESSION_TAG: session}), limit=1)
-                return runs[0].run_id if runs else None
         else:
             parent = None
             if last is not None and ops.run_state(instance, last).orphaned:
@@ -251,8 +245,9 @@ def _build_holding_the_lock(args: argparse.Namespace, cfg: settings.Settings, ho
                 print(f"note: run {last.run_id} was interrupted (its process is gone); marked failed. "
                       "`collection-tree build --resume` would have continued it.", file=sys.stderr)
 
-            def find_run() -> str | None:
-                return run_id
+        def find_run() -> str | None:
+            runs = instance.get_runs(RunsFilter(tags={SESSION_TAG: session}), limit=1)
+            return runs[0].run_id if runs else None
         follower = ops.RunFollower(instance, find_run, bar) if bar is not None else None
         if follower is not None:
             follower.start()
@@ -264,9 +259,7 @@ def _build_holding_the_lock(args: argparse.Namespace, cfg: settings.Settings, ho
                     print(f"error: {exc}", file=sys.stderr)
                     return 1
             else:
-                job = defs.resolve_job_def(job_name)
-                result = job.execute_in_process(instance=instance, run_id=run_id, run_config=run_config,
-                                                tags={SESSION_TAG: session}, raise_on_error=False)
+                result = ops.run_job(instance, job_name, run_config=run_config, tags={SESSION_TAG: session})
         except KeyboardInterrupt:
             print(f"\ninterrupted; resume with `collection-tree build {'--test ' if args.test else ''}--resume`",
                   file=sys.stderr)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -71,9 +70,8 @@ def run(args: argparse.Namespace) -> int:
     from collection_tree.core.build_lock import BuildLock, BuildLockBusy
 
     lock = BuildLock(cfg.places().output)
-    run_id = str(uuid.uuid4())
-    try:
-        lock.acquire(run_id=run_id, command="collection-tree update", wait=args.wait,
+    try:  # the run's id is recorded by the executor once Dagster has chosen it
+        lock.acquire(command="collection-tree update", wait=args.wait,
                      on_wait=lambda holder: print(f"waiting for {holder.describe() if holder else 'another build'} "
                                                   f"to finish with {lock.folder} ...", file=sys.stderr, flush=True))
     except BuildLockBusy as busy:
@@ -103,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         if args.dry_run:
             return 0
         if choice.kind == "update":
-            return _build_holding_the_lock(args, cfg, home, lock, run_id, with_update(ops_config), ops.UPDATE_JOB)
-        return _build_holding_the_lock(args, cfg, home, lock, run_id, ops_config, ops.FULL_JOB)
+            return _build_holding_the_lock(args, cfg, home, lock, with_update(ops_config), ops.UPDATE_JOB)
+        return _build_holding_the_lock(args, cfg, home, lock, ops_config, ops.FULL_JOB)
     finally:
         lock.release()
