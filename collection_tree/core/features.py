@@ -38,6 +38,23 @@ def _norm(value: Any) -> str:
     return str(value).strip().casefold()
 
 
+def _normed_values(cells: list[Any]) -> list[dict[str, str]]:
+    """Each cell's values by normalised key. Read-only and shared: the tracks with the same values get
+    the same dict (a collection has far fewer distinct value lists than tracks), and each distinct
+    value is normalised once."""
+    norms: dict[str, str] = {}
+    shared: dict[tuple[Any, ...], dict[str, str]] = {}
+    out: list[dict[str, str]] = []
+    for cell in cells:
+        values = tuple(cell) if isinstance(cell, list | tuple | np.ndarray) else ()
+        found = shared.get(values)
+        if found is None:
+            found = shared[values] = {
+                norms[v] if v in norms else norms.setdefault(v, _norm(v)): v for v in values}
+        out.append(found)
+    return out
+
+
 def _r(value: float, digits: int = 2) -> float | int:
     """A rounded number for a payload; whole numbers as ints (2004, not 2004.0)."""
     value = round(float(value), digits)
@@ -153,16 +170,11 @@ class TrackFeatures:
                                   dtype=object)
                 if (values != "").any():
                     self.text[column] = values
-        self.lists: dict[str, list[list[str]]] = {}
-        for column in LIST_FACETS:
-            if column in tracks.columns:
-                self.lists[column] = [list(v) if isinstance(v, list | tuple | np.ndarray) else [] for v in
-                                      tracks[column].tolist()]
+        self.lists: tuple[str, ...] = tuple(c for c in LIST_FACETS if c in tracks.columns)
         self.collection_iqr = {c: _iqr(v[np.isfinite(v)]) for c, v in self.numeric.items()}
         # Per track, its values by normalised key (the last spelling of a key wins, as a dict literal
         # over the list does): summaries read them instead of normalising every value of every cluster.
-        self.normed: dict[str, list[dict[str, str]]] = {
-            column: [{_norm(v): v for v in values} for values in facet] for column, facet in self.lists.items()}
+        self.normed: dict[str, list[dict[str, str]]] = {c: _normed_values(tracks[c].tolist()) for c in self.lists}
         self._normed_text: dict[str, np.ndarray] = {}
 
     def rows(self, track_ids: Iterable[int]) -> np.ndarray:

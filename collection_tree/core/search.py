@@ -32,6 +32,13 @@ def _norm(value: Any) -> str:
     return str(value).strip().casefold()
 
 
+def _norms(values: list[Any]) -> list[str]:
+    """``_norm`` of each value, computed once per distinct value and shared: a column has few distinct
+    values and many rows, and a new string per row was 116 MiB of a 300K-track index."""
+    seen: dict[Any, str] = {}
+    return [seen[v] if v in seen else seen.setdefault(v, _norm(v)) for v in values]
+
+
 def merge_filters(*filter_sets: Mapping[str, Any] | None) -> dict[str, Any]:
     """Union of value lists (first-seen order), intersection of ranges; an empty range intersection
     keeps the narrower range's midpoint so the filter still means something."""
@@ -87,7 +94,7 @@ class FacetIndex:
         self._text: dict[str, np.ndarray] = {}
         for column in TEXT_FACETS:
             if column in tracks.columns:
-                self._text[column] = np.array([_norm(v) for v in tracks[column].tolist()], dtype=object)
+                self._text[column] = np.array(_norms(tracks[column].tolist()), dtype=object)
         self._numeric: dict[str, np.ndarray] = {}
         for column in RANGE_COLUMNS:
             if column in tracks.columns:
@@ -101,7 +108,7 @@ class FacetIndex:
         if exploded.empty:
             return {}
         rows = exploded.index.to_numpy(dtype=np.int64)
-        keys = pd.Series([_norm(v) for v in exploded.tolist()])
+        keys = pd.Series(_norms(exploded.tolist()))
         groups = pd.Series(rows).groupby(keys.to_numpy()).indices
         return {k: rows[v] for k, v in groups.items()}
 

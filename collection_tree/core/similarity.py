@@ -71,48 +71,60 @@ def camelot(key: Any) -> tuple[int, str] | None:
 # ------------------------------------------------------------------------------------ blocks
 @dataclass(frozen=True)
 class Tokens:
-    """One facet's values, one row per (track row, value): casefolded ``keys`` (the features), the
-    ``spelling`` the tracks use, and a ``weight``."""
+    """One facet's values, one row per (track row, value): ``codes`` into ``spellings`` (the distinct
+    values as the tracks spell them, stripped), and a ``weight``. A collection has a few thousand
+    distinct values and millions of tokens, so the text work (strip, casefold) is done per distinct
+    value, and a token holds two integers instead of two new strings."""
 
-    rows: np.ndarray
-    keys: np.ndarray
-    spelling: np.ndarray
-    weight: np.ndarray
+    rows: np.ndarray  # int64, the token's track row
+    codes: np.ndarray  # int64, into ``spellings``
+    spellings: np.ndarray  # object: distinct stripped, non-empty values
+    weight: np.ndarray  # float64
 
     @classmethod
     def of(cls, values: pd.Series, genre_path: bool = False) -> Tokens:
         """A list (or text) column exploded; ``genre_path``: broad to specific, each step up the path
         halves the weight (``GENRE_DEPTH_DECAY``)."""
         exploded = values.reset_index(drop=True).explode()
-        exploded = exploded[exploded.notna()].astype(str).str.strip()
-        exploded = exploded[exploded != ""]
-        rows = exploded.index.to_numpy(dtype=np.int64)
-        weight = np.ones(len(exploded), dtype=np.float64)
-        if genre_path and len(exploded):
-            by_row = exploded.groupby(level=0)
-            steps_up = (by_row.transform("size") - 1 - by_row.cumcount()).to_numpy(dtype=np.float64)
+        exploded = exploded[exploded.notna()]
+        raw_codes, distinct = pd.factorize(exploded.to_numpy(dtype=object))
+        stripped = pd.Series(distinct, dtype=object).astype(str).str.strip().to_numpy(dtype=object)
+        kept = stripped != ""
+        # distinct raw values whose stripped text is empty are dropped; the others renumbered in order
+        renumber = np.cumsum(kept) - 1
+        token_kept = kept[raw_codes] if len(raw_codes) else np.zeros(0, dtype=bool)
+        rows = exploded.index.to_numpy(dtype=np.int64)[token_kept]
+        codes = renumber[raw_codes[token_kept]].astype(np.int64)
+        weight = np.ones(len(rows), dtype=np.float64)
+        if genre_path and len(rows):  # rows ascend: a track's values are consecutive, in path order
+            first = np.searchsorted(rows, rows, side="left")
+            size = np.searchsorted(rows, rows, side="right") - first
+            steps_up = (size - 1 - (np.arange(len(rows)) - first)).astype(np.float64)
             weight = GENRE_DEPTH_DECAY ** steps_up
-        spelling = exploded.to_numpy(dtype=object)
-        return cls(rows, exploded.str.casefold().to_numpy(dtype=object), spelling, weight)
+        return cls(rows, codes, stripped[kept], weight)
 
     def __add__(self, other: Tokens) -> Tokens:
-        return Tokens(*(np.concatenate([a, b]) for a, b in zip(
-            (self.rows, self.keys, self.spelling, self.weight), (other.rows, other.keys, other.spelling, other.weight),
-            strict=True)))
+        return Tokens(np.concatenate([self.rows, other.rows]),
+                      np.concatenate([self.codes, other.codes + len(self.spellings)]),
+                      np.concatenate([self.spellings, other.spellings]),
+                      np.concatenate([self.weight, other.weight]))
 
 
 def _token_block(tokens: Tokens, n_rows: int, prefix: str) -> tuple[sp.csr_matrix, list[str], list[str]]:
     """TF-IDF rows (L2) of one facet (a value twice on a track counts once, at its highest weight), the
-    feature names and their spellings."""
-    if len(tokens.keys) == 0:
+    feature names (casefolded, sorted) and their spellings (the first token's)."""
+    if len(tokens.codes) == 0:
         return sp.csr_matrix((n_rows, 0), dtype=np.float32), [], []
-    codes, names = pd.factorize(pd.Series(tokens.keys, dtype=object), sort=True)
+    keys = pd.Series(tokens.spellings, dtype=object).astype(str).str.casefold().to_numpy(dtype=object)
+    key_codes, names = pd.factorize(pd.Series(keys, dtype=object), sort=True)
+    codes = key_codes[tokens.codes]
     pairs = pd.DataFrame({"r": tokens.rows, "c": codes, "w": tokens.weight}).groupby(["r", "c"], sort=True)["w"].max()
     counts = sp.csr_matrix((pairs.to_numpy(), (pairs.index.get_level_values(0), pairs.index.get_level_values(1))),
                            shape=(n_rows, len(names)))
     tfidf = TfidfTransformer(norm="l2", smooth_idf=True, sublinear_tf=False).fit_transform(counts)
-    first = pd.Series(tokens.spelling).groupby(codes, sort=True).first()
-    return tfidf.astype(np.float32).tocsr(), [f"{prefix}:{n}" for n in names], first.tolist()
+    _, first = np.unique(codes, return_index=True)  # each feature's first token, features in order
+    spellings = tokens.spellings[tokens.codes[first]].tolist()
+    return tfidf.astype(np.float32).tocsr(), [f"{prefix}:{n}" for n in names], spellings
 
 
 def _column(tracks: pd.DataFrame, column: str) -> pd.Series:
@@ -194,30 +206,33 @@ class TrackSimilarity:
         self.track_ids = tracks["track_id"].to_numpy(dtype=np.int64)
         self.position = pd.Index(self.track_ids)
         n = len(tracks)
-        scene = Tokens.of(_column(tracks, "scene_tags"))
-        if "country" in tracks.columns:  # the country counts as a scene tag (once, if a tag names it too)
-            scene = scene + Tokens.of(tracks["country"])
-        facets = {"genre": Tokens.of(_column(tracks, "genre"), genre_path=True), "scene": scene,
-                  "descriptors": Tokens.of(_column(tracks, "descriptors")),
-                  "era": Tokens.of(_column(tracks, "era"))}
+
+        def tokens(facet: str) -> Tokens:  # one facet's tokens at a time: they go once its block is made
+            if facet == "scene" and "country" in tracks.columns:  # the country counts as a scene tag
+                return Tokens.of(_column(tracks, "scene_tags")) + Tokens.of(tracks["country"])
+            return Tokens.of(_column(tracks, "scene_tags" if facet == "scene" else facet), genre_path=facet == "genre")
+
         blocks: dict[str, tuple[sp.csr_matrix, list[str], list[str]] | None] = {
-            **{name: _token_block(tokens, n, name) for name, tokens in facets.items()},
+            **{name: _token_block(tokens(name), n, name) for name in ("genre", "scene", "descriptors", "era")},
             "year": _numeric_block(tracks, "year"),
             "bpm": _numeric_block(tracks, "bpm"),
             "energy": _numeric_block(tracks, "energy"),
             "key": _key_block(tracks),
         }
         parts, names, shown, spans = [], [], [], {}
+        present = np.zeros(n, dtype=np.float64)  # the weight of the blocks each track has
         start = 0
         for name, block in blocks.items():
             if block is None or block[0].shape[1] == 0:
                 continue
             matrix, features, spellings = block
             parts.append(matrix * np.float32(math.sqrt(weights[name])))
+            present += weights[name] * (np.diff(matrix.indptr) > 0)
             names.extend(features)
             shown.extend(spellings)
             spans[name] = (start, start + matrix.shape[1])
             start += matrix.shape[1]
+        del blocks
         self.blocks: dict[str, tuple[int, int]] = spans
         self.feature_names: list[str] = names
         self.display_names: list[str] = shown  # the features as the tracks spell them (first seen)
@@ -228,10 +243,8 @@ class TrackSimilarity:
             for column in ("year", "bpm", "energy") if column in spans}
         matrix = (sp.hstack(parts, format="csr", dtype=np.float32) if parts
                   else sp.csr_matrix((len(tracks), 0), dtype=np.float32))
+        del parts
         # Each row divided by the weight of the blocks the track has: scores become weighted means.
-        present = np.zeros(len(tracks), dtype=np.float64)
-        for name, (lo, hi) in spans.items():
-            present += weights[name] * (np.diff(matrix[:, lo:hi].tocsr().indptr) > 0)
         self.matrix: sp.csr_matrix = sp.csr_matrix(
             sp.diags(np.where(present > 0, 1.0 / np.maximum(present, 1e-12), 0.0).astype(np.float32)) @ matrix)
 
