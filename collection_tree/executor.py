@@ -3,9 +3,10 @@ for the whole run.
 
 Every run of the code location goes through it, whoever starts it: ``dagster dev`` launches, the
 schedule, the sensor, ``dagster asset materialize`` and single-asset materialisations from the UI, and
-``collection-tree build --resume`` (re-execution). A run that finds the lock taken logs who holds it and
-waits its turn (Terminate still stops it). ``collection-tree build`` takes the same lock itself before
-it starts a run (``execute_in_process`` bypasses the job's executor), and refuses or waits (``--wait``).
+``collection-tree build`` and ``update`` (``operations.run_job``, ``resume_run``). A run that finds the
+lock taken logs who holds it and waits its turn (Terminate still stops it). ``collection-tree build``
+takes the same lock itself before it starts a run, so it can refuse at once or wait (``--wait``) and
+name the holder; the executor then re-enters it and records the run's id.
 """
 
 from __future__ import annotations

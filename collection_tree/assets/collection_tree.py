@@ -31,7 +31,7 @@ from collection_tree.assets.metadata import markdown_table
 from collection_tree.assets.modes import BuildMode
 from collection_tree.assets.parameters import asset_config, asset_params, resolve_profile
 from collection_tree.assets.progress import PhaseProgress
-from collection_tree.core.atomic import atomic_write_text
+from collection_tree.core.atomic import atomic_writer
 from collection_tree.core.clusters import ClusterSet
 from collection_tree.core.curation import MAX_CROSS_LINEAGE_SHARE, curation_figures, rounded, summary_line
 from collection_tree.core.inputs import tracks_from_storage
@@ -112,7 +112,10 @@ def _materialise(context: AssetExecutionContext, config: CollectionTreeConfig, m
     if problems:
         raise CollectionTreeError("after the play order, identity and overrides: " + "; ".join(problems[:10]))
     doc = SerialisedDocument(doc)  # one serialisation for the tree file and the store copy
-    path = atomic_write_text(tree_path(mode, settings), doc.json_text + "\n")
+    path = tree_path(mode, settings)
+    with atomic_writer(path) as handle:  # the bytes as they are, and the file's final newline
+        handle.write(doc.json_bytes)
+        handle.write(b"\n")
     snapshot = keep_tree(path, context.run.run_id)  # what `collection-tree diff RUN_A RUN_B` reads
     progress(1.0, f"{len(doc['categories'])} categories, {doc['assigned_tracks']}/{doc['total_tracks']} tracks "
                   f"-> {path}")

@@ -57,11 +57,10 @@ class JsonDocumentIOManager(UPathIOManager):
 
     def dump_to_path(self, context: OutputContext, obj: Any, path: UPath) -> None:
         if isinstance(obj, SerialisedDocument):  # serialised already (for the tree file)
-            text = obj.json_text
-        else:
-            data = obj.to_dict() if hasattr(obj, "to_dict") and not isinstance(obj, pd.DataFrame) else obj
-            text = dumps_indented(data, indent=1, default=_as_dict)
-        atomic_write_bytes(path, text.encode("utf-8"))
+            atomic_write_bytes(path, obj.json_bytes)
+            return
+        data = obj.to_dict() if hasattr(obj, "to_dict") and not isinstance(obj, pd.DataFrame) else obj
+        atomic_write_bytes(path, dumps_indented(data, indent=1, default=_as_dict).encode("utf-8"))
 
     def load_from_path(self, context: InputContext, path: UPath) -> Any:
         with path.open("rb") as handle:
