@@ -1,13 +1,15 @@
 """dumps_indented writes exactly what json.dumps(ensure_ascii=False, indent=n) writes."""
 
 import enum
+import io
 import json
 import math
 import random
 
 import pytest
 
-from collection_tree.core.json_text import copy_document, dumps_indented
+import collection_tree.core.json_text as json_text
+from collection_tree.core.json_text import copy_document, dumps_indented, write_indented
 
 
 class Level(enum.IntEnum):
@@ -34,6 +36,28 @@ def _random_value(rng: random.Random, depth: int):
         return tuple(_random_value(rng, depth + 1) for _ in range(rng.randrange(3)))
     keys = [rng.choice(["k", "id", "é", 7, 2.5, True, None, False, "a\nb"]) for _ in range(rng.randrange(5))]
     return {key: _random_value(rng, depth + 1) for key in keys}
+
+
+@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("flush_parts", [1, 3, 1 << 16])
+def test_written_in_chunks_the_same_bytes(seed, flush_parts, monkeypatch):
+    """``write_indented`` hands its pieces over every ``FLUSH_PARTS`` (1: after every item) and the
+    bytes are json's text, UTF-8 encoded, whatever the chunks."""
+    monkeypatch.setattr(json_text, "FLUSH_PARTS", flush_parts)
+    rng = random.Random(seed)
+    value = {**{f"part {i}": _random_value(rng, 0) for i in range(6)}, "ids": list(range(50))}
+    writes: list[bytes] = []
+
+    class Handle(io.BytesIO):
+        def write(self, data):  # type: ignore[override]
+            writes.append(bytes(data))
+            return super().write(data)
+
+    handle = Handle()
+    write_indented(value, handle, 1)
+    assert handle.getvalue() == json.dumps(value, ensure_ascii=False, indent=1).encode("utf-8")
+    if flush_parts == 1:
+        assert len(writes) > 5  # streamed, not one write at the end
 
 
 @pytest.mark.parametrize("seed", range(40))

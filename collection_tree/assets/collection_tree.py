@@ -35,7 +35,7 @@ from collection_tree.core.atomic import atomic_writer
 from collection_tree.core.clusters import ClusterSet
 from collection_tree.core.curation import MAX_CROSS_LINEAGE_SHARE, curation_figures, rounded, summary_line
 from collection_tree.core.inputs import tracks_from_storage
-from collection_tree.core.json_text import SerialisedDocument
+from collection_tree.core.json_text import WrittenDocument, write_indented
 from collection_tree.core.report import size_stats
 from collection_tree.phases.assembly import (
     CollectionTreeError,
@@ -111,11 +111,11 @@ def _materialise(context: AssetExecutionContext, config: CollectionTreeConfig, m
     problems = validate_collection_tree(doc)
     if problems:
         raise CollectionTreeError("after the play order, identity and overrides: " + "; ".join(problems[:10]))
-    doc = SerialisedDocument(doc)  # one serialisation for the tree file and the store copy
     path = tree_path(mode, settings)
-    with atomic_writer(path) as handle:  # the bytes as they are, and the file's final newline
-        handle.write(doc.json_bytes)
+    with atomic_writer(path) as handle:  # streamed: the text of a big tree is never held whole
+        write_indented(doc, handle, indent=1)
         handle.write(b"\n")
+    doc = WrittenDocument(doc, path)  # the store copies the file instead of serialising the tree again
     snapshot = keep_tree(path, context.run.run_id)  # what `collection-tree diff RUN_A RUN_B` reads
     progress(1.0, f"{len(doc['categories'])} categories, {doc['assigned_tracks']}/{doc['total_tracks']} tracks "
                   f"-> {path}")

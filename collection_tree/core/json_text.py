@@ -12,7 +12,8 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from json.encoder import encode_basestring  # type: ignore[attr-defined]  # the C function when available
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 _INFINITY = float("inf")
 
@@ -50,11 +51,34 @@ def _key(key: Any) -> str | None:
     return key if isinstance(key, str) else _scalar(key)
 
 
+FLUSH_PARTS = 1 << 16  # pieces held before a streamed write (``write_indented``) goes to its handle
+
+
 def dumps_indented(data: Any, indent: int = 1, default: Callable[[Any], Any] | None = None) -> str:
     """``json.dumps(data, ensure_ascii=False, indent=indent, default=default)`` (keys in their order,
     NaN allowed, no circularity check: the documents are trees)."""
-    step = " " * indent
     parts: list[str] = []
+    _encode(data, indent, default, parts, None)
+    return "".join(parts)
+
+
+def write_indented(data: Any, handle: BinaryIO, indent: int = 1, default: Callable[[Any], Any] | None = None) -> None:
+    """``dumps_indented(data, indent, default)`` UTF-8 encoded to ``handle``, written in chunks as it is
+    made: a 1M-track tree's text (~230 MB), its pieces and its encoding are never held whole."""
+    def flush(parts: list[str]) -> None:
+        handle.write("".join(parts).encode("utf-8"))
+        parts.clear()
+
+    parts: list[str] = []
+    _encode(data, indent, default, parts, flush)
+    flush(parts)
+
+
+def _encode(data: Any, indent: int, default: Callable[[Any], Any] | None, parts: list[str],
+            flush: Callable[[list[str]], None] | None) -> None:
+    """Appends ``data``'s indented JSON to ``parts``; with ``flush``, hands them over every
+    ``FLUSH_PARTS`` pieces (between a container's items, so a chunk never splits a character)."""
+    step = " " * indent
     append = parts.append
 
     def encode(value: Any, level: int) -> None:
@@ -77,6 +101,8 @@ def dumps_indented(data: Any, indent: int = 1, default: Callable[[Any], Any] | N
                     if i:
                         append("," + inner)
                     encode(item, level + 1)
+                    if flush is not None and len(parts) >= FLUSH_PARTS:
+                        flush(parts)
             append("\n" + step * level + "]")
         elif isinstance(value, dict):
             if not value:
@@ -92,6 +118,8 @@ def dumps_indented(data: Any, indent: int = 1, default: Callable[[Any], Any] | N
                 append(("" if first else "," + inner) + encode_basestring(name) + ": ")
                 first = False
                 encode(item, level + 1)
+                if flush is not None and len(parts) >= FLUSH_PARTS:
+                    flush(parts)
             append("\n" + step * level + "}")
         elif default is not None:
             encode(default(value), level)
@@ -99,7 +127,6 @@ def dumps_indented(data: Any, indent: int = 1, default: Callable[[Any], Any] | N
             raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
     encode(data, 0)
-    return "".join(parts)
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
@@ -122,13 +149,11 @@ def copy_document(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-class SerialisedDocument(dict):  # type: ignore[type-arg]
-    """A JSON document with ``dumps_indented(doc, 1)`` made of it, UTF-8 encoded, for a document
-    written twice (the tree file, the phase store): a 1M-track tree takes seconds to serialise. Only
-    the bytes are kept, written as they are (a 1M-track tree's text is ~230 MB; the text, a copy with
-    a newline and its encoding were held at once). Only valid while the document is not changed:
-    build it last."""
+class WrittenDocument(dict):  # type: ignore[type-arg]
+    """A JSON document already written as ``write_indented(doc, 1)`` plus a final newline to ``file``,
+    for a document stored twice (the tree file, then the phase store's copy of it): the store copies the
+    file instead of serialising a 1M-track tree again. Only valid while neither changes: make it last."""
 
-    def __init__(self, doc: dict[str, Any]):
+    def __init__(self, doc: dict[str, Any], file: Path):
         super().__init__(doc)
-        self.json_bytes = dumps_indented(doc, indent=1).encode("utf-8")
+        self.file = file

@@ -9,10 +9,12 @@ leaves a half-written output behind, and the previous output stays until the new
 import io
 import json
 import os
+import shutil
 import threading
 import uuid
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
 import pandas as pd
 import pyarrow as pa
@@ -21,21 +23,28 @@ from dagster import ConfigurableIOManagerFactory, InputContext, OutputContext, U
 from upath import UPath
 
 from collection_tree.core.inputs import facets_read_back
-from collection_tree.core.json_text import SerialisedDocument, dumps_indented
+from collection_tree.core.json_text import WrittenDocument, dumps_indented
 from collection_tree.core.report import PhaseReport
 from collection_tree.resources.settings import PipelineSettings
 
+COPY_CHUNK = 1 << 20  # bytes per read when a written file is copied into the store
 
-def atomic_write_bytes(path: UPath, data: bytes) -> None:
+
+def atomic_write(path: UPath, write: Callable[[BinaryIO], object]) -> None:
+    """``write(handle)`` to a temporary sibling of ``path`` (local or object storage), then moved over it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
         with tmp.open("wb") as handle:
-            handle.write(data)
+            write(handle)
         tmp.rename(path) if not path.exists() else tmp.replace(path)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def atomic_write_bytes(path: UPath, data: bytes) -> None:
+    atomic_write(path, lambda handle: handle.write(data))
 
 
 def _as_dict(value: Any) -> Any:
@@ -56,8 +65,9 @@ class JsonDocumentIOManager(UPathIOManager):
     extension = ".json"
 
     def dump_to_path(self, context: OutputContext, obj: Any, path: UPath) -> None:
-        if isinstance(obj, SerialisedDocument):  # serialised already (for the tree file)
-            atomic_write_bytes(path, obj.json_bytes)
+        if isinstance(obj, WrittenDocument):  # written already (the tree file): copied as it is
+            with obj.file.open("rb") as source:
+                atomic_write(path, lambda handle: shutil.copyfileobj(source, handle, COPY_CHUNK))
             return
         data = obj.to_dict() if hasattr(obj, "to_dict") and not isinstance(obj, pd.DataFrame) else obj
         atomic_write_bytes(path, dumps_indented(data, indent=1, default=_as_dict).encode("utf-8"))
