@@ -286,6 +286,28 @@ def small_collection(tmp_path_factory) -> _Path:
 
 
 @_pytest.fixture
+def offline_cli_env(tmp_path, small_collection, monkeypatch) -> _Path:
+    """``collection-tree`` called in this process (``cli.main``) on the small collection, offline, with
+    no LLM cache: DAGSTER_HOME with the project's dagster.yaml, the output folder (returned) in tmp_path,
+    and nothing of the caller's COLLECTION_TREE_* / ANTHROPIC_* settings."""
+    import os
+    import shutil
+
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(_Path(__file__).resolve().parents[1] / ".dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    for name in [n for n in os.environ if n.startswith(("COLLECTION_TREE_", "ANTHROPIC_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("COLLECTION_TREE_OUTPUT", str(tmp_path / "out"))
+    monkeypatch.setenv("COLLECTION_TREE_LLM", "offline")
+    monkeypatch.setenv("COLLECTION_TREE_LLM_CACHE", "off")
+    for name in ("tracks.csv", "genre_tree.json", "scene_tree.json"):
+        monkeypatch.setenv(f"COLLECTION_TREE_{name.split('.')[0].upper()}", str(small_collection / name))
+    return tmp_path / "out"
+
+
+@_pytest.fixture
 def build_env(tmp_path, small_collection, recording_api) -> _NS:
     """A user's setup in tmp_path: DAGSTER_HOME with the project's dagster.yaml, an output folder, the
     small collection as input and the Anthropic provider on the recording fake API. ``env`` is the

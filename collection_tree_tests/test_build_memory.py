@@ -5,10 +5,7 @@ at 1M tracks that was every phase's tracks, trees and clusters at once."""
 from __future__ import annotations
 
 import gc
-import os
-import shutil
 import weakref
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -17,26 +14,10 @@ from collection_tree.core.clusters import ClusterSet
 from collection_tree.resources.io_managers import JsonDocumentIOManager, ParquetTableIOManager
 
 
-def _cli_env(monkeypatch, tmp_path: Path, collection: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    shutil.copy(Path(__file__).resolve().parents[1] / ".dagster_home" / "dagster.yaml", home / "dagster.yaml")
-    for name in [n for n in os.environ if n.startswith(("COLLECTION_TREE_", "ANTHROPIC_"))]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    monkeypatch.setenv("COLLECTION_TREE_OUTPUT", str(tmp_path / "out"))
-    monkeypatch.setenv("COLLECTION_TREE_LLM", "offline")
-    monkeypatch.setenv("COLLECTION_TREE_LLM_CACHE", "off")
-    for name in ("tracks", "genre_tree", "scene_tree"):
-        suffix = "csv" if name == "tracks" else "json"
-        monkeypatch.setenv(f"COLLECTION_TREE_{name.upper()}", str(collection / f"{name}.{suffix}"))
-
-
-def test_a_cli_build_lets_go_of_each_output_once_it_is_stored(tmp_path, small_collection, monkeypatch) -> None:
+def test_a_cli_build_lets_go_of_each_output_once_it_is_stored(offline_cli_env, monkeypatch) -> None:
     """Every table and cluster set a step returns is gone by the time a later step stores its own."""
     from collection_tree.cli import main
 
-    _cli_env(monkeypatch, tmp_path, small_collection)
     stored: list[tuple[str, weakref.ref[Any]]] = []
     alive_later: list[tuple[str, list[str]]] = []  # (the step storing, earlier outputs still alive)
 
@@ -61,19 +42,18 @@ def test_a_cli_build_lets_go_of_each_output_once_it_is_stored(tmp_path, small_co
     assert all(alive == [] for _, alive in alive_later), [entry for entry in alive_later if entry[1]]
 
 
-def test_the_build_lock_names_the_run_dagster_chose(tmp_path, small_collection, monkeypatch) -> None:
+def test_the_build_lock_names_the_run_dagster_chose(offline_cli_env, monkeypatch) -> None:
     """The CLI takes the lock before Dagster has a run id; the executor records it as the run starts."""
     from dagster import DagsterInstance
 
     from collection_tree.cli import main
     from collection_tree.core.build_lock import BuildLock
 
-    _cli_env(monkeypatch, tmp_path, small_collection)
     holders: list[str] = []
     real_dump = ParquetTableIOManager.dump_to_path
 
     def watched_dump(self: Any, context: Any, obj: pd.DataFrame, path: Any) -> None:
-        holder = BuildLock(tmp_path / "out").holder()
+        holder = BuildLock(offline_cli_env).holder()
         holders.append(holder.run_id if holder else "")
         real_dump(self, context, obj, path)
 

@@ -143,28 +143,13 @@ def test_a_dead_worker_fails_the_call_and_the_next_phase_gets_a_new_pool(monkeyp
     assert started == [2, 2]
 
 
-def test_a_cli_build_starts_one_pool_for_all_its_phases(tmp_path, small_collection, monkeypatch) -> None:
+def test_a_cli_build_starts_one_pool_for_all_its_phases(offline_cli_env, monkeypatch) -> None:
     """``collection-tree build`` (the test run: phases 2-6, five of them calling the provider) with the
     workers forced on for the small collection: one pool for the build, gone when it ends."""
-    import os
-    import shutil
-    from pathlib import Path
-
     import collection_tree.assets.llm_step as llm_step
     from collection_tree.cli import main
 
     started = _spawn_counter(monkeypatch)
-    home = tmp_path / "home"
-    home.mkdir()
-    shutil.copy(Path(__file__).resolve().parents[1] / ".dagster_home" / "dagster.yaml", home / "dagster.yaml")
-    for name in [n for n in os.environ if n.startswith(("COLLECTION_TREE_", "ANTHROPIC_"))]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    monkeypatch.setenv("COLLECTION_TREE_OUTPUT", str(tmp_path / "out"))
-    monkeypatch.setenv("COLLECTION_TREE_LLM", "offline")
-    monkeypatch.setenv("COLLECTION_TREE_LLM_CACHE", "off")
-    for name in ("tracks.csv", "genre_tree.json", "scene_tree.json"):
-        monkeypatch.setenv(f"COLLECTION_TREE_{name.split('.')[0].upper()}", str(small_collection / name))
     monkeypatch.setattr(llm_step, "workers_for", lambda tracks, **options: 2)
     import collection_tree.llm.offline as offline
 
