@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from collection_tree.core.inputs import LIST_FACETS
+from collection_tree.core.search import norm_text, norm_texts
 
 NUMERIC_COLUMNS = ("year", "bpm", "energy")
 TEXT_COLUMNS = ("era", "key", "country")
@@ -34,25 +35,16 @@ HISTOGRAM_BINS = 20
 LANDSCAPE_TOP = {"genre": 12, "scene_tags": 10, "descriptors": 8, "era": 8, "country": 8, "key": 12}
 
 
-def _norm(value: Any) -> str:
-    return str(value).strip().casefold()
-
-
 def _normed_values(cells: list[Any]) -> list[dict[str, str]]:
     """Each cell's values by normalised key. Read-only and shared: the tracks with the same values get
     the same dict (a collection has far fewer distinct value lists than tracks), and each distinct
     value is normalised once."""
-    norms: dict[str, str] = {}
-    shared: dict[tuple[Any, ...], dict[str, str]] = {}
-    out: list[dict[str, str]] = []
-    for cell in cells:
-        values = tuple(cell) if isinstance(cell, list | tuple | np.ndarray) else ()
-        found = shared.get(values)
-        if found is None:
-            found = shared[values] = {
-                norms[v] if v in norms else norms.setdefault(v, _norm(v)): v for v in values}
-        out.append(found)
-    return out
+    lists = [tuple(cell) if isinstance(cell, list | tuple | np.ndarray) else () for cell in cells]
+    distinct_lists = dict.fromkeys(lists)
+    distinct_values = list(dict.fromkeys(v for one in distinct_lists for v in one))
+    normed = dict(zip(distinct_values, norm_texts(distinct_values), strict=True))
+    shared = {one: {normed[v]: v for v in one} for one in distinct_lists}
+    return [shared[one] for one in lists]
 
 
 def _r(value: float, digits: int = 2) -> float | int:
@@ -214,7 +206,7 @@ class TrackFeatures:
             out["era"] = _top_shares(self.text["era"][rows].tolist(), n, 3)
         for column in ("genre", "scene_tags", "descriptors"):
             if column in self.lists:
-                own = {_norm(v) for v in filters.get(column, []) or []}
+                own = {norm_text(v) for v in filters.get(column, []) or []}
                 out[f"other_{column}"] = self._other_values(column, rows, own)
         if "key" in self.text:
             keys = [k for k in self.text["key"][rows].tolist() if k]
@@ -233,14 +225,14 @@ class TrackFeatures:
                     inside = (values >= float(min(wanted))) & (values <= float(max(wanted)))
                     out[key] = _r(inside.mean())
                 continue
-            values = {_norm(v) for v in (wanted if isinstance(wanted, list | tuple) else [wanted])}
+            values = {norm_text(v) for v in (wanted if isinstance(wanted, list | tuple) else [wanted])}
             if key in self.lists:
                 normed = self.normed[key]
                 hits = sum(1 for r in rows.tolist() if not values.isdisjoint(normed[r]))
                 out[key] = _r(hits / rows.size)
             elif key in self.text:
                 if key not in self._normed_text:
-                    self._normed_text[key] = np.array([_norm(v) for v in self.text[key].tolist()], dtype=object)
+                    self._normed_text[key] = np.array(norm_texts(self.text[key].tolist()), dtype=object)
                 out[key] = _r(sum(1 for v in self._normed_text[key][rows].tolist() if v in values) / rows.size)
         return out
 

@@ -28,15 +28,16 @@ __all__ = ["RANGE_COLUMNS", "TEXT_FACETS"]
 _warned_keys: set[str] = set()
 
 
-def _norm(value: Any) -> str:
+def norm_text(value: Any) -> str:
+    """A facet value as filters and summaries compare it: stripped and casefolded."""
     return str(value).strip().casefold()
 
 
-def _norms(values: list[Any]) -> list[str]:
-    """``_norm`` of each value, computed once per distinct value and shared: a column has few distinct
-    values and many rows, and a new string per row was 116 MiB of a 300K-track index."""
+def norm_texts(values: list[Any]) -> list[str]:
+    """``norm_text`` of each value, computed once per distinct value and shared: a column has few
+    distinct values and many rows, and a new string per row was 116 MiB of a 300K-track index."""
     seen: dict[Any, str] = {}
-    return [seen[v] if v in seen else seen.setdefault(v, _norm(v)) for v in values]
+    return [seen[v] if v in seen else seen.setdefault(v, norm_text(v)) for v in values]
 
 
 def merge_filters(*filter_sets: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -94,7 +95,7 @@ class FacetIndex:
         self._text: dict[str, np.ndarray] = {}
         for column in TEXT_FACETS:
             if column in tracks.columns:
-                self._text[column] = np.array(_norms(tracks[column].tolist()), dtype=object)
+                self._text[column] = np.array(norm_texts(tracks[column].tolist()), dtype=object)
         self._numeric: dict[str, np.ndarray] = {}
         for column in RANGE_COLUMNS:
             if column in tracks.columns:
@@ -108,7 +109,7 @@ class FacetIndex:
         if exploded.empty:
             return {}
         rows = exploded.index.to_numpy(dtype=np.int64)
-        keys = pd.Series(_norms(exploded.tolist()))
+        keys = pd.Series(norm_texts(exploded.tolist()))
         groups = pd.Series(rows).groupby(keys.to_numpy()).indices
         return {k: rows[v] for k, v in groups.items()}
 
@@ -142,7 +143,7 @@ class FacetIndex:
             dist = np.where(values < lo, lo - values, np.where(values > hi, values - hi, 0.0))
             comp = np.clip(1.0 - dist / width, 0.0, 1.0)
             return np.where(np.isnan(values), 0.0, comp)  # a missing value matches no range
-        wanted = {_norm(v) for v in (value if isinstance(value, list | tuple) else [value]) if v is not None}
+        wanted = {norm_text(v) for v in (value if isinstance(value, list | tuple) else [value]) if v is not None}
         wanted.discard("")
         if not wanted:
             return None

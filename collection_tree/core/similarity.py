@@ -92,7 +92,7 @@ class Tokens:
         kept = stripped != ""
         # distinct raw values whose stripped text is empty are dropped; the others renumbered in order
         renumber = np.cumsum(kept) - 1
-        token_kept = kept[raw_codes] if len(raw_codes) else np.zeros(0, dtype=bool)
+        token_kept = kept[raw_codes]
         rows = exploded.index.to_numpy(dtype=np.int64)[token_kept]
         codes = renumber[raw_codes[token_kept]].astype(np.int64)
         weight = np.ones(len(rows), dtype=np.float64)
