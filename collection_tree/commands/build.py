@@ -208,9 +208,6 @@ def _build_holding_the_lock(args: argparse.Namespace, cfg: settings.Settings, ho
     from dagster import DagsterInstance, RunsFilter
 
     from collection_tree import operations as ops
-    from collection_tree.core.atomic import removals_in_background
-    from collection_tree.core.heap import build_heap
-    from collection_tree.core.workers import build_workers
 
     job_name = job_name or (ops.TEST_JOB if args.test else ops.FULL_JOB)
     run_config = build_run_config(args, ops_config)
@@ -218,9 +215,9 @@ def _build_holding_the_lock(args: argparse.Namespace, cfg: settings.Settings, ho
     started = time.monotonic()
     result = None
     command = "collection-tree build" + (" --test" if args.test else "")
-    # the exports' old folders are removed while the run goes on (waited for before the time is taken);
-    # the phases share the offline answers' worker processes
-    with DagsterInstance.get() as instance, removals_in_background(), build_heap(), build_workers():
+    # The run goes through the code location's executor (`operations.run_job`, `resume_run`), which sets
+    # up the build's heap, its shared offline workers and the export folders' background removals.
+    with DagsterInstance.get() as instance:
         busy = [s for s in ops.active_runs(instance) if s.job_name in (ops.FULL_JOB, ops.TEST_JOB, job_name)]
         if busy:
             print(f"error: run {busy[0].run_id} ({busy[0].job_name}) is {busy[0].status}: one build at a time. "
