@@ -22,6 +22,7 @@ from collection_tree.core.atomic import removals_in_background
 from collection_tree.core.build_lock import BuildLock, BuildLockBusy
 from collection_tree.core.heap import build_heap
 from collection_tree.core.workers import build_workers
+from collection_tree.event_log import event_log_kept_open
 
 
 def output_folder(run_config: Any) -> Path:
@@ -57,7 +58,9 @@ class BuildLockedExecutor(Executor):
             lock.acquire(run_id=plan_context.run_id, command=command, wait=True)
         try:
             plan_context.log.info(f"build lock on {lock.folder} held by this run")
-            with removals_in_background(), build_heap(), build_workers():  # old export folders go as the run goes on
+            # old export folders go as the run goes on; the event log's files stay between events
+            with removals_in_background(), build_heap(), build_workers(), \
+                    event_log_kept_open(plan_context.instance, plan_context.run_id):
                 yield from self.inner.execute(plan_context, execution_plan)
         finally:
             lock.release()

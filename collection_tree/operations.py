@@ -42,6 +42,7 @@ from upath import UPath
 
 from collection_tree.assets.evolution import HISTORY_DIR
 from collection_tree.definitions import defs as code_location
+from collection_tree.event_log import event_log_kept_open
 from collection_tree.exports.m3u import PLAYLISTS_DIR
 from collection_tree.exports.reuse import record_path
 from collection_tree.exports.serato import SUBCRATES_DIR
@@ -266,7 +267,8 @@ def run_job(instance: DagsterInstance, job_name: str, *, run_config: Mapping[str
     phase's tracks, trees and clusters at once (several GiB). Here an output lives as long as its step
     needs it; the next steps load theirs from the store."""
     job = build_reconstructable_job(__name__, "load_job", reconstructable_args=(job_name,))
-    return execute_job(job, instance, run_config=run_config, tags=tags)
+    with event_log_kept_open(instance):  # the run's planned materialisations; the executor holds the rest
+        return execute_job(job, instance, run_config=run_config, tags=tags)
 
 
 def resume_run(instance: DagsterInstance, run_id: str, *, run_config: Mapping[str, Any] | None = None,
