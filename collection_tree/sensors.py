@@ -4,8 +4,9 @@
 were only added and the trees only gained track ids, else the full build (tag ``collection_tree/choice``).
 
 Both sensors on, one change to the tracks and the trees together requests one run, not two: every
-request is tagged with the digest of all three input files (``collection_tree/inputs``), and a sensor
-skips inputs that a queued or running run already carries, or that the last finished build read
+request is tagged with the digest of all three input files (``collection_tree/inputs``), as are the
+runs of ``collection-tree build`` and ``update`` (``commands/build.inputs_tag``), and a sensor skips
+inputs that a queued or running run already carries, or that the last finished build read
 (``already_handled``).
 
 A version is the file's sha256 plus the tree's ``id`` and ``created_at``; the cursor (JSON) holds

@@ -57,6 +57,32 @@ def read_run_config(path: Path, test: bool) -> dict[str, Any]:
     return run_config_from_file(doc, str(path), (TEST if test else FULL).prefix)
 
 
+def input_files(cfg: settings.Settings) -> dict[str, Path]:
+    """The three input files a build would read: the configured ones, else the demo collection's."""
+    given = cfg.input_paths()
+    if given:
+        return {name: Path(path) for name, path in given.items()}
+    from collection_tree.demo import ensure_demo_collection, input_paths
+
+    ensure_demo_collection(cfg.places().demo)
+    return input_paths(cfg.places().demo)
+
+
+def inputs_tag(cfg: settings.Settings, job_name: str) -> dict[str, str]:
+    """For a full build or an update, the sensors' tag of the input files' digest (``sensors.INPUTS_TAG``):
+    a sensor tick while this run builds them then skips, instead of queueing a second run of the same
+    inputs behind the build lock. None for the test run, or when an input cannot be read (the run says why)."""
+    from collection_tree import operations as ops
+    from collection_tree.sensors import INPUTS_TAG, input_digests, inputs_key
+
+    if job_name not in (ops.FULL_JOB, ops.UPDATE_JOB):
+        return {}
+    try:
+        return {INPUTS_TAG: inputs_key(input_digests(input_files(cfg)))}
+    except (OSError, ValueError):
+        return {}
+
+
 def check_settings(cfg: settings.Settings) -> None:
     """Settings a run would only trip over in one of its steps, checked before anything starts: the
     inputs (all three or none), config.json, the profile, the LLM settings, the provider and its
@@ -242,6 +268,8 @@ def _build_holding_the_lock(args: argparse.Namespace, cfg: settings.Settings, ho
                 print(f"note: run {last.run_id} was interrupted (its process is gone); marked failed. "
                       "`collection-tree build --resume` would have continued it.", file=sys.stderr)
 
+        tags = {SESSION_TAG: session, **({} if parent is not None else inputs_tag(cfg, job_name))}
+
         def find_run() -> str | None:
             runs = instance.get_runs(RunsFilter(tags={SESSION_TAG: session}), limit=1)
             return runs[0].run_id if runs else None
@@ -256,7 +284,7 @@ def _build_holding_the_lock(args: argparse.Namespace, cfg: settings.Settings, ho
                     print(f"error: {exc}", file=sys.stderr)
                     return 1
             else:
-                result = ops.run_job(instance, job_name, run_config=run_config, tags={SESSION_TAG: session})
+                result = ops.run_job(instance, job_name, run_config=run_config, tags=tags)
         except KeyboardInterrupt:
             print(f"\ninterrupted; resume with `collection-tree build {'--test ' if args.test else ''}--resume`",
                   file=sys.stderr)

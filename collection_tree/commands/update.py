@@ -10,7 +10,7 @@ from typing import Any
 
 from collection_tree import settings
 from collection_tree.commands._home import ensure_dagster_home
-from collection_tree.commands.build import _build_holding_the_lock, check_settings, read_run_config
+from collection_tree.commands.build import _build_holding_the_lock, check_settings, input_files, read_run_config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,17 +45,6 @@ def with_update(ops_config: dict[str, Any]) -> dict[str, Any]:
         entry["config"] = {**(entry.get("config") or {}), **value["config"]}
         ops[op] = entry
     return {**ops_config, "ops": ops}
-
-
-def input_files(cfg: settings.Settings) -> dict[str, Path]:
-    """The three input files a build would read: the configured ones, else the demo collection's."""
-    given = cfg.input_paths()
-    if given:
-        return {name: Path(path) for name, path in given.items()}
-    from collection_tree.demo import ensure_demo_collection, input_paths
-
-    ensure_demo_collection(cfg.places().demo)
-    return input_paths(cfg.places().demo)
 
 
 def run(args: argparse.Namespace) -> int:
