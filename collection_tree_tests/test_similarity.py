@@ -289,3 +289,41 @@ def test_ranked_scores_equal_the_full_product_exactly(monkeypatch, dense_cells):
         assert np.array_equal(ranked.scores[i], full[row][ranked.columns[i]])
         assert ranked.scores[i].tolist() == sorted(full[row].tolist(), reverse=True)
     assert (ranked.scores[~known] == 0).all()  # unknown ids score 0 everywhere
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+def test_the_argmax_top_k_equals_the_argpartition_top_k(monkeypatch, k):
+    """Up to ``TOP_BY_ARGMAX`` the best k come from argmax passes: the same columns and scores as the
+    first k of the argpartition path, ties (repeated centroids) and masked clusters included."""
+    rng = np.random.default_rng(5)
+    rows = [{"track_id": t, "genre": ["Rock", f"Style {int(rng.integers(6))}"], "year": int(rng.integers(1995, 2000))}
+            for t in range(1, 301)]
+    model = TrackSimilarity(tracks_frame(rows))
+    groups = [list(range(i, 301, 11)) for i in range(1, 12)]
+    centroids = model.centroids(groups + groups[:3])  # three centroids repeated: ties at every rank
+
+    def some_masked(chunk: np.ndarray) -> np.ndarray:
+        allowed = np.ones((len(chunk), 14), dtype=bool)
+        allowed[chunk % 3 == 0, :12] = False  # every third track: two clusters left, then -inf
+        return allowed
+
+    assert k <= similarity.TOP_BY_ARGMAX
+    deep = model.ranked(np.arange(1, 301), centroids, similarity.TOP_BY_ARGMAX + 3, some_masked)
+    shallow = model.ranked(np.arange(1, 301), centroids, k, some_masked)
+    assert np.array_equal(shallow.columns, deep.columns[:, :k])
+    assert np.array_equal(shallow.scores, deep.scores[:, :k])
+    assert (shallow.columns[2, 2:] == -1).all()  # track 3: padded past its two allowed clusters
+
+
+def test_signature_groups_are_the_groups_of_unique_rows():
+    from collection_tree.phases.placement import _signature_groups
+
+    rng = np.random.default_rng(9)
+    for width in (0, 3, 8, 21):
+        distinct = rng.random((40, width)) < 0.3
+        signature = distinct[rng.integers(0, 40, 2000)]
+        unique, group = _signature_groups(signature)
+        expected, inverse = np.unique(signature, axis=0, return_inverse=True)
+        assert len(unique) == len(expected)
+        assert np.array_equal(unique[group], signature)  # every row is its group's signature
+        assert np.array_equal(unique, expected) and np.array_equal(group, inverse.ravel())  # same order too

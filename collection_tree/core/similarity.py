@@ -42,6 +42,7 @@ NUMERIC_FLOOR = {"year": 1.0, "bpm": 2.0, "energy": 0.5}  # the narrowest soft b
 SOFT_BIN_REACH = 2  # a value touches its bin and this many on each side
 SCORE_CELLS = 1 << 24  # tracks x clusters scored at a time (~64 MiB of float32)
 DENSE_CENTROID_CELLS = 1 << 25  # centroids x the scored tracks' features held dense (~128 MiB at most): much faster
+TOP_BY_ARGMAX = 32  # up to this k, k argmax passes find a row's best k (argpartition makes an n x m index array)
 
 _KEY_NAMES = {"c": 0, "b#": 0, "c#": 1, "db": 1, "d": 2, "d#": 3, "eb": 3, "e": 4, "fb": 4, "f": 5, "e#": 5,
               "f#": 6, "gb": 6, "g": 7, "g#": 8, "ab": 8, "a": 9, "a#": 10, "bb": 10, "b": 11, "cb": 11}
@@ -341,17 +342,34 @@ class TrackSimilarity:
                 block[known] = product if dense else product.toarray()
             if allowed is not None:
                 block[~allowed(chunk)] = -np.inf
-            top = np.argpartition(-block, k - 1, axis=1)[:, :k] if k < m else np.tile(np.arange(m), (len(chunk), 1))
-            top_scores = np.take_along_axis(block, top, axis=1)
-            order = np.lexsort((top, -top_scores), axis=1)
-            top = np.take_along_axis(top, order, axis=1)
-            top_scores = np.take_along_axis(top_scores, order, axis=1)
-            if k < m:  # argpartition may cut a tie at the k-th place arbitrarily: settle it by column
-                top, top_scores = _settle_ties(block, top, top_scores)
+            if k <= TOP_BY_ARGMAX:
+                top, top_scores = _top_by_argmax(block, k)
+            else:
+                top = np.argpartition(-block, k - 1, axis=1)[:, :k] if k < m else \
+                    np.tile(np.arange(m), (len(chunk), 1))
+                top_scores = np.take_along_axis(block, top, axis=1)
+                order = np.lexsort((top, -top_scores), axis=1)
+                top = np.take_along_axis(top, order, axis=1)
+                top_scores = np.take_along_axis(top_scores, order, axis=1)
+                if k < m:  # argpartition may cut a tie at the k-th place arbitrarily: settle it by column
+                    top, top_scores = _settle_ties(block, top, top_scores)
             top[~np.isfinite(top_scores)] = -1
             columns[start: start + len(chunk)] = top
             scores[start: start + len(chunk)] = top_scores
         return Ranked(ids, columns, scores)
+
+
+def _top_by_argmax(block: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ``k`` best columns, best first, ties by the lower column: ``argmax`` gives the first
+    maximum, which is taken out (set to -inf) before the next pass. Consumes ``block``."""
+    rows = np.arange(block.shape[0])
+    top = np.empty((block.shape[0], k), dtype=np.int64)
+    top_scores = np.empty((block.shape[0], k), dtype=np.float32)
+    for j in range(k):
+        top[:, j] = column = block.argmax(axis=1)
+        top_scores[:, j] = block[rows, column]
+        block[rows, column] = -np.inf
+    return top, top_scores
 
 
 def _settle_ties(block: np.ndarray, top: np.ndarray, top_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
