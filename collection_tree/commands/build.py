@@ -71,7 +71,7 @@ def input_files(cfg: settings.Settings) -> dict[str, Path]:
 def inputs_tag(cfg: settings.Settings, job_name: str) -> dict[str, str]:
     """For a full build or an update, the sensors' tag of the input files' digest (``sensors.INPUTS_TAG``):
     a sensor tick while this run builds them then skips, instead of queueing a second run of the same
-    inputs behind the build lock. None for the test run, or when an input cannot be read (the run says why)."""
+    inputs behind the build lock. No tag for the test run, or when an input cannot be read (the run says why)."""
     from collection_tree import operations as ops
     from collection_tree.sensors import INPUTS_TAG, input_digests, inputs_key
 
@@ -268,8 +268,6 @@ def _build_holding_the_lock(args: argparse.Namespace, cfg: settings.Settings, ho
                 print(f"note: run {last.run_id} was interrupted (its process is gone); marked failed. "
                       "`collection-tree build --resume` would have continued it.", file=sys.stderr)
 
-        tags = {SESSION_TAG: session, **({} if parent is not None else inputs_tag(cfg, job_name))}
-
         def find_run() -> str | None:
             runs = instance.get_runs(RunsFilter(tags={SESSION_TAG: session}), limit=1)
             return runs[0].run_id if runs else None
@@ -284,7 +282,8 @@ def _build_holding_the_lock(args: argparse.Namespace, cfg: settings.Settings, ho
                     print(f"error: {exc}", file=sys.stderr)
                     return 1
             else:
-                result = ops.run_job(instance, job_name, run_config=run_config, tags=tags)
+                result = ops.run_job(instance, job_name, run_config=run_config,
+                                     tags={SESSION_TAG: session, **inputs_tag(cfg, job_name)})
         except KeyboardInterrupt:
             print(f"\ninterrupted; resume with `collection-tree build {'--test ' if args.test else ''}--resume`",
                   file=sys.stderr)
