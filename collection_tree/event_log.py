@@ -7,7 +7,8 @@ the last connection to it closes, so every event created both files again and re
 disk where creating a file costs half a millisecond that was most of an event's cost (an update
 of 30K tracks stores about 150 events). One idle connection held to the run's database and to the
 index database for the run keeps the files between events (the writes, their transactions and
-SQLite's own checkpoints are unchanged: the held connection never reads or writes)."""
+SQLite's own checkpoints are unchanged: after one read that attaches it to the WAL, the held
+connection never reads, writes or holds a transaction)."""
 
 from __future__ import annotations
 
