@@ -47,6 +47,7 @@ from collection_tree.phases.assembly import (
 from collection_tree.phases.incremental import TreeParams
 from collection_tree.phases.playlist_order import apply_orders, order_playlists
 from collection_tree.phases.refinement import RefineParams
+from collection_tree.resources.io_managers import SHARED_DOCUMENT
 from collection_tree.resources.llm import LLMResource
 from collection_tree.resources.settings import CollectionInputs, PipelineSettings
 from collection_tree.settings import INPUTS, TEST_RUN, TREE_FILE
@@ -168,6 +169,7 @@ def build_collection_tree_asset(mode: BuildMode) -> AssetsDefinition:
     common = dict(
         key=mode.key("collection_tree"), group_name=mode.group, io_manager_key="json_io_manager",
         kinds={"python", "json"}, pool=LLM_POOL,  # an update (config ``update``) calls the LLM
+        metadata={SHARED_DOCUMENT: True},  # its checks and exports share one parsed copy (they only read it)
         description="The Collection Tree JSON (categories of flat leaves with examples, contexts and "
                     "metadata suggestions), validated schema-exact, also written atomically to "
                     f"{TEST_RUN + '/' if mode.prefix else ''}{TREE_FILE} in the output folder.",
