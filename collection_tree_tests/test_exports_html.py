@@ -9,6 +9,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from browser_support import ARTIFACTS, open_page, visible_ids
 from conftest import XSS
 
@@ -165,3 +166,43 @@ def test_browser_on_the_fixture(browser, export_fixture, tmp_path):
     page.screenshot(path=str(ARTIFACTS / "collection_html_fixture.png"), full_page=True)
     assert events == {"dialogs": [], "errors": []}  # no injected script ran, no CSP violation
     page.close()
+
+
+# ------------------------------------------------------------------ the page's data, streamed in pieces
+def _one_shot(data) -> str:
+    """The page data's text as the page wrote it before it was streamed: one ``json.dumps``, escaped."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def test_streamed_json_pieces_join_to_the_one_shot_text(monkeypatch):
+    from collection_tree.exports import html_browser
+
+    monkeypatch.setattr(html_browser, "JSON_CHUNK_ITEMS", 3)
+    data = {"build": {"made": "offline <b>&</b>"}, "pageSize": 24, "empty": [], "short": [1, 2],
+            "tracks": {"id": list(range(10)), "t": ["</script>", "Jóga", "a&b", "ü\u2028x", "", "7", "8", "9", "10",
+                                                   "11"], "nested": [[1, [2]], {"k": "<!--"}, None, 1.5]},
+            "leaves": [{"o": [r, r + 1], "t": f"<{r}>"} for r in range(7)], "exactly": [1, 2, 3]}
+    pieces = list(html_browser.json_for_script_chunks(data))
+    assert "".join(pieces) == _one_shot(data) == html_browser.json_for_script(data)
+    assert len(pieces) > 20  # written piece by piece, not as one string
+    assert all("<" not in p and ">" not in p and "&" not in p for p in pieces)
+    bad = {"tracks": {"b": [1.0, float("nan"), 2.0, 3.0, 4.0]}}
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        "".join(html_browser.json_for_script_chunks(bad))
+
+
+def test_the_written_page_carries_the_one_shot_data_once(export_fixture, tmp_path, monkeypatch):
+    from collection_tree.exports import html_browser
+
+    monkeypatch.setattr(html_browser, "JSON_CHUNK_ITEMS", 2)  # the fixture's lists come in several pieces
+    _, html = page_for(export_fixture, tmp_path)
+    review = build_review_table(export_fixture.tree, export_fixture.tracks)
+    expected = _one_shot(html_browser.page_data(export_fixture.tree, export_fixture.tracks,
+                                                playlist_layout(export_fixture.tree), review))
+    blob = re.search(r'<script type="application/json" id="collection-data">(.*?)</script>', html, re.S).group(1)
+    assert blob == expected
+    assert html.count('id="collection-data"') == 1 and "\x00" not in html
+    rows = ungrouped_tracks(export_fixture.tree, export_fixture.tracks, {})
+    assert render_collection_html(export_fixture.tree, export_fixture.tracks, playlist_layout(export_fixture.tree),
+                                  rows, review) == html

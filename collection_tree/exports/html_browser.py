@@ -58,7 +58,37 @@ def _asset(name: str) -> str:
 
 def json_for_script(data: Any) -> str:
     """JSON safe inside a <script> element: no ``</script>``, ``<!--`` or entity can form."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return "".join(json_for_script_chunks(data))
+
+
+JSON_CHUNK_ITEMS = 2048  # list items encoded per piece: a few MB of text at most
+
+
+def json_for_script_chunks(data: Any, depth: int = 2) -> Iterator[str]:
+    """:func:`json_for_script`'s text in pieces: down to ``depth``, a dict with string keys and a list
+    longer than ``JSON_CHUNK_ITEMS`` are written piece by piece, each piece by the C encoder. At 1M
+    tracks the page's data is ~250M characters, and one string of it with its escaped copies took
+    more than 1 GB (the build's peak); the pieces join to the same text."""
+    if depth > 0 and isinstance(data, dict) and all(isinstance(key, str) for key in data):
+        yield "{"
+        for n, (key, value) in enumerate(data.items()):
+            yield ("," if n else "") + _script_safe(json.dumps(key, ensure_ascii=False)) + ":"
+            yield from json_for_script_chunks(value, depth - 1)
+        yield "}"
+    elif depth > 0 and isinstance(data, list) and len(data) > JSON_CHUNK_ITEMS:
+        yield "["
+        for start in range(0, len(data), JSON_CHUNK_ITEMS):
+            yield ("," if start else "") + _script_safe(_json(data[start:start + JSON_CHUNK_ITEMS]))[1:-1]
+        yield "]"
+    else:
+        yield _script_safe(_json(data))
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _script_safe(text: str) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
@@ -257,17 +287,31 @@ def render_collection_html(tree: dict[str, Any], tracks: pd.DataFrame, playlist_
 
 def _page_chunks(tree: dict[str, Any], tracks: pd.DataFrame, playlist_paths: dict[str, str],
                  ungrouped: list[dict[str, Any]], suggestions: pd.DataFrame | None) -> Iterator[str]:
-    """The page as the template's text chunks (streamed to disk by ``write_collection_html``)."""
+    """The page as the template's text chunks (streamed to disk by ``write_collection_html``); the
+    data's JSON is streamed in pieces where the template places it."""
     data = page_data(tree, tracks, playlist_paths, suggestions)
-    return _template().generate(
+    chunks = _template().generate(
         csp=content_security_policy(), css=Markup(_asset("collection.css")), script=Markup(_asset("collection.js")),
-        data=Markup(json_for_script(data)), build=data["build"], categories=data["cats"],
+        data=Markup(_DATA_PLACE), build=data["build"], categories=data["cats"],
         playlists=sum(1 for _ in iter_leaves(tree)), total_tracks=tree.get("total_tracks", "?"),
         assigned_tracks=tree.get("assigned_tracks", "?"), partial=tree.get("status") not in (None, "complete"),
         suggestions=len(data["suggestions"]),
         ungrouped=[{k: display_text(v) for k, v in row.items()} for row in ungrouped[:UNGROUPED_SHOWN]],
         ungrouped_total=len(ungrouped), ungrouped_more=max(len(ungrouped) - UNGROUPED_SHOWN, 0),
     )
+    for chunk in chunks:
+        if _DATA_PLACE not in chunk:
+            yield chunk
+            continue
+        before, after = chunk.split(_DATA_PLACE, 1)
+        yield before
+        yield from json_for_script_chunks(data)
+        yield after
+
+
+# Where the template's ``{{ data }}`` goes (a NUL never reaches the page: every shown text is cleaned of
+# control characters); the JSON is written there piece by piece.
+_DATA_PLACE = "\x00collection-data\x00"
 
 
 def write_collection_html(tree: dict[str, Any], tracks: pd.DataFrame, playlist_paths: dict[str, str],
