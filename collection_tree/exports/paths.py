@@ -305,17 +305,17 @@ def xml_element(depth: int, tag: str, attributes: Mapping[str, str], children: l
     return [f"{indent}<{tag}{xml_attributes(attributes)}>\n", *children, f"{indent}</{tag}>\n"]
 
 
-def xml_streamed(depth: int, tag: str, attributes: Mapping[str, str], children: list[str],
-                 chunk: int = 4096) -> Iterator[str]:
-    """:func:`xml_element` for a long list of children (a collection's entries), yielded a chunk of
-    ``chunk`` children at a time for writing."""
-    if not children:
+def xml_streamed(depth: int, tag: str, attributes: Mapping[str, str], runs: Iterable[str],
+                 count: int) -> Iterator[str]:
+    """:func:`xml_element` for a long list of children (a collection's entries), written as they are
+    made: ``runs`` are the children's lines joined a run at a time, ``count`` how many children there
+    are (none: the empty element, and ``runs`` is not read)."""
+    if not count:
         yield from xml_element(depth, tag, attributes)
         return
     indent = "  " * depth
     yield f"{indent}<{tag}{xml_attributes(attributes)}>\n"
-    for start in range(0, len(children), chunk):
-        yield "".join(children[start:start + chunk])
+    yield from runs
     yield f"{indent}</{tag}>\n"
 
 
