@@ -37,3 +37,28 @@ def test_an_error_mid_document_surfaces_as_itself_and_keeps_the_previous_file(tm
         atomic_write_xml(target, "<?xml?>", lines())
     assert target.read_bytes() == b"previous"
     assert [p.name for p in tmp_path.iterdir()] == ["collection.nml"]  # no temporary file left
+
+
+def test_the_collection_written_a_run_of_tracks_at_a_time_is_the_whole_one(export_fixture, monkeypatch):
+    """Rekordbox's and Traktor's COLLECTION are made a run of tracks at a time (bounded memory at 1M
+    tracks): runs of two tracks give the document one run of all of them gives."""
+    from collection_tree.exports import rekordbox, traktor
+
+    tree, tracks = export_fixture.tree, export_fixture.tracks
+    whole = (build_traktor_nml(tree, tracks, "/srv/music")[0], build_rekordbox_xml(tree, tracks, "/srv/music")[0])
+    monkeypatch.setattr(traktor, "ENTRY_RUN", 2)
+    monkeypatch.setattr(rekordbox, "TRACK_RUN", 2)
+    runs = (build_traktor_nml(tree, tracks, "/srv/music")[0], build_rekordbox_xml(tree, tracks, "/srv/music")[0])
+    assert runs == whole
+    assert whole[0].count(b"<ENTRY TITLE=") == 7 and whole[1].count(b"<TRACK TrackID=") == 7
+
+
+def test_joined_runs_join_to_the_lines():
+    from collection_tree.exports.paths import joined_runs
+
+    lines = [f"<L{i} />\n" for i in range(10)]
+    for run in (1, 3, 10, 11):
+        pieces = list(joined_runs(lines, run))
+        assert "".join(pieces) == "".join(lines)
+        assert len(pieces) == -(-len(lines) // run)
+    assert list(joined_runs([], 4)) == []

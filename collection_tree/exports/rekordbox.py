@@ -43,6 +43,7 @@ from collection_tree.exports.paths import (
     display_texts,
     escape_attributes,
     is_absolute,
+    joined_runs,
     locate_tracks,
     optional_attributes,
     unique_names,
@@ -166,7 +167,7 @@ def _rekordbox_lines(tree: dict[str, Any], tracks: pd.DataFrame, music_root: str
         yield f'  <PRODUCT{xml_attributes(PRODUCT)} />\n'
         collection = _track_runs(table, list(locations), list(locations.values()))
         yield from xml_streamed(1, "COLLECTION", {"Entries": str(len(locations))}, collection, len(locations))
-        yield "".join(xml_element(1, "PLAYLISTS", {}, playlists))
+        yield from joined_runs(xml_element(1, "PLAYLISTS", {}, playlists))
         yield "</DJ_PLAYLISTS>\n"
 
     return document(), report

@@ -44,6 +44,7 @@ from collection_tree.exports.paths import (
     display_texts,
     escape_attributes,
     is_absolute,
+    joined_runs,
     locate_tracks,
     optional_attributes,
     unique_names,
@@ -193,7 +194,7 @@ def _nml_lines(tree: dict[str, Any], tracks: pd.DataFrame, music_root: str | Non
         collection = _entry_runs(table, list(located), list(located.values()))
         yield from xml_streamed(1, "COLLECTION", {"ENTRIES": str(len(located))}, collection, len(located))
         yield '  <SETS ENTRIES="0" />\n'
-        yield "".join(xml_element(1, "PLAYLISTS", {}, playlists))
+        yield from joined_runs(xml_element(1, "PLAYLISTS", {}, playlists))
         yield "  <INDEXING />\n</NML>\n"
 
     return document(), report
