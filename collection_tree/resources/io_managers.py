@@ -147,7 +147,7 @@ class RecentTables(RecentFiles):
 
 # Definition metadata of an asset whose stored JSON document every consumer reads without changing it
 # (the collection tree: its checks and exports, tested in test_shared_document.py): consumers in one
-# process share one parsed copy instead of parsing it each.
+# process share one parsed copy (a plain dict: no record type is rebuilt) instead of parsing it each.
 SHARED_DOCUMENT = "collection_tree/shared_document"
 RECENT_DOCUMENTS = RecentFiles(json.load, lambda doc: doc, size=1)
 
