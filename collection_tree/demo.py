@@ -807,6 +807,18 @@ def ensure_demo_collection(out_dir: Path, n_tracks: int = settings.DEMO_TRACKS,
     return out
 
 
+def resolved_inputs(given: dict[str, str], demo_folder: Path) -> dict[str, Path]:
+    """The three input files a build reads: ``given`` (the configured ones: all three or none), else the
+    demo collection's in ``demo_folder``, generated when missing."""
+    if not given:
+        return input_paths(ensure_demo_collection(demo_folder))
+    missing = [name for name in settings.INPUTS if name not in given]
+    if missing:
+        raise ValueError("set all three inputs or none (demo collection); missing: "
+                         + ", ".join(settings.Settings.env_name(m) for m in missing))
+    return {k: Path(v) for k, v in given.items()}
+
+
 def collection_stats(collection: DemoCollection, min_tracks: int = SeedParams.min_tracks) -> dict[str, int]:
     """The figures the demo is tuned for: leaves per tree, seed clusters (phase 1) and tracks in none."""
     seeds = build_seed_clusters(collection.genre_tree, collection.scene_tree, min_tracks)

@@ -58,14 +58,11 @@ def read_run_config(path: Path, test: bool) -> dict[str, Any]:
 
 
 def input_files(cfg: settings.Settings) -> dict[str, Path]:
-    """The three input files a build would read: the configured ones, else the demo collection's."""
-    given = cfg.input_paths()
-    if given:
-        return {name: Path(path) for name, path in given.items()}
-    from collection_tree.demo import ensure_demo_collection, input_paths
+    """The three input files a build would read (as the run's ``CollectionInputs.resolved``): the
+    configured ones, else the demo collection's."""
+    from collection_tree.demo import resolved_inputs
 
-    ensure_demo_collection(cfg.places().demo)
-    return input_paths(cfg.places().demo)
+    return resolved_inputs(cfg.input_paths(), cfg.places().demo)
 
 
 def inputs_tag(cfg: settings.Settings, job_name: str) -> dict[str, str]:

@@ -8,7 +8,7 @@ from dagster import ConfigurableResource
 
 from collection_tree import settings
 from collection_tree.core.inputs import load_config
-from collection_tree.demo import ensure_demo_collection, input_paths
+from collection_tree.demo import input_paths, resolved_inputs
 
 
 class PipelineSettings(ConfigurableResource):
@@ -55,15 +55,7 @@ class CollectionInputs(ConfigurableResource):
 
     def resolved(self) -> dict[str, Path]:
         """The three input paths; generates the demo collection when none is configured."""
-        given = self.configured()
-        if not given:
-            ensure_demo_collection(self.pipeline_settings.places().demo)
-            return self.demo_paths()
-        missing = [name for name in settings.INPUTS if name not in given]
-        if missing:
-            raise ValueError("set all three inputs or none (demo collection); missing: "
-                             + ", ".join(settings.Settings.env_name(m) for m in missing))
-        return {k: Path(v) for k, v in given.items()}
+        return resolved_inputs(self.configured(), self.pipeline_settings.places().demo)
 
     def model_config_values(self) -> dict[str, Any]:
         return load_config(self.config_path or None)
