@@ -42,12 +42,11 @@ def test_an_error_mid_document_surfaces_as_itself_and_keeps_the_previous_file(tm
 def test_the_collection_written_a_run_of_tracks_at_a_time_is_the_whole_one(export_fixture, monkeypatch):
     """Rekordbox's and Traktor's COLLECTION are made a run of tracks at a time (bounded memory at 1M
     tracks): runs of two tracks give the document one run of all of them gives."""
-    from collection_tree.exports import rekordbox, traktor
+    from collection_tree.exports import paths
 
     tree, tracks = export_fixture.tree, export_fixture.tracks
     whole = (build_traktor_nml(tree, tracks, "/srv/music")[0], build_rekordbox_xml(tree, tracks, "/srv/music")[0])
-    monkeypatch.setattr(traktor, "ENTRY_RUN", 2)
-    monkeypatch.setattr(rekordbox, "TRACK_RUN", 2)
+    monkeypatch.setattr(paths, "COLLECTION_RUN", 2)
     runs = (build_traktor_nml(tree, tracks, "/srv/music")[0], build_rekordbox_xml(tree, tracks, "/srv/music")[0])
     assert runs == whole
     assert whole[0].count(b"<ENTRY TITLE=") == 7 and whole[1].count(b"<TRACK TrackID=") == 7

@@ -13,8 +13,9 @@ import os
 import posixpath
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pandas as pd
@@ -317,6 +318,19 @@ def xml_streamed(depth: int, tag: str, attributes: Mapping[str, str], runs: Iter
     yield f"{indent}<{tag}{xml_attributes(attributes)}>\n"
     yield from runs
     yield f"{indent}</{tag}>\n"
+
+
+# Tracks whose collection lines (Rekordbox TRACK, Traktor ENTRY) are made at a time: a run's escaped columns
+# and lines are a few dozen MB, where the whole collection's were held at once (the 1M build's peaks in those
+# steps: Rekordbox 5,436 -> 4,751 MiB, Traktor 5,497 -> 5,302 MiB).
+COLLECTION_RUN = 32_768
+
+
+def column_runs(columns: Sequence[Sequence[Any]]) -> Iterator[list[Sequence[Any]]]:
+    """Equal-length columns cut into runs of ``COLLECTION_RUN`` rows: each run's slice of every column."""
+    rows = len(columns[0]) if columns else 0
+    for start in range(0, rows, COLLECTION_RUN):
+        yield [column[start:start + COLLECTION_RUN] for column in columns]
 
 
 def joined_runs(lines: list[str], run: int = 4096) -> Iterator[str]:

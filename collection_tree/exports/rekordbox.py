@@ -39,6 +39,7 @@ from collection_tree.exports import (
 from collection_tree.exports.paths import (
     MISSING,
     atomic_write_xml,
+    column_runs,
     display_text,
     display_texts,
     escape_attributes,
@@ -102,20 +103,17 @@ def top_folder_name(tree: dict[str, Any], base: str = TOP_FOLDER) -> str:
     return f"{base} ({made})" if made else base
 
 
-TRACK_RUN = 32_768  # tracks whose TRACK lines are made at a time: a run's escaped columns and lines are a
-# few dozen MB, where the whole collection's were held at once (the 1M build's peak in this step: 5,436 -> 4,751 MiB)
-
-
 def _track_runs(table: TrackColumns, track_ids: list[int], uris: list[str]) -> Iterator[str]:
-    """The ``TRACK`` lines (under ``COLLECTION``), one per track, joined a run of tracks at a time. Each
+    """The ``TRACK`` lines (under ``COLLECTION``), one per track, joined a run of tracks at a time
+    (``paths.COLLECTION_RUN``). Each
     column is picked once for all tracks (references to the values the exports share), then escaped
     and formatted a run at a time."""
     years, durations, tempos, keys, labels = table.columns(track_ids, "year", "duration", "bpm", "key", "label")
     columns = (track_ids, table.mapped("title", display_texts, track_ids), table.mapped("artist", display_texts,
                                                                                          track_ids),
                positive_numbers(years), positive_numbers(durations), positive_numbers(tempos), keys, labels, uris)
-    for start in range(0, len(track_ids), TRACK_RUN):
-        yield "".join(_track_lines(*(column[start:start + TRACK_RUN] for column in columns)))
+    for run in column_runs(columns):
+        yield "".join(_track_lines(*run))
 
 
 def _track_lines(track_ids: list[int], titles: list[str], artists: list[str], years: list[float | None],

@@ -40,6 +40,7 @@ from collection_tree.exports import (
 from collection_tree.exports.paths import (
     MISSING,
     atomic_write_xml,
+    column_runs,
     display_text,
     display_texts,
     escape_attributes,
@@ -112,12 +113,9 @@ def traktor_key_value(key: object) -> int | None:
     return relative_major if major else 12 + (relative_major - 3) % 12
 
 
-ENTRY_RUN = 32_768  # tracks whose ENTRY lines are made at a time: a run's escaped columns and lines are a
-# few dozen MB, where the whole collection's were held at once (the 1M build's peak in this step: 5,497 -> 5,302 MiB)
-
-
 def _entry_runs(table: TrackColumns, track_ids: list[int], where: list[tuple[str, str, str]]) -> Iterator[str]:
-    """The ``ENTRY`` lines (under ``COLLECTION``), one per track, joined a run of tracks at a time. Each
+    """The ``ENTRY`` lines (under ``COLLECTION``), one per track, joined a run of tracks at a time
+    (``paths.COLLECTION_RUN``). Each
     column is picked once for all tracks (references to the values the exports share), then escaped
     and formatted a run at a time."""
     durations, years, tempos, keys = table.columns(track_ids, "duration", "year", "bpm", "key")
@@ -125,8 +123,8 @@ def _entry_runs(table: TrackColumns, track_ids: list[int], where: list[tuple[str
                where, positive_numbers(durations), positive_numbers(years), positive_numbers(tempos),
                table.mapped("label", display_texts, track_ids), table.mapped("key", display_texts, track_ids), keys)
     key_values: dict[str, int | None] = {}  # a collection holds a few dozen distinct keys
-    for start in range(0, len(track_ids), ENTRY_RUN):
-        yield "".join(_entries(*(column[start:start + ENTRY_RUN] for column in columns), key_values))
+    for run in column_runs(columns):
+        yield "".join(_entries(*run, key_values))
 
 
 def _entries(titles: list[str], artists: list[str], where: list[tuple[str, str, str]],
