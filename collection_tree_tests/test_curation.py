@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from collection_tree.core.curation import (
@@ -121,3 +122,49 @@ def test_track_facet_words_are_the_words_of_the_joined_facets():
     got = curation.track_facet_words(tracks)
     assert got == joined
     assert {"late-night", "late", "night", "r&b", "hip-hop's", "hip", "hop"} <= got[int(tracks["track_id"].iloc[0])]
+
+
+def test_title_fit_counts_each_placed_track_by_its_own_words(genius):
+    """The fit figures (judged per distinct leaf and cell) count what a per-track reading counts: each
+    placed track whose own facet words hold a content word of its leaf's (category's) title, a track
+    missing from the table fitting nothing, on a table with a missing era, a list cell holding a number
+    and a repeated track id."""
+    from collection_tree.core import curation
+
+    tracks, genre_tree = genius
+    tracks = tracks.copy()
+    tracks.loc[1, "era"] = None
+    tracks.at[2, "descriptors"] = ["dark", 7]
+    tracks = pd.concat([tracks, tracks.iloc[[3]].assign(genre=[["Polka"]])], ignore_index=True)  # id repeated
+    leaves = sorted(_leaves_of(genre_tree).items())[:40]
+    ids = [int(t) for t in tracks["track_id"].tolist()]
+    missing = max(ids) + 1
+    categories = []
+    for n, (leaf_id, (_, node)) in enumerate(leaves):
+        member_ids = [int(t) for t in node["track_ids"][:30]] + ([missing] if n == 0 else [])
+        title = ["Polka", node["title"], f"{node['title']} dark late 2000s", "Nothing Fits Here"][n % 4]
+        categories.append({"id": f"c{n % 3}", "title": ["Rock and Dark", "Rap", "Polka Nights"][n % 3],
+                           "leaves": [{"id": f"{leaf_id}__x", "title": title, "description": "",
+                                       "track_ids": member_ids,
+                                       "genre_context": node["title"]}]})
+    for t in (int(tracks["track_id"].iloc[i]) for i in (1, 2, 3)):  # the odd rows are placed
+        categories[1]["leaves"][0]["track_ids"].append(t)
+    merged: dict[str, dict] = {}
+    for c in categories:
+        merged.setdefault(c["id"], {**c, "leaves": []})["leaves"] += c["leaves"]
+    tree = {"total_tracks": len(set(ids)), "categories": list(merged.values())}
+
+    own = curation.track_facet_words(tracks)  # per track, a repeated id's last row
+    expected_leaf = expected_category = placed = 0
+    for category in tree["categories"]:
+        for leaf in category["leaves"]:
+            for t in leaf["track_ids"]:
+                words = own.get(int(t), frozenset())
+                placed += 1
+                expected_leaf += bool(curation.content_words(leaf["title"]) & words)
+                expected_category += bool(curation.content_words(category["title"]) & words)
+    figures = curation_figures(tree, tracks, genre_tree)
+    assert figures["placed_tracks"] == placed
+    assert round(figures["leaf_title_fit"] * placed) == expected_leaf
+    assert round(figures["category_title_fit"] * placed) == expected_category
+    assert 0 < expected_leaf < placed and 0 < expected_category < placed  # both kinds of track are there

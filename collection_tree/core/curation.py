@@ -26,6 +26,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from collection_tree.core.track_facets import each_distinct
@@ -36,6 +37,7 @@ STOP_WORDS = frozenset({
     "classics", "classic", "songs", "tracks", "collection", "essentials", "vibes", "mix"})
 _WORD = re.compile(r"[^\W_]+(?:[-'&][^\W_]+)*")
 _TITLE_WORD = re.compile(r"[^\W_]+")
+_JOINER = re.compile(r"[-'&]")
 _CUT = re.compile(r"\b\d{1,3}$|\b(?:early|mid|late) \d{1,3}\b(?!\d)")
 _ERA_SPAN = re.compile(r"(early|late) (\d{3})0s.*?(\d{4})\s*[-–]\s*(\d{4})")
 MAX_TITLE_WORDS = 5
@@ -47,7 +49,8 @@ def words(text: Any) -> set[str]:
     out: set[str] = set()
     for word in _WORD.findall(str(text or "").casefold()):
         out.add(word)
-        out.update(p for p in re.split(r"[-'&]", word) if p)
+        if _JOINER.search(word):
+            out.update(p for p in _JOINER.split(word) if p)
     return out
 
 
@@ -129,7 +132,8 @@ def genre_lineages(genre_tree: Mapping[str, Any]) -> tuple[dict[str, str], dict[
     """Genre leaf id -> root id; leaf title (casefolded) -> root ids; track id -> root ids of its leaves."""
     leaf_root: dict[str, str] = {}
     title_roots: dict[str, set[str]] = defaultdict(set)
-    track_roots: dict[int, set[str]] = defaultdict(set)
+    track_roots: dict[int, frozenset[str]] = {}
+    alone: dict[str, frozenset[str]] = {}  # one shared set per root: most tracks sit under one
     for lineage in genre_tree.get("lineages", []):
         root = str(lineage["id"])
         stack = [lineage]
@@ -139,10 +143,15 @@ def genre_lineages(genre_tree: Mapping[str, Any]) -> tuple[dict[str, str], dict[
             if not children:
                 leaf_root[str(node["id"])] = root
                 title_roots[str(node.get("title", "")).casefold()].add(root)
-                for t in node.get("track_ids", []):
-                    track_roots[int(t)].add(root)
+                only = alone.setdefault(root, frozenset((root,)))
+                for t in map(int, node.get("track_ids", [])):
+                    found = track_roots.get(t)
+                    if found is None:
+                        track_roots[t] = found | only
+                    elif root not in found:
+                        track_roots[t] = found | only
             stack.extend(children)
-    return leaf_root, dict(title_roots), {t: frozenset(roots) for t, roots in track_roots.items()}
+    return leaf_root, dict(title_roots), track_roots
 
 
 def leaf_roots(leaf: Mapping[str, Any], leaf_root: Mapping[str, str], title_roots: Mapping[str, set[str]]) -> set[str]:
@@ -156,28 +165,30 @@ def leaf_roots(leaf: Mapping[str, Any], leaf_root: Mapping[str, str], title_root
 def curation_figures(tree: Mapping[str, Any], tracks: pd.DataFrame, genre_tree: Mapping[str, Any],
                      max_leaf_tracks: int = 150, min_leaf_tracks: int = 5) -> dict[str, Any]:
     """The judge's figures of ``tree`` (plus the count of leaves outside the size bounds)."""
-    facet_words = track_facet_words(tracks)
     leaf_root, title_roots, track_roots = genre_lineages(genre_tree)
     leaves = [(c, leaf) for c in tree.get("categories", []) for leaf in c.get("leaves", [])]
-    placed = cross = unknown_root = cat_fit = leaf_fit = 0
+    placed = cross = unknown_root = 0
     purity_num = purity_den = 0
     sizes: list[int] = []
     nothing: frozenset[str] = frozenset()
+    placed_ids: list[int] = []  # every leaf's tracks, leaf after leaf
+    category_words: list[set[str]] = []
+    leaf_words: list[set[str]] = []
+    leaf_category: list[int] = []
     for category in tree.get("categories", []):
-        category_words = content_words(category.get("title", ""))
+        category_words.append(content_words(category.get("title", "")))
         roots_in_category: Counter[frozenset[str]] = Counter()  # each distinct set of a track's roots
         for leaf in category.get("leaves", []):
             ids = [int(t) for t in leaf.get("track_ids", [])]
             sizes.append(len(ids))
             placed += len(ids)
+            placed_ids += ids
+            leaf_words.append(content_words(leaf.get("title", "")))
+            leaf_category.append(len(category_words) - 1)
             roots = leaf_roots(leaf, leaf_root, title_roots)
             if not roots:
                 unknown_root += len(ids)
-            # Tracks of one leaf repeat a few word sets and root sets: count those, judge each once.
-            leaf_words = content_words(leaf.get("title", ""))
-            for own_words, n in Counter(facet_words.get(t, nothing) for t in ids).items():
-                cat_fit += n * bool(category_words & own_words)
-                leaf_fit += n * bool(leaf_words & own_words)
+            # Tracks of one leaf repeat a few root sets: count those, judge each once.
             owns = Counter(track_roots.get(t, nothing) for t in ids)
             del owns[nothing]
             if roots:
@@ -190,6 +201,11 @@ def curation_figures(tree: Mapping[str, Any], tracks: pd.DataFrame, genre_tree: 
                     per_root[root] += n
             purity_num += max(per_root.values())  # the dominant root's tracks (whichever of tied roots)
             purity_den += sum(roots_in_category.values())
+    leaf_of_row = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+    columns = _placed_facets(tracks, placed_ids)
+    cat_fit = int(_title_fits(np.asarray(leaf_category, dtype=np.int64)[leaf_of_row], category_words,
+                              columns).sum())
+    leaf_fit = int(_title_fits(leaf_of_row, leaf_words, columns).sum())
     openings = Counter(" ".join(re.findall(r"\w+", str(leaf.get("description", "")).casefold())[:3])
                        for _, leaf in leaves)
     shapes = Counter(re.sub(r"\d+", "N", re.sub(r"[^,:;\d ]+", "w", str(leaf.get("title", "")))) for _, leaf in leaves)
@@ -198,7 +214,7 @@ def curation_figures(tree: Mapping[str, Any], tracks: pd.DataFrame, genre_tree: 
         "categories": len(tree.get("categories", [])),
         "leaves": len(leaves),
         "placed_tracks": placed,
-        "total_tracks": int(tree.get("total_tracks", len(facet_words))),
+        "total_tracks": int(tree.get("total_tracks", tracks["track_id"].nunique())),
         "cross_lineage_share": cross / max(1, placed),
         "cross_lineage_tracks": cross,
         "category_lineage_purity": purity_num / purity_den if purity_den else 1.0,
@@ -215,6 +231,77 @@ def curation_figures(tree: Mapping[str, Any], tracks: pd.DataFrame, genre_tree: 
         "broken_titles": sum(broken_title(str(leaf.get("title", ""))) for _, leaf in leaves),
         "tracks_in_leaves_of_no_known_lineage": unknown_root,
     }
+
+
+def _facet_codes(cells: list[Any]) -> tuple[np.ndarray, list[frozenset[str]]]:
+    """Each cell's code and each code's words (``_cell_words``), each distinct cell read once: a
+    column of lists of strings (as ``core.inputs`` loads list facets) is keyed by the joined items (no
+    word spans the separator), any other column factorised as it is (a missing cell has no words)."""
+    types = set(map(type, cells))
+    if types == {list}:
+        try:
+            keys = np.array(["\x1f".join(c) for c in cells], dtype=object)
+        except TypeError:  # an item that is not a string
+            keys = None
+        if keys is not None:
+            codes, uniques = pd.factorize(keys)
+            return codes.astype(np.int64), [_value_words(str(k)) for k in uniques]
+        return _distinct_codes(cells)
+    if any(issubclass(t, list | tuple | np.ndarray) for t in types):
+        return _distinct_codes(cells)
+    codes, uniques = pd.factorize(pd.Series(cells, dtype=object), use_na_sentinel=True)
+    words_of = [_cell_words(u) for u in uniques] + [frozenset()]
+    return np.where(codes < 0, len(words_of) - 1, codes).astype(np.int64), words_of
+
+
+def _distinct_codes(cells: list[Any]) -> tuple[np.ndarray, list[frozenset[str]]]:
+    seen: dict[Any, int] = {}
+    words_of: list[frozenset[str]] = []
+    codes = np.empty(len(cells), dtype=np.int64)
+    for i, value in enumerate(cells):
+        key = (type(value), tuple(value)) if isinstance(value, list | tuple | np.ndarray) else value
+        code = seen.get(key)
+        if code is None:
+            code = seen[key] = len(words_of)
+            words_of.append(_cell_words(value))
+        codes[i] = code
+    return codes, words_of
+
+
+def _placed_facets(tracks: pd.DataFrame, placed_ids: list[int]) -> list[tuple[np.ndarray, list[frozenset[str]]]]:
+    """Per facet column: the code of each placed track's cell (in ``placed_ids`` order; a track not in
+    ``tracks`` gets an extra code with no words) and each code's words."""
+    ids = tracks["track_id"].astype("int64")
+    index = pd.Index(ids)
+    if index.is_unique:
+        position = index.get_indexer(placed_ids)
+    else:  # the last row of an id, as a dict of the rows keeps
+        row = dict(zip(ids.tolist(), range(len(ids)), strict=True))
+        position = np.array([row.get(t, -1) for t in placed_ids], dtype=np.int64)
+    out = []
+    for column in FACET_COLUMNS:
+        if column not in tracks.columns:
+            continue
+        codes, words_of = _facet_codes(tracks[column].tolist())
+        words_of = [*words_of, frozenset()]
+        out.append((np.where(position >= 0, codes[position], len(words_of) - 1), words_of))
+    return out
+
+
+def _title_fits(group_of_row: np.ndarray, title_words: list[set[str]],
+                columns: list[tuple[np.ndarray, list[frozenset[str]]]]) -> np.ndarray:
+    """Per placed track: whether one of its facet cells holds a content word of its group's title.
+    Each distinct (group, cell) pair is judged once (a leaf's tracks repeat a few cells)."""
+    fits = np.zeros(len(group_of_row), dtype=bool)
+    for codes, words_of in columns:
+        width = len(words_of)
+        pair_codes, pairs = pd.factorize(group_of_row * width + codes)
+        pairs = np.asarray(pairs, dtype=np.int64)
+        judged = np.fromiter((not title_words[g].isdisjoint(words_of[c])
+                              for g, c in zip((pairs // width).tolist(), (pairs % width).tolist(), strict=True)),
+                             dtype=bool, count=len(pairs))
+        fits |= judged[pair_codes]
+    return fits
 
 
 def summary_line(figures: Mapping[str, Any]) -> str:
