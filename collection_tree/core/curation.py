@@ -147,7 +147,7 @@ def genre_lineages(genre_tree: Mapping[str, Any]) -> tuple[dict[str, str], dict[
                 for t in map(int, node.get("track_ids", [])):
                     found = track_roots.get(t)
                     if found is None:
-                        track_roots[t] = found | only
+                        track_roots[t] = only
                     elif root not in found:
                         track_roots[t] = found | only
             stack.extend(children)
