@@ -100,18 +100,19 @@ def _materialise(context: AssetExecutionContext, config: CollectionTreeConfig, m
     else:
         doc = assemble_collection_tree(leaves, categories, suggestions, genre_tree, scene_tree,
                                        total_tracks=len(set(leaves.all_track_ids)),
-                                       build=build)  # raises when inconsistent
+                                       build=build, validate=False)  # validated once, below
         orders, order_report = order_playlists(leaves, table, params,
                                                lambda f, m: progress(0.9 * f, m))
         doc, order_entries = apply_orders(doc, orders), order_report.to_metadata()
         previous = previous_tree(context, mode)  # read now: a big tree is held no longer than needed
     # previous ids/titles (an update kept them), overrides, the diff
     doc, evolution = evolve(context, mode, settings, previous, doc, params, table, carry_ids=not params.update)
-    # Assembly validated the phases' tree; this covers what came after it (the play order, the previous
-    # build's ids and titles, the overrides). Once: a 1M-track tree takes seconds to walk.
+    # One walk of the finished tree (the phases' or the update's, then the play order, the previous build's
+    # ids and titles, the overrides): a 1M-track tree takes seconds to walk.
     problems = validate_collection_tree(doc)
     if problems:
-        raise CollectionTreeError("after the play order, identity and overrides: " + "; ".join(problems[:10]))
+        raise CollectionTreeError("the collection tree (assembled, ordered, with the previous build's ids and "
+                                  "the overrides) is inconsistent: " + "; ".join(problems[:10]))
     path = tree_path(mode, settings)
     with atomic_writer(path) as handle:  # streamed: the text of a big tree is never held whole
         write_indented(doc, handle, indent=1)

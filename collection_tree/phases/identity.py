@@ -172,11 +172,12 @@ def carry_identity(previous: Mapping[str, Any] | None, current: Mapping[str, Any
                    words_of: WordsOf | None = None) -> tuple[dict[str, Any], IdentityReport]:
     """``words_of`` None: titles are carried unchecked (the diff of two stored trees)."""
     params = params or IdentityParams()
+    if not previous:  # nothing to carry: the tree as it is (no copy of a big tree to change nothing)
+        tree = dict(current)
+        return tree, IdentityReport(len(_leaves(tree)), 0, len(tree.get("categories", [])), 0, 0)
     tree = copy_document(dict(current))
     cur_leaves = _leaves(tree)
     n_categories = len(tree.get("categories", []))
-    if not previous:
-        return tree, IdentityReport(len(cur_leaves), 0, n_categories, 0, 0)
     prev_leaves = _leaves(previous)
     prev_categories = {cat["id"]: cat for cat in previous.get("categories", [])}
     leaf_match = match_leaves(previous, tree, params.min_jaccard)

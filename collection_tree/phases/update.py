@@ -261,8 +261,9 @@ def _band(progress: Progress, lo: float, hi: float) -> Progress:
 
 def update_tree(previous: Mapping[str, Any], tracks: pd.DataFrame, genre_tree: Mapping[str, Any],
                 scene_tree: Mapping[str, Any], llm: LLM, steps: UpdateSteps, progress: Progress = no_progress, *,
-                build: dict[str, Any] | None = None) -> UpdateResult:
-    """The previous tree updated with the tracks file's change (see the module docstring)."""
+                build: dict[str, Any] | None = None, validate: bool = True) -> UpdateResult:
+    """The previous tree updated with the tracks file's change (see the module docstring). ``validate``:
+    as ``assemble_collection_tree``'s (False: the caller validates the tree it goes on to change)."""
     current = [int(t) for t in tracks["track_id"].tolist()]
     change = tracks_change(previous_track_ids(previous), current)
     lineages = GenreLineages.from_tree(dict(genre_tree)) if genre_tree.get("lineages") else None
@@ -307,7 +308,7 @@ def update_tree(previous: Mapping[str, Any], tracks: pd.DataFrame, genre_tree: M
     categories = _categories(previous, clusters, placement)
     doc = assemble_collection_tree(ClusterSet(clusters=clusters, all_track_ids=current, unplaced=unplaced),
                                    categories, suggestions, dict(genre_tree), dict(scene_tree),
-                                   total_tracks=len(set(current)), build=build)
+                                   total_tracks=len(set(current)), build=build, validate=validate)
     changed = [c for c in clusters if after.get(c.id) != before.get(c.id)]
     orders, _ = order_playlists(ClusterSet(clusters=changed, all_track_ids=scope), tracks, steps.order,
                                 _band(progress, 0.9, 0.98))
