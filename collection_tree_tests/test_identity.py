@@ -128,3 +128,16 @@ def test_broken_and_unfitting_category_titles_are_refreshed():
     # the category is refreshed (fit 0.0 vs 1.0); leaf "A" fits no worse than "X" (both 0.0): kept
     assert tree["categories"][0]["title"] == "Deep House" and report.titles_refreshed == 1
     assert tree["categories"][0]["leaves"][0]["title"] == "A"
+
+
+def test_a_first_build_adds_every_leaf_and_moves_no_track():
+    """Without a previous build there is no placement to move from: every leaf is added, no track listed."""
+    from collection_tree.phases.changes import diff_trees
+
+    current = {"id": "now", "categories": [{"id": "c", "leaves": [
+        {"id": "a", "title": "A", "track_ids": ["1", "2"]}, {"id": "b", "title": "B", "track_ids": ["3"]}]}]}
+    changes = diff_trees(None, current)
+    assert changes["previous_id"] is None and changes["added"] == ["a", "b"]
+    assert changes["moved"] == [] and changes["counts"]["moved"] == 0 and changes["counts"]["added"] == 2
+    # against an empty previous build, arriving tracks are moves from nothing (an update's new tracks)
+    assert [m["track_id"] for m in diff_trees({"id": "before", "categories": []}, current)["moved"]] == ["1", "2", "3"]
