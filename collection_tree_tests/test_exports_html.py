@@ -171,7 +171,8 @@ def test_browser_on_the_fixture(browser, export_fixture, tmp_path):
 # ------------------------------------------------------------------ the page's data, streamed in pieces
 def _one_shot(data) -> str:
     """The page data's text as the page wrote it before it was streamed: one ``json.dumps``, escaped."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False,
+                      default=list)  # the page's suggestion rows, made as they are written: all of them
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 

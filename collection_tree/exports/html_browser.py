@@ -75,13 +75,13 @@ def json_for_script_chunks(data: Any, depth: int = 2) -> Iterator[str]:
             yield ("," if n else "") + _script_safe(json.dumps(key, ensure_ascii=False)) + ":"
             yield from json_for_script_chunks(value, depth - 1)
         yield "}"
-    elif depth > 0 and isinstance(data, list) and len(data) > JSON_CHUNK_ITEMS:
+    elif depth > 0 and isinstance(data, list | _SuggestionRows) and len(data) > JSON_CHUNK_ITEMS:
         yield "["
         for start in range(0, len(data), JSON_CHUNK_ITEMS):
             yield ("," if start else "") + _script_safe(_json(data[start:start + JSON_CHUNK_ITEMS]))[1:-1]
         yield "]"
     else:
-        yield _script_safe(_json(data))
+        yield _script_safe(_json(data[:] if isinstance(data, _SuggestionRows) else data))
 
 
 def _json(data: Any) -> str:
@@ -133,7 +133,11 @@ class _Tracks:
         # as float arrays (None: NaN) for the leaf summaries
         self.bpm, self.energy, self.years = (np.array(self.columns[c], dtype=np.float64) for c in ("b", "e", "y"))
         self.code_array = np.array(self.codes, dtype=np.int64)
-        self.names = [(a.casefold(), t.casefold()) for a, t in zip(self.columns["a"], self.columns["t"], strict=True)]
+
+    def name(self, row: int) -> tuple[str, str]:
+        """The row's (artist, title) as exemplars are matched (worked out per leaf: a list of them all
+        was 1M tuples held through the page's making)."""
+        return self.columns["a"][row].casefold(), self.columns["t"][row].casefold()
 
 
 def _numbers(values: list[Any]) -> list[float | None]:
@@ -187,7 +191,7 @@ def _exemplar_rows(leaf: dict[str, Any], rows: list[int], tracks: _Tracks) -> li
         return []
     by_name: dict[tuple[str, str], list[int]] = {}
     for row in rows:
-        by_name.setdefault(tracks.names[row], []).append(row)
+        by_name.setdefault(tracks.name(row), []).append(row)
     chosen: list[int] = []
     for example in examples:
         found = by_name.get((display_text(example.get("artist")).casefold(),
@@ -241,24 +245,40 @@ def page_data(tree: dict[str, Any], tracks: pd.DataFrame, playlist_paths: dict[s
                            "n": len(category.get("leaves", []))})
     for leaf, summary in zip(leaves, _leaf_summaries([leaf["o"] for leaf in leaves], table), strict=True):
         leaf.update(summary)
-    rows = _suggestion_rows(suggestions, leaf_row, leaves) if suggestions is not None and len(suggestions) else []
+    rows = _SuggestionRows(suggestions, leaf_row, leaves) if suggestions is not None and len(suggestions) else []
     return {"build": _build_info(tree), "pageSize": PAGE_SIZE, "cats": categories, "leaves": leaves,
             "tracks": table.columns, "suggestionColumns": list(REVIEW_COLUMNS), "suggestions": rows}
 
 
-def _suggestion_rows(suggestions: pd.DataFrame, leaf_row: dict[str, int], leaves: list[dict[str, Any]]
-                     ) -> list[list[Any]]:
+class _SuggestionRows:
     """The review table's rows for the page, each with its leaf's position (rows of a leaf not on the
     page are left out; each leaf counts its rows): text cells shown as one line, non-finite numbers
-    empty. Built a column at a time."""
-    cells = zip(*([_cell(v) for v in suggestions[c].tolist()] for c in REVIEW_COLUMNS), strict=True)
-    rows = []
-    for leaf_id, row in zip(suggestions["leaf_id"].tolist(), cells, strict=True):
-        leaf = leaf_row.get(str(leaf_id))
-        if leaf is not None:
-            leaves[leaf]["sg"] += 1
-            rows.append([*row, leaf])
-    return rows
+    empty. Made a slice at a time as the page's JSON is written (``json_for_script_chunks``): at 1M
+    tracks the 431K rows as lists were about 400 MB held through the whole page."""
+
+    def __init__(self, suggestions: pd.DataFrame, leaf_row: dict[str, int], leaves: list[dict[str, Any]]):
+        positions, self._leaves = [], []
+        for position, leaf_id in enumerate(suggestions["leaf_id"].tolist()):
+            leaf = leaf_row.get(str(leaf_id))
+            if leaf is not None:
+                leaves[leaf]["sg"] += 1
+                positions.append(position)
+                self._leaves.append(leaf)
+        self._positions = np.array(positions, dtype=np.int64)
+        self._table = suggestions[list(REVIEW_COLUMNS)]
+
+    def __len__(self) -> int:
+        return len(self._leaves)
+
+    def __getitem__(self, item: slice) -> list[list[Any]]:
+        """The rows of a slice (built a column at a time)."""
+        part = self._table.iloc[self._positions[item]]
+        cells = zip(*([_cell(v) for v in part[c].tolist()] for c in REVIEW_COLUMNS), strict=True)
+        return [[*row, leaf] for row, leaf in zip(cells, self._leaves[item], strict=True)]
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        for start in range(0, len(self), JSON_CHUNK_ITEMS):
+            yield from self[start:start + JSON_CHUNK_ITEMS]
 
 
 def _cell(value: Any) -> Any:
