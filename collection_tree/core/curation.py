@@ -284,7 +284,8 @@ def _placed_facets(tracks: pd.DataFrame, placed_ids: list[int]) -> list[tuple[np
             continue
         codes, words_of = _facet_codes(tracks[column].tolist())
         words_of = [*words_of, frozenset()]
-        out.append((np.where(position >= 0, codes[position], len(words_of) - 1), words_of))
+        picked = codes[np.maximum(position, 0)] if len(codes) else np.zeros(len(position), dtype=np.int64)
+        out.append((np.where(position >= 0, picked, len(words_of) - 1), words_of))
     return out
 
 
