@@ -95,7 +95,8 @@ def track_facet_words(tracks: pd.DataFrame) -> dict[int, frozenset[str]]:
     big collection has more distinct values than it holds), and each distinct combination of cells
     united once: tracks of the same facets share one frozenset (callers count by it)."""
     ids = tracks["track_id"].astype("int64").tolist()
-    per_column = [each_distinct(tracks[c].tolist(), _cell_words) for c in FACET_COLUMNS if c in tracks.columns]
+    coded = (_facet_codes(tracks[c].tolist()) for c in FACET_COLUMNS if c in tracks.columns)
+    per_column = [[words_of[code] for code in codes.tolist()] for codes, words_of in coded]
     unions: dict[tuple[frozenset[str], ...], frozenset[str]] = {}
 
     def union(cells: tuple[frozenset[str], ...]) -> frozenset[str]:
@@ -236,7 +237,8 @@ def curation_figures(tree: Mapping[str, Any], tracks: pd.DataFrame, genre_tree: 
 def _facet_codes(cells: list[Any]) -> tuple[np.ndarray, list[frozenset[str]]]:
     """Each cell's code and each code's words (``_cell_words``), each distinct cell read once: a
     column of lists of strings (as ``core.inputs`` loads list facets) is keyed by the joined items (no
-    word spans the separator), any other column factorised as it is (a missing cell has no words)."""
+    word spans the separator), a column of scalars factorised as it is (a missing cell has no words),
+    anything else read by ``track_facets.each_distinct``."""
     types = set(map(type, cells))
     if types == {list}:
         try:
@@ -246,26 +248,12 @@ def _facet_codes(cells: list[Any]) -> tuple[np.ndarray, list[frozenset[str]]]:
         if keys is not None:
             codes, uniques = pd.factorize(keys)
             return codes.astype(np.int64), [_value_words(str(k)) for k in uniques]
-        return _distinct_codes(cells)
-    if any(issubclass(t, list | tuple | np.ndarray) for t in types):
-        return _distinct_codes(cells)
-    codes, uniques = pd.factorize(pd.Series(cells, dtype=object), use_na_sentinel=True)
-    words_of = [_cell_words(u) for u in uniques] + [frozenset()]
-    return np.where(codes < 0, len(words_of) - 1, codes).astype(np.int64), words_of
-
-
-def _distinct_codes(cells: list[Any]) -> tuple[np.ndarray, list[frozenset[str]]]:
-    seen: dict[Any, int] = {}
-    words_of: list[frozenset[str]] = []
-    codes = np.empty(len(cells), dtype=np.int64)
-    for i, value in enumerate(cells):
-        key = (type(value), tuple(value)) if isinstance(value, list | tuple | np.ndarray) else value
-        code = seen.get(key)
-        if code is None:
-            code = seen[key] = len(words_of)
-            words_of.append(_cell_words(value))
-        codes[i] = code
-    return codes, words_of
+    elif not any(issubclass(t, list | tuple | np.ndarray) for t in types):
+        codes, uniques = pd.factorize(pd.Series(cells, dtype=object), use_na_sentinel=True)
+        words_of = [_cell_words(u) for u in uniques] + [frozenset()]
+        return np.where(codes < 0, len(words_of) - 1, codes).astype(np.int64), words_of
+    codes, uniques = pd.factorize(pd.Series(each_distinct(cells, _cell_words), dtype=object))
+    return codes.astype(np.int64), list(uniques)
 
 
 def _placed_facets(tracks: pd.DataFrame, placed_ids: list[int]) -> list[tuple[np.ndarray, list[frozenset[str]]]]:
