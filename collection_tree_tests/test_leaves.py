@@ -10,6 +10,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from collection_tree.core.clusters import Cluster, ClusterSet
@@ -19,9 +21,7 @@ from collection_tree.llm.offline import OfflineProvider
 from collection_tree.phases.leaves import (
     LeafParams,
     TrackTable,
-    cluster_profile,
     describe_leaves,
-    distinctive_terms,
     order_by_categories,
     prepare_leaf,
 )
@@ -229,7 +229,7 @@ def test_pick_exemplars_prefers_score_then_new_artists_then_new_years():
 
 def test_profile_shares_and_depths(leaf_collection):
     table = TrackTable(leaf_collection.tracks)
-    profile = cluster_profile([table.records[t] for t in range(1, 11)])
+    profile = table.profiles([range(1, 11)])[0]
     genre = {g[0]: (g[1], g[2]) for g in profile["genre"]}
     assert genre["Rock"] == (1.0, 1.0) and genre["Nu-Metal"] == (0.8, 3.0)
     assert profile["scene_tags"] == [["USA", 0.9]] and profile["descriptors"] == [["heavy", 0.6]]
@@ -237,17 +237,18 @@ def test_profile_shares_and_depths(leaf_collection):
 
 
 def test_distinctive_values_are_what_sets_a_leaf_apart():
-    def records(n, genre, scene):
-        return [{"genre": genre, "scene_tags": scene, "descriptors": [], "country": ""} for _ in range(n)]
-
-    leaves = [records(10, ["House", "Deep House"], ["Berlin"]), records(10, ["House", "Deep House"], ["Detroit"]),
-              records(10, ["House", "Acid House"], ["Chicago"]), records(10, ["Techno"], ["Berlin"])]
-    terms = distinctive_terms(leaves)
+    kinds = [(["House", "Deep House"], ["Berlin"]), (["House", "Deep House"], ["Detroit"]),
+             (["House", "Acid House"], ["Chicago"]), (["Techno"], ["Berlin"])]
+    tracks = pd.DataFrame([{"track_id": 10 * k + i, "genre": genre, "scene_tags": scene, "descriptors": []}
+                           for k, (genre, scene) in enumerate(kinds) for i in range(10)])
+    facets = TrackTable(tracks).facets
+    leaves = [np.arange(10 * k, 10 * k + 10) for k in range(len(kinds))]  # rows
+    terms = facets.distinctive(leaves)
     # "House" is on 75% of all tracks: no leaf holds it twice as often, so it tells none apart
     assert all(v != "House" for t in terms for v, _ in t.get("genre", []))
     assert terms[2]["genre"][0] == ["Acid House", 1.0] and terms[1]["scene_tags"][0] == ["Detroit", 1.0]
     assert terms[0]["genre"][0][0] == "Deep House" and terms[3]["genre"][0][0] == "Techno"
-    assert distinctive_terms(leaves) == terms  # deterministic
+    assert facets.distinctive(leaves) == terms  # deterministic
 
 
 @pytest.fixture(scope="module")

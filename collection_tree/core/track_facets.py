@@ -27,17 +27,45 @@ def _as_list(value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v for v in items if v))
 
 
-def each_distinct(cells: Iterable[Any], parse: Callable[[Any], T]) -> list[T]:
-    """``parse`` of every cell of a column, each distinct cell parsed once (a collection repeats its
-    facet values; a list cell is keyed by its type and items)."""
-    seen: dict[Any, T] = {}
-    out = []
+def _cell_key(value: Any) -> Any:
+    """What makes two cells the same cell: a list's type and items (each item's type too unless all
+    are strings: ``1`` and ``1.0`` hash alike but read differently); a missing float is one cell."""
+    if isinstance(value, list | tuple | np.ndarray):
+        items = tuple(value)
+        if all(type(v) is str for v in items):
+            return type(value), items
+        return type(value), tuple((type(v), v) for v in items)
+    if isinstance(value, float) and value != value:
+        return float, "nan"
+    return type(value), value
+
+
+def distinct_codes(cells: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
+    """Each cell's code and each code's first cell: a collection repeats its facet values, so a reading
+    of each distinct cell serves every track holding it."""
+    if set(map(type, cells)) == {list}:  # as core.inputs loads list facets: keyed by their items
+        codes, items = pd.factorize(pd.Series([tuple(v) for v in cells], dtype=object).to_numpy())
+        if all(type(v) is str for cell in items for v in cell):  # else 1 and 1.0 would be one cell
+            _, first = np.unique(codes, return_index=True)
+            return codes.astype(np.int64), [cells[i] for i in first.tolist()]
+    code_of: dict[Any, int] = {}
+    firsts: list[Any] = []
+    numbered: list[int] = []
     for value in cells:
-        key = (type(value), tuple(value)) if isinstance(value, list | tuple | np.ndarray) else value
-        if key not in seen:
-            seen[key] = parse(value)
-        out.append(seen[key])
-    return out
+        key = _cell_key(value)
+        code = code_of.get(key)
+        if code is None:
+            code = code_of[key] = len(firsts)
+            firsts.append(value)
+        numbered.append(code)
+    return np.array(numbered, dtype=np.int64), firsts
+
+
+def each_distinct(cells: Sequence[Any], parse: Callable[[Any], T]) -> list[T]:
+    """``parse`` of every cell of a column, each distinct cell (``distinct_codes``) parsed once."""
+    codes, firsts = distinct_codes(cells)
+    parsed = [parse(value) for value in firsts]
+    return [parsed[c] for c in codes.tolist()]
 
 
 class TrackFacets:

@@ -39,7 +39,7 @@ from collection_tree.core.clusters import Cluster, ClusterSet
 from collection_tree.core.report import PhaseReport, figure
 from collection_tree.llm.interface import LLM, LLMError, Tier
 from collection_tree.phases.common import LLMPhaseParams, Progress, no_progress, param, run_batches
-from collection_tree.phases.leaves import TrackTable, cluster_profile
+from collection_tree.phases.leaves import TrackTable
 from collection_tree.tasks.suggest_metadata import (
     SUGGEST_METADATA,
     SUGGEST_METADATA_REFERENCE,
@@ -212,9 +212,9 @@ def suggest_metadata(
     table = tracks if isinstance(tracks, TrackTable) else TrackTable(tracks)
     prepared: list[_Leaf] = []
     skipped_tracks = 0
-    for cluster in leaves.clusters:
+    profiles = table.profiles((c.track_ids for c in leaves.clusters), with_artists=False)
+    for cluster, profile in zip(leaves.clusters, profiles, strict=True):
         valid = table.valid(cluster.track_ids)
-        profile = cluster_profile([table.records[t] for t in valid], with_artists=False)
         if params.tiered:
             gaps = [t for t in valid if has_gap(table.records[t], profile, params.dominant_share)]
             skipped_tracks += len(valid) - len(gaps)

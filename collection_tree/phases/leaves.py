@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -44,13 +43,8 @@ from collection_tree.phases.common import (
     param,
     run_batches,
 )
+from collection_tree.phases.leaf_profiles import PROFILE_FACETS, LeafFacets, clean_text, number_or_none
 from collection_tree.tasks.describe_leaves import DESCRIBE_LEAVES, offline_description, pick_exemplars
-
-PROFILE_FACETS = ("genre", "scene_tags", "descriptors")
-DISTINCTIVE_FACETS = ("genre", "scene_tags", "descriptors", "country")
-DISTINCTIVE_TOP = 4  # values per facet in the payload
-DISTINCTIVE_MIN_SHARE = 0.2  # of the leaf's tracks
-MIN_LIFT = 2.0  # a value distinguishes a leaf where it is at least this much commoner than overall
 
 
 @dataclass(frozen=True)
@@ -91,45 +85,39 @@ class LeafReport(PhaseReport):
 
 
 # ------------------------------------------------------------------------------- track records
-def _text(value: Any) -> str:
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value).strip()
-
-
-def _number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number
+RECORD_COLUMNS = ("title", "artist", "year", "era", "comment", "country", "bpm", "energy", *PROFILE_FACETS)
 
 
 class TrackRecords(Mapping[int, dict[str, Any]]):
     """Per-track records (title, artist, year, facets, comment) by id, each built on first use: an
-    update describes a few leaves of a big collection."""
+    update describes a few leaves of a big collection. ``columns``: ``RECORD_COLUMNS`` as per-row lists
+    (a missing column: ``None`` per row); ``row``: track id -> row (the last row of a repeated id)."""
 
-    def __init__(self, tracks: pd.DataFrame):
-        ids = tracks["track_id"].astype("int64").tolist()
-        self._row = {track_id: i for i, track_id in enumerate(ids)}
-        self._columns = {c: tracks[c].tolist() if c in tracks.columns else [None] * len(ids)
-                         for c in ("title", "artist", "year", "era", "comment", "country", "bpm", "energy",
-                                   *PROFILE_FACETS)}
+    def __init__(self, columns: dict[str, list[Any]], row: dict[int, int]):
+        self._row = row
+        self._columns = columns
         self._built: dict[int, dict[str, Any]] = {}
 
     def __getitem__(self, track_id: int) -> dict[str, Any]:
         record = self._built.get(track_id)
         if record is None:
             i, columns = self._row[track_id], self._columns
-            year = columns["year"][i]
             record = self._built[track_id] = {
-                "track_id": track_id, "title": str(columns["title"][i] or ""),
-                "artist": str(columns["artist"][i] or ""), "year": None if pd.isna(year) else int(year),
+                **self.brief(track_id),
                 "era": str(columns["era"][i] or ""), "comment": str(columns["comment"][i] or ""),
-                "country": _text(columns["country"][i]), "bpm": _number(columns["bpm"][i]),
-                "energy": _number(columns["energy"][i]),
+                "country": clean_text(columns["country"][i]), "bpm": number_or_none(columns["bpm"][i]),
+                "energy": number_or_none(columns["energy"][i]),
                 **{f: list(columns[f][i]) if isinstance(columns[f][i], list | tuple | np.ndarray) else []
                    for f in PROFILE_FACETS},
             }
         return record
+
+    def brief(self, track_id: int) -> dict[str, Any]:
+        """The record's id, title, artist and year (without building the record)."""
+        i, columns = self._row[track_id], self._columns
+        year = columns["year"][i]
+        return {"track_id": track_id, "title": str(columns["title"][i] or ""),
+                "artist": str(columns["artist"][i] or ""), "year": None if pd.isna(year) else int(year)}
 
     def __contains__(self, track_id: object) -> bool:
         return track_id in self._row
@@ -142,14 +130,19 @@ class TrackRecords(Mapping[int, dict[str, Any]]):
 
 
 class TrackTable:
-    """The tracks' records plus the track similarity model, built once per phase from the tracks
-    frame (or given the model the caller already has). The model is built at its first use: phase 7
-    reads records only (building the model was 4-5 s of it at 300K tracks)."""
+    """The tracks' records, the columns leaf profiles are counted from, and the track similarity model,
+    read once per phase from the tracks frame (or given the model the caller already has). The model
+    and the profile columns are built at their first use: phase 7 has no use for the model (building
+    it was 4-5 s of that phase at 300K tracks)."""
 
     def __init__(self, tracks: pd.DataFrame, similarity: TrackSimilarity | None = None):
         self._tracks = tracks
         self._similarity = similarity
-        self.records = TrackRecords(tracks)
+        ids = tracks["track_id"].astype("int64").tolist()
+        self._row = {track_id: i for i, track_id in enumerate(ids)}
+        self._columns = {c: tracks[c].tolist() if c in tracks.columns else [None] * len(ids) for c in RECORD_COLUMNS}
+        self._facets: LeafFacets | None = None
+        self.records = TrackRecords(self._columns, self._row)
 
     @property
     def similarity(self) -> TrackSimilarity:
@@ -157,60 +150,29 @@ class TrackTable:
             self._similarity = TrackSimilarity(self._tracks)
         return self._similarity
 
+    @property
+    def facets(self) -> LeafFacets:
+        if self._facets is None:
+            self._facets = LeafFacets(self._columns)
+        return self._facets
+
     def __contains__(self, track_id: int) -> bool:
         return track_id in self.records
 
     def valid(self, track_ids: Iterable[int]) -> list[int]:
         return [int(t) for t in track_ids if int(t) in self.records]
 
+    def rows(self, track_ids: Iterable[int]) -> np.ndarray:
+        """The rows of known track ids (``valid`` ones), in their order."""
+        row = self._row
+        return np.array([row[t] for t in track_ids], dtype=np.int64)
+
+    def profiles(self, leaves: Iterable[Iterable[int]], with_artists: bool = True) -> list[dict[str, Any]]:
+        """``LeafFacets.profiles`` of each leaf's valid tracks."""
+        return self.facets.profiles([self.rows(self.valid(ids)) for ids in leaves], with_artists)
+
     def brief(self, track_id: int) -> dict[str, Any]:
-        r = self.records[track_id]
-        return {"track_id": track_id, "title": r["title"], "artist": r["artist"], "year": r["year"]}
-
-
-def cluster_profile(records: list[dict[str, Any]], top: int = 8, min_share: float = 0.2,
-                    with_artists: bool = True) -> dict[str, Any]:
-    """Facet shares across a cluster's tracks, most common first: genre entries are
-    [value, share, mean 1-based depth in the broad-to-specific list]; other facets [value, share]."""
-    n = max(len(records), 1)
-    out: dict[str, Any] = {}
-    for facet in PROFILE_FACETS:
-        counts: Counter[str] = Counter()
-        depth: dict[str, float] = {}
-        shown: dict[str, str] = {}
-        for record in records:
-            seen: set[str] = set()
-            for pos, value in enumerate(record.get(facet) or []):
-                key = str(value).strip().casefold()
-                if not key or key in seen:
-                    continue
-                seen.add(key)
-                shown.setdefault(key, str(value).strip())
-                counts[key] += 1
-                depth[key] = depth.get(key, 0.0) + pos + 1
-        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        entries = []
-        for key, count in ranked[:top]:
-            share = round(count / n, 2)
-            if share < min_share:
-                break
-            entries.append([shown[key], share, round(depth[key] / count, 2)] if facet == "genre"
-                           else [shown[key], share])
-        out[facet] = entries
-    eras = Counter(r["era"].strip() for r in records if r.get("era", "").strip())
-    out["era"] = [[e, round(c / n, 2)] for e, c in sorted(eras.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
-                  if c / n >= min_share]
-    for column in ("bpm", "energy"):  # only where the collection has them: medians and the middle half
-        values = sorted(r[column] for r in records if r.get(column) is not None)
-        if values:
-            out[column] = [round(values[len(values) // 4]), round(values[len(values) // 2]),
-                           round(values[(3 * len(values)) // 4])]
-    if with_artists:
-        years = [r["year"] for r in records if r.get("year") is not None]
-        out["years"] = [min(years), max(years)] if years else []
-        artists = Counter(r["artist"] for r in records if r.get("artist"))
-        out["artists"] = [[a, c] for a, c in sorted(artists.items(), key=lambda kv: (-kv[1], kv[0]))[:5]]
-    return out
+        return self.records.brief(track_id)
 
 
 # ------------------------------------------------------------------------------------ the phase
@@ -262,9 +224,10 @@ def member_rankings(clusters: list[Cluster], table: TrackTable) -> list[list[tup
 
 
 def prepare_leaf(cluster: Cluster, table: TrackTable, params: LeafParams,
-                 ranking: list[tuple[int, float]] | None = None) -> _Prepared:
+                 ranking: list[tuple[int, float]] | None = None, profile: dict[str, Any] | None = None) -> _Prepared:
     """Valid ids, candidates (the members most similar to the leaf's centroid: ``ranking`` from
-    ``member_rankings``, computed here when not given), shortlist."""
+    ``member_rankings``), profile (``TrackTable.profiles``) and shortlist; the ranking and the profile
+    are computed here when not given."""
     valid = table.valid(cluster.track_ids)
     ranking = (ranking if ranking is not None else member_rankings([cluster], table)[0])[: params.max_candidates]
     candidates = [{**table.brief(t), "score": round(score, 3)} for t, score in ranking]
@@ -273,48 +236,9 @@ def prepare_leaf(cluster: Cluster, table: TrackTable, params: LeafParams,
         "description": cluster.description, "genre_context": cluster.genre_title,
         "scene_context": cluster.scene_title, "genre_lineage": cluster.genre_lineage,
         "scene_lineage": cluster.scene_lineage, "track_count": len(valid),
-        "profile": cluster_profile([table.records[t] for t in valid]), "candidates": candidates,
+        "profile": profile if profile is not None else table.profiles([valid])[0], "candidates": candidates,
     }
     return _Prepared(cluster, entry, pick_exemplars(candidates, params.examples))
-
-
-def facet_values(record: dict[str, Any], facet: str) -> list[str]:
-    if facet == "country":
-        return [record["country"]] if record.get("country") else []
-    return [str(v).strip() for v in record.get(facet) or [] if str(v).strip()]
-
-
-def distinctive_terms(leaves: list[list[dict[str, Any]]], top: int = DISTINCTIVE_TOP,
-                      min_share: float = DISTINCTIVE_MIN_SHARE) -> list[dict[str, list[list[Any]]]]:
-    """Per leaf (its tracks' records), per facet, the values that set it apart from the other leaves,
-    best first, as ``[value, share of the leaf's tracks]``: c-TF-IDF weight ``share * log(1 + A / f)``
-    (``f``: tracks carrying the value over all leaves, ``A``: average values per leaf). Values on fewer
-    than ``min_share`` of the leaf's tracks, or less than ``MIN_LIFT`` times commoner in the leaf than in
-    the whole collection, are left out. Ties by value (deterministic)."""
-    counts: list[Counter[tuple[str, str]]] = []
-    for records in leaves:
-        counter: Counter[tuple[str, str]] = Counter()
-        for record in records:
-            counter.update({(facet, value) for facet in DISTINCTIVE_FACETS for value in facet_values(record, facet)})
-        counts.append(counter)
-    frequency: Counter[tuple[str, str]] = Counter()
-    for counter in counts:
-        frequency.update(counter)
-    average = sum(sum(c.values()) for c in counts) / max(1, len(counts))
-    tracks = max(1, sum(len(records) for records in leaves))
-    out: list[dict[str, list[list[Any]]]] = []
-    for records, counter in zip(leaves, counts, strict=True):
-        n = max(1, len(records))
-        ranked: dict[str, list[tuple[float, str, float]]] = {f: [] for f in DISTINCTIVE_FACETS}
-        for (facet, value), count in counter.items():
-            share = count / n
-            # on twice its collection-wide share at least: "In English" everywhere tells nothing apart
-            if share >= min_share and share >= MIN_LIFT * frequency[(facet, value)] / tracks:
-                weight = share * math.log(1.0 + average / frequency[(facet, value)])
-                ranked[facet].append((-weight, value, share))
-        out.append({facet: [[value, round(share, 2)] for _, value, share in sorted(rows)[:top]]
-                    for facet, rows in ranked.items() if rows})
-    return out
 
 
 def unique_titles(leaves: list[Cluster], entries: list[dict[str, Any]]) -> int:
@@ -367,9 +291,10 @@ def describe_leaves(
     year}], all members of the cluster). ``unplaced`` is carried through; ``report`` has the phase's
     figures (calls, serial rounds, fallbacks, refills)."""
     table = tracks if isinstance(tracks, TrackTable) else TrackTable(tracks)
-    prepared = [prepare_leaf(c, table, params, ranking)
-                for c, ranking in zip(clusters.clusters, member_rankings(clusters.clusters, table), strict=True)]
-    terms = distinctive_terms([[table.records[t] for t in table.valid(p.cluster.track_ids)] for p in prepared])
+    members = [table.rows(table.valid(c.track_ids)) for c in clusters.clusters]
+    prepared = [prepare_leaf(c, table, params, ranking, profile) for c, ranking, profile in zip(
+        clusters.clusters, member_rankings(clusters.clusters, table), table.facets.profiles(members), strict=True)]
+    terms = table.facets.distinctive(members)
     for prep, distinct in zip(prepared, terms, strict=True):
         prep.entry["distinctive"] = distinct
     progress(0.02, f"{len(prepared)} leaves prepared")
