@@ -119,8 +119,13 @@ def _token_block(tokens: Tokens, n_rows: int, prefix: str) -> tuple[sp.csr_matri
     keys = pd.Series(tokens.spellings, dtype=object).astype(str).str.casefold().to_numpy(dtype=object)
     key_codes, names = pd.factorize(pd.Series(keys, dtype=object), sort=True)
     codes = key_codes[tokens.codes]
-    pairs = pd.DataFrame({"r": tokens.rows, "c": codes, "w": tokens.weight}).groupby(["r", "c"], sort=True)["w"].max()
-    counts = sp.csr_matrix((pairs.to_numpy(), (pairs.index.get_level_values(0), pairs.index.get_level_values(1))),
+    # each (row, feature) pair once, at its highest weight, pairs in (row, feature) order
+    pair = tokens.rows * len(names) + codes
+    order = np.argsort(pair, kind="stable")
+    pair = pair[order]
+    starts = np.flatnonzero(np.concatenate([[True], pair[1:] != pair[:-1]]))
+    weight = np.maximum.reduceat(tokens.weight[order], starts)
+    counts = sp.csr_matrix((weight, (pair[starts] // len(names), pair[starts] % len(names))),
                            shape=(n_rows, len(names)))
     tfidf = TfidfTransformer(norm="l2", smooth_idf=True, sublinear_tf=False).fit_transform(counts)
     _, first = np.unique(codes, return_index=True)  # each feature's first token, features in order
@@ -170,10 +175,10 @@ def _key_block(tracks: pd.DataFrame) -> tuple[sp.csr_matrix, list[str], list[str
     weight) and its mode (A minor / B major)."""
     if "key" not in tracks.columns:
         return None
-    raw = tracks["key"].fillna("").astype(str)
-    wheel = {k: camelot(k) for k in raw.unique().tolist()}  # parse each distinct spelling once
-    number = raw.map(lambda k: wheel[k][0] if wheel[k] else 0).to_numpy(dtype=np.int64)
-    minor = raw.map(lambda k: bool(wheel[k]) and wheel[k][1] == "A").to_numpy(dtype=bool)
+    codes, spellings = pd.factorize(tracks["key"].fillna("").astype(str))
+    wheel = [camelot(k) for k in spellings.tolist()]  # each distinct spelling parsed once
+    number = np.array([w[0] if w else 0 for w in wheel], dtype=np.int64)[codes]
+    minor = np.array([bool(w) and w[1] == "A" for w in wheel], dtype=bool)[codes]
     rows = np.flatnonzero(number > 0)
     if rows.size == 0:
         return None
@@ -181,7 +186,7 @@ def _key_block(tracks: pd.DataFrame) -> tuple[sp.csr_matrix, list[str], list[str
     all_rows = np.concatenate([rows] * (len(steps) + 1))
     cols = np.concatenate([(number[rows] - 1 + step) % 12 for step, _ in steps] + [np.where(minor[rows], 12, 13)])
     weights = np.concatenate([np.full(rows.size, w) for _, w in steps] + [np.full(rows.size, 0.5)])
-    matrix = sp.csr_matrix((weights, (all_rows, cols)), shape=(len(raw), 14), dtype=np.float64)
+    matrix = sp.csr_matrix((weights, (all_rows, cols)), shape=(len(codes), 14), dtype=np.float64)
     names = [f"key:{i + 1}" for i in range(12)] + ["key:A", "key:B"]
     return normalize(matrix).astype(np.float32), names, names
 
