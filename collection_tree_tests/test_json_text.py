@@ -99,3 +99,22 @@ def test_copy_document_is_a_deep_copy(seed):
     copied["leaves"][0]["track_ids"].append(3)
     copied["leaves"][0]["tags"].add("b")
     assert value["leaves"] == [{"track_ids": [1, 2], "tags": {"a"}}]  # nothing shared with the original
+
+
+def test_a_cluster_dict_is_the_dataclass_as_a_dict_copied():
+    import dataclasses
+
+    from collection_tree.core.clusters import Cluster
+
+    cluster = Cluster(id="c1", track_ids=[3, 1, 2], filters={"genre": ["House", "Deep"], "years": [2000, 2004]},
+                      coherence=None, quality_score=7.5, poor_fit_track_ids=[2],
+                      examples=[{"track_id": 3, "title": "T", "year": None}],
+                      metadata_suggestions=[{"track_id": 1, "suggestions": {"descriptors": ["dark"]}}])
+    out = cluster.to_dict()
+    assert out == {**dataclasses.asdict(cluster), "track_count": 3}
+    assert list(out) == [f.name for f in dataclasses.fields(Cluster)] + ["track_count"]
+    out["track_ids"].append(9)
+    out["filters"]["genre"].append("Acid")
+    out["examples"][0]["title"] = "changed"
+    assert cluster.track_ids == [3, 1, 2] and cluster.filters["genre"] == ["House", "Deep"]
+    assert cluster.examples[0]["title"] == "T"  # the dict owns its containers, as asdict's did

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import pandas as pd
 
+from collection_tree.core.json_text import copy_document
 from collection_tree.core.report import PhaseReport
 
 
@@ -45,7 +46,9 @@ class Cluster:
         return f"{self.genre_title} × {self.scene_title}"
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        """The fields in their order, copied (``asdict``'s reading, without its walk through every
+        track id: 0.7 s per stored phase at 300K tracks), then ``track_count``."""
+        out = {name: copy_document(getattr(self, name)) for name in _CLUSTER_FIELDS}
         out["track_count"] = self.track_count
         return out
 
@@ -56,6 +59,9 @@ class Cluster:
         kwargs["track_ids"] = [int(t) for t in kwargs.get("track_ids", [])]
         kwargs["poor_fit_track_ids"] = [int(t) for t in kwargs.get("poor_fit_track_ids", [])]
         return cls(**kwargs)
+
+
+_CLUSTER_FIELDS = tuple(f.name for f in fields(Cluster))
 
 
 def clusters_from_seeds(seeds: pd.DataFrame) -> list[Cluster]:
