@@ -335,3 +335,27 @@ def test_phase_7_reads_records_only_and_never_builds_the_similarity_model(leaf_c
                      EnrichParams.for_profile("default"))
     assert from_table["suggestions"] == from_frame["suggestions"]
     assert isinstance(table.similarity, TrackSimilarity) and table.similarity is table.similarity  # built once
+
+
+def test_a_leafs_gaps_read_once_give_each_tracks_suggestion(genius_full_build):
+    """``LeafGaps`` reads a profile once for all the leaf's tracks: the suggestion it gives a track is the
+    one ``offline_suggestion`` reads alone, and ``lacks`` says whether there is one."""
+    from conftest import GENIUS_FULL_DIR
+
+    from collection_tree.core.inputs import load_tracks
+    from collection_tree.tasks.suggest_metadata import LeafGaps, has_suggestion, offline_suggestion
+
+    table = TrackTable(load_tracks(GENIUS_FULL_DIR / "tracks.csv"))
+    leaves = [leaf["track_ids"] for c in genius_full_build.tree["categories"] for leaf in c["leaves"]][:300]
+    checked = lacking = 0
+    for track_ids, profile in zip(leaves, table.profiles(leaves, with_artists=False), strict=True):
+        for share in (0.5, 0.3):
+            gaps = LeafGaps(profile, share)
+            for t in track_ids:
+                track = table.records[t]
+                alone = offline_suggestion(track, profile, share)
+                assert offline_suggestion(track, profile, share, gaps=gaps) == alone
+                assert gaps.lacks(track) == has_suggestion(alone[0])
+                checked += 1
+                lacking += gaps.lacks(track)
+    assert checked > 5000 and 0 < lacking < checked  # both answers occur

@@ -43,9 +43,9 @@ from collection_tree.phases.leaves import TrackTable
 from collection_tree.tasks.suggest_metadata import (
     SUGGEST_METADATA,
     SUGGEST_METADATA_REFERENCE,
+    LeafGaps,
     answer_tokens,
     evidence,
-    has_gap,
     max_tokens_for,
     per_track,
 )
@@ -216,7 +216,8 @@ def suggest_metadata(
     for cluster, profile in zip(leaves.clusters, profiles, strict=True):
         valid = table.valid(cluster.track_ids)
         if params.tiered:
-            gaps = [t for t in valid if has_gap(table.records[t], profile, params.dominant_share)]
+            lacking = LeafGaps(profile, params.dominant_share)
+            gaps = [t for t in valid if lacking.lacks(table.records[t])]
             skipped_tracks += len(valid) - len(gaps)
             valid = gaps
         if valid:

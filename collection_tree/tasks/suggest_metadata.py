@@ -22,7 +22,7 @@ a sentence of reasoning), so the seed stays the reference the default is measure
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from collection_tree.llm.normalise import as_confidence, as_int, as_str_list, as_text
@@ -255,33 +255,60 @@ def dominant_genre(profile: dict[str, Any], share: float = DOMINANT_SHARE) -> li
     return max(specific, key=lambda g: (g[2], g[1])) if specific else None
 
 
-def offline_suggestion(track: dict[str, Any], profile: dict[str, Any], share: float = DOMINANT_SHARE,
-                       min_confidence: float = MIN_CONFIDENCE) -> tuple[dict[str, Any], float, list[str]]:
-    """What most of the leaf has and this track lacks: (suggestions, confidence, reasons).
+class LeafGaps:
+    """What most of a leaf has, read once from its profile, and what of it a track lacks.
 
     A genre refinement only when the track has nothing as specific (its genres are the root or
-    broader ones of the leaf); an era only when the track has none, or a broader one. Values held by
-    at least ``min_confidence`` of the leaf are suggested alone when there are any (a weak value never
-    drags a strong one below the threshold); otherwise the weaker majorities (>= ``share``) are.
-    Confidence is the smallest share among the suggested values."""
-    found: list[tuple[str, str, float, str]] = []  # (field, value, share, reason)
-    genres = [str(g) for g in track.get("genre") or []]
-    dominant = dominant_genre(profile, share)
-    if dominant is not None and dominant[0].casefold() not in _folded(genres):
-        broader = {str(g[0]).casefold() for g in profile.get("genre", []) if g[2] < dominant[2]}
-        if all(i == 0 or g.casefold() in broader for i, g in enumerate(genres)):
-            found.append(("genre_refinement", dominant[0], float(dominant[1]),
-                          f"{_pct(dominant[1])} of the leaf is tagged {dominant[0]}"))
-    for key, what in (("scene_tags", "have the scene tag"), ("descriptors", "are described as")):
-        have = _folded(track.get(key))
-        for value, value_share in profile.get(key, []):
-            if value_share >= share and str(value).casefold() not in have:
-                found.append((key, value, float(value_share), f"{_pct(value_share)} {what} {value}"))
-    eras = [e for e in profile.get("era", []) if e[1] >= share]
-    current = str(track.get("era") or "").strip().casefold()
-    if eras and eras[0][0].casefold() != current and current in eras[0][0].casefold():
-        found.append(("era_refinement", eras[0][0], float(eras[0][1]),
-                      f"{_pct(eras[0][1])} date from the {eras[0][0]}"))
+    broader ones of the leaf); an era only when the track has none, or a broader one; the scene tags
+    and descriptors held by at least ``share`` of the leaf that the track does not carry."""
+
+    def __init__(self, profile: dict[str, Any], share: float = DOMINANT_SHARE):
+        self.dominant = dominant_genre(profile, share)
+        self.broader = ({str(g[0]).casefold() for g in profile.get("genre", []) if g[2] < self.dominant[2]}
+                        if self.dominant is not None else set())
+        self.values = [(key, what, value, float(value_share), str(value).casefold())
+                       for key, what in (("scene_tags", "have the scene tag"), ("descriptors", "are described as"))
+                       for value, value_share in profile.get(key, []) if value_share >= share]
+        eras = [e for e in profile.get("era", []) if e[1] >= share]
+        self.era = eras[0] if eras else None
+
+    def findings(self, track: dict[str, Any]) -> Iterator[tuple[str, str, float, str]]:
+        """(field, value, share, reason) of each dominant facet the track lacks, in the suggestion's
+        order, made as they are asked for (``lacks`` asks for one)."""
+        dominant = self.dominant
+        if dominant is not None:
+            genres = [str(g) for g in track.get("genre") or []]
+            if dominant[0].casefold() not in _folded(genres) and all(
+                    i == 0 or g.casefold() in self.broader for i, g in enumerate(genres)):
+                yield ("genre_refinement", dominant[0], float(dominant[1]),
+                       f"{_pct(dominant[1])} of the leaf is tagged {dominant[0]}")
+        have: dict[str, set[str]] = {}
+        for key, what, value, value_share, folded in self.values:
+            if key not in have:
+                have[key] = _folded(track.get(key))
+            if folded not in have[key]:
+                yield key, value, value_share, f"{_pct(value_share)} {what} {value}"
+        era = self.era
+        if era is not None:
+            current = str(track.get("era") or "").strip().casefold()
+            if era[0].casefold() != current and current in era[0].casefold():
+                yield "era_refinement", era[0], float(era[1]), f"{_pct(era[1])} date from the {era[0]}"
+
+    def lacks(self, track: dict[str, Any]) -> bool:
+        """Whether the track lacks any of them (else there is nothing to suggest)."""
+        return next(self.findings(track), None) is not None
+
+
+def offline_suggestion(track: dict[str, Any], profile: dict[str, Any], share: float = DOMINANT_SHARE,
+                       min_confidence: float = MIN_CONFIDENCE, gaps: LeafGaps | None = None,
+                       ) -> tuple[dict[str, Any], float, list[str]]:
+    """What most of the leaf has and this track lacks (``LeafGaps``; ``gaps``: the leaf's, when the
+    caller has it): (suggestions, confidence, reasons).
+
+    Values held by at least ``min_confidence`` of the leaf are suggested alone when there are any (a
+    weak value never drags a strong one below the threshold); otherwise the weaker majorities (>=
+    ``share``) are. Confidence is the smallest share among the suggested values."""
+    found = list((gaps if gaps is not None else LeafGaps(profile, share)).findings(track))
     strong = [f for f in found if f[2] >= min_confidence]
     chosen = strong or found
     suggestions = empty_suggestions()
@@ -294,11 +321,6 @@ def offline_suggestion(track: dict[str, Any], profile: dict[str, Any], share: fl
     return suggestions, confidence, [f[3] for f in chosen]
 
 
-def has_gap(track: dict[str, Any], profile: dict[str, Any], share: float = DOMINANT_SHARE) -> bool:
-    """Whether the track lacks one of the leaf's dominant facets (else there is nothing to suggest)."""
-    return has_suggestion(offline_suggestion(track, profile, share)[0])
-
-
 def _pct(share: float) -> str:
     return f"{round(float(share) * 100)}%"
 
@@ -306,9 +328,11 @@ def _pct(share: float) -> str:
 def solve_offline(payload: Payload) -> Answer:
     groups: dict[tuple[Any, ...], dict[str, Any]] = {}
     for cluster in payload["clusters"]:
+        gaps = LeafGaps(cluster.get("profile", {}))
         for track in cluster["tracks"]:
             suggestions, confidence, _reasons = offline_suggestion(
-                track, cluster.get("profile", {}), min_confidence=float(payload.get("min_confidence", MIN_CONFIDENCE)))
+                track, cluster.get("profile", {}), min_confidence=float(payload.get("min_confidence", MIN_CONFIDENCE)),
+                gaps=gaps)
             if not has_suggestion(suggestions):
                 continue
             # as the prompt asks: one group per distinct suggestion and confidence, whichever leaf its tracks are in
