@@ -212,9 +212,9 @@ def suggest_metadata(
     table = tracks if isinstance(tracks, TrackTable) else TrackTable(tracks)
     prepared: list[_Leaf] = []
     skipped_tracks = 0
-    profiles = table.profiles((c.track_ids for c in leaves.clusters), with_artists=False)
-    for cluster, profile in zip(leaves.clusters, profiles, strict=True):
-        valid = table.valid(cluster.track_ids)
+    valids = [table.valid(c.track_ids) for c in leaves.clusters]
+    profiles = table.facets.profiles([table.rows(v) for v in valids], with_artists=False)
+    for cluster, valid, profile in zip(leaves.clusters, valids, profiles, strict=True):
         if params.tiered:
             lacking = LeafGaps(profile, params.dominant_share)
             gaps = [t for t in valid if lacking.lacks(table.records[t])]

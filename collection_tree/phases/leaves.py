@@ -160,7 +160,9 @@ class TrackTable:
         return track_id in self.records
 
     def valid(self, track_ids: Iterable[int]) -> list[int]:
-        return [int(t) for t in track_ids if int(t) in self.records]
+        """The ids the tracks table has, as ints, in their order."""
+        row = self._row
+        return [t for t in map(int, track_ids) if t in row]
 
     def rows(self, track_ids: Iterable[int]) -> np.ndarray:
         """The rows of known track ids (``valid`` ones), in their order."""
