@@ -40,7 +40,18 @@ def _is_list(value: Any) -> bool:
     return isinstance(value, list | tuple | np.ndarray)
 
 
+# How a track record reads its cells (phases.leaves.TrackRecords); the counts here read them alike.
+def record_text(value: Any) -> str:
+    """A title, artist, era or comment cell ("" for None or an empty value)."""
+    return str(value or "")
+
+
+def record_year(value: Any) -> int | None:
+    return None if pd.isna(value) else int(value)
+
+
 def clean_text(value: Any) -> str:
+    """A country cell, stripped ("" for None or NaN)."""
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value).strip()
 
 
@@ -184,14 +195,15 @@ class LeafFacets:
     # the records' reading of each scalar (phases.leaves.TrackRecords)
     @cached_property
     def _era(self) -> tuple[np.ndarray, list[str], np.ndarray]:
-        return _codes([str(v or "").strip() for v in self._columns["era"]])
+        return _codes([record_text(v).strip() for v in self._columns["era"]])
 
     @cached_property
     def _artist(self) -> tuple[np.ndarray, list[str], np.ndarray]:
-        return _codes([str(v or "") for v in self._columns["artist"]])
+        return _codes([record_text(v) for v in self._columns["artist"]])
 
     @cached_property
     def _year(self) -> tuple[np.ndarray, np.ndarray]:
+        """``record_year`` of each row (missing ones found in one pass), and which rows have one."""
         column = self._columns["year"]
         missing = pd.isna(np.array(column, dtype=object)).tolist()
         years = [0 if gone else int(v) for v, gone in zip(column, missing, strict=True)]

@@ -43,7 +43,14 @@ from collection_tree.phases.common import (
     param,
     run_batches,
 )
-from collection_tree.phases.leaf_profiles import PROFILE_FACETS, LeafFacets, clean_text, number_or_none
+from collection_tree.phases.leaf_profiles import (
+    PROFILE_FACETS,
+    LeafFacets,
+    clean_text,
+    number_or_none,
+    record_text,
+    record_year,
+)
 from collection_tree.tasks.describe_leaves import DESCRIBE_LEAVES, offline_description, pick_exemplars
 
 
@@ -104,7 +111,7 @@ class TrackRecords(Mapping[int, dict[str, Any]]):
             i, columns = self._row[track_id], self._columns
             record = self._built[track_id] = {
                 **self.brief(track_id),
-                "era": str(columns["era"][i] or ""), "comment": str(columns["comment"][i] or ""),
+                "era": record_text(columns["era"][i]), "comment": record_text(columns["comment"][i]),
                 "country": clean_text(columns["country"][i]), "bpm": number_or_none(columns["bpm"][i]),
                 "energy": number_or_none(columns["energy"][i]),
                 **{f: list(columns[f][i]) if isinstance(columns[f][i], list | tuple | np.ndarray) else []
@@ -115,9 +122,8 @@ class TrackRecords(Mapping[int, dict[str, Any]]):
     def brief(self, track_id: int) -> dict[str, Any]:
         """The record's id, title, artist and year (without building the record)."""
         i, columns = self._row[track_id], self._columns
-        year = columns["year"][i]
-        return {"track_id": track_id, "title": str(columns["title"][i] or ""),
-                "artist": str(columns["artist"][i] or ""), "year": None if pd.isna(year) else int(year)}
+        return {"track_id": track_id, "title": record_text(columns["title"][i]),
+                "artist": record_text(columns["artist"][i]), "year": record_year(columns["year"][i])}
 
     def __contains__(self, track_id: object) -> bool:
         return track_id in self._row
