@@ -188,3 +188,7 @@ def test_cells_are_the_same_cell_only_when_they_read_the_same():
     assert codes.tolist() == [0, 1, 2, 0] and firsts == [[1], [1.0], [True]]
     codes, _ = distinct_codes([("a",), ["a"], float("nan"), float("nan"), None, "a"])
     assert codes.tolist() == [0, 1, 2, 2, 3, 4]
+    codes, firsts = distinct_codes(["a", None, float("nan"), "a", float("nan"), None])  # strings and missing
+    assert codes.tolist() == [0, 1, 2, 0, 2, 1] and firsts[:2] == ["a", None] and math.isnan(firsts[2])
+    codes, firsts = distinct_codes(["1", 1.0, "1"])  # a float that is a value, not a missing one
+    assert codes.tolist() == [0, 1, 0] and firsts == ["1", 1.0]

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from collection_tree.core.track_facets import each_distinct
+from collection_tree.core.track_facets import distinct_codes
 
 FACET_COLUMNS = ("genre", "scene_tags", "descriptors", "era", "country")
 STOP_WORDS = frozenset({
@@ -235,25 +235,10 @@ def curation_figures(tree: Mapping[str, Any], tracks: pd.DataFrame, genre_tree: 
 
 
 def _facet_codes(cells: list[Any]) -> tuple[np.ndarray, list[frozenset[str]]]:
-    """Each cell's code and each code's words (``_cell_words``), each distinct cell read once: a
-    column of lists of strings (as ``core.inputs`` loads list facets) is keyed by the joined items (no
-    word spans the separator), a column of scalars factorised as it is (a missing cell has no words),
-    anything else read by ``track_facets.each_distinct``."""
-    types = set(map(type, cells))
-    if types == {list}:
-        try:
-            keys = np.array(["\x1f".join(c) for c in cells], dtype=object)
-        except TypeError:  # an item that is not a string
-            keys = None
-        if keys is not None:
-            codes, uniques = pd.factorize(keys)
-            return codes.astype(np.int64), [_value_words(str(k)) for k in uniques]
-    elif not any(issubclass(t, list | tuple | np.ndarray) for t in types):
-        codes, uniques = pd.factorize(pd.Series(cells, dtype=object), use_na_sentinel=True)
-        words_of = [_cell_words(u) for u in uniques] + [frozenset()]
-        return np.where(codes < 0, len(words_of) - 1, codes).astype(np.int64), words_of
-    codes, uniques = pd.factorize(pd.Series(each_distinct(cells, _cell_words), dtype=object))
-    return codes.astype(np.int64), list(uniques)
+    """Each cell's code and each code's words (``_cell_words``), each distinct cell
+    (``track_facets.distinct_codes``) read once."""
+    codes, firsts = distinct_codes(cells)
+    return codes, [_cell_words(cell) for cell in firsts]
 
 
 def _placed_facets(tracks: pd.DataFrame, placed_ids: list[int]) -> list[tuple[np.ndarray, list[frozenset[str]]]]:

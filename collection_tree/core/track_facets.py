@@ -40,12 +40,24 @@ def _cell_key(value: Any) -> Any:
     return type(value), value
 
 
+_NONE, _NAN = object(), object()  # a missing cell's key: None and NaN read differently, each is one cell
+
+
 def distinct_codes(cells: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
     """Each cell's code and each code's first cell: a collection repeats its facet values, so a reading
-    of each distinct cell serves every track holding it."""
-    if set(map(type, cells)) == {list}:  # as core.inputs loads list facets: keyed by their items
-        codes, items = pd.factorize(pd.Series([tuple(v) for v in cells], dtype=object).to_numpy())
-        if all(type(v) is str for cell in items for v in cell):  # else 1 and 1.0 would be one cell
+    of each distinct cell serves every track holding it. Codes number the distinct cells in order of
+    first appearance."""
+    kinds = set(map(type, cells))
+    keys = None
+    if kinds == {list}:  # as core.inputs loads list facets: keyed by their items
+        keys = pd.Series([tuple(v) for v in cells], dtype=object).to_numpy()
+    elif kinds <= {str, float, type(None)} and all(v != v for v in cells if type(v) is float):
+        keys = pd.Series([_NONE if v is None else _NAN if type(v) is float else v for v in cells],
+                         dtype=object).to_numpy()  # strings, and missing cells
+    if keys is not None:
+        codes, items = pd.factorize(keys)
+        # pandas keys by equality: lists whose items are all strings (1 and 1.0 would be one cell)
+        if kinds != {list} or all(type(v) is str for cell in items for v in cell):
             _, first = np.unique(codes, return_index=True)
             return codes.astype(np.int64), [cells[i] for i in first.tolist()]
     code_of: dict[Any, int] = {}

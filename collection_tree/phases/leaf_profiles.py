@@ -104,11 +104,10 @@ def _entries(codes: np.ndarray, cells: Sequence[Any], read: Callable[[Any], list
             depths.append(depth)
             shown.append(spelling_of.setdefault(spelling, len(spelling_of)))
     texts = list(value_of)
-    rank = np.empty(len(texts), dtype=np.int64)
-    rank[sorted(range(len(texts)), key=texts.__getitem__)] = np.arange(len(texts), dtype=np.int64)
     return _Entries(codes=codes, start=np.cumsum(length) - length, length=length,
                     value=np.asarray(values, dtype=np.int64), depth=np.asarray(depths, dtype=np.int64),
-                    shown=np.asarray(shown, dtype=np.int64), texts=texts, spellings=list(spelling_of), rank=rank)
+                    shown=np.asarray(shown, dtype=np.int64), texts=texts, spellings=list(spelling_of),
+                    rank=_string_ranks(texts))
 
 
 def _profile_entries(cell: Any) -> list[tuple[str, int, str]]:
@@ -317,9 +316,14 @@ def _codes(texts: list[str]) -> tuple[np.ndarray, list[str], np.ndarray]:
     codes = np.fromiter((index.setdefault(t, len(index)) if t else -1 for t in texts), dtype=np.int64,
                         count=len(texts))
     names = list(index)
-    rank = np.empty(len(names), dtype=np.int64)
-    rank[sorted(range(len(names)), key=names.__getitem__)] = np.arange(len(names), dtype=np.int64)
-    return codes, names, rank
+    return codes, names, _string_ranks(names)
+
+
+def _string_ranks(texts: list[str]) -> np.ndarray:
+    """Each text's place among ``texts`` in Python's string order (the per-record reading's tie-break)."""
+    rank = np.empty(len(texts), dtype=np.int64)
+    rank[sorted(range(len(texts)), key=texts.__getitem__)] = np.arange(len(texts), dtype=np.int64)
+    return rank
 
 
 def _flatten(members: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
