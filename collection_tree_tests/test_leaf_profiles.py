@@ -152,6 +152,26 @@ def test_a_real_collection_reads_the_same_counted_as_per_record(genius_full):
     assert sum(bool(t) for t in terms) > 0.5 * len(leaves)
 
 
+def test_a_few_leaves_count_from_their_own_rows_as_from_the_whole_collection(genius_full):
+    """An update refreshes a few leaves of a large collection: their tracks' cells are read, not the
+    collection's, and every profile and distinctive value is the same as counted from all of them."""
+    ids = genius_full["track_id"].astype(int).tolist()
+    rng = random.Random(11)
+    leaves = [rng.sample(ids, rng.randint(1, 60)) for _ in range(25)] + [[ids[3], ids[3], 10**12], []]
+    few = TrackTable(genius_full)
+    members = [few.rows(few.valid(leaf)) for leaf in leaves]
+    facets, local = few.leaf_facets(members)
+    subset = (few.profiles(leaves), facets.distinctive(local), few.profiles(leaves, with_artists=False))
+    assert few._facets is None  # the whole collection's cells were never read
+    assert facets is few.leaf_facets(members)[0]  # the same leaves' facets are read once
+    whole = TrackTable(genius_full)
+    whole_members = [whole.rows(whole.valid(leaf)) for leaf in leaves]
+    assert subset == (whole.facets.profiles(whole_members), whole.facets.distinctive(whole_members),
+                      whole.facets.profiles(whole_members, with_artists=False))
+    assert subset[:2] == reference(whole, leaves)
+    assert sum(bool(t) for t in subset[1]) > len(leaves) // 2  # the counts are not all empty
+
+
 def test_odd_cells_read_as_the_records_read_them():
     nan = float("nan")
     tracks = pd.DataFrame({

@@ -213,7 +213,8 @@ def suggest_metadata(
     prepared: list[_Leaf] = []
     skipped_tracks = 0
     valids = [table.valid(c.track_ids) for c in leaves.clusters]
-    profiles = table.facets.profiles([table.rows(v) for v in valids], with_artists=False)
+    facets, members = table.leaf_facets([table.rows(v) for v in valids])
+    profiles = facets.profiles(members, with_artists=False)
     for cluster, valid, profile in zip(leaves.clusters, valids, profiles, strict=True):
         if params.tiered:
             lacking = LeafGaps(profile, params.dominant_share)
