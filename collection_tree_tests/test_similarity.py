@@ -327,3 +327,41 @@ def test_signature_groups_are_the_groups_of_unique_rows():
         assert len(unique) == len(expected)
         assert np.array_equal(unique[group], signature)  # every row is its group's signature
         assert np.array_equal(unique, expected) and np.array_equal(group, inverse.ravel())  # same order too
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_tfidf_and_l2_rows_equal_scikit_learns_to_the_bit(dtype):
+    """core.tfidf spares the model scikit-learn's import; its numbers must be scikit-learn's own."""
+    import scipy.sparse as sp
+    from sklearn.feature_extraction.text import TfidfTransformer
+    from sklearn.preprocessing import normalize
+
+    from collection_tree.core.tfidf import l2_rows, tfidf_rows
+
+    rng = np.random.default_rng(5)
+    dense = rng.random((400, 60)) * (rng.random((400, 60)) < 0.15) * rng.integers(1, 5, (400, 60))
+    dense[[3, 77, 200]] = 0.0  # empty rows stay empty
+    dense[:, 7] = 0.0  # a term no row has
+    dense[10, :] = 1e-30  # tiny values on every term of one row
+    counts = sp.csr_matrix(dense.astype(dtype))
+    ours, theirs = tfidf_rows(counts), TfidfTransformer(norm="l2", smooth_idf=True).fit_transform(counts)
+    rows = sp.csr_matrix(rng.random((300, 40)).astype(dtype) * (rng.random((300, 40)) < 0.3))
+    for mine, reference in ((ours, theirs), (l2_rows(rows), normalize(rows))):
+        assert mine.dtype == reference.dtype == dtype
+        assert np.array_equal(mine.indptr, reference.indptr) and np.array_equal(mine.indices, reference.indices)
+        assert np.array_equal(mine.data, reference.data)  # bit for bit, not approximately
+    assert counts.nnz and np.array_equal(counts.toarray(), dense.astype(dtype))  # the inputs are left as they were
+    assert rows.nnz and np.isclose(np.linalg.norm(l2_rows(rows).toarray(), axis=1).max(), 1.0, atol=1e-6)
+
+
+def test_importing_the_code_location_does_not_import_scikit_learn():
+    """scikit-learn (~0.7 s to import) and scipy.optimize (0.16 s): the code location, the CLI and an
+    update do without them."""
+    import subprocess
+    import sys
+
+    code = ("import sys, collection_tree.definitions, collection_tree.operations, collection_tree.cli; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'anthropic')"
+            " or m.startswith('scipy.optimize')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -30,11 +30,10 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
-from sklearn.decomposition import TruncatedSVD
-from sklearn.preprocessing import normalize
 
 from collection_tree.core.clusters import Cluster
 from collection_tree.core.partition import centroid, merge_into, merge_small, nearest_group, split_two
+from collection_tree.core.tfidf import l2_rows
 from collection_tree.core.track_facets import TrackFacets
 from collection_tree.core.vectors import Vectoriser, context_parts, normalise_rows, words
 
@@ -105,6 +104,8 @@ def reduced(matrix: sparse.csr_matrix, dimensions: int = SVD_DIMENSIONS) -> np.n
     (cosines barely move)."""
     if matrix.shape[1] <= dimensions or matrix.shape[0] <= dimensions:
         return normalise_rows(np.asarray(matrix.todense(), dtype=np.float64))
+    from sklearn.decomposition import TruncatedSVD  # scikit-learn is imported where it runs (core.tfidf)
+
     svd = TruncatedSVD(n_components=dimensions, algorithm="randomized", n_iter=2, random_state=0)
     return normalise_rows(svd.fit_transform(matrix))
 
@@ -126,7 +127,7 @@ class ClusterSpace:
                     for name in {*BLOCK_WEIGHTS, *CONTEXT_WEIGHTS} for docs in [[b[name] for b in blocks]]}
 
         def weighted(weights: Mapping[str, float]) -> sparse.csr_matrix:
-            return normalize(sparse.hstack([matrices[k] * math.sqrt(w) for k, w in sorted(weights.items())],
+            return l2_rows(sparse.hstack([matrices[k] * math.sqrt(w) for k, w in sorted(weights.items())],
                                            format="csr"))
 
         if not clusters:

@@ -14,7 +14,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.cluster import AgglomerativeClustering, KMeans
 
 
 def centroid(vectors: np.ndarray, members: Sequence[int]) -> np.ndarray:
@@ -35,6 +34,8 @@ def ward_labels(vectors: np.ndarray, k: int) -> np.ndarray:
         return np.zeros(n, dtype=int)
     if k == n:
         return np.arange(n)
+    from sklearn.cluster import AgglomerativeClustering  # scikit-learn is imported where it runs (core.tfidf)
+
     raw = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(vectors)
     order: dict[int, int] = {}
     return np.array([order.setdefault(int(label), len(order)) for label in raw])
@@ -48,6 +49,8 @@ def split_two(vectors: np.ndarray, members: Sequence[int], weights: np.ndarray |
     if len(members) < 2:
         raise ValueError("cannot split fewer than two members")
     if weights is not None and len(members) > 2:
+        from sklearn.cluster import KMeans  # scikit-learn is imported where it runs (core.tfidf)
+
         labels = KMeans(n_clusters=2, n_init=2, random_state=seed).fit_predict(
             vectors[members], sample_weight=weights[members])
         if labels.min() == labels.max():

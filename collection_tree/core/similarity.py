@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfTransformer
-from sklearn.preprocessing import normalize
+
+from collection_tree.core.tfidf import l2_rows, tfidf_rows
 
 # Block weights: the genre decides most, then the scene; audio and era refine.
 BLOCK_WEIGHTS = {"genre": 1.0, "scene": 0.6, "descriptors": 0.25, "era": 0.2,
@@ -127,7 +127,7 @@ def _token_block(tokens: Tokens, n_rows: int, prefix: str) -> tuple[sp.csr_matri
     weight = np.maximum.reduceat(tokens.weight[order], starts)
     counts = sp.csr_matrix((weight, (pair[starts] // len(names), pair[starts] % len(names))),
                            shape=(n_rows, len(names)))
-    tfidf = TfidfTransformer(norm="l2", smooth_idf=True, sublinear_tf=False).fit_transform(counts)
+    tfidf = tfidf_rows(counts)
     _, first = np.unique(codes, return_index=True)  # each feature's first token, features in order
     spellings = tokens.spellings[tokens.codes[first]].tolist()
     return tfidf.astype(np.float32).tocsr(), [f"{prefix}:{n}" for n in names], spellings
@@ -152,7 +152,7 @@ def soft_bins(values: np.ndarray, width: float, origin: float) -> sp.csr_matrix:
     rows = np.repeat(np.arange(len(values)), len(offsets))
     matrix = sp.csr_matrix((weights.ravel(), (rows, cols.ravel())), shape=(len(values), n_bins))
     matrix.eliminate_zeros()
-    return normalize(matrix).astype(np.float32)
+    return l2_rows(matrix).astype(np.float32)
 
 
 def _numeric_block(tracks: pd.DataFrame, column: str) -> tuple[sp.csr_matrix, list[str], list[str]] | None:
@@ -188,7 +188,7 @@ def _key_block(tracks: pd.DataFrame) -> tuple[sp.csr_matrix, list[str], list[str
     weights = np.concatenate([np.full(rows.size, w) for _, w in steps] + [np.full(rows.size, 0.5)])
     matrix = sp.csr_matrix((weights, (all_rows, cols)), shape=(len(codes), 14), dtype=np.float64)
     names = [f"key:{i + 1}" for i in range(12)] + ["key:A", "key:B"]
-    return normalize(matrix).astype(np.float32), names, names
+    return l2_rows(matrix).astype(np.float32), names, names
 
 
 # ------------------------------------------------------------------------------------ the model
@@ -282,7 +282,7 @@ class TrackSimilarity:
     def _renormalise_blocks(self, matrix: sp.csc_matrix) -> sp.csc_matrix:
         out = []
         for name, (lo, hi) in self.blocks.items():
-            block = normalize(matrix[:, lo:hi].tocsr()) * np.float32(math.sqrt(self.weights[name]))
+            block = l2_rows(matrix[:, lo:hi].tocsr()) * np.float32(math.sqrt(self.weights[name]))
             out.append(block)
         if not out:
             return matrix

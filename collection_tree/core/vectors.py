@@ -13,13 +13,16 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction import DictVectorizer
-from sklearn.feature_extraction.text import TfidfTransformer
-from sklearn.preprocessing import normalize
+
+from collection_tree.core.tfidf import l2_rows
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction import DictVectorizer
+    from sklearn.feature_extraction.text import TfidfTransformer
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’&-][^\W\d_]+)*", re.UNICODE)  # words, no digits (years say little here)
 _STOP_TEXT = """
@@ -94,6 +97,9 @@ class Vectoriser:
         for doc in docs:
             df.update(f for f, w in doc.items() if w > 0)
         kept = {f for f, n in df.items() if n >= min_df} or set(df) or {"-"}
+        from sklearn.feature_extraction import DictVectorizer  # scikit-learn is imported where it runs (core.tfidf)
+        from sklearn.feature_extraction.text import TfidfTransformer
+
         dicts = DictVectorizer(sort=True).fit([{f: 1.0 for f in sorted(kept)}])
         tfidf = TfidfTransformer(sublinear_tf=False, smooth_idf=True).fit(dicts.transform(_clean(docs, kept)))
         return cls(dicts, tfidf)
@@ -104,7 +110,7 @@ class Vectoriser:
     def transform_sparse(self, docs: Sequence[Mapping[str, float]]) -> sparse.csr_matrix:
         """The rows as a sparse matrix (TF-IDF, L2-normalised)."""
         kept = set(self.dicts.vocabulary_)
-        return normalize(sparse.csr_matrix(self.tfidf.transform(self.dicts.transform(_clean(docs, kept)))))
+        return l2_rows(sparse.csr_matrix(self.tfidf.transform(self.dicts.transform(_clean(docs, kept)))))
 
 
 def _clean(docs: Sequence[Mapping[str, float]], kept: set[str]) -> list[dict[str, float]]:

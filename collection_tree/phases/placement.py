@@ -20,12 +20,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from sklearn.cluster import KMeans
-from sklearn.preprocessing import normalize
 
 from collection_tree.core.clusters import Cluster
 from collection_tree.core.lineage import GenreLineages
 from collection_tree.core.similarity import Ranked, TrackSimilarity
+from collection_tree.core.tfidf import l2_rows
 
 FACET_BLOCKS = ("genre", "scene", "descriptors")  # what a track without a lineage must share to be folded
 MIN_CUT_SHARE = 0.2  # each side of a cut holds at least this share of the tracks
@@ -171,9 +170,11 @@ def fold_small_clusters(clusters: list[Cluster], model: TrackSimilarity, lineage
 def cut_in_two(model: TrackSimilarity, track_ids: Sequence[int], min_size: int) -> tuple[list[int], list[int]]:
     """2-means over the tracks' similarity vectors (cosine), then the side sizes clamped to at least
     ``max(min_size, MIN_CUT_SHARE * n)`` by moving the tracks nearest the boundary. Deterministic."""
+    from sklearn.cluster import KMeans  # scikit-learn is imported where it runs (core.tfidf)
+
     ids = np.asarray(sorted(track_ids), dtype=np.int64)
     n = len(ids)
-    rows = normalize(model.vectors(ids))
+    rows = l2_rows(model.vectors(ids))
     lo = max(min_size, math.ceil(MIN_CUT_SHARE * n))
     side, first = np.zeros(n), n // 2  # nothing to tell the tracks apart: halves by id
     if rows.shape[0] == n and rows.nnz:
