@@ -143,6 +143,37 @@ def test_lineages_of_tracks_and_clusters():
     assert lineages.describe(2) == "Rock, Pop" and lineages.describe(77) == "no lineage"
 
 
+def test_violations_found_at_once_are_those_of_each_cluster_in_turn():
+    """``violations`` looks every member up at once; the per-cluster reading it replaced is the reference."""
+    import json
+    import random
+    from pathlib import Path
+
+    doc = json.loads((Path(__file__).resolve().parents[2] / "shared" / "data" / "genius-2000s-full"
+                      / "genre_tree.json").read_text(encoding="utf-8"))
+    lineages = GenreLineages.from_tree(doc)
+    leaves = sorted(lineages.leaf_root)
+    ids = [int(t) for t in lineages.position.tolist()]
+    rng = random.Random(3)
+    clusters = [Cluster(id=f"{rng.choice(leaves)}__x{i}", track_ids=rng.sample(ids, rng.randint(0, 40))
+                        + ([10**12] if i % 7 == 0 else [])) for i in range(400)]
+    clusters.append(Cluster(id="mystery", track_ids=ids[:30]))  # no lineage: takes anyone
+
+    def each_in_turn() -> list[tuple[int, str]]:
+        out = []
+        for cluster, column in zip(clusters, lineages.root_columns(clusters).tolist(), strict=True):
+            if column >= 0 and cluster.track_ids:
+                ok = lineages.allowed(cluster.track_ids, np.array([column]))[:, 0]
+                out += [(int(t), cluster.id) for t, good in zip(cluster.track_ids, ok.tolist(), strict=True)
+                        if not good]
+        return out
+
+    found = lineages.violations(clusters)
+    assert found == each_in_turn()
+    assert 0 < len(found) < sum(len(c.track_ids) for c in clusters)  # some members fit, some do not
+    assert lineages.violations([]) == [] and lineages.violations([Cluster(id="mystery", track_ids=[])]) == []
+
+
 # ------------------------------------------------------------------------------------ placement
 def two_styles(n_each: int, start: int = 1) -> list[dict[str, Any]]:
     rows = []

@@ -109,13 +109,17 @@ class GenreLineages:
         return root is None or not own or root in own
 
     def violations(self, clusters: Sequence[Cluster]) -> list[tuple[int, str]]:
-        """(track id, cluster id) for every member sitting in a cluster of none of its lineages."""
-        out: list[tuple[int, str]] = []
+        """(track id, cluster id) for every member sitting in a cluster of none of its lineages, clusters
+        and members in order. Every member is looked up at once (a lookup per cluster was a second of
+        phase 3 at 300K tracks)."""
         columns = self.root_columns(clusters)
-        for cluster, column in zip(clusters, columns.tolist(), strict=True):
-            if column < 0 or not cluster.track_ids:
-                continue
-            ok = self.allowed(cluster.track_ids, np.array([column]))[:, 0]
-            out.extend((int(t), cluster.id) for t, good in zip(cluster.track_ids, ok.tolist(), strict=True)
-                       if not good)
-        return out
+        checked = [(c, column) for c, column in zip(clusters, columns.tolist(), strict=True)
+                   if column >= 0 and c.track_ids]
+        sizes = [len(c.track_ids) for c, _ in checked]
+        ids = np.fromiter((int(t) for c, _ in checked for t in c.track_ids), dtype=np.int64, count=sum(sizes))
+        column = np.repeat(np.array([j for _, j in checked], dtype=np.int64), sizes)
+        owner = np.repeat(np.arange(len(checked)), sizes)
+        rows = self.position.get_indexer(ids)
+        known = np.flatnonzero(rows >= 0)  # a track without lineage may sit anywhere
+        bad = known[~self.mask[rows[known], column[known]]]
+        return [(int(ids[i]), checked[int(owner[i])][0].id) for i in bad.tolist()]
