@@ -504,7 +504,9 @@ class _Passes:
         self.offset = dict.fromkeys(pending, 0)
         if k:
             # Best first, allowed clusters only (the guard filtered them); ties keep the dedup order.
-            self.ranked = {t: [c for c, _ in self.similar.row(self.row[t])] for t in pending}
+            at = np.array([self.row[t] for t in pending], dtype=np.int64)
+            best = self.similar.columns[at].tolist() if len(at) else []  # one conversion, not one per track
+            self.ranked = {t: [c for c in columns if c >= 0] for t, columns in zip(pending, best, strict=True)}
         passes: list[dict[str, Any]] = []
         todo = list(pending)
         for number in range(1, params.max_passes + 1):
