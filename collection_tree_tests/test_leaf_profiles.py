@@ -189,6 +189,10 @@ def test_odd_cells_read_as_the_records_read_them():
         "bpm": [120, "124", "abc", nan, None, 128.5, 122, 121, 90],
     })
     table = TrackTable(tracks)
+    for track_id in {1, 2, 3, 4, 5, 6, 7, 8}:  # the gap fields are the record's, read alone
+        record = table.records[track_id]
+        assert table.records.gap_fields(track_id) == {k: record[k] for k in ("era", "genre", "scene_tags",
+                                                                              "descriptors")}
     leaves = [[1, 2, 3, 4], [5, 6, 7, 8], [1, 5, 7, 99], [3, 3], [], [6, 7]]
     for with_artists in (True, False):
         assert counted(table, leaves, with_artists) == reference(table, leaves, with_artists)

@@ -218,7 +218,7 @@ def suggest_metadata(
     for cluster, valid, profile in zip(leaves.clusters, valids, profiles, strict=True):
         if params.tiered:
             lacking = LeafGaps(profile, params.dominant_share)
-            gaps = [t for t in valid if lacking.lacks(table.records[t])]
+            gaps = [t for t in valid if lacking.lacks(table.records.gap_fields(t))]
             skipped_tracks += len(valid) - len(gaps)
             valid = gaps
         if valid:

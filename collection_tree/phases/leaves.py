@@ -98,6 +98,11 @@ SUBSET_SHARE = 0.25
 RECORD_COLUMNS = ("title", "artist", "year", "era", "comment", "country", "bpm", "energy", *PROFILE_FACETS)
 
 
+def _cell_list(value: Any) -> list[Any]:
+    """A list facet's cell as a record holds it (anything but a list, tuple or array: no values)."""
+    return list(value) if isinstance(value, list | tuple | np.ndarray) else []
+
+
 class TrackRecords(Mapping[int, dict[str, Any]]):
     """Per-track records (title, artist, year, facets, comment) by id, each built on first use: an
     update describes a few leaves of a big collection. ``columns``: ``RECORD_COLUMNS`` as per-row lists
@@ -117,10 +122,16 @@ class TrackRecords(Mapping[int, dict[str, Any]]):
                 "era": record_text(columns["era"][i]), "comment": record_text(columns["comment"][i]),
                 "country": clean_text(columns["country"][i]), "bpm": number_or_none(columns["bpm"][i]),
                 "energy": number_or_none(columns["energy"][i]),
-                **{f: list(columns[f][i]) if isinstance(columns[f][i], list | tuple | np.ndarray) else []
-                   for f in PROFILE_FACETS},
+                **{f: _cell_list(columns[f][i]) for f in PROFILE_FACETS},
             }
         return record
+
+    def gap_fields(self, track_id: int) -> dict[str, Any]:
+        """The record's era and list facets alone, read as the record reads them and not kept: phase 7
+        asks every track of the collection whether it lacks its leaf's dominant facets
+        (``LeafGaps.lacks``), and a whole record per track was half of that."""
+        i, columns = self._row[track_id], self._columns
+        return {"era": record_text(columns["era"][i]), **{f: _cell_list(columns[f][i]) for f in PROFILE_FACETS}}
 
     def brief(self, track_id: int) -> dict[str, Any]:
         """The record's id, title, artist and year (without building the record)."""
