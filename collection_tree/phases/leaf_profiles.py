@@ -36,11 +36,12 @@ DISTINCTIVE_MIN_SHARE = 0.2  # of the leaf's tracks
 MIN_LIFT = 2.0  # a value distinguishes a leaf where it is at least this much commoner than overall
 
 
-def _is_list(value: Any) -> bool:
-    return isinstance(value, list | tuple | np.ndarray)
-
-
 # How a track record reads its cells (phases.leaves.TrackRecords); the counts here read them alike.
+def record_list(value: Any) -> list[Any]:
+    """A list facet cell's values (anything but a list, tuple or array: none)."""
+    return list(value) if isinstance(value, list | tuple | np.ndarray) else []
+
+
 def record_text(value: Any) -> str:
     """A title, artist, era or comment cell ("" for None or an empty value)."""
     return str(value or "")
@@ -114,7 +115,7 @@ def _profile_entries(cell: Any) -> list[tuple[str, int, str]]:
     """A list cell's values, each key (stripped, casefolded) once at its first position."""
     seen: set[str] = set()
     out = []
-    for pos, value in enumerate(cell if _is_list(cell) else []):
+    for pos, value in enumerate(record_list(cell)):
         spelling = str(value).strip()
         key = spelling.casefold()
         if key and key not in seen:
@@ -125,7 +126,7 @@ def _profile_entries(cell: Any) -> list[tuple[str, int, str]]:
 
 def _distinct_values(cell: Any) -> list[tuple[str, int, str]]:
     """A list cell's distinct stripped values (a track counts a value once)."""
-    values = dict.fromkeys(s for v in (cell if _is_list(cell) else []) if (s := str(v).strip()))
+    values = dict.fromkeys(s for v in record_list(cell) if (s := str(v).strip()))
     return [(v, 0, "") for v in values]
 
 

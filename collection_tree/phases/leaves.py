@@ -48,6 +48,7 @@ from collection_tree.phases.leaf_profiles import (
     LeafFacets,
     clean_text,
     number_or_none,
+    record_list,
     record_text,
     record_year,
 )
@@ -98,11 +99,6 @@ SUBSET_SHARE = 0.25
 RECORD_COLUMNS = ("title", "artist", "year", "era", "comment", "country", "bpm", "energy", *PROFILE_FACETS)
 
 
-def _cell_list(value: Any) -> list[Any]:
-    """A list facet's cell as a record holds it (anything but a list, tuple or array: no values)."""
-    return list(value) if isinstance(value, list | tuple | np.ndarray) else []
-
-
 class TrackRecords(Mapping[int, dict[str, Any]]):
     """Per-track records (title, artist, year, facets, comment) by id, each built on first use: an
     update describes a few leaves of a big collection. ``columns``: ``RECORD_COLUMNS`` as per-row lists
@@ -122,7 +118,7 @@ class TrackRecords(Mapping[int, dict[str, Any]]):
                 "era": record_text(columns["era"][i]), "comment": record_text(columns["comment"][i]),
                 "country": clean_text(columns["country"][i]), "bpm": number_or_none(columns["bpm"][i]),
                 "energy": number_or_none(columns["energy"][i]),
-                **{f: _cell_list(columns[f][i]) for f in PROFILE_FACETS},
+                **{f: record_list(columns[f][i]) for f in PROFILE_FACETS},
             }
         return record
 
@@ -131,7 +127,7 @@ class TrackRecords(Mapping[int, dict[str, Any]]):
         asks every track of the collection whether it lacks its leaf's dominant facets
         (``LeafGaps.lacks``), and a whole record per track was half of that."""
         i, columns = self._row[track_id], self._columns
-        return {"era": record_text(columns["era"][i]), **{f: _cell_list(columns[f][i]) for f in PROFILE_FACETS}}
+        return {"era": record_text(columns["era"][i]), **{f: record_list(columns[f][i]) for f in PROFILE_FACETS}}
 
     def brief(self, track_id: int) -> dict[str, Any]:
         """The record's id, title, artist and year (without building the record)."""
