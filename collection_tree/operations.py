@@ -118,12 +118,24 @@ def asset_states(instance: DagsterInstance, defs: Definitions, group: str, place
     current data version differs from the one this materialisation read (or, without recorded
     versions, the parent was materialised after it), when its code version changed, when an input
     file changed after it was read, or when an upstream asset is stale or missing; missing when never
-    materialised or its stored output is gone. ``inputs``: the input files by asset name."""
+    materialised or its stored output is gone. ``inputs``: the input files by asset name.
+
+    An asset an incremental update made (``collection-tree update``) read that update's tracks and
+    trees and the previous tree, not the phases: phases the update left stale (they predate its
+    tracks, as an update intends) do not make it stale; a changed input still does."""
     specs = {spec.key: spec for spec in defs.resolve_all_asset_specs() if spec.group_name == group}
     parents = {key: [d.asset_key for d in spec.deps if d.asset_key in specs] for key, spec in specs.items()}
     order = list(TopologicalSorter({k: sorted(v, key=str) for k, v in sorted(parents.items(), key=str)})
                  .static_order())
     latest = {key: instance.get_latest_materialization_event(key) for key in order}
+    jobs: dict[str, str | None] = {}
+
+    def job_of(run_id: str) -> str | None:
+        if run_id not in jobs:
+            run = instance.get_run_by_id(run_id)
+            jobs[run_id] = run.job_name if run is not None else None
+        return jobs[run_id]
+
     base = UPath(places.store)
     states: dict[AssetKey, AssetState] = {}
     for key in order:
@@ -144,10 +156,18 @@ def asset_states(instance: DagsterInstance, defs: Definitions, group: str, place
         if key.path[-1] in INPUTS:
             changed = input_file_changed(inputs.get(key.path[-1]), event.asset_materialization.metadata, at)
             causes += [changed] if changed else []
+        note = ""
         if not causes:
-            causes = [f"upstream {p.to_user_string()} is {states[p].state}" for p in sorted(parents[key], key=str)
-                      if states[p].state != "materialised"][:1]
-        states[key] = AssetState(name, "stale" if causes else "materialised", "; ".join(causes), at, run_id)
+            upstream = [p for p in sorted(parents[key], key=str) if states[p].state != "materialised"]
+            if job_of(run_id) == UPDATE_JOB:  # the phases it did not read are not its upstream
+                skipped = [p for p in upstream if latest[p] is not None and latest[p].run_id != run_id]
+                upstream = [p for p in upstream if p not in skipped]
+                if skipped:
+                    note = (f"incremental update (run {run_id[:8]}): the previous tree and the tracks' change; "
+                            "the stale phases are the last full build's")
+            causes = [f"upstream {p.to_user_string()} is {states[p].state}" for p in upstream][:1]
+        states[key] = AssetState(name, "stale" if causes else "materialised", "; ".join(causes) or note, at,
+                                 run_id)
     return list(states.values())
 
 
@@ -204,7 +224,10 @@ def run_state(instance: DagsterInstance, run: DagsterRun) -> RunState:
     alive = process_alive(pid) if pid is not None else None
     orphaned = run.status in IN_PROGRESS and run.status != DagsterRunStatus.QUEUED and alive is False
     resumable = run.status in RESUMABLE or orphaned
-    if orphaned:
+    if run.job_name == UPDATE_JOB and (orphaned or run.status in RESUMABLE):
+        advice = ("`collection-tree update` again: it " + ("marks this run failed, then " if orphaned else "")
+                  + "places what is still new against the last tree (finished LLM batches come from the cache)")
+    elif orphaned:
         advice = (f"its process {pid} is gone (killed?): `collection-tree build --resume` marks it failed and "
                   "re-executes it from failure")
     elif run.status in RESUMABLE:

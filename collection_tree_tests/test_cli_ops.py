@@ -319,3 +319,19 @@ def test_one_build_at_a_time_and_recovery_of_a_killed_one(tmp_path, home, env):
     build = cli(env, "build", "--test")  # marks the dead run failed, frees its slot, builds
     assert build.returncode == 0, build.stderr
     assert "was interrupted" in build.stderr
+
+
+def test_a_failed_update_is_advised_to_run_update_again_not_build_resume():
+    """``build --resume`` re-executes the last full build, never an update: a failed update's advice
+    is the update itself; a failed build's stays ``build --resume``."""
+    from dagster import DagsterRun
+
+    with DagsterInstance.ephemeral() as instance:
+        update = instance.add_run(DagsterRun(job_name=ops.UPDATE_JOB, run_id="u" * 32,
+                                             status=DagsterRunStatus.FAILURE))
+        build = instance.add_run(DagsterRun(job_name=ops.FULL_JOB, run_id="b" * 32,
+                                            status=DagsterRunStatus.FAILURE))
+        update_state, build_state = ops.run_state(instance, update), ops.run_state(instance, build)
+    assert update_state.resumable and update_state.advice.startswith("`collection-tree update` again")
+    assert "--resume" not in update_state.advice
+    assert build_state.resumable and "`collection-tree build --resume`" in build_state.advice

@@ -149,6 +149,29 @@ def test_update_places_new_tracks_keeps_ids_and_overrides(grown):
 
 
 
+def test_status_after_the_update_shows_its_tree_current_and_the_phases_stale(grown):
+    """Right after ``update`` (the test above), ``status`` must not send the user to a full build:
+    the tree and its exports read the update's inputs; the phases predate the new tracks."""
+    _, env, _, _ = grown
+    done = cli(env, "status", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    states = {a["key"]: a for a in report["assets"]}
+    tree = states["collection_tree"]
+    assert tree["state"] == "materialised", tree
+    assert tree["detail"].startswith(f"incremental update (run {tree['run_id'][:8]})")
+    exports = ("m3u_playlists", "rekordbox_xml", "traktor_nml", "serato_crates", "collection_html",
+               "metadata_suggestions_review")
+    assert {k: states[k]["state"] for k in exports} == dict.fromkeys(exports, "materialised")
+    assert {states[k]["run_id"] for k in ("tracks", *exports)} == {tree["run_id"]}
+    assert states["named_clusters"]["state"] == "stale"
+    assert states["named_clusters"]["detail"] == "tracks has a new materialization"
+    assert report["latest_run"]["job_name"] == "collection_tree_update"
+    assert report["latest_run"]["run_id"] == tree["run_id"]
+    text = cli(env, "status")
+    assert f"latest run: {tree['run_id']} (collection-tree update) SUCCESS" in text.stdout
+
+
 def test_the_updates_incremental_exports_equal_a_whole_rewrite(grown, tmp_path):
     """After the update above: its playlists and crates, partly linked from the full build's (exports.reuse),
     are byte for byte what writing them whole from the same tree and tracks gives."""

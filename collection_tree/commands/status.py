@@ -1,5 +1,5 @@
 """``collection-tree status``: each asset of the build as materialised / stale / missing (Dagster's
-staleness), and the latest build run: its status, and whether and how it can be resumed."""
+staleness), and the latest build or update run: its status, and whether and how it can be resumed."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def collect(test: bool, cfg: Settings) -> dict[str, Any]:
     inputs = {k: Path(v) for k, v in given.items()} if given else input_paths(places.demo)
     with DagsterInstance.get() as instance:
         states = ops.asset_states(instance, defs, mode.group, places, inputs)
-        last = ops.latest_run(instance, (job,))
+        last = ops.latest_run(instance, (job,) if test else (job, ops.UPDATE_JOB))  # an update is a build too
         run_state = ops.run_state(instance, last) if last is not None else None
     return {"job": job, "assets": [asdict(s) for s in states],
             "latest_run": asdict(run_state) if run_state is not None else None}
@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
     if last is None:
         print("latest run: none yet (`collection-tree build`)")
     else:
-        print(f"latest run: {last['run_id']} {last['status']}{' (process gone)' if last['orphaned'] else ''}")
+        kind = " (collection-tree update)" if last["job_name"] != report["job"] else ""
+        print(f"latest run: {last['run_id']}{kind} {last['status']}{' (process gone)' if last['orphaned'] else ''}")
         if last["advice"]:
             print(f"  {last['advice']}")
     return 0
