@@ -408,3 +408,28 @@ def test_a_stop_raised_by_progress_ends_the_pooled_ordering():
 
     with pytest.raises(RuntimeError, match="stop requested"):
         order_playlists(leaves, tracks, PlaylistOrderParams(), stop, pool_min_tracks=0, workers=2)
+
+
+def test_inside_a_build_the_pooled_ordering_runs_on_the_builds_worker_pool(monkeypatch):
+    """A build's pool (``core.workers.build_workers``) is used as it is (no pool of its own is
+    started) and outlives the ordering, a stop included; the orders are the serial ones."""
+    from collection_tree.core import workers
+    from collection_tree.phases import playlist_order
+
+    leaves, tracks = random_leaf_set(9, 200, 30)
+    serial_orders, serial_report = order_playlists(leaves, tracks, PlaylistOrderParams(), workers=1)
+
+    def no_pool_of_its_own(*args, **kwargs):
+        raise AssertionError("the ordering started its own pool inside a build")
+
+    monkeypatch.setattr(playlist_order, "spawn_pool", no_pool_of_its_own)
+    with workers.build_workers():
+        orders, report = order_playlists(leaves, tracks, PlaylistOrderParams(), pool_min_tracks=0, workers=2)
+        with pytest.raises(RuntimeError, match="stop requested"):
+            order_playlists(leaves, tracks, PlaylistOrderParams(),
+                            lambda f, m: (_ for _ in ()).throw(RuntimeError("stop requested")),
+                            pool_min_tracks=0, workers=2)
+        pool = workers.shared_pool(2)
+        assert pool is not None and list(pool.map(abs, [-1, -2])) == [1, 2]  # still serving the build
+        again, _ = order_playlists(leaves, tracks, PlaylistOrderParams(), pool_min_tracks=0, workers=2)
+    assert orders == serial_orders == again and report == serial_report

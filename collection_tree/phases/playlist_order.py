@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator, Iterable
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import compress, repeat
 from typing import Any, ClassVar
@@ -27,7 +28,7 @@ import pandas as pd
 
 from collection_tree.core.clusters import ClusterSet
 from collection_tree.core.mix import camelot_codes, compatible, compatible_share, mix_order, mixable
-from collection_tree.core.workers import POOL_MIN_TRACKS, spawn_pool, workers_for
+from collection_tree.core.workers import POOL_MIN_TRACKS, forget_shared_pool, shared_pool, spawn_pool, workers_for
 from collection_tree.phases.common import PhaseParams, Progress, no_progress, param
 
 ORDERS = ("mix", "exemplars", "library")
@@ -207,31 +208,43 @@ def order_leaf(track_ids: list[int], exemplars: list[int], facts: TrackFacts,
 
 POOL_CHUNK_LEAVES = 48  # leaves per task: small enough to balance uneven leaves, big enough to amortise IPC
 
-_worker_state: tuple[TrackFacts, PlaylistOrderParams] | None = None
+
+def _chunk_facts(jobs: list[LeafJob], facts: TrackFacts) -> TrackFacts:
+    """The facts of the chunk's tracks alone: a leaf's order reads only its own tracks' facts, and a
+    task then carries a few thousand values instead of the collection's."""
+    ids = {t for track_ids, exemplars in jobs for t in (*track_ids, *exemplars)}
+
+    def of(values: dict[int, Any]) -> dict[int, Any]:
+        return {t: values[t] for t in ids if t in values}
+
+    return TrackFacts(bpm=of(facts.bpm), key=of(facts.key), energy=of(facts.energy), year=of(facts.year))
 
 
-def _init_worker(facts: TrackFacts, params: PlaylistOrderParams) -> None:
-    global _worker_state
-    _worker_state = (facts, params)
-
-
-def _order_chunk(jobs: list[LeafJob]) -> list[tuple[LeafOrder, LeafTally]]:
-    assert _worker_state is not None, "worker not initialised"
-    facts, params = _worker_state
+def _order_chunk(task: tuple[list[LeafJob], TrackFacts, PlaylistOrderParams]) -> list[tuple[LeafOrder, LeafTally]]:
+    jobs, facts, params = task
     return [order_and_tally(job, facts, params) for job in jobs]
 
 
 def _pooled(jobs: list[LeafJob], facts: TrackFacts, params: PlaylistOrderParams,
             workers: int) -> Generator[tuple[LeafOrder, LeafTally], None, None]:
-    """Every job's result, in the jobs' order, computed in ``workers`` processes. ``spawn``: the
-    calling process (Dagster's) runs threads, which a forked child must not inherit."""
+    """Every job's result, in the jobs' order, computed in ``workers`` processes: the build's pool
+    (``core.workers.shared_pool``: started by an earlier phase, its processes already imported)
+    when there is one, else a pool started and ended here. Each task carries its leaves' facts."""
     chunks = [jobs[k:k + POOL_CHUNK_LEAVES] for k in range(0, len(jobs), POOL_CHUNK_LEAVES)]
-    pool = spawn_pool(min(workers, len(chunks)), initializer=_init_worker, initargs=(facts, params))
+    shared = shared_pool(workers)
+    pool = shared if shared is not None else spawn_pool(min(workers, len(chunks)))
+    results = pool.map(_order_chunk, ((chunk, _chunk_facts(chunk, facts), params) for chunk in chunks))
     try:
-        for chunk in pool.map(_order_chunk, chunks):
+        for chunk in results:
             yield from chunk
+    except BrokenProcessPool:
+        if shared is not None:
+            forget_shared_pool(shared)  # a worker died: the next phase starts another pool
+        raise
     finally:
-        pool.shutdown(cancel_futures=True)
+        results.close()  # cancels the tasks not started (a stop)
+        if shared is None:
+            pool.shutdown(cancel_futures=True)
 
 
 def order_playlists(leaves: ClusterSet, tracks: pd.DataFrame, params: PlaylistOrderParams,
