@@ -433,3 +433,26 @@ def test_inside_a_build_the_pooled_ordering_runs_on_the_builds_worker_pool(monke
         assert pool is not None and list(pool.map(abs, [-1, -2])) == [1, 2]  # still serving the build
         again, _ = order_playlists(leaves, tracks, PlaylistOrderParams(), pool_min_tracks=0, workers=2)
     assert orders == serial_orders == again and report == serial_report
+
+
+def test_a_broken_build_pool_fails_the_ordering_and_is_dropped_for_the_next_phase():
+    """A worker of the build's pool that died (here, killed while idle) fails the ordering with
+    BrokenProcessPool, not a hang; the broken pool is forgotten, so the next user gets a new one."""
+    import os
+    import signal
+    from concurrent.futures.process import BrokenProcessPool
+
+    from collection_tree.core import workers
+
+    leaves, tracks = random_leaf_set(10, 60, 20)
+    with workers.build_workers():
+        pool = workers.shared_pool(2)
+        assert pool is not None and list(pool.map(abs, [-3, -4])) == [3, 4]  # its workers are up
+        victim = next(iter(pool._processes.values()))
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.join(timeout=30)
+        with pytest.raises(BrokenProcessPool):
+            order_playlists(leaves, tracks, PlaylistOrderParams(), pool_min_tracks=0, workers=2)
+        fresh = workers.shared_pool(2)
+        assert fresh is not None and fresh is not pool
+        assert list(fresh.map(abs, [-5])) == [5]

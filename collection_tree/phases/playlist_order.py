@@ -233,16 +233,18 @@ def _pooled(jobs: list[LeafJob], facts: TrackFacts, params: PlaylistOrderParams,
     chunks = [jobs[k:k + POOL_CHUNK_LEAVES] for k in range(0, len(jobs), POOL_CHUNK_LEAVES)]
     shared = shared_pool(workers)
     pool = shared if shared is not None else spawn_pool(min(workers, len(chunks)))
-    results = pool.map(_order_chunk, ((chunk, _chunk_facts(chunk, facts), params) for chunk in chunks))
+    results = None
     try:
+        results = pool.map(_order_chunk, ((chunk, _chunk_facts(chunk, facts), params) for chunk in chunks))
         for chunk in results:
             yield from chunk
-    except BrokenProcessPool:
+    except BrokenProcessPool:  # a worker died (now, or idle since the last phase: then the map raises)
         if shared is not None:
-            forget_shared_pool(shared)  # a worker died: the next phase starts another pool
+            forget_shared_pool(shared)  # the next phase, or a re-execution, starts another pool
         raise
     finally:
-        results.close()  # cancels the tasks not started (a stop)
+        if results is not None:
+            results.close()  # cancels the tasks not started (a stop)
         if shared is None:
             pool.shutdown(cancel_futures=True)
 
