@@ -422,13 +422,14 @@ def test_inside_a_build_the_pooled_ordering_runs_on_the_builds_worker_pool(monke
     def no_pool_of_its_own(*args, **kwargs):
         raise AssertionError("the ordering started its own pool inside a build")
 
+    def stop(fraction, message):
+        raise RuntimeError("stop requested")
+
     monkeypatch.setattr(playlist_order, "spawn_pool", no_pool_of_its_own)
     with workers.build_workers():
         orders, report = order_playlists(leaves, tracks, PlaylistOrderParams(), pool_min_tracks=0, workers=2)
         with pytest.raises(RuntimeError, match="stop requested"):
-            order_playlists(leaves, tracks, PlaylistOrderParams(),
-                            lambda f, m: (_ for _ in ()).throw(RuntimeError("stop requested")),
-                            pool_min_tracks=0, workers=2)
+            order_playlists(leaves, tracks, PlaylistOrderParams(), stop, pool_min_tracks=0, workers=2)
         pool = workers.shared_pool(2)
         assert pool is not None and list(pool.map(abs, [-1, -2])) == [1, 2]  # still serving the build
         again, _ = order_playlists(leaves, tracks, PlaylistOrderParams(), pool_min_tracks=0, workers=2)
