@@ -48,6 +48,7 @@ import pandas as pd
 
 from collection_tree import demo_vocab as vocab
 from collection_tree import settings
+from collection_tree.core.arrays import sorted_unique
 from collection_tree.core.atomic import atomic_write_bytes
 from collection_tree.core.inputs import collect_leaves, split_facet
 from collection_tree.demo_taxonomy import (  # noqa: F401 (slug, era_slices: part of this module's interface)
@@ -565,7 +566,7 @@ class _Index:
         parts = [self.rows[self.bounds[code]:self.bounds[code + 1]] for code in codes]
         if len(parts) == 1:
             return parts[0]
-        return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
+        return sorted_unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
 
 
 def _top(values: np.ndarray, drop: int | None = None, count: int = 3) -> list[int]:
@@ -590,7 +591,7 @@ def _build_tree(tree_type: str, specs: Sequence[dict[str, Any]], facet: str, ind
         most = int(np.argmax(np.bincount(yr - yr.min())) + yr.min())
         own = genres.by_title.get(spec["title"])  # a genre node's own title is no news
         common = [genres.titles[s] for s in _top(tracks.style[rows], drop=own)]
-        figures = (f"{len(rows):,} tracks by {len(np.unique(artists)):,} artists, released {yr.min()}-{yr.max()} "
+        figures = (f"{len(rows):,} tracks by {len(pd.unique(artists)):,} artists, released {yr.min()}-{yr.max()} "
                    f"(most in {most}). Top artists: {top_names}")
         kind = spec["kind"]
         if kind == "root":
@@ -742,8 +743,8 @@ def generate_demo_collection(n_tracks: int = settings.DEMO_TRACKS, seed: int = s
         FILES["scene_tree"]: tree_json(scene_tree),
         FILES["ground_truth"]: _csv_bytes(TRUTH_COLUMNS, truth_rows),
     }
-    artists = len(np.unique(tracks.artist))
-    niches_used = len({niche_ids[j] for j in np.unique(tracks.niche).tolist()})
+    artists = len(pd.unique(tracks.artist))
+    niches_used = len({niche_ids[j] for j in sorted_unique(tracks.niche).tolist()})
     return DemoCollection(n_tracks, seed, genre_tree, scene_tree, files, artists, niches_used)
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from collection_tree.core.arrays import sorted_unique
 from collection_tree.core.clusters import Cluster
 
 
@@ -39,23 +40,24 @@ class GenreLineages:
         column = {r: j for j, r in enumerate(roots)}
         titles = {str(r["id"]): str(r.get("title", r["id"])) for r in tree.get("lineages", [])}
         leaf_root: dict[str, str] = {}
-        leaf_pairs: list[tuple[int, int]] = []
-        branch_pairs: list[tuple[int, int]] = []
+        # (track ids, root column) per node, one array each: a million tracks as Python pairs took seconds
+        leaf_parts: list[tuple[np.ndarray, int]] = []
+        branch_parts: list[tuple[np.ndarray, int]] = []
 
         def walk(node: dict[str, Any], j: int) -> None:
             children = node.get("children") or []
-            pairs = branch_pairs if children else leaf_pairs
             if not children:
                 leaf_root[str(node["id"])] = roots[j]
-            pairs.extend((int(t), j) for t in node.get("track_ids", []))
+            ids = np.asarray(node.get("track_ids") or [], dtype=np.int64)
+            if ids.size:
+                (branch_parts if children else leaf_parts).append((ids, j))
             for child in children:
                 walk(child, j)
 
         for root in tree.get("lineages", []):
             walk(root, column[str(root["id"])])
-        leaf = np.array(leaf_pairs, dtype=np.int64).reshape(-1, 2)
-        branch = np.array(branch_pairs, dtype=np.int64).reshape(-1, 2)
-        ids = np.unique(np.concatenate([leaf[:, 0], branch[:, 0]]))
+        leaf, branch = _pairs(leaf_parts), _pairs(branch_parts)
+        ids = sorted_unique(np.concatenate([leaf[:, 0], branch[:, 0]]))
         position = pd.Index(ids)
         mask = np.zeros((len(ids), len(roots)), dtype=bool)
         mask[position.get_indexer(leaf[:, 0]), leaf[:, 1]] = True
@@ -123,3 +125,12 @@ class GenreLineages:
         known = np.flatnonzero(rows >= 0)  # a track without lineage may sit anywhere
         bad = known[~self.mask[rows[known], column[known]]]
         return [(int(ids[i]), checked[int(owner[i])][0].id) for i in bad.tolist()]
+
+
+def _pairs(parts: list[tuple[np.ndarray, int]]) -> np.ndarray:
+    """int64, n x 2: (track id, root column) rows of every part."""
+    if not parts:
+        return np.empty((0, 2), dtype=np.int64)
+    ids = np.concatenate([ids for ids, _ in parts])
+    columns = np.repeat(np.array([j for _, j in parts], dtype=np.int64), [len(ids) for ids, _ in parts])
+    return np.column_stack([ids, columns])

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from collection_tree.core.arrays import sorted_unique
 from collection_tree.core.tfidf import l2_rows, tfidf_rows
 
 # Block weights: the genre decides most, then the scene; audio and era refine.
@@ -330,7 +331,7 @@ class TrackSimilarity:
         # score is summed in the same order as over all features.
         all_rows = self.rows(ids)
         tracks = self.matrix[all_rows[all_rows >= 0]]
-        used = np.unique(tracks.indices)
+        used = sorted_unique(tracks.indices)
         tracks = sp.csr_matrix((tracks.data, np.searchsorted(used, tracks.indices), tracks.indptr),
                                shape=(tracks.shape[0], used.size))
         at = np.cumsum(all_rows >= 0) - 1  # row of each known id in ``tracks``

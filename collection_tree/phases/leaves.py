@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from collection_tree.core.arrays import sorted_unique
 from collection_tree.core.clusters import Cluster, ClusterSet
 from collection_tree.core.report import PhaseReport, figure
 from collection_tree.core.similarity import TrackSimilarity
@@ -179,7 +180,7 @@ class TrackTable:
         rows when they hold under ``SUBSET_SHARE`` of the tracks (an update refreshes a few leaves of
         a large collection). The counts are the same either way: a leaf's profile reads only its own
         tracks, and its distinctive values compare it with the other leaves counted with it."""
-        rows = np.unique(np.concatenate(list(members))) if len(members) else np.empty(0, dtype=np.int64)
+        rows = sorted_unique(np.concatenate(list(members))) if len(members) else np.empty(0, dtype=np.int64)
         if self._facets is not None or len(rows) >= SUBSET_SHARE * len(self._row):
             return self.facets, list(members)
         if self._subset is None or not np.array_equal(self._subset[0], rows):
