@@ -265,7 +265,9 @@ def test_leftover_small_leaves_of_one_lineage_merge_into_a_playlist():
     assert result.merged_small == 1 and not result.unplaced
 
 
-def test_guarded_ranking_by_lineage_equals_masking_every_cluster():
+def lineage_world() -> tuple[TrackSimilarity, Any, list[Cluster], Any, np.ndarray]:
+    """300 tracks of three lineages (some in two, every tenth in none), three clusters per genre leaf
+    and one of unknown lineage; the model, the guard, the clusters, their centroids and the track ids."""
     from collection_tree.phases.placement import Guard
 
     rng = np.random.default_rng(3)
@@ -287,14 +289,70 @@ def test_guarded_ranking_by_lineage_equals_masking_every_cluster():
                 for root in leaves.values() for leaf, ids in root.items() for i in range(3)]
     clusters.append(Cluster(id="mystery", track_ids=[1, 2, 3]))  # unknown lineage: open to every track
     guard = Guard(lineages, clusters)
-    centroids = model.centroids([c.track_ids for c in clusters])
-    ids = np.arange(1, 301)
+    return model, guard, clusters, model.centroids([c.track_ids for c in clusters]), np.arange(1, 301)
+
+
+def test_guarded_ranking_by_lineage_equals_masking_every_cluster():
+    model, guard, _, centroids, ids = lineage_world()
     by_lineage = guard.ranked(model, ids, centroids, 6)
     masked = model.ranked(ids, centroids, 6, guard.allowed)
     assert np.array_equal(by_lineage.columns, masked.columns)
     assert np.allclose(by_lineage.scores, masked.scores, atol=1e-6)
     allowed = guard.allowed(ids)
     assert all(allowed[i, c] for i in range(300) for c in by_lineage.columns[i] if c >= 0)
+
+
+def test_score_bounds_are_never_below_a_score_and_never_above_one():
+    """A track's bound is at least its best score against the centroids (under the guard: against the
+    clusters it may enter), and at most what a score can be (a weighted mean of cosines); 0 for an id
+    the collection lacks."""
+    model, guard, _, centroids, ids = lineage_world()
+    with_unknown = np.append(ids, 9999)
+    bounds = model.score_bounds(with_unknown, model.peaks(centroids))
+    best = model.scores(ids, centroids).max(axis=1)
+    assert (bounds[:-1] >= best).all() and bounds[-1] == 0
+    assert bounds.max() <= 1 + 2 * similarity.SCORE_BOUND_SLACK
+    guarded = guard.score_bounds(model, ids, centroids)
+    allowed_best = guard.ranked(model, ids, centroids, 1).scores[:, 0]
+    assert (guarded >= allowed_best).all()
+    assert (guarded <= bounds[:-1] + 1e-12).all()  # fewer clusters: lower peaks,
+    assert (guarded < bounds[:-1] - 1e-6).any()  # strictly lower for some tracks
+    # the bound is tight enough to settle questions: most tracks' bound is under 1
+    assert (bounds[:-1] < 0.99).mean() > 0.5
+
+
+@pytest.mark.parametrize("margin", [0.0, 0.02, 0.05, 0.1, 0.2])
+def test_similarity_poor_fits_rank_only_open_questions_with_the_same_answer(monkeypatch, margin):
+    """Members whose bound rules out a lead of ``margin`` are not ranked; the poor fits are exactly
+    those of ranking every member (its best other allowed cluster ``margin`` above its own)."""
+    import collection_tree.phases.reassignment as reassignment
+
+    model, guard, clusters, centroids, _ = lineage_world()
+    owner = {}
+    for cluster in clusters:
+        for t in cluster.track_ids:
+            owner.setdefault(int(t), cluster.id)
+    members = np.array(sorted(owner), dtype=np.int64)
+    own_col = np.array([[c.id for c in clusters].index(owner[int(t)]) for t in members])
+    own = model.scores_at(members, centroids, own_col)
+    every = guard.ranked(model, members, centroids, 2)
+    other = np.where(every.columns[:, 0] != own_col, every.scores[:, 0], every.scores[:, 1])
+    expected = sorted(members[np.isfinite(other) & (other - own >= margin)].tolist())
+
+    ranked_ids: list[int] = []
+    real_ranked = guard.ranked
+
+    def recording(model_, track_ids, centroids_, k):
+        ranked_ids.extend(np.asarray(track_ids).tolist())
+        return real_ranked(model_, track_ids, centroids_, k)
+
+    monkeypatch.setattr(guard, "ranked", recording)
+    assert reassignment.similarity_poor_fits(clusters, owner, model, centroids, guard, margin) == expected
+    assert set(expected) <= set(ranked_ids)
+    if margin >= 0.05:
+        assert 0 < len(ranked_ids) < len(members)  # the bound settles some members, not all
+    if margin == 0.0:
+        assert expected  # the comparison is not an empty one
 
 
 @pytest.mark.parametrize("dense_cells", [1, 1 << 25])

@@ -43,6 +43,7 @@ NUMERIC_FLOOR = {"year": 1.0, "bpm": 2.0, "energy": 0.5}  # the narrowest soft b
 SOFT_BIN_REACH = 2  # a value touches its bin and this many on each side
 SCORE_CELLS = 1 << 24  # tracks x clusters scored at a time (~64 MiB of float32)
 DENSE_CENTROID_CELLS = 1 << 25  # centroids x the scored tracks' features held dense (~128 MiB at most): much faster
+SCORE_BOUND_SLACK = 1e-4  # over an exact bound: a float32 sum of ~30 products errs by ~1e-6
 TOP_BY_ARGMAX = 32  # up to this k, k argmax passes find a row's best k (argpartition makes an n x m index array)
 
 _KEY_NAMES = {"c": 0, "b#": 0, "c#": 1, "db": 1, "d": 2, "d#": 3, "eb": 3, "e": 4, "fb": 4, "f": 5, "e#": 5,
@@ -205,6 +206,18 @@ class Ranked:
         return [(int(c), float(s)) for c, s in zip(self.columns[i], self.scores[i], strict=True) if c >= 0]
 
 
+@dataclass(frozen=True)
+class ScorePeaks:
+    """Of some centroids: the most any holds of each feature, and the largest norm of each block."""
+
+    feature: np.ndarray  # float64, per feature
+    block_norm: np.ndarray  # float64, per block
+
+    def join(self, other: ScorePeaks) -> ScorePeaks:
+        """The peaks of both sets of centroids together."""
+        return ScorePeaks(np.maximum(self.feature, other.feature), np.maximum(self.block_norm, other.block_norm))
+
+
 class TrackSimilarity:
     """The collection's track vectors (CSR, tracks x features) and what can be computed from them."""
 
@@ -308,6 +321,41 @@ class TrackSimilarity:
                 paired = sp.hstack([paired[:, lo:hi] for lo, hi in spans] or [paired[:, :0]], format="csc")
             out[known] = np.asarray(paired.sum(axis=1)).ravel()
         return out
+
+    def peaks(self, centroids: sp.csr_matrix) -> ScorePeaks:
+        """What ``score_bounds`` needs of ``centroids``: the most any of them holds of each feature, and
+        the largest norm of each block."""
+        held = sp.csr_matrix(centroids, dtype=np.float64)
+        if held.shape[0] == 0:
+            return ScorePeaks(np.zeros(held.shape[1]), np.zeros(len(self.blocks)))
+        norms = np.sqrt(self._block_sums(held, held.data ** 2))
+        return ScorePeaks(np.asarray(held.max(axis=0).todense(), dtype=np.float64).ravel(), norms.max(axis=0))
+
+    def score_bounds(self, track_ids: Sequence[int] | np.ndarray, peaks: ScorePeaks) -> np.ndarray:
+        """float64 per track: no centroid of those ``peaks`` was taken from scores the track higher, as
+        ``ranked`` computes scores (float32 sums: ``SCORE_BOUND_SLACK`` over the exact bound; 0 for
+        unknown ids). A score is a sum over blocks; each block's part is at most the track's block
+        against the most any centroid holds of each of its features, and at most the block's norm on
+        the track times the largest on a centroid (Cauchy-Schwarz). O(the tracks' nonzeros): a caller
+        ranks only the tracks whose bound leaves its question open."""
+        rows = self.rows(track_ids)
+        out = np.zeros(len(rows), dtype=np.float64)
+        known = np.flatnonzero(rows >= 0)
+        if known.size == 0 or not self.blocks:
+            return out
+        tracks = self.matrix[rows[known]]
+        values = tracks.data.astype(np.float64)
+        against_peak = self._block_sums(tracks, values * peaks.feature[tracks.indices])
+        at_most = np.sqrt(self._block_sums(tracks, values * values)) * peaks.block_norm
+        out[known] = np.minimum(against_peak, at_most).sum(axis=1) + SCORE_BOUND_SLACK
+        return out
+
+    def _block_sums(self, matrix: sp.csr_matrix, values: np.ndarray) -> np.ndarray:
+        """rows x blocks: each row's ``values`` (one per stored entry) summed per block."""
+        starts = np.array([lo for lo, _ in self.blocks.values()], dtype=np.int64)
+        cell = (np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr)) * len(starts)
+                + np.searchsorted(starts, matrix.indices, side="right") - 1)
+        return np.bincount(cell, values, minlength=matrix.shape[0] * len(starts)).reshape(-1, len(starts))
 
     def ranked(
         self,

@@ -73,6 +73,27 @@ class Guard:
             scores[members, :width] = part.scores
         return Ranked(ids, columns, scores)
 
+    def score_bounds(self, model: TrackSimilarity, track_ids: Sequence[int] | np.ndarray, centroids: Any) -> np.ndarray:
+        """``model.score_bounds`` under the guard: each track against the clusters it may enter (the
+        peaks of each lineage's clusters taken once, joined per lineage signature)."""
+        ids = np.asarray(track_ids, dtype=np.int64)
+        if self.lineages is None or len(ids) == 0:
+            return model.score_bounds(ids, model.peaks(centroids))
+        rows = self.lineages.position.get_indexer(ids)
+        signature = np.ones((len(ids), len(self.lineages.roots)), dtype=bool)
+        signature[rows >= 0] = self.lineages.mask[rows[rows >= 0]]
+        unique, group = _signature_groups(signature)
+        anyone = model.peaks(centroids[np.flatnonzero(self.columns < 0)])  # clusters of unknown lineage
+        by_root = [model.peaks(centroids[np.flatnonzero(self.columns == j)]) for j in range(len(self.lineages.roots))]
+        out = np.zeros(len(ids), dtype=np.float64)
+        for g, roots in enumerate(unique):
+            peaks = anyone
+            for j in np.flatnonzero(roots):
+                peaks = peaks.join(by_root[j])
+            members = np.flatnonzero(group == g)
+            out[members] = model.score_bounds(ids[members], peaks)
+        return out
+
     def allows(self, track_id: int, column: int) -> bool:
         """One track and one cluster, in O(1) (``allowed`` builds a row over every cluster)."""
         if self.lineages is None or not len(self.columns):
