@@ -10,6 +10,7 @@ scored best for it): its answer must be one of them.
 from __future__ import annotations
 
 import math
+from collections.abc import Container
 from typing import Any
 
 from collection_tree.llm.normalise import as_int, as_records, as_str_id
@@ -60,10 +61,12 @@ _STOP = {"the", "and", "of", "a", "in", "&", "with", "songs", "tagged", "genre",
          "language", "under"}
 
 
-def _allowed(track: dict[str, Any], offered: list[str]) -> list[str]:
+def _allowed(track: dict[str, Any], offered: list[str], known: Container[str]) -> list[str]:
+    """The track's candidates that were offered (``known``: the offered ids, a set or dict, made once
+    per payload: a list made every track's candidates a scan of every offered cluster), else all."""
     candidates = track.get("candidates")
     if isinstance(candidates, list) and candidates:
-        return [c for c in (str(x) for x in candidates) if c in offered]
+        return [c for c in (str(x) for x in candidates) if c in known]
     return offered
 
 
@@ -72,6 +75,7 @@ def normalise(answer: Answer, payload: Payload) -> Answer:
     track id, "none"/null for unassigned: repaired. Tracks the payload did not send, repeats, and
     cluster ids not offered for that track: dropped (the track stays where it was for this pass)."""
     offered = [str(c["cluster_id"]) for c in payload.get("clusters", [])]
+    known = set(offered)
     tracks = {int(t["track_id"]): t for t in payload.get("tracks", [])}
     out: list[dict[str, Any]] = []
     seen: set[int] = set()
@@ -83,7 +87,7 @@ def normalise(answer: Answer, payload: Payload) -> Answer:
         if raw is None or (isinstance(raw, str) and raw.strip().casefold() in _NO_CLUSTER):
             cid = UNASSIGNED
         else:
-            cid = as_str_id(raw, _allowed(tracks[tid], offered))
+            cid = as_str_id(raw, _allowed(tracks[tid], offered, known))
             if cid is None:
                 continue
         seen.add(tid)
@@ -115,7 +119,7 @@ def solve_offline(payload: Payload) -> Answer:
         comment_words = words(str(track.get("comment") or "")) - _STOP
         year = track.get("year")
         best, best_score = UNASSIGNED, 0.0
-        for cid in _allowed(track, offered):
+        for cid in _allowed(track, offered, profiles):
             vocab, spans = profiles[cid]
             common = comment_words & vocab
             strong = common - _ERA_WORDS
