@@ -124,21 +124,20 @@ def pick_exemplars(candidates: list[dict[str, Any]], n: int = EXAMPLES) -> list[
     """Centrality with diversity: each pick is the best-scoring remaining candidate by an artist not
     yet picked (any artist once all are used), ties broken in favour of a year not yet picked, then
     the lower track id. Deterministic."""
-    remaining = list(candidates)
+    # Each candidate's artist, score, year and id read once (a pick compares every remaining one).
+    keyed = [(str(c.get("artist", "")).strip().casefold(), -round(float(c.get("score", 0.0)), 3), c.get("year"),
+              int(c["track_id"])) for c in candidates]
+    remaining = list(range(len(keyed)))
     picked: list[int] = []
     artists: set[str] = set()
     years: set[Any] = set()
     while remaining and len(picked) < n:
-        best = min(remaining, key=lambda c: (
-            str(c.get("artist", "")).strip().casefold() in artists,
-            -round(float(c.get("score", 0.0)), 3),
-            c.get("year") in years,
-            int(c["track_id"]),
-        ))
+        best = min(remaining, key=lambda i: (keyed[i][0] in artists, keyed[i][1], keyed[i][2] in years, keyed[i][3]))
         remaining.remove(best)
-        picked.append(int(best["track_id"]))
-        artists.add(str(best.get("artist", "")).strip().casefold())
-        years.add(best.get("year"))
+        artist, _, year, track_id = keyed[best]
+        picked.append(track_id)
+        artists.add(artist)
+        years.add(year)
     return picked
 
 
