@@ -583,3 +583,58 @@ def test_guard_allows_one_pair_as_the_matrix_does():
     lineages = GenreLineages.from_tree(doc)
     assert [guard.has_lineage(int(t)) for t in ids] == [bool(lineages.of_track(int(t))) for t in ids]
     assert guard.has_lineage(9001) and not guard.has_lineage(9999) and not Guard(None, clusters).has_lineage(1)
+
+
+def test_a_first_build_ranks_deep_only_the_tracks_pre_assignment_leaves():
+    """Pre-assignment reads each track's best two clusters; the deep candidate lists (candidates x
+    passes) are ranked only for the tracks it leaves. The result is the one of ranking every track deep
+    at once (what a build with a previous placement does: here one naming no track of this world)."""
+    import numpy as np
+
+    from collection_tree.phases.placement import Guard
+    from collection_tree.phases.reassignment import PreviousPlacement
+
+    named, tracks = world(orphans_per_cluster=6)
+    rows = tracks.to_dict("records")
+    extra = max(r["track_id"] for r in rows)
+    for i, (style, lineage) in enumerate(STYLES):  # orphans of one style and place: clear cases
+        root = lineage.split(" > ")[0]
+        rows += [track(extra + 1 + 4 * i + j, [root, style], [PLACES[j % 3]]) for j in range(4)]
+    tracks = frame(rows)
+    named = ClusterSet(clusters=named.clusters, all_track_ids=tracks["track_id"].tolist())
+    doc = world_tree(tracks)
+    params = ReassignParams.for_profile("default")
+    depth = params.candidates * params.max_passes
+
+    calls: list[tuple[int, int]] = []
+    real_ranked = Guard.ranked
+
+    def recording(self, model, track_ids, centroids, k):
+        calls.append((len(track_ids), k))
+        return real_ranked(self, model, track_ids, centroids, k)
+
+    def place(previous: PreviousPlacement | None) -> ClusterSet:
+        client = LLMClient(OfflineProvider(), max_concurrency=8, invalid_answer_retries=0)
+        return reassign_tracks(named, tracks, client.for_phase("assigned_clusters"), params, genre_tree=doc,
+                               previous=previous)
+
+    original = Guard.ranked
+    Guard.ranked = recording
+    try:
+        first = place(None)
+        shallow_calls = list(calls)
+        calls.clear()
+        deep = place(PreviousPlacement({}, {999999: "nowhere"}))
+        deep_calls = list(calls)
+    finally:
+        Guard.ranked = original
+    placeable = first.report.to_reassign
+    assert first.report.preassigned > 0 and first.report.llm_assigned > 0  # both kinds of track occur
+    # the poor-fit check (k=2), then the best two of every track to place, then deep for the rest only
+    assert shallow_calls[-2:] == [(placeable, 2), (placeable - first.report.preassigned, depth)]
+    assert deep_calls[-1] == (placeable, depth)
+    assert [(c.id, c.track_ids) for c in first.clusters] == [(c.id, c.track_ids) for c in deep.clusters]
+    assert first.report.placed_owners == deep.report.placed_owners
+    assert (first.report.preassigned, first.report.llm_assigned, first.report.fallback_assigned) == \
+        (deep.report.preassigned, deep.report.llm_assigned, deep.report.fallback_assigned)
+    assert np.array_equal(np.sort([t for c in first.clusters for t in c.track_ids]), np.sort(tracks["track_id"]))

@@ -375,13 +375,19 @@ def reassign_tracks(
                    f"{len(poor)} flagged and {len(by_similarity)} similarity poor fits to place")
 
     depth = max(2, params.candidates * max(params.max_passes, 1))
-    ranked = guard.ranked(model, np.array(placeable, dtype=np.int64), centroids, depth)
+    # Pre-assignment reads each track's best two clusters, and places most tracks (1M tracks: 330K of
+    # 402K): the deeper candidate lists are ranked afterwards for the tracks left. A previous placement
+    # is kept only when it is among a track's candidates, so then every track is ranked deep at once.
+    shallow = bool(params.preassign and clusters and not previous.placed and depth > 2)
+    ranked = guard.ranked(model, np.array(placeable, dtype=np.int64), centroids, 2 if shallow else depth)
     progress(0.08, f"similarity of {len(placeable)} tracks to {len(clusters)} clusters")
 
     # Step 3a: the previous build's placements that still fit; then (default) clear cases by similarity.
     placed_as_before = _keep_previous(ranked, state, previous.placed)
     preassigned = _preassign(ranked, state, params) if params.preassign and clusters else []
     pending = [t for t in placeable if t not in state.owner]
+    if shallow:  # the same rows as ranking every track deep (a track's ranking is its own)
+        ranked = guard.ranked(model, np.array(pending, dtype=np.int64), centroids, depth)
 
     # Step 3b: LLM passes.
     llm_passes = _Passes(ranked, state, lookup, llm, params, progress)
