@@ -55,10 +55,7 @@ class Guard:
         ids = np.asarray(track_ids, dtype=np.int64)
         if self.lineages is None or len(ids) == 0:
             return model.ranked(ids, centroids, k)
-        rows = self.lineages.position.get_indexer(ids)
-        signature = np.ones((len(ids), len(self.lineages.roots)), dtype=bool)  # no lineage: every cluster
-        signature[rows >= 0] = self.lineages.mask[rows[rows >= 0]]
-        unique, group = _signature_groups(signature)
+        unique, group = self._signatures(ids)
         k = max(0, min(k, centroids.shape[0]))
         columns = np.full((len(ids), k), -1, dtype=np.int64)
         scores = np.full((len(ids), k), -np.inf, dtype=np.float32)
@@ -79,10 +76,7 @@ class Guard:
         ids = np.asarray(track_ids, dtype=np.int64)
         if self.lineages is None or len(ids) == 0:
             return model.score_bounds(ids, model.peaks(centroids))
-        rows = self.lineages.position.get_indexer(ids)
-        signature = np.ones((len(ids), len(self.lineages.roots)), dtype=bool)
-        signature[rows >= 0] = self.lineages.mask[rows[rows >= 0]]
-        unique, group = _signature_groups(signature)
+        unique, group = self._signatures(ids)
         anyone = model.peaks(centroids[np.flatnonzero(self.columns < 0)])  # clusters of unknown lineage
         by_root = [model.peaks(centroids[np.flatnonzero(self.columns == j)]) for j in range(len(self.lineages.roots))]
         out = np.zeros(len(ids), dtype=np.float64)
@@ -93,6 +87,15 @@ class Guard:
             members = np.flatnonzero(group == g)
             out[members] = model.score_bounds(ids[members], peaks)
         return out
+
+    def _signatures(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct lineage signatures of the tracks (bool rows over the roots; a track without
+        lineage: every root) and each track's group."""
+        assert self.lineages is not None
+        rows = self.lineages.position.get_indexer(ids)
+        signature = np.ones((len(ids), len(self.lineages.roots)), dtype=bool)
+        signature[rows >= 0] = self.lineages.mask[rows[rows >= 0]]
+        return _signature_groups(signature)
 
     def allows(self, track_id: int, column: int) -> bool:
         """One track and one cluster, in O(1) (``allowed`` builds a row over every cluster)."""
