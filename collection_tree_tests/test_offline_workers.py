@@ -168,3 +168,31 @@ def test_a_cli_build_starts_one_pool_for_all_its_phases(offline_cli_env, monkeyp
     assert len(pools) == 1
     with pytest.raises(RuntimeError):  # ended with the build
         pools[0].submit(int, 1)
+
+
+def test_a_broken_pool_ends_every_worker_though_they_ignore_sigterm():
+    """A worker killed while idle breaks its pool; the pool's other worker (here started with SIGTERM
+    ignored, as some launchers and CI runners start their processes) is ended too: it ignored the pool's
+    SIGTERM and kept the pool's clean-up, and the interpreter at exit, waiting for ever."""
+    import os
+    import signal
+    from concurrent.futures.process import BrokenProcessPool
+
+    from collection_tree.core.workers import end_broken_pool, spawn_pool
+
+    pool = spawn_pool(2)
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)  # while the pool starts its workers
+    try:
+        assert len({f.result(timeout=120) for f in [pool.submit(os.getpid) for _ in range(8)]}) >= 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    processes = list(pool._processes.values())  # the pool's own record of its processes
+    assert len(processes) == 2
+    os.kill(processes[0].pid, signal.SIGKILL)
+    processes[0].join(timeout=30)
+    with pytest.raises(BrokenProcessPool):
+        pool.submit(os.getpid).result(timeout=60)
+    end_broken_pool(pool)
+    for process in processes:
+        process.join(timeout=30)
+    assert [process.exitcode is not None for process in processes] == [True, True]

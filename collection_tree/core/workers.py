@@ -87,4 +87,15 @@ def forget_shared_pool(pool: ProcessPoolExecutor) -> None:
             for size, held in list(_shared.items()):
                 if held is pool:
                     del _shared[size]
+    end_broken_pool(pool)
+
+
+def end_broken_pool(pool: ProcessPoolExecutor) -> None:
+    """End a pool a dead worker broke: its other workers are killed, not asked to stop. One may wait for
+    ever on a queue lock the dead one held, and the SIGTERM the pool then sends it is ignored when the
+    process was started with SIGTERM ignored (as some launchers and CI runners start theirs): the pool's
+    clean-up, and the interpreter at exit, waited for it for ever. ``_processes`` is the pool's own
+    record of its processes (CPython's)."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.kill()
     pool.shutdown(wait=False, cancel_futures=True)

@@ -11,7 +11,7 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from collection_tree.core.workers import forget_shared_pool, shared_pool, spawn_pool
+from collection_tree.core.workers import end_broken_pool, forget_shared_pool, shared_pool, spawn_pool
 from collection_tree.llm.client import ProviderAnswer
 from collection_tree.llm.interface import LLMError, LLMRequest, TokenUsage
 
@@ -72,7 +72,7 @@ class OfflineProvider:
             if self._pool is pool:
                 self._pool = None
         if self._owned:
-            pool.shutdown(wait=False, cancel_futures=True)
+            end_broken_pool(pool)
         else:
             forget_shared_pool(pool)
 

@@ -28,7 +28,14 @@ import pandas as pd
 
 from collection_tree.core.clusters import ClusterSet
 from collection_tree.core.mix import camelot_codes, compatible, compatible_share, mix_order, mixable
-from collection_tree.core.workers import POOL_MIN_TRACKS, forget_shared_pool, shared_pool, spawn_pool, workers_for
+from collection_tree.core.workers import (
+    POOL_MIN_TRACKS,
+    end_broken_pool,
+    forget_shared_pool,
+    shared_pool,
+    spawn_pool,
+    workers_for,
+)
 from collection_tree.phases.common import PhaseParams, Progress, no_progress, param
 
 ORDERS = ("mix", "exemplars", "library")
@@ -234,18 +241,22 @@ def _pooled(jobs: list[LeafJob], facts: TrackFacts, params: PlaylistOrderParams,
     shared = shared_pool(workers)
     pool = shared if shared is not None else spawn_pool(min(workers, len(chunks)))
     results = None
+    broken = False
     try:
         results = pool.map(_order_chunk, ((chunk, _chunk_facts(chunk, facts), params) for chunk in chunks))
         for chunk in results:
             yield from chunk
     except BrokenProcessPool:  # a worker died (now, or idle since the last phase: then the map raises)
+        broken = True
         if shared is not None:
             forget_shared_pool(shared)  # the next phase, or a re-execution, starts another pool
+        else:
+            end_broken_pool(pool)
         raise
     finally:
         if results is not None:
             results.close()  # cancels the tasks not started (a stop)
-        if shared is None:
+        if shared is None and not broken:
             pool.shutdown(cancel_futures=True)
 
 
