@@ -80,22 +80,18 @@ def shared_pool(workers: int) -> ProcessPoolExecutor | None:
         return pool
 
 
-def forget_shared_pool(pool: ProcessPoolExecutor) -> None:
-    """Drop a broken pool (a worker died) from the build's pools, so the next phase starts a new one."""
+def end_broken_pool(pool: ProcessPoolExecutor) -> None:
+    """End a pool a dead worker broke, the build's (dropped from its pools, so the next phase starts a
+    new one) or a caller's own. Its other workers are killed, not asked to stop: one may wait for ever
+    on a queue lock the dead one held, and the SIGTERM the pool then sends it is ignored when the
+    process was started with SIGTERM ignored (as some launchers and CI runners start theirs): the pool's
+    clean-up, and the interpreter at exit, waited for it for ever. ``_processes`` is the pool's own
+    record of its processes (CPython's)."""
     with _shared_lock:
         if _shared is not None:
             for size, held in list(_shared.items()):
                 if held is pool:
                     del _shared[size]
-    end_broken_pool(pool)
-
-
-def end_broken_pool(pool: ProcessPoolExecutor) -> None:
-    """End a pool a dead worker broke: its other workers are killed, not asked to stop. One may wait for
-    ever on a queue lock the dead one held, and the SIGTERM the pool then sends it is ignored when the
-    process was started with SIGTERM ignored (as some launchers and CI runners start theirs): the pool's
-    clean-up, and the interpreter at exit, waited for it for ever. ``_processes`` is the pool's own
-    record of its processes (CPython's)."""
     for process in list((getattr(pool, "_processes", None) or {}).values()):
         process.kill()
     pool.shutdown(wait=False, cancel_futures=True)

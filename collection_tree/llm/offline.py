@@ -11,7 +11,7 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from collection_tree.core.workers import end_broken_pool, forget_shared_pool, shared_pool, spawn_pool
+from collection_tree.core.workers import end_broken_pool, shared_pool, spawn_pool
 from collection_tree.llm.client import ProviderAnswer
 from collection_tree.llm.interface import LLMError, LLMRequest, TokenUsage
 
@@ -71,10 +71,7 @@ class OfflineProvider:
         with self._lock:
             if self._pool is pool:
                 self._pool = None
-        if self._owned:
-            end_broken_pool(pool)
-        else:
-            forget_shared_pool(pool)
+        end_broken_pool(pool)  # the build's pool is dropped from its pools too
 
     def close(self) -> None:
         """Ends the workers this provider started (the client's close, after the phase; calls still

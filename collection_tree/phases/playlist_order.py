@@ -31,7 +31,6 @@ from collection_tree.core.mix import camelot_codes, compatible, compatible_share
 from collection_tree.core.workers import (
     POOL_MIN_TRACKS,
     end_broken_pool,
-    forget_shared_pool,
     shared_pool,
     spawn_pool,
     workers_for,
@@ -248,10 +247,7 @@ def _pooled(jobs: list[LeafJob], facts: TrackFacts, params: PlaylistOrderParams,
             yield from chunk
     except BrokenProcessPool:  # a worker died (now, or idle since the last phase: then the map raises)
         broken = True
-        if shared is not None:
-            forget_shared_pool(shared)  # the next phase, or a re-execution, starts another pool
-        else:
-            end_broken_pool(pool)
+        end_broken_pool(pool)  # the build's: the next phase, or a re-execution, starts another pool
         raise
     finally:
         if results is not None:
